@@ -1,0 +1,50 @@
+"""labbook: experiment tracking and artifact lineage, embedded by default.
+
+::
+
+    from labbook import tracking
+
+    tracking.init(project="mnist")
+    tracking.log_metrics(step=1, loss=0.5)
+    tracking.end()
+
+    import labbook
+    run = labbook.get_run(uuid)
+
+Importing ``labbook`` is cheap: submodules load on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "tracking": ("labbook.tracking", None),
+    "Run": ("labbook.tracking.run", "Run"),
+    "get_run": ("labbook.runs", "get_run"),
+    "search_runs": ("labbook.runs", "search_runs"),
+    "RunRecord": ("labbook.runs", "RunRecord"),
+    "MetricSeries": ("labbook.runs", "MetricSeries"),
+    "Event": ("labbook.runs", "Event"),
+    "LabbookError": ("labbook.errors", "LabbookError"),
+    "errors": ("labbook.errors", None),
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'labbook' has no attribute {name!r}")
+    module = importlib.import_module(target[0])
+    value = module if target[1] is None else getattr(module, target[1])
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,1 @@
+"""Versioned artifacts: kinds, versions, tags, store:// URIs, producers and lineage."""

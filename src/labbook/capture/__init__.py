@@ -1,0 +1,1 @@
+"""What a run records about where it ran: code version, environment (and later resources, logs)."""

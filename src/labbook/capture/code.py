@@ -1,0 +1,82 @@
+"""The code version: git commit, branch, remote, dirty flag and the uncommitted diff.
+
+The repository is the one holding the script being run (``__main__.__file__``), not merely the
+working directory, so ``python ~/proj/train.py`` from anywhere records ``~/proj``'s state.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@]*@", re.IGNORECASE)
+MAX_DIFF_BYTES = 10 * 1024 * 1024
+
+
+def strip_credentials(url: str) -> str:
+    """``https://user:token@host/x`` → ``https://host/x``; ``git@host:x`` is kept."""
+    return _CREDENTIALS.sub(r"\g<scheme>", url)
+
+
+def script_dir() -> Path:
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if main_file:
+        return Path(main_file).resolve().parent
+    return Path.cwd()
+
+
+def _git(cwd: Path, *args: str) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return result.stdout.decode("utf-8", "replace").strip()
+
+
+def capture_code(start: Path | None = None) -> tuple[dict[str, Any], str | None]:
+    """(code summary, uncommitted diff or None). An empty summary outside a git repository."""
+    cwd = start or script_dir()
+    top = _git(cwd, "rev-parse", "--show-toplevel")
+    if not top:
+        return {}, None
+    root = Path(top)
+    commit = _git(root, "rev-parse", "HEAD")
+    branch = _git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    remote = _git(root, "config", "--get", "remote.origin.url")
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal") or ""
+    untracked = [line[3:] for line in status.splitlines() if line.startswith("??")]
+    dirty = any(not line.startswith("??") for line in status.splitlines() if line)
+    diff = None
+    if dirty and commit:
+        text = _git(root, "diff", "HEAD", "--binary")
+        if text:
+            diff = text if len(text) <= MAX_DIFF_BYTES else text[:MAX_DIFF_BYTES] + "\n# diff cut at 10 MiB\n"
+    summary = {
+        "commit": commit,
+        "branch": None if branch == "HEAD" else branch,
+        "remote": strip_credentials(remote) if remote else None,
+        "repository": str(root),
+        "dirty": dirty,
+        "untracked": untracked[:1000],
+    }
+    return summary, diff
+
+
+def relative_entry(root: str | None) -> str | None:
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    if not (root and main_file):
+        return None
+    try:
+        return os.path.relpath(Path(main_file).resolve(), root)
+    except ValueError:
+        return None

@@ -1,0 +1,77 @@
+"""The environment a run ran in: Python, platform, host, user, process, packages, GPUs."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+from typing import Any
+
+
+def _user() -> str | None:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return os.environ.get("USER")
+
+
+def installed_packages() -> dict[str, str]:
+    from importlib import metadata
+
+    packages = {}
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            packages[name] = dist.version
+    return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
+
+
+def gpus() -> list[dict[str, Any]]:
+    """GPUs seen by nvidia-smi, if it is installed; an empty list otherwise."""
+    smi = shutil.which("nvidia-smi")
+    if not smi:
+        return []
+    try:
+        out = subprocess.run(
+            [smi, "--query-gpu=index,name,memory.total,driver_version", "--format=csv,noheader,nounits"],
+            capture_output=True, timeout=10, check=True, text=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    found = []
+    for line in out.strip().splitlines():
+        parts = [p.strip() for p in line.split(",")]
+        if len(parts) == 4:
+            found.append({"index": int(parts[0]), "name": parts[1],
+                          "memory_total_mib": float(parts[2]), "driver": parts[3]})
+    return found
+
+
+def capture_env(packages: bool = True) -> dict[str, Any]:
+    main = sys.modules.get("__main__")
+    main_file = getattr(main, "__file__", None)
+    env: dict[str, Any] = {
+        "python": platform.python_version(),
+        "python_implementation": platform.python_implementation(),
+        "executable": sys.executable,
+        "platform": platform.platform(),
+        "system": platform.system(),
+        "machine": platform.machine(),
+        "hostname": socket.gethostname(),
+        "user": _user(),
+        "pid": os.getpid(),
+        "cwd": os.getcwd(),
+        "argv": list(sys.argv),
+        "entry_file": os.path.abspath(main_file) if main_file else None,
+        "is_notebook": "ipykernel" in sys.modules,
+        "cpu_count": os.cpu_count(),
+        "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        "gpus": gpus(),
+    }
+    if packages:
+        env["packages"] = installed_packages()
+    return env

@@ -1,0 +1,1 @@
+"""The queryable index of projects, runs, params, metric summaries and tags (SQLAlchemy)."""

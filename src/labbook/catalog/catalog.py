@@ -1,0 +1,269 @@
+"""The catalog: a SQL index of projects, runs, params, metric summaries and tags.
+
+It is an index, never the record: every row can be rebuilt from the run folders
+(``labbook index --rebuild``). SQLite (the embedded default) runs in WAL mode with a busy timeout,
+so several processes can update it at once; PostgreSQL serves teams.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from labbook.catalog import schema
+from labbook.catalog.query import order_clauses, parse_filter
+from labbook.errors import CatalogError
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _utc(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value  # stored as naive UTC, the one form SQLite and PostgreSQL compare alike
+
+
+def as_aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return float(value) if isinstance(value, bool) else None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+class Catalog:
+    """Open (and migrate, for SQLite) the catalog at ``url``."""
+
+    def __init__(self, url: str, *, auto_migrate: bool | None = None) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(dbapi_connection, _record):  # pragma: no cover - exercised by every test
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=60000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+        else:
+            self.engine = sa.create_engine(url, pool_pre_ping=True)
+        if auto_migrate is None:
+            auto_migrate = url.startswith("sqlite")
+        self._check_revision(auto_migrate)
+
+    # -- migrations ------------------------------------------------------------------------
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table("alembic_version"):
+                return None
+            return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision with Alembic."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with self.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+
+    def _check_revision(self, auto_migrate: bool) -> None:
+        try:
+            current = self.revision()
+        except sa.exc.OperationalError as error:
+            raise CatalogError(f"Cannot open the catalog at {self.url}: {error.orig}.") from None
+        if current == schema.HEAD_REVISION:
+            return
+        if auto_migrate:
+            self.upgrade()
+            return
+        raise CatalogError(
+            f"Catalog schema at {self.url} is at revision {current or 'none'}; this version needs "
+            f"{schema.HEAD_REVISION}. Run 'labbook db upgrade'."
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def ensure_project(self, conn: sa.Connection, name: str) -> None:
+        exists = conn.execute(
+            sa.select(schema.projects.c.name).where(schema.projects.c.name == name)
+        ).first()
+        if not exists:
+            conn.execute(
+                schema.projects.insert().values(name=name, created_at=_utc(datetime.now(timezone.utc)))
+            )
+
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
+        """Index one run record (run.json plus merged metric summaries)."""
+        uuid = record["uuid"]
+        env = record.get("env") or {}
+        code = record.get("code") or {}
+        row = {
+            "project": record["project"],
+            "name": record.get("name"),
+            "description": record.get("description"),
+            "status": record.get("status") or "created",
+            "created_at": _utc(record.get("created_at")),
+            "started_at": _utc(record.get("started_at")),
+            "finished_at": _utc(record.get("finished_at")),
+            "duration": record.get("duration"),
+            "heartbeat_at": _utc(record.get("heartbeat_at")),
+            "user": env.get("user"),
+            "host": env.get("hostname"),
+            "git_commit": code.get("commit"),
+            "path": record["path"],
+            "run_file_mtime": run_file_mtime,
+            "inputs": record.get("inputs") or {},
+            "outputs": record.get("outputs") or {},
+            "meta": record.get("meta") or {},
+        }
+        with self.engine.begin() as conn:
+            self.ensure_project(conn, record["project"])
+            updated = conn.execute(
+                schema.runs.update().where(schema.runs.c.uuid == uuid).values(**row)
+            ).rowcount
+            if not updated:
+                conn.execute(schema.runs.insert().values(uuid=uuid, **row))
+            for table in (schema.params, schema.metrics, schema.tags):
+                conn.execute(table.delete().where(table.c.run_uuid == uuid))
+            param_rows = [
+                {"run_uuid": uuid, "section": section, "key": key, "value_num": _number(value),
+                 "value_text": value if isinstance(value, str) else None, "value_json": value}
+                for section in ("inputs", "outputs")
+                for key, value in (record.get(section) or {}).items()
+            ]
+            if param_rows:
+                conn.execute(schema.params.insert(), param_rows)
+            metric_rows = [
+                {"run_uuid": uuid, "name": name, "last": _finite(s.get("last")),
+                 "min": _finite(s.get("min")), "max": _finite(s.get("max")), "count": s["count"],
+                 "last_step": s.get("last_step"), "last_timestamp": _utc(s.get("last_timestamp"))}
+                for name, s in (record.get("metrics") or {}).items()
+            ]
+            if metric_rows:
+                conn.execute(schema.metrics.insert(), metric_rows)
+            tag_rows = [{"run_uuid": uuid, "tag": tag} for tag in dict.fromkeys(record.get("tags") or [])]
+            if tag_rows:
+                conn.execute(schema.tags.insert(), tag_rows)
+
+    def delete_runs(self, uuids: Iterable[str]) -> None:
+        uuids = list(uuids)
+        with self.engine.begin() as conn:
+            for table in (schema.params, schema.metrics, schema.tags):
+                conn.execute(table.delete().where(table.c.run_uuid.in_(uuids)))
+            conn.execute(schema.runs.delete().where(schema.runs.c.uuid.in_(uuids)))
+
+    def clear(self) -> None:
+        with self.engine.begin() as conn:
+            for table in reversed(schema.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def run_path(self, uuid: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(
+                sa.select(schema.runs.c.path).where(schema.runs.c.uuid == uuid)
+            ).scalar()
+
+    def find_runs_by_prefix(self, prefix: str, limit: int = 2) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(
+                sa.select(schema.runs.c.uuid).where(schema.runs.c.uuid.startswith(prefix, autoescape=True)).limit(limit)
+            ).scalars())
+
+    def indexed_mtimes(self) -> dict[str, tuple[str, float | None]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(schema.runs.c.uuid, schema.runs.c.path, schema.runs.c.run_file_mtime))
+            return {uuid: (path, mtime) for uuid, path, mtime in rows}
+
+    def projects(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(sa.select(schema.projects.c.name).order_by(schema.projects.c.name)).scalars())
+
+    def search(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs`` and ``outputs``."""
+        runs = schema.runs
+        select = sa.select(runs)
+        if project is not None:
+            select = select.where(runs.c.project == project)
+        condition = parse_filter(filter)
+        if condition is not None:
+            select = select.where(condition)
+        select = order_clauses(select, order_by)
+        if limit is not None:
+            select = select.limit(limit)
+        if offset:
+            select = select.offset(offset)
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(select)]
+            uuids = [row["uuid"] for row in rows]
+            metrics: dict[str, dict[str, Any]] = {u: {} for u in uuids}
+            tags: dict[str, list[str]] = {u: [] for u in uuids}
+            for chunk in _chunks(uuids, 500):
+                m = schema.metrics
+                for r in conn.execute(sa.select(m).where(m.c.run_uuid.in_(chunk))):
+                    metrics[r.run_uuid][r.name] = {
+                        "last": r.last, "min": r.min, "max": r.max, "count": r.count,
+                        "last_step": r.last_step, "last_timestamp": as_aware(r.last_timestamp),
+                    }
+                t = schema.tags
+                for r in conn.execute(sa.select(t).where(t.c.run_uuid.in_(chunk))):
+                    tags[r.run_uuid].append(r.tag)
+        for row in rows:
+            row["metrics"] = metrics[row["uuid"]]
+            row["tags"] = tags[row["uuid"]]
+            for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
+                row[key] = as_aware(row[key])
+        return rows
+
+    def count(self, project: str | None = None, filter: str | None = None) -> int:
+        select = sa.select(sa.func.count()).select_from(schema.runs)
+        if project is not None:
+            select = select.where(schema.runs.c.project == project)
+        condition = parse_filter(filter)
+        if condition is not None:
+            select = select.where(condition)
+        with self.engine.connect() as conn:
+            return conn.execute(select).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

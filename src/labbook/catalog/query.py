@@ -1,0 +1,345 @@
+"""The run search language: parsing ``filter`` and ``order_by`` into SQL.
+
+Grammar (case-insensitive keywords)::
+
+    expr      := or_expr
+    or_expr   := and_expr ("or" and_expr)*
+    and_expr  := not_expr ("and" not_expr)*
+    not_expr  := "not" not_expr | atom
+    atom      := "(" expr ")" | field op value | field "in" "(" values ")" | field "not" "in" ...
+               | field "is" ["not"] "null" | value "in" "tags" | "tags" ("contains"|"=") value
+    field     := params.<key> | inputs.<key> | outputs.<key>
+               | metrics.<name>[.last|.min|.max|.count|.last_step]
+               | status | name | uuid | project | user | host | description | git_commit
+               | created_at | started_at | finished_at | duration
+    op        := = | == | != | <> | < | <= | > | >= | like | contains
+    value     := number | 'text' | "text" | true | false | null
+
+A name with spaces or other symbols is quoted with backticks: ``metrics.`val acc`.max > 0.9``.
+``order_by`` takes the same fields, with ``-`` (or `` desc``) for descending order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from labbook.catalog import schema
+from labbook.errors import QueryError
+
+RUN_FIELDS = {
+    "status", "name", "uuid", "project", "user", "host", "description", "git_commit",
+    "created_at", "started_at", "finished_at", "duration", "heartbeat_at",
+}
+TIME_FIELDS = {"created_at", "started_at", "finished_at", "heartbeat_at"}
+METRIC_FIELDS = {"last", "min", "max", "count", "last_step"}
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<num>-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?![\w.])
+      | (?P<str>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<quoted>`[^`]*`)
+      | (?P<op><=|>=|==|!=|<>|<|>|=|\(|\)|,)
+      | (?P<word>[A-Za-z_][\w/\-]*(?:\.(?:[A-Za-z_0-9][\w/\-]*|`[^`]*`))*(?:\.`[^`]*`)?)
+    )""",
+    re.VERBOSE,
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    table: str  # "runs", "params", "metrics", "tags"
+    key: str = ""  # param key or metric name
+    attr: str = ""  # runs column, params section, metric summary column
+
+
+def parse_field(text: str) -> Field:
+    parts = _split_dotted(text)
+    head = parts[0].lower()
+    if len(parts) == 1:
+        if head in RUN_FIELDS:
+            return Field("runs", attr=head)
+        if head == "tags":
+            return Field("tags")
+        raise QueryError(
+            f"Unknown field {text!r}. Use params.<key>, outputs.<key>, metrics.<name>, tags, "
+            f"or one of: {', '.join(sorted(RUN_FIELDS))}."
+        )
+    rest = parts[1:]
+    if head in ("params", "inputs", "outputs"):
+        return Field("params", key=".".join(rest), attr="outputs" if head == "outputs" else "inputs")
+    if head == "metrics":
+        attr = "last"
+        if len(rest) > 1 and rest[-1] in METRIC_FIELDS:
+            attr = rest[-1]
+            rest = rest[:-1]
+        return Field("metrics", key=".".join(rest), attr=attr)
+    raise QueryError(f"Unknown field {text!r}: it must start with params., outputs. or metrics.")
+
+
+def _split_dotted(text: str) -> list[str]:
+    parts, buf, quoted = [], "", False
+    for char in text:
+        if char == "`":
+            quoted = not quoted
+        elif char == "." and not quoted:
+            parts.append(buf)
+            buf = ""
+        else:
+            buf += char
+    parts.append(buf)
+    return parts
+
+
+def _tokenize(text: str) -> list[tuple[str, str]]:
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match or match.end() == pos:
+            raise QueryError(f"Cannot read the filter at position {pos}: {text[pos:pos + 20]!r}.")
+        kind = match.lastgroup
+        tokens.append((kind, match.group(kind)))
+        pos = match.end()
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.pos = 0
+
+    def peek(self, offset: int = 0) -> tuple[str, str] | None:
+        index = self.pos + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def keyword(self, *words: str) -> bool:
+        token = self.peek()
+        return token is not None and token[0] == "word" and token[1].lower() in words
+
+    def take(self) -> tuple[str, str]:
+        token = self.peek()
+        if token is None:
+            raise QueryError(f"The filter {self.text!r} ends too early.")
+        self.pos += 1
+        return token
+
+    def expect(self, value: str) -> None:
+        token = self.take()
+        if token[1].lower() != value:
+            raise QueryError(f"Expected {value!r} in the filter, found {token[1]!r}.")
+
+    def parse(self) -> sa.ColumnElement[bool]:
+        expr = self.or_expr()
+        if self.peek() is not None:
+            raise QueryError(f"Unexpected {self.peek()[1]!r} in the filter {self.text!r}.")
+        return expr
+
+    def or_expr(self):
+        parts = [self.and_expr()]
+        while self.keyword("or"):
+            self.take()
+            parts.append(self.and_expr())
+        return parts[0] if len(parts) == 1 else sa.or_(*parts)
+
+    def and_expr(self):
+        parts = [self.not_expr()]
+        while self.keyword("and"):
+            self.take()
+            parts.append(self.not_expr())
+        return parts[0] if len(parts) == 1 else sa.and_(*parts)
+
+    def not_expr(self):
+        if self.keyword("not"):
+            self.take()
+            return sa.not_(self.not_expr())
+        return self.atom()
+
+    def value(self) -> Any:
+        kind, text = self.take()
+        if kind == "num":
+            number = float(text)
+            return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        if kind == "str":
+            return bytes(text[1:-1], "utf-8").decode("unicode_escape") if "\\" in text else text[1:-1]
+        if kind == "word" and text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        if kind == "word" and text.lower() == "null":
+            return None
+        raise QueryError(f"Expected a value in the filter, found {text!r}. Quote text values.")
+
+    def atom(self):
+        token = self.peek()
+        if token and token[1] == "(":
+            self.take()
+            expr = self.or_expr()
+            self.expect(")")
+            return expr
+        if token and token[0] in ("num", "str"):  # 'x' in tags
+            value = self.value()
+            self.expect("in")
+            self.expect("tags")
+            return _tag_condition(value)
+        kind, text = self.take()
+        if kind not in ("word", "quoted"):
+            raise QueryError(f"Expected a field name in the filter, found {text!r}.")
+        field = parse_field(text)
+        if self.keyword("is"):
+            self.take()
+            negate = self.keyword("not")
+            if negate:
+                self.take()
+            self.expect("null")
+            condition = _condition(field, "is_null", None)
+            return sa.not_(condition) if negate else condition
+        if self.keyword("not"):
+            self.take()
+            self.expect("in")
+            return sa.not_(_condition(field, "in", self.value_list()))
+        if self.keyword("in"):
+            self.take()
+            return _condition(field, "in", self.value_list())
+        op_kind, op = self.take()
+        op = op.lower()
+        if op_kind == "word" and op not in ("like", "contains"):
+            raise QueryError(f"Unknown operator {op!r}. Use =, !=, <, <=, >, >=, in, like or contains.")
+        return _condition(field, op, self.value())
+
+    def value_list(self) -> list[Any]:
+        self.expect("(")
+        values = [self.value()]
+        while self.peek() and self.peek()[1] == ",":
+            self.take()
+            values.append(self.value())
+        self.expect(")")
+        return values
+
+
+def _tag_condition(value: Any) -> sa.ColumnElement[bool]:
+    t = schema.tags
+    return schema.runs.c.uuid.in_(sa.select(t.c.run_uuid).where(t.c.tag == str(value)))
+
+
+def _compare(column, op: str, value: Any):
+    if op in ("=", "=="):
+        return column.is_(None) if value is None else column == value
+    if op in ("!=", "<>"):
+        return column.is_not(None) if value is None else column != value
+    if op == "<":
+        return column < value
+    if op == "<=":
+        return column <= value
+    if op == ">":
+        return column > value
+    if op == ">=":
+        return column >= value
+    if op == "like":
+        return column.like(str(value))
+    if op == "contains":
+        return column.contains(str(value), autoescape=True)
+    if op == "in":
+        return column.in_(value)
+    if op == "is_null":
+        return column.is_(None)
+    raise QueryError(f"Unknown operator {op!r}.")
+
+
+def _coerce_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise QueryError(f"{value!r} is not an ISO date or time (e.g. '2026-11-23T10:00').") from None
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+        return parsed
+    return value
+
+
+def _condition(field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
+    runs = schema.runs
+    if field.table == "runs":
+        column = runs.c[field.attr]
+        if field.attr in TIME_FIELDS:
+            value = [_coerce_time(v) for v in value] if isinstance(value, list) else _coerce_time(value)
+        return _compare(column, op, value)
+    if field.table == "tags":
+        if op in ("=", "==", "contains"):
+            return _tag_condition(value)
+        if op in ("!=", "<>"):
+            return sa.not_(_tag_condition(value))
+        if op == "in":
+            return sa.or_(*(_tag_condition(v) for v in value))
+        raise QueryError(f"tags supports =, !=, contains and in; got {op!r}.")
+    if field.table == "metrics":
+        m = schema.metrics
+        if op == "is_null":
+            return runs.c.uuid.not_in(sa.select(m.c.run_uuid).where(m.c.name == field.key))
+        inner = _compare(m.c[field.attr], op, value)
+        return runs.c.uuid.in_(sa.select(m.c.run_uuid).where(m.c.name == field.key, inner))
+    p = schema.params
+    base = (p.c.section == field.attr, p.c.key == field.key)
+    if op == "is_null":
+        return runs.c.uuid.not_in(sa.select(p.c.run_uuid).where(*base))
+    sample = value[0] if isinstance(value, list) and value else value
+    if isinstance(sample, bool):
+        value = [float(v) for v in value] if isinstance(value, list) else float(value)
+        column = p.c.value_num
+    elif isinstance(sample, (int, float)):
+        column = p.c.value_num
+    else:
+        column = p.c.value_text
+    inner = _compare(column, op, value)
+    return runs.c.uuid.in_(sa.select(p.c.run_uuid).where(*base, inner))
+
+
+def parse_filter(text: str | None) -> sa.ColumnElement[bool] | None:
+    if text is None or not text.strip():
+        return None
+    return _Parser(text).parse()
+
+
+def order_clauses(select: sa.Select, order_by: list[str] | str | None) -> sa.Select:
+    """Add ORDER BY for each field (``-field`` or ``field desc`` for descending); NULLs last."""
+    if not order_by:
+        return select.order_by(schema.runs.c.created_at.desc())
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    for index, item in enumerate(order_by):
+        text = item.strip()
+        descending = text.startswith("-")
+        text = text.lstrip("-+").strip()
+        lowered = text.lower()
+        if lowered.endswith(" desc") or lowered.endswith(" asc"):
+            descending = lowered.endswith(" desc")
+            text = text.rsplit(" ", 1)[0].strip()
+        field = parse_field(text)
+        if field.table == "runs":
+            column = schema.runs.c[field.attr]
+        elif field.table == "metrics":
+            alias = schema.metrics.alias(f"order_m{index}")
+            select = select.outerjoin(
+                alias, sa.and_(alias.c.run_uuid == schema.runs.c.uuid, alias.c.name == field.key)
+            )
+            column = alias.c[field.attr]
+        elif field.table == "params":
+            alias = schema.params.alias(f"order_p{index}")
+            select = select.outerjoin(
+                alias,
+                sa.and_(alias.c.run_uuid == schema.runs.c.uuid, alias.c.section == field.attr,
+                        alias.c.key == field.key),
+            )
+            select = select.order_by(
+                (alias.c.value_num.desc() if descending else alias.c.value_num.asc()).nulls_last()
+            )
+            column = alias.c.value_text
+        else:
+            raise QueryError("Runs cannot be ordered by tags.")
+        select = select.order_by((column.desc() if descending else column.asc()).nulls_last())
+    return select.order_by(schema.runs.c.uuid)

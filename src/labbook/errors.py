@@ -1,0 +1,74 @@
+"""labbook's exceptions.
+
+Every error the library raises on purpose is a ``LabbookError``; the CLI turns them into a
+message and an exit code. Each message names the value at fault and says what to do::
+
+    LabbookError
+    ├── ConfigError             a setting has a value labbook cannot use
+    ├── NoActiveRunError        a module-level call was made before ``tracking.init()``
+    ├── RunStateError           the run cannot do that now (ended, already active, ...)
+    ├── InvalidNameError        a metric, event, artifact or project name is unusable
+    ├── InvalidValueError       a logged value has the wrong type, shape or range
+    ├── PathEscapeError         a path would leave the run folder or the store
+    ├── NotFoundError           a run, metric, artifact or version does not exist
+    ├── QueryError              a search filter or ordering could not be parsed
+    ├── CatalogError            the catalog cannot be opened or is at the wrong revision
+    └── MissingDependencyError  an optional library is needed: names the extra to install
+"""
+
+from __future__ import annotations
+
+
+class LabbookError(Exception):
+    """Root of every error labbook raises on purpose."""
+
+
+class ConfigError(LabbookError):
+    pass
+
+
+class NoActiveRunError(LabbookError):
+    def __init__(self, function: str) -> None:
+        super().__init__(
+            f"{function}() needs an active run, and none is started. "
+            "Call labbook.tracking.init(project=...) first, "
+            "or use `with labbook.tracking.Run(project=...) as run:`."
+        )
+
+
+class RunStateError(LabbookError):
+    pass
+
+
+class InvalidNameError(LabbookError, ValueError):
+    pass
+
+
+class InvalidValueError(LabbookError, ValueError):
+    pass
+
+
+class PathEscapeError(LabbookError, ValueError):
+    pass
+
+
+class NotFoundError(LabbookError, LookupError):
+    pass
+
+
+class QueryError(LabbookError, ValueError):
+    pass
+
+
+class CatalogError(LabbookError):
+    pass
+
+
+class MissingDependencyError(LabbookError, ImportError):
+    def __init__(self, library: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs {library}, which is not installed. "
+            f"Install it with: pip install 'labbook[{extra}]'"
+        )
+        self.library = library
+        self.extra = extra

@@ -1,0 +1,1 @@
+"""Converting user objects (arrays, images, figures, audio, video, frames) into assets and events."""

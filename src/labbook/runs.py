@@ -1,0 +1,311 @@
+"""Reading runs back: ``get_run``, ``search_runs`` and the objects they return.
+
+::
+
+    import labbook
+
+    run = labbook.get_run("3f2c...")
+    loss = run.metric("loss")          # numpy arrays: loss.steps, loss.values, loss.timestamps
+    best = labbook.search_runs("mnist", filter="params.lr < 0.01 and metrics.loss < 0.5",
+                               order_by=["-metrics.accuracy"], limit=10)
+
+``get_run`` reads the run folder itself (always current, even mid-run); ``search_runs`` asks the
+catalog, which the writer keeps up to date every few seconds and at the end of a run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from labbook.config import Settings
+from labbook.errors import NotFoundError
+from labbook.store.layout import RunFolder
+from labbook.store.record import read_run_record
+from labbook.writer import format as fmt
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step-wise record: ``step``, ``timestamp`` (aware UTC datetime) and ``value``."""
+
+    step: int | None
+    timestamp: datetime
+    value: Any
+    writer: str = ""
+
+
+class MetricSeries:
+    """A metric's points as numpy arrays, in step order (then time)."""
+
+    def __init__(self, name: str, steps, values, timestamps, ranks=None) -> None:
+        self.name = name
+        self.steps = steps
+        self.values = values
+        self.timestamps = timestamps
+        self.ranks = ranks
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def to_pandas(self):
+        """A DataFrame with columns step, value, timestamp (and rank when several wrote)."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"step": self.steps, "value": self.values,
+                              "timestamp": pd.to_datetime(self.timestamps, utc=True)})
+        if self.ranks is not None:
+            frame["rank"] = self.ranks
+        return frame
+
+    def __repr__(self) -> str:
+        return f"<MetricSeries {self.name!r} points={len(self)}>"
+
+
+def _header_rank(path: Path) -> int:
+    try:
+        return int(fmt.read_header(path).get("rank", 0))
+    except (ValueError, OSError):
+        return 0
+
+
+def read_metric(folder: RunFolder, name: str, rank: int | None = None,
+                root: Path | None = None) -> MetricSeries:
+    import numpy as np
+
+    series_dir = folder.series_dir("metric", name, root)
+    files = sorted(series_dir.glob("*.lbm")) if series_dir.is_dir() else []
+    if not files:
+        known = folder.series_names("metric", root)
+        raise NotFoundError(
+            f"Run {folder.path.name} has no metric {name!r}. Its metrics: "
+            f"{', '.join(repr(n) for n in known[:20]) or 'none'}."
+        )
+    parts, ranks = [], []
+    for path in files:
+        file_rank = _header_rank(path)
+        if rank is not None and file_rank != rank:
+            continue
+        records = fmt.read_metric_file(path)
+        parts.append(records)
+        ranks.append(np.full(len(records), file_rank, dtype=np.int32))
+    if not parts:
+        raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
+    if len(parts) == 1:
+        records, rank_arr = parts[0], ranks[0]
+    else:
+        records = np.concatenate(parts)
+        rank_arr = np.concatenate(ranks)
+        order = np.lexsort((records["timestamp"], records["step"]))
+        records, rank_arr = records[order], rank_arr[order]
+    several = len({int(r[0]) for r in ranks if len(r)}) > 1
+    return MetricSeries(
+        name,
+        np.ascontiguousarray(records["step"]),
+        np.ascontiguousarray(records["value"]),
+        records["timestamp"].astype("datetime64[us]"),
+        rank_arr if several else None,
+    )
+
+
+def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = None) -> list[Event]:
+    if kind == "metric":
+        series = read_metric(folder, name, root=root)
+        return [
+            Event(int(step), datetime.fromtimestamp(ts.astype("int64") / 1e6, tz=timezone.utc), float(v))
+            for step, ts, v in zip(series.steps, series.timestamps, series.values)
+        ]
+    series_dir = folder.series_dir(kind, name, root)
+    files = sorted(series_dir.glob("*.jsonl")) if series_dir.is_dir() else []
+    if not files:
+        raise NotFoundError(
+            f"Run {folder.path.name} has no {kind} events named {name!r}. Its {kind} events: "
+            f"{', '.join(repr(n) for n in folder.series_names(kind, root)[:20]) or 'none'}."
+        )
+    events = []
+    for path in files:
+        writer = path.stem
+        for record in fmt.iter_json_records(path):
+            events.append(Event(record["step"], datetime.fromisoformat(record["timestamp"]),
+                                record["value"], writer))
+    events.sort(key=lambda e: (e.timestamp, e.step if e.step is not None else -1))
+    return events
+
+
+def effective_status(record: dict[str, Any]) -> str:
+    """The status to show: run.json's, unless liveness says the process is gone."""
+    status = record.get("status") or "created"
+    try:
+        from labbook.capture.liveness import reported_status
+    except ImportError:
+        return status
+    return reported_status(record)
+
+
+class RunRecord:
+    """A run as read back: metadata, summaries, and access to its series."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        self._record = record
+        self.uuid: str = record["uuid"]
+        self.project: str = record["project"]
+        self.name: str | None = record.get("name")
+        self.description: str | None = record.get("description")
+        self.inputs: dict[str, Any] = record.get("inputs") or {}
+        self.outputs: dict[str, Any] = record.get("outputs") or {}
+        self.meta: dict[str, Any] = record.get("meta") or {}
+        self.tags: list[str] = list(record.get("tags") or [])
+        self.code: dict[str, Any] = record.get("code") or {}
+        self.env: dict[str, Any] = record.get("env") or {}
+        self.readme: str | None = record.get("readme")
+        self.created_at = _time(record.get("created_at"))
+        self.started_at = _time(record.get("started_at"))
+        self.finished_at = _time(record.get("finished_at"))
+        self.heartbeat_at = _time(record.get("heartbeat_at"))
+        self.duration: float | None = record.get("duration")
+        self.summaries: dict[str, dict[str, Any]] = record.get("metrics") or {}
+        self.status_conditions: list[dict[str, Any]] = record.get("status_conditions") or []
+        self.path = Path(record["path"])
+        self.folder = RunFolder(self.path)
+        self.status: str = effective_status(record)
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return dict(self._record)
+
+    def metric(self, name: str, rank: int | None = None) -> MetricSeries:
+        """Every point of metric ``name`` (merged across writers; one rank with ``rank=``)."""
+        return read_metric(self.folder, name, rank)
+
+    def metric_names(self) -> list[str]:
+        return self.folder.series_names("metric")
+
+    def events(self, kind: str, name: str) -> list[Event]:
+        """Every event of ``kind`` named ``name``, in time order."""
+        return read_events(self.folder, kind, name)
+
+    def event_names(self, kind: str) -> list[str]:
+        return self.folder.series_names(kind)
+
+    def event_kinds(self) -> list[str]:
+        return self.folder.event_kinds()
+
+    def __repr__(self) -> str:
+        return f"<RunRecord {self.project}/{self.uuid} {self.name!r} {self.status}>"
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _settings(home: str | Path | None) -> Settings:
+    return Settings.load({}, home=home)
+
+
+def resolve_run_path(uuid: str, home: str | Path | None = None) -> Path:
+    """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
+    from labbook.catalog.indexer import open_catalog
+    from labbook.tracking.run import find_run_folder
+
+    settings = _settings(home)
+    uuid = uuid.replace("-", "").lower()
+    catalog = open_catalog(settings.catalog_url)
+    path = catalog.run_path(uuid)
+    if path is None and 4 <= len(uuid) < 32:
+        matches = catalog.find_runs_by_prefix(uuid)
+        if len(matches) > 1:
+            raise NotFoundError(f"Run id prefix {uuid!r} matches several runs; give more characters.")
+        if matches:
+            path = catalog.run_path(matches[0])
+    if path is None or not (Path(path) / "run.json").is_file():
+        found = find_run_folder(settings, uuid) if len(uuid) == 32 else None
+        if found is None:
+            raise NotFoundError(
+                f"No run {uuid!r} in {settings.home}. List runs with 'labbook runs ls', or set "
+                "LABBOOK_HOME to the home that holds it."
+            )
+        path = found
+    return Path(path)
+
+
+def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
+    """The run ``uuid`` (or a unique prefix), read from its folder."""
+    return RunRecord(read_run_record(resolve_run_path(uuid, home)))
+
+
+class RunRow:
+    """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record."""
+
+    def __init__(self, row: dict[str, Any]) -> None:
+        self.uuid: str = row["uuid"]
+        self.project: str = row["project"]
+        self.name: str | None = row["name"]
+        self.description: str | None = row["description"]
+        self.inputs: dict[str, Any] = row["inputs"] or {}
+        self.outputs: dict[str, Any] = row["outputs"] or {}
+        self.tags: list[str] = row["tags"]
+        self.summaries: dict[str, dict[str, Any]] = row["metrics"]
+        self.created_at = row["created_at"]
+        self.started_at = row["started_at"]
+        self.finished_at = row["finished_at"]
+        self.heartbeat_at = row["heartbeat_at"]
+        self.duration: float | None = row["duration"]
+        self.path = Path(row["path"])
+        self.user = row["user"]
+        self.host = row["host"]
+        self.git_commit = row["git_commit"]
+        self.status: str = effective_status({**row})
+
+    def load(self) -> RunRecord:
+        return RunRecord(read_run_record(self.path))
+
+    def metric(self, name: str, rank: int | None = None) -> MetricSeries:
+        return read_metric(RunFolder(self.path), name, rank)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "uuid": self.uuid, "project": self.project, "name": self.name, "status": self.status,
+            "tags": self.tags, "inputs": self.inputs, "outputs": self.outputs,
+            "metrics": {k: {**v, "last_timestamp": _iso(v.get("last_timestamp"))}
+                        for k, v in self.summaries.items()},
+            "created_at": _iso(self.created_at), "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at), "duration": self.duration, "path": str(self.path),
+        }
+
+    def __repr__(self) -> str:
+        return f"<RunRow {self.project}/{self.uuid} {self.name!r} {self.status}>"
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def search_runs(
+    project: str | None = None,
+    filter: str | None = None,
+    order_by: list[str] | str | None = None,
+    limit: int | None = 100,
+    offset: int = 0,
+    *,
+    home: str | Path | None = None,
+) -> list[RunRow]:
+    """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted."""
+    from labbook.catalog.indexer import open_catalog
+
+    catalog = open_catalog(_settings(home).catalog_url)
+    return [RunRow(row) for row in catalog.search(project, filter, order_by, limit, offset)]
+
+
+def iter_runs(project: str | None = None, *, home: str | Path | None = None,
+              page: int = 1000) -> Iterator[RunRow]:
+    offset = 0
+    while True:
+        rows = search_runs(project, limit=page, offset=offset, home=home)
+        yield from rows
+        if len(rows) < page:
+            return
+        offset += page

@@ -1,0 +1,1 @@
+"""Where bytes live: the run folder layout, safe names, paths and hashing."""

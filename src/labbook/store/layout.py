@@ -1,0 +1,152 @@
+"""The run folder: the one module that knows where each part of a run lives on disk.
+
+::
+
+    <artifacts root>/<project>/<run uuid>/
+      run.json          metadata snapshot (see docs/format.md)
+      outputs/          the user's files; unstepped log_artifact / log_model land here
+      assets/<kind>/<name>_<step>.<ext>
+      events/<kind>/<encoded name>/<writer id>.<ext>
+      summaries/<writer id>.json    per-writer metric summaries
+      lineage.jsonl     artifact records produced or consumed by this run
+      logs/             captured stdout/stderr
+      resources/        system samples
+      code/             uncommitted git diff
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from labbook.errors import PathEscapeError
+from labbook.store.names import check_name, decode_name, encode_name
+
+RUN_FILE = "run.json"
+LINEAGE_FILE = "lineage.jsonl"
+METRIC_EXT = ".lbm"
+JSONL_EXT = ".jsonl"
+
+
+def safe_join(root: Path, rel_path: str | os.PathLike[str], what: str = "rel_path") -> Path:
+    """``root / rel_path``, refusing anything that would land outside ``root``."""
+    text = os.fspath(rel_path)
+    if "\x00" in text:
+        raise PathEscapeError(f"The {what} {text!r} contains a NUL character. Remove it.")
+    pure = PurePosixPath(text.replace("\\", "/"))
+    if pure.is_absolute() or any(part == ".." for part in pure.parts):
+        raise PathEscapeError(
+            f"The {what} {text!r} would leave {root}. "
+            "Pass a path relative to it, without '..' or a leading '/'."
+        )
+    target = root.joinpath(*pure.parts) if pure.parts else root
+    resolved_root = root.resolve()
+    resolved = target.resolve()
+    if resolved != resolved_root and resolved_root not in resolved.parents:
+        raise PathEscapeError(
+            f"The {what} {text!r} resolves to {resolved}, outside {resolved_root} "
+            "(through a symbolic link). Pass a path inside the folder."
+        )
+    return target
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    """Paths inside one run's folder. Creates nothing unless asked."""
+
+    path: Path
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    @property
+    def outputs(self) -> Path:
+        return self.path / "outputs"
+
+    @property
+    def assets(self) -> Path:
+        return self.path / "assets"
+
+    @property
+    def events(self) -> Path:
+        return self.path / "events"
+
+    @property
+    def summaries(self) -> Path:
+        return self.path / "summaries"
+
+    @property
+    def lineage_file(self) -> Path:
+        return self.path / LINEAGE_FILE
+
+    @property
+    def logs(self) -> Path:
+        return self.path / "logs"
+
+    @property
+    def resources(self) -> Path:
+        return self.path / "resources"
+
+    @property
+    def code(self) -> Path:
+        return self.path / "code"
+
+    def create(self) -> None:
+        for folder in (self.path, self.outputs, self.assets, self.events, self.summaries):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    # -- events -------------------------------------------------------------------------
+
+    def series_dir(self, kind: str, name: str, root: Path | None = None) -> Path:
+        """Folder holding every writer's file for one (kind, name) series."""
+        return (root or self.events) / encode_name(check_name(kind, "event kind")) / encode_name(name)
+
+    def series_file(self, kind: str, name: str, writer_id: str, root: Path | None = None) -> Path:
+        ext = METRIC_EXT if kind == "metric" else JSONL_EXT
+        return self.series_dir(kind, name, root) / f"{writer_id}{ext}"
+
+    def series_names(self, kind: str, root: Path | None = None) -> list[str]:
+        """Exact names of the series of ``kind``, read back from folder names (or headers)."""
+        from labbook.writer.format import read_header
+
+        kind_dir = (root or self.events) / encode_name(kind)
+        if not kind_dir.is_dir():
+            return []
+        names = []
+        for entry in sorted(kind_dir.iterdir()):
+            name = decode_name(entry.name)
+            if name is None:  # cut because too long: the header has the exact name
+                files = sorted(entry.iterdir())
+                name = read_header(files[0])["name"] if files else None
+            if name is not None:
+                names.append(name)
+        return names
+
+    def event_kinds(self, root: Path | None = None) -> list[str]:
+        base = root or self.events
+        if not base.is_dir():
+            return []
+        return sorted(decode_name(p.name) or p.name for p in base.iterdir() if p.is_dir())
+
+    # -- assets and user paths ------------------------------------------------------------
+
+    def asset_path(self, kind: str, name: str, step: int | None, ext: str | None) -> Path:
+        """``assets/<kind>/<name>[_<step>][.<ext>]`` with the name made safe."""
+        stem = encode_name(check_name(name, "asset name"))
+        if step is not None:
+            stem = f"{stem}_{int(step)}"
+        if ext:
+            stem = f"{stem}.{ext.lstrip('.')}"
+        return self.assets / encode_name(kind) / stem
+
+    def artifacts_path(self, rel_path: str | None = None) -> Path:
+        return self.path if not rel_path else safe_join(self.path, rel_path)
+
+    def outputs_path(self, rel_path: str | None = None) -> Path:
+        return self.outputs if not rel_path else safe_join(self.outputs, rel_path)
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the run folder, with forward slashes."""
+        return Path(path).resolve().relative_to(self.path.resolve()).as_posix()

@@ -1,0 +1,61 @@
+"""Turning user-chosen names into safe file names, reversibly.
+
+A metric called ``train/loss`` or ``val acc`` keeps its exact text everywhere it is shown or
+queried. On disk it becomes one path component that cannot escape its folder: every byte outside
+``[A-Za-z0-9_.-]`` is percent-encoded, a leading dot is encoded so that ``.`` and ``..`` never
+appear, and names too long for a file system are cut and suffixed with a hash of the full name.
+The exact name is also kept inside the file's header, so even the cut form maps back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import string
+from urllib.parse import quote, unquote
+
+from labbook.errors import InvalidNameError
+
+MAX_NAME_LENGTH = 1024
+_MAX_COMPONENT = 180  # bytes; leaves room for a writer id and extension under the 255-byte limit
+_SAFE = string.ascii_letters + string.digits + "_.-"
+_HASHED_MARK = "~"
+
+
+def check_name(name: object, what: str = "name") -> str:
+    """Return ``name`` if it is a usable name, else raise ``InvalidNameError`` saying why."""
+    if not isinstance(name, str):
+        raise InvalidNameError(
+            f"A {what} must be a str, got {type(name).__name__} ({name!r}). Pass a string."
+        )
+    if not name or not name.strip():
+        raise InvalidNameError(f"A {what} must not be empty or blank (got {name!r}).")
+    if "\x00" in name:
+        raise InvalidNameError(f"The {what} {name!r} contains a NUL character. Remove it.")
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidNameError(
+            f"The {what} starting {name[:40]!r} is {len(name)} characters long; "
+            f"the limit is {MAX_NAME_LENGTH}. Use a shorter name."
+        )
+    return name
+
+
+def encode_name(name: str) -> str:
+    """One safe path component for ``name``; ``decode_name`` reverses it unless it was cut."""
+    encoded = quote(name, safe=_SAFE)
+    if encoded.startswith("."):
+        encoded = "%2E" + encoded[1:]
+    if len(encoded) > _MAX_COMPONENT:
+        digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+        head = encoded[: _MAX_COMPONENT - 17]
+        cut = head.rfind("%")
+        if cut >= len(head) - 2:  # never split an escape sequence
+            head = head[:cut]
+        encoded = f"{head}{_HASHED_MARK}{digest}"
+    return encoded
+
+
+def decode_name(component: str) -> str | None:
+    """The name behind ``component``, or None when it was cut (read the file header instead)."""
+    if _HASHED_MARK in component:
+        return None
+    return unquote(component)

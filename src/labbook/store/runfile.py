@@ -1,0 +1,93 @@
+"""run.json: the run's metadata snapshot, and the one place that reads and changes it.
+
+Several processes may log to one run (ranks, workers, a resumed job). Each keeps the changes it
+made as a list of operations and applies them under an exclusive lock on ``run.json.lock``: read,
+apply, write to a temporary file, rename. So no process loses another's changes, and a reader
+never sees a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import orjson
+
+RUN_FORMAT = "labbook.run"
+RUN_FORMAT_VERSION = 1
+
+# (op, key, value): "set" a field, "merge" into a dict field, "replace" a dict field,
+# "tags_add" / "tags_set" the tag list, "append" to a list field.
+Op = tuple[str, str, Any]
+
+
+def _dumps(data: Any) -> bytes:
+    return orjson.dumps(
+        data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+    )
+
+
+def read_run_file(path: Path) -> dict[str, Any]:
+    data = orjson.loads(path.read_bytes())
+    if data.get("format") != RUN_FORMAT:
+        raise ValueError(f"{path} is not a labbook run file")
+    return data
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    lock_path = path.with_name(path.name + ".lock")
+    handle = open(lock_path, "a+b")
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows: one writer per run folder there
+            pass
+        yield
+    finally:
+        handle.close()  # closing releases the lock
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(content)
+    os.replace(tmp, path)
+
+
+def apply_ops(data: dict[str, Any], ops: Iterable[Op]) -> dict[str, Any]:
+    for op, key, value in ops:
+        if op == "set":
+            data[key] = value
+        elif op == "merge":
+            data.setdefault(key, {}).update(value)
+        elif op == "replace":
+            data[key] = dict(value)
+        elif op == "tags_add":
+            tags = data.setdefault("tags", [])
+            tags.extend(t for t in value if t not in tags)
+        elif op == "tags_set":
+            data["tags"] = list(dict.fromkeys(value))
+        elif op == "append":
+            data.setdefault(key, []).append(value)
+        else:  # pragma: no cover - programmer error
+            raise AssertionError(f"unknown run.json operation {op!r}")
+    return data
+
+
+def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = None) -> dict:
+    """Apply ``ops`` to run.json under the lock; create it from ``initial`` if absent."""
+    with _locked(path):
+        if path.exists():
+            data = read_run_file(path)
+        elif initial is not None:
+            data = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, **initial}
+        else:
+            raise FileNotFoundError(path)
+        apply_ops(data, ops)
+        write_atomic(path, _dumps(data))
+    return data

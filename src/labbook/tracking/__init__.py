@@ -1,0 +1,191 @@
+"""The tracking API: Polyaxon's module-level functions over one active ``Run``.
+
+::
+
+    from labbook import tracking
+
+    tracking.init(project="mnist", name="baseline")
+    tracking.log_inputs(lr=0.01)
+    tracking.log_metrics(step=1, loss=0.5, accuracy=0.81)
+    tracking.end()
+
+Every function below except ``init``, ``get_or_create_run`` and ``end`` is derived from the
+``Run`` method of the same name (same signature, same docstring) in ``_forwarder``: the
+signature is written once, on ``Run``.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable
+
+from labbook.errors import NoActiveRunError
+from labbook.tracking.run import NoOpRun, Run, _active
+
+# Run methods exposed as module functions: Polyaxon's tracking surface plus labbook's additions.
+FORWARDED = (
+    "flush",
+    "get_artifacts_path",
+    "get_log_level",
+    "get_outputs_path",
+    "get_tensorboard_path",
+    "log_affinity",
+    "log_altair_chart",
+    "log_artifact",
+    "log_artifact_lineage",
+    "log_artifact_ref",
+    "log_audio",
+    "log_bokeh_chart",
+    "log_code_ref",
+    "log_confusion_matrix",
+    "log_curve",
+    "log_data_ref",
+    "log_dataframe",
+    "log_dataset",
+    "log_dir_ref",
+    "log_env",
+    "log_failed",
+    "log_feature_set",
+    "log_feature_vector",
+    "log_file_ref",
+    "log_histogram",
+    "log_html",
+    "log_image",
+    "log_image_with_boxes",
+    "log_inputs",
+    "log_meta",
+    "log_metric",
+    "log_metrics",
+    "log_model",
+    "log_model_ref",
+    "log_mpl_image",
+    "log_mpl_plotly_chart",
+    "log_np_histogram",
+    "log_outputs",
+    "log_plot",
+    "log_plotly_chart",
+    "log_pr_curve",
+    "log_progress",
+    "log_roc_auc_curve",
+    "log_sklearn_pr_curve",
+    "log_sklearn_roc_auc_curve",
+    "log_status",
+    "log_stopped",
+    "log_succeeded",
+    "log_tags",
+    "log_tensorboard_ref",
+    "log_text",
+    "log_trace",
+    "log_video",
+    "promote_to_artifact_version",
+    "promote_to_model_version",
+    "pull_remote_run",
+    "push_offline_run",
+    "set_artifacts_path",
+    "set_description",
+    "set_name",
+    "set_readme",
+    "set_run_event_logger",
+    "set_run_process_sidecar",
+    "set_run_resource_logger",
+    "sync_events_summaries",
+    "sync_system_events_summaries",
+    "update",
+    "use_artifact",
+)
+
+
+def _forwarder(name: str) -> Callable[..., Any]:
+    method = getattr(Run, name)
+
+    @functools.wraps(method)
+    def function(*args: Any, **kwargs: Any) -> Any:
+        if not _active:
+            raise NoActiveRunError(name)
+        return getattr(_active[0], name)(*args, **kwargs)
+
+    signature = inspect.signature(method)
+    function.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    return function
+
+
+def init(
+    owner: str | None = None,
+    project: str | None = None,
+    run_uuid: str | None = None,
+    client: Any = None,
+    track_code: bool = True,
+    track_env: bool = True,
+    track_logs: bool = True,
+    refresh_data: bool = False,
+    artifacts_path: str | None = None,
+    collect_artifacts: bool | None = None,
+    collect_resources: bool | None = None,
+    is_offline: bool | None = None,
+    is_new: bool | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: str | list[str] | None = None,
+    **settings: Any,
+) -> Run:
+    """Start (or, with ``run_uuid``, resume) the process's active run and return it.
+
+    A run still active from an earlier ``init()`` is ended first (``succeeded``), so calling
+    ``init()`` again in a notebook starts a fresh run cleanly.
+    """
+    if _active:
+        _active[0].end()
+    run = Run(
+        owner=owner, project=project, run_uuid=run_uuid, client=client, track_code=track_code,
+        track_env=track_env, track_logs=track_logs, refresh_data=refresh_data,
+        artifacts_path=artifacts_path, collect_artifacts=collect_artifacts,
+        collect_resources=collect_resources, is_offline=is_offline, is_new=is_new, name=name,
+        description=description, tags=tags, **settings,
+    )
+    if isinstance(run, Run):
+        _active[:] = [run]
+    return run
+
+
+def get_or_create_run(tracking_run: Run | None = None) -> Run:
+    """``tracking_run`` if given, else the active run, else a new one from ``init()``."""
+    if tracking_run is not None:
+        return tracking_run
+    if _active:
+        return _active[0]
+    return init()
+
+
+def end() -> None:
+    """End the active run (``succeeded`` unless already final). Does nothing without one."""
+    if _active:
+        _active[0].end()
+
+
+def get_run() -> Run | None:
+    """The active run, or None."""
+    return _active[0] if _active else None
+
+
+for _name in FORWARDED:
+    globals()[_name] = _forwarder(_name)
+del _name
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("V1ArtifactKind", "ArtifactKind"):
+        from labbook.artifacts.kinds import ArtifactKind
+
+        return ArtifactKind
+    if name in ("V1RunArtifact", "RunArtifact"):
+        from labbook.artifacts.lineage import RunArtifact
+
+        return RunArtifact
+    raise AttributeError(f"module 'labbook.tracking' has no attribute {name!r}")
+
+
+__all__ = sorted(
+    ["ArtifactKind", "NoOpRun", "Run", "RunArtifact", "V1ArtifactKind", "V1RunArtifact", "end",
+     "get_or_create_run", "get_run", "init", *FORWARDED]
+)

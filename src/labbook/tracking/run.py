@@ -1,0 +1,691 @@
+"""``Run``: one execution being tracked, and the object every module-level function forwards to.
+
+A ``Run`` owns a run folder (the record), a ``RunWriter`` (the background thread that writes it)
+and, through the writer, its entry in the catalog. It can be used directly or as a context
+manager::
+
+    with Run(project="churn", name="baseline") as run:
+        run.log_inputs(lr=0.01, layers=[64, 64])
+        for step in range(100):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+
+An exception leaving the ``with`` block marks the run ``failed``; otherwise it ends ``succeeded``.
+Rich-event and artifact methods are defined beside their owners (``labbook.media.methods``,
+``labbook.artifacts.methods``) and bound onto ``Run`` at the bottom of this module.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import secrets
+import signal
+import sys
+import threading
+import time
+import traceback
+import uuid as uuid_module
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from labbook.config import Settings
+from labbook.errors import ConfigError, LabbookError, NotFoundError, RunStateError
+from labbook.store.layout import RunFolder
+from labbook.store.names import check_name
+from labbook.store.runfile import read_run_file, update_run_file
+from labbook.tracking.values import json_value, metric_value, step_value
+from labbook.writer.format import to_epoch_us
+from labbook.writer.writer import RunWriter
+
+FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
+STATUSES = frozenset({
+    "created", "resuming", "on_schedule", "compiled", "queued", "scheduled", "starting",
+    "running", "processing", "stopping", "failed", "stopped", "succeeded", "skipped", "warning",
+    "unschedulable", "upstream_failed", "retrying", "unknown", "done",
+})
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_time = time.time
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def check_project(project: str) -> str:
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ConfigError(
+            f"Project name {project!r} is not usable: use 1-128 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    return project
+
+
+def normalize_uuid(value: str) -> str:
+    try:
+        return uuid_module.UUID(str(value)).hex
+    except ValueError:
+        raise ConfigError(
+            f"run_uuid {value!r} is not a UUID. Pass the 32-hex-digit id of a run "
+            "(see 'labbook runs ls')."
+        ) from None
+
+
+def find_run_folder(settings: Settings, run_uuid: str, project: str | None = None) -> Path | None:
+    """The folder of an existing run: under the given project, in the catalog, or by a scan."""
+    root = Path(settings.artifacts_root)
+    if project:
+        candidate = root / project / run_uuid
+        if (candidate / "run.json").is_file():
+            return candidate
+    if root.is_dir():
+        for project_dir in root.iterdir():
+            candidate = project_dir / run_uuid
+            if (candidate / "run.json").is_file():
+                return candidate
+    return None
+
+
+class Run:
+    """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``."""
+
+    def __new__(cls, *args: Any, **kwargs: Any):
+        no_op = kwargs.get("no_op")
+        if no_op is None:
+            no_op = Settings.load({}, home=kwargs.get("home")).no_op
+        if no_op:
+            return NoOpRun()
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        owner: str | None = None,
+        project: str | None = None,
+        run_uuid: str | None = None,
+        client: Any = None,
+        track_code: bool = True,
+        track_env: bool = True,
+        track_logs: bool = True,
+        refresh_data: bool = False,
+        artifacts_path: str | os.PathLike[str] | None = None,
+        collect_artifacts: bool | None = None,
+        collect_resources: bool | None = None,
+        is_offline: bool | None = None,
+        is_new: bool | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        tags: str | Iterable[str] | None = None,
+        *,
+        no_op: bool | None = None,
+        auto_create: bool = True,
+        home: str | os.PathLike[str] | None = None,
+        settings: Settings | None = None,
+        flush_interval: float | None = None,
+        install_handlers: bool = True,
+    ) -> None:
+        self._settings = settings or Settings.load(
+            {"project": project, "flush_interval": flush_interval}, home=home
+        )
+        self._owner = owner
+        self._ended = False
+        self._closers: list[Callable[[], None]] = []
+        self._lock = threading.RLock()
+        self.project = check_project(project or self._settings.project)
+        env_uuid = os.environ.get("LABBOOK_RUN_UUID")
+        wanted = run_uuid or (env_uuid if not is_new else None)
+        self.uuid = normalize_uuid(wanted) if wanted else uuid_module.uuid4().hex
+        if artifacts_path is not None:
+            folder_path = Path(artifacts_path).expanduser().absolute()
+        else:
+            found = find_run_folder(self._settings, self.uuid, self.project) if wanted else None
+            folder_path = found or Path(self._settings.artifacts_root) / self.project / self.uuid
+        self._folder = RunFolder(folder_path)
+        exists = self._folder.run_file.is_file()
+        if is_new and exists:
+            raise RunStateError(
+                f"is_new=True but run {self.uuid} already exists at {folder_path}. "
+                "Drop run_uuid to start a new run, or is_new to resume it."
+            )
+        self._resumed = exists
+        try:
+            self._folder.create()
+        except OSError as error:
+            raise ConfigError(
+                f"Cannot create the run folder {folder_path}: {error.strerror}. Point LABBOOK_HOME "
+                "(or artifacts_path) at a writable folder."
+            ) from None
+        self.rank = int(os.environ.get("RANK", "0") or 0)
+        self.writer_id = f"{self.rank}-{os.getpid()}-{secrets.token_hex(3)}"
+        created = now_iso()
+        if exists:
+            record = read_run_file(self._folder.run_file)
+            self.project = record.get("project", self.project)
+        else:
+            record = {
+                "uuid": self.uuid, "project": self.project, "name": name,
+                "description": description, "tags": _tag_list(tags) if tags else [],
+                "status": "created", "status_conditions": [], "created_at": created,
+                "started_at": None, "finished_at": None, "duration": None,
+                "inputs": {}, "outputs": {}, "meta": {}, "readme": None, "code": {}, "env": {},
+            }
+        ops: list = [("set", "status", "running"),
+                     ("append", "status_conditions",
+                      {"status": "resuming" if exists else "running", "time": created,
+                       "reason": "LabbookClient", "message": "Run resumed" if exists else "Run started"})]
+        if not record.get("started_at"):
+            ops.append(("set", "started_at", created))
+        if exists:
+            ops += [("set", "finished_at", None), ("set", "duration", None)]
+            if name:
+                ops.append(("set", "name", name))
+            if description:
+                ops.append(("set", "description", description))
+            if tags:
+                ops.append(("tags_add", "tags", _tag_list(tags)))
+        try:
+            self._record = update_run_file(self._folder.run_file, ops, initial=record)
+        except OSError as error:
+            raise ConfigError(
+                f"Cannot write {self._folder.run_file}: {error.strerror}. Point LABBOOK_HOME "
+                "(or artifacts_path) at a writable folder."
+            ) from None
+        self._last_index = 0.0
+        self._index_errors: list[str] = []
+        self._writer = RunWriter(
+            self._folder,
+            self.writer_id,
+            flush_interval=self._settings.flush_interval,
+            max_pending=self._settings.max_pending,
+            header_extra={"rank": self.rank, "pid": os.getpid()},
+            after_flush=self._after_flush,
+        )
+        self._metrics = self._writer.metrics  # the hot path appends here directly
+        self._max_pending = self._settings.max_pending
+        self._metric_series: dict[str, Any] = {}
+        if track_code and self.rank == 0:
+            self._writer.submit(self._capture_code)
+        if track_env:
+            self._writer.submit(self._capture_env)
+        self._writer.flush()  # first drain now: the run is indexed and visible at once
+        self._previous_excepthook = None
+        self._previous_sigterm = None
+        if install_handlers:
+            self._install_handlers()
+        self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
+
+    # -- identity and paths --------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._folder.path
+
+    @property
+    def name(self) -> str | None:
+        return self._record.get("name")
+
+    @property
+    def status(self) -> str:
+        return self._record.get("status", "created")
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        return dict(self._record.get("inputs") or {})
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return dict(self._record.get("outputs") or {})
+
+    @property
+    def tags(self) -> list[str]:
+        return list(self._record.get("tags") or [])
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def get_artifacts_path(
+        self, rel_path: str | None = None, ensure_path: bool = False, is_dir: bool = False,
+        use_store_path: bool = False,
+    ) -> str:
+        """``<run folder>[/rel_path]``; ``ensure_path`` creates the parent (or the folder if ``is_dir``)."""
+        return self._ensure(self._folder.artifacts_path(rel_path), ensure_path, is_dir)
+
+    def get_outputs_path(
+        self, rel_path: str | None = None, ensure_path: bool = True, is_dir: bool = False,
+        use_store_path: bool = False,
+    ) -> str:
+        """``<run folder>/outputs[/rel_path]``, created by default."""
+        return self._ensure(self._folder.outputs_path(rel_path), ensure_path, is_dir)
+
+    @staticmethod
+    def _ensure(path: Path, ensure_path: bool, is_dir: bool) -> str:
+        if ensure_path:
+            (path if is_dir else path.parent).mkdir(parents=True, exist_ok=True)
+        return str(path)
+
+    def set_artifacts_path(self, artifacts_path: str | None = None, is_related: bool = False) -> None:
+        """Accepted for Polyaxon code; a labbook run's folder is fixed when it starts."""
+        if artifacts_path and Path(artifacts_path).absolute() != self.path:
+            raise RunStateError(
+                f"set_artifacts_path({artifacts_path!r}): this run already writes to {self.path}. "
+                "Pass artifacts_path to tracking.init() instead."
+            )
+
+    def set_run_event_logger(self) -> None:
+        """Accepted for Polyaxon code: labbook's event writer is always on."""
+
+    def set_run_resource_logger(self) -> None:
+        """Accepted for Polyaxon code: resources are collected per ``collect_resources``."""
+
+    def set_run_process_sidecar(self) -> None:
+        """Accepted for Polyaxon code: there is no sidecar; sync is ``labbook sync``."""
+
+    def get_log_level(self) -> str:
+        return os.environ.get("LABBOOK_LOG_LEVEL", os.environ.get("POLYAXON_LOG_LEVEL", "INFO"))
+
+    # -- metrics: the hot path -------------------------------------------------------------
+
+    def log_metric(self, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+        """Log one value of the metric ``name``: ``run.log_metric("loss", 0.3, step=10)``."""
+        series = self._metric_series.get(name)
+        if series is None:
+            series = self._new_metric_series(name)
+        if type(value) is not float:
+            value = metric_value(name, value)
+        if step is not None and type(step) is not int:
+            step = step_value(step)
+        self._metrics.append(
+            (series, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6, value)
+        )
+        if len(self._metrics) > self._max_pending:
+            self._writer.backpressure()
+
+    def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
+        """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
+        if step is not None and type(step) is not int:
+            step = step_value(step)
+        moment = _time() if timestamp is None else to_epoch_us(timestamp) / 1e6
+        records = []
+        for name, value in metrics.items():
+            series = self._metric_series.get(name)
+            if series is None:
+                series = self._new_metric_series(name)
+            if type(value) is not float:
+                value = metric_value(name, value)
+            records.append((series, step, moment, value))
+        self._metrics.extend(records)  # all or nothing: a bad value above logs none of them
+        if len(self._metrics) > self._max_pending:
+            self._writer.backpressure()
+
+    def _new_metric_series(self, name: str):
+        self._check_open("log_metric")
+        check_name(name, "metric name")
+        series = self._metric_series[name] = self._writer.series("metric", name)
+        return series
+
+    # -- other step-wise events ---------------------------------------------------------------
+
+    def _emit(self, kind: str, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
+        """Queue one JSON-lines event; ``value`` must be JSON data (checked by the caller)."""
+        self._check_open(f"log_{kind}")
+        series = self._writer.series(kind, check_name(name, f"{kind} name"))
+        self._writer.events.append((series, step_value(step), to_epoch_us(timestamp), value))
+        if len(self._writer.events) > self._max_pending:
+            self._writer.backpressure()
+
+    def log_text(self, name: str, text: str | None = None, step: int | None = None,
+                 timestamp: Any = None, *, value: str | None = None) -> None:
+        """Log a text value: ``run.log_text("sample", "the cat sat", step=2)`` (``value=`` works too)."""
+        text = _one_of("log_text", "text", text, "value", value)
+        if not isinstance(text, str):
+            raise _type_error("log_text", name, "text", text, "a str")
+        self._emit("text", name, text, step, timestamp)
+
+    def log_html(self, name: str, html: str, step: int | None = None, timestamp: Any = None) -> None:
+        """Log an HTML snippet, shown sandboxed by the dashboard."""
+        if not isinstance(html, str):
+            raise _type_error("log_html", name, "html", html, "a str")
+        self._emit("html", name, html, step, timestamp)
+
+    # -- params, outputs, metadata -------------------------------------------------------------
+
+    def _merge(self, what: str, section: str, reset: bool, values: dict[str, Any]) -> None:
+        self._check_open(what)
+        clean = {check_name(k, f"{section} key"): json_value(what, k, v) for k, v in values.items()}
+        with self._lock:
+            current = {} if reset else dict(self._record.get(section) or {})
+            current.update(clean)
+            self._record[section] = current
+        self._writer.update_run(("replace" if reset else "merge", section, clean))
+
+    def log_inputs(self, reset: bool = False, async_req: bool = True, **inputs: Any) -> None:
+        """Record params (types kept, nested dicts allowed): ``run.log_inputs(lr=0.01, opt={"name": "adam"})``."""
+        self._merge("log_inputs", "inputs", reset, inputs)
+
+    def log_outputs(self, reset: bool = False, async_req: bool = True, **outputs: Any) -> None:
+        """Record single results: ``run.log_outputs(accuracy=0.93, report="ok")``."""
+        self._merge("log_outputs", "outputs", reset, outputs)
+
+    def log_meta(self, reset: bool = False, async_req: bool = True, **meta: Any) -> None:
+        self._merge("log_meta", "meta", reset, meta)
+
+    def log_tags(self, tags: str | Iterable[str], reset: bool = False, async_req: bool = True) -> None:
+        """Add tags (or replace them all with ``reset=True``)."""
+        self._check_open("log_tags")
+        new = _tag_list(tags)
+        with self._lock:
+            current = [] if reset else list(self._record.get("tags") or [])
+            current.extend(t for t in new if t not in current)
+            self._record["tags"] = current
+        self._writer.update_run(("tags_set" if reset else "tags_add", "tags", new))
+
+    def log_progress(self, value: float) -> None:
+        """Record progress in [0, 1]."""
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise _type_error("log_progress", "progress", "value", value, "a number in [0, 1]")
+        self.log_meta(progress=float(value))
+
+    def _set(self, what: str, key: str, value: Any) -> None:
+        self._check_open(what)
+        if value is not None and not isinstance(value, str):
+            raise _type_error(what, key, "value", value, "a str")
+        self._record[key] = value
+        self._writer.update_run(("set", key, value))
+
+    def set_name(self, name: str, async_req: bool = True) -> None:
+        self._set("set_name", "name", name)
+
+    def set_description(self, description: str, async_req: bool = True) -> None:
+        self._set("set_description", "description", description)
+
+    def set_readme(self, readme: str, async_req: bool = True) -> None:
+        """Markdown shown on the run's page."""
+        self._set("set_readme", "readme", readme)
+
+    def update(self, data: dict[str, Any], async_req: bool = False) -> None:
+        """Polyaxon's generic update: name, description, readme, tags, inputs, outputs, meta."""
+        for key, value in dict(data).items():
+            if key in ("name", "description", "readme"):
+                self._set("update", key, value)
+            elif key == "tags":
+                self.log_tags(value)
+            elif key in ("inputs", "outputs", "meta"):
+                self._merge("update", key, False, dict(value))
+            else:
+                raise RunStateError(
+                    f"update() cannot change {key!r}. Use one of: name, description, readme, tags, "
+                    "inputs, outputs, meta."
+                )
+
+    # -- status and lifecycle ------------------------------------------------------------------
+
+    def log_status(self, status: str, reason: str | None = None, message: str | None = None,
+                   last_transition_time: Any = None, last_update_time: Any = None) -> None:
+        """Record a status condition (Polyaxon's statuses); a final one also sets finish times."""
+        status = str(getattr(status, "value", status)).lower()
+        if status not in STATUSES:
+            raise RunStateError(f"Unknown status {status!r}. Use one of: {', '.join(sorted(STATUSES))}.")
+        moment = last_transition_time or now_iso()
+        if isinstance(moment, datetime):
+            moment = moment.isoformat()
+        condition = {"status": status, "time": moment, "reason": reason or "LabbookClient",
+                     "message": message}
+        ops: list = [("set", "status", status), ("append", "status_conditions", condition)]
+        if status in FINAL_STATUSES:
+            started = self._record.get("started_at") or self._record.get("created_at")
+            duration = (datetime.fromisoformat(moment) - datetime.fromisoformat(started)).total_seconds()
+            ops += [("set", "finished_at", moment), ("set", "duration", duration)]
+            self._record.update(finished_at=moment, duration=duration)
+        self._record["status"] = status
+        self._writer.update_run(*ops)
+
+    def _end_with(self, status: str, reason: str | None, message: str | None) -> None:
+        if self._ended or self._record.get("status") in FINAL_STATUSES:
+            self.end()
+            return
+        self.log_status(status, reason=reason, message=message)
+        self.end()
+
+    def log_succeeded(self, reason: str | None = None, message: str | None = "Operation has succeeded") -> None:
+        self._end_with("succeeded", reason, message)
+
+    def log_failed(self, reason: str | None = None, message: str | None = None) -> None:
+        self._end_with("failed", reason, message)
+
+    def log_stopped(self, reason: str | None = None, message: str | None = "Operation is stopped") -> None:
+        self._end_with("stopped", reason, message)
+
+    def flush(self) -> None:
+        """Return once everything logged so far is written to the run folder."""
+        self._writer.flush()
+
+    def end(self) -> None:
+        """Finish the run: ``succeeded`` unless already final; flush, index and release hooks."""
+        with self._lock:
+            if self._ended:
+                return
+            if self._record.get("status") not in FINAL_STATUSES:
+                self.log_status("succeeded", message="Operation has succeeded")
+            for closer in reversed(self._closers):
+                try:
+                    closer()
+                except Exception:  # noqa: BLE001 - ending must go on; reported in errors
+                    self._writer.errors.append(traceback.format_exc())
+            self._final = True
+            self._writer.close()
+            self._ended = True
+            self._uninstall_handlers()
+        _forget_active(self)
+        if self._writer.errors:
+            first = self._writer.errors[0].strip().splitlines()[-1]
+            print(f"labbook: run {self.uuid} ended with {len(self._writer.errors)} writer error(s); "
+                  f"first: {first}", file=sys.stderr)
+
+    def sync_events_summaries(self, last_check: Any = None, events_path: str | None = None) -> None:
+        """Polyaxon recomputes summaries from event files; labbook keeps them incrementally, so
+        this flushes pending events and refreshes the catalog entry."""
+        self._writer.flush()
+        self._last_index = 0.0
+        self._after_flush(True)
+
+    def sync_system_events_summaries(self, last_check: Any = None, events_path: str | None = None) -> None:
+        """See ``sync_events_summaries``."""
+        self.sync_events_summaries(last_check, events_path)
+
+    def push_offline_run(self, path: str | None = None, upload_artifacts: bool = True, clean: bool = False,
+                         **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "push_offline_run() is not implemented yet: syncing runs to a labbook server is being built."
+        )
+
+    def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
+        raise NotImplementedError(
+            "pull_remote_run() is not implemented yet: syncing runs from a labbook server is being built."
+        )
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.end()
+        elif issubclass(exc_type, KeyboardInterrupt):
+            self.log_stopped(reason="KeyboardInterrupt", message="Interrupted by the user")
+        else:
+            self.log_failed(reason=exc_type.__name__,
+                            message="".join(traceback.format_exception(exc_type, exc, tb)))
+
+    def _check_open(self, what: str) -> None:
+        if self._ended:
+            raise RunStateError(
+                f"{what}(): run {self.uuid} has ended. Start a new one with tracking.init(), or "
+                f"resume this one with tracking.init(run_uuid={self.uuid!r})."
+            )
+
+    # -- background work (writer thread) ------------------------------------------------------
+
+    _final = False
+
+    def _after_flush(self, changed: bool) -> None:
+        now = time.monotonic()
+        if not (self._final or (changed and now - self._last_index >= self._settings.index_interval)
+                or self._last_index == 0.0):
+            return
+        self._last_index = now
+        try:
+            from labbook.catalog.indexer import index_run, open_catalog
+
+            index_run(open_catalog(self._settings.catalog_url), self.path)
+        except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
+            self._index_errors.append(f"{type(error).__name__}: {error}")
+
+    def _capture_code(self) -> None:
+        from labbook.capture.code import capture_code
+
+        summary, diff = capture_code()
+        if diff:
+            self._folder.code.mkdir(parents=True, exist_ok=True)
+            (self._folder.code / "uncommitted.diff").write_text(diff)
+            summary["diff_path"] = "code/uncommitted.diff"
+        self._record["code"] = summary
+        self._writer.update_run(("set", "code", summary))
+
+    def _capture_env(self) -> None:
+        from labbook.capture.env import capture_env
+
+        env = capture_env()
+        self._record["env"] = env
+        self._writer.update_run(("set", "env", env))
+
+    def _start_capture(self, track_logs: bool, collect_resources: bool | None) -> None:
+        """Logs, resources and liveness capture: see labbook.capture (issue-owned)."""
+        start = getattr(sys.modules.get("labbook.capture.session"), "start_capture", None)
+        if start is None:
+            try:
+                from labbook.capture.session import start_capture as start
+            except ImportError:
+                return
+        start(self, track_logs=track_logs, collect_resources=collect_resources)
+
+    # -- process hooks -------------------------------------------------------------------------
+
+    def _install_handlers(self) -> None:
+        atexit.register(self._atexit)
+        self._previous_excepthook = sys.excepthook
+        sys.excepthook = self._excepthook
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
+            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+                self._previous_sigterm = None
+
+    def _uninstall_handlers(self) -> None:
+        atexit.unregister(self._atexit)
+        if self._previous_excepthook is not None and sys.excepthook == self._excepthook:
+            sys.excepthook = self._previous_excepthook
+        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
+            try:
+                if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
+                    signal.signal(signal.SIGTERM, self._previous_sigterm)
+            except (ValueError, OSError):  # pragma: no cover
+                pass
+
+    def _atexit(self) -> None:
+        self.end()
+
+    def _excepthook(self, exc_type, exc, tb) -> None:
+        previous = self._previous_excepthook or sys.__excepthook__
+        try:
+            if not self._ended:
+                self.log_failed(reason="ExitHandler",
+                                message="".join(traceback.format_exception(exc_type, exc, tb)))
+        finally:
+            previous(exc_type, exc, tb)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        previous = self._previous_sigterm
+        self.log_stopped(reason="SIGTERM", message="The process received SIGTERM")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous == signal.SIG_IGN:
+            return
+        else:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    def __repr__(self) -> str:
+        return f"<Run {self.project}/{self.uuid} {self.status}>"
+
+
+class NoOpRun:
+    """What ``init()`` returns under ``LABBOOK_NO_OP=1`` (or ``POLYAXON_NO_OP``): every call does nothing."""
+
+    uuid = None
+    project = None
+    path = None
+
+    def _nothing(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Callable[..., None]:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._nothing
+
+    def __enter__(self) -> "NoOpRun":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return "<NoOpRun>"
+
+
+# The active run of this process, set by tracking.init(); Run.end() clears it.
+_active: list[Run] = []
+
+
+def _forget_active(run: Run) -> None:
+    if _active and _active[0] is run:
+        _active.clear()
+
+
+def _tag_list(tags: str | Iterable[str]) -> list[str]:
+    items = [tags] if isinstance(tags, str) else list(tags)
+    for tag in items:
+        check_name(tag, "tag")
+    return list(dict.fromkeys(items))
+
+
+def _one_of(function: str, first: str, a: Any, second: str, b: Any) -> Any:
+    if a is not None and b is not None:
+        raise RunStateError(f"{function}() got both {first}= and {second}=; pass one of them.")
+    return a if a is not None else b
+
+
+def _type_error(function: str, name: str, argument: str, value: Any, expected: str) -> LabbookError:
+    from labbook.errors import InvalidValueError
+
+    return InvalidValueError(
+        f"{function}({name!r}): {argument} must be {expected}, got {type(value).__name__} ({value!r:.60})."
+    )
+
+
+def _bind(module_name: str) -> None:
+    """Bind the methods a layer defines for Run (its ``RUN_METHODS``) onto the class."""
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name != module_name:
+            raise
+        return
+    for method_name in module.RUN_METHODS:
+        setattr(Run, method_name, getattr(module, method_name))
+
+
+_bind("labbook.media.methods")
+_bind("labbook.artifacts.methods")

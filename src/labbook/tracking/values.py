@@ -1,0 +1,113 @@
+"""Checking and converting what users log: metric values, steps, params."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import orjson
+
+from labbook.errors import InvalidValueError
+
+
+def metric_value(name: str, value: Any) -> float:
+    """A float for any single real number: Python, numpy, torch (CPU or CUDA), 0-d arrays."""
+    if isinstance(value, (str, bytes)) or value is None:
+        hint = " Use log_text for strings." if isinstance(value, (str, bytes)) else ""
+        raise InvalidValueError(
+            f"log_metric({name!r}) got {type(value).__name__} ({value!r:.60}); metrics take numbers.{hint}"
+        )
+    if isinstance(value, numbers.Real):  # int, float, bool, Decimal-free numpy scalars, Fraction
+        try:
+            return float(value)
+        except OverflowError:
+            raise InvalidValueError(
+                f"log_metric({name!r}) got {value!r:.60}, too large for a 64-bit float."
+            ) from None
+    shape = getattr(value, "shape", None)
+    if shape is not None and hasattr(value, "item"):
+        if tuple(shape) != () and _size(shape) != 1:
+            raise InvalidValueError(
+                f"log_metric({name!r}) got a {type(value).__name__} of shape {tuple(shape)}; metrics "
+                "take one number. Reduce it (e.g. .mean()) or use log_histogram for a distribution."
+            )
+        if tuple(shape) != ():
+            raise InvalidValueError(
+                f"log_metric({name!r}) got a {type(value).__name__} of shape {tuple(shape)}; pass the "
+                "scalar itself (e.g. value[0] or value.item())."
+            )
+        item = value.item()  # torch: copies a CUDA scalar to the host
+        if isinstance(item, numbers.Real) and not isinstance(item, bool | complex):
+            return float(item)
+        if isinstance(item, bool):
+            return float(item)
+    raise InvalidValueError(
+        f"log_metric({name!r}) got {type(value).__name__} ({value!r:.60}); metrics take a single "
+        "real number (int, float, a numpy or torch scalar)."
+    )
+
+
+def _size(shape: tuple) -> int:
+    size = 1
+    for dim in shape:
+        size *= int(dim)
+    return size
+
+
+def step_value(step: Any) -> int | None:
+    if step is None or type(step) is int:
+        return step
+    if isinstance(step, numbers.Integral) and not isinstance(step, bool):
+        return int(step)
+    if hasattr(step, "item") and getattr(step, "shape", None) == ():
+        item = step.item()
+        if isinstance(item, int) and not isinstance(item, bool):
+            return item
+    if isinstance(step, float) and step.is_integer():
+        return int(step)
+    raise InvalidValueError(f"step={step!r} ({type(step).__name__}) is not an integer. Pass an int.")
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "item") and getattr(value, "shape", None) == ():
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError
+
+
+def json_value(what: str, key: str, value: Any) -> Any:
+    """``value`` as plain JSON data (numbers stay numbers), or a clear error naming ``key``."""
+    try:
+        return orjson.loads(orjson.dumps(
+            _keep_nonfinite(value), default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+        ))
+    except (TypeError, orjson.JSONEncodeError) as error:
+        raise InvalidValueError(
+            f"{what}: {key}={value!r:.80} ({type(value).__name__}) cannot be stored as JSON ({error}). "
+            "Pass numbers, strings, booleans, None, lists or dicts of them."
+        ) from None
+
+
+def json_float(value: float) -> Any:
+    """JSON has no NaN or infinity: keep them faithfully as the strings 'nan', 'inf', '-inf'."""
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    return value
+
+
+def _keep_nonfinite(value: Any) -> Any:
+    """orjson writes NaN and infinity as null; keep them as 'nan', 'inf', '-inf' instead."""
+    if isinstance(value, float):
+        return json_float(value)
+    if isinstance(value, dict):
+        return {k: _keep_nonfinite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_keep_nonfinite(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""The run writer: events, assets and metadata written off the caller's thread."""

@@ -1,0 +1,279 @@
+"""The run writer: takes logged records on the caller's thread and writes them off it.
+
+The caller's side is a list append (atomic under the GIL) of a small tuple; a background thread
+takes what is pending at least every ``flush_interval`` seconds, encodes it with numpy or orjson,
+and appends it to the series files. Nothing is dropped: past ``max_pending`` records the caller
+waits for the thread to catch up (back-pressure), which is the documented policy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+import orjson
+
+from labbook.store.layout import RunFolder
+from labbook.store.runfile import Op, update_run_file, write_atomic
+from labbook.writer import format as fmt
+
+DEFAULT_FLUSH_INTERVAL = 1.0
+DEFAULT_MAX_PENDING = 1_000_000
+
+
+class Series:
+    """One (kind, name) series as written by this process."""
+
+    __slots__ = ("kind", "name", "path", "started", "next_step", "summary")
+
+    def __init__(self, kind: str, name: str, path: Path) -> None:
+        self.kind = kind
+        self.name = name
+        self.path = path
+        self.started = False
+        self.next_step = 0
+        self.summary: dict[str, Any] | None = None
+
+    def append(self, payload: bytes, writer_id: str, header_extra: dict[str, Any]) -> None:
+        if not self.started:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            payload = fmt.header_bytes(self.kind, self.name, writer_id, **header_extra) + payload
+            self.started = True
+        with open(self.path, "ab") as handle:
+            handle.write(payload)
+
+    def fsync(self) -> None:
+        if self.started:
+            fd = os.open(self.path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+class RunWriter:
+    """Background writer for one process's share of one run."""
+
+    def __init__(
+        self,
+        folder: RunFolder,
+        writer_id: str,
+        *,
+        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
+        max_pending: int = DEFAULT_MAX_PENDING,
+        header_extra: dict[str, Any] | None = None,
+        after_flush: Callable[[bool], None] | None = None,
+    ) -> None:
+        self.folder = folder
+        self.writer_id = writer_id
+        self.flush_interval = flush_interval
+        self.max_pending = max_pending
+        self.header_extra = header_extra or {}
+        self.after_flush = after_flush
+        # pending records: (Series, step or None, epoch seconds or µs int, value)
+        self.metrics: list[tuple] = []
+        self.events: list[tuple] = []
+        self.tasks: list[Callable[[], None]] = []
+        self.run_ops: list[Op] = []
+        self._series: dict[tuple[str, str], Series] = {}
+        self._cond = threading.Condition()
+        self._requested = 0
+        self._completed = 0
+        self._closing = False
+        self._closed = False
+        self.errors: list[str] = []
+        self._thread = threading.Thread(
+            target=self._loop, name=f"labbook-writer-{writer_id}", daemon=True
+        )
+        self._thread.start()
+
+    # -- caller's side -------------------------------------------------------------------
+
+    def series(self, kind: str, name: str) -> Series:
+        key = (kind, name)
+        series = self._series.get(key)
+        if series is None:
+            path = self.folder.series_file(kind, name, self.writer_id)
+            series = self._series[key] = Series(kind, name, path)
+        return series
+
+    def submit(self, task: Callable[[], None]) -> None:
+        """Run ``task`` on the writer thread, in order with the records around it."""
+        self.tasks.append(task)
+
+    def update_run(self, *ops: Op) -> None:
+        self.run_ops.extend(ops)
+
+    def backpressure(self) -> None:
+        """Block until the pending records fit under ``max_pending`` again."""
+        while len(self.metrics) + len(self.events) > self.max_pending and self._thread.is_alive():
+            self.flush()
+
+    def flush(self, fsync: bool = False) -> None:
+        """Return once everything logged before this call is written to the OS."""
+        if self._closed:
+            return
+        if not self._thread.is_alive():
+            self._drain(fsync)
+            return
+        with self._cond:
+            self._requested += 1
+            ticket = self._requested
+            self._fsync_requested = fsync
+            self._cond.notify_all()
+            while self._completed < ticket and self._thread.is_alive():
+                self._cond.wait(0.1)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        with self._cond:
+            self._closing = True
+            self._requested += 1
+            self._cond.notify_all()
+        self._thread.join()
+        self._drain(fsync=True)
+        self._closed = True
+
+    @property
+    def pending(self) -> int:
+        return len(self.metrics) + len(self.events) + len(self.tasks) + len(self.run_ops)
+
+    # -- writer thread -------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        next_flush = time.monotonic() + self.flush_interval
+        while True:
+            with self._cond:
+                while (not self._closing and self._requested == self._completed
+                       and time.monotonic() < next_flush
+                       and len(self.metrics) + len(self.events) <= self.max_pending // 2):
+                    self._cond.wait(max(0.0, min(next_flush - time.monotonic(), 0.05)))
+                ticket = self._requested
+                closing = self._closing
+                fsync = getattr(self, "_fsync_requested", False)
+                self._fsync_requested = False
+            self._drain(fsync)
+            next_flush = time.monotonic() + self.flush_interval
+            with self._cond:
+                self._completed = max(self._completed, ticket)
+                self._cond.notify_all()
+            if closing:
+                return
+
+    def _drain(self, fsync: bool = False) -> None:
+        try:
+            self._drain_tasks()
+            touched = self._drain_metrics()
+            touched |= self._drain_events()
+            if touched:
+                self._write_summaries()
+            changed = bool(touched)
+            if self.run_ops:
+                ops = self.run_ops[: len(self.run_ops)]
+                del self.run_ops[: len(ops)]
+                update_run_file(self.folder.run_file, ops)
+                changed = True
+            if fsync:
+                for series in self._series.values():
+                    series.fsync()
+            if self.after_flush is not None:
+                self.after_flush(changed)
+        except Exception:  # noqa: BLE001 - the thread must survive to keep writing later records
+            self.errors.append(traceback.format_exc())
+            if len(self.errors) > 100:
+                del self.errors[:50]
+
+    def _drain_tasks(self) -> None:
+        count = len(self.tasks)
+        if not count:
+            return
+        tasks = self.tasks[:count]
+        del self.tasks[:count]
+        for task in tasks:
+            try:
+                task()
+            except Exception:  # noqa: BLE001 - reported through errors, never dropped silently
+                self.errors.append(traceback.format_exc())
+
+    def _drain_metrics(self) -> set[Series]:
+        count = len(self.metrics)
+        if not count:
+            return set()
+        records = self.metrics[:count]
+        del self.metrics[:count]
+        import numpy as np
+
+        series_col, steps, times, values = zip(*records)
+        groups: dict[Series, list[int]] | None = None
+        first = series_col[0]
+        if series_col.count(first) == count:
+            groups = {first: None}  # the common case: one series, no regrouping
+        else:
+            groups = {}
+            for index, series in enumerate(series_col):
+                groups.setdefault(series, []).append(index)
+        times_us = (np.asarray(times, dtype=np.float64) * 1e6).round().astype(np.int64)
+        values_arr = np.asarray(values, dtype=np.float64)
+        for series, indexes in groups.items():
+            if indexes is None:
+                s_steps, s_times, s_values = list(steps), times_us, values_arr
+            else:
+                s_steps = [steps[i] for i in indexes]
+                s_times, s_values = times_us[indexes], values_arr[indexes]
+            if None in s_steps:
+                next_step = series.next_step
+                for i, step in enumerate(s_steps):
+                    if step is None:
+                        s_steps[i] = step = next_step
+                    next_step = step + 1
+            step_arr = np.asarray(s_steps, dtype=np.int64)
+            series.next_step = int(step_arr[-1]) + 1
+            payload = fmt.encode_metric_records(step_arr, s_times, s_values)
+            series.append(payload, self.writer_id, self.header_extra)
+            self._summarise(series, step_arr, s_times, s_values)
+        return set(groups)
+
+    def _summarise(self, series: Series, steps, times_us, values) -> None:
+        import numpy as np
+
+        finite = values[np.isfinite(values)]
+        summary = series.summary or {"count": 0, "min": None, "max": None}
+        summary["count"] += int(len(values))
+        if len(finite):
+            low, high = float(finite.min()), float(finite.max())
+            summary["min"] = low if summary["min"] is None else min(summary["min"], low)
+            summary["max"] = high if summary["max"] is None else max(summary["max"], high)
+        last = float(values[-1])
+        summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
+        summary["last_step"] = int(steps[-1])
+        summary["last_timestamp"] = fmt.iso(int(times_us[-1]))
+        series.summary = summary
+
+    def _drain_events(self) -> set[Series]:
+        count = len(self.events)
+        if not count:
+            return set()
+        records = self.events[:count]
+        del self.events[:count]
+        chunks: dict[Series, list[bytes]] = {}
+        for series, step, time_us, value in records:
+            chunks.setdefault(series, []).append(fmt.encode_json_record(step, time_us, value))
+        for series, lines in chunks.items():
+            series.append(b"".join(lines), self.writer_id, self.header_extra)
+        return set()  # only metric series carry summaries
+
+    def _write_summaries(self) -> None:
+        summaries = {
+            s.name: s.summary for s in self._series.values() if s.kind == "metric" and s.summary
+        }
+        self.folder.summaries.mkdir(parents=True, exist_ok=True)
+        write_atomic(
+            self.folder.summaries / f"{self.writer_id}.json",
+            orjson.dumps({"writer": self.writer_id, "metrics": summaries}),
+        )

@@ -1,0 +1,85 @@
+"""Shared fixtures: every test gets its own labbook home and a clean LABBOOK_* environment."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def require(condition: bool, reason: str) -> None:
+    """Skip with ``reason`` on a user's machine; fail under CI=true, where everything must run."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"CI must run this test, but: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(os.environ):
+        if key.startswith(("LABBOOK_", "POLYAXON_")) or key in ("RANK", "LOCAL_RANK", "WORLD_SIZE"):
+            monkeypatch.delenv(key, raising=False)
+    home = tmp_path / "home" / ".labbook"
+    monkeypatch.setenv("LABBOOK_HOME", str(home))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    yield home
+    from labbook.tracking.run import _active
+
+    if _active:
+        _active[0].end()
+
+
+@pytest.fixture
+def home(isolated_home: Path) -> Path:
+    return isolated_home
+
+
+@pytest.fixture
+def run_factory(isolated_home: Path):
+    """Build Runs that do not install process-wide hooks; ended at teardown."""
+    from labbook.tracking.run import Run
+
+    made = []
+
+    def make(**kwargs):
+        kwargs.setdefault("project", "test")
+        kwargs.setdefault("install_handlers", False)
+        kwargs.setdefault("track_env", False)
+        kwargs.setdefault("track_code", False)
+        kwargs.setdefault("track_logs", False)
+        kwargs.setdefault("collect_resources", False)
+        run = Run(**kwargs)
+        made.append(run)
+        return run
+
+    yield make
+    for run in made:
+        run.end()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def python_env(home: Path, **extra: str) -> dict[str, str]:
+    """Environment for a child Python process logging into ``home``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABBOOK_", "POLYAXON_"))}
+    env["LABBOOK_HOME"] = str(home)
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(extra)
+    return env
+
+
+PYTHON = sys.executable
