@@ -201,6 +201,9 @@ class Run:
             after_flush=self._after_flush,
         )
         self._metrics = self._writer.metrics  # the hot path appends here directly
+        if self.rank != 0 and self._settings.rank_metrics == "rank0":
+            # Documented default: in a distributed job only rank 0's metrics are kept.
+            self.log_metric = self.log_metrics = _ignore
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, Any] = {}
         if track_code and self.rank == 0:
@@ -650,6 +653,10 @@ _active: list[Run] = []
 def _forget_active(run: Run) -> None:
     if _active and _active[0] is run:
         _active.clear()
+
+
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
 
 
 def _tag_list(tags: str | Iterable[str]) -> list[str]:

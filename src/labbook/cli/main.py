@@ -1,0 +1,57 @@
+"""``labbook``: the command group. Each area adds its commands from its own module."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from labbook.errors import LabbookError
+
+# Modules that define a ``register(group)`` function adding their commands.
+COMMAND_MODULES = (
+    "labbook.cli.runs",
+    "labbook.cli.artifacts",
+    "labbook.cli.logs",
+    "labbook.cli.demo",
+)
+
+
+class LabbookGroup(click.Group):
+    """Turns LabbookError into a one-line message and exit code 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except LabbookError as error:
+            click.secho(f"Error: {error}", fg="red", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=LabbookGroup)
+@click.version_option(package_name="labbook")
+@click.option("--home", envvar="LABBOOK_HOME", type=click.Path(file_okay=False),
+              help="The labbook home (default: the nearest .labbook/ up from here).")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None) -> None:
+    """labbook: experiment tracking and artifact lineage, embedded by default."""
+    ctx.obj = {"home": home}
+
+
+for _module_name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(_module_name)
+    except ModuleNotFoundError as _error:
+        if _error.name != _module_name:
+            raise
+        continue
+    _module.register(cli)
+
+
+def main() -> None:
+    cli(prog_name="labbook")
+
+
+if __name__ == "__main__":
+    main()
