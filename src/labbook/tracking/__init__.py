@@ -97,16 +97,45 @@ FORWARDED = (
 
 
 def _forwarder(name: str) -> Callable[..., Any]:
+    """A module function with exactly ``Run.<name>``'s signature (minus ``self``) that calls
+    the active run's method. Generated from the signature so no call pays for ``*args``."""
     method = getattr(Run, name)
-
-    @functools.wraps(method)
-    def function(*args: Any, **kwargs: Any) -> Any:
-        if not _active:
-            raise NoActiveRunError(name)
-        return getattr(_active[0], name)(*args, **kwargs)
-
     signature = inspect.signature(method)
-    function.__signature__ = signature.replace(parameters=list(signature.parameters.values())[1:])
+    params = list(signature.parameters.values())[1:]
+    defaults = {f"_d_{p.name}": p.default for p in params if p.default is not p.empty}
+    declared, passed, keyword_only_started = [], [], False
+    for p in params:
+        default = f"=_d_{p.name}" if p.default is not p.empty else ""
+        if p.kind is p.VAR_POSITIONAL:
+            declared.append(f"*{p.name}")
+            passed.append(f"*{p.name}")
+            keyword_only_started = True
+        elif p.kind is p.VAR_KEYWORD:
+            declared.append(f"**{p.name}")
+            passed.append(f"**{p.name}")
+        elif p.kind is p.KEYWORD_ONLY:
+            if not keyword_only_started:
+                declared.append("*")
+                keyword_only_started = True
+            declared.append(f"{p.name}{default}")
+            passed.append(f"{p.name}={p.name}")
+        else:
+            declared.append(f"{p.name}{default}")
+            passed.append(p.name if p.kind is p.POSITIONAL_ONLY else f"{p.name}={p.name}")
+    source = (
+        f"def {name}({', '.join(declared)}):\n"
+        f"    try:\n"
+        f"        run = _active[0]\n"
+        f"    except IndexError:\n"
+        f"        raise NoActiveRunError({name!r}) from None\n"
+        f"    return run.{name}({', '.join(passed)})\n"
+    )
+    namespace: dict[str, Any] = {"_active": _active, "NoActiveRunError": NoActiveRunError, **defaults}
+    exec(source, namespace)  # noqa: S102 - the source is built from our own signatures only
+    function = functools.update_wrapper(namespace[name], method)
+    del function.__wrapped__
+    function.__signature__ = signature.replace(parameters=params)
+    function.__module__ = __name__
     return function
 
 
