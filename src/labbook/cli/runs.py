@@ -1,0 +1,299 @@
+"""``labbook runs ls|show``, ``labbook metrics``, ``labbook index``, ``labbook db``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+import orjson
+
+from labbook.errors import LabbookError
+
+
+def _console():
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:  # piped: do not squeeze tables into 80 columns
+        console = Console(width=200)
+    return console
+
+
+def _dump_json(data: Any) -> None:
+    sys.stdout.write(orjson.dumps(
+        data, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
+    ).decode() + "\n")
+
+
+def _format(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, datetime):
+        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def _ago(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+STATUS_STYLE = {"succeeded": "green", "running": "cyan", "failed": "red", "crashed": "bold red",
+                "stopped": "yellow"}
+
+
+def _column_value(row, column: str) -> Any:
+    from labbook.catalog.query import parse_field
+
+    field = parse_field(column)
+    if field.table == "metrics":
+        return (row.summaries.get(field.key) or {}).get(field.attr)
+    if field.table == "params":
+        return (row.inputs if field.attr == "inputs" else row.outputs).get(field.key)
+    if field.table == "tags":
+        return ",".join(row.tags)
+    return getattr(row, field.attr, None)
+
+
+@click.group("runs")
+def runs_group() -> None:
+    """List and inspect runs."""
+
+
+@runs_group.command("ls")
+@click.option("-p", "--project", help="Only runs of this project (default: every project).")
+@click.option("-f", "--filter", "filter_", help="e.g. \"params.lr < 0.01 and metrics.loss < 0.5\".")
+@click.option("-s", "--sort", "sort", multiple=True,
+              help="Order by a field; '-' for descending, e.g. -s -metrics.accuracy. Repeatable.")
+@click.option("-c", "--columns", help="Extra columns, comma-separated: params.lr,metrics.loss.min,...")
+@click.option("-n", "--limit", default=50, show_default=True, help="How many runs to show.")
+@click.option("--offset", default=0, help="Skip this many runs (paging).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def runs_ls(ctx, project, filter_, sort, columns, limit, offset, as_json) -> None:
+    """List runs, newest first unless sorted."""
+    from labbook.runs import search_runs
+
+    rows = search_runs(project, filter=filter_, order_by=list(sort) or None, limit=limit,
+                       offset=offset, home=ctx.obj["home"])
+    extra = [c.strip() for c in columns.split(",")] if columns else []
+    if not extra and rows:  # show what the runs have: their params and last metric values
+        params = sorted({k for r in rows for k in r.inputs})[:4]
+        metrics = sorted({k for r in rows for k in r.summaries})[:4]
+        extra = [f"params.{_quote(p)}" for p in params] + [f"metrics.{_quote(m)}" for m in metrics]
+    if as_json:
+        _dump_json([r.to_dict() for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table(show_lines=False, header_style="bold")
+    for header in ("uuid", "project", "name", "status", "created", "duration", *extra):
+        table.add_column(header, no_wrap=header in ("uuid", "created"))
+    for r in rows:
+        style = STATUS_STYLE.get(r.status, "")
+        table.add_row(r.uuid[:8], r.project, r.name or "", f"[{style}]{r.status}[/]" if style else r.status,
+                      _ago(r.created_at), _duration(r.duration),
+                      *(_format(_column_value(r, c)) for c in extra))
+    console = _console()
+    console.print(table)
+    if not rows:
+        console.print("No runs found." + (" Check the filter." if filter_ else ""))
+
+
+def _quote(name: str) -> str:
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z_][\w/\-]*", name) else f"`{name}`"
+
+
+@runs_group.command("show")
+@click.argument("run")
+@click.option("--json", "as_json", is_flag=True, help="Print the full record as JSON.")
+@click.pass_context
+def runs_show(ctx, run, as_json) -> None:
+    """Show one run: metadata, params, outputs, metric summaries, code and environment."""
+    from labbook.runs import get_run
+
+    record = get_run(run, home=ctx.obj["home"])
+    if as_json:
+        data = record.raw
+        data["status"] = record.status
+        _dump_json(data)
+        return
+    from rich.panel import Panel
+    from rich.table import Table
+
+    console = _console()
+    style = STATUS_STYLE.get(record.status, "")
+    lines = [
+        f"[bold]{record.name or record.uuid}[/]  [{style}]{record.status}[/]",
+        f"uuid      {record.uuid}", f"project   {record.project}",
+        f"created   {_format(record.created_at)}   duration {_duration(record.duration)}",
+        f"tags      {', '.join(record.tags)}", f"path      {record.path}",
+    ]
+    if record.description:
+        lines.insert(1, record.description)
+    if record.code:
+        dirty = " (dirty)" if record.code.get("dirty") else ""
+        lines.append(f"code      {record.code.get('commit', '')[:12]} {record.code.get('branch') or ''}"
+                     f"{dirty} {record.code.get('remote') or ''}")
+    if record.env:
+        lines.append(f"env       python {record.env.get('python')} on {record.env.get('hostname')}, "
+                     f"{record.env.get('platform')}")
+    console.print(Panel("\n".join(lines), expand=False))
+    for title, values in (("inputs", record.inputs), ("outputs", record.outputs)):
+        if values:
+            table = Table(title=title, title_justify="left", header_style="bold")
+            table.add_column("key")
+            table.add_column("value")
+            for key, value in values.items():
+                table.add_row(key, _format(value))
+            console.print(table)
+    if record.summaries:
+        table = Table(title="metrics", title_justify="left", header_style="bold")
+        for header in ("name", "last", "min", "max", "count", "last step"):
+            table.add_column(header, justify="left" if header == "name" else "right")
+        for name, s in sorted(record.summaries.items()):
+            table.add_row(name, _format(s.get("last")), _format(s.get("min")), _format(s.get("max")),
+                          str(s.get("count")), str(s.get("last_step")))
+        console.print(table)
+    kinds = [k for k in record.event_kinds() if k != "metric"]
+    if kinds:
+        table = Table(title="events", title_justify="left", header_style="bold")
+        table.add_column("kind")
+        table.add_column("names")
+        for kind in kinds:
+            table.add_row(kind, ", ".join(record.event_names(kind)))
+        console.print(table)
+
+
+@click.command("metrics")
+@click.argument("run")
+@click.argument("name")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True)
+@click.option("--rank", type=int, default=None, help="Only the points written by this rank.")
+@click.option("--last", "last", type=int, default=None, help="Only the last N points.")
+@click.pass_context
+def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
+    """Print every point of metric NAME of RUN (step, value, timestamp)."""
+    from labbook.runs import get_run
+
+    series = get_run(run, home=ctx.obj["home"]).metric(name, rank=rank)
+    steps, values, stamps = series.steps, series.values, series.timestamps
+    if last is not None:
+        steps, values, stamps = steps[-last:], values[-last:], stamps[-last:]
+    iso = [str(t) + "+00:00" for t in stamps.astype("datetime64[us]")]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["step", "value", "timestamp"])
+        writer.writerows(zip(steps.tolist(), values.tolist(), iso))
+        sys.stdout.write(out.getvalue())
+        return
+    if fmt == "json":
+        _dump_json({"name": name, "steps": steps, "values": [_json_float(v) for v in values.tolist()],
+                    "timestamps": iso})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{name} ({len(series)} points)", title_justify="left", header_style="bold")
+    for header in ("step", "value", "timestamp"):
+        table.add_column(header, justify="right")
+    shown = list(zip(steps.tolist(), values.tolist(), iso))
+    if len(shown) > 200:
+        shown = shown[:100] + [("…", "…", "…")] + shown[-100:]
+    for step, value, stamp in shown:
+        table.add_row(str(step), _format(value), stamp)
+    _console().print(table)
+
+
+def _json_float(value: float) -> Any:
+    from labbook.tracking.values import json_float
+
+    return json_float(value)
+
+
+@click.command("index")
+@click.option("--rebuild", is_flag=True, help="Clear the catalog and index every run folder again.")
+@click.pass_context
+def index_cmd(ctx, rebuild) -> None:
+    """Bring the catalog in step with the run folders (only changed runs, unless --rebuild)."""
+    from rich.progress import Progress
+
+    from labbook.catalog.indexer import open_catalog, rebuild as rebuild_index
+    from labbook.config import Settings
+    from pathlib import Path
+
+    settings = Settings.load({}, home=ctx.obj["home"])
+    catalog = open_catalog(settings.catalog_url)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Indexing runs", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        result = rebuild_index(catalog, Path(settings.artifacts_root), full=rebuild, progress=advance)
+    click.echo(
+        f"{result['found']} run folders, {result['indexed']} indexed, {result['failed']} unreadable, "
+        f"{result['removed']} removed from the catalog."
+    )
+
+
+@click.group("db")
+def db_group() -> None:
+    """The catalog database."""
+
+
+@db_group.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx) -> None:
+    """Migrate the catalog schema to this version's revision."""
+    from labbook.catalog.catalog import Catalog
+    from labbook.config import Settings
+
+    settings = Settings.load({}, home=ctx.obj["home"])
+    catalog = Catalog(settings.catalog_url, auto_migrate=True)
+    click.echo(f"Catalog at revision {catalog.revision()}.")
+
+
+@db_group.command("revision")
+@click.pass_context
+def db_revision(ctx) -> None:
+    """Print the catalog's schema revision."""
+    from labbook.catalog.catalog import Catalog
+    from labbook.config import Settings
+
+    settings = Settings.load({}, home=ctx.obj["home"])
+    try:
+        click.echo(Catalog(settings.catalog_url, auto_migrate=False).revision())
+    except LabbookError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(runs_group)
+    cli.add_command(metrics_cmd)
+    cli.add_command(index_cmd)
+    cli.add_command(db_group)
