@@ -172,8 +172,7 @@ def init(
         collect_resources=collect_resources, is_offline=is_offline, is_new=is_new, name=name,
         description=description, tags=tags, **settings,
     )
-    if isinstance(run, Run):
-        _active[:] = [run]
+    _active[:] = [run]  # a NoOpRun too, so module calls stay cheap no-ops
     return run
 
 
@@ -190,6 +189,7 @@ def end() -> None:
     """End the active run (``succeeded`` unless already final). Does nothing without one."""
     if _active:
         _active[0].end()
+        _active.clear()
 
 
 def get_run() -> Run | None:

@@ -478,6 +478,7 @@ class Run:
             self._final = True
             self._writer.close()
             self._ended = True
+            self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
             self._uninstall_handlers()
         _forget_active(self)
         if self._writer.errors:
