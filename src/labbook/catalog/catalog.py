@@ -63,7 +63,7 @@ class Catalog:
                 cursor.close()
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
-        if auto_migrate is None:
+        if auto_migrate is None:  # the embedded SQLite catalog upgrades itself; servers are explicit
             auto_migrate = url.startswith("sqlite")
         self._check_revision(auto_migrate)
 
@@ -93,7 +93,7 @@ class Catalog:
             raise CatalogError(f"Cannot open the catalog at {self.url}: {error.orig}.") from None
         if current == schema.HEAD_REVISION:
             return
-        if auto_migrate:
+        if auto_migrate or current is None:  # an empty database is always safe to create
             self.upgrade()
             return
         raise CatalogError(

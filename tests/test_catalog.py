@@ -1,0 +1,232 @@
+"""The catalog: migrations, indexing, rebuild, and the search language, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
+
+import labbook
+from labbook.catalog import schema
+from labbook.catalog.catalog import Catalog
+from labbook.catalog.indexer import open_catalog, rebuild
+from labbook.catalog.query import parse_field, parse_filter
+from labbook.config import Settings
+from labbook.errors import CatalogError, QueryError
+from labbook.tracking.run import Run
+from tests.conftest import require
+
+POSTGRES_URL = os.environ.get("LABBOOK_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    try:
+        admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means the server is not there
+        require(False, f"PostgreSQL is not reachable at {POSTGRES_URL} ({type(error).__name__}); "
+                       "set LABBOOK_TEST_POSTGRES_URL")
+    name = f"labbook_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    from labbook.catalog import indexer
+
+    for url in [u for u in indexer._catalogs if u.endswith(name)]:
+        indexer._catalogs.pop(url).close()
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def catalog_url(request, home, monkeypatch):
+    if request.param == "sqlite":
+        url = f"sqlite:///{home / 'catalog.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("LABBOOK_CATALOG_URL", url)
+    return url
+
+
+def _log_runs(catalog_url: str):
+    specs = [
+        ("a", {"lr": 0.001, "opt": "adam", "layers": 2}, {"loss": [0.9, 0.4, 0.3]}, ["best", "v1"]),
+        ("b", {"lr": 0.01, "opt": "sgd", "layers": 4}, {"loss": [0.8, 0.6]}, ["v1"]),
+        ("c", {"lr": 0.1, "opt": "adam"}, {"loss": [1.0, 0.95], "val acc": [0.5]}, []),
+        ("d", {"lr": 0.005, "opt": "sgd", "layers": 2}, {"loss": [0.7, float("nan")]}, ["v2"]),
+    ]
+    uuids = {}
+    for name, params, metrics, tags in specs:
+        run = Run(project="search", name=name, tags=tags, install_handlers=False, track_env=False,
+                  track_code=False)
+        run.log_inputs(**params)
+        for metric, values in metrics.items():
+            for step, value in enumerate(values):
+                run.log_metric(metric, value, step=step)
+        if name == "c":
+            run.log_failed(reason="test")
+        else:
+            run.end()
+        uuids[name] = run.uuid
+    return uuids
+
+
+def _names(rows):
+    return [r.name for r in rows]
+
+
+@pytest.mark.parametrize("filter_, expected", [
+    pytest.param("params.lr < 0.01", ["a", "d"], id="param-lt"),
+    pytest.param("params.lr < 0.01 and metrics.loss < 0.5", ["a"], id="and"),
+    pytest.param("params.opt = 'sgd' or metrics.loss.min <= 0.3", ["a", "b", "d"], id="or-min"),
+    pytest.param("(params.opt = 'adam' or params.layers = 4) and not status = 'failed'", ["a", "b"],
+                 id="parens-not"),
+    pytest.param("params.layers is null", ["c"], id="missing-param"),
+    pytest.param("'v1' in tags", ["a", "b"], id="in-tags"),
+    pytest.param("tags = 'best'", ["a"], id="tag-eq"),
+    pytest.param("status in ('failed', 'stopped')", ["c"], id="status-in"),
+    pytest.param("metrics.`val acc` >= 0.5", ["c"], id="quoted-metric"),
+    pytest.param("metrics.loss.count = 3", ["a"], id="count"),
+    pytest.param("name like 'a%'", ["a"], id="like"),
+    pytest.param("params.opt != 'adam'", ["b", "d"], id="neq"),
+    pytest.param("created_at > '2000-01-01T00:00:00Z' and params.lr >= 0.1", ["c"], id="time"),
+    pytest.param("metrics.loss.last_step = 1 and params.lr > 0.004", ["b", "c", "d"], id="last-step"),
+])
+def test_search_filters(catalog_url, filter_, expected):
+    _log_runs(catalog_url)
+    rows = labbook.search_runs("search", filter=filter_, order_by=["name"])
+    assert _names(rows) == expected
+
+
+def test_search_order_and_paging(catalog_url):
+    _log_runs(catalog_url)
+    # d's last loss is NaN: not a number to compare, so it sorts last
+    assert _names(labbook.search_runs("search", order_by=["metrics.loss"])) == ["a", "b", "c", "d"]
+    # the minimum skips NaN: a 0.3, b 0.6, c 0.95, d 0.7
+    assert _names(labbook.search_runs("search", order_by=["-metrics.loss.min"])) == ["c", "d", "b", "a"]
+    assert _names(labbook.search_runs("search", order_by=["params.lr desc"])) == ["c", "b", "d", "a"]
+    assert _names(labbook.search_runs("search", order_by=["params.opt", "-params.lr"], limit=2,
+                                      offset=1)) == ["a", "b"]
+
+
+def test_summaries_in_the_catalog(catalog_url):
+    uuids = _log_runs(catalog_url)
+    row = {r.name: r for r in labbook.search_runs("search")}
+    assert row["a"].summaries["loss"]["last"] == pytest.approx(0.3)
+    assert row["a"].summaries["loss"]["min"] == pytest.approx(0.3)
+    assert row["a"].summaries["loss"]["max"] == pytest.approx(0.9)
+    assert row["a"].summaries["loss"]["count"] == 3 and row["a"].summaries["loss"]["last_step"] == 2
+    assert row["d"].summaries["loss"]["last"] is None  # NaN is kept in the files, not as a number
+    assert row["c"].status == "failed" and row["a"].tags == ["best", "v1"]
+    assert row["a"].uuid == uuids["a"]
+
+
+def _snapshot(url: str):
+    engine = sa.create_engine(url)
+    tables = {}
+    with engine.connect() as conn:
+        for table in (schema.runs, schema.params, schema.metrics, schema.tags, schema.projects):
+            columns = [c for c in table.c if c.name not in ("created_at",) or table is not schema.projects]
+            rows = conn.execute(sa.select(*columns)).all()
+            tables[table.name] = sorted(tuple(str(v) for v in row) for row in rows)
+    engine.dispose()
+    return tables
+
+
+def test_rebuild_reaches_the_same_state(catalog_url, home):
+    _log_runs(catalog_url)
+    before = _snapshot(catalog_url)
+    settings = Settings.load({}, home=home)
+    result = rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=True)
+    assert result == {"found": 4, "indexed": 4, "failed": 0, "removed": 0}
+    assert _snapshot(catalog_url) == before
+    # incremental: nothing changed, nothing re-read; a deleted folder leaves the index
+    assert rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=False)["indexed"] == 0
+
+
+def test_rebuild_from_copied_folders(home, tmp_path, monkeypatch):
+    """Copying run folders to another home and indexing there loses nothing."""
+    import shutil
+
+    uuids = _log_runs(f"sqlite:///{home / 'catalog.db'}")
+    monkeypatch.setenv("LABBOOK_HOME", str(tmp_path / "other" / ".labbook"))
+    other = tmp_path / "other" / ".labbook"
+    shutil.copytree(home / "artifacts", other / "artifacts")
+    result = rebuild(open_catalog(f"sqlite:///{other / 'catalog.db'}"), other / "artifacts")
+    assert result["indexed"] == 4
+    rows = labbook.search_runs("search", filter="params.lr < 0.01", order_by=["name"], home=other)
+    assert _names(rows) == ["a", "d"]
+    assert labbook.get_run(uuids["a"], home=other).metric("loss").values.tolist() == [0.9, 0.4, 0.3]
+
+
+def test_migrations_head_matches_the_schema(home):
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from labbook.catalog.catalog import _MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == schema.HEAD_REVISION
+    catalog = Catalog(f"sqlite:///{home / 'c.db'}")
+    assert catalog.revision() == schema.HEAD_REVISION
+    # the migrated database has exactly the tables and columns the schema module declares
+    inspector = sa.inspect(catalog.engine)
+    for table in schema.metadata.sorted_tables:
+        assert {c["name"] for c in inspector.get_columns(table.name)} == {c.name for c in table.c}
+
+
+def test_old_revision_is_refused_without_auto_migrate(home):
+    url = f"sqlite:///{home / 'old.db'}"
+    catalog = Catalog(url)
+    with catalog.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000'"))
+    with pytest.raises(CatalogError, match="Run 'labbook db upgrade'"):
+        Catalog(url, auto_migrate=False)
+
+
+@pytest.mark.parametrize("text, message", [
+    pytest.param("params.lr <", "ends too early", id="truncated"),
+    pytest.param("bogus = 1", "Unknown field 'bogus'", id="unknown-field"),
+    pytest.param("params.lr ~ 1", "Cannot read the filter", id="bad-op"),
+    pytest.param("params.lr < 1 extra", "Unexpected", id="trailing"),
+    pytest.param("created_at > 'yesterday'", "not an ISO date", id="bad-date"),
+    pytest.param("tags < 'x'", "tags supports", id="tags-op"),
+])
+def test_bad_filters_say_what_is_wrong(home, text, message):
+    with pytest.raises(QueryError, match=message):
+        labbook.search_runs("x", filter=text)
+
+
+@given(st.text(min_size=1, max_size=30).filter(lambda s: "`" not in s))
+def test_quoted_metric_names_parse_back(name):
+    field = parse_field(f"metrics.`{name}`.max")
+    assert (field.table, field.key, field.attr) == ("metrics", name, "max")
+
+
+@given(st.recursive(
+    st.sampled_from(["params.lr < 0.1", "metrics.loss >= 2", "status = 'running'", "'x' in tags"]),
+    lambda inner: st.one_of(
+        st.tuples(inner, st.sampled_from([" and ", " or "]), inner).map("".join),
+        inner.map(lambda e: f"({e})"), inner.map(lambda e: f"not {e}")),
+    max_leaves=6))
+def test_composed_filters_parse(text):
+    assert parse_filter(text) is not None
+
+
+def test_catalog_lag_is_bounded_by_the_run_end(run_factory):
+    run = run_factory(name="live")
+    run.log_metric("m", 1.0)
+    assert _names(labbook.search_runs("test")) == ["live"]  # indexed at start
+    run.end()
+    assert labbook.search_runs("test")[0].summaries["m"]["count"] == 1
