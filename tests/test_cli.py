@@ -1,0 +1,109 @@
+"""The labbook command line, run through click's runner and as a real subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from labbook.cli.main import cli
+from labbook.tracking.run import Run
+from tests.conftest import PYTHON, python_env
+
+
+@pytest.fixture
+def logged(home):
+    runs = []
+    for index, lr in enumerate((0.1, 0.01, 0.001)):
+        run = Run(project="cli", name=f"run-{index}", install_handlers=False, track_env=False,
+                  track_code=False)
+        run.log_inputs(lr=lr, opt="adam")
+        for step in range(5):
+            run.log_metric("train/loss", (step + 1) * lr, step=step)
+        run.log_text("note", "hello", step=1)
+        run.end()
+        runs.append(run)
+    return runs
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result
+
+
+def test_runs_ls_json_filter_sort(logged):
+    result = invoke("runs", "ls", "-p", "cli", "-f", "params.lr < 0.05", "-s", "-params.lr", "--json")
+    assert result.exit_code == 0, result.output
+    rows = orjson.loads(result.output)
+    assert [r["name"] for r in rows] == ["run-1", "run-2"]
+    assert rows[0]["metrics"]["train/loss"]["last"] == pytest.approx(0.05)
+    assert rows[0]["inputs"] == {"lr": 0.01, "opt": "adam"}
+
+
+def test_runs_ls_table_with_columns(logged):
+    result = invoke("runs", "ls", "-c", "params.lr,metrics.`train/loss`.max", "-s", "params.lr")
+    assert result.exit_code == 0
+    lines = [line for line in result.output.splitlines() if "run-" in line]
+    assert [line.split("│")[3].strip() for line in lines] == ["run-2", "run-1", "run-0"]
+    assert "0.5" in lines[2]  # max of run-0's loss: 5 * 0.1
+
+
+def test_runs_show_and_prefix(logged):
+    run = logged[0]
+    result = invoke("runs", "show", run.uuid[:8])
+    assert result.exit_code == 0
+    assert "run-0" in result.output and "train/loss" in result.output and "note" in result.output
+    data = orjson.loads(invoke("runs", "show", run.uuid, "--json").output)
+    assert data["uuid"] == run.uuid and data["status"] == "succeeded"
+
+
+def test_metrics_csv_and_json(logged):
+    run = logged[1]
+    out = invoke("metrics", run.uuid, "train/loss", "--format", "csv").output
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [int(r["step"]) for r in rows] == [0, 1, 2, 3, 4]
+    assert [float(r["value"]) for r in rows] == [pytest.approx((s + 1) * 0.01) for s in range(5)]
+    assert rows[0]["timestamp"].endswith("+00:00")
+    data = orjson.loads(invoke("metrics", run.uuid, "train/loss", "--format", "json", "--last", "2").output)
+    assert data["steps"] == [3, 4]
+
+
+def test_errors_are_one_line_with_exit_code_1(logged):
+    result = CliRunner().invoke(cli, ["metrics", logged[0].uuid, "nope"])
+    assert result.exit_code == 1
+    assert "has no metric 'nope'" in result.output and "Traceback" not in result.output
+    result = CliRunner().invoke(cli, ["runs", "ls", "-f", "params.lr <"])
+    assert result.exit_code == 1 and "ends too early" in result.output
+    result = CliRunner().invoke(cli, ["runs", "show", "ffffffffffffffffffffffffffffffff"])
+    assert result.exit_code == 1 and "No run" in result.output
+
+
+def test_index_rebuild(logged, home):
+    (home / "catalog.db").unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(f"{home / 'catalog.db'}{suffix}").unlink(missing_ok=True)
+    from labbook.catalog import indexer
+
+    indexer._catalogs.clear()
+    result = invoke("index", "--rebuild")
+    assert "3 run folders, 3 indexed" in result.output
+    rows = orjson.loads(invoke("runs", "ls", "--json").output)
+    assert sorted(r["name"] for r in rows) == ["run-0", "run-1", "run-2"]
+
+
+def test_demo_and_console_script(home, tmp_path):
+    result = subprocess.run([PYTHON, "-m", "labbook.cli.main", "demo", "--runs", "2"],
+                            env=python_env(home), capture_output=True, text=True, timeout=120,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 runs logged" in result.stdout and "val/accuracy" in result.stdout
+    rows = orjson.loads(subprocess.run(
+        [PYTHON, "-m", "labbook.cli.main", "runs", "ls", "-p", "churn-demo", "--json"],
+        env=python_env(home), capture_output=True, text=True, timeout=60).stdout)
+    assert len(rows) == 2 and all(r["status"] == "succeeded" for r in rows)
+    assert all(r["metrics"]["val/accuracy"]["count"] == 12 for r in rows)
