@@ -51,6 +51,23 @@ def gpus() -> list[dict[str, Any]]:
     return found
 
 
+def torch_cuda() -> dict[str, Any] | None:
+    """CUDA as PyTorch sees it, only if the user's code already imported torch (never imports it)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    try:
+        available = bool(torch.cuda.is_available())
+        info: dict[str, Any] = {"torch": torch.__version__, "cuda": torch.version.cuda,
+                                "cudnn": torch.backends.cudnn.version() if available else None,
+                                "available": available}
+        if available:
+            info["devices"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+        return info
+    except Exception:  # noqa: BLE001 - a broken CUDA setup must not stop the run
+        return {"torch": getattr(torch, "__version__", None), "available": False}
+
+
 def capture_env(packages: bool = True) -> dict[str, Any]:
     main = sys.modules.get("__main__")
     main_file = getattr(main, "__file__", None)
@@ -71,6 +88,7 @@ def capture_env(packages: bool = True) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "gpus": gpus(),
+        "torch_cuda": torch_cuda(),
     }
     if packages:
         env["packages"] = installed_packages()

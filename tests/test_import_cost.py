@@ -1,0 +1,32 @@
+"""`import labbook` and `from labbook import tracking` stay cheap: no heavy library at import."""
+
+from __future__ import annotations
+
+import subprocess
+
+import orjson
+import pytest
+
+from tests.conftest import PYTHON, python_env
+
+HEAVY = ["numpy", "pandas", "pyarrow", "sqlalchemy", "alembic", "PIL", "matplotlib", "plotly",
+         "bokeh", "altair", "sklearn", "torch", "imageio", "psutil", "fsspec", "rich", "click"]
+
+
+@pytest.mark.parametrize("statement", [
+    pytest.param("import labbook", id="labbook"),
+    pytest.param("from labbook import tracking", id="tracking"),
+])
+def test_no_heavy_library_is_imported(home, statement):
+    code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([PYTHON, "-c", code], env=python_env(home), capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    loaded = set(orjson.loads(out))
+    assert [name for name in HEAVY if name in loaded] == []
+
+
+def test_import_touches_no_file_or_environment(home):
+    code = "from labbook import tracking; import os; print(os.path.exists(os.environ['LABBOOK_HOME']))"
+    out = subprocess.run([PYTHON, "-c", code], env=python_env(home), capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out.strip() == "False"
