@@ -1,0 +1,96 @@
+"""Writing an event's asset off the caller's thread, then its event, in that order.
+
+The caller's thread checks the input and takes a private copy; ``log_asset_event`` then queues a
+task on the run's writer thread that encodes the copy into ``assets/<kind>/<name>_<step>.<ext>``
+and only afterwards appends the event pointing at it. So an event never points at a file that is
+missing or half written, and a failed encoding is reported with the run's writer errors.
+An existing file is never overwritten: a second write of the same name and step gets a
+``-1``, ``-2``... suffix, and the event records the exact path.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Callable
+
+from labbook.errors import InvalidValueError
+from labbook.store.names import check_name
+from labbook.tracking.values import step_value
+from labbook.writer.format import to_epoch_us
+
+Writer = Callable[[Path], dict[str, Any]]
+
+
+def unique_path(path: Path) -> Path:
+    """``path``, or the first ``<stem>-<n><suffixes>`` beside it that does not exist yet."""
+    if not path.exists():
+        return path
+    stem, _, suffix = path.name.partition(".")
+    for number in range(1, 1_000_000):
+        candidate = path.with_name(f"{stem}-{number}.{suffix}" if suffix else f"{stem}-{number}")
+        if not candidate.exists():
+            return candidate
+    raise FileExistsError(f"Too many assets named {path.name} in {path.parent}")
+
+
+def event_record(run: Any, kind: str, name: str, step: Any, timestamp: Any):
+    """Checks made on the caller's thread for any event: open run, name, step, timestamp."""
+    run._check_open(f"log_{kind}")
+    check_name(name, f"{kind} name")
+    return run._writer.series(kind, name), step_value(step), to_epoch_us(timestamp)
+
+
+def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, ext: str,
+                    write: Writer, *, source: Path | None = None,
+                    extra: dict[str, Any] | None = None) -> None:
+    """Queue ``write(path) -> value fields`` on the writer thread, then the event ``{"path": ...}``.
+
+    ``write`` runs on the writer thread and must only use data the caller can no longer change.
+    With ``source`` (a user's file), the file is copied to the asset path at once, on the
+    caller's thread (it may be a temporary file about to go), and ``write`` only reads the copy.
+    """
+    series, step, moment = event_record(run, kind, name, step, timestamp)
+    target = run._folder.asset_path(kind, name, step, ext)
+    root = run._folder.path
+    events = run._writer.events
+    copied = None
+    if source is not None:
+        copied = unique_path(target)
+        copied.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, copied)
+
+    def task() -> None:
+        path = copied or unique_path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fields = write(path)
+        value = {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
+        events.append((series, step, moment, value))
+
+    run._writer.submit(task)
+
+
+def existing_file(what: str, argument: str, source: Any) -> Path:
+    """``source`` as the path of an existing file, or an error naming the argument."""
+    path = Path(source).expanduser()
+    if not path.is_file():
+        raise InvalidValueError(
+            f"{what}: {argument} {str(source)!r} is not an existing file (cwd: {Path.cwd()}). "
+            "Pass the path of a file, or the data itself."
+        )
+    return path
+
+
+def file_ext(path: Path, default: str) -> str:
+    """The extension of ``path`` in lower case, without the dot (``default`` when it has none)."""
+    return path.suffix.lstrip(".").lower() or default
+
+
+def no_fields(path: Path) -> dict[str, Any]:
+    return {}
+
+
+def is_path(data: Any) -> bool:
+    import os
+
+    return isinstance(data, (str, os.PathLike))

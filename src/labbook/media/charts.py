@@ -1,0 +1,83 @@
+"""Charts stored as their libraries' JSON specs, so a viewer can render them interactively.
+
+Value: ``{"kind": "plotly" | "bokeh" | "vega", "figure": <spec>}``. The spec is serialised on
+the caller's thread (a chart object may change after the call) and embedded in the event as
+is. ``log_mpl_plotly_chart`` adds ``"source": "matplotlib"``; when matplotlib → plotly fails it
+stores a PNG instead: ``{"kind": "image", "path": ..., "fallback": "image", "reason": ...}``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import orjson
+
+from labbook.errors import InvalidValueError
+from labbook.media.optional import need
+from labbook.tracking.values import json_value
+
+
+def fragment(text: str | bytes):
+    """Pre-serialised JSON embedded as is by the event writer (re-encoded if it spans lines)."""
+    data = text.encode() if isinstance(text, str) else text
+    if b"\n" in data:
+        data = orjson.dumps(orjson.loads(data))
+    return orjson.Fragment(data)
+
+
+def json_fragment(what: str, argument: str, spec: Any):
+    """``spec`` (plain data, numpy arrays allowed) serialised now, or an error naming it."""
+    try:
+        return orjson.Fragment(orjson.dumps(spec, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
+    except (TypeError, orjson.JSONEncodeError):
+        return orjson.Fragment(orjson.dumps(json_value(what, argument, spec)))
+
+
+def _module_of(figure: Any) -> str:
+    return type(figure).__module__.split(".")[0]
+
+
+def plotly_spec(what: str, figure: Any):
+    """The figure's plotly JSON. Accepts a plotly Figure, a dict spec or a matplotlib figure."""
+    from labbook.media.images import is_figure
+
+    if is_figure(figure):
+        return fragment(mpl_to_plotly(what, figure).to_json())
+    go = need("plotly.graph_objects", what)
+    if isinstance(figure, go.Figure):
+        return fragment(figure.to_json())
+    if isinstance(figure, (dict, list)):
+        try:
+            return fragment(go.Figure(figure).to_json())
+        except ValueError as error:
+            raise InvalidValueError(f"{what}: figure is not a valid plotly figure: {error}") from None
+    raise InvalidValueError(
+        f"{what}: figure must be a plotly Figure (or its dict), got {type(figure).__name__}."
+    )
+
+
+def mpl_to_plotly(what: str, figure: Any):
+    tools = need("plotly.tools", what)
+    return tools.mpl_to_plotly(figure)
+
+
+def bokeh_spec(what: str, figure: Any):
+    embed = need("bokeh.embed", what)
+    model = sys.modules.get("bokeh.model")
+    if model is None or not isinstance(figure, model.Model):
+        raise InvalidValueError(
+            f"{what}: figure must be a bokeh model such as bokeh.plotting.figure(), got {type(figure).__name__}."
+        )
+    return json_fragment(what, "figure", embed.json_item(figure))
+
+
+def altair_spec(what: str, figure: Any):
+    need("altair", what)
+    if isinstance(figure, dict):
+        return json_fragment(what, "figure", figure)
+    if _module_of(figure) != "altair" or not hasattr(figure, "to_dict"):
+        raise InvalidValueError(
+            f"{what}: figure must be an altair chart (or its Vega-Lite dict), got {type(figure).__name__}."
+        )
+    return json_fragment(what, "figure", figure.to_dict())

@@ -1,0 +1,37 @@
+"""Importing optional libraries on first use, with an error that names the extra to install."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from labbook.errors import MissingDependencyError
+
+# library import name -> (name on PyPI, labbook extra that installs it)
+_EXTRAS = {
+    "PIL": ("Pillow", "images"),
+    "matplotlib": ("matplotlib", "plots"),
+    "plotly": ("plotly", "plots"),
+    "bokeh": ("bokeh", "plots"),
+    "altair": ("altair", "plots"),
+    "pandas": ("pandas", "data"),
+    "pyarrow": ("pyarrow", "data"),
+    "sklearn": ("scikit-learn", "sklearn"),
+    "imageio": ("imageio", "video"),
+    "imageio_ffmpeg": ("imageio-ffmpeg", "video"),
+}
+
+
+def need(module: str, purpose: str) -> ModuleType:
+    """Import ``module`` (e.g. ``"PIL.Image"``) or raise ``MissingDependencyError`` for ``purpose``.
+
+    ``need("PIL.Image", "log_image")`` returns ``PIL.Image``; without Pillow it raises an error
+    saying ``pip install 'labbook[images]'``.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        top = module.split(".")[0]
+        missing = (error.name or top).split(".")[0]
+        library, extra = _EXTRAS.get(missing, _EXTRAS.get(top, (top, "all")))
+        raise MissingDependencyError(library, extra, purpose) from None
