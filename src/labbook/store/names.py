@@ -41,7 +41,8 @@ def check_name(name: object, what: str = "name") -> str:
 
 def encode_name(name: str) -> str:
     """One safe path component for ``name``; ``decode_name`` reverses it unless it was cut."""
-    encoded = quote(name, safe=_SAFE)
+    # quote() never escapes "~", which marks a cut name here: escape it by hand
+    encoded = quote(name, safe=_SAFE).replace(_HASHED_MARK, "%7E")
     if encoded.startswith("."):
         encoded = "%2E" + encoded[1:]
     if len(encoded) > _MAX_COMPONENT:
