@@ -443,3 +443,28 @@ def test_update_and_polyaxon_compat_calls(run_factory):
     run.end()
     record = labbook.get_run(run.uuid)
     assert (record.name, record.tags, record.inputs) == ("n", ["t"], {"a": 1})
+
+
+def test_the_buffer_is_bounded_and_drops_nothing(home, monkeypatch):
+    monkeypatch.setenv("LABBOOK_MAX_PENDING", "1000")
+    monkeypatch.setenv("LABBOOK_FLUSH_INTERVAL", "60")  # only the bound makes the writer work
+    run = Run(project="p", install_handlers=False, track_env=False, track_code=False)
+    high = 0
+    for i in range(20_000):
+        run.log_metric("m", float(i), step=i)
+        high = max(high, len(run._writer.metrics))
+    run.end()
+    assert high <= 1000
+    values = labbook.get_run(run.uuid).metric("m").values
+    assert np.array_equal(values, np.arange(20_000, dtype=float))
+
+
+def test_metric_series_to_pandas(run_factory):
+    run = run_factory()
+    for step in range(3):
+        run.log_metric("m", step / 2, step=step)
+    run.end()
+    frame = labbook.get_run(run.uuid).metric("m").to_pandas()
+    assert list(frame.columns) == ["step", "value", "timestamp"]
+    assert frame["value"].tolist() == [0.0, 0.5, 1.0]
+    assert str(frame["timestamp"].dt.tz) == "UTC"
