@@ -63,6 +63,7 @@ class Settings:
     heartbeat_interval: float = 10.0
     crash_timeout: float = 60.0
     rank_metrics: str = "rank0"  # "rank0" or "all"
+    collect_resources: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     # setting name -> (environment variables, parser), in priority order within the environment
@@ -78,6 +79,7 @@ class Settings:
         "heartbeat_interval": (("LABBOOK_HEARTBEAT_INTERVAL",), float),
         "crash_timeout": (("LABBOOK_CRASH_TIMEOUT",), float),
         "rank_metrics": (("LABBOOK_RANK_METRICS",), str),
+        "collect_resources": (("LABBOOK_COLLECT_RESOURCES", "POLYAXON_COLLECT_RESOURCES"), "bool"),
     }
 
     @classmethod

@@ -192,6 +192,19 @@ class RunRecord:
     def event_kinds(self) -> list[str]:
         return self.folder.event_kinds()
 
+    def resource(self, name: str, rank: int | None = None) -> MetricSeries:
+        """A sampled resource series (``"cpu.percent"``, ``"gpu.0.power"``...), like ``metric``."""
+        return read_metric(self.folder, name, rank, root=self.folder.resources)
+
+    def resource_names(self) -> list[str]:
+        return self.folder.series_names("metric", root=self.folder.resources)
+
+    def logs(self, tail: int | None = None, rank: int | None = None):
+        """Captured stdout/stderr/logging lines (``labbook.capture.logs.LogLine``), in time order."""
+        from labbook.capture.logs import read_logs
+
+        return read_logs(self.path, tail=tail, rank=rank)
+
     def __repr__(self) -> str:
         return f"<RunRecord {self.project}/{self.uuid} {self.name!r} {self.status}>"
 

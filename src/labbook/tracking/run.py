@@ -123,9 +123,11 @@ class Run:
         settings: Settings | None = None,
         flush_interval: float | None = None,
         install_handlers: bool = True,
+        resources_interval: float | None = None,
     ) -> None:
         self._settings = settings or Settings.load(
-            {"project": project, "flush_interval": flush_interval}, home=home
+            {"project": project, "flush_interval": flush_interval,
+             "resources_interval": resources_interval}, home=home
         )
         self._owner = owner
         self._ended = False
@@ -134,6 +136,10 @@ class Run:
         self.project = check_project(project or self._settings.project)
         env_uuid = os.environ.get("LABBOOK_RUN_UUID")
         wanted = run_uuid or (env_uuid if not is_new else None)
+        from labbook.capture.distributed import shared_run_uuid  # one run per distributed job
+
+        self._group_uuid = None if wanted else shared_run_uuid(self.project)
+        wanted = wanted or self._group_uuid
         self.uuid = normalize_uuid(wanted) if wanted else uuid_module.uuid4().hex
         if artifacts_path is not None:
             folder_path = Path(artifacts_path).expanduser().absolute()
@@ -142,7 +148,7 @@ class Run:
             folder_path = found or Path(self._settings.artifacts_root) / self.project / self.uuid
         self._folder = RunFolder(folder_path)
         exists = self._folder.run_file.is_file()
-        if is_new and exists:
+        if is_new and exists and not self._group_uuid:
             raise RunStateError(
                 f"is_new=True but run {self.uuid} already exists at {folder_path}. "
                 "Drop run_uuid to start a new run, or is_new to resume it."
@@ -183,6 +189,8 @@ class Run:
                 ops.append(("set", "description", description))
             if tags:
                 ops.append(("tags_add", "tags", _tag_list(tags)))
+        if exists and self.rank != 0 and (self._group_uuid or env_uuid):
+            ops = []  # another process of a distributed job attaching: rank 0 owns the status
         try:
             self._record = update_run_file(self._folder.run_file, ops, initial=record)
         except OSError as error:

@@ -1,0 +1,147 @@
+"""Distributed runs: one run for a whole job started by torchrun, Accelerate, DeepSpeed, SLURM...
+
+A launcher starts one process per worker and gives each ``RANK``, ``LOCAL_RANK`` and
+``WORLD_SIZE``. Every process calls ``tracking.init()`` as usual; they all land in the same run,
+whose id they agree on without talking to each other, from the first of:
+
+1. ``run_uuid=`` or ``LABBOOK_RUN_UUID`` (export one id to every process yourself);
+2. ``LABBOOK_RUN_GROUP``: any text shared by the job's processes (with the project, it names the run);
+3. ``TORCHELASTIC_RUN_ID`` (torchrun's ``--rdzv-id``; ``--standalone`` makes a fresh one), unless
+   it is torchrun's default ``none``;
+4. on one machine (``LOCAL_WORLD_SIZE`` unset or equal to ``WORLD_SIZE``): the launcher process,
+   the parent every worker shares (its pid and start time, with ``MASTER_PORT``);
+5. ``SLURM_JOB_ID`` and ``SLURM_STEP_ID`` (one ``srun`` step).
+
+Failing all of them (a multi-node torchrun with the default ``--rdzv-id``), each process starts a
+run of its own and says so on stderr: set ``LABBOOK_RUN_GROUP``. Within the run each process writes
+its own files (writer ids hold rank and pid): metrics from rank 0 only by default
+(``LABBOOK_RANK_METRICS=all`` keeps every rank's; ``run.metric(name, rank=r)`` reads one rank),
+logs per rank, resources per process (machine-wide figures from each machine's local rank 0).
+
+Rank 0 owns the run's status. Another rank that fails marks the run ``failed`` (the message names
+the rank); one that succeeds or stops records that in run.json ``ranks`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import uuid as uuid_module
+from datetime import datetime, timezone
+from typing import Any, Mapping
+
+# Fixed namespace for labbook's derived run ids (uuid5 of "<project>/<group key>").
+RUN_NAMESPACE = uuid_module.UUID("6c0b3f4e-9a0f-5d6e-8a7b-1f2e3d4c5b6a")
+FINAL = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name) or default)
+    except ValueError:
+        return default
+
+
+def world_size(env: Mapping[str, str] | None = None) -> int:
+    return _int(os.environ if env is None else env, "WORLD_SIZE", 1)
+
+
+def local_rank(env: Mapping[str, str] | None = None) -> int:
+    """``LOCAL_RANK``; without it, ``RANK`` (as if every process ran on one machine)."""
+    env = os.environ if env is None else env
+    return _int(env, "LOCAL_RANK", _int(env, "RANK", 0))
+
+
+def _process_start(pid: int) -> str | None:
+    """A start time that tells a pid apart from a later process reusing it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+        return stat[stat.rindex(b")") + 2:].split()[19].decode()  # field 22: starttime
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import psutil
+
+        return repr(psutil.Process(pid).create_time())
+    except Exception:  # noqa: BLE001 - no psutil, or the parent is gone
+        return None
+
+
+def group_key(env: Mapping[str, str] | None = None) -> str | None:
+    """The text every process of this job shares, or None outside a distributed job."""
+    env = os.environ if env is None else env
+    if env.get("LABBOOK_RUN_GROUP"):
+        return f"group/{env['LABBOOK_RUN_GROUP']}"
+    size = world_size(env)
+    if size <= 1:
+        return None
+    elastic = env.get("TORCHELASTIC_RUN_ID", "")
+    if elastic and elastic.lower() != "none":
+        return f"torchelastic/{elastic}"
+    if _int(env, "LOCAL_WORLD_SIZE", size) == size:
+        parent = os.getppid()
+        started = _process_start(parent)
+        if started is not None:
+            return f"parent/{socket.gethostname()}/{parent}/{started}/{env.get('MASTER_PORT', '')}"
+    if env.get("SLURM_JOB_ID"):
+        return f"slurm/{env['SLURM_JOB_ID']}/{env.get('SLURM_STEP_ID', '')}"
+    return None
+
+
+def shared_run_uuid(project: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The run id the processes of this job agree on (see the module docstring), or None.
+
+    ::
+
+        # under: LABBOOK_RUN_GROUP=exp42 torchrun --nproc-per-node=4 train.py
+        shared_run_uuid("mnist")  # the same 32-hex id in all four processes
+    """
+    env = os.environ if env is None else env
+    key = group_key(env)
+    if key is None:
+        if world_size(env) > 1:
+            print(f"labbook: rank {env.get('RANK', '?')} of {world_size(env)} cannot tell which run "
+                  "the other processes of this job use, so it starts its own. Export "
+                  "LABBOOK_RUN_GROUP=<any shared text> (or LABBOOK_RUN_UUID) to every process.",
+                  file=sys.stderr)
+        return None
+    return uuid_module.uuid5(RUN_NAMESPACE, f"{project}/{key}").hex
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def attach(run: Any) -> None:
+    """Record this process in run.json ``ranks`` and give non-zero ranks their status policy."""
+    rank = run.rank
+    me = {"pid": os.getpid(), "host": socket.gethostname(), "local_rank": local_rank(),
+          "writer": run.writer_id, "started_at": _now(), "status": "running"}
+    ops = [("merge", "ranks", {str(rank): me})]
+    if rank == 0:
+        ops.append(("set", "world_size", world_size()))
+    run._writer.update_run(*ops)
+
+    def record_outcome() -> None:
+        run._writer.update_run(("merge", "ranks", {str(rank): {
+            **me, "status": run._record.get("status"), "finished_at": _now()}}))
+
+    run._closers.append(record_outcome)
+    if rank == 0:
+        return
+    run_log_status = run.log_status
+
+    def log_status(status: str, reason: str | None = None, message: str | None = None,
+                   last_transition_time: Any = None, last_update_time: Any = None) -> None:
+        """Rank 0 owns the run's status; this rank changes it only by failing."""
+        name = str(getattr(status, "value", status)).lower()
+        if name not in FINAL or name == "failed":
+            if name == "failed":
+                message = f"rank {rank}: {message}" if message else f"rank {rank} failed"
+            run_log_status(status, reason, message, last_transition_time, last_update_time)
+            return
+        run._record["status"] = name  # this process is done; the run goes on under rank 0
+
+    run.log_status = log_status  # per instance: only this attached process follows the policy

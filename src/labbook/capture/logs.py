@@ -1,0 +1,476 @@
+"""Log capture: stdout and stderr at the file-descriptor level, and Python ``logging`` records.
+
+While a run is open (``track_logs=True``, the default), file descriptors 1 and 2 point at pipes.
+A reader thread copies every byte to the original descriptors at once, so the console shows
+what it always did, and records each line. Output from C extensions, CUDA and child processes
+goes through the same descriptors and is kept too. Python ``logging`` records are noticed through
+the log-record factory (no handler is added, so ``logging.basicConfig`` and the console behave as
+before): a line that a handler printed is tagged with the record's level and logger, and a record
+that no handler printed is kept as a line of the stream ``logging``. ``end()`` restores
+everything.
+
+Storage: ``logs/<writer id>.jsonl``, one file per process (so per rank), a JSON header line then
+one JSON object per line of output::
+
+    {"format": "labbook.logs", "version": 1, "writer": "0-4242-a1b2c3", "rank": 0, "pid": 4242, "host": "n1"}
+    {"timestamp": "2026-11-23T04:38:50.123456+00:00", "stream": "stdout", "level": null,
+     "logger": null, "rank": 0, "message": "epoch 1 loss 0.31"}
+
+Within a stream the order is exact. Across stdout and stderr, lines are ordered by when the
+reader received them, which matches the console except for writes a few microseconds apart.
+Python buffers ``sys.stdout`` when it is not a terminal: use ``print(..., flush=True)`` or
+``PYTHONUNBUFFERED=1`` to see lines in ``labbook logs -f`` as they are printed. A carriage return
+(progress bars) keeps only the latest state of the line.
+
+Reading back::
+
+    from labbook.capture.logs import read_logs
+    for line in read_logs(run.path, tail=20):
+        print(line.timestamp, line.stream, line.message)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+
+from labbook.writer.format import iso
+
+LOG_FORMAT = "labbook.logs"
+LOG_FORMAT_VERSION = 1
+LOG_DIR = "logs"
+LOGGING_GRACE = 1.0  # seconds a logging record waits for its printed line before it stands alone
+PARTIAL_GRACE = 1.0  # seconds a line without its newline waits before it is recorded as it is
+_MAX_PARTIAL = 1 << 16
+_MATCH_WINDOW = 32
+_STREAMS = ((1, "stdout"), (2, "stderr"))
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One captured line: ``stream`` is stdout, stderr or logging; ``level``/``logger`` when known."""
+
+    timestamp: datetime
+    stream: str
+    message: str
+    level: str | None = None
+    logger: str | None = None
+    rank: int = 0
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "LogLine":
+        return cls(datetime.fromisoformat(data["timestamp"]), data["stream"], data["message"],
+                   data.get("level"), data.get("logger"), int(data.get("rank") or 0))
+
+    def format(self, with_rank: bool = False) -> str:
+        """``2026-11-23 04:38:50.123 [stderr WARNING root] text`` (rank first when asked)."""
+        stamp = self.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        tags = [f"rank {self.rank}"] if with_rank else []
+        tags.append(self.stream)
+        if self.level:
+            tags.append(self.level)
+        if self.logger:
+            tags.append(self.logger)
+        return f"{stamp} [{' '.join(tags)}] {self.message}"
+
+
+# -- reading ---------------------------------------------------------------------------------
+
+
+def log_files(run_path: str | os.PathLike[str]) -> list[Path]:
+    folder = Path(run_path) / LOG_DIR
+    return sorted(folder.glob("*.jsonl")) if folder.is_dir() else []
+
+
+def _parse_lines(chunk: bytes) -> list[dict[str, Any]]:
+    records = []
+    for raw in chunk.split(b"\n"):
+        if raw:
+            try:
+                data = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if "message" in data:  # skips the header
+                records.append(data)
+    return records
+
+
+def _complete_part(data: bytes) -> bytes:
+    """``data`` up to its last newline: a torn last line is left for the next read."""
+    end = data.rfind(b"\n")
+    return data[: end + 1] if end >= 0 else b""
+
+
+def _tail_bytes(path: Path, lines: int) -> bytes:
+    """The end of ``path`` holding at least ``lines`` complete lines (or the whole file)."""
+    block = 1 << 16
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        start, data = size, b""
+        while start > 0 and data.count(b"\n") <= lines:
+            start = max(0, start - block)
+            handle.seek(start)
+            data = handle.read(size - start)
+            block *= 2
+    return _complete_part(data)
+
+
+def _merge(records: Iterable[dict[str, Any]], rank: int | None) -> list[LogLine]:
+    chosen = [r for r in records if rank is None or int(r.get("rank") or 0) == rank]
+    chosen.sort(key=lambda r: r["timestamp"])  # ISO UTC text sorts in time order; stable on ties
+    return [LogLine.from_json(r) for r in chosen]
+
+
+def read_logs(run_path: str | os.PathLike[str], tail: int | None = None,
+              rank: int | None = None) -> list[LogLine]:
+    """Every captured line of a run (every process merged in time order), or the last ``tail``."""
+    records: list[dict[str, Any]] = []
+    for path in log_files(run_path):
+        data = _tail_bytes(path, tail) if tail is not None else _complete_part(path.read_bytes())
+        records.extend(_parse_lines(data))
+    lines = _merge(records, rank)
+    return lines[-tail:] if tail is not None and tail > 0 else ([] if tail == 0 else lines)
+
+
+def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, rank: int | None = None,
+                poll: float = 0.5, until: Callable[[], bool] | None = None,
+                max_polls: int | None = None) -> Iterator[LogLine]:
+    """Yield the last ``tail`` lines (all with None), then new lines as processes write them.
+
+    Stops after the poll on which ``until()`` first returns True (for example: the run is no
+    longer running), having yielded everything written up to then; or after ``max_polls``.
+    """
+    offsets: dict[Path, int] = {}
+    for line in read_logs(run_path, tail=tail, rank=rank):
+        yield line
+    for path in log_files(run_path):
+        offsets[path] = path.stat().st_size - len(_torn_tail(path))
+    polls = 0
+    while True:
+        finished = until() if until is not None else False
+        fresh: list[dict[str, Any]] = []
+        for path in log_files(run_path):
+            start = offsets.get(path, 0)
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = _complete_part(handle.read())
+            offsets[path] = start + len(data)
+            fresh.extend(_parse_lines(data))
+        yield from _merge(fresh, rank)
+        polls += 1
+        if finished or (max_polls is not None and polls >= max_polls):
+            return
+        time.sleep(poll)
+
+
+def _torn_tail(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - _MAX_PARTIAL))
+        data = handle.read()
+    end = data.rfind(b"\n")
+    return data[end + 1:]
+
+
+# -- capturing -------------------------------------------------------------------------------
+
+
+class _Stream:
+    __slots__ = ("fd", "name", "saved", "read_fd", "inode", "partial", "partial_since", "open",
+                 "follow", "follow_level", "follow_logger")
+
+    def __init__(self, fd: int, name: str) -> None:
+        self.fd, self.name = fd, name
+        self.saved = self.read_fd = self.inode = None
+        self.partial, self.partial_since, self.open = b"", 0.0, True
+        self.follow, self.follow_level, self.follow_logger = 0, None, None
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, OSError, ValueError):
+            pass
+    try:  # C stdio buffers (printf from an extension) too
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):
+        pass
+
+
+class LogCapture:
+    """Tees fds 1 and 2 through pipes into ``path`` while started. See the module docstring."""
+
+    def __init__(self, path: Path, rank: int, writer_id: str, errors: list[str] | None = None) -> None:
+        self.path = Path(path)
+        self.rank = rank
+        self.writer_id = writer_id
+        self.errors = errors if errors is not None else []
+        self._streams = [_Stream(fd, name) for fd, name in _STREAMS]
+        self._pending: deque = deque()  # logging records not yet matched to a printed line
+        self._pending_lock = threading.Lock()
+        self._recording = False
+        self._stopping = False
+        self._done = threading.Event()
+        self._pid = os.getpid()
+        self._previous_factory: Callable[..., logging.LogRecord] | None = None
+        self._file = None
+        self._thread: threading.Thread | None = None
+
+    # -- start and stop (caller's thread) ------------------------------------------------
+
+    def start(self) -> None:
+        import select
+
+        if not hasattr(select, "poll"):
+            raise OSError("file-descriptor log capture needs select.poll (not on Windows)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "ab")
+        if self._file.tell() == 0:
+            self._file.write(orjson.dumps({
+                "format": LOG_FORMAT, "version": LOG_FORMAT_VERSION, "writer": self.writer_id,
+                "rank": self.rank, "pid": os.getpid(), "host": socket.gethostname(),
+            }) + b"\n")
+            self._file.flush()
+        self._wake_r, self._wake_w = os.pipe()
+        _flush_std_streams()
+        for stream in self._streams:
+            try:
+                os.fstat(stream.fd)
+            except OSError:  # a daemon with fd 1 or 2 closed: nothing to capture there
+                stream.open = False
+                continue
+            stream.saved = os.dup(stream.fd)
+            stream.read_fd, write_fd = os.pipe()
+            _enlarge_pipe(write_fd)
+            os.dup2(write_fd, stream.fd)
+            os.close(write_fd)
+            stream.inode = os.fstat(stream.fd).st_ino
+        self._recording = True
+        self._previous_factory = logging.getLogRecordFactory()
+        logging.setLogRecordFactory(self._record_factory)
+        self._thread = threading.Thread(target=self._loop, name="labbook-logs", daemon=True)
+        self._thread.start()
+
+    def stop(self, closing_lines: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Restore fds 1 and 2, record what is still in the pipes, then ``closing_lines``
+        (``(stream, level, text)``: the run's traceback, for one). Output written after this by
+        children that outlive the run still reaches the console, unrecorded."""
+        if self._thread is None:
+            return
+        _flush_std_streams()
+        for stream in self._streams:
+            if stream.saved is None:
+                continue
+            try:
+                still_ours = os.fstat(stream.fd).st_ino == stream.inode
+            except OSError:
+                still_ours = False
+            if still_ours:  # someone who replaced fd 1 after us owns it now: leave theirs
+                os.dup2(stream.saved, stream.fd)
+        if logging.getLogRecordFactory() == self._record_factory:
+            logging.setLogRecordFactory(self._previous_factory)
+        self._stopping = True
+        os.write(self._wake_w, b"x")
+        if self._done.wait(timeout=10):
+            moment = iso(time.time_ns() // 1000)
+            for stream_name, level, text in closing_lines:
+                for line in text.rstrip("\n").split("\n"):
+                    self._file.write(self._encode(moment, stream_name, line, level, "labbook"))
+            self._file.close()
+        self._thread = None
+
+    def _record_factory(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self._previous_factory(*args, **kwargs)
+        if self._recording and os.getpid() == self._pid:
+            try:
+                self._note(record)
+            except Exception:  # noqa: BLE001 - never break the user's logging call
+                self.errors.append(traceback.format_exc())
+        return record
+
+    def _note(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - logging reports bad arguments itself
+            message = str(record.msg)
+        if record.exc_info and record.exc_info[0] is not None:
+            message = message.rstrip("\n") + "\n" + "".join(traceback.format_exception(*record.exc_info))
+        lines = message.rstrip("\n").split("\n")
+        first = next((line.strip() for line in lines if line.strip()), "")
+        entry = (time.monotonic(), record.created, record.levelname, record.name, first, lines)
+        with self._pending_lock:
+            self._pending.append(entry)
+
+    # -- the reader thread -----------------------------------------------------------------
+
+    def _loop(self) -> None:
+        import select
+
+        poller = select.poll()
+        by_fd = {}
+        for stream in self._streams:
+            if stream.read_fd is not None:
+                poller.register(stream.read_fd, select.POLLIN)
+                by_fd[stream.read_fd] = stream
+        poller.register(self._wake_r, select.POLLIN)
+        while by_fd or self._recording:
+            try:
+                events = poller.poll(250)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
+                continue
+            now = time.time()
+            for fd, _ in events:
+                if fd == self._wake_r:
+                    os.read(fd, 64)
+                    continue
+                self._read(by_fd[fd], now, poller, by_fd)
+            if self._recording:
+                try:
+                    self._expire(time.monotonic(), now, final=False)
+                    if self._stopping:
+                        self._finish(poller, by_fd)
+                    else:
+                        self._file.flush()
+                except Exception:  # noqa: BLE001 - the thread must keep forwarding output
+                    self.errors.append(traceback.format_exc())
+                    if self._stopping:
+                        self._recording = False
+                        self._done.set()
+        for stream in self._streams:
+            for fd in (stream.read_fd, stream.saved):
+                if fd is not None:
+                    os.close(fd)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _read(self, stream: _Stream, now: float, poller: Any, by_fd: dict[int, _Stream]) -> None:
+        try:
+            data = os.read(stream.read_fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not data:  # every writer closed its end: our restore and the last child exited
+            poller.unregister(stream.read_fd)
+            del by_fd[stream.read_fd]
+            return
+        _write_all(stream.saved, data)
+        if self._recording:
+            try:
+                self._take(stream, data, now)
+            except Exception:  # noqa: BLE001 - the thread must keep forwarding output
+                self.errors.append(traceback.format_exc())
+
+    def _finish(self, poller: Any, by_fd: dict[int, _Stream]) -> None:
+        """After stop(): record what our process left in the pipes, then only forward."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline:
+            ready = [fd for fd, _ in poller.poll(0) if fd in by_fd]
+            if not ready:
+                break
+            now = time.time()
+            for fd in ready:
+                self._read(by_fd[fd], now, poller, by_fd)
+        now = time.time()
+        for stream in self._streams:
+            if stream.partial:
+                self._emit_line(stream, stream.partial, now)
+                stream.partial = b""
+        self._expire(time.monotonic(), now, final=True)
+        self._file.flush()
+        self._recording = False
+        self._done.set()
+
+    def _take(self, stream: _Stream, data: bytes, now: float) -> None:
+        buffer = stream.partial + data if stream.partial else data
+        lines = buffer.split(b"\n")
+        rest = lines.pop()
+        for raw in lines:
+            self._emit_line(stream, raw, now)
+        if len(rest) > _MAX_PARTIAL:
+            self._emit_line(stream, rest, now)
+            rest = b""
+        if rest and (lines or not stream.partial):  # a new unfinished line starts now
+            stream.partial_since = now
+        stream.partial = rest
+
+    def _emit_line(self, stream: _Stream, raw: bytes, now: float) -> None:
+        if b"\r" in raw:  # a progress bar redraws the line: keep its last state
+            pieces = [p for p in raw.split(b"\r") if p]
+            raw = pieces[-1] if pieces else b""
+        text = raw.decode("utf-8", errors="replace")
+        level = logger = None
+        if stream.follow:
+            stream.follow -= 1
+            level, logger = stream.follow_level, stream.follow_logger
+        elif self._pending:
+            entry = self._match(text)
+            if entry is not None:
+                level, logger = entry[2], entry[3]
+                stream.follow = len(entry[5]) - 1
+                stream.follow_level, stream.follow_logger = level, logger
+        self._file.write(self._encode(iso(round(now * 1e6)), stream.name, text, level, logger))
+
+    def _match(self, text: str) -> tuple | None:
+        with self._pending_lock:
+            for index, entry in enumerate(self._pending):
+                if index >= _MATCH_WINDOW:
+                    return None
+                if entry[4] and entry[4] in text:
+                    del self._pending[index]
+                    return entry
+        return None
+
+    def _expire(self, mono: float, now: float, final: bool) -> None:
+        """Logging records nobody printed become lines of their own; stale partial lines too."""
+        with self._pending_lock:
+            expired = []
+            while self._pending and (final or mono - self._pending[0][0] > LOGGING_GRACE):
+                expired.append(self._pending.popleft())
+        for _, created, level, logger, _, lines in expired:
+            moment = iso(round(created * 1e6))
+            for line in lines:
+                self._file.write(self._encode(moment, "logging", line, level, logger))
+        for stream in self._streams:
+            if stream.partial and now - stream.partial_since > PARTIAL_GRACE:
+                self._emit_line(stream, stream.partial, now)
+                stream.partial = b""
+
+    def _encode(self, moment: str, stream: str, text: str, level: str | None, logger: str | None) -> bytes:
+        return orjson.dumps({"timestamp": moment, "stream": stream, "level": level, "logger": logger,
+                             "rank": self.rank, "message": text}) + b"\n"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:  # pragma: no cover
+            continue
+        except OSError:  # the console went away: keep recording anyway
+            return
+        view = view[written:]
+
+
+def _enlarge_pipe(fd: int) -> None:
+    """1 MiB of pipe buffer where Linux allows it, so bursts never wait on the reader."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
+    except (ImportError, OSError):
+        pass

@@ -1,0 +1,453 @@
+"""Resource sampling: CPU, memory, disk, network, load and NVIDIA GPUs, as time series.
+
+A daemon thread samples every ``resources_interval`` seconds (10 s by default,
+``LABBOOK_RESOURCES_INTERVAL`` or ``init(resources_interval=...)``) and appends each value to a
+metric series under the run folder's ``resources/`` folder, in the same binary format as logged
+metrics, so they read back through the same API::
+
+    run = labbook.get_run("3f2c...")
+    run.resource("cpu.percent").values      # numpy array, one value per sample
+    run.resource_names()                    # ['cpu.percent', 'memory.used', ...]
+
+What each process records (series names; sizes in bytes, rates in bytes per second):
+
+* every process, its own process tree: ``process.cpu.percent`` (100 = one core),
+  ``process.memory.rss``, ``process.memory.percent``, ``process.count``, and with NVML
+  ``gpu.<i>.process.memory``;
+* the first process on each machine (local rank 0) also records the machine:
+  ``cpu.percent`` (of the cgroup's CPU quota inside a limited container), ``memory.used``,
+  ``memory.total``, ``memory.percent`` (the cgroup's usage and limit inside a limited container),
+  ``disk.used``, ``disk.percent`` (the volume holding the run folder), ``disk.read_rate``,
+  ``disk.write_rate``, ``network.sent_rate``, ``network.recv_rate``, ``load.1m``, and per GPU
+  ``gpu.<i>.utilization``, ``gpu.<i>.memory.used``, ``gpu.<i>.memory.total``,
+  ``gpu.<i>.temperature`` (°C) and ``gpu.<i>.power`` (W).
+
+The first sample is taken a moment after start, against primed counters, so CPU figures are real
+from the first point. What could not be collected (no psutil, no NVML, no GPU, a metric a GPU does
+not support) is written to run.json under ``system.<host>.unavailable`` with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable
+
+from labbook.store.layout import RunFolder
+from labbook.writer import format as fmt
+from labbook.writer.writer import Series
+
+FIRST_SAMPLE_DELAY = 0.25  # seconds between priming the counters and the first sample
+_PSUTIL_MISSING = "psutil is not installed; install it with: pip install 'labbook[system]'"
+
+
+# -- cgroups (containers) -------------------------------------------------------------------
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def _own_cgroup_paths(proc_cgroup: str) -> dict[str, str]:
+    """controller -> this process's cgroup path ("" for the v2 unified hierarchy)."""
+    paths = {}
+    for line in proc_cgroup.splitlines():
+        parts = line.split(":", 2)
+        if len(parts) == 3:
+            for controller in parts[1].split(","):
+                paths[controller] = parts[2]
+    return paths
+
+
+class Cgroup:
+    """Memory and CPU limits and usage of this process's cgroup (v1 or v2), where set."""
+
+    def __init__(self, root: Path = Path("/sys/fs/cgroup")) -> None:
+        own = _own_cgroup_paths(_read(Path("/proc/self/cgroup")) or "")
+        self.version = 2 if (root / "cgroup.controllers").is_file() else 1
+        if self.version == 2:
+            base = self._pick(root, own.get("", "/"), "memory.max")
+            self.memory_dir = self.cpu_dir = base
+        else:
+            self.memory_dir = self._pick(root / "memory", own.get("memory", "/"), "memory.limit_in_bytes")
+            self.cpu_dir = self._pick(root / "cpu", own.get("cpu", "/"), "cpu.cfs_quota_us")
+            self.cpuacct_dir = self._pick(root / "cpuacct", own.get("cpuacct", "/"), "cpuacct.usage")
+        self.memory_limit = self._memory_limit()
+        self.cpu_limit = self._cpu_limit()
+
+    @staticmethod
+    def _pick(mount: Path, own: str, probe: str) -> Path | None:
+        # Inside a container the cgroup namespace usually shows our cgroup at the mount's root.
+        for candidate in (mount / own.lstrip("/"), mount):
+            if (candidate / probe).is_file():
+                return candidate
+        return None
+
+    def _memory_limit(self) -> int | None:
+        if self.memory_dir is None:
+            return None
+        name = "memory.max" if self.version == 2 else "memory.limit_in_bytes"
+        text = _read(self.memory_dir / name)
+        if not text or text == "max":
+            return None
+        limit = int(text)
+        return limit if limit < 2**60 else None  # v1 writes "no limit" as a huge number
+
+    def _cpu_limit(self) -> float | None:
+        """CPU quota in cores, or None."""
+        if self.cpu_dir is None:
+            return None
+        if self.version == 2:
+            text = _read(self.cpu_dir / "cpu.max")
+            if not text or text.startswith("max"):
+                return None
+            quota, period = text.split()[:2]
+        else:
+            quota = _read(self.cpu_dir / "cpu.cfs_quota_us") or "-1"
+            period = _read(self.cpu_dir / "cpu.cfs_period_us") or "100000"
+        if int(quota) <= 0:
+            return None
+        return int(quota) / int(period)
+
+    def memory_used(self) -> int | None:
+        """Usage as ``docker stats`` counts it: charged memory less inactive page cache."""
+        if self.memory_dir is None:
+            return None
+        v2 = self.version == 2
+        current = _read(self.memory_dir / ("memory.current" if v2 else "memory.usage_in_bytes"))
+        if current is None:
+            return None
+        inactive = 0
+        stat = _read(self.memory_dir / "memory.stat") or ""
+        key = "inactive_file" if v2 else "total_inactive_file"
+        for line in stat.splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                inactive = int(value)
+                break
+        return max(0, int(current) - inactive)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time used by the cgroup so far, in seconds."""
+        if self.version == 2:
+            stat = _read(self.cpu_dir / "cpu.stat") if self.cpu_dir else None
+            for line in (stat or "").splitlines():
+                if line.startswith("usage_usec "):
+                    return int(line.split()[1]) / 1e6
+            return None
+        text = _read(self.cpuacct_dir / "cpuacct.usage") if self.cpuacct_dir else None
+        return int(text) / 1e9 if text else None
+
+    def describe(self) -> dict[str, Any]:
+        return {"version": self.version, "memory_limit": self.memory_limit, "cpu_limit": self.cpu_limit}
+
+
+# -- probes: each returns {series name: value} per sample -------------------------------------
+
+
+class Rates:
+    """Per-second rates of growing counters between two samples."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[float, float]] = {}
+
+    def rate(self, name: str, counter: float, now: float) -> float | None:
+        last = self._last.get(name)
+        self._last[name] = (counter, now)
+        if last is None or now <= last[1]:
+            return None
+        return max(0.0, (counter - last[0]) / (now - last[1]))
+
+
+class SystemProbe:
+    """The machine (or container): CPU, memory, disk, network, load."""
+
+    def __init__(self, psutil: Any, cgroup: Cgroup, volume: Path) -> None:
+        self.psutil = psutil
+        self.cgroup = cgroup
+        self.volume = volume
+        self.rates = Rates()
+
+    def prime(self, now: float) -> None:
+        if self.psutil is not None:
+            self.psutil.cpu_percent(interval=None)
+        self.sample(now)  # counters for the rates
+
+    def sample(self, now: float) -> dict[str, float]:
+        out: dict[str, float] = {}
+        psutil, cgroup = self.psutil, self.cgroup
+        if hasattr(os, "getloadavg"):
+            out["load.1m"] = os.getloadavg()[0]
+        cg_cpu = cgroup.cpu_seconds() if cgroup.cpu_limit else None
+        if cg_cpu is not None:
+            rate = self.rates.rate("cgroup.cpu", cg_cpu, now)
+            if rate is not None:
+                out["cpu.percent"] = 100.0 * rate / cgroup.cpu_limit
+        elif psutil is not None:
+            out["cpu.percent"] = psutil.cpu_percent(interval=None)
+        total = used = None
+        if psutil is not None:
+            memory = psutil.virtual_memory()
+            total, used = memory.total, memory.total - memory.available
+        if cgroup.memory_limit is not None and (total is None or cgroup.memory_limit < total):
+            total, used = cgroup.memory_limit, cgroup.memory_used()
+        if total:
+            out["memory.total"] = float(total)
+            if used is not None:
+                out["memory.used"] = float(used)
+                out["memory.percent"] = 100.0 * used / total
+        if psutil is None:
+            return out
+        try:
+            usage = psutil.disk_usage(str(self.volume))
+            out["disk.used"], out["disk.percent"] = float(usage.used), usage.percent
+        except OSError:
+            pass
+        for prefix, counters, fields in (
+            ("disk", _safe(psutil.disk_io_counters), (("read_bytes", "read_rate"), ("write_bytes", "write_rate"))),
+            ("network", _safe(psutil.net_io_counters), (("bytes_sent", "sent_rate"), ("bytes_recv", "recv_rate"))),
+        ):
+            if counters is None:
+                continue
+            for field, name in fields:
+                rate = self.rates.rate(f"{prefix}.{name}", getattr(counters, field), now)
+                if rate is not None:
+                    out[f"{prefix}.{name}"] = rate
+        return out
+
+
+def _safe(function: Callable[[], Any]) -> Any:
+    try:
+        return function()
+    except (OSError, RuntimeError):  # no disks / counters in some containers
+        return None
+
+
+class ProcessProbe:
+    """This process and its children: CPU, resident memory, process count."""
+
+    def __init__(self, psutil: Any, memory_total: Callable[[], float | None]) -> None:
+        self.psutil = psutil
+        self.me = psutil.Process()
+        self._known: dict[int, Any] = {}
+        self.memory_total = memory_total
+
+    def tree(self) -> list[Any]:
+        try:
+            return [self.me, *self.me.children(recursive=True)]
+        except self.psutil.Error:
+            return [self.me]
+
+    def pids(self) -> set[int]:
+        return {p.pid for p in self.tree()}
+
+    def prime(self, now: float) -> None:
+        self.sample(now)
+
+    def sample(self, now: float) -> dict[str, float]:
+        cpu = rss = 0.0
+        alive: dict[int, Any] = {}
+        for proc in self.tree():
+            known = self._known.get(proc.pid, proc)  # the same object keeps its CPU baseline
+            try:
+                with known.oneshot():
+                    cpu += known.cpu_percent(interval=None)
+                    rss += known.memory_info().rss
+            except self.psutil.Error:
+                continue
+            alive[proc.pid] = known
+        self._known = alive
+        out = {"process.cpu.percent": cpu, "process.memory.rss": rss, "process.count": float(len(alive))}
+        total = self.memory_total()
+        if total:
+            out["process.memory.percent"] = 100.0 * rss / total
+        return out
+
+
+class GpuProbe:
+    """NVIDIA GPUs through NVML (``nvidia-ml-py``). Builds only when NVML sees a GPU."""
+
+    def __init__(self, system: bool, unavailable: dict[str, str]) -> None:
+        self.system = system
+        self.unavailable = unavailable
+        self.handles: list[Any] = []
+        self.devices: list[dict[str, Any]] = []
+        try:
+            import pynvml
+        except ImportError:
+            unavailable["gpu"] = ("nvidia-ml-py is not installed, so GPUs are not sampled; "
+                                  "install it with: pip install 'labbook[system]'")
+            return
+        self.nvml = pynvml
+        try:
+            pynvml.nvmlInit()
+            count = pynvml.nvmlDeviceGetCount()
+        except pynvml.NVMLError as error:
+            unavailable["gpu"] = f"NVML could not start ({error}): no NVIDIA driver or GPU here"
+            return
+        if count == 0:
+            unavailable["gpu"] = "NVML found no GPU"
+            pynvml.nvmlShutdown()
+            return
+        for index in range(count):
+            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            self.handles.append(handle)
+            self.devices.append({
+                "index": index, "name": _text(self._call(pynvml.nvmlDeviceGetName, handle)),
+                "uuid": _text(self._call(pynvml.nvmlDeviceGetUUID, handle)),
+                "memory_total": getattr(self._call(pynvml.nvmlDeviceGetMemoryInfo, handle), "total", None),
+            })
+
+    def _call(self, function: Callable[..., Any], *args: Any, what: str | None = None) -> Any:
+        try:
+            return function(*args)
+        except self.nvml.NVMLError as error:
+            if what:
+                self.unavailable.setdefault(what, f"NVML: {error}")
+            return None
+
+    def sample(self, pids: set[int]) -> dict[str, float]:
+        nvml, out = self.nvml, {}
+        for index, handle in enumerate(self.handles):
+            prefix = f"gpu.{index}"
+            if self.system:
+                util = self._call(nvml.nvmlDeviceGetUtilizationRates, handle, what=f"{prefix}.utilization")
+                if util is not None:
+                    out[f"{prefix}.utilization"] = float(util.gpu)
+                memory = self._call(nvml.nvmlDeviceGetMemoryInfo, handle, what=f"{prefix}.memory")
+                if memory is not None:
+                    out[f"{prefix}.memory.used"] = float(memory.used)
+                    out[f"{prefix}.memory.total"] = float(memory.total)
+                temp = self._call(nvml.nvmlDeviceGetTemperature, handle, nvml.NVML_TEMPERATURE_GPU,
+                                  what=f"{prefix}.temperature")
+                if temp is not None:
+                    out[f"{prefix}.temperature"] = float(temp)
+                power = self._call(nvml.nvmlDeviceGetPowerUsage, handle, what=f"{prefix}.power")
+                if power is not None:
+                    out[f"{prefix}.power"] = power / 1000.0  # mW -> W
+            used = 0.0
+            for getter in (nvml.nvmlDeviceGetComputeRunningProcesses,
+                           nvml.nvmlDeviceGetGraphicsRunningProcesses):
+                for proc in self._call(getter, handle, what=f"{prefix}.process.memory") or ():
+                    if proc.pid in pids and proc.usedGpuMemory:
+                        used += proc.usedGpuMemory
+            out[f"{prefix}.process.memory"] = used
+        return out
+
+    def close(self) -> None:
+        if self.handles:
+            self._call(self.nvml.nvmlShutdown)
+            self.handles = []
+
+
+def _text(value: Any) -> Any:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+# -- the sampler -----------------------------------------------------------------------------
+
+
+class ResourceSampler:
+    """Samples on its own daemon thread and appends to ``resources/metric/<name>/<writer>.lbm``."""
+
+    def __init__(self, run: Any, interval: float, local_rank: int) -> None:
+        self.run = run
+        self.interval = float(interval)
+        self.system = local_rank == 0
+        self.folder: RunFolder = run._folder
+        self.writer_id = run.writer_id
+        self.host = socket.gethostname()
+        self.header = {"rank": run.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
+        self._series: dict[str, Series] = {}
+        self._step = 0
+        self._stop = threading.Event()
+        self.errors: list[str] = []
+        self._thread = threading.Thread(target=self._loop, name="labbook-resources", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        if self.errors:
+            self.run._writer.errors.extend(self.errors)
+
+    def _probes(self) -> tuple[list[Any], GpuProbe, dict[str, Any]]:
+        unavailable: dict[str, str] = {}
+        try:
+            import psutil
+        except ImportError:
+            psutil = None
+            unavailable["psutil"] = (_PSUTIL_MISSING + "; CPU, memory, disk, network and process "
+                                     "figures are not sampled")
+        cgroup = Cgroup()
+        probes: list[Any] = []
+        system = SystemProbe(psutil, cgroup, self.folder.path) if self.system else None
+        if system is not None:
+            probes.append(system)
+        if psutil is not None:
+            host_total = psutil.virtual_memory().total
+            limit = cgroup.memory_limit
+            total = limit if limit is not None and limit < host_total else host_total
+            probes.append(ProcessProbe(psutil, lambda: total))
+        gpu = GpuProbe(self.system, unavailable)
+        info = {"interval": self.interval, "cpu_count": os.cpu_count(), "cgroup": cgroup.describe(),
+                "gpus": gpu.devices, "unavailable": unavailable}
+        return probes, gpu, info
+
+    def _loop(self) -> None:
+        try:
+            probes, gpu, info = self._probes()
+            now = time.time()
+            for probe in probes:
+                probe.prime(now)
+        except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
+            self.errors.append(traceback.format_exc())
+            return
+        process = next((p for p in probes if isinstance(p, ProcessProbe)), None)
+
+        def sample() -> dict[str, float]:
+            values: dict[str, float] = {}
+            now = time.time()
+            for probe in probes:
+                values.update(probe.sample(now))
+            if gpu.handles:
+                values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+            self._write(values, now)
+            return values
+
+        try:
+            wait = FIRST_SAMPLE_DELAY
+            while not self._stop.wait(wait):
+                wait = self.interval
+                values = sample()
+                if self._step == 1 and self.system:
+                    info["series"] = sorted(values)
+                    self.run._writer.update_run(("merge", "system", {self.host: info}))
+            if self._step == 0:  # a run shorter than the first delay still gets one sample
+                info["series"] = sorted(sample())
+                if self.system:
+                    self.run._writer.update_run(("merge", "system", {self.host: info}))
+        except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
+            self.errors.append(traceback.format_exc())
+        finally:
+            gpu.close()
+
+    def _write(self, values: dict[str, float], now: float) -> None:
+        moment = round(now * 1e6)
+        for name, value in values.items():
+            series = self._series.get(name)
+            if series is None:
+                path = self.folder.series_file("metric", name, self.writer_id, root=self.folder.resources)
+                series = self._series[name] = Series("metric", name, path)
+            series.append(fmt.encode_metric_records([self._step], [moment], [float(value)]),
+                          self.writer_id, self.header)
+        self._step += 1
