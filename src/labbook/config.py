@@ -64,6 +64,9 @@ class Settings:
     crash_timeout: float = 60.0
     rank_metrics: str = "rank0"  # "rank0" or "all"
     collect_resources: bool = True
+    artifact_store: str | None = None  # artifact registry root (fsspec URL); None: artifacts_root
+    artifact_path: str | None = None  # where artifact bytes go; may hold {{project}}, {{run.uid}}
+    allowed_paths: str | None = None  # extra comma-separated locations the read side may open
     extra: dict[str, Any] = field(default_factory=dict)
 
     # setting name -> (environment variables, parser), in priority order within the environment
@@ -80,6 +83,9 @@ class Settings:
         "crash_timeout": (("LABBOOK_CRASH_TIMEOUT",), float),
         "rank_metrics": (("LABBOOK_RANK_METRICS",), str),
         "collect_resources": (("LABBOOK_COLLECT_RESOURCES", "POLYAXON_COLLECT_RESOURCES"), "bool"),
+        "artifact_store": (("LABBOOK_ARTIFACT_STORE",), str),
+        "artifact_path": (("LABBOOK_ARTIFACT_PATH",), str),
+        "allowed_paths": (("LABBOOK_ALLOWED_PATHS",), str),
     }
 
     @classmethod

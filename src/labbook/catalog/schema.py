@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0001"
+HEAD_REVISION = "0002"
 
 metadata = sa.MetaData()
 
@@ -79,4 +79,90 @@ tags = sa.Table(
     sa.Column("run_uuid", sa.String(64), sa.ForeignKey("runs.uuid", ondelete="CASCADE"), primary_key=True),
     sa.Column("tag", sa.String(255), primary_key=True),
     sa.Index("ix_tags_tag", "tag"),
+)
+
+
+# -- artifacts (revision 0002): an index of the artifact store; see labbook.artifacts ----------
+
+# One row per (project, key): the artifact, whatever its versions.
+artifacts = sa.Table(
+    "artifacts",
+    metadata,
+    sa.Column("project", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("latest_number", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+artifact_versions = sa.Table(
+    "artifact_versions",
+    metadata,
+    sa.Column("uid", sa.String(64), primary_key=True),
+    sa.Column("project", sa.String(255), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("number", sa.Integer, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("is_dir", sa.Boolean, nullable=False),
+    sa.Column("format", sa.String(32), nullable=True),
+    sa.Column("producer_run", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),  # the version's JSON, as stored
+    sa.UniqueConstraint("project", "key", "number", name="uq_artifact_versions_number"),
+    sa.Index("ix_artifact_versions_project_kind", "project", "kind", "created_at"),
+    sa.Index("ix_artifact_versions_producer", "producer_run"),
+    sa.Index("ix_artifact_versions_hash", "hash"),
+)
+
+artifact_labels = sa.Table(
+    "artifact_labels",
+    metadata,
+    sa.Column("uid", sa.String(64), sa.ForeignKey("artifact_versions.uid", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("value", sa.Text, nullable=True),
+    sa.Index("ix_artifact_labels_name_value", "name", "value"),
+)
+
+# User tags are exclusive per key: one version holds "prod" at a time.
+artifact_tags = sa.Table(
+    "artifact_tags",
+    metadata,
+    sa.Column("project", sa.String(255), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("uid", sa.String(64), sa.ForeignKey("artifact_versions.uid", ondelete="CASCADE"),
+              nullable=False),
+    sa.Index("ix_artifact_tags_uid", "uid"),
+)
+
+# Artifact -> artifact edges: "source" (made from) and "link" (a model -> its plots).
+artifact_links = sa.Table(
+    "artifact_links",
+    metadata,
+    sa.Column("from_uid", sa.String(64), primary_key=True),
+    sa.Column("relation", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("to_uid", sa.String(64), nullable=False),
+    sa.Index("ix_artifact_links_to", "to_uid"),
+)
+
+# Run <-> artifact edges, one per lineage.jsonl record (the run folder is the record).
+lineage = sa.Table(
+    "lineage",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("project", sa.String(255), nullable=False),
+    sa.Column("run_uuid", sa.String(64), nullable=False),
+    sa.Column("is_input", sa.Boolean, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("path", sa.Text, nullable=True),
+    sa.Column("uid", sa.String(64), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_lineage_run", "run_uuid"),
+    sa.Index("ix_lineage_uid", "uid"),
+    sa.Index("ix_lineage_path", "path"),
 )

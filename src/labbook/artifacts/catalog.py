@@ -1,0 +1,274 @@
+"""Artifact queries on the catalog: versions, labels, tags, links and lineage edges.
+
+The catalog is an index of the artifact store and of the runs' ``lineage.jsonl`` files;
+``reindex_artifacts`` rebuilds every row here from them (``labbook index --rebuild``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+
+from labbook.catalog import schema
+from labbook.catalog.catalog import Catalog, _chunks, _utc, as_aware
+
+V = schema.artifact_versions
+T = schema.artifact_tags
+L = schema.artifact_labels
+LINKS = schema.artifact_links
+E = schema.lineage
+
+
+def _label_rows(uid: str, labels: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"uid": uid, "name": str(k), "value": None if v is None else str(v)} for k, v in labels.items()]
+
+
+def version_row(record: dict[str, Any]) -> dict[str, Any]:
+    producer = record.get("producer") or {}
+    return {
+        "uid": record["uid"], "project": record["project"], "key": record["key"],
+        "number": record["number"], "kind": record["kind"], "hash": record["hash"],
+        "size": record["size"], "is_dir": bool(record.get("is_dir")), "format": record.get("format"),
+        "producer_run": producer.get("run"), "created_at": _utc(record["created_at"]), "record": record,
+    }
+
+
+def link_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Edges from ``sources`` (source -> this) and ``links`` (this -> linked) of a version."""
+    from labbook.artifacts.uri import is_store_uri, parse_store_uri
+
+    rows = []
+    for index, source in enumerate(record.get("sources") or []):
+        uri = source.get("uri") if isinstance(source, dict) else source
+        if is_store_uri(uri) and parse_store_uri(uri).uid:
+            rows.append({"from_uid": parse_store_uri(uri).uid, "relation": "source",
+                         "name": f"{record['uid']}:{index}", "to_uid": record["uid"]})
+    for name, uri in (record.get("links") or {}).items():
+        if is_store_uri(uri) and parse_store_uri(uri).uid:
+            rows.append({"from_uid": record["uid"], "relation": "link", "name": str(name)[:255],
+                         "to_uid": parse_store_uri(uri).uid})
+    return rows
+
+
+def index_versions(catalog: Catalog, records: Iterable[dict[str, Any]]) -> int:
+    """Insert version records (ones already indexed are skipped) and refresh their artifacts."""
+    records = list(records)
+    if not records:
+        return 0
+    with catalog.engine.begin() as conn:
+        known = set()
+        for chunk in _chunks([r["uid"] for r in records], 500):
+            known |= set(conn.execute(sa.select(V.c.uid).where(V.c.uid.in_(chunk))).scalars())
+        fresh = [r for r in records if r["uid"] not in known]
+        fresh = list({r["uid"]: r for r in fresh}.values())
+        if fresh:
+            conn.execute(V.insert(), [version_row(r) for r in fresh])
+            labels = [row for r in fresh for row in _label_rows(r["uid"], r.get("labels") or {})]
+            if labels:
+                conn.execute(L.insert(), labels)
+            links = {(x["from_uid"], x["relation"], x["name"]): x for r in fresh for x in link_rows(r)}
+            if links:
+                conn.execute(LINKS.delete().where(sa.tuple_(LINKS.c.from_uid, LINKS.c.relation, LINKS.c.name)
+                                                  .in_(list(links))))
+                conn.execute(LINKS.insert(), list(links.values()))
+        for project, key in {(r["project"], r["key"]) for r in records}:
+            _refresh_artifact(conn, project, key)
+    return len(fresh)
+
+
+def _refresh_artifact(conn: sa.Connection, project: str, key: str) -> None:
+    A = schema.artifacts
+    latest = conn.execute(
+        sa.select(V.c.number, V.c.kind, V.c.created_at).where(V.c.project == project, V.c.key == key)
+        .order_by(V.c.number.desc()).limit(1)
+    ).first()
+    conn.execute(A.delete().where(A.c.project == project, A.c.key == key))
+    if latest is not None:
+        conn.execute(A.insert().values(project=project, key=key, kind=latest.kind,
+                                       latest_number=latest.number, updated_at=latest.created_at))
+
+
+def set_tag(catalog: Catalog, project: str, key: str, tag: str, uid: str | None) -> None:
+    """Point ``tag`` at ``uid`` (moving it off any other version), or remove it when uid is None."""
+    with catalog.engine.begin() as conn:
+        conn.execute(T.delete().where(T.c.project == project, T.c.key == key, T.c.tag == tag))
+        if uid is not None:
+            conn.execute(T.insert().values(project=project, key=key, tag=tag, uid=uid))
+
+
+def delete_versions(catalog: Catalog, uids: list[str]) -> None:
+    with catalog.engine.begin() as conn:
+        pairs = set(conn.execute(sa.select(V.c.project, V.c.key).where(V.c.uid.in_(uids))).all())
+        for table, column in ((T, T.c.uid), (L, L.c.uid), (LINKS, LINKS.c.from_uid), (LINKS, LINKS.c.to_uid)):
+            conn.execute(table.delete().where(column.in_(uids)))
+        conn.execute(V.delete().where(V.c.uid.in_(uids)))
+        for project, key in pairs:
+            _refresh_artifact(conn, project, key)
+
+
+def find_version(catalog: Catalog, project: str, key: str, *, number: int | None = None,
+                 tag: str | None = None, uid: str | None = None) -> dict[str, Any] | None:
+    """One version's record: by uid (or unique prefix), number, user tag, or the latest."""
+    select = sa.select(V.c.record).where(V.c.project == project, V.c.key == key)
+    if uid is not None:
+        select = select.where(V.c.uid.startswith(uid, autoescape=True))
+    if number is not None:
+        select = select.where(V.c.number == number)
+    if tag is not None and tag != "latest":
+        select = select.join(T, sa.and_(T.c.uid == V.c.uid, T.c.tag == tag))
+    select = select.order_by(V.c.number.desc()).limit(2 if uid is not None else 1)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(select).scalars().all()
+    if uid is not None and len(rows) > 1:
+        from labbook.errors import NotFoundError
+
+        raise NotFoundError(f"Version uid prefix {uid!r} of {project}/{key} matches several versions; "
+                            "give more digits.")
+    return rows[0] if rows else None
+
+
+def tags_of(catalog: Catalog, uids: list[str]) -> dict[str, list[str]]:
+    """User tags per uid, plus ``latest`` on each key's newest version."""
+    found: dict[str, list[str]] = {u: [] for u in uids}
+    with catalog.engine.connect() as conn:
+        for chunk in _chunks(uids, 500):
+            for uid, tag in conn.execute(sa.select(T.c.uid, T.c.tag).where(T.c.uid.in_(chunk)).order_by(T.c.tag)):
+                found[uid].append(tag)
+            A = schema.artifacts
+            latest = conn.execute(
+                sa.select(V.c.uid).join(A, sa.and_(A.c.project == V.c.project, A.c.key == V.c.key,
+                                                   A.c.latest_number == V.c.number))
+                .where(V.c.uid.in_(chunk))
+            ).scalars()
+            for uid in latest:
+                found[uid].insert(0, "latest")
+    return found
+
+
+def search_versions(
+    catalog: Catalog,
+    project: str | None = None,
+    *,
+    kinds: Iterable[str] | None = None,
+    key: str | None = None,
+    labels: dict[str, Any] | None = None,
+    tag: str | None = None,
+    producer: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+    latest_only: bool = False,
+    limit: int | None = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """Version records, newest first. ``key`` is exact, or a substring when it starts with ``~``.
+    ``labels`` are ANDed; a value of None only requires the label to exist."""
+    select = sa.select(V.c.record)
+    if project is not None:
+        select = select.where(V.c.project == project)
+    if kinds:
+        select = select.where(V.c.kind.in_(list(kinds)))
+    if key:
+        if key.startswith("~"):
+            select = select.where(V.c.key.contains(key[1:], autoescape=True))
+        else:
+            select = select.where(V.c.key == key)
+    for index, (name, value) in enumerate((labels or {}).items()):
+        alias = L.alias(f"label_{index}")
+        condition = sa.and_(alias.c.uid == V.c.uid, alias.c.name == str(name))
+        if value is not None:
+            condition = sa.and_(condition, alias.c.value == str(value))
+        select = select.where(sa.exists().where(condition))
+    A = schema.artifacts
+    if tag == "latest" or latest_only:
+        select = select.join(A, sa.and_(A.c.project == V.c.project, A.c.key == V.c.key,
+                                        A.c.latest_number == V.c.number))
+    elif tag:
+        select = select.join(T, sa.and_(T.c.uid == V.c.uid, T.c.tag == tag))
+    if producer:
+        select = select.where(V.c.producer_run.startswith(producer.replace("-", "").lower(), autoescape=True))
+    if since is not None:
+        select = select.where(V.c.created_at >= _utc(since))
+    if until is not None:
+        select = select.where(V.c.created_at <= _utc(until))
+    select = select.order_by(V.c.created_at.desc(), V.c.number.desc())
+    if limit is not None:
+        select = select.limit(limit)
+    if offset:
+        select = select.offset(offset)
+    with catalog.engine.connect() as conn:
+        return list(conn.execute(select).scalars())
+
+
+def uids_with_hash(catalog: Catalog) -> set[tuple[str, str, str]]:
+    """(project, key, hash) of every indexed version: what gc must keep."""
+    with catalog.engine.connect() as conn:
+        return set(conn.execute(sa.select(V.c.project, V.c.key, V.c.hash)).all())
+
+
+# -- lineage edges ---------------------------------------------------------------------------
+
+
+def lineage_row(project: str, run_uuid: str, record: dict[str, Any]) -> dict[str, Any]:
+    return {"id": record["id"], "project": project, "run_uuid": run_uuid,
+            "is_input": bool(record.get("is_input")), "name": str(record.get("name")),
+            "kind": str(record.get("kind") or "artifact"), "path": record.get("path"),
+            "uid": record.get("uid"), "created_at": _utc(record.get("time"))}
+
+
+def index_lineage(catalog: Catalog, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    with catalog.engine.begin() as conn:
+        known = set()
+        for chunk in _chunks([r["id"] for r in rows], 500):
+            known |= set(conn.execute(sa.select(E.c.id).where(E.c.id.in_(chunk))).scalars())
+        fresh = list({r["id"]: r for r in rows if r["id"] not in known}.values())
+        if fresh:
+            conn.execute(E.insert(), fresh)
+
+
+def edges_of_runs(catalog: Catalog, run_uuids: list[str]) -> list[dict[str, Any]]:
+    with catalog.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(E).where(E.c.run_uuid.in_(run_uuids)))]
+
+
+def edges_of_artifacts(catalog: Catalog, uids: list[str], paths: list[str]) -> list[dict[str, Any]]:
+    condition = sa.or_(E.c.uid.in_(uids), E.c.path.in_(paths)) if paths else E.c.uid.in_(uids)
+    with catalog.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(sa.select(E).where(condition))]
+
+
+def producers(catalog: Catalog, *, runs: list[str] | None = None,
+              uids: list[str] | None = None) -> list[tuple[str, str]]:
+    """(uid, producing run) pairs of versions made by ``runs`` or with ``uids``."""
+    column = V.c.producer_run.in_(runs or []) if runs is not None else V.c.uid.in_(uids or [])
+    with catalog.engine.connect() as conn:
+        return [(u, r) for u, r in conn.execute(sa.select(V.c.uid, V.c.producer_run).where(column)) if r]
+
+
+def links_of(catalog: Catalog, uids: list[str]) -> list[dict[str, Any]]:
+    with catalog.engine.connect() as conn:
+        select = sa.select(LINKS).where(sa.or_(LINKS.c.from_uid.in_(uids), LINKS.c.to_uid.in_(uids)))
+        return [dict(r._mapping) for r in conn.execute(select)]
+
+
+def records_by_uid(catalog: Catalog, uids: list[str]) -> dict[str, dict[str, Any]]:
+    found = {}
+    with catalog.engine.connect() as conn:
+        for chunk in _chunks(uids, 500):
+            for record in conn.execute(sa.select(V.c.record).where(V.c.uid.in_(chunk))).scalars():
+                found[record["uid"]] = record
+    return found
+
+
+def clear_artifact_tables(catalog: Catalog) -> None:
+    with catalog.engine.begin() as conn:
+        for table in (E, LINKS, T, L, V, schema.artifacts):
+            conn.execute(table.delete())
+
+
+def as_datetime(value: Any) -> datetime | None:
+    return as_aware(_utc(value))
+
