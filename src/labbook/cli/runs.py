@@ -99,7 +99,8 @@ def runs_ls(ctx, project, filter_, sort, columns, limit, offset, as_json) -> Non
                        offset=offset, home=ctx.obj["home"])
     extra = [c.strip() for c in columns.split(",")] if columns else []
     if not extra and rows:  # show what the runs have: their params and last metric values
-        params = sorted({k for r in rows for k in r.inputs})[:4]
+        params = sorted({k for r in rows for k, v in r.inputs.items()
+                         if not isinstance(v, (dict, list))})[:4]
         metrics = sorted({k for r in rows for k in r.summaries})[:4]
         extra = [f"params.{_quote(p)}" for p in params] + [f"metrics.{_quote(m)}" for m in metrics]
     if as_json:
