@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from labbook.errors import ConfigError
-
 from labbook.capture import distributed
 from labbook.capture.liveness import Heartbeat
 from labbook.capture.logs import LOG_DIR, LogCapture
+from labbook.errors import ConfigError
 
 
 def start_capture(run: Any, track_logs: bool, collect_resources: bool | None) -> None:

@@ -1,0 +1,166 @@
+"""Resource sampling: series under resources/, real first values, cgroups, missing psutil/NVML."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import labbook
+from labbook.capture.resources import Cgroup
+from labbook.errors import ConfigError
+from labbook.store.runfile import read_run_file
+from tests.conftest import PYTHON, python_env
+
+# A process that burns CPU until its first process sample is on disk, then ends.
+BUSY_UNTIL_SAMPLED = """
+    {prelude}
+    import time
+    from labbook import tracking
+    from labbook.store.layout import RunFolder
+    run = tracking.init(project="res", track_env=False, track_code=False, track_logs=False,
+                        resources_interval=0.2)
+    print("RUN", run.uuid, flush=True)
+    folder = RunFolder(run.path)
+    target = folder.series_dir("metric", "{wait_for}", root=folder.resources)
+    deadline = time.monotonic() + 60
+    x = 0
+    while time.monotonic() < deadline and not any(p.stat().st_size > 200 for p in target.glob("*.lbm")):
+        for i in range(20000):
+            x += i * i
+    tracking.end()
+"""
+
+
+def _run(tmp_path: Path, home: Path, prelude: str = "", wait_for: str = "process.cpu.percent"):
+    script = tmp_path / "busy.py"
+    script.write_text(textwrap.dedent(BUSY_UNTIL_SAMPLED.format(prelude=prelude, wait_for=wait_for)))
+    result = subprocess.run([PYTHON, str(script)], env=python_env(home), capture_output=True,
+                            text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    uuid = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("RUN "))
+    return labbook.get_run(uuid)
+
+
+def test_resources_are_series_read_like_metrics_and_the_first_cpu_value_is_real(tmp_path, home):
+    record = _run(tmp_path, home)
+    names = record.resource_names()
+    for expected in ("cpu.percent", "memory.used", "memory.total", "memory.percent", "disk.used",
+                     "disk.percent", "load.1m", "process.cpu.percent", "process.memory.rss"):
+        assert expected in names
+    cpu = record.resource("process.cpu.percent")
+    assert len(cpu) >= 2
+    assert cpu.values[0] > 0  # primed: a busy process reads busy from its first sample
+    assert list(cpu.steps) == list(range(len(cpu)))
+    rss = record.resource("process.memory.rss")
+    assert rss.values.min() > 10 * 2**20  # a Python process with numpy loaded
+    total = record.resource("memory.total").values[0]
+    assert 0 < record.resource("memory.used").values[0] <= total
+    assert record.metric_names() == []  # resources never mix with the user's metrics
+    info = record.raw["system"][socket.gethostname()]
+    assert info["interval"] == 0.2 and set(info["series"]) >= set(names) - {"disk.read_rate"}
+    assert "gpu" in info["unavailable"] or info["gpus"]
+
+
+def test_without_psutil_the_rest_still_works_and_the_reason_is_recorded(tmp_path, home):
+    record = _run(tmp_path, home, prelude="import sys; sys.modules['psutil'] = None",
+                  wait_for="load.1m")
+    reasons = record.raw["system"][socket.gethostname()]["unavailable"]
+    assert "psutil is not installed" in reasons["psutil"] and "labbook[system]" in reasons["psutil"]
+    assert "load.1m" in record.resource_names()
+    assert "process.cpu.percent" not in record.resource_names()
+    assert record.status == "succeeded"
+
+
+def test_without_nvidia_ml_py_gpus_are_reported_unavailable(tmp_path, home):
+    record = _run(tmp_path, home, prelude="import sys; sys.modules['pynvml'] = None")
+    reasons = record.raw["system"][socket.gethostname()]["unavailable"]
+    assert "nvidia-ml-py is not installed" in reasons["gpu"]
+    assert not any(name.startswith("gpu.") for name in record.resource_names())
+
+
+def test_gpu_series_match_what_nvml_sees(tmp_path, home):
+    """With a GPU: every per-GPU series is there. Without one: the reason says why."""
+    record = _run(tmp_path, home)
+    info = record.raw["system"][socket.gethostname()]
+    names = set(record.resource_names())
+    if info["gpus"]:
+        for gpu in info["gpus"]:
+            for suffix in ("utilization", "memory.used", "memory.total", "process.memory"):
+                assert f"gpu.{gpu['index']}.{suffix}" in names
+            total = record.resource(f"gpu.{gpu['index']}.memory.total").values[0]
+            assert total == gpu["memory_total"]
+    else:
+        assert info["unavailable"]["gpu"]
+        assert not any(name.startswith("gpu.") for name in names)
+
+
+def test_collect_resources_false_and_the_environment_switch(run_factory, monkeypatch):
+    run = run_factory(collect_resources=False)
+    run.end()
+    assert not (run.path / "resources").exists()
+    monkeypatch.setenv("LABBOOK_COLLECT_RESOURCES", "0")
+    run = run_factory(collect_resources=None)
+    run.end()
+    assert not (run.path / "resources").exists()
+
+
+def test_a_run_shorter_than_the_first_delay_still_gets_a_sample(run_factory):
+    run = run_factory(collect_resources=True)
+    run.end()
+    record = labbook.get_run(run.uuid)
+    assert len(record.resource("load.1m")) == 1
+
+
+@pytest.mark.parametrize("interval", [pytest.param(0, id="zero"), pytest.param(-1.0, id="negative")])
+def test_a_non_positive_interval_is_refused(run_factory, interval):
+    with pytest.raises(ConfigError, match="resources_interval"):
+        run_factory(resources_interval=interval)
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("files, version, memory_limit, cpu_limit, used", [
+    pytest.param({"cgroup.controllers": "cpu memory", "memory.max": "1073741824\n",
+                  "memory.current": "600000000\n", "memory.stat": "anon 1\ninactive_file 100000000\n",
+                  "cpu.max": "150000 100000\n", "cpu.stat": "usage_usec 2500000\n"},
+                 2, 2**30, 1.5, 500000000, id="v2-limited"),
+    pytest.param({"cgroup.controllers": "cpu memory", "memory.max": "max\n", "cpu.max": "max 100000\n",
+                  "memory.current": "5\n"},
+                 2, None, None, 5, id="v2-unlimited"),
+    pytest.param({"memory/memory.limit_in_bytes": "536870912\n", "memory/memory.usage_in_bytes": "300\n",
+                  "memory/memory.stat": "total_inactive_file 100\n", "cpu/cpu.cfs_quota_us": "200000\n",
+                  "cpu/cpu.cfs_period_us": "100000\n", "cpuacct/cpuacct.usage": "3000000000\n"},
+                 1, 2**29, 2.0, 200, id="v1-limited"),
+    pytest.param({"memory/memory.limit_in_bytes": "9223372036854771712\n",
+                  "memory/memory.usage_in_bytes": "7\n", "cpu/cpu.cfs_quota_us": "-1\n"},
+                 1, None, None, 7, id="v1-unlimited"),
+])
+def test_cgroup_limits_and_usage(tmp_path, files, version, memory_limit, cpu_limit, used):
+    cgroup = Cgroup(_tree(tmp_path, files))
+    assert cgroup.version == version
+    assert cgroup.memory_limit == memory_limit
+    assert cgroup.cpu_limit == cpu_limit
+    assert cgroup.memory_used() == used
+    if cpu_limit:
+        assert cgroup.cpu_seconds() in (2.5, 3.0)
+
+
+def test_resource_files_use_the_event_format_with_rank_and_host(tmp_path, home):
+    record = _run(tmp_path, home)
+    from labbook.writer.format import read_header
+
+    files = list((record.path / "resources" / "metric" / "cpu.percent").glob("*.lbm"))
+    header = read_header(files[0])
+    assert header["kind"] == "metric" and header["name"] == "cpu.percent"
+    assert header["rank"] == 0 and header["host"] == socket.gethostname()
+    assert read_run_file(record.path / "run.json")["status"] == "succeeded"
