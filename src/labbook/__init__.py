@@ -29,6 +29,13 @@ _LAZY = {
     "RunRecord": ("labbook.runs", "RunRecord"),
     "MetricSeries": ("labbook.runs", "MetricSeries"),
     "Event": ("labbook.runs", "Event"),
+    "get_artifact": ("labbook.artifacts.api", "get_artifact"),
+    "list_artifacts": ("labbook.artifacts.api", "list_artifacts"),
+    "get_lineage": ("labbook.artifacts.api", "get_lineage"),
+    "tag_artifact": ("labbook.artifacts.api", "tag_artifact"),
+    "untag_artifact": ("labbook.artifacts.api", "untag_artifact"),
+    "delete_artifact": ("labbook.artifacts.api", "delete_artifact"),
+    "ArtifactVersion": ("labbook.artifacts.version", "ArtifactVersion"),
     "LabbookError": ("labbook.errors", "LabbookError"),
     "errors": ("labbook.errors", None),
 }

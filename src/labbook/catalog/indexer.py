@@ -73,4 +73,7 @@ def rebuild(
     removed = [uuid for uuid in known if uuid not in seen]
     if removed:
         catalog.delete_runs(removed)
+    from labbook.artifacts.api import reindex_artifacts
+
+    reindex_artifacts(catalog, artifacts_root)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}
