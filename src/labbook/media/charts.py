@@ -18,16 +18,11 @@ from labbook.media.optional import need
 from labbook.tracking.values import json_value
 
 
-def fragment(text: str | bytes):
-    """Pre-serialised JSON embedded as is by the event writer (re-encoded if it spans lines)."""
-    data = text.encode() if isinstance(text, str) else text
-    if b"\n" in data:
-        data = orjson.dumps(orjson.loads(data))
-    return orjson.Fragment(data)
-
-
 def json_fragment(what: str, argument: str, spec: Any):
-    """``spec`` (plain data, numpy arrays allowed) serialised now, or an error naming it."""
+    """``spec`` (plain data, numpy arrays allowed) serialised now, or an error naming it.
+
+    The event writer embeds the bytes as they are, without encoding the chart a second time.
+    """
     try:
         return orjson.Fragment(orjson.dumps(spec, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
     except (TypeError, orjson.JSONEncodeError):
@@ -43,18 +38,23 @@ def plotly_spec(what: str, figure: Any):
     from labbook.media.images import is_figure
 
     if is_figure(figure):
-        return fragment(mpl_to_plotly(what, figure).to_json())
+        return plotly_json(what, mpl_to_plotly(what, figure))
     go = need("plotly.graph_objects", what)
     if isinstance(figure, go.Figure):
-        return fragment(figure.to_json())
+        return plotly_json(what, figure)
     if isinstance(figure, (dict, list)):
         try:
-            return fragment(go.Figure(figure).to_json())
+            return plotly_json(what, go.Figure(figure))
         except ValueError as error:
             raise InvalidValueError(f"{what}: figure is not a valid plotly figure: {error}") from None
     raise InvalidValueError(
         f"{what}: figure must be a plotly Figure (or its dict), got {type(figure).__name__}."
     )
+
+
+def plotly_json(what: str, figure: Any):
+    """Plain JSON lists (not plotly's base64 typed arrays), so any plotly.js version reads it."""
+    return json_fragment(what, "figure", figure.to_dict())
 
 
 def mpl_to_plotly(what: str, figure: Any):

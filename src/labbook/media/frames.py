@@ -45,7 +45,7 @@ def frame_writer(what: str, df: Any, kind: str):
         pa = need("pyarrow", "Logging a data frame as Parquet")
         need("pyarrow.parquet", "Logging a data frame as Parquet")
         try:
-            table = pa.Table.from_pandas(frame)
+            table = pa.Table.from_pandas(frame.copy(deep=True))  # from_pandas alone shares buffers
         except (pa.ArrowException, TypeError, ValueError) as error:
             raise InvalidValueError(
                 f"{what}: df cannot be stored as Parquet ({error}). Use content_type='csv', or give "

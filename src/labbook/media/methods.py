@@ -305,7 +305,7 @@ def log_mpl_plotly_chart(self, name: str, figure: Any, step: int | None = None, 
         )
     try:
         try:
-            spec = charts.fragment(charts.mpl_to_plotly(what, figure).to_json())
+            spec = charts.plotly_json(what, charts.mpl_to_plotly(what, figure))
         except Exception as error:  # noqa: BLE001 - any conversion failure: recorded, or raised
             if not fallback_to_image:
                 if isinstance(error, MissingDependencyError):

@@ -168,7 +168,7 @@ class DataframeEvent(MediaEvent):
         kind = self.value["content_type"]
         if kind == "parquet":
             return pd.read_parquet(self.path)
-        if kind == "html":
+        if kind == "html":  # pandas needs lxml (not a labbook dependency) to read HTML tables
             return pd.read_html(self.path, index_col=0)[0]
         return pd.read_csv(self.path, index_col=0)
 
