@@ -191,6 +191,8 @@ def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, su
     """The shared body of log_artifact and log_model."""
     from labbook.artifacts.publish import file_ext
 
+    # Resolve (and so validate) where the bytes go before touching the user's file.
+    register["artifact_path"] = _artifact_path(run, register.get("artifact_path"))
     if step is not None:
         dest = run._folder.asset_path(kind, name, step, file_ext(source, source.is_dir()) or None)
         _copy_into(source, dest)
