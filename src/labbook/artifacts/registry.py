@@ -82,14 +82,17 @@ class ArtifactStore:
         """Store ``source`` at ``dest`` (a path of this store) unless present; True if written."""
         if self.local:
             return _put_local(Path(source), Path(dest), is_dir)
+        if is_dir:
+            # Object stores have no atomic folder rename: a "<dest>.complete" object written
+            # after the last file marks a whole upload (a partial one is redone, or gc'd).
+            if self.fs.exists(f"{dest}.complete"):
+                return False
+            self.fs.put(str(source), dest, recursive=True)
+            self.fs.pipe_file(f"{dest}.complete", b"")
+            return True
         if self.fs.exists(dest):
             return False
-        tmp = f"{dest}.tmp-{secrets.token_hex(4)}"
-        if is_dir:
-            self.fs.put(str(source), tmp, recursive=True)
-            self.fs.mv(tmp, dest, recursive=True)
-        else:
-            self.fs.put_file(str(source), dest)  # object stores write whole objects atomically
+        self.fs.put_file(str(source), dest)  # object stores write whole objects atomically
         return True
 
     def remove(self, path: str) -> None:
@@ -105,8 +108,9 @@ class ArtifactStore:
             elif target.exists():
                 target.unlink()
             return
-        if self.fs.exists(path):
-            self.fs.rm(path, recursive=True)
+        for target in (f"{path}.complete", path):  # a folder's marker goes first
+            if self.fs.exists(target):
+                self.fs.rm(target, recursive=True)
 
     # -- version records ---------------------------------------------------------------------
 
