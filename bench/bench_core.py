@@ -43,14 +43,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "calls": 100_000, "reps": 5, "metrics": 10, "steps": 10_000, "points": 1_000_000,
         "read_reps": 5, "runs": 1_000, "search_reps": 5, "import_reps": 7, "empty_reps": 10,
         "mlflow": {"calls": 5_000, "sqlite_calls": 200, "metrics": 10, "steps": 10_000,
-                   "points": 1_000_000, "read_reps": 1, "runs": 1_000, "search_reps": 3,
+                   "points": 100_000, "read_reps": 1, "runs": 1_000, "search_reps": 3,
                    "empty_reps": 5, "import_reps": 5, "cold_reps": 3},
     },
     "quick": {
         "calls": 100_000, "reps": 3, "metrics": 10, "steps": 10_000, "points": 1_000_000,
         "read_reps": 3, "runs": 200, "search_reps": 3, "import_reps": 5, "empty_reps": 5,
         "mlflow": {"calls": 1_000, "sqlite_calls": 50, "metrics": 10, "steps": 500,
-                   "points": 100_000, "read_reps": 1, "runs": 100, "search_reps": 2,
+                   "points": 50_000, "read_reps": 1, "runs": 100, "search_reps": 2,
                    "empty_reps": 3, "import_reps": 5, "cold_reps": 1},
     },
     "smoke": {
@@ -101,7 +101,7 @@ class Report:
         for ref_key, name in references:
             ref = self.value(ref_key)
             if ref:
-                parts.append(f"{value / ref:.2f}x {name}")
+                parts.append(f"{times(value / ref)} {name}")
         if parts:
             print(f"    -> {self.figures[key]['label']}: {', '.join(parts)}", flush=True)
 
@@ -115,6 +115,11 @@ class Report:
         self.targets.append({"target": label, "verdict": verdict, "ratio": ratio, "limit": limit})
         shown = f"{ratio:.3f}" if ratio is not None else "n/a"
         print(f"{verdict}  {label:<52} ratio {shown} (limit {limit:g})", flush=True)
+
+
+def times(ratio: float) -> str:
+    """``2.31x``, or ``1/450`` for small ratios, which read better as a fraction."""
+    return f"{ratio:.2f}x" if ratio >= 0.1 else f"1/{1 / ratio:,.0f}"
 
 
 def median_of(reps: int, measure: Callable[[], float]) -> float:
