@@ -4,6 +4,7 @@ The caller's thread checks the input and takes a private copy; ``log_asset_event
 task on the run's writer thread that encodes the copy into ``assets/<kind>/<name>_<step>.<ext>``
 and only afterwards appends the event pointing at it. So an event never points at a file that is
 missing or half written, and a failed encoding is reported with the run's writer errors.
+Past ``MAX_PENDING_BYTES`` of queued data the caller waits for the writer to catch up.
 An existing file is never overwritten: a second write of the same name and step gets a
 ``-1``, ``-2``... suffix, and the event records the exact path.
 """
@@ -11,6 +12,8 @@ An existing file is never overwritten: a second write of the same name and step 
 from __future__ import annotations
 
 import shutil
+import threading
+import weakref
 from pathlib import Path
 from typing import Any, Callable
 
@@ -20,6 +23,35 @@ from labbook.tracking.values import step_value
 from labbook.writer.format import to_epoch_us
 
 Writer = Callable[[Path], dict[str, Any]]
+# Assets waiting to be encoded hold copies of their data; past this many bytes of them (or this
+# many assets) the caller waits for the writer (back-pressure), so memory stays bounded.
+MAX_PENDING_BYTES = 256 * 1024 * 1024
+MAX_PENDING_ASSETS = 10_000
+
+
+class _Pending:
+    """Bytes of asset data queued on one writer, updated from both threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.bytes = 0
+
+    def add(self, amount: int) -> int:
+        with self.lock:
+            self.bytes += amount
+            return self.bytes
+
+
+_pending: "weakref.WeakKeyDictionary[Any, _Pending]" = weakref.WeakKeyDictionary()
+_pending_lock = threading.Lock()
+
+
+def _pending_for(writer: Any) -> _Pending:
+    with _pending_lock:
+        pending = _pending.get(writer)
+        if pending is None:
+            pending = _pending[writer] = _Pending()
+        return pending
 
 
 def unique_path(path: Path) -> Path:
@@ -43,12 +75,13 @@ def event_record(run: Any, kind: str, name: str, step: Any, timestamp: Any):
 
 def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, ext: str,
                     write: Writer, *, source: Path | None = None,
-                    extra: dict[str, Any] | None = None) -> None:
+                    extra: dict[str, Any] | None = None, nbytes: int = 0) -> None:
     """Queue ``write(path) -> value fields`` on the writer thread, then the event ``{"path": ...}``.
 
     ``write`` runs on the writer thread and must only use data the caller can no longer change.
     With ``source`` (a user's file), the file is copied to the asset path at once, on the
     caller's thread (it may be a temporary file about to go), and ``write`` only reads the copy.
+    ``nbytes`` is the size of the data ``write`` holds, for back-pressure.
     """
     series, step, moment = event_record(run, kind, name, step, timestamp)
     target = run._folder.asset_path(kind, name, step, ext)
@@ -60,14 +93,22 @@ def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, e
         copied.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, copied)
 
-    def task() -> None:
-        path = copied or unique_path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fields = write(path)
-        value = {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
-        events.append((series, step, moment, value))
+    pending = _pending_for(run._writer)
 
+    def task() -> None:
+        try:
+            path = copied or unique_path(target)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fields = write(path)
+            value = {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
+            events.append((series, step, moment, value))
+        finally:
+            pending.add(-nbytes)
+
+    queued = pending.add(nbytes)
     run._writer.submit(task)
+    if queued > MAX_PENDING_BYTES or len(run._writer.tasks) > MAX_PENDING_ASSETS:
+        run._writer.flush()
 
 
 def existing_file(what: str, argument: str, source: Any) -> Path:

@@ -71,11 +71,16 @@ def pcm(samples):
 
     clipped = 0
     if samples.dtype.kind == "f":
-        values = np.nan_to_num(samples.astype(np.float32, copy=False), nan=0.0)
-        clipped = int(np.count_nonzero(np.abs(values) > 1.0))
-        if clipped:
+        values = samples.astype(np.float32, copy=False)
+        low, high = float(values.min()), float(values.max())
+        if low != low or high != high:  # NaN present: silence it (rare, so checked this way)
+            values = np.nan_to_num(values, nan=0.0)
+            low, high = float(values.min()), float(values.max())
+        if low < -1.0 or high > 1.0:
+            clipped = int(np.count_nonzero((values < -1.0) | (values > 1.0)))
             values = np.clip(values, -1.0, 1.0)
-        out = np.rint(values * 32767.0).astype("<i2")
+        scaled = values * np.float32(32767.0)
+        out = np.rint(scaled, out=scaled).astype("<i2")
     elif samples.dtype == np.int8:
         out = (samples.astype(np.int16) + 128).astype(np.uint8)  # 8-bit WAV is unsigned
     elif samples.dtype == np.uint8:

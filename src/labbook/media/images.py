@@ -1,8 +1,7 @@
 """Images: from arrays, tensors, PIL images, matplotlib figures and files to PNG assets.
 
-The caller's thread checks the input and keeps a private copy (``prepare_image``); the writer
-thread converts it to 8-bit pixels, tiles a batch into a grid, resizes and encodes it
-(``write_image``). Rules, documented in docs/events.md:
+The caller's thread checks the input and keeps a private 8-bit copy (``prepare_image``); the
+writer thread tiles a batch into a grid, resizes and encodes it (``image_writer``). Rules, documented in docs/events.md:
 
 * layouts: ``HW``, ``HWC``, ``CHW``, ``NCHW``, ``NHWC`` (any order of the letters N, C, H, W).
   ``"CHW"``, the default, also reads an ``HWC`` array when its first axis cannot be channels
@@ -42,6 +41,12 @@ class PreparedImage:
     array: Any = None
     pil: Any = None
     rescale: float = 1.0
+
+    @property
+    def nbytes(self) -> int:
+        if self.array is not None:
+            return int(self.array.nbytes)
+        return self.width * self.height * self.channels
 
 
 def check_ext(what: str, ext: str | None, default: str = "png") -> str:
@@ -86,7 +91,7 @@ def prepare_array(what: str, argument: str, data: Any, dataformats: str, rescale
     """Check an image array (numpy, torch, nested lists) and keep a private copy in (N)HWC."""
     import numpy as np
 
-    array = numeric(what, argument, data, ndim=(2, 3, 4), copy=copy)
+    array = numeric(what, argument, data, ndim=(2, 3, 4), copy=False)
     letters = layout(what, argument, array.shape, dataformats)
     target = ("N" if "N" in letters else "") + "HW" + ("C" if "C" in letters else "")
     array = array.transpose([letters.index(axis) for axis in target])
@@ -105,6 +110,9 @@ def prepare_array(what: str, argument: str, data: Any, dataformats: str, rescale
                 f"{what}: {argument} is {array.dtype} with values in [{low}, {high}]; integer images "
                 "must lie in [0, 255]. Pass uint8, or floats in [0, 1]."
             )
+    # Other pixels become uint8 now: the conversion is the private copy, and what waits for the
+    # writer is 4 to 8 times smaller than float pixels.
+    array = to_uint8(array) if array.dtype != np.uint8 else array.copy() if copy else array
     if array.ndim == 4:
         count, height, width = array.shape[:3]
         columns = min(GRID_COLUMNS, count)

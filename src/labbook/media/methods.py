@@ -46,7 +46,8 @@ def log_image(self, data: Any, name: str | None = None, step: int | None = None,
     scale = images.check_rescale(what, rescale)
     need("PIL.Image", "Logging images")
     prepared = images.prepare_image(what, "data", data, dataformats, scale)
-    log_asset_event(self, "image", name or "image", step, timestamp, kind, images.image_writer(prepared, kind))
+    log_asset_event(self, "image", name or "image", step, timestamp, kind, images.image_writer(prepared, kind),
+                    nbytes=prepared.nbytes)
 
 
 def _bytes_writer(data: bytes, then):
@@ -103,7 +104,8 @@ def log_mpl_image(self, data: Any, name: str | None = None, close: bool = True, 
         if close:
             images.close_figures(data)
     prepared = images.prepare_array(what, "data", pixels, "NHWC" if pixels.ndim == 4 else "HWC", 1.0, copy=False)
-    log_asset_event(self, "image", name or "figure", step, timestamp, "png", images.image_writer(prepared, "png"))
+    log_asset_event(self, "image", name or "figure", step, timestamp, "png", images.image_writer(prepared, "png"),
+                    nbytes=prepared.nbytes)
 
 
 def log_video(self, data: Any, name: str | None = None, fps: int = 4, step: int | None = None,
@@ -126,7 +128,8 @@ def log_video(self, data: Any, name: str | None = None, fps: int = 4, step: int 
     kind = video.check_content_type(what, content_type)
     video.require_encoder(what, kind)
     prepared = video.prepare_video(what, "data", data, fps)
-    log_asset_event(self, "video", name or "video", step, timestamp, kind, video.video_writer(prepared, kind))
+    log_asset_event(self, "video", name or "video", step, timestamp, kind, video.video_writer(prepared, kind),
+                    nbytes=prepared.frames.nbytes)
 
 
 def log_audio(self, data: Any, name: str | None = None, sample_rate: int = 44100, step: int | None = None,
@@ -153,7 +156,8 @@ def log_audio(self, data: Any, name: str | None = None, sample_rate: int = 44100
             "or None (or pass an audio file, which is copied as is)."
         )
     prepared = audio.prepare_audio(what, "data", data, sample_rate)
-    log_asset_event(self, "audio", name or "audio", step, timestamp, "wav", audio.audio_writer(prepared))
+    log_asset_event(self, "audio", name or "audio", step, timestamp, "wav", audio.audio_writer(prepared),
+                    nbytes=prepared.samples.nbytes)
 
 
 def log_histogram(self, name: str, values: Any, bins: Any, max_bins: int | None = None,
