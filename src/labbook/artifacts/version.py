@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from datetime import datetime
@@ -21,6 +22,11 @@ from labbook.artifacts.paths import ReadPolicy, store_root
 from labbook.artifacts.registry import ArtifactStore
 from labbook.artifacts.uri import StoreUri
 from labbook.errors import InvalidValueError
+
+
+@functools.lru_cache(maxsize=32)
+def _store_for(root: str) -> ArtifactStore:
+    return ArtifactStore(root)
 
 
 def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:
@@ -36,7 +42,6 @@ class ArtifactVersion:
     def __init__(self, record: dict[str, Any], tags: list[str] | None = None, *, settings: Any) -> None:
         self.record = record
         self._settings = settings
-        self._store = ArtifactStore(store_root(settings))
         self.project: str = record["project"]
         self.key: str = record["key"]
         self.kind: str = record["kind"]
@@ -54,6 +59,10 @@ class ArtifactVersion:
         self.links: dict[str, str] = dict(record.get("links") or {})
         self.description: str | None = record.get("description")
         self.tags: list[str] = list(tags or [])
+
+    @property
+    def _store(self) -> ArtifactStore:
+        return _store_for(store_root(self._settings))
 
     @property
     def created_at(self) -> datetime:
