@@ -29,8 +29,10 @@ not support) is written to run.json under ``system.<host>.unavailable`` with the
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -41,6 +43,7 @@ from labbook.store.layout import RunFolder
 from labbook.writer import format as fmt
 from labbook.writer.writer import Series
 
+_NVIDIA_DRIVER = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 FIRST_SAMPLE_DELAY = 0.25  # seconds between priming the counters and the first sample
 _PSUTIL_MISSING = "psutil is not installed; install it with: pip install 'labbook[system]'"
 
@@ -279,11 +282,23 @@ class GpuProbe:
         self.unavailable = unavailable
         self.handles: list[Any] = []
         self.devices: list[dict[str, Any]] = []
+        missing = ("nvidia-ml-py is not installed, so GPUs are not sampled; "
+                   "install it with: pip install 'labbook[system]'")
+        try:
+            if importlib.util.find_spec("pynvml") is None:
+                unavailable["gpu"] = missing
+                return
+        except ValueError:  # sys.modules["pynvml"] is None: import blocked
+            unavailable["gpu"] = missing
+            return
+        if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in _NVIDIA_DRIVER):
+            # Importing and starting NVML costs tens of ms of CPU; skip both without a driver.
+            unavailable["gpu"] = "no NVIDIA driver here (no /dev/nvidiactl or /proc/driver/nvidia)"
+            return
         try:
             import pynvml
         except ImportError:
-            unavailable["gpu"] = ("nvidia-ml-py is not installed, so GPUs are not sampled; "
-                                  "install it with: pip install 'labbook[system]'")
+            unavailable["gpu"] = missing
             return
         self.nvml = pynvml
         try:
@@ -448,6 +463,6 @@ class ResourceSampler:
             if series is None:
                 path = self.folder.series_file("metric", name, self.writer_id, root=self.folder.resources)
                 series = self._series[name] = Series("metric", name, path)
-            series.append(fmt.encode_metric_records([self._step], [moment], [float(value)]),
+            series.append(fmt.encode_metric_record(self._step, moment, float(value)),
                           self.writer_id, self.header)
         self._step += 1

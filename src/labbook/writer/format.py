@@ -97,6 +97,13 @@ def encode_metric_records(steps: list[int], times_us: list[int], values: list[fl
     return records.tobytes()
 
 
+def encode_metric_record(step: int, time_us: int, value: float) -> bytes:
+    """One record, the same bytes as above, without numpy (for writers that log rarely)."""
+    import struct
+
+    return struct.pack("<qqd", step, time_us, value)
+
+
 def read_metric_file(path: Path):
     """Records of one metric file as a numpy structured array; a torn tail is dropped."""
     import numpy as np

@@ -1,0 +1,117 @@
+"""Overhead of system capture (fd-level log capture + resource sampling + heartbeat).
+
+The workload is a CPU-bound pure-Python loop that prints one line per step, the worst case for
+log capture: every line crosses a pipe and a reader thread that competes for the GIL. It runs in
+a fresh subprocess per repetition, untracked and tracked, alternating, and only the loop is
+timed (interpreter start and ``init()`` are not). Variants:
+
+* ``buffered``: stdout is a pipe, so Python buffers it (what a launcher or ``> file`` gives);
+* ``unbuffered``: ``PYTHONUNBUFFERED=1``, one write per line (what a terminal or ``flush=True`` gives).
+
+Tracked means ``tracking.init()`` with its defaults: ``track_logs=True``, resources every
+``--interval`` seconds (10 s by default, as shipped; ``--interval 1`` for a harsher figure).
+
+    .venv/bin/python bench/bench_capture.py [--quick] [--steps N] [--reps N] [--interval S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+LOOP = """
+    import resource, sys, time
+    TRACKED = {tracked}
+    if TRACKED:
+        from labbook import tracking
+        run = tracking.init(project="bench", track_env=False, track_code=False,
+                            resources_interval={interval})
+
+    def work(n):
+        total = 0
+        for i in range(n):
+            total += (i * i) % 7
+        return total
+
+    def cpu():
+        usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
+        return usage.ru_utime + usage.ru_stime
+
+    start, start_cpu = time.perf_counter(), cpu()
+    for step in range({steps}):
+        value = work({work})
+        print(f"step {{step}} value {{value}} loss {{1 / (step + 1):.6f}}")
+    elapsed, used = time.perf_counter() - start, cpu() - start_cpu
+    if TRACKED:
+        tracking.end()
+    print("ELAPSED", elapsed, used, file=sys.stderr)
+"""
+
+
+def one(tracked: bool, unbuffered: bool, steps: int, work: int, interval: float,
+        home: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of every thread) of the loop in a fresh process."""
+    code = textwrap.dedent(LOOP.format(tracked=tracked, steps=steps, work=work, interval=interval))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LABBOOK_", "POLYAXON_"))}
+    env["LABBOOK_HOME"] = home
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    if unbuffered:
+        env["PYTHONUNBUFFERED"] = "1"
+    else:
+        env.pop("PYTHONUNBUFFERED", None)
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                            timeout=600)
+    if result.returncode != 0:
+        raise SystemExit(f"benchmark child failed:\n{result.stderr}")
+    if result.stdout.count("\n") != steps:
+        raise SystemExit(f"expected {steps} lines on the console, got {result.stdout.count(chr(10))}")
+    wall, used = result.stderr.rsplit("ELAPSED", 1)[1].split()[:2]
+    return float(wall), float(used)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions")
+    parser.add_argument("--steps", type=int, default=None)
+    parser.add_argument("--work", type=int, default=2000, help="loop iterations per step")
+    parser.add_argument("--reps", type=int, default=None)
+    parser.add_argument("--interval", type=float, default=10.0, help="resources_interval, seconds")
+    args = parser.parse_args()
+    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
+    steps = args.steps or (1000 if quick else 4000)
+    reps = args.reps or (3 if quick else 7)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        home = str(Path(tmp) / ".labbook")
+        one(True, False, 10, 10, args.interval, home)  # warm: catalog created, files cached
+        for unbuffered in (False, True):
+            plain, tracked = [], []
+            for _ in range(reps):  # alternate, so drift in machine load hits both alike
+                plain.append(one(False, unbuffered, steps, args.work, args.interval, home))
+                tracked.append(one(True, unbuffered, steps, args.work, args.interval, home))
+            row = ["unbuffered" if unbuffered else "buffered"]
+            for index in (0, 1):  # wall, then CPU
+                p = statistics.median(x[index] for x in plain)
+                t = statistics.median(x[index] for x in tracked)
+                row += [p, t, 100 * (t - p) / p]
+            rows.append(row)
+    print(f"capture overhead: {steps} steps x {args.work} iterations, one printed line per step, "
+          f"{reps} reps each (medians), resources every {args.interval:g} s")
+    print(f"{'stdout':<12}{'wall untr.':>11}{'wall tr.':>10}{'wall +%':>9}"
+          f"{'cpu untr.':>11}{'cpu tr.':>9}{'cpu +%':>8}")
+    for name, wp, wt, wpct, cp, ct, cpct in rows:
+        print(f"{name:<12}{wp:>11.3f}{wt:>10.3f}{wpct:>8.2f}%{cp:>11.3f}{ct:>9.3f}{cpct:>7.2f}%")
+    print("CPU is every thread's user+system time over the loop: the work capture adds, less "
+          "sensitive than wall time to other load on the machine.")
+
+
+if __name__ == "__main__":
+    main()
