@@ -104,7 +104,7 @@ def test_cli_lineage_and_artifacts_commands(run_factory, home):
     assert len(data["nodes"]) == 8 and data["root"] == f"artifact:{p['report'].uid}"
     text = runner.invoke(cli, ["lineage", p["train"].uuid])
     assert "--output--> artifact clf:v1" in text.output and "run train" in text.output
-    listing = runner.invoke(cli, ["artifacts", "ls", "churn", "--kind", "datasets", "--json"])
+    listing = runner.invoke(cli, ["artifacts", "ls", "-p", "churn", "--kind", "datasets", "--json"])
     assert {v["key"] for v in orjson.loads(listing.output)} == {"train", "test"}
     table = runner.invoke(cli, ["artifacts", "ls", "churn"])
     assert p["model"].uri in table.output and "v1" in table.output

@@ -164,7 +164,8 @@ def search_versions(
 ) -> list[dict[str, Any]]:
     """Version records, newest first. ``key`` is exact, or a substring when it starts with ``~``.
     ``labels`` are ANDed; a value of None only requires the label to exist."""
-    select = sa.select(V.c.record)
+    # Filter, sort and page on narrow columns first; load the JSON records of one page only.
+    select = sa.select(V.c.uid)
     if project is not None:
         select = select.where(V.c.project == project)
     if kinds:
@@ -198,13 +199,9 @@ def search_versions(
     if offset:
         select = select.offset(offset)
     with catalog.engine.connect() as conn:
-        return list(conn.execute(select).scalars())
-
-
-def uids_with_hash(catalog: Catalog) -> set[tuple[str, str, str]]:
-    """(project, key, hash) of every indexed version: what gc must keep."""
-    with catalog.engine.connect() as conn:
-        return set(conn.execute(sa.select(V.c.project, V.c.key, V.c.hash)).all())
+        uids = list(conn.execute(select).scalars())
+    records = records_by_uid(catalog, uids)
+    return [records[uid] for uid in uids if uid in records]
 
 
 # -- lineage edges ---------------------------------------------------------------------------

@@ -112,6 +112,7 @@ artifact_versions = sa.Table(
     sa.Column("record", sa.JSON, nullable=False),  # the version's JSON, as stored
     sa.UniqueConstraint("project", "key", "number", name="uq_artifact_versions_number"),
     sa.Index("ix_artifact_versions_project_kind", "project", "kind", "created_at"),
+    sa.Index("ix_artifact_versions_project_created", "project", "created_at"),
     sa.Index("ix_artifact_versions_producer", "producer_run"),
     sa.Index("ix_artifact_versions_hash", "hash"),
 )

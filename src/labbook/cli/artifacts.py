@@ -22,6 +22,7 @@ def artifacts_group() -> None:
 
 @artifacts_group.command("ls")
 @click.argument("project", required=False)
+@click.option("-p", "--project", "project_option", help="The project (or give it as the argument).")
 @click.option("--kind", help="A kind (model, dataset, csv, ...) or a store prefix (models, datasets, ...).")
 @click.option("--key", help="An exact key, or ~text for keys containing text.")
 @click.option("--label", "labels", multiple=True, help="k=v, or k for 'has label k'; repeat to AND.")
@@ -33,9 +34,12 @@ def artifacts_group() -> None:
 @click.option("--offset", default=0, type=int)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
-def ls_cmd(ctx, project, kind, key, labels, tag, producer, since, until, limit, offset, as_json) -> None:
+def ls_cmd(ctx, project, project_option, kind, key, labels, tag, producer, since, until, limit, offset,
+           as_json) -> None:
     """List artifact versions, newest first."""
     from labbook.artifacts.api import list_artifacts
+
+    project = project or project_option
 
     versions = list_artifacts(project, kind=kind, key=key, labels=list(labels) or None, tag=tag,
                               producer=producer, since=since, until=until, limit=limit, offset=offset,

@@ -40,6 +40,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_artifact_versions_project_kind", "artifact_versions",
                     ["project", "kind", "created_at"])
+    op.create_index("ix_artifact_versions_project_created", "artifact_versions", ["project", "created_at"])
     op.create_index("ix_artifact_versions_producer", "artifact_versions", ["producer_run"])
     op.create_index("ix_artifact_versions_hash", "artifact_versions", ["hash"])
     op.create_table(
