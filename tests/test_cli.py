@@ -98,12 +98,26 @@ def test_index_rebuild(logged, home):
 
 def test_demo_and_console_script(home, tmp_path):
     result = subprocess.run([PYTHON, "-m", "labbook.cli.main", "demo", "--runs", "2"],
-                            env=python_env(home), capture_output=True, text=True, timeout=120,
+                            env=python_env(home), capture_output=True, text=True, timeout=180,
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "2 runs logged" in result.stdout and "val/accuracy" in result.stdout
+    assert "4 runs logged" in result.stdout and "val/accuracy" in result.stdout
+    assert "Where the evaluation report comes from" in result.stdout
     rows = orjson.loads(subprocess.run(
         [PYTHON, "-m", "labbook.cli.main", "runs", "ls", "-p", "churn-demo", "--json"],
         env=python_env(home), capture_output=True, text=True, timeout=60).stdout)
-    assert len(rows) == 2 and all(r["status"] == "succeeded" for r in rows)
-    assert all(r["metrics"]["val/accuracy"]["count"] == 12 for r in rows)
+    assert len(rows) == 4 and all(r["status"] == "succeeded" for r in rows)
+    sweep = [r for r in rows if r["name"].startswith("logreg")]
+    assert len(sweep) == 2 and all(r["metrics"]["val/accuracy"]["count"] == 12 for r in sweep)
+    import labbook
+
+    evaluation = next(r for r in rows if r["name"] == "evaluate-best")
+    record = labbook.get_run(evaluation["uuid"], home=home)
+    kinds = set(record.event_kinds())
+    assert {"metric", "curve", "confusion", "dataframe", "span", "chart"} <= kinds
+    sweep_kinds = set(labbook.get_run(sweep[0]["uuid"], home=home).event_kinds())
+    assert {"image", "audio", "video", "histogram", "html", "text", "chart"} <= sweep_kinds
+    lineage = labbook.get_lineage("store://artifacts/churn-demo/evaluation-report", direction="up",
+                                  home=home)
+    keys = {node.data.get("key") for node in lineage.nodes.values() if node.type == "artifact"}
+    assert {"churn-raw", "churn-train", "churn-val", "churn-logreg", "evaluation-report"} <= keys

@@ -102,42 +102,207 @@ def train(run, params: dict[str, Any], data, on_epoch: Callable | None = None):
     return w, b, val
 
 
-def run_demo(home: str | Path | None = None, *, runs: int | None = None,
-             echo: Callable[[str], None] = print) -> list[str]:
-    """Log the demo project into ``home`` (default: the current labbook home); return run uuids."""
+def _roc(p, y):
+    """ROC points and AUC computed from scores, with numpy only."""
     import numpy as np
 
+    order = np.argsort(-p)
+    y_sorted = y[order]
+    tps = np.concatenate([[0], np.cumsum(y_sorted)])
+    fps = np.concatenate([[0], np.cumsum(1 - y_sorted)])
+    tpr, fpr = tps / max(tps[-1], 1), fps / max(fps[-1], 1)
+    return fpr, tpr, float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+
+
+def _confusion(p, y) -> list[list[int]]:
+    predicted = (p >= 0.5).astype(int)
+    y = y.astype(int)
+    return [[int(((y == a) & (predicted == b)).sum()) for b in (0, 1)] for a in (0, 1)]
+
+
+def _weights_image(history):
+    """A heat map of the weights per epoch (rows) as an RGB uint8 array."""
+    import numpy as np
+
+    w = np.array(history)
+    scale = np.abs(w).max() or 1.0
+    norm = w / scale
+    red = np.clip(norm, 0, 1)
+    blue = np.clip(-norm, 0, 1)
+    rgb = np.stack([1 - blue, 1 - np.abs(norm), 1 - red], axis=-1)
+    return (np.kron(rgb, np.ones((12, 24, 1))) * 255).astype(np.uint8)
+
+
+def _loss_tone(losses, sample_rate=8000):
+    """The validation loss curve as sound: pitch falls as the loss falls."""
+    import numpy as np
+
+    pieces = []
+    for loss in losses:
+        t = np.arange(int(sample_rate * 0.15)) / sample_rate
+        pieces.append(0.3 * np.sin(2 * np.pi * (220 + 600 * loss) * t))
+    return np.concatenate(pieces).astype(np.float32)
+
+
+def _optional(echo, what: str, call: Callable[[], Any]) -> None:
+    """Run an optional-library call; say so when the library is missing (never silently)."""
+    from labbook.errors import MissingDependencyError
+
+    try:
+        call()
+    except MissingDependencyError as error:
+        echo(f"    skipped {what}: {error}")
+
+
+def run_demo(home: str | Path | None = None, *, runs: int | None = None,
+             echo: Callable[[str], None] = print) -> list[str]:
+    """Log the demo project into ``home`` (default: the current labbook home); return run uuids.
+
+    Three stages, linked by store:// URIs: *prepare* versions the raw table twice and the train
+    and validation splits; each *train* run consumes the splits and logs metrics, text, HTML,
+    histograms, curves, confusion matrices, images, audio, video, charts and its model; *evaluate*
+    consumes the best model and writes a report. ``labbook lineage`` then shows the whole chain.
+    """
+    import numpy as np
+    import pandas as pd
+
+    import labbook
     from labbook.tracking.run import Run
 
-    x, y = make_data()
-    split = int(len(y) * 0.8)
-    x_train, mean, std = _standardise(x[:split])
-    x_val, _, _ = _standardise(x[split:], mean, std)
-    data = (x_train, y[:split], x_val, y[split:])
+    common = {"project": PROJECT, "home": home}
     uuids = []
+    x, y = make_data()
+    frame = pd.DataFrame(x, columns=FEATURES).assign(churned=y.astype(int))
+    with Run(name="prepare-data", tags=["data"], **common) as run:
+        raw_v1 = run.log_dataset(frame.iloc[:3000], "churn-raw", labels={"source": "crm-export"},
+                                 description="Customer table, first export")
+        raw = run.log_dataset(frame, "churn-raw", labels={"source": "crm-export"},
+                              description="Customer table, with the late-October customers")
+        split = int(len(frame) * 0.8)
+        train_ds = run.log_dataset(frame.iloc[:split], "churn-train", labels={"split": "train"},
+                                   label_column="churned", sources=[raw.uri])
+        val_ds = run.log_dataset(frame.iloc[split:], "churn-val", labels={"split": "validation"},
+                                 label_column="churned", sources=[raw.uri])
+        run.log_outputs(rows=len(frame), churn_rate=float(frame["churned"].mean()))
+        for column in FEATURES:
+            run.log_histogram(f"features/{column}", frame[column].to_numpy(), bins=30, step=0)
+        uuids.append(run.uuid)
+        echo(f"  prepare-data: churn-raw v{raw_v1.version} and v{raw.version}, "
+             f"churn-train v{train_ds.version}, churn-val v{val_ds.version}  ({run.uuid[:8]})")
+
     sweep = SWEEP[:runs] if runs else SWEEP
+    models = []
     for index, params in enumerate(sweep, 1):
         name = f"logreg-lr{params['lr']}-bs{params['batch_size']}"
-        with Run(project=PROJECT, name=name, tags=["sweep", "logreg"], home=home,
-                 description="Logistic regression on the synthetic churn table") as run:
+        with Run(name=name, tags=["sweep", "logreg"],
+                 description="Logistic regression on the synthetic churn table", **common) as run:
+            train_df = run.use_artifact(f"store://datasets/{PROJECT}/churn-train:latest").as_df()
+            val_df = run.use_artifact(f"store://datasets/{PROJECT}/churn-val:latest").as_df()
+            x_tr, mean, std = _standardise(train_df[FEATURES].to_numpy(dtype=float))
+            x_va, _, _ = _standardise(val_df[FEATURES].to_numpy(dtype=float), mean, std)
+            y_tr = train_df["churned"].to_numpy(dtype=float)
+            y_va = val_df["churned"].to_numpy(dtype=float)
             run.log_inputs(**params, optimizer="sgd-cosine", features=FEATURES,
-                           data={"rows": int(len(y)), "train": split, "seed": 7})
+                           train_rows=len(y_tr), val_rows=len(y_va))
+            history, val_losses = [], []
 
             def on_epoch(run, epoch, w, b):
-                weights = ", ".join(f"{f}={v:+.3f}" for f, v in zip(FEATURES, w))
-                run.log_text("weights", weights, step=epoch)
+                p = _predict(w, b, x_va)
+                history.append(w.copy())
+                val_losses.append(_metrics(p, y_va)["loss"])
+                run.log_text("weights", ", ".join(f"{f}={v:+.3f}" for f, v in zip(FEATURES, w)),
+                             step=epoch)
+                run.log_histogram("val/scores", p, bins=20, step=epoch)
                 if epoch % 4 == 0:
+                    fpr, tpr, auc = _roc(p, y_va)
+                    run.log_roc_auc_curve("val/roc", fpr, tpr, auc=auc, step=epoch)
+                    run.log_metric("val/auc", auc, step=epoch)
+                    run.log_confusion_matrix("val/confusion", ["stays", "churns"],
+                                             ["stays", "churns"], _confusion(p, y_va), step=epoch)
                     rows = "".join(f"<tr><td>{f}</td><td>{v:+.4f}</td></tr>" for f, v in zip(FEATURES, w))
                     run.log_html("weights-table",
                                  f"<table><tr><th>feature</th><th>weight</th></tr>{rows}</table>",
                                  step=epoch)
 
-            w, b, val = train(run, params, data, on_epoch)
+            w, b, val = train(run, params, (x_tr, y_tr, x_va, y_va), on_epoch)
+            _optional(echo, "the weights image", lambda: run.log_image(
+                _weights_image(history), name="weights-by-epoch", dataformats="HWC", step=params["epochs"]))
+            _optional(echo, "the loss tone", lambda: run.log_audio(
+                _loss_tone(val_losses), name="val-loss-tone", sample_rate=8000, step=params["epochs"]))
+            frames = np.stack([_weights_image(history[: i + 1] + [np.zeros_like(w)] * (len(history) - i - 1))
+                               for i in range(len(history))])
+            _optional(echo, "the training video", lambda: run.log_video(
+                frames, name="weights-video", fps=4, step=params["epochs"], content_type="gif"))
+
+            def chart():
+                import plotly.graph_objects as go
+
+                figure = go.Figure(go.Bar(x=FEATURES, y=w.tolist()))
+                figure.update_layout(title=f"{name}: weights")
+                run.log_plotly_chart("weights-chart", figure, step=params["epochs"])
+
+            _optional(echo, "the plotly chart", chart)
+            model_file = Path(run.get_outputs_path("model/weights.npz"))
+            np.savez(model_file, w=w, b=np.array(b), mean=mean, std=std)
+            model = run.log_model(str(model_file), name="churn-logreg", framework="numpy",
+                                  algorithm="logistic-regression",
+                                  metrics={k: round(v, 6) for k, v in val.items()},
+                                  params=params, training_set=train_df, label_column="churned",
+                                  rel_path="model")
             run.log_outputs(val_accuracy=val["accuracy"], val_f1=val["f1"], val_loss=val["loss"],
                             weights=dict(zip(FEATURES, np.round(w, 5).tolist())), bias=round(b, 5))
             run.set_readme(f"# {name}\n\nValidation accuracy **{val['accuracy']:.3f}**, "
-                           f"F1 {val['f1']:.3f} after {params['epochs']} epochs.")
+                           f"F1 {val['f1']:.3f} after {params['epochs']} epochs.\n\n"
+                           f"Model: `{model.uri}`")
+            models.append((val["f1"], model))
             uuids.append(run.uuid)
-            echo(f"  run {index}/{len(sweep)}  {name:<24} val accuracy {val['accuracy']:.3f}  "
-                 f"f1 {val['f1']:.3f}  ({run.uuid[:8]})")
+            echo(f"  train {index}/{len(sweep)}  {name:<24} val accuracy {val['accuracy']:.3f}  "
+                 f"f1 {val['f1']:.3f}  model v{model.version}  ({run.uuid[:8]})")
+
+    best = max(models, key=lambda item: item[0])[1]
+    labbook.tag_artifact(best.uri, "best", home=home)
+    with Run(name="evaluate-best", tags=["evaluation"], **common) as run:
+        from datetime import datetime, timezone
+
+        started = datetime.now(timezone.utc)
+        model = run.use_artifact(f"store://models/{PROJECT}/churn-logreg:best")
+        val_df = run.use_artifact(f"store://datasets/{PROJECT}/churn-val:latest").as_df()
+        weights = np.load(model.local_path())
+        x_va, _, _ = _standardise(val_df[FEATURES].to_numpy(dtype=float), weights["mean"], weights["std"])
+        y_va = val_df["churned"].to_numpy(dtype=float)
+        p = _predict(weights["w"], float(weights["b"]), x_va)
+        scores = _metrics(p, y_va)
+        fpr, tpr, auc = _roc(p, y_va)
+        run.log_metrics(step=0, **scores, auc=auc)
+        run.log_roc_auc_curve("roc", fpr, tpr, auc=auc, step=0)
+        run.log_confusion_matrix("confusion", ["stays", "churns"], ["stays", "churns"],
+                                 _confusion(p, y_va), step=0)
+        from labbook.media.traces import Span
+
+        done = datetime.now(timezone.utc)
+        run.log_trace(Span("evaluate", kind="chain", started_at=started, finished_at=done,
+                           inputs={"model": model.uri, "rows": int(len(y_va))},
+                           outputs={"auc": round(auc, 6)}, status="succeeded",
+                           children=[Span("load-model", kind="tool", outputs={"bytes": model.size}),
+                                     Span("predict", kind="tool", outputs={"positives": int((p >= 0.5).sum())}),
+                                     Span("score", kind="tool", outputs=scores)]), step=0)
+
+        def roc_chart():
+            import altair as alt
+
+            points = pd.DataFrame({"false positive rate": fpr, "true positive rate": tpr})
+            chart = alt.Chart(points).mark_line().encode(x="false positive rate", y="true positive rate")
+            run.log_altair_chart("roc-chart", chart.properties(title=f"ROC, AUC {auc:.3f}"), step=0)
+
+        _optional(echo, "the altair chart", roc_chart)
+        worst = val_df.assign(score=p).sort_values("score", ascending=False).head(20)
+        run.log_dataframe(worst, "highest-risk-customers", content_type="csv", step=0)
+        report = Path(run.get_outputs_path("report.md"))
+        report.write_text(f"# Evaluation of {model.uri}\n\n" + "\n".join(
+            f"- {k}: {v:.4f}" for k, v in {**scores, "auc": auc}.items()) + "\n")
+        report_version = run.log_artifact(str(report), name="evaluation-report", kind="markdown")
+        run.log_outputs(**{f"eval_{k}": v for k, v in scores.items()}, eval_auc=auc)
+        uuids.append(run.uuid)
+        echo(f"  evaluate-best: {model.key} v{model.version} (tag best) accuracy "
+             f"{scores['accuracy']:.3f} auc {auc:.3f}; report {report_version.uri}  ({run.uuid[:8]})")
     return uuids
