@@ -200,3 +200,35 @@ def test_module_api_without_a_run_says_how_to_start_one():
 
     with pytest.raises(NoActiveRunError, match="tracking.init"):
         tracking.log_artifact("x")
+
+
+def test_a_logged_file_rewritten_in_place_is_detected_not_served(active):
+    Path("model.pt").write_bytes(b"version one")
+    v = tracking.log_artifact("model.pt", name="model")
+    output = active.path / "outputs/model.pt"
+    os.chmod(output, 0o644)  # what a root process can do anyway
+    with open(output, "r+b") as handle:  # an in-place rewrite, as torch.save(path) would do
+        handle.write(b"VERSION TWO")
+    from labbook.artifacts.version import ArtifactIntegrityError
+
+    fresh = __import__("labbook").get_artifact(v.uri)
+    if os.path.samefile(output, fresh.location):  # hard-linked store: the change is caught
+        with pytest.raises(ArtifactIntegrityError, match="changed in place"):
+            fresh.read_bytes()
+    else:  # copy-on-write clone or copy: the version kept its bytes
+        assert fresh.read_bytes() == b"version one"
+
+
+def test_escapes_through_reading_and_templates_are_refused(active, run_factory):
+    os.makedirs("d")
+    Path("d/a.txt").write_text("a")
+    v = tracking.log_artifact("d", name="d")
+    with pytest.raises(PathEscapeError):
+        v.open(path="../../../etc/passwd")
+    with pytest.raises(PathEscapeError):
+        tracking.log_dataset(__import__("pandas").DataFrame({"x": [1]}), "t", rel_path="../../x")
+    slashed = run_factory(project="seeds", name="a/b")
+    Path("b.txt").write_text("b")
+    with pytest.raises(PathEscapeError, match="not one path component"):
+        slashed.log_artifact("b.txt", artifact_path=str(Path("store-{{run.name}}").absolute()))
+    assert Path("b.txt").exists()

@@ -111,6 +111,10 @@ def publish(
                 "links": dict(links or {}), "description": description,
                 "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
             }
+            if target.local and not is_dir:
+                from labbook.artifacts.registry import blob_fingerprint
+
+                record["blob_stat"] = blob_fingerprint(blob)
             if store.write_version(record):
                 return _index(settings, catalog, record), True
     raise RunStateError(  # pragma: no cover - needs 20 concurrent writers on one key

@@ -21,7 +21,11 @@ from labbook.artifacts.kinds import prefix_for
 from labbook.artifacts.paths import ReadPolicy, store_root
 from labbook.artifacts.registry import ArtifactStore
 from labbook.artifacts.uri import StoreUri
-from labbook.errors import InvalidValueError
+from labbook.errors import InvalidValueError, LabbookError
+
+
+class ArtifactIntegrityError(LabbookError):
+    """A version's stored bytes were changed after it was logged."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -84,7 +88,21 @@ class ArtifactVersion:
     # -- reading ---------------------------------------------------------------------------
 
     def _readable(self) -> str:
-        return ReadPolicy.from_settings(self._settings).check(self.location)
+        location = ReadPolicy.from_settings(self._settings).check(self.location)
+        recorded = self.record.get("blob_stat")
+        if recorded and "://" not in location:
+            from labbook.artifacts.registry import blob_fingerprint
+
+            now = blob_fingerprint(location)
+            # Only the same file is comparable: a copied store has other inodes and times.
+            if now["ino"] == recorded["ino"] and (now["size"], now["mtime_ns"]) != (recorded["size"], recorded["mtime_ns"]):
+                raise ArtifactIntegrityError(
+                    f"The stored bytes of {self.uri} (v{self.version}) at {location} were changed in "
+                    "place after logging (size or modification time differ), so they may no longer "
+                    f"match hash {self.hash[:12]}. Write new files instead of rewriting logged ones; "
+                    "restore the file or delete this version."
+                )
+        return location
 
     def local_path(self) -> str:
         """A local path to the bytes: the stored file itself, or a cached download."""
