@@ -126,3 +126,41 @@ def test_cli_lineage_and_artifacts_commands(run_factory, home):
     assert "Removed 0 unreferenced" in runner.invoke(cli, ["artifacts", "gc"]).output
     bad = runner.invoke(cli, ["artifacts", "show", "store://models/churn/../x"])
     assert bad.exit_code == 1 and "path step" in bad.output
+
+
+# -- the lineage.jsonl format ---------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from labbook.artifacts.lineage import RunArtifact, append_lineage, read_lineage  # noqa: E402
+
+_names = st.text(min_size=1, max_size=20).filter(lambda s: s.strip() and "\x00" not in s)
+_artifacts = st.builds(RunArtifact, name=_names, kind=st.sampled_from(["file", "model", "data", "dataset"]),
+                       path=st.one_of(st.none(), st.text(max_size=30)),
+                       summary=st.dictionaries(st.text(max_size=5), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5), max_size=3),
+                       is_input=st.booleans())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(_artifacts, min_size=1, max_size=5), st.data())
+def test_lineage_file_round_trips_and_a_torn_tail_loses_only_the_last_record(tmp_path_factory, items, data):
+    path = tmp_path_factory.mktemp("lineage") / "lineage.jsonl"
+    records = [a.to_record() for a in items]
+    append_lineage(path, records[:1])
+    append_lineage(path, records[1:])
+    assert read_lineage(path) == records
+    raw = path.read_bytes()
+    cut = data.draw(st.integers(min_value=0, max_value=len(raw)))
+    path.write_bytes(raw[:cut])
+    kept = read_lineage(path)
+    assert kept == records[:raw[:cut].count(b"\n")]
+
+
+def test_lineage_records_reject_unknown_fields():
+    with pytest.raises(labbook.LabbookError, match="unknown fields"):
+        RunArtifact.from_value({"name": "x", "colour": "red"})
+    with pytest.raises(labbook.LabbookError, match="has no name"):
+        RunArtifact.from_value({"kind": "file"})
+    with pytest.raises(labbook.LabbookError, match="JSON cannot store"):
+        RunArtifact(name="x", summary={"n": 2**70}).to_record()

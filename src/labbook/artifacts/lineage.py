@@ -50,9 +50,17 @@ class RunArtifact:
         data["kind"] = kind_value(self.kind, "artifact")
         data["summary"] = dict(self.summary or {})
         data["is_input"] = bool(self.is_input)
-        return {"id": uuid_module.uuid4().hex,
-                "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
-                **{k: v for k, v in data.items() if v is not None or k in ("path", "uri", "uid")}}
+        record = {"id": uuid_module.uuid4().hex,
+                  "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                  **{k: v for k, v in data.items() if v is not None or k in ("path", "uri", "uid")}}
+        try:
+            orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
+        except TypeError as error:
+            raise InvalidValueError(
+                f"Lineage record {self.name!r} holds a value JSON cannot store ({error}); use numbers "
+                "within 64 bits, text, lists and dicts."
+            ) from None
+        return record
 
     @classmethod
     def from_value(cls, value: Any) -> "RunArtifact":

@@ -128,7 +128,7 @@ class ArtifactVersion:
         partial = target.with_name(f".{target.name}.partial")
         if "://" not in location:
             if self.is_dir:
-                shutil.copytree(location, partial, dirs_exist_ok=True)
+                shutil.copytree(location, partial, dirs_exist_ok=True, copy_function=shutil.copyfile)
             else:
                 shutil.copyfile(location, partial)
         else:
