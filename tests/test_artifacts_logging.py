@@ -232,3 +232,20 @@ def test_escapes_through_reading_and_templates_are_refused(active, run_factory):
     with pytest.raises(PathEscapeError, match="not one path component"):
         slashed.log_artifact("b.txt", artifact_path=str(Path("store-{{run.name}}").absolute()))
     assert Path("b.txt").exists()
+
+
+def test_relogging_a_file_taken_from_the_store_keeps_the_store_whole(active):
+    Path("w.bin").write_bytes(b"weights")
+    v = tracking.log_artifact("w.bin", name="w")
+    again = tracking.log_artifact(v.local_path(), name="w")  # moves the stored file into outputs/
+    assert again.uid == v.uid and Path(v.location).read_bytes() == b"weights"
+    assert __import__("labbook").get_artifact(v.uri).read_bytes() == b"weights"
+
+
+def test_model_calls_set_run_meta_flags(active):
+    Path("m.bin").write_bytes(b"m")
+    tracking.log_model("m.bin", name="m", step=1)
+    tracking.get_tensorboard_path()
+    active.flush()
+    meta = orjson.loads((active.path / "run.json").read_bytes())["meta"]
+    assert meta["has_model"] is True and meta["has_tensorboard"] is True

@@ -277,6 +277,7 @@ def log_model(self, path: str, name: str | None = None, framework: str | None = 
                                rel_path=extra_rel, step=step, timestamp=timestamp)
         all_links[extra_name] = version.uri
     model_labels = {**({"framework": framework} if framework else {}), **_json_dict(labels, "labels")}
+    self.log_meta(has_model=True)
     return _log_path(self, "log_model", source, name, "model", summary=summary, step=step, timestamp=timestamp,
                      rel_path=rel_path if rel_path is not None or step is not None else "model",
                      event_value={"framework": framework, "spec": _json_dict(summary, "summary")},
@@ -457,6 +458,7 @@ def log_model_ref(self, path: str, name: str | None = None, framework: str | Non
                   skip_hash_calculation: bool = False) -> Any:
     """``log_artifact_ref`` with kind ``model`` and ``summary.framework``."""
     summary = {**_json_dict(summary, "summary"), **({"framework": framework} if framework else {})}
+    self.log_meta(has_model=True)
     return _ref(self, "log_model_ref", path, "model", name, None, None, summary, is_input, rel_path,
                 skip_hash_calculation)
 
@@ -525,6 +527,7 @@ def log_tensorboard_ref(self, path: str, name: str = "tensorboard", is_input: bo
     record = _ref(self, "log_tensorboard_ref", path, "tensorboard", name, None, None, None, is_input,
                   rel_path, True)
     state["tensorboard"] = True
+    self.log_meta(has_tensorboard=True)
     return record
 
 

@@ -91,13 +91,14 @@ def publish(
         place = {"blob": f"{encode_name(key)}/{digest[:2]}/{digest}{ext}"}
     with store.lock(project, key):
         for _attempt in range(MAX_NUMBER_RETRIES):
+            # Store first, even when the content turns out unchanged: this also restores a blob
+            # that was moved out of the store (logging a file got from local_path(), say).
+            target.put_blob(source, blob, is_dir)
             live, deleted = store.version_numbers(project, key)
             if live:
                 latest = store.read_version(project, key, live[-1])
                 if latest["hash"] == digest and bool(latest.get("is_dir")) == is_dir:
-                    version = _index(settings, catalog, latest)
-                    return version, False
-            target.put_blob(source, blob, is_dir)
+                    return _index(settings, catalog, latest), False
             number = max(live + deleted, default=0) + 1
             record = {
                 "schema": VERSION_SCHEMA, "schema_version": VERSION_SCHEMA_VERSION,
