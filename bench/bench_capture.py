@@ -8,8 +8,10 @@ timed (interpreter start and ``init()`` are not). Variants:
 * ``buffered``: stdout is a pipe, so Python buffers it (what a launcher or ``> file`` gives);
 * ``unbuffered``: ``PYTHONUNBUFFERED=1``, one write per line (what a terminal or ``flush=True`` gives).
 
-Tracked means ``tracking.init()`` with its defaults: ``track_logs=True``, resources every
-``--interval`` seconds (10 s by default, as shipped; ``--interval 1`` for a harsher figure).
+Three variants per stdout mode: ``untracked`` (no labbook), ``no capture`` (``tracking.init``
+with ``track_logs=False, collect_resources=False``: the run writer and heartbeat only) and
+``capture`` (``tracking.init()`` defaults: logs captured, resources every ``--interval`` seconds,
+10 s as shipped). The capture's own cost is ``capture`` against ``no capture``.
 
     .venv/bin/python bench/bench_capture.py [--quick] [--steps N] [--reps N] [--interval S]
 """
@@ -29,10 +31,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LOOP = """
     import resource, sys, time
-    TRACKED = {tracked}
+    TRACKED, CAPTURE = {tracked}, {capture}
     if TRACKED:
         from labbook import tracking
         run = tracking.init(project="bench", track_env=False, track_code=False,
+                            track_logs=CAPTURE, collect_resources=CAPTURE,
                             resources_interval={interval})
 
     def work(n):
@@ -56,10 +59,11 @@ LOOP = """
 """
 
 
-def one(tracked: bool, unbuffered: bool, steps: int, work: int, interval: float,
+def one(variant: str, unbuffered: bool, steps: int, work: int, interval: float,
         home: str) -> tuple[float, float]:
     """(wall seconds, CPU seconds of every thread) of the loop in a fresh process."""
-    code = textwrap.dedent(LOOP.format(tracked=tracked, steps=steps, work=work, interval=interval))
+    code = textwrap.dedent(LOOP.format(tracked=variant != "untracked", capture=variant == "capture",
+                                       steps=steps, work=work, interval=interval))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABBOOK_", "POLYAXON_"))}
     env["LABBOOK_HOME"] = home
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
@@ -81,36 +85,40 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps and repetitions")
     parser.add_argument("--steps", type=int, default=None)
-    parser.add_argument("--work", type=int, default=2000, help="loop iterations per step")
+    parser.add_argument("--work", type=int, default=20000,
+                        help="loop iterations per step (20000: about 1 ms)")
     parser.add_argument("--reps", type=int, default=None)
     parser.add_argument("--interval", type=float, default=10.0, help="resources_interval, seconds")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
-    steps = args.steps or (1000 if quick else 4000)
-    reps = args.reps or (3 if quick else 7)
+    steps = args.steps or (1000 if quick else 3000)
+    reps = args.reps or (3 if quick else 5)
+    variants = ("untracked", "no capture", "capture")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         home = str(Path(tmp) / ".labbook")
-        one(True, False, 10, 10, args.interval, home)  # warm: catalog created, files cached
+        one("capture", False, 10, 10, args.interval, home)  # warm: catalog created, files cached
         for unbuffered in (False, True):
-            plain, tracked = [], []
-            for _ in range(reps):  # alternate, so drift in machine load hits both alike
-                plain.append(one(False, unbuffered, steps, args.work, args.interval, home))
-                tracked.append(one(True, unbuffered, steps, args.work, args.interval, home))
-            row = ["unbuffered" if unbuffered else "buffered"]
-            for index in (0, 1):  # wall, then CPU
-                p = statistics.median(x[index] for x in plain)
-                t = statistics.median(x[index] for x in tracked)
-                row += [p, t, 100 * (t - p) / p]
-            rows.append(row)
+            runs: dict[str, list[tuple[float, float]]] = {v: [] for v in variants}
+            for _ in range(reps):  # interleaved, so drift in machine load hits all alike
+                for variant in variants:
+                    runs[variant].append(one(variant, unbuffered, steps, args.work, args.interval, home))
+            medians = {v: (statistics.median(x[0] for x in r), statistics.median(x[1] for x in r))
+                       for v, r in runs.items()}
+            rows.append(("unbuffered" if unbuffered else "buffered", medians))
     print(f"capture overhead: {steps} steps x {args.work} iterations, one printed line per step, "
           f"{reps} reps each (medians), resources every {args.interval:g} s")
-    print(f"{'stdout':<12}{'wall untr.':>11}{'wall tr.':>10}{'wall +%':>9}"
-          f"{'cpu untr.':>11}{'cpu tr.':>9}{'cpu +%':>8}")
-    for name, wp, wt, wpct, cp, ct, cpct in rows:
-        print(f"{name:<12}{wp:>11.3f}{wt:>10.3f}{wpct:>8.2f}%{cp:>11.3f}{ct:>9.3f}{cpct:>7.2f}%")
-    print("CPU is every thread's user+system time over the loop: the work capture adds, less "
-          "sensitive than wall time to other load on the machine.")
+    print("untracked: no labbook; no capture: init(track_logs=False, collect_resources=False); "
+          "capture: init() defaults")
+    print(f"{'stdout':<12}{'variant':<12}{'wall s':>8}{'wall +%':>9}{'cpu s':>8}{'cpu +%':>8}")
+    for name, medians in rows:
+        base_wall, base_cpu = medians["untracked"]
+        for variant in variants:
+            wall, used = medians[variant]
+            print(f"{name:<12}{variant:<12}{wall:>8.3f}{100 * (wall - base_wall) / base_wall:>8.2f}%"
+                  f"{used:>8.3f}{100 * (used - base_cpu) / base_cpu:>7.2f}%")
+    print("cpu: user+system time of every thread over the loop (the work labbook adds; less "
+          "sensitive than wall time to other load on the machine)")
 
 
 if __name__ == "__main__":

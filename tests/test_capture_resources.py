@@ -12,7 +12,7 @@ import pytest
 import labbook
 from labbook.capture.resources import Cgroup
 from labbook.errors import ConfigError
-from labbook.store.runfile import read_run_file
+from labbook.writer.format import read_header
 from tests.conftest import PYTHON, python_env
 
 # A process that burns CPU until its first process sample is on disk, then ends.
@@ -62,7 +62,19 @@ def test_resources_are_series_read_like_metrics_and_the_first_cpu_value_is_real(
     assert record.metric_names() == []  # resources never mix with the user's metrics
     info = record.raw["system"][socket.gethostname()]
     assert info["interval"] == 0.2 and set(info["series"]) >= set(names) - {"disk.read_rate"}
-    assert "gpu" in info["unavailable"] or info["gpus"]
+    header = read_header(next((record.path / "resources" / "metric" / "cpu.percent").glob("*.lbm")))
+    assert header["kind"] == "metric" and header["name"] == "cpu.percent"
+    assert header["rank"] == 0 and header["host"] == socket.gethostname()
+
+    # GPUs: with one, every per-GPU series is there; without, the reason says why
+    if info["gpus"]:
+        for gpu in info["gpus"]:
+            for suffix in ("utilization", "memory.used", "memory.total", "process.memory"):
+                assert f"gpu.{gpu['index']}.{suffix}" in names
+            assert record.resource(f"gpu.{gpu['index']}.memory.total").values[0] == gpu["memory_total"]
+    else:
+        assert info["unavailable"]["gpu"]
+        assert not any(name.startswith("gpu.") for name in names)
 
 
 def test_without_psutil_the_rest_still_works_and_the_reason_is_recorded(tmp_path, home):
@@ -80,22 +92,6 @@ def test_without_nvidia_ml_py_gpus_are_reported_unavailable(tmp_path, home):
     reasons = record.raw["system"][socket.gethostname()]["unavailable"]
     assert "nvidia-ml-py is not installed" in reasons["gpu"]
     assert not any(name.startswith("gpu.") for name in record.resource_names())
-
-
-def test_gpu_series_match_what_nvml_sees(tmp_path, home):
-    """With a GPU: every per-GPU series is there. Without one: the reason says why."""
-    record = _run(tmp_path, home)
-    info = record.raw["system"][socket.gethostname()]
-    names = set(record.resource_names())
-    if info["gpus"]:
-        for gpu in info["gpus"]:
-            for suffix in ("utilization", "memory.used", "memory.total", "process.memory"):
-                assert f"gpu.{gpu['index']}.{suffix}" in names
-            total = record.resource(f"gpu.{gpu['index']}.memory.total").values[0]
-            assert total == gpu["memory_total"]
-    else:
-        assert info["unavailable"]["gpu"]
-        assert not any(name.startswith("gpu.") for name in names)
 
 
 def test_collect_resources_false_and_the_environment_switch(run_factory, monkeypatch):
@@ -153,14 +149,3 @@ def test_cgroup_limits_and_usage(tmp_path, files, version, memory_limit, cpu_lim
     assert cgroup.memory_used() == used
     if cpu_limit:
         assert cgroup.cpu_seconds() in (2.5, 3.0)
-
-
-def test_resource_files_use_the_event_format_with_rank_and_host(tmp_path, home):
-    record = _run(tmp_path, home)
-    from labbook.writer.format import read_header
-
-    files = list((record.path / "resources" / "metric" / "cpu.percent").glob("*.lbm"))
-    header = read_header(files[0])
-    assert header["kind"] == "metric" and header["name"] == "cpu.percent"
-    assert header["rank"] == 0 and header["host"] == socket.gethostname()
-    assert read_run_file(record.path / "run.json")["status"] == "succeeded"

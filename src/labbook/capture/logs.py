@@ -150,17 +150,18 @@ def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, ra
                 max_polls: int | None = None) -> Iterator[LogLine]:
     """Yield the last ``tail`` lines (all with None), then new lines as processes write them.
 
-    Stops after the poll on which ``until()`` first returns True (for example: the run is no
-    longer running), having yielded everything written up to then; or after ``max_polls``.
+    Stops one poll after ``until()`` first returns True (for example: the run is no longer
+    running; the extra poll picks up the last lines a process writes while it ends), or after
+    ``max_polls``.
     """
     offsets: dict[Path, int] = {}
     for line in read_logs(run_path, tail=tail, rank=rank):
         yield line
     for path in log_files(run_path):
         offsets[path] = path.stat().st_size - len(_torn_tail(path))
-    polls = 0
+    polls, finished_before = 0, False
     while True:
-        finished = until() if until is not None else False
+        finished = finished_before or (until() if until is not None else False)
         fresh: list[dict[str, Any]] = []
         for path in log_files(run_path):
             start = offsets.get(path, 0)
@@ -171,8 +172,9 @@ def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, ra
             fresh.extend(_parse_lines(data))
         yield from _merge(fresh, rank)
         polls += 1
-        if finished or (max_polls is not None and polls >= max_polls):
+        if finished_before or (max_polls is not None and polls >= max_polls):
             return
+        finished_before = finished
         time.sleep(poll)
 
 
@@ -248,15 +250,26 @@ class LogCapture:
             }) + b"\n")
             self._file.flush()
         self._wake_r, self._wake_w = os.pipe()
+        prepared: list[tuple[_Stream, int]] = []
+        try:  # everything that can fail happens before fd 1 or 2 is touched
+            for stream in self._streams:
+                try:
+                    os.fstat(stream.fd)
+                except OSError:  # a daemon with fd 1 or 2 closed: nothing to capture there
+                    stream.open = False
+                    continue
+                stream.saved = os.dup(stream.fd)
+                stream.read_fd, write_fd = os.pipe()
+                prepared.append((stream, write_fd))
+        except OSError:
+            for stream, write_fd in prepared:
+                for fd in (stream.saved, stream.read_fd, write_fd):
+                    os.close(fd)
+                stream.saved = stream.read_fd = None
+            self._file.close()
+            raise
         _flush_std_streams()
-        for stream in self._streams:
-            try:
-                os.fstat(stream.fd)
-            except OSError:  # a daemon with fd 1 or 2 closed: nothing to capture there
-                stream.open = False
-                continue
-            stream.saved = os.dup(stream.fd)
-            stream.read_fd, write_fd = os.pipe()
+        for stream, write_fd in prepared:
             _enlarge_pipe(write_fd)
             os.dup2(write_fd, stream.fd)
             os.close(write_fd)
@@ -265,14 +278,15 @@ class LogCapture:
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._record_factory)
         self._thread = threading.Thread(target=self._loop, name="labbook-logs", daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except RuntimeError as error:  # no threads left: put everything back as it was
+            self._thread = None
+            self._restore()
+            raise OSError(f"cannot start the log reader thread: {error}") from None
 
-    def stop(self, closing_lines: Iterable[tuple[str, str, str]] = ()) -> None:
-        """Restore fds 1 and 2, record what is still in the pipes, then ``closing_lines``
-        (``(stream, level, text)``: the run's traceback, for one). Output written after this by
-        children that outlive the run still reaches the console, unrecorded."""
-        if self._thread is None:
-            return
+    def _restore(self) -> None:
+        """Point fds 1 and 2 back at what they were, and the log-record factory too."""
         _flush_std_streams()
         for stream in self._streams:
             if stream.saved is None:
@@ -285,6 +299,14 @@ class LogCapture:
                 os.dup2(stream.saved, stream.fd)
         if logging.getLogRecordFactory() == self._record_factory:
             logging.setLogRecordFactory(self._previous_factory)
+
+    def stop(self, closing_lines: Iterable[tuple[str, str, str]] = ()) -> None:
+        """Restore fds 1 and 2, record what is still in the pipes, then ``closing_lines``
+        (``(stream, level, text)``: the run's traceback, for one). Output written after this by
+        children that outlive the run still reaches the console, unrecorded."""
+        if self._thread is None:
+            return
+        self._restore()
         self._stopping = True
         os.write(self._wake_w, b"x")
         if self._done.wait(timeout=10):
@@ -315,7 +337,10 @@ class LogCapture:
         first = next((line.strip() for line in lines if line.strip()), "")
         entry = (time.monotonic(), record.created, record.levelname, record.name, first, lines)
         with self._pending_lock:
+            first = not self._pending
             self._pending.append(entry)
+        if first:  # the reader sleeps without a timeout while nothing waits: wake it
+            os.write(self._wake_w, b"l")
 
     # -- the reader thread -----------------------------------------------------------------
 
@@ -331,7 +356,10 @@ class LogCapture:
         poller.register(self._wake_r, select.POLLIN)
         while by_fd or self._recording:
             try:
-                events = poller.poll(250)
+                # Sleep until output arrives, unless a record or a partial line has a deadline:
+                # an idle reader never takes the GIL from the training loop.
+                waiting = self._recording and (self._pending or any(st.partial for st in self._streams))
+                events = poller.poll(250 if waiting else None)
             except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
                 continue
             now = time.time()
