@@ -14,176 +14,41 @@ The ``_ref`` calls record lineage only; a location outside the store is recorded
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
-import orjson
-
-from labbook.artifacts.hashing import short_hash
 from labbook.artifacts.kinds import kind_value
-from labbook.artifacts.lineage import RunArtifact, append_lineage
-from labbook.artifacts.uri import check_key, check_tag, is_store_uri, key_from_name
+from labbook.artifacts.lineage import RunArtifact
+from labbook.artifacts.refs import (  # noqa: F401 - bound onto Run through RUN_METHODS
+    get_tensorboard_path,
+    log_artifact_lineage,
+    log_artifact_ref,
+    log_code_ref,
+    log_data_ref,
+    log_dir_ref,
+    log_env,
+    log_file_ref,
+    log_model_ref,
+    log_tensorboard_ref,
+    use_artifact,
+)
+from labbook.artifacts.runlog import (
+    _artifact_path,
+    _copy_into,
+    _existing,
+    _json_dict,
+    _move_into,
+    _no_extra,
+    _outputs_dest,
+    _pinned,
+    _record_lineage,
+    _register,
+    _stem,
+)
+from labbook.artifacts.uri import check_key, check_tag, key_from_name
 from labbook.errors import InvalidValueError, NotFoundError, RunStateError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
-
-# Old Polyaxon arguments that no longer change anything (``versioned`` was removed upstream).
-_IGNORED = frozenset({"versioned"})
-
-
-# -- helpers ---------------------------------------------------------------------------------
-
-
-def _state(run: Any) -> dict[str, Any]:
-    state = run.__dict__.get("_artifact_state")
-    if state is None:
-        state = run.__dict__["_artifact_state"] = {"consumed": [], "tensorboard": False}
-    return state
-
-
-def _context(run: Any):
-    from labbook.artifacts.api import _Context
-
-    return _Context(settings=run._settings)
-
-
-def _existing(path: Any, function: str) -> Path:
-    if not isinstance(path, (str, os.PathLike)):
-        raise InvalidValueError(f"{function}(): path must be a file or folder path, got {type(path).__name__}.")
-    source = Path(path).expanduser()
-    if not source.exists():
-        raise InvalidValueError(
-            f"Artifact path {str(path)!r} does not exist (cwd: {Path.cwd()}). Pass an existing file or directory."
-        )
-    if source.is_symlink():
-        source = source.resolve()
-    return source
-
-
-def _no_extra(function: str, kwargs: dict[str, Any]) -> None:
-    unknown = sorted(set(kwargs) - _IGNORED)
-    if unknown:
-        raise InvalidValueError(f"{function}() got unexpected arguments {unknown}. See help(Run.{function}).")
-
-
-def _stem(path: Path) -> str:
-    """``file.tar.gz`` → ``file`` (Polyaxon's default name)."""
-    name = path.name
-    return name.split(".", 1)[0] if not name.startswith(".") and "." in name else name
-
-
-def _producer(run: Any) -> dict[str, Any]:
-    from labbook.artifacts.publish import default_producer
-
-    env = run._record.get("env") or {}
-    code = run._record.get("code") or {}
-    fallback = default_producer()
-    return {"kind": "run", "run": run.uuid, "name": run.name, "project": run.project,
-            "user": env.get("user") or fallback["user"], "host": env.get("hostname") or fallback["host"],
-            "git_commit": code.get("commit")}
-
-
-def _pinned(run: Any, values: Any, what: str) -> Any:
-    """Store URIs resolved to pinned ones (``...@uid``); ArtifactVersions to their URI."""
-    from labbook.artifacts.api import resolve
-
-    def pin(value: Any) -> str:
-        if hasattr(value, "uri") and hasattr(value, "uid"):
-            return value.uri
-        if is_store_uri(value):
-            return resolve(_context(run), value).uri
-        raise InvalidValueError(f"{what} takes store URIs or artifact versions; got {value!r:.60}.")
-
-    if values is None:
-        return None
-    if isinstance(values, dict):
-        return {check_name(k, f"{what} name"): pin(v) for k, v in values.items()}
-    return [pin(v) for v in ([values] if isinstance(values, str) else values)]
-
-
-def _artifact_path(run: Any, call: str | None) -> str:
-    from labbook.artifacts.api import project_settings
-    from labbook.artifacts.paths import resolve_artifact_path
-
-    ctx = _context(run)
-    return resolve_artifact_path(run._settings, run.project, call=call,
-                                 run={"uuid": run.uuid, "name": run.name, "meta": run._record.get("meta")},
-                                 project_settings=project_settings(ctx.catalog, run.project))
-
-
-def _record_lineage(run: Any, artifacts: list[RunArtifact]) -> list[dict[str, Any]]:
-    """Append to the run's lineage.jsonl (the record), then index (repairable by a rebuild)."""
-    from labbook.artifacts.catalog import index_lineage, lineage_row
-
-    records = [a.to_record() for a in artifacts]
-    append_lineage(run._folder.lineage_file, records)
-    try:
-        index_lineage(_context(run).catalog, [lineage_row(run.project, run.uuid, r) for r in records])
-    except Exception as error:  # noqa: BLE001 - the folder is the record; 'labbook index --rebuild' repairs
-        run._index_errors.append(f"{type(error).__name__}: {error}")
-    return records
-
-
-def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None, summary: Any = None,
-              meta: Any = None, sources: Any = None, links: Any = None, format: str | None = None,
-              description: str | None = None, artifact_path: str | None = None):
-    from labbook.artifacts.publish import publish
-
-    check_key(key)
-    explicit = _pinned(run, sources, "sources") or []
-    consumed = [u for u in _state(run)["consumed"] if u not in explicit]
-    version, _created = publish(
-        run._settings, run.project, key, kind, source, artifact_path=_artifact_path(run, artifact_path),
-        producer=_producer(run), labels=_json_dict(labels, "labels"), summary=_json_dict(summary, "summary"),
-        meta=meta, sources=[{"uri": u} for u in explicit + consumed], links=_pinned(run, links, "links"),
-        format=format, description=description, catalog=_context(run).catalog,
-    )
-    return version
-
-
-def _json_dict(value: Any, what: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__} ({value!r:.60}).")
-    try:
-        return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
-    except TypeError as error:
-        raise InvalidValueError(f"{what} must hold JSON values (numbers, text, lists, dicts): {error}.") from None
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        from labbook.artifacts.registry import ArtifactStore
-
-        ArtifactStore(path.parent).remove(str(path))
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _move_into(source: Path, dest: Path) -> None:
-    """Move (rename where possible) ``source`` to ``dest``, replacing what was there."""
-    if source.resolve() == dest.resolve():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove(dest)
-    shutil.move(str(source), str(dest))
-
-
-def _copy_into(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove(dest)
-    if source.is_dir():
-        shutil.copytree(source, dest)
-    else:
-        shutil.copy2(source, dest)
-
-
-def _outputs_dest(run: Any, rel_path: str | None, file_name: str) -> Path:
-    base = run._folder.outputs_path(rel_path) if rel_path else run._folder.outputs
-    return safe_join(base, file_name, "file name")
 
 
 def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, summary: Any, step: Any,
@@ -396,183 +261,6 @@ def log_affinity(self, *args: Any, **kwargs: Any) -> Any:
         "log_affinity() is not part of labbook's artifact API; log the data with log_artifact() "
         "or log_dataset() instead."
     )
-
-
-# -- lineage-only references -----------------------------------------------------------------
-
-
-def _ref(run: Any, function: str, path: Any, kind: str, name: str | None, hash: str | None, content: Any,
-         summary: Any, is_input: bool, rel_path: str | None, skip_hash_calculation: bool) -> dict[str, Any]:
-    run._check_open(function)
-    summary = _json_dict(summary, "summary")
-    if is_store_uri(path):
-        from labbook.artifacts.api import resolve
-
-        version = resolve(_context(run), path)
-        if is_input:
-            _state(run)["consumed"].append(version.uri)
-        artifact = RunArtifact(name=name or version.key, kind=kind, path=None, summary=summary,
-                               is_input=is_input, uri=version.uri, uid=version.uid)
-        return _record_lineage(run, [artifact])[0]
-    recorded = None
-    local = None
-    if path is not None:
-        text = os.fspath(path)
-        if "://" in text and not text.startswith("file://"):
-            recorded = text
-        else:
-            local = Path(text.removeprefix("file://")).expanduser().absolute()
-            try:
-                recorded = run._folder.relative(local)
-            except ValueError:
-                recorded = str(local)
-    if rel_path is not None:
-        safe_join(run._folder.path, rel_path)
-        recorded = Path(rel_path).as_posix()
-    if name is None:
-        if path is None:
-            raise InvalidValueError(f"{function}() needs a name or a path.")
-        name = Path(str(path).rstrip("/")).name or str(path)
-    check_name(name, "lineage name")
-    digest = hash
-    if digest is None and content is not None:
-        digest = short_hash(content=content)
-    if digest is None and local is not None and local.exists() and not skip_hash_calculation and kind != "tensorboard":
-        digest = short_hash(local)
-    if digest is not None:
-        summary["hash"] = digest
-    artifact = RunArtifact(name=name, kind=kind, path=recorded, summary=summary, is_input=is_input)
-    return _record_lineage(run, [artifact])[0]
-
-
-def log_artifact_ref(self, path: str, kind: Any, name: str | None = None, hash: str | None = None,
-                     content: Any = None, summary: dict | None = None, is_input: bool = False,
-                     rel_path: str | None = None, skip_hash_calculation: bool = False) -> Any:
-    """Record lineage for a file, folder or URL saved elsewhere (``s3://bucket/key`` is kept as given)."""
-    return _ref(self, "log_artifact_ref", path, kind_value(kind, "file"), name, hash, content, summary,
-                is_input, rel_path, skip_hash_calculation)
-
-
-def log_model_ref(self, path: str, name: str | None = None, framework: str | None = None,
-                  summary: dict | None = None, is_input: bool = False, rel_path: str | None = None,
-                  skip_hash_calculation: bool = False) -> Any:
-    """``log_artifact_ref`` with kind ``model`` and ``summary.framework``."""
-    summary = {**_json_dict(summary, "summary"), **({"framework": framework} if framework else {})}
-    self.log_meta(has_model=True)
-    return _ref(self, "log_model_ref", path, "model", name, None, None, summary, is_input, rel_path,
-                skip_hash_calculation)
-
-
-def log_file_ref(self, path: str, name: str | None = None, hash: str | None = None, content: Any = None,
-                 summary: dict | None = None, is_input: bool = False, rel_path: str | None = None,
-                 skip_hash_calculation: bool = False) -> Any:
-    return _ref(self, "log_file_ref", path, "file", name, hash, content, summary, is_input, rel_path,
-                skip_hash_calculation)
-
-
-def log_dir_ref(self, path: str, name: str | None = None, hash: str | None = None,
-                summary: dict | None = None, is_input: bool = False, rel_path: str | None = None,
-                skip_hash_calculation: bool = False) -> Any:
-    return _ref(self, "log_dir_ref", path, "dir", name, hash, None, summary, is_input, rel_path,
-                skip_hash_calculation)
-
-
-def log_data_ref(self, name: str, hash: str | None = None, path: str | None = None, content: Any = None,
-                 summary: dict | None = None, is_input: bool = True, skip_hash_calculation: bool = False) -> Any:
-    """Record a dataset this run used (an input by default): hash ``content`` or the file at ``path``."""
-    return _ref(self, "log_data_ref", path, "data", name, hash, content, summary, is_input, None,
-                skip_hash_calculation)
-
-
-def log_code_ref(self, code_ref: dict | None = None, is_input: bool = True) -> Any:
-    """Record the code version (commit, branch, url) as an input; nothing outside git."""
-    self._check_open("log_code_ref")
-    code = code_ref or self._record.get("code")
-    if not code:
-        from labbook.capture.code import capture_code
-
-        code = capture_code()[0]
-    commit = (code or {}).get("commit")
-    if not commit:
-        return None
-    summary = {"commit": commit, "branch": code.get("branch"), "url": code.get("url") or code.get("remote")}
-    return _record_lineage(self, [RunArtifact(name=commit, kind="coderef", summary=summary, is_input=is_input)])[0]
-
-
-def log_env(self, rel_path: str | None = None, content: dict | None = None) -> Any:
-    """Write the environment to ``outputs/<rel_path or env.json>`` and record it (kind ``env``)."""
-    self._check_open("log_env")
-    if content is None:
-        content = self._record.get("env")
-    if not content:
-        from labbook.capture.env import capture_env
-
-        content = capture_env()
-    data = orjson.dumps(_json_dict(content, "content"), option=orjson.OPT_INDENT_2)
-    dest = self._folder.outputs_path(rel_path or "env.json")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data)
-    rel = self._folder.relative(dest)
-    artifact = RunArtifact(name="env", kind="env", path=rel, summary={"hash": short_hash(content=data)})
-    return _record_lineage(self, [artifact])[0]
-
-
-def log_tensorboard_ref(self, path: str, name: str = "tensorboard", is_input: bool = False,
-                        rel_path: str | None = None) -> Any:
-    """Record the TensorBoard log folder, once per run (later calls do nothing)."""
-    self._check_open("log_tensorboard_ref")
-    state = _state(self)
-    if state["tensorboard"]:
-        return None
-    record = _ref(self, "log_tensorboard_ref", path, "tensorboard", name, None, None, None, is_input,
-                  rel_path, True)
-    state["tensorboard"] = True
-    self.log_meta(has_tensorboard=True)
-    return record
-
-
-def get_tensorboard_path(self, rel_path: str = "tensorboard", use_store_path: bool = False) -> str:
-    """``outputs/<rel_path>`` (created), recorded once as the run's TensorBoard folder."""
-    path = self._folder.outputs_path(rel_path)
-    path.mkdir(parents=True, exist_ok=True)
-    log_tensorboard_ref(self, str(path))
-    return str(path)
-
-
-def log_artifact_lineage(self, body: Any, async_req: bool = True) -> Any:
-    """Append raw lineage: a dict, a ``RunArtifact`` or a list of them (store URIs are pinned)."""
-    self._check_open("log_artifact_lineage")
-    items = body if isinstance(body, (list, tuple)) else [body]
-    artifacts = []
-    for item in items:
-        artifact = RunArtifact.from_value(item)
-        artifact.kind = kind_value(artifact.kind, "artifact")
-        if artifact.uri and is_store_uri(artifact.uri):
-            from labbook.artifacts.api import resolve
-
-            version = resolve(_context(self), artifact.uri)
-            artifact.uri, artifact.uid = version.uri, version.uid
-            if artifact.is_input:
-                _state(self)["consumed"].append(version.uri)
-        artifacts.append(artifact)
-    return _record_lineage(self, artifacts)
-
-
-def use_artifact(self, uri: str, name: str | None = None) -> Any:
-    """Record that this run consumes the version ``uri`` names, and return it.
-
-    Versions this run logs afterwards list it in their ``sources``:
-    ``train = run.use_artifact("store://datasets/churn/train:latest"); df = train.as_df()``.
-    """
-    from labbook.artifacts.api import resolve
-
-    self._check_open("use_artifact")
-    version = resolve(_context(self), uri)
-    _state(self)["consumed"].append(version.uri)
-    _record_lineage(self, [RunArtifact(name=name or version.key, kind=version.kind, is_input=True,
-                                       uri=version.uri, uid=version.uid,
-                                       summary={"hash": version.hash[:12], "version": version.version})])
-    return version
 
 
 def _promote(run: Any, function: str, version: str, kinds: set[str] | None, description: str | None,

@@ -1,0 +1,171 @@
+"""Helpers the artifact Run methods share: the run's artifact state, the catalog context,
+source checks, moving and copying into the run folder, lineage appends and registration."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from labbook.artifacts.lineage import RunArtifact, append_lineage
+from labbook.artifacts.uri import check_key, is_store_uri
+from labbook.errors import InvalidValueError
+from labbook.store.layout import safe_join
+from labbook.store.names import check_name
+
+# Old Polyaxon arguments that no longer change anything (``versioned`` was removed upstream).
+_IGNORED = frozenset({"versioned"})
+
+
+
+def _state(run: Any) -> dict[str, Any]:
+    state = run.__dict__.get("_artifact_state")
+    if state is None:
+        state = run.__dict__["_artifact_state"] = {"consumed": [], "tensorboard": False}
+    return state
+
+
+def _context(run: Any):
+    from labbook.artifacts.api import _Context
+
+    return _Context(settings=run._settings)
+
+
+def _existing(path: Any, function: str) -> Path:
+    if not isinstance(path, (str, os.PathLike)):
+        raise InvalidValueError(f"{function}(): path must be a file or folder path, got {type(path).__name__}.")
+    source = Path(path).expanduser()
+    if not source.exists():
+        raise InvalidValueError(
+            f"Artifact path {str(path)!r} does not exist (cwd: {Path.cwd()}). Pass an existing file or directory."
+        )
+    if source.is_symlink():
+        source = source.resolve()
+    return source
+
+
+def _no_extra(function: str, kwargs: dict[str, Any]) -> None:
+    unknown = sorted(set(kwargs) - _IGNORED)
+    if unknown:
+        raise InvalidValueError(f"{function}() got unexpected arguments {unknown}. See help(Run.{function}).")
+
+
+def _stem(path: Path) -> str:
+    """``file.tar.gz`` → ``file`` (Polyaxon's default name)."""
+    name = path.name
+    return name.split(".", 1)[0] if not name.startswith(".") and "." in name else name
+
+
+def _producer(run: Any) -> dict[str, Any]:
+    from labbook.artifacts.publish import default_producer
+
+    env = run._record.get("env") or {}
+    code = run._record.get("code") or {}
+    fallback = default_producer()
+    return {"kind": "run", "run": run.uuid, "name": run.name, "project": run.project,
+            "user": env.get("user") or fallback["user"], "host": env.get("hostname") or fallback["host"],
+            "git_commit": code.get("commit")}
+
+
+def _pinned(run: Any, values: Any, what: str) -> Any:
+    """Store URIs resolved to pinned ones (``...@uid``); ArtifactVersions to their URI."""
+    from labbook.artifacts.api import resolve
+
+    def pin(value: Any) -> str:
+        if hasattr(value, "uri") and hasattr(value, "uid"):
+            return value.uri
+        if is_store_uri(value):
+            return resolve(_context(run), value).uri
+        raise InvalidValueError(f"{what} takes store URIs or artifact versions; got {value!r:.60}.")
+
+    if values is None:
+        return None
+    if isinstance(values, dict):
+        return {check_name(k, f"{what} name"): pin(v) for k, v in values.items()}
+    return [pin(v) for v in ([values] if isinstance(values, str) else values)]
+
+
+def _artifact_path(run: Any, call: str | None) -> str:
+    from labbook.artifacts.api import project_settings
+    from labbook.artifacts.paths import resolve_artifact_path
+
+    ctx = _context(run)
+    return resolve_artifact_path(run._settings, run.project, call=call,
+                                 run={"uuid": run.uuid, "name": run.name, "meta": run._record.get("meta")},
+                                 project_settings=project_settings(ctx.catalog, run.project))
+
+
+def _record_lineage(run: Any, artifacts: list[RunArtifact]) -> list[dict[str, Any]]:
+    """Append to the run's lineage.jsonl (the record), then index (repairable by a rebuild)."""
+    from labbook.artifacts.catalog import index_lineage, lineage_row
+
+    records = [a.to_record() for a in artifacts]
+    append_lineage(run._folder.lineage_file, records)
+    try:
+        index_lineage(_context(run).catalog, [lineage_row(run.project, run.uuid, r) for r in records])
+    except Exception as error:  # noqa: BLE001 - the folder is the record; 'labbook index --rebuild' repairs
+        run._index_errors.append(f"{type(error).__name__}: {error}")
+    return records
+
+
+def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None, summary: Any = None,
+              meta: Any = None, sources: Any = None, links: Any = None, format: str | None = None,
+              description: str | None = None, artifact_path: str | None = None):
+    from labbook.artifacts.publish import publish
+
+    check_key(key)
+    explicit = _pinned(run, sources, "sources") or []
+    consumed = [u for u in _state(run)["consumed"] if u not in explicit]
+    version, _created = publish(
+        run._settings, run.project, key, kind, source, artifact_path=_artifact_path(run, artifact_path),
+        producer=_producer(run), labels=_json_dict(labels, "labels"), summary=_json_dict(summary, "summary"),
+        meta=meta, sources=[{"uri": u} for u in explicit + consumed], links=_pinned(run, links, "links"),
+        format=format, description=description, catalog=_context(run).catalog,
+    )
+    return version
+
+
+def _json_dict(value: Any, what: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__} ({value!r:.60}).")
+    try:
+        return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
+    except TypeError as error:
+        raise InvalidValueError(f"{what} must hold JSON values (numbers, text, lists, dicts): {error}.") from None
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        from labbook.artifacts.registry import ArtifactStore
+
+        ArtifactStore(path.parent).remove(str(path))
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _move_into(source: Path, dest: Path) -> None:
+    """Move (rename where possible) ``source`` to ``dest``, replacing what was there."""
+    if source.resolve() == dest.resolve():
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove(dest)
+    shutil.move(str(source), str(dest))
+
+
+def _copy_into(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove(dest)
+    if source.is_dir():
+        shutil.copytree(source, dest)
+    else:
+        shutil.copy2(source, dest)
+
+
+def _outputs_dest(run: Any, rel_path: str | None, file_name: str) -> Path:
+    base = run._folder.outputs_path(rel_path) if rel_path else run._folder.outputs
+    return safe_join(base, file_name, "file name")
