@@ -314,3 +314,21 @@ def test_promote_to_model_version_tags_the_runs_model(run_factory):
     other = run_factory(project="p")
     with pytest.raises(NotFoundError, match="logged no model"):
         other.promote_to_model_version("x")
+
+
+@pytest.mark.parametrize("url, words", [
+    pytest.param("gs://bucket/store", "labbook[gcs]", id="gcs"),
+    pytest.param("az://container/store", "labbook[azure]", id="azure"),
+    pytest.param("nope://x/y", "Protocol not known", id="unknown"),
+])
+def test_store_urls_without_their_driver_say_what_to_install(url, words):
+    import importlib.util
+
+    from labbook.artifacts.registry import ArtifactStore
+
+    driver = {"gs": "gcsfs", "az": "adlfs"}.get(url.split(":")[0])
+    if driver and importlib.util.find_spec(driver):
+        pytest.skip(f"{driver} is installed")
+    with pytest.raises(labbook.LabbookError) as caught:
+        ArtifactStore(url)
+    assert words in str(caught.value) and url in str(caught.value)

@@ -27,9 +27,12 @@ from typing import Any, Iterator
 
 import orjson
 
+from labbook.errors import ConfigError, MissingDependencyError
 from labbook.store.names import encode_name
 
 ARTIFACTS_DIR = "_artifacts"
+_DRIVERS = {"s3": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs"),
+            "az": ("adlfs", "azure"), "abfs": ("adlfs", "azure"), "abfss": ("adlfs", "azure")}
 VERSION_SCHEMA = "labbook.artifact"
 VERSION_SCHEMA_VERSION = 1
 
@@ -53,7 +56,15 @@ class ArtifactStore:
         if "://" not in text:
             text = str(Path(text).expanduser().absolute())
         self.root = text.rstrip("/") or "/"
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        try:
+            self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        except ImportError:
+            scheme = self.root.split("://", 1)[0]
+            library, extra = _DRIVERS.get(scheme, (f"the fsspec driver for {scheme}://", "all"))
+            raise MissingDependencyError(library, extra, f"The artifact store {self.root}") from None
+        except ValueError as error:
+            raise ConfigError(f"Artifact store {self.root!r}: {error}. Use a folder or an fsspec URL "
+                              "(s3://, gs://, az://, ...).") from None
         self.local = "file" in _protocols(self.fs)
         if self.local:
             self.base = str(Path(self.base))
