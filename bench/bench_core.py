@@ -19,16 +19,13 @@ to a buffered file. The closing lines check the targets of issue 2 (PASS / MISS)
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -36,12 +33,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import peers  # noqa: E402  (bench/ is not a package)
+from report import Report, machine, markdown, median_of, repeat  # noqa: E402
 
 perf = time.perf_counter
 SIZES: dict[str, dict[str, Any]] = {
     "full": {
         "calls": 100_000, "reps": 5, "metrics": 10, "steps": 10_000, "points": 1_000_000,
         "read_reps": 5, "runs": 1_000, "search_reps": 5, "import_reps": 7, "empty_reps": 10,
+        "warm_up": True,
         "mlflow": {"calls": 5_000, "sqlite_calls": 200, "metrics": 10, "steps": 10_000,
                    "points": 100_000, "read_reps": 1, "runs": 1_000, "search_reps": 3,
                    "empty_reps": 5, "import_reps": 5, "cold_reps": 3, "warm_up": True},
@@ -49,14 +48,15 @@ SIZES: dict[str, dict[str, Any]] = {
     "quick": {
         "calls": 100_000, "reps": 3, "metrics": 10, "steps": 10_000, "points": 1_000_000,
         "read_reps": 3, "runs": 200, "search_reps": 3, "import_reps": 5, "empty_reps": 5,
+        "warm_up": True,
         "mlflow": {"calls": 1_000, "sqlite_calls": 50, "metrics": 10, "steps": 500,
                    "points": 50_000, "read_reps": 1, "runs": 100, "search_reps": 2,
                    "empty_reps": 3, "import_reps": 5, "cold_reps": 1, "warm_up": False},
     },
     "smoke": {
         "calls": 2_000, "reps": 1, "metrics": 10, "steps": 200, "points": 20_000,
-        "read_reps": 1, "runs": 10, "search_reps": 1, "import_reps": 1, "empty_reps": 2,
-        "mlflow": None,
+        "read_reps": 1, "runs": 10, "search_reps": 1, "import_reps": 1, "empty_reps": 1,
+        "warm_up": False, "mlflow": None,
     },
 }
 TARGETS = (
@@ -68,66 +68,6 @@ TARGETS = (
     ("1M-point read <= 2x the Parquet read", "lb.read_ms", "parquet.read_ms", 2.0),
     ("import < 1/5 of MLflow's import", "lb.import_ms", "mlflow.import_ms", 0.2),
 )
-
-
-# -- reporting ---------------------------------------------------------------------------------
-
-
-class Report:
-    """Collects figures by key, printing each as soon as it is measured."""
-
-    def __init__(self) -> None:
-        self.figures: dict[str, dict[str, Any]] = {}
-        self.targets: list[dict[str, Any]] = []
-
-    def section(self, title: str) -> None:
-        print(f"\n== {title} ==", flush=True)
-
-    def add(self, key: str, label: str, value: float, unit: str, n: int | None = None) -> None:
-        self.figures[key] = {"label": label, "value": value, "unit": unit, "n": n}
-        count = f"  (n={n:,})" if n else ""
-        print(f"  {label:<58} {value:>11.3f} {unit}{count}", flush=True)
-
-    def value(self, key: str) -> float | None:
-        figure = self.figures.get(key)
-        return figure["value"] if figure else None
-
-    def ratio(self, key: str, *references: tuple[str, str]) -> None:
-        """One line: figure ``key`` as a multiple of each available reference figure."""
-        value = self.value(key)
-        if value is None:
-            return
-        parts = []
-        for ref_key, name in references:
-            ref = self.value(ref_key)
-            if ref:
-                parts.append(f"{times(value / ref)} {name}")
-        if parts:
-            print(f"    -> {self.figures[key]['label']}: {', '.join(parts)}", flush=True)
-
-    def check(self, label: str, key: str, ref_key: str, limit: float) -> None:
-        value, ref = self.value(key), self.value(ref_key)
-        if value is None or not ref:
-            verdict, ratio = "SKIP", None
-        else:
-            ratio = value / ref
-            verdict = "PASS" if ratio <= limit else "MISS"
-        self.targets.append({"target": label, "verdict": verdict, "ratio": ratio, "limit": limit})
-        shown = f"{ratio:.3f}" if ratio is not None else "n/a"
-        print(f"{verdict}  {label:<52} ratio {shown} (limit {limit:g})", flush=True)
-
-
-def times(ratio: float) -> str:
-    """``2.31x``, or ``1/450`` for small ratios, which read better as a fraction."""
-    return f"{ratio:.2f}x" if ratio >= 0.1 else f"1/{1 / ratio:,.0f}"
-
-
-def median_of(reps: int, measure: Callable[[], float]) -> float:
-    results = []
-    for _ in range(reps):
-        gc.collect()
-        results.append(measure())
-    return statistics.median(results)
 
 
 # -- MLflow --------------------------------------------------------------------------------------
@@ -212,10 +152,7 @@ def bench_log_metric(report: Report, sizes: dict[str, Any], mlflow: MLflow, tmp:
         ("lb.module", "labbook tracking.log_metric", lambda: labbook(True)),
         ("lb.run", "labbook run.log_metric", lambda: labbook(False)),
     ):
-        results = []
-        for _ in range(sizes["reps"]):
-            gc.collect()
-            results.append(measure())
+        results = repeat(sizes["reps"], measure)
         report.add(f"{key}.call_us", f"{label} per call",
                    statistics.median(r[0] for r in results) / calls * 1e6, "us")
         report.add(f"{key}.durable_us", f"{label} until durable",
@@ -284,10 +221,7 @@ def bench_log_metrics(report: Report, sizes: dict[str, Any], mlflow: MLflow, tmp
         ("lb.module.steps", "labbook tracking.log_metrics", lambda: labbook(True)),
         ("lb.run.steps", "labbook run.log_metrics", lambda: labbook(False)),
     ):
-        results = []
-        for _ in range(sizes["reps"]):
-            gc.collect()
-            results.append(measure())
+        results = repeat(sizes["reps"], measure)
         report.add(f"{key}.call_us", f"{label} per point",
                    statistics.median(r[0] for r in results) / points * 1e6, "us")
         report.add(f"{key}.durable_us", f"{label} until durable",
@@ -401,7 +335,8 @@ def bench_startup(report: Report, sizes: dict[str, Any], mlflow: MLflow, tmp: Pa
 
     report.section("4. import and an empty run")
     reps = sizes["import_reps"]
-    fresh_process_seconds(COLD_RUN_CODE, tmp)  # writes the bytecode caches; not timed
+    if sizes["warm_up"]:
+        fresh_process_seconds(COLD_RUN_CODE, tmp)  # writes the bytecode caches; not timed
     report.add("lb.import_ms", "labbook: from labbook import tracking (fresh process)",
                statistics.median(fresh_process_seconds(IMPORT_CODE, tmp) for _ in range(reps)) * 1e3,
                "ms", reps)
@@ -518,22 +453,6 @@ def bench_search(report: Report, sizes: dict[str, Any], mlflow: MLflow, tmp: Pat
 # -- main ----------------------------------------------------------------------------------------
 
 
-def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                            cwd=HERE).stdout.strip()
-    return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "cpu": model, "labbook_commit": commit}
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
@@ -544,7 +463,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="use bench/.envs/mlflow only if it is already installed")
     parser.add_argument("--json", type=Path, help="also write the figures here "
                         "(default: bench/results/core.json, except with --smoke)")
+    parser.add_argument("--table", type=Path, metavar="JSON",
+                        help="print the figures saved in JSON as a Markdown table, and exit")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown(args.table))
+        return 0
     mode_name = "smoke" if args.smoke else "quick" if args.quick else "full"
     sizes = SIZES[mode_name]
 
