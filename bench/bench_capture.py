@@ -91,8 +91,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="resources_interval, seconds")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
-    steps = args.steps or (1000 if quick else 3000)
-    reps = args.reps or (3 if quick else 5)
+    steps = args.steps or (500 if quick else 1500)
+    reps = args.reps or (3 if quick else 11)
     variants = ("untracked", "no capture", "capture")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -103,20 +103,22 @@ def main() -> None:
             for _ in range(reps):  # interleaved, so drift in machine load hits all alike
                 for variant in variants:
                     runs[variant].append(one(variant, unbuffered, steps, args.work, args.interval, home))
-            medians = {v: (statistics.median(x[0] for x in r), statistics.median(x[1] for x in r))
-                       for v, r in runs.items()}
-            rows.append(("unbuffered" if unbuffered else "buffered", medians))
+            rows.append(("unbuffered" if unbuffered else "buffered", runs))
     print(f"capture overhead: {steps} steps x {args.work} iterations, one printed line per step, "
-          f"{reps} reps each (medians), resources every {args.interval:g} s")
+          f"{reps} reps of each variant, interleaved; resources every {args.interval:g} s")
     print("untracked: no labbook; no capture: init(track_logs=False, collect_resources=False); "
-          "capture: init() defaults")
-    print(f"{'stdout':<12}{'variant':<12}{'wall s':>8}{'wall +%':>9}{'cpu s':>8}{'cpu +%':>8}")
-    for name, medians in rows:
-        base_wall, base_cpu = medians["untracked"]
+          "capture: init() defaults. Best of the reps (least disturbed), then the median.")
+    print(f"{'stdout':<12}{'variant':<12}{'wall best':>10}{'+%':>8}{'cpu best':>10}{'+%':>8}"
+          f"{'wall med.':>10}{'+%':>8}{'cpu med.':>10}{'+%':>8}")
+    for name, runs in rows:
+        figures = {v: (min(x[0] for x in r), min(x[1] for x in r),
+                       statistics.median(x[0] for x in r), statistics.median(x[1] for x in r))
+                   for v, r in runs.items()}
+        base = figures["untracked"]
         for variant in variants:
-            wall, used = medians[variant]
-            print(f"{name:<12}{variant:<12}{wall:>8.3f}{100 * (wall - base_wall) / base_wall:>8.2f}%"
-                  f"{used:>8.3f}{100 * (used - base_cpu) / base_cpu:>7.2f}%")
+            cells = "".join(f"{value:>10.3f}{100 * (value - ref) / ref:>7.2f}%"
+                            for value, ref in zip(figures[variant], base))
+            print(f"{name:<12}{variant:<12}{cells}")
     print("cpu: user+system time of every thread over the loop (the work labbook adds; less "
           "sensitive than wall time to other load on the machine)")
 

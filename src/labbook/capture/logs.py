@@ -76,8 +76,8 @@ class LogLine:
                    data.get("level"), data.get("logger"), int(data.get("rank") or 0))
 
     def format(self, with_rank: bool = False) -> str:
-        """``2026-11-23 04:38:50.123 [stderr WARNING root] text`` (rank first when asked)."""
-        stamp = self.timestamp.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        """``2026-11-23 04:38:50.123 [stderr WARNING root] text``, local time (rank when asked)."""
+        stamp = self.timestamp.astimezone().strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
         tags = [f"rank {self.rank}"] if with_rank else []
         tags.append(self.stream)
         if self.level:

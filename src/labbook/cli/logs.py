@@ -29,7 +29,13 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
     from labbook.runs import effective_status, resolve_run_path
     from labbook.store.runfile import read_run_file
 
+    from labbook.capture.logs import log_files
+
     path = resolve_run_path(run, home=ctx.obj["home"])
+    if not follow and not log_files(path):
+        click.echo(f"Run {path.name} has no captured logs (was it started with track_logs=False?).",
+                   err=True)
+        return
     ranks = {line.rank for line in read_logs(path, tail=200)}
     with_rank = rank is None and len(ranks) > 1
 
