@@ -32,6 +32,12 @@ def test_dataset_changed_unchanged_changed_makes_two_versions(run_factory):
         assert labbook.get_artifact(uri).as_df()["x"].tolist() == values, uri
     assert labbook.get_artifact("store://datasets/p/train:v1").tags == ["best"]
     assert labbook.get_artifact("store://datasets/p/train").tags == ["latest"]
+    assert labbook.get_artifact(f"store://datasets/p/train:latest@{v2.uid}").uid == v2.uid
+    assert labbook.get_artifact(f"store://datasets/p/train:best@{v1.uid}").uid == v1.uid
+    for stale in (f"store://datasets/p/train:latest@{v1.uid}", f"store://datasets/p/train:best@{v2.uid}",
+                  f"store://datasets/p/train:v2@{v1.uid}"):
+        with pytest.raises(NotFoundError):
+            labbook.get_artifact(stale)
     # v1's URI keeps resolving to v1's bytes after v2 exists; the bytes are distinct files
     assert Path(v1.local_path()) != Path(v2.local_path())
 

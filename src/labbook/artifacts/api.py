@@ -91,6 +91,11 @@ def resolve(ctx: _Context, uri: str | StoreUri) -> ArtifactVersion:
         record = _find(ctx, ref)
     if record is None:
         raise _not_found(ctx, ref)
+    if ref.uid and ref.tag == "latest":
+        newest = queries.find_version(ctx.catalog, ref.project, ref.key)
+        if newest is None or newest["uid"] != record["uid"]:
+            raise NotFoundError(f"{str(ref)!r}: version {record['uid'][:12]} (v{record['number']}) is not "
+                                f"the latest of {ref.project}/{ref.key}; drop ':latest' to pin it.")
     kinds = PREFIX_KINDS.get(ref.prefix)
     if kinds is not None and record["kind"] not in kinds:
         right = StoreUri(prefix_for(record["kind"]), ref.project, ref.key, ref.tag, ref.uid)

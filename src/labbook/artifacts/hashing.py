@@ -37,7 +37,7 @@ def hash_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 
 def iter_tree(root: Path) -> list[Path]:
-    """Every regular file under ``root``, sorted by relative path; symbolic links are refused."""
+    """Every file under ``root``, sorted by relative path (a link to a file counts as that file)."""
     files = []
     for folder, dirs, names in os.walk(root, followlinks=False):
         dirs.sort()
