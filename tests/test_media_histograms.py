@@ -24,7 +24,8 @@ finite = st.floats(-1e6, 1e6, allow_nan=False, allow_infinity=False)
 
 @settings(max_examples=60, deadline=None)
 @given(
-    values=hnp.arrays(np.float64, st.integers(1, 300), elements=finite | st.sampled_from([np.nan, np.inf])),
+    values=hnp.arrays(np.float64, st.integers(1, 300),
+                      elements=finite | st.sampled_from([np.nan, np.inf, 5e-324, -1e308, 1e308])),
     bins=st.one_of(st.integers(1, 50), st.sampled_from(["auto", "fd", "sturges", "sqrt"])),
 )
 def test_histogram_counts_every_finite_value_once(values, bins):
@@ -40,8 +41,12 @@ def test_histogram_counts_every_finite_value_once(values, bins):
     assert counts.sum() == finite_values.size
     assert value["nonfinite"] == values.size - finite_values.size
     if isinstance(bins, int):
-        assert len(counts) == bins
-        assert np.array_equal(counts, np.histogram(finite_values, bins)[0])
+        try:
+            expected = np.histogram(finite_values, bins)[0]
+        except (ValueError, IndexError):  # numpy fails on spreads too small or too large for the bins
+            assert len(counts) <= bins
+        else:
+            assert np.array_equal(counts, expected)
 
 
 @settings(max_examples=60, deadline=None)
@@ -91,7 +96,8 @@ def test_auto_rule_is_capped_at_max_bins():
         pytest.param(lambda: histogram_value("f", [1, 2], 1000, None), "max_bins=512", id="too-many-bins"),
         pytest.param(lambda: histogram_value("f", [1, 2], 10, 0), "max_bins", id="max-bins"),
         pytest.param(lambda: histogram_value("f", ["a"], 10, None), "values has dtype", id="strings"),
-        pytest.param(lambda: histogram_value("f", [1, 2], "nonsense", None), "bins='nonsense'", id="rule"),
+        pytest.param(lambda: histogram_value("f", [1, 2], "nonsense", None), "not a numpy binning",
+                     id="rule"),
         pytest.param(lambda: histogram_value("f", [1, 2], [3, 2, 1], None), "increasing", id="edges"),
         pytest.param(lambda: np_histogram_value("f", [1, 2, 3], [1, 2, 3]), "exactly one longer",
                      id="same-length"),

@@ -58,7 +58,7 @@ def unique_path(path: Path) -> Path:
     """``path``, or the first ``<stem>-<n><suffixes>`` beside it that does not exist yet."""
     if not path.exists():
         return path
-    stem, _, suffix = path.name.partition(".")
+    stem, _, suffix = path.name.rpartition(".") if "." in path.name else (path.name, "", "")
     for number in range(1, 1_000_000):
         candidate = path.with_name(f"{stem}-{number}.{suffix}" if suffix else f"{stem}-{number}")
         if not candidate.exists():
@@ -73,6 +73,33 @@ def event_record(run: Any, kind: str, name: str, step: Any, timestamp: Any):
     return run._writer.series(kind, name), step_value(step), to_epoch_us(timestamp)
 
 
+def log_background_event(run: Any, kind: str, name: str, step: Any, timestamp: Any,
+                         compute: Callable[[], dict[str, Any]], *, nbytes: int = 0) -> None:
+    """Queue ``compute() -> value`` on the writer thread, then the event with that value.
+
+    ``compute`` must only use data the caller can no longer change; ``nbytes`` is the size of
+    the data it holds, for back-pressure.
+    """
+    _queue(run, event_record(run, kind, name, step, timestamp), compute, nbytes)
+
+
+def _queue(run: Any, record: tuple, compute: Callable[[], dict[str, Any]], nbytes: int) -> None:
+    series, step, moment = record
+    events = run._writer.events
+    pending = _pending_for(run._writer)
+
+    def task() -> None:
+        try:
+            events.append((series, step, moment, compute()))
+        finally:
+            pending.add(-nbytes)
+
+    queued = pending.add(nbytes)
+    run._writer.submit(task)
+    if queued > MAX_PENDING_BYTES or len(run._writer.tasks) > MAX_PENDING_ASSETS:
+        run._writer.flush()
+
+
 def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, ext: str,
                     write: Writer, *, source: Path | None = None,
                     extra: dict[str, Any] | None = None, nbytes: int = 0) -> None:
@@ -83,32 +110,22 @@ def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, e
     caller's thread (it may be a temporary file about to go), and ``write`` only reads the copy.
     ``nbytes`` is the size of the data ``write`` holds, for back-pressure.
     """
-    series, step, moment = event_record(run, kind, name, step, timestamp)
-    target = run._folder.asset_path(kind, name, step, ext)
+    record = event_record(run, kind, name, step, timestamp)
+    target = run._folder.asset_path(kind, name, record[1], ext)
     root = run._folder.path
-    events = run._writer.events
     copied = None
     if source is not None:
         copied = unique_path(target)
         copied.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, copied)
 
-    pending = _pending_for(run._writer)
+    def compute() -> dict[str, Any]:
+        path = copied or unique_path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fields = write(path)
+        return {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
 
-    def task() -> None:
-        try:
-            path = copied or unique_path(target)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fields = write(path)
-            value = {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
-            events.append((series, step, moment, value))
-        finally:
-            pending.add(-nbytes)
-
-    queued = pending.add(nbytes)
-    run._writer.submit(task)
-    if queued > MAX_PENDING_BYTES or len(run._writer.tasks) > MAX_PENDING_ASSETS:
-        run._writer.flush()
+    _queue(run, record, compute, nbytes)
 
 
 def existing_file(what: str, argument: str, source: Any) -> Path:

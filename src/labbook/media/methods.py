@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from labbook.errors import InvalidValueError, MissingDependencyError
-from labbook.media.assets import existing_file, file_ext, is_path, log_asset_event, no_fields
+from labbook.media.assets import existing_file, file_ext, is_path, log_asset_event, log_background_event, no_fields
 from labbook.media.optional import need
 
 
@@ -167,10 +167,11 @@ def log_histogram(self, name: str, values: Any, bins: Any, max_bins: int | None 
 
     ``run.log_histogram("weights", layer.weight, "auto", step=epoch)``
     """
-    from labbook.media.histograms import histogram_value
+    from labbook.media.histograms import prepare_histogram
 
     self._check_open("log_histogram")
-    self._emit("histogram", name, histogram_value("log_histogram", values, bins, max_bins), step, timestamp)
+    compute, nbytes = prepare_histogram("log_histogram", values, bins, max_bins)
+    log_background_event(self, "histogram", name, step, timestamp, compute, nbytes=nbytes)
 
 
 def log_np_histogram(self, name: str, values: Any, counts: Any, step: int | None = None,
@@ -262,8 +263,7 @@ def log_dataframe(self, df: Any, name: str, content_type: str = "csv", step: int
     log_asset_event(self, "dataframe", name, step, timestamp, kind, frame_writer(what, df, kind))
 
 
-def _log_chart(run: Any, what: str, name: str, kind: str, spec: Any, step: Any, timestamp: Any,
-               **extra: Any) -> None:
+def _log_chart(run: Any, name: str, kind: str, spec: Any, step: Any, timestamp: Any, **extra: Any) -> None:
     run._emit("chart", name, {"kind": kind, **extra, "figure": spec}, step, timestamp)
 
 
@@ -272,7 +272,7 @@ def log_plotly_chart(self, name: str, figure: Any, step: int | None = None, time
     from labbook.media.charts import plotly_spec
 
     self._check_open("log_plotly_chart")
-    _log_chart(self, "log_plotly_chart", name, "plotly", plotly_spec("log_plotly_chart", figure), step, timestamp)
+    _log_chart(self, name, "plotly", plotly_spec("log_plotly_chart", figure), step, timestamp)
 
 
 def log_bokeh_chart(self, name: str, figure: Any, step: int | None = None, timestamp: Any = None) -> None:
@@ -280,7 +280,7 @@ def log_bokeh_chart(self, name: str, figure: Any, step: int | None = None, times
     from labbook.media.charts import bokeh_spec
 
     self._check_open("log_bokeh_chart")
-    _log_chart(self, "log_bokeh_chart", name, "bokeh", bokeh_spec("log_bokeh_chart", figure), step, timestamp)
+    _log_chart(self, name, "bokeh", bokeh_spec("log_bokeh_chart", figure), step, timestamp)
 
 
 def log_altair_chart(self, name: str, figure: Any, step: int | None = None, timestamp: Any = None) -> None:
@@ -288,7 +288,7 @@ def log_altair_chart(self, name: str, figure: Any, step: int | None = None, time
     from labbook.media.charts import altair_spec
 
     self._check_open("log_altair_chart")
-    _log_chart(self, "log_altair_chart", name, "vega", altair_spec("log_altair_chart", figure), step, timestamp)
+    _log_chart(self, name, "vega", altair_spec("log_altair_chart", figure), step, timestamp)
 
 
 def log_mpl_plotly_chart(self, name: str, figure: Any, step: int | None = None, timestamp: Any = None,
@@ -328,7 +328,7 @@ def log_mpl_plotly_chart(self, name: str, figure: Any, step: int | None = None, 
     finally:
         if close:
             images.close_figures(figure)
-    _log_chart(self, what, name, "plotly", spec, step, timestamp, source="matplotlib")
+    _log_chart(self, name, "plotly", spec, step, timestamp, source="matplotlib")
 
 
 def log_trace(self, span: Any, step: int | None = None, timestamp: Any = None) -> None:
