@@ -131,6 +131,8 @@ def test_a_failing_rank_fails_the_run(tmp_path, home):
                  True, id="slurm-multi-node"),
     pytest.param({"WORLD_SIZE": "8", "LOCAL_WORLD_SIZE": "4", "TORCHELASTIC_RUN_ID": "none"}, False,
                  id="multi-node-without-an-id"),
+    pytest.param({"WORLD_SIZE": "8", "RANK": "5", "LOCAL_RANK": "1"}, False,
+                 id="second-node-of-a-launcher-without-local-world-size"),
 ])
 def test_shared_run_uuid(env, shared, capsys):
     first = shared_run_uuid("p", env)

@@ -8,8 +8,9 @@ whose id they agree on without talking to each other, from the first of:
 2. ``LABBOOK_RUN_GROUP``: any text shared by the job's processes (with the project, it names the run);
 3. ``TORCHELASTIC_RUN_ID`` (torchrun's ``--rdzv-id``; ``--standalone`` makes a fresh one), unless
    it is torchrun's default ``none``;
-4. on one machine (``LOCAL_WORLD_SIZE`` unset or equal to ``WORLD_SIZE``): the launcher process,
-   the parent every worker shares (its pid and start time, with ``MASTER_PORT``);
+4. on one machine (``LOCAL_WORLD_SIZE`` unset or equal to ``WORLD_SIZE``, and ``RANK`` equal to
+   ``LOCAL_RANK``): the launcher process, the parent every worker shares (its pid and start
+   time, with ``MASTER_PORT``);
 5. ``SLURM_JOB_ID`` and ``SLURM_STEP_ID`` (one ``srun`` step).
 
 Failing all of them (a multi-node torchrun with the default ``--rdzv-id``), each process starts a
@@ -80,7 +81,8 @@ def group_key(env: Mapping[str, str] | None = None) -> str | None:
     elastic = env.get("TORCHELASTIC_RUN_ID", "")
     if elastic and elastic.lower() != "none":
         return f"torchelastic/{elastic}"
-    if _int(env, "LOCAL_WORLD_SIZE", size) == size:
+    first_node = _int(env, "RANK", 0) == local_rank(env)  # rank - local rank: ranks on nodes before
+    if _int(env, "LOCAL_WORLD_SIZE", size) == size and first_node:
         parent = os.getppid()
         started = _process_start(parent)
         if started is not None:
