@@ -114,15 +114,17 @@ def test_unstepped_directory_logged_twice(active):
 def test_seed_reference_logging(active):
     asset_path = tracking.get_outputs_path("custom_artifacts/filename.ext")
     Path(asset_path).write_text("saved by the user")
-    tracking.log_artifact_ref(path=asset_path, kind="file")
-    tracking.log_artifact_ref(path="s3://my-bucket/file.ext", name="myfile", kind="file",
-                              summary={"extra_key": "extra_value"})
+    tracking.log_artifact_ref(path=asset_path)
+    S3_URI = "s3://my-bucket"
+    asset_path = "{}/file.ext".format(S3_URI)
+    tracking.log_artifact_ref(path=asset_path, name="myfile", summary={"extra_key": "extra_value"})
     model_dir = tracking.get_outputs_path("model", is_dir=True)
     Path(model_dir, "saved_model.pb").write_bytes(b"pb")
     tracking.log_model_ref(model_dir, framework="tensorflow", summary={"layers": 3})
     local, remote, model = _lineage(active)
     assert local["path"] == "outputs/custom_artifacts/filename.ext" and len(local["summary"]["hash"]) == 12
     assert remote["path"] == "s3://my-bucket/file.ext" and remote["summary"] == {"extra_key": "extra_value"}
+    assert local["kind"] == remote["kind"] == "file" and local["name"] == "filename.ext"
     assert model["kind"] == "model" and model["name"] == "model" and model["path"] == "outputs/model"
     assert model["summary"]["framework"] == "tensorflow" and model["summary"]["layers"] == 3
 

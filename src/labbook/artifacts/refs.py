@@ -68,10 +68,11 @@ def _ref(run: Any, function: str, path: Any, kind: str, name: str | None, hash: 
     return _record_lineage(run, [artifact])[0]
 
 
-def log_artifact_ref(self, path: str, kind: Any, name: str | None = None, hash: str | None = None,
+def log_artifact_ref(self, path: str, kind: Any = None, name: str | None = None, hash: str | None = None,
                      content: Any = None, summary: dict | None = None, is_input: bool = False,
                      rel_path: str | None = None, skip_hash_calculation: bool = False) -> Any:
-    """Record lineage for a file, folder or URL saved elsewhere (``s3://bucket/key`` is kept as given)."""
+    """Record lineage for a file, folder or URL saved elsewhere (``s3://bucket/key`` is kept as given);
+    ``kind`` defaults to ``file``."""
     return _ref(self, "log_artifact_ref", path, kind_value(kind, "file"), name, hash, content, summary,
                 is_input, rel_path, skip_hash_calculation)
 
