@@ -25,12 +25,14 @@ from labbook.store.layout import safe_join
 
 @dataclass(frozen=True)
 class MediaEvent:
-    """One rich event: ``step``, ``timestamp``, the stored ``value`` and the run folder it belongs to."""
+    """One rich event: ``step``, ``timestamp``, the stored ``value``, the run folder it belongs to and
+    the ``writer`` that wrote it: the fields of ``labbook.runs.Event`` plus typed accessors."""
 
     step: int | None
     timestamp: datetime
     value: dict[str, Any]
     run_path: Path
+    writer: str = ""
 
     @property
     def path(self) -> Path | None:
@@ -195,7 +197,7 @@ TYPES: dict[str, type[MediaEvent]] = {
 def typed_event(kind: str, event: Any, run_path: str | Path) -> MediaEvent:
     """Wrap one ``labbook.runs.Event`` of ``kind`` in its typed class."""
     cls = TYPES.get(kind, MediaEvent)
-    return cls(event.step, event.timestamp, event.value, Path(run_path))
+    return cls(event.step, event.timestamp, event.value, Path(run_path), getattr(event, "writer", ""))
 
 
 def read_typed(run: Any, kind: str, name: str) -> list[MediaEvent]:
