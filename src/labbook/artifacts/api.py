@@ -31,11 +31,12 @@ from labbook.errors import InvalidValueError, NotFoundError
 class _Context:
     """Settings, catalog and store for one call."""
 
-    def __init__(self, home: str | Path | None = None, settings: Settings | None = None) -> None:
+    def __init__(self, home: str | Path | None = None, settings: Settings | None = None,
+                 catalog: Any = None) -> None:
         from labbook.catalog.indexer import open_catalog
 
         self.settings = settings or Settings.load({}, home=home)
-        self.catalog = open_catalog(self.settings.catalog_url)
+        self.catalog = catalog or open_catalog(self.settings.catalog_url)
         self.store = ArtifactStore(store_root(self.settings))
 
     def version(self, record: dict[str, Any]) -> ArtifactVersion:
@@ -308,8 +309,7 @@ def reindex_artifacts(catalog: Any, artifacts_root: Path) -> dict[str, int]:
 
     settings = Settings.load({})
     queries.clear_artifact_tables(catalog)
-    ctx = _Context(settings=settings)
-    ctx.catalog = catalog
+    ctx = _Context(settings=settings, catalog=catalog)
     versions = 0
     for root in dict.fromkeys([store_root(settings), str(artifacts_root)]):
         ctx.store = ArtifactStore(root)
