@@ -6,11 +6,12 @@ import socket
 import subprocess
 import textwrap
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 import labbook
-from labbook.capture.resources import Cgroup
+from labbook.capture.resources import Cgroup, GpuProbe
 from labbook.errors import ConfigError
 from labbook.writer.format import read_header
 from tests.conftest import PYTHON, python_env
@@ -149,3 +150,81 @@ def test_cgroup_limits_and_usage(tmp_path, files, version, memory_limit, cpu_lim
     assert cgroup.memory_used() == used
     if cpu_limit:
         assert cgroup.cpu_seconds() in (2.5, 3.0)
+
+
+class StandInNvml:
+    """A stand-in for the NVIDIA driver's library (``pynvml``), which this machine may lack:
+    two GPUs, the second without power readings, each running one of our processes and one other."""
+
+    NVML_TEMPERATURE_GPU = 0
+
+    class NVMLError(Exception):
+        pass
+
+    def __init__(self, our_pid: int) -> None:
+        self.our_pid = our_pid
+        self.shut_down = False
+
+    def nvmlInit(self): pass
+    def nvmlShutdown(self): self.shut_down = True
+    def nvmlDeviceGetCount(self): return 2
+    def nvmlDeviceGetHandleByIndex(self, index): return index
+    def nvmlDeviceGetName(self, handle): return b"NVIDIA H200"
+    def nvmlDeviceGetUUID(self, handle): return f"GPU-{handle}"
+    def nvmlDeviceGetTemperature(self, handle, sensor): return 40 + handle
+
+    def nvmlDeviceGetMemoryInfo(self, handle):
+        return SimpleNamespace(total=150_000_000_000, used=(handle + 1) * 10**9, free=0)
+
+    def nvmlDeviceGetUtilizationRates(self, handle):
+        return SimpleNamespace(gpu=90 + handle, memory=5)
+
+    def nvmlDeviceGetPowerUsage(self, handle):
+        if handle == 1:
+            raise self.NVMLError("Not Supported")
+        return 350_500  # milliwatts
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle):
+        return [SimpleNamespace(pid=self.our_pid, usedGpuMemory=2**30),
+                SimpleNamespace(pid=1, usedGpuMemory=5 * 2**30)]
+
+    def nvmlDeviceGetGraphicsRunningProcesses(self, handle):
+        return [SimpleNamespace(pid=self.our_pid, usedGpuMemory=None)]
+
+
+@pytest.mark.parametrize("system", [pytest.param(True, id="local-rank-0"),
+                                    pytest.param(False, id="other-local-rank")])
+def test_gpu_figures_units_and_unsupported_readings(system):
+    nvml = StandInNvml(our_pid=4242)
+    unavailable: dict[str, str] = {}
+    probe = GpuProbe(system, unavailable, nvml)
+    assert [d["name"] for d in probe.devices] == ["NVIDIA H200"] * 2
+    assert probe.devices[1] == {"index": 1, "name": "NVIDIA H200", "uuid": "GPU-1",
+                                "memory_total": 150_000_000_000}
+    values = probe.sample({4242, 4243})
+    assert values["gpu.0.process.memory"] == values["gpu.1.process.memory"] == 2**30
+    if system:
+        assert values["gpu.0.utilization"] == 90 and values["gpu.1.temperature"] == 41
+        assert values["gpu.0.power"] == 350.5  # watts
+        assert values["gpu.1.memory.used"] == 2e9 and values["gpu.1.memory.total"] == 1.5e11
+        assert "gpu.1.power" not in values and "Not Supported" in unavailable["gpu.1.power"]
+    else:  # machine-wide figures come from local rank 0 only
+        assert set(values) == {"gpu.0.process.memory", "gpu.1.process.memory"}
+    probe.close()
+    assert nvml.shut_down
+
+
+def test_nvml_without_a_driver_or_gpu_is_reported():
+    class NoDriver(StandInNvml):
+        def nvmlInit(self):
+            raise self.NVMLError("Driver Not Loaded")
+
+    class NoGpu(StandInNvml):
+        def nvmlDeviceGetCount(self):
+            return 0
+
+    for stand_in, reason in ((NoDriver(1), "Driver Not Loaded"), (NoGpu(1), "NVML found no GPU")):
+        unavailable: dict[str, str] = {}
+        probe = GpuProbe(True, unavailable, stand_in)
+        assert probe.handles == [] and reason in unavailable["gpu"]
+        assert probe.sample({1}) == {}

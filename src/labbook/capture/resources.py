@@ -274,50 +274,57 @@ class ProcessProbe:
         return out
 
 
-class GpuProbe:
-    """NVIDIA GPUs through NVML (``nvidia-ml-py``). Builds only when NVML sees a GPU."""
+def load_nvml(unavailable: dict[str, str]) -> Any:
+    """The ``pynvml`` module when NVML can be used here; else None, with the reason recorded."""
+    missing = ("nvidia-ml-py is not installed, so GPUs are not sampled; "
+               "install it with: pip install 'labbook[system]'")
+    try:
+        if importlib.util.find_spec("pynvml") is None:
+            unavailable["gpu"] = missing
+            return None
+    except ValueError:  # sys.modules["pynvml"] is None: import blocked
+        unavailable["gpu"] = missing
+        return None
+    if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in _NVIDIA_DRIVER):
+        # Importing and starting NVML costs tens of ms of CPU; skip both without a driver.
+        unavailable["gpu"] = "no NVIDIA driver here (no /dev/nvidiactl or /proc/driver/nvidia)"
+        return None
+    try:
+        import pynvml
+    except ImportError:
+        unavailable["gpu"] = missing
+        return None
+    return pynvml
 
-    def __init__(self, system: bool, unavailable: dict[str, str]) -> None:
+
+class GpuProbe:
+    """NVIDIA GPUs through NVML (``nvml``: the ``pynvml`` module, or None for no GPUs)."""
+
+    def __init__(self, system: bool, unavailable: dict[str, str], nvml: Any) -> None:
         self.system = system
         self.unavailable = unavailable
+        self.nvml = nvml
         self.handles: list[Any] = []
         self.devices: list[dict[str, Any]] = []
-        missing = ("nvidia-ml-py is not installed, so GPUs are not sampled; "
-                   "install it with: pip install 'labbook[system]'")
-        try:
-            if importlib.util.find_spec("pynvml") is None:
-                unavailable["gpu"] = missing
-                return
-        except ValueError:  # sys.modules["pynvml"] is None: import blocked
-            unavailable["gpu"] = missing
-            return
-        if sys.platform.startswith("linux") and not any(os.path.exists(p) for p in _NVIDIA_DRIVER):
-            # Importing and starting NVML costs tens of ms of CPU; skip both without a driver.
-            unavailable["gpu"] = "no NVIDIA driver here (no /dev/nvidiactl or /proc/driver/nvidia)"
+        if nvml is None:
             return
         try:
-            import pynvml
-        except ImportError:
-            unavailable["gpu"] = missing
-            return
-        self.nvml = pynvml
-        try:
-            pynvml.nvmlInit()
-            count = pynvml.nvmlDeviceGetCount()
-        except pynvml.NVMLError as error:
+            nvml.nvmlInit()
+            count = nvml.nvmlDeviceGetCount()
+        except nvml.NVMLError as error:
             unavailable["gpu"] = f"NVML could not start ({error}): no NVIDIA driver or GPU here"
             return
         if count == 0:
             unavailable["gpu"] = "NVML found no GPU"
-            pynvml.nvmlShutdown()
+            nvml.nvmlShutdown()
             return
         for index in range(count):
-            handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+            handle = nvml.nvmlDeviceGetHandleByIndex(index)
             self.handles.append(handle)
             self.devices.append({
-                "index": index, "name": _text(self._call(pynvml.nvmlDeviceGetName, handle)),
-                "uuid": _text(self._call(pynvml.nvmlDeviceGetUUID, handle)),
-                "memory_total": getattr(self._call(pynvml.nvmlDeviceGetMemoryInfo, handle), "total", None),
+                "index": index, "name": _text(self._call(nvml.nvmlDeviceGetName, handle)),
+                "uuid": _text(self._call(nvml.nvmlDeviceGetUUID, handle)),
+                "memory_total": getattr(self._call(nvml.nvmlDeviceGetMemoryInfo, handle), "total", None),
             })
 
     def _call(self, function: Callable[..., Any], *args: Any, what: str | None = None) -> Any:
@@ -413,7 +420,7 @@ class ResourceSampler:
             limit = cgroup.memory_limit
             total = limit if limit is not None and limit < host_total else host_total
             probes.append(ProcessProbe(psutil, lambda: total))
-        gpu = GpuProbe(self.system, unavailable)
+        gpu = GpuProbe(self.system, unavailable, load_nvml(unavailable))
         info = {"interval": self.interval, "cpu_count": os.cpu_count(), "cgroup": cgroup.describe(),
                 "gpus": gpu.devices, "unavailable": unavailable}
         return probes, gpu, info
