@@ -107,3 +107,17 @@ def test_s3_reads_follow_the_policy(run_factory, s3_store, monkeypatch):
     monkeypatch.setenv("LABBOOK_ALLOWED_PATHS", other)
     assert labbook.get_artifact(version.uri).read_bytes() == b"a"
     assert os.environ["LABBOOK_ARTIFACT_STORE"] == root
+
+
+def test_the_three_run_pipeline_with_an_s3_artifact_store(run_factory, s3_store):
+    from tests.test_lineage import _pipeline
+
+    fs, root = s3_store
+    p = _pipeline(run_factory)
+    for key in ("report", "model", "train_set", "test_set"):
+        assert p[key].location.startswith(f"{root}/churn/_artifacts/") and fs.exists(p[key].location)
+    graph = labbook.get_lineage(p["report"].uri, direction="up")
+    assert {f"run:{p['prepare'].uuid}", f"run:{p['train'].uuid}", f"run:{p['evaluate'].uuid}",
+            f"artifact:{p['train_set'].uid}", f"artifact:{p['model'].uid}",
+            f"ref:{Path('raw.csv').absolute()}"} <= set(graph.nodes)
+    assert labbook.get_artifact("store://artifacts/churn/report").read_bytes() == b"<p>accuracy 1.0</p>"
