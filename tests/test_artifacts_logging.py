@@ -168,6 +168,7 @@ def test_missing_source_and_bad_kind_name_the_value_and_fix(active):
     pytest.param(lambda: tracking.log_env(rel_path="../env.json"), id="env-rel_path"),
     pytest.param(lambda: tracking.get_outputs_path("../../x"), id="outputs-path"),
     pytest.param(lambda: tracking.use_artifact("store://datasets/seeds/../k"), id="uri-dotdot"),
+    pytest.param(lambda: tracking.log_artifact("a.txt", sources=["store://datasets/seeds/../k"]), id="sources"),
 ])
 def test_paths_that_would_escape_are_refused(active, call):
     Path("a.txt").write_text("a")
@@ -251,3 +252,17 @@ def test_model_calls_set_run_meta_flags(active):
     active.flush()
     meta = orjson.loads((active.path / "run.json").read_bytes())["meta"]
     assert meta["has_model"] is True and meta["has_tensorboard"] is True
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({"step": "three"}, id="step"),
+    pytest.param({"summary": "text"}, id="summary"),
+    pytest.param({"labels": ["a"]}, id="labels"),
+    pytest.param({"sources": ["store://datasets/seeds/missing"]}, id="unknown-source"),
+    pytest.param({"name": "///"}, id="name"),
+])
+def test_a_refused_call_leaves_the_file_where_it_was(active, kwargs):
+    Path("a.txt").write_text("a")
+    with pytest.raises(__import__("labbook").LabbookError):
+        tracking.log_artifact("a.txt", **kwargs)
+    assert Path("a.txt").read_text() == "a" and not (active.path / "outputs/a.txt").exists()

@@ -49,6 +49,7 @@ from labbook.artifacts.uri import check_key, check_tag, key_from_name
 from labbook.errors import InvalidValueError, NotFoundError, RunStateError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
+from labbook.tracking.values import step_value
 
 
 def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, summary: Any, step: Any,
@@ -56,8 +57,15 @@ def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, su
     """The shared body of log_artifact and log_model."""
     from labbook.artifacts.publish import file_ext
 
-    # Resolve (and so validate) where the bytes go before touching the user's file.
+    # Validate everything before touching the user's file: a refused call moves nothing.
+    key = check_key(key_from_name(name))
+    if step is not None:
+        step = step_value(step)
+    summary = _json_dict(summary, "summary")
+    _json_dict(register.get("labels"), "labels")
     register["artifact_path"] = _artifact_path(run, register.get("artifact_path"))
+    register["sources"] = _pinned(run, register.get("sources"), "sources")
+    register["links"] = _pinned(run, register.get("links"), "links")
     if step is not None:
         dest = run._folder.asset_path(kind, name, step, file_ext(source, source.is_dir()) or None)
         _copy_into(source, dest)
@@ -66,14 +74,14 @@ def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, su
             safe_join(run._folder.outputs, rel_path)
         dest = _outputs_dest(run, rel_path, source.name)
         _move_into(source, dest)
-    version = _register(run, dest, key_from_name(name), kind, summary=summary, **register)
+    version = _register(run, dest, key, kind, summary=summary, **register)
     rel = run._folder.relative(dest)
     if step is not None:
         value = {**event_value, "path": rel, "uri": version.uri, "hash": version.hash, "size": version.size}
         run._emit(kind, name, value, step, timestamp)
     else:
-        lineage_summary = {**_json_dict(summary, "summary"), **{k: v for k, v in event_value.items() if k not in ("kind", "spec")},
-                           "hash": version.hash[:12], "size": version.size}
+        extra = {k: v for k, v in event_value.items() if k not in ("kind", "spec")}
+        lineage_summary = {**summary, **extra, "hash": version.hash[:12], "size": version.size}
         _record_lineage(run, [RunArtifact(name=name, kind=kind, path=rel, summary=lineage_summary,
                                           uri=version.uri, uid=version.uid)])
     return version
