@@ -247,3 +247,44 @@ def test_track_logs_false_captures_nothing(run_factory):
     run.end()
     assert read_logs(run.path) == []
     assert not (run.path / "logs").exists()
+
+
+def test_on_a_terminal_programs_still_see_a_terminal_and_colours_stay_out_of_the_record(tmp_path, home):
+    import fcntl
+    import struct
+    import termios
+
+    script = tmp_path / "tty.py"
+    script.write_text(textwrap.dedent("""
+        import os, subprocess, sys
+        from labbook import tracking
+        run = tracking.init(project="logs", track_env=False, track_code=False, collect_resources=False)
+        print("RUN", run.uuid)
+        print("isatty", sys.stdout.isatty(), sys.stderr.isatty(), "columns", os.get_terminal_size().columns)
+        print("\\x1b[1;31mred\\x1b[0m and plain", flush=True)
+        subprocess.run([sys.executable, "-c", "import sys; print('child isatty', sys.stdout.isatty())"])
+    """))
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 123, 0, 0))
+    child = subprocess.Popen([PYTHON, str(script)], env=python_env(home), stdin=subprocess.DEVNULL,
+                             stdout=slave, stderr=slave, cwd=tmp_path)
+    os.close(slave)
+    console = b""
+    try:
+        child.wait(timeout=60)
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer is gone
+                break
+            if not chunk:
+                break
+            console += chunk
+    finally:
+        child.kill()
+        os.close(master)
+    assert child.returncode == 0, console.decode(errors="replace")
+    text = console.decode()
+    assert "\x1b[1;31mred\x1b[0m" in text  # the terminal still gets its colours
+    messages = [line.message for line in labbook.get_run(_uuid(text)).logs()]
+    assert messages[1:] == ["isatty True True columns 123", "red and plain", "child isatty True"]

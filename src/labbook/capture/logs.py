@@ -1,6 +1,7 @@
 """Log capture: stdout and stderr at the file-descriptor level, and Python ``logging`` records.
 
-While a run is open (``track_logs=True``, the default), file descriptors 1 and 2 point at pipes.
+While a run is open (``track_logs=True``, the default), file descriptors 1 and 2 point at pipes
+(pseudo-terminals when they were terminals, so programs keep their colours and progress bars).
 A reader thread copies every byte to the original descriptors at once, so the console shows
 what it always did, and records each line. Output from C extensions, CUDA and child processes
 goes through the same descriptors and is kept too. Python ``logging`` records are noticed through
@@ -31,8 +32,10 @@ Reading back::
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import re
 import socket
 import sys
 import threading
@@ -57,6 +60,7 @@ COALESCE = 0.01  # seconds the reader waits after a read so lines come in batche
 _MAX_PARTIAL = 1 << 16
 _MATCH_WINDOW = 32
 _STREAMS = ((1, "stdout"), (2, "stderr"))
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 
 
 @dataclass(frozen=True)
@@ -259,7 +263,7 @@ class LogCapture:
                     stream.open = False
                     continue
                 stream.saved = os.dup(stream.fd)
-                stream.read_fd, write_fd = os.pipe()
+                stream.read_fd, write_fd = _terminal_like(stream.fd)
                 prepared.append((stream, write_fd))
         except OSError:
             for stream, write_fd in prepared:
@@ -270,7 +274,6 @@ class LogCapture:
             raise
         _flush_std_streams()
         for stream, write_fd in prepared:
-            _enlarge_pipe(write_fd)
             os.dup2(write_fd, stream.fd)
             os.close(write_fd)
             stream.inode = os.fstat(stream.fd).st_ino
@@ -396,6 +399,10 @@ class LogCapture:
             data = os.read(stream.read_fd, 1 << 16)
         except BlockingIOError:
             return
+        except OSError as error:  # a pseudo-terminal says EIO once its last writer is gone
+            if error.errno != errno.EIO:
+                raise
+            data = b""
         if not data:  # every writer closed its end: our restore and the last child exited
             poller.unregister(stream.read_fd)
             del by_fd[stream.read_fd]
@@ -432,7 +439,7 @@ class LogCapture:
         lines = buffer.split(b"\n")
         rest = lines.pop()
         moment = iso(round(now * 1e6))  # one read, one timestamp
-        if stream.follow or self._pending or b"\r" in buffer:
+        if stream.follow or self._pending or b"\r" in buffer or b"\x1b" in buffer:
             for raw in lines:
                 self._emit_line(stream, raw, moment)
         elif lines:  # the common case, a few µs per line less: plain lines, no logging pending
@@ -452,6 +459,8 @@ class LogCapture:
             pieces = [p for p in raw.split(b"\r") if p]
             raw = pieces[-1] if pieces else b""
         text = raw.decode("utf-8", errors="replace")
+        if "\x1b" in text:  # colours and cursor moves are for the terminal, not the record
+            text = _ANSI.sub("", text)
         level = logger = None
         if stream.follow:
             stream.follow -= 1
@@ -504,6 +513,32 @@ def _write_all(fd: int, data: bytes) -> None:
         except OSError:  # the console went away: keep recording anyway
             return
         view = view[written:]
+
+
+def _terminal_like(fd: int) -> tuple[int, int]:
+    """(read end, write end) to put behind ``fd``: a pseudo-terminal when ``fd`` is a terminal,
+    so programs still see one (colours, progress bars, its size), else a pipe."""
+    if os.isatty(fd):
+        try:
+            import fcntl
+            import termios
+
+            master, slave = os.openpty()
+        except (ImportError, OSError):
+            pass
+        else:
+            try:
+                attrs = termios.tcgetattr(fd)
+                attrs[1] &= ~termios.OPOST  # bytes pass as written: no "\n" -> "\r\n"
+                termios.tcsetattr(slave, termios.TCSANOW, attrs)
+                size = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+                fcntl.ioctl(slave, termios.TIOCSWINSZ, size)
+            except (OSError, termios.error):
+                pass  # a terminal that will not tell: the pseudo-terminal's defaults do
+            return master, slave
+    read_fd, write_fd = os.pipe()
+    _enlarge_pipe(write_fd)
+    return read_fd, write_fd
 
 
 def _enlarge_pipe(fd: int) -> None:
