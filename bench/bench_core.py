@@ -475,7 +475,8 @@ def main(argv: list[str] | None = None) -> int:
     started = perf()
     info = machine()
     print(f"labbook core benchmark ({mode_name}) {info['date']} | {info['cpus']} CPUs {info['cpu']} | "
-          f"Python {info['python']} | labbook {info['labbook_commit']}", flush=True)
+          f"load {info['load_average']} | Python {info['python']} | labbook {info['labbook_commit']}",
+          flush=True)
     report = Report()
     mlflow = MLflow(None if args.no_mlflow else sizes["mlflow"], report, install=not args.no_install)
     if mlflow.version:

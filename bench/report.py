@@ -92,7 +92,8 @@ def machine() -> dict[str, Any]:
                             cwd=HERE).stdout.strip()
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "python": platform.python_version(), "platform": platform.platform(),
-            "cpus": os.cpu_count(), "cpu": model, "labbook_commit": commit}
+            "cpus": os.cpu_count(), "cpu": model, "labbook_commit": commit,
+            "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None}
 
 
 def markdown(path: Path) -> str:
@@ -101,7 +102,8 @@ def markdown(path: Path) -> str:
     info = data["machine"]
     lines = [f"Measured {info['date']} ({data['mode']} run), labbook {info['labbook_commit']}, "
              f"MLflow {data['mlflow']}, Python {info['python']}, {info['cpus']} CPUs ({info['cpu']}), "
-             f"{info['platform']}.", "", "| Figure | Value | n |", "|---|---:|---:|"]
+             f"{info['platform']}; load average at the start {info.get('load_average')}.", "",
+             "| Figure | Value | n |", "|---|---:|---:|"]
     for figure in data["figures"].values():
         n = f"{figure['n']:,}" if figure["n"] else ""
         lines.append(f"| {figure['label']} | {figure['value']:,.3f} {figure['unit']} | {n} |")
