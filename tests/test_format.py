@@ -32,8 +32,10 @@ def test_encoded_names_are_one_safe_component(name):
 
 
 @given(st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
-               min_size=1, max_size=40).filter(lambda s: s.strip()))
+               min_size=1, max_size=15).filter(lambda s: s.strip()))
 def test_short_names_round_trip(name):
+    # 15 characters encode to at most 180 bytes (4 UTF-8 bytes each, 3 characters per byte), so
+    # they are never cut
     assert decode_name(encode_name(name)) == name
 
 
