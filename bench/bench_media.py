@@ -127,7 +127,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
-    size = SIZES["smoke" if args.smoke else "quick" if args.quick or os.environ.get("LABBOOK_BENCH_QUICK") else "full"]
+    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK")
+    size = SIZES["smoke" if args.smoke else "quick" if quick else "full"]
     n, side = size["images"], size["side"]
     workloads = [
         (f"{n} images {side}x{side} uint8 HWC", n, images_uint8(n, side)),

@@ -48,8 +48,8 @@ def test_device_tensors_are_accepted_everywhere_arrays_are(run_factory):
     run.log_curve("curve", DeviceTensor(np.arange(3.0)), DeviceTensor(np.ones(3)), step=1)
     run.log_image_with_boxes(DeviceTensor(np.zeros((8, 8))), DeviceTensor(np.array([[1, 1, 4, 4]])), "boxes",
                              step=1)
-    run.log_sklearn_roc_auc_curve("roc", DeviceTensor(np.array([0.1, 0.9, 0.8])), DeviceTensor(np.array([0, 1, 1])),
-                                  step=1)
+    run.log_sklearn_roc_auc_curve("roc", DeviceTensor(np.array([0.1, 0.9, 0.8])),
+                                  DeviceTensor(np.array([0, 1, 1])), step=1)
     run.flush()
     assert run._writer.errors == []
     record = labbook.get_run(run.uuid)

@@ -371,7 +371,8 @@ def test_every_series_of_the_program_is_there(seed_run):
     assert set(seed_run.event_kinds()) == set(expected)
     for kind, names in expected.items():
         assert sorted(seed_run.event_names(kind)) == names, kind
-    assert {k: seed_run.outputs[k] for k in ("foo", "scalar", "key")} == {"foo": "bar", "scalar": 0.1, "key": "val"}
+    outputs = {k: seed_run.outputs[k] for k in ("foo", "scalar", "key")}
+    assert outputs == {"foo": "bar", "scalar": 0.1, "key": "val"}
 
 
 def test_metrics_text_and_html(seed_run):

@@ -1,7 +1,8 @@
 """Images: from arrays, tensors, PIL images, matplotlib figures and files to PNG assets.
 
 The caller's thread checks the input and keeps a private 8-bit copy (``prepare_image``); the
-writer thread tiles a batch into a grid, resizes and encodes it (``image_writer``). Rules, documented in docs/events.md:
+writer thread tiles a batch into a grid, resizes and encodes it (``image_writer``).
+Rules, documented in docs/events.md:
 
 * layouts: ``HW``, ``HWC``, ``CHW``, ``NCHW``, ``NHWC`` (any order of the letters N, C, H, W).
   ``"CHW"``, the default, also reads an ``HWC`` array when its first axis cannot be channels

@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from labbook.errors import InvalidValueError, MissingDependencyError
-from labbook.media.assets import existing_file, file_ext, is_path, log_asset_event, log_background_event, no_fields
+from labbook.media.assets import (existing_file, file_ext, is_path, log_asset_event, log_background_event,
+                                   no_fields)
 from labbook.media.optional import need
 
 
