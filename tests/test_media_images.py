@@ -223,3 +223,16 @@ def test_missing_pillow_names_the_extra(run_factory, monkeypatch):
     monkeypatch.setitem(sys.modules, "PIL.Image", None)
     with pytest.raises(MissingDependencyError, match=r"labbook\[images\]"):
         run.log_image(np.zeros((2, 2)), "x")
+
+
+def test_a_failed_encoding_leaves_no_file_and_no_event_and_is_reported(run_factory):
+    class SummaryImage:  # a TensorFlow summary image whose bytes are not an image
+        encoded_image_string = b"not a png"
+
+    run = run_factory()
+    run.log_image(SummaryImage(), "broken", step=1)
+    run.log_image(np.zeros((4, 4)), "fine", step=1)
+    run.flush()
+    assert len(run._writer.errors) == 1 and "UnidentifiedImageError" in run._writer.errors[0]
+    assert [p.name for p in (run.path / "assets" / "image").iterdir()] == ["fine_1.png"]
+    assert labbook.get_run(run.uuid).event_names("image") == ["fine"]

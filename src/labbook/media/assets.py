@@ -55,14 +55,21 @@ def _pending_for(writer: Any) -> _Pending:
 
 
 def unique_path(path: Path) -> Path:
-    """``path``, or the first ``<stem>-<n><suffixes>`` beside it that does not exist yet."""
-    if not path.exists():
-        return path
+    """``path``, or the first ``<stem>-<n>.<ext>`` beside it that does not exist yet.
+
+    The file is created empty at once (exclusively), so two writers (ranks of one job, say)
+    never pick the same name; the caller then writes over it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
     stem, _, suffix = path.name.rpartition(".") if "." in path.name else (path.name, "", "")
-    for number in range(1, 1_000_000):
-        candidate = path.with_name(f"{stem}-{number}.{suffix}" if suffix else f"{stem}-{number}")
-        if not candidate.exists():
-            return candidate
+    for number in range(1_000_000):
+        candidate = path if number == 0 else path.with_name(
+            f"{stem}-{number}.{suffix}" if suffix else f"{stem}-{number}")
+        try:
+            with open(candidate, "xb"):
+                return candidate
+        except FileExistsError:
+            continue
     raise FileExistsError(f"Too many assets named {path.name} in {path.parent}")
 
 
@@ -116,13 +123,15 @@ def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, e
     copied = None
     if source is not None:
         copied = unique_path(target)
-        copied.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, copied)
 
     def compute() -> dict[str, Any]:
         path = copied or unique_path(target)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fields = write(path)
+        try:
+            fields = write(path)
+        except BaseException:
+            path.unlink(missing_ok=True)  # no half-written asset without its event
+            raise
         return {"path": path.relative_to(root).as_posix(), **(extra or {}), **fields}
 
     _queue(run, record, compute, nbytes)
