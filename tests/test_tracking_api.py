@@ -468,3 +468,11 @@ def test_metric_series_to_pandas(run_factory):
     assert list(frame.columns) == ["step", "value", "timestamp"]
     assert frame["value"].tolist() == [0.0, 0.5, 1.0]
     assert str(frame["timestamp"].dt.tz) == "UTC"
+
+
+def test_an_object_store_url_as_run_root_is_refused_with_the_fix(home, monkeypatch):
+    from labbook.errors import ConfigError
+
+    monkeypatch.setenv("LABBOOK_ARTIFACTS_ROOT", "s3://bucket/runs")
+    with pytest.raises(ConfigError, match="LABBOOK_ARTIFACT_STORE"):
+        Run(project="p", install_handlers=False)

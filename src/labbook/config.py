@@ -121,6 +121,12 @@ class Settings:
         return settings
 
     def validate(self) -> None:
+        if "://" in str(self.artifacts_root):
+            raise ConfigError(
+                f"artifacts_root={self.artifacts_root!r} must be a local folder: run folders are "
+                "written locally. Put artifact versions in an object store with "
+                "LABBOOK_ARTIFACT_STORE (e.g. s3://bucket/prefix) instead."
+            )
         if not self.flush_interval > 0:
             raise ConfigError(f"flush_interval={self.flush_interval!r} must be a positive number of seconds.")
         if self.max_pending < 1000:

@@ -301,13 +301,13 @@ def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = No
     return build_lineage(_Context(home), uri_or_run, direction, depth)
 
 
-def reindex_artifacts(catalog: Any, artifacts_root: Path) -> dict[str, int]:
+def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings | None = None) -> dict[str, int]:
     """Rebuild the artifact tables from the artifact store(s) and every run's lineage.jsonl."""
     from labbook.artifacts.lineage import read_lineage
     from labbook.catalog.indexer import iter_run_folders
     from labbook.store.layout import RunFolder
 
-    settings = Settings.load({})
+    settings = settings or Settings.load({})
     queries.clear_artifact_tables(catalog)
     ctx = _Context(settings=settings, catalog=catalog)
     versions = 0

@@ -46,11 +46,14 @@ def rebuild(
     *,
     full: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    settings=None,
 ) -> dict[str, int]:
     """Index every run folder under ``artifacts_root``.
 
     ``full`` clears the catalog first; otherwise only runs whose run.json changed since they
-    were indexed are read again, and runs whose folder is gone are removed.
+    were indexed are read again, and runs whose folder is gone are removed. Artifact versions,
+    tags and lineage are re-read from the artifact store of ``settings`` (default: the current
+    home's) every time.
     """
     folders = list(iter_run_folders(artifacts_root))
     known = {} if full else catalog.indexed_mtimes()
@@ -75,5 +78,5 @@ def rebuild(
         catalog.delete_runs(removed)
     from labbook.artifacts.api import reindex_artifacts
 
-    reindex_artifacts(catalog, artifacts_root)
+    reindex_artifacts(catalog, artifacts_root, settings)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}

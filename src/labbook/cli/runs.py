@@ -255,7 +255,8 @@ def index_cmd(ctx, rebuild) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = rebuild_index(catalog, Path(settings.artifacts_root), full=rebuild, progress=advance)
+        result = rebuild_index(catalog, Path(settings.artifacts_root), full=rebuild, progress=advance,
+                               settings=settings)
     click.echo(
         f"{result['found']} run folders, {result['indexed']} indexed, {result['failed']} unreadable, "
         f"{result['removed']} removed from the catalog."
