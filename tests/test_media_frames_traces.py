@@ -107,3 +107,23 @@ def test_cyclic_trace_is_refused(run_factory):
     root.children.append(root)
     with pytest.raises(InvalidValueError, match="nested more than"):
         run_factory().log_trace(root)
+
+
+def test_read_api_returns_typed_media_events(run_factory):
+    import numpy as np
+
+    import labbook
+    from labbook import tracking
+    from labbook.media.typed import ImageEvent
+
+    run = run_factory()
+    run.log_image(np.zeros((4, 6, 3), dtype=np.uint8), name="img", dataformats="HWC", step=1)
+    run.log_text("t", "plain", step=1)
+    run.log_trace(tracking.Span("root", kind="chain"), step=1)
+    run.end()
+    record = labbook.get_run(run.uuid)
+    (image,) = record.events("image", "img")
+    assert isinstance(image, ImageEvent) and image.step == 1
+    assert (image.width, image.height) == (6, 4) and image.path.is_file()
+    assert record.events("text", "t")[0].value == "plain"  # plain kinds stay plain events
+    assert record.events("span", "root")[0].value["name"] == "root"

@@ -183,8 +183,18 @@ class RunRecord:
         return self.folder.series_names("metric")
 
     def events(self, kind: str, name: str) -> list[Event]:
-        """Every event of ``kind`` named ``name``, in time order."""
-        return read_events(self.folder, kind, name)
+        """Every event of ``kind`` named ``name``, in time order.
+
+        Rich kinds (image, audio, video, histogram, curve, confusion, chart, dataframe, span)
+        come as typed events (``labbook.media.typed``): the same ``step``, ``timestamp``,
+        ``value`` and ``writer``, plus ``.path`` and readers such as ``ImageEvent.open()``.
+        """
+        events = read_events(self.folder, kind, name)
+        from labbook.media.typed import TYPES, typed_event
+
+        if kind in TYPES:
+            return [typed_event(kind, event, self.path) for event in events]
+        return events
 
     def event_names(self, kind: str) -> list[str]:
         return self.folder.series_names(kind)

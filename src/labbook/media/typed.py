@@ -1,8 +1,8 @@
 """Typed views of rich events as read back from a run folder.
 
-``labbook.get_run(uuid).events("image", "samples")`` returns ``Event`` objects whose ``value`` is
-the stored JSON. ``read_typed`` wraps them in a class per kind, with numpy arrays and a way to
-open each asset::
+``labbook.get_run(uuid).events("image", "samples")`` returns these: a class per kind, with the
+stored JSON as ``value``, numpy arrays and a way to open each asset (``read_typed`` does the
+same for anything with a ``path`` and ``events``)::
 
     from labbook.media.typed import read_typed
 

@@ -207,6 +207,10 @@ def __getattr__(name: str) -> Any:
         from labbook.artifacts.kinds import ArtifactKind
 
         return ArtifactKind
+    if name in ("Span", "V1EventSpan"):
+        from labbook.media.traces import Span
+
+        return Span
     if name in ("V1RunArtifact", "RunArtifact"):
         from labbook.artifacts.lineage import RunArtifact
 
@@ -215,6 +219,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = sorted(
-    ["ArtifactKind", "NoOpRun", "Run", "RunArtifact", "V1ArtifactKind", "V1RunArtifact", "end",
+    ["ArtifactKind", "NoOpRun", "Run", "RunArtifact", "Span", "V1ArtifactKind", "V1EventSpan",
+     "V1RunArtifact", "end",
      "get_or_create_run", "get_run", "init", *FORWARDED]
 )
