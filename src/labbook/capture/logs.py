@@ -56,7 +56,7 @@ LOG_FORMAT_VERSION = 1
 LOG_DIR = "logs"
 LOGGING_GRACE = 1.0  # seconds a logging record waits for its printed line before it stands alone
 PARTIAL_GRACE = 1.0  # seconds a line without its newline waits before it is recorded as it is
-COALESCE = 0.01  # seconds the reader waits after a read so lines come in batches
+COALESCE = 0.02  # seconds the reader waits after a read so lines come in batches
 _MAX_PARTIAL = 1 << 16
 _MATCH_WINDOW = 32
 _STREAMS = ((1, "stdout"), (2, "stderr"))
@@ -195,13 +195,13 @@ def _torn_tail(path: Path) -> bytes:
 
 
 class _Stream:
-    __slots__ = ("fd", "name", "saved", "read_fd", "inode", "partial", "partial_since", "open",
+    __slots__ = ("fd", "name", "saved", "read_fd", "inode", "partial", "partial_since",
                  "follow", "follow_level", "follow_logger")
 
     def __init__(self, fd: int, name: str) -> None:
         self.fd, self.name = fd, name
         self.saved = self.read_fd = self.inode = None
-        self.partial, self.partial_since, self.open = b"", 0.0, True
+        self.partial, self.partial_since = b"", 0.0
         self.follow, self.follow_level, self.follow_logger = 0, None, None
 
 
@@ -260,7 +260,6 @@ class LogCapture:
                 try:
                     os.fstat(stream.fd)
                 except OSError:  # a daemon with fd 1 or 2 closed: nothing to capture there
-                    stream.open = False
                     continue
                 stream.saved = os.dup(stream.fd)
                 stream.read_fd, write_fd = _terminal_like(stream.fd)

@@ -446,20 +446,24 @@ class ResourceSampler:
             self._write(values, now)
             return values
 
+        def sample_and_report() -> None:
+            try:
+                values = sample()
+            except Exception:  # noqa: BLE001 - reported at end(); the next sample may work
+                if len(self.errors) < 5:
+                    self.errors.append(traceback.format_exc())
+                return
+            if self._step == 1 and self.system:
+                info["series"] = sorted(values)
+                self.run._writer.update_run(("merge", "system", {self.host: info}))
+
         try:
             wait = FIRST_SAMPLE_DELAY
             while not self._stop.wait(wait):
                 wait = self.interval
-                values = sample()
-                if self._step == 1 and self.system:
-                    info["series"] = sorted(values)
-                    self.run._writer.update_run(("merge", "system", {self.host: info}))
+                sample_and_report()
             if self._step == 0:  # a run shorter than the first delay still gets one sample
-                info["series"] = sorted(sample())
-                if self.system:
-                    self.run._writer.update_run(("merge", "system", {self.host: info}))
-        except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
-            self.errors.append(traceback.format_exc())
+                sample_and_report()
         finally:
             gpu.close()
 
