@@ -1,7 +1,7 @@
 """The core benchmark: labbook, a bare baseline and MLflow on the same tracking workloads.
 
-Run it with ``.venv/bin/python bench/bench_core.py`` (about 5 minutes on 2 cores; ``--quick``
-about 2; ``--smoke`` a few seconds, no MLflow, for the test that keeps this script working).
+Run it with ``.venv/bin/python bench/bench_core.py`` (2-4 minutes on 2 cores; ``--quick``
+about 1.5; ``--smoke`` a few seconds, no MLflow, for the test that keeps this script working).
 MLflow runs in its own environment, ``bench/.envs/mlflow``, created on first use (peers.py).
 
 Workloads (docs/benchmarks.md explains every figure):
@@ -456,7 +456,7 @@ def bench_search(report: Report, sizes: dict[str, Any], mlflow: MLflow, tmp: Pat
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="smaller MLflow sizes (about 2 minutes)")
+    mode.add_argument("--quick", action="store_true", help="smaller sizes (about 1.5 minutes)")
     mode.add_argument("--smoke", action="store_true", help="tiny sizes, no MLflow (seconds; for tests)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow")
     parser.add_argument("--no-install", action="store_true",
