@@ -74,6 +74,7 @@ def one(variant: str, unbuffered: bool, steps: int, work: int, interval: float,
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABBOOK_", "POLYAXON_"))}
     env["LABBOOK_HOME"] = home
     env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONHASHSEED"] = "0"  # the same hashing in every child: less variance between them
     if unbuffered:
         env["PYTHONUNBUFFERED"] = "1"
     else:
@@ -98,8 +99,8 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=10.0, help="resources_interval, seconds")
     args = parser.parse_args()
     quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
-    steps = args.steps or (500 if quick else 600)
-    reps = args.reps or (3 if quick else 15)
+    steps = args.steps or (500 if quick else 1500)
+    reps = args.reps or (3 if quick else 11)
     variants = ("untracked", "no capture", "capture")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
