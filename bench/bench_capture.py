@@ -52,23 +52,33 @@ LOOP = """
         usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
         return usage.ru_utime + usage.ru_stime
 
+    def capture_cpu():  # CPU time of the capture's own threads, precise per thread
+        import threading
+        total = 0.0
+        for thread in threading.enumerate():
+            if thread.name.startswith(("labbook-logs", "labbook-resources", "labbook-heartbeat")):
+                total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        return total
+
     for step in range({warmup}):  # untimed: the capture's one-off start (imports, first sample)
         value = work({work})
         print(f"warm-up {{step}} value {{value}}")
-    start, start_cpu = time.perf_counter(), cpu()
+    start, start_cpu, start_capture = time.perf_counter(), cpu(), capture_cpu()
     for step in range({steps}):
         value = work({work})
         print(f"step {{step}} value {{value}} loss {{1 / (step + 1):.6f}}")
     elapsed, used = time.perf_counter() - start, cpu() - start_cpu
+    threads = capture_cpu() - start_capture
     if TRACKED:
         tracking.end()
-    print("ELAPSED", elapsed, used, file=sys.stderr)
+    print("ELAPSED", elapsed, used, threads, file=sys.stderr)
 """
 
 
 def one(variant: str, unbuffered: bool, steps: int, work: int, interval: float,
-        home: str) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of every thread) of the loop in a fresh process."""
+        home: str) -> tuple[float, float, float]:
+    """(wall s, CPU s of every thread, CPU s of the capture's threads) of the loop, in a fresh
+    process."""
     code = textwrap.dedent(LOOP.format(tracked=variant != "untracked", capture=variant == "capture",
                                        steps=steps, work=work, interval=interval, warmup=WARMUP))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LABBOOK_", "POLYAXON_"))}
@@ -85,8 +95,8 @@ def one(variant: str, unbuffered: bool, steps: int, work: int, interval: float,
         raise SystemExit(f"benchmark child failed:\n{result.stderr}")
     if result.stdout.count("\n") != steps + WARMUP:
         raise SystemExit(f"expected {steps + WARMUP} lines on the console, got {result.stdout.count(chr(10))}")
-    wall, used = result.stderr.rsplit("ELAPSED", 1)[1].split()[:2]
-    return float(wall), float(used)
+    wall, used, threads = result.stderr.rsplit("ELAPSED", 1)[1].split()[:3]
+    return float(wall), float(used), float(threads)
 
 
 def main() -> None:
@@ -117,7 +127,7 @@ def main() -> None:
     print("untracked: no labbook; no capture: init(track_logs=False, collect_resources=False); "
           "capture: init() defaults. Best of the reps (least disturbed), then the median.")
     print(f"{'stdout':<12}{'variant':<12}{'wall best':>10}{'+%':>8}{'cpu best':>10}{'+%':>8}"
-          f"{'wall med.':>10}{'+%':>8}{'cpu med.':>10}{'+%':>8}")
+          f"{'wall med.':>10}{'+%':>8}{'cpu med.':>10}{'+%':>8}{'threads':>9}")
     for name, runs in rows:
         figures = {v: (min(x[0] for x in r), min(x[1] for x in r),
                        statistics.median(x[0] for x in r), statistics.median(x[1] for x in r))
@@ -126,9 +136,11 @@ def main() -> None:
         for variant in variants:
             cells = "".join(f"{value:>10.3f}{100 * (value - ref) / ref:>7.2f}%"
                             for value, ref in zip(figures[variant], base))
-            print(f"{name:<12}{variant:<12}{cells}")
-    print("cpu: user+system time of every thread over the loop (the work labbook adds; less "
-          "sensitive than wall time to other load on the machine)")
+            threads = statistics.median(x[2] / x[0] for x in runs[variant])
+            print(f"{name:<12}{variant:<12}{cells}{100 * threads:>8.2f}%")
+    print("cpu: user+system time of every thread over the loop. threads: CPU time of the "
+          "capture's own threads (logs, resources, heartbeat) as a share of the loop's wall time, "
+          "median; measured per thread, so other load on the machine barely moves it.")
 
 
 if __name__ == "__main__":
