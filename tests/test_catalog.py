@@ -227,6 +227,21 @@ def test_composed_filters_parse(text):
 def test_catalog_lag_is_bounded_by_the_run_end(run_factory):
     run = run_factory(name="live")
     run.log_metric("m", 1.0)
-    assert _names(labbook.search_runs("test")) == ["live"]  # indexed at start
+    run.flush()  # the first drain, started at init without waiting, indexes the run
+    assert _names(labbook.search_runs("test")) == ["live"]
     run.end()
     assert labbook.search_runs("test")[0].summaries["m"]["count"] == 1
+
+
+def test_processes_opening_a_fresh_catalog_at_once_migrate_it_once(home, tmp_path):
+    import subprocess
+
+    from tests.conftest import PYTHON, python_env
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    code = f"from labbook.catalog.catalog import Catalog; print(Catalog({url!r}).revision())"
+    children = [subprocess.Popen([PYTHON, "-c", code], env=python_env(home), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
+    assert {out.strip() for out, _ in outputs} == {schema.HEAD_REVISION}

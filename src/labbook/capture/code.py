@@ -6,7 +6,6 @@ working directory, so ``python ~/proj/train.py`` from anywhere records ``~/proj`
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -22,9 +21,9 @@ def strip_credentials(url: str) -> str:
     return _CREDENTIALS.sub(r"\g<scheme>", url)
 
 
-def script_dir() -> Path:
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
+def script_dir(entry: str | None = None) -> Path:
+    """The folder of the entry script (``entry``, else ``__main__.__file__``), else the CWD."""
+    main_file = entry or getattr(sys.modules.get("__main__"), "__file__", None)
     if main_file:
         return Path(main_file).resolve().parent
     return Path.cwd()
@@ -42,9 +41,9 @@ def _git(cwd: Path, *args: str) -> str | None:
     return result.stdout.decode("utf-8", "replace").strip()
 
 
-def capture_code(start: Path | None = None) -> tuple[dict[str, Any], str | None]:
+def capture_code(start: Path | None = None, entry: str | None = None) -> tuple[dict[str, Any], str | None]:
     """(code summary, uncommitted diff or None). An empty summary outside a git repository."""
-    cwd = start or script_dir()
+    cwd = start or script_dir(entry)
     top = _git(cwd, "rev-parse", "--show-toplevel")
     if not top:
         return {}, None
@@ -69,14 +68,3 @@ def capture_code(start: Path | None = None) -> tuple[dict[str, Any], str | None]
         "untracked": untracked[:1000],
     }
     return summary, diff
-
-
-def relative_entry(root: str | None) -> str | None:
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
-    if not (root and main_file):
-        return None
-    try:
-        return os.path.relpath(Path(main_file).resolve(), root)
-    except ValueError:
-        return None

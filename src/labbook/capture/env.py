@@ -24,9 +24,10 @@ def installed_packages() -> dict[str, str]:
 
     packages = {}
     for dist in metadata.distributions():
-        name = dist.metadata["Name"]
+        meta = dist.metadata  # parses the METADATA file: read it once per package
+        name = meta["Name"]
         if name:
-            packages[name] = dist.version
+            packages[name] = meta["Version"]
     return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
 
 
@@ -68,9 +69,15 @@ def torch_cuda() -> dict[str, Any] | None:
         return {"torch": getattr(torch, "__version__", None), "available": False}
 
 
-def capture_env(packages: bool = True) -> dict[str, Any]:
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
+def entry_file() -> str | None:
+    """The running script's absolute path. Read it on the caller's thread: CPython removes
+    ``__main__.__file__`` as soon as the script body ends, before exit handlers run."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None)
+    return os.path.abspath(main_file) if main_file else None
+
+
+def capture_env(packages: bool = True, entry: str | None = None) -> dict[str, Any]:
+    main_file = entry if entry is not None else entry_file()
     env: dict[str, Any] = {
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),

@@ -7,10 +7,13 @@ so several processes can update it at once; PostgreSQL serves teams.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import sqlalchemy as sa
 
@@ -19,6 +22,7 @@ from labbook.catalog.query import order_clauses, parse_filter
 from labbook.errors import CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_PROCESS_LOCK = threading.Lock()
 
 
 def _utc(value: Any) -> datetime | None:
@@ -77,14 +81,20 @@ class Catalog:
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision with Alembic."""
-        from alembic import command
-        from alembic.config import Config
+        alembic_logger = logging.getLogger("alembic")
+        level = alembic_logger.level
+        alembic_logger.setLevel(logging.WARNING)  # its INFO chatter (some at import) must not land in run logs
+        try:
+            from alembic import command
+            from alembic.config import Config
 
-        config = Config()
-        config.set_main_option("script_location", str(_MIGRATIONS))
-        with self.engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            config = Config()
+            config.set_main_option("script_location", str(_MIGRATIONS))
+            with self.engine.begin() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+        finally:
+            alembic_logger.setLevel(level)
 
     def _check_revision(self, auto_migrate: bool) -> None:
         try:
@@ -94,12 +104,35 @@ class Catalog:
         if current == schema.HEAD_REVISION:
             return
         if auto_migrate or current is None:  # an empty database is always safe to create
-            self.upgrade()
+            with self._migration_lock():
+                if self.revision() != schema.HEAD_REVISION:  # another process may have done it
+                    self.upgrade()
             return
         raise CatalogError(
             f"Catalog schema at {self.url} is at revision {current or 'none'}; this version needs "
             f"{schema.HEAD_REVISION}. Run 'labbook db upgrade'."
         )
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """One migrator at a time, across threads and processes (several ranks may open a fresh
+        home at once): a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
+        with _PROCESS_LOCK:
+            if self.url.startswith("sqlite:///"):
+                import fcntl
+
+                with open(self.url[len("sqlite:///"):] + ".migrate.lock", "a+b") as handle:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                    yield
+            elif self.engine.dialect.name == "postgresql":
+                with self.engine.connect() as conn:
+                    conn.execute(sa.text("SELECT pg_advisory_lock(4242001)"))
+                    try:
+                        yield
+                    finally:
+                        conn.execute(sa.text("SELECT pg_advisory_unlock(4242001)"))
+            else:
+                yield
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -13,13 +14,17 @@ from labbook.store.record import read_run_record
 _RUN_DIR = re.compile(r"^[0-9a-f]{32}$")
 
 _catalogs: dict[str, Catalog] = {}
+_open_lock = threading.Lock()
 
 
 def open_catalog(url: str) -> Catalog:
     """One Catalog per URL per process (engines are pooled and thread-safe)."""
     catalog = _catalogs.get(url)
     if catalog is None:
-        catalog = _catalogs[url] = Catalog(url)
+        with _open_lock:  # the writer thread and the caller may both open it first
+            catalog = _catalogs.get(url)
+            if catalog is None:
+                catalog = _catalogs[url] = Catalog(url)
     return catalog
 
 

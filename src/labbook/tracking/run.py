@@ -213,12 +213,15 @@ class Run:
             # Documented default: in a distributed job only rank 0's metrics are kept.
             self.log_metric = self.log_metrics = _ignore
         self._max_pending = self._settings.max_pending
-        self._metric_series: dict[str, Any] = {}
+        self._metric_series: dict[str, int] = {}
+        from labbook.capture.env import entry_file
+
+        entry = entry_file()  # now: the background capture may run after the script has ended
         if track_code and self.rank == 0:
-            self._writer.submit(self._capture_code)
+            self._writer.submit(lambda: self._capture_code(entry))
         if track_env:
-            self._writer.submit(self._capture_env)
-        self._writer.flush()  # first drain now: the run is indexed and visible at once
+            self._writer.submit(lambda: self._capture_env(entry))
+        self._writer.wake()  # first drain now, without waiting: the run is indexed within moments
         self._previous_excepthook = None
         self._previous_sigterm = None
         if install_handlers:
@@ -329,11 +332,11 @@ class Run:
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()
 
-    def _new_metric_series(self, name: str):
+    def _new_metric_series(self, name: str) -> int:
         self._check_open("log_metric")
         check_name(name, "metric name")
-        series = self._metric_series[name] = self._writer.series("metric", name)
-        return series
+        series_id = self._metric_series[name] = self._writer.metric_id(name)
+        return series_id
 
     # -- other step-wise events ---------------------------------------------------------------
 
@@ -552,10 +555,10 @@ class Run:
         except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
             self._index_errors.append(f"{type(error).__name__}: {error}")
 
-    def _capture_code(self) -> None:
+    def _capture_code(self, entry: str | None = None) -> None:
         from labbook.capture.code import capture_code
 
-        summary, diff = capture_code()
+        summary, diff = capture_code(entry=entry)
         if diff:
             self._folder.code.mkdir(parents=True, exist_ok=True)
             (self._folder.code / "uncommitted.diff").write_text(diff)
@@ -563,10 +566,10 @@ class Run:
         self._record["code"] = summary
         self._writer.update_run(("set", "code", summary))
 
-    def _capture_env(self) -> None:
+    def _capture_env(self, entry: str | None = None) -> None:
         from labbook.capture.env import capture_env
 
-        env = capture_env()
+        env = capture_env(entry=entry)
         self._record["env"] = env
         self._writer.update_run(("set", "env", env))
 

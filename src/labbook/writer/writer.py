@@ -31,9 +31,10 @@ DEFAULT_MAX_PENDING = 1_000_000
 class Series:
     """One (kind, name) series as written by this process."""
 
-    __slots__ = ("kind", "name", "path", "started", "next_step", "summary")
+    __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary")
 
-    def __init__(self, kind: str, name: str, path: Path) -> None:
+    def __init__(self, kind: str, name: str, path: Path, id: int = -1) -> None:
+        self.id = id  # index in the writer's series list; what queued metric records carry
         self.kind = kind
         self.name = name
         self.path = path
@@ -77,12 +78,14 @@ class RunWriter:
         self.max_pending = max_pending
         self.header_extra = header_extra or {}
         self.after_flush = after_flush
-        # pending records: (Series, step or None, epoch seconds or µs int, value)
+        # pending records: metrics (metric id, step or None, epoch seconds, value);
+        # events (Series, step or None, epoch µs, JSON value)
         self.metrics: list[tuple] = []
         self.events: list[tuple] = []
         self.tasks: list[Callable[[], None]] = []
         self.run_ops: list[Op] = []
         self._series: dict[tuple[str, str], Series] = {}
+        self._by_id: list[Series] = []
         self._cond = threading.Condition()
         self._requested = 0
         self._completed = 0
@@ -101,8 +104,21 @@ class RunWriter:
         series = self._series.get(key)
         if series is None:
             path = self.folder.series_file(kind, name, self.writer_id)
-            series = self._series[key] = Series(kind, name, path)
+            series = self._series[key] = Series(kind, name, path, len(self._by_id))
+            self._by_id.append(series)
         return series
+
+    def metric_id(self, name: str) -> int:
+        """The int that stands for metric ``name`` in queued records. Records of plain values
+        (no object references) are untracked by Python's garbage collector after its first pass,
+        which halves the cost of a logging call when a second's worth of records is pending."""
+        return self.series("metric", name).id
+
+    def wake(self) -> None:
+        """Ask the writer thread for a drain now, without waiting for it."""
+        with self._cond:
+            self._requested += 1
+            self._cond.notify_all()
 
     def submit(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the writer thread, in order with the records around it."""
@@ -212,37 +228,44 @@ class RunWriter:
         import numpy as np
 
         # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
-        series_col = list(map(_FIRST, records))
+        ids = list(map(_FIRST, records))
         steps = list(map(_SECOND, records))
-        times = np.fromiter(map(_THIRD, records), np.float64, count=count)
-        values_arr = np.fromiter(map(_FOURTH, records), np.float64, count=count)
-        first = series_col[0]
-        groups: dict[Series, list[int] | None]
-        if series_col.count(first) == count:
-            groups = {first: None}  # the common case: one series, no regrouping
+        times_us = (np.fromiter(map(_THIRD, records), np.float64, count=count) * 1e6).round().astype(np.int64)
+        values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
+        has_missing_steps = None in steps
+        if has_missing_steps:
+            steps = [fmt.NO_STEP if step is None else step for step in steps]
+        step_arr = np.fromiter(steps, np.int64, count=count)
+        if ids.count(ids[0]) == count:
+            groups = [(ids[0], slice(None))]  # the common case: one series, no regrouping
         else:
-            groups = {}
-            for index, series in enumerate(series_col):
-                groups.setdefault(series, []).append(index)
-        times_us = (times * 1e6).round().astype(np.int64)
-        for series, indexes in groups.items():
-            if indexes is None:
-                s_steps, s_times, s_values = steps, times_us, values_arr
-            else:
-                s_steps = [steps[i] for i in indexes]
-                s_times, s_values = times_us[indexes], values_arr[indexes]
-            if None in s_steps:
-                next_step = series.next_step
-                for i, step in enumerate(s_steps):
-                    if step is None:
-                        s_steps[i] = step = next_step
-                    next_step = step + 1
-            step_arr = np.asarray(s_steps, dtype=np.int64)
-            series.next_step = int(step_arr[-1]) + 1
-            payload = fmt.encode_metric_records(step_arr, s_times, s_values)
+            id_arr = np.fromiter(ids, np.int64, count=count)
+            order = np.argsort(id_arr, kind="stable")
+            sorted_ids = id_arr[order]
+            bounds = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), count]
+            groups = [(int(sorted_ids[a]), order[a:b]) for a, b in zip(bounds, bounds[1:])]
+        touched = set()
+        for series_id, index in groups:
+            series = self._by_id[series_id]
+            s_steps, s_times, s_values = step_arr[index], times_us[index], values[index]
+            if has_missing_steps:
+                s_steps = self._fill_steps(series, s_steps.copy())
+            series.next_step = int(s_steps[-1]) + 1
+            payload = fmt.encode_metric_records(s_steps, s_times, s_values)
             series.append(payload, self.writer_id, self.header_extra)
-            self._summarise(series, step_arr, s_times, s_values)
-        return set(groups)
+            self._summarise(series, s_steps, s_times, s_values)
+            touched.add(series)
+        return touched
+
+    @staticmethod
+    def _fill_steps(series: Series, steps):
+        """A point logged without a step takes the step after the series' previous point."""
+        next_step = series.next_step
+        for i, step in enumerate(steps.tolist()):
+            if step == fmt.NO_STEP:
+                steps[i] = step = next_step
+            next_step = step + 1
+        return steps
 
     def _summarise(self, series: Series, steps, times_us, values) -> None:
         import numpy as np
