@@ -16,22 +16,24 @@ from labbook.errors import ConfigError
 from labbook.writer.format import read_header
 from tests.conftest import PYTHON, python_env
 
-# A process that burns CPU until its first process sample is on disk, then ends.
+# A process that burns CPU until its first process sample is on disk, then ends. The work is a
+# matrix product, which releases the GIL, so the sampler thread is not starved by the loop.
 BUSY_UNTIL_SAMPLED = """
     {prelude}
     import time
+    import numpy as np
     from labbook import tracking
     from labbook.store.layout import RunFolder
+    from labbook.writer.format import read_metric_file
     run = tracking.init(project="res", track_env=False, track_code=False, track_logs=False,
                         resources_interval=0.2)
     print("RUN", run.uuid, flush=True)
     folder = RunFolder(run.path)
     target = folder.series_dir("metric", "{wait_for}", root=folder.resources)
     deadline = time.monotonic() + 60
-    x = 0
-    while time.monotonic() < deadline and not any(p.stat().st_size > 200 for p in target.glob("*.lbm")):
-        for i in range(20000):
-            x += i * i
+    matrix = np.random.default_rng(0).random((200, 200))
+    while time.monotonic() < deadline and not any(len(read_metric_file(p)) >= 2 for p in target.glob("*.lbm")):
+        matrix = np.tanh(matrix @ matrix)
     tracking.end()
 """
 
