@@ -264,13 +264,6 @@ def log_plot(self, figure: Any, name: str, *, labels: dict | None = None, summar
     return version
 
 
-def log_affinity(self, *args: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError(
-        "log_affinity() is not part of labbook's artifact API; log the data with log_artifact() "
-        "or log_dataset() instead."
-    )
-
-
 def _promote(run: Any, function: str, version: str, kinds: set[str] | None, description: str | None,
              tags: Any, artifacts: Any, force: bool) -> list[Any]:
     from labbook.artifacts.api import list_artifacts, tag_artifact
@@ -322,7 +315,7 @@ def promote_to_artifact_version(self, version: str, description: str | None = No
 
 
 RUN_METHODS = (
-    "get_tensorboard_path", "log_affinity", "log_artifact", "log_artifact_lineage", "log_artifact_ref",
+    "get_tensorboard_path", "log_artifact", "log_artifact_lineage", "log_artifact_ref",
     "log_code_ref", "log_data_ref", "log_dataset", "log_dir_ref", "log_env", "log_feature_set",
     "log_feature_vector", "log_file_ref", "log_model", "log_model_ref", "log_plot",
     "log_tensorboard_ref", "promote_to_artifact_version", "promote_to_model_version", "use_artifact",

@@ -90,6 +90,10 @@ def log_model_ref(self, path: str, name: str | None = None, framework: str | Non
 def log_file_ref(self, path: str, name: str | None = None, hash: str | None = None, content: Any = None,
                  summary: dict | None = None, is_input: bool = False, rel_path: str | None = None,
                  skip_hash_calculation: bool = False) -> Any:
+    """Record lineage for a file saved by you (kind ``file``); nothing is copied.
+
+    ``run.log_file_ref(run.get_outputs_path("preds.csv"), name="predictions")``
+    """
     return _ref(self, "log_file_ref", path, "file", name, hash, content, summary, is_input, rel_path,
                 skip_hash_calculation)
 
@@ -97,6 +101,10 @@ def log_file_ref(self, path: str, name: str | None = None, hash: str | None = No
 def log_dir_ref(self, path: str, name: str | None = None, hash: str | None = None,
                 summary: dict | None = None, is_input: bool = False, rel_path: str | None = None,
                 skip_hash_calculation: bool = False) -> Any:
+    """Record lineage for a folder saved by you (kind ``dir``, name: the folder's name).
+
+    ``run.log_dir_ref(run.get_outputs_path("checkpoints", is_dir=True))``
+    """
     return _ref(self, "log_dir_ref", path, "dir", name, hash, None, summary, is_input, rel_path,
                 skip_hash_calculation)
 

@@ -30,7 +30,6 @@ FORWARDED = (
     "get_log_level",
     "get_outputs_path",
     "get_tensorboard_path",
-    "log_affinity",
     "log_altair_chart",
     "log_artifact",
     "log_artifact_lineage",

@@ -296,6 +296,7 @@ class Run:
         """Accepted for Polyaxon code: there is no sidecar; sync is ``labbook sync``."""
 
     def get_log_level(self) -> str:
+        """``LABBOOK_LOG_LEVEL`` (or ``POLYAXON_LOG_LEVEL``), ``INFO`` by default."""
         return os.environ.get("LABBOOK_LOG_LEVEL", os.environ.get("POLYAXON_LOG_LEVEL", "INFO"))
 
     # -- metrics: the hot path -------------------------------------------------------------
@@ -382,6 +383,7 @@ class Run:
         self._merge("log_outputs", "outputs", reset, outputs)
 
     def log_meta(self, reset: bool = False, async_req: bool = True, **meta: Any) -> None:
+        """Record free-form metadata about the run: ``run.log_meta(has_model=True)``."""
         self._merge("log_meta", "meta", reset, meta)
 
     def log_tags(self, tags: str | Iterable[str], reset: bool = False, async_req: bool = True) -> None:
@@ -408,9 +410,11 @@ class Run:
         self._writer.update_run(("set", key, value))
 
     def set_name(self, name: str, async_req: bool = True) -> None:
+        """Rename the run."""
         self._set("set_name", "name", name)
 
     def set_description(self, description: str, async_req: bool = True) -> None:
+        """Set the run's one-line description."""
         self._set("set_description", "description", description)
 
     def set_readme(self, readme: str, async_req: bool = True) -> None:
@@ -462,12 +466,15 @@ class Run:
         self.end()
 
     def log_succeeded(self, reason: str | None = None, message: str | None = "Operation has succeeded") -> None:
+        """Mark the run ``succeeded`` and end it (nothing changes if it already has a final status)."""
         self._end_with("succeeded", reason, message)
 
     def log_failed(self, reason: str | None = None, message: str | None = None) -> None:
+        """Mark the run ``failed`` (``message``: e.g. the traceback) and end it."""
         self._end_with("failed", reason, message)
 
     def log_stopped(self, reason: str | None = None, message: str | None = "Operation is stopped") -> None:
+        """Mark the run ``stopped`` and end it."""
         self._end_with("stopped", reason, message)
 
     def flush(self) -> None:
@@ -510,11 +517,13 @@ class Run:
 
     def push_offline_run(self, path: str | None = None, upload_artifacts: bool = True, clean: bool = False,
                          **kwargs: Any) -> None:
+        """Not available yet: uploading runs to a labbook server is being built."""
         raise NotImplementedError(
             "push_offline_run() is not implemented yet: syncing runs to a labbook server is being built."
         )
 
     def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
+        """Not available yet: downloading runs from a labbook server is being built."""
         raise NotImplementedError(
             "pull_remote_run() is not implemented yet: syncing runs from a labbook server is being built."
         )

@@ -1,0 +1,40 @@
+"""The documentation stays in step with the code."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from tests.conftest import PYTHON
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_api_reference_is_current():
+    result = subprocess.run([PYTHON, str(ROOT / "scripts" / "gen_api_docs.py"), "--check"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_test_one():
+    readme = (ROOT / "README.md").read_text()
+    commands = re.search(r"```bash\n(.*?)\n```", readme, re.S).group(1).splitlines()
+    assert commands == ["bash scripts/demo.sh", "bash scripts/test.sh"]
+    assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_doc_link_resolves():
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for target in re.findall(r"\]\(([^)#]+\.md)", doc.read_text()):
+            assert (doc.parent / target).is_file(), f"{doc.name} links to missing {target}"
+
+
+def test_every_cli_command_is_documented():
+    from labbook.cli.main import cli
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    for name, command in cli.commands.items():
+        assert f"labbook {name}" in text, f"docs/cli.md does not mention 'labbook {name}'"
+        for sub in getattr(command, "commands", {}):
+            assert f"labbook {name} {sub}" in text or f"{sub}" in text, (name, sub)
