@@ -288,3 +288,24 @@ def test_on_a_terminal_programs_still_see_a_terminal_and_colours_stay_out_of_the
     assert "\x1b[1;31mred\x1b[0m" in text  # the terminal still gets its colours
     messages = [line.message for line in labbook.get_run(_uuid(text)).logs()]
     assert messages[1:] == ["isatty True True columns 123", "red and plain", "child isatty True"]
+
+
+def test_a_run_never_ended_still_gives_the_console_back_at_exit(tmp_path, home):
+    result = _run_script(tmp_path, home, """
+        import os
+        from labbook.tracking.run import Run
+        run = Run(project="logs", track_env=False, track_code=False, collect_resources=False,
+                  install_handlers=False)
+        print("RUN", run.uuid)
+        pid = os.fork()
+        if pid == 0:
+            print("from a forked child", flush=True)
+            os._exit(0)
+        os.waitpid(pid, 0)
+        print("last words, still in Python's buffer at exit")
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "last words, still in Python's buffer at exit" in result.stdout
+    messages = [line.message for line in read_logs(labbook.get_run(_uuid(result.stdout)).path)]
+    assert "from a forked child" in messages
+    assert messages[-1] == "last words, still in Python's buffer at exit"

@@ -32,6 +32,7 @@ Reading back::
 
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import os
@@ -209,8 +210,8 @@ def _flush_std_streams() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (AttributeError, OSError, ValueError):
-            pass
+        except (AttributeError, OSError, ValueError, RuntimeError):  # RuntimeError: a signal
+            pass  # handler ending the run while the main thread was inside print()
     try:  # C stdio buffers (printf from an extension) too
         import ctypes
 
@@ -286,6 +287,9 @@ class LogCapture:
             self._thread = None
             self._restore()
             raise OSError(f"cannot start the log reader thread: {error}") from None
+        # A run never ended (no process hooks) must still hand the console back before exit,
+        # or Python's last flush of stdout would go into a pipe nobody reads any more.
+        atexit.register(self.stop)
 
     def _restore(self) -> None:
         """Point fds 1 and 2 back at what they were, and the log-record factory too."""
@@ -308,7 +312,11 @@ class LogCapture:
         children that outlive the run still reaches the console, unrecorded."""
         if self._thread is None:
             return
+        atexit.unregister(self.stop)
         self._restore()
+        if os.getpid() != self._pid:  # a forked child ending its copy: the reader is the parent's
+            self._thread = None
+            return
         self._stopping = True
         os.write(self._wake_w, b"x")
         if self._done.wait(timeout=10):
