@@ -13,6 +13,7 @@ same name, True; ``LABBOOK_COLLECT_RESOURCES=0`` turns it off everywhere); inter
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from labbook.capture import distributed
@@ -54,6 +55,10 @@ def _start_logs(run: Any) -> None:
         run._writer.update_run(("merge", "capture", {"logs": f"not captured: {error}"}))
         return
     run._closers.append(lambda: capture.stop(_failure_traceback(run)))
+    if "ipykernel" in sys.modules and sys.stdout is not sys.__stdout__:
+        run._writer.update_run(("merge", "capture", {"logs": (
+            "in a notebook, print() goes to the kernel rather than file descriptor 1, so only "
+            "output from C code and child processes is captured")}))
 
 
 def _failure_traceback(run: Any) -> list[tuple[str, str, str]]:
