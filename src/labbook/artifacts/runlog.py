@@ -107,7 +107,7 @@ def _record_lineage(run: Any, artifacts: list[RunArtifact]) -> list[dict[str, An
     try:
         index_lineage(_context(run).catalog, [lineage_row(run.project, run.uuid, r) for r in records])
     except Exception as error:  # noqa: BLE001 - the folder is the record; 'labbook index --rebuild' repairs
-        run._index_errors.append(f"{type(error).__name__}: {error}")
+        run._indexer.errors.append(f"{type(error).__name__}: {error}")
     return records
 
 

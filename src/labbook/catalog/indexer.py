@@ -85,3 +85,62 @@ def rebuild(
 
     reindex_artifacts(catalog, artifacts_root, settings)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}
+
+
+class RunIndexer:
+    """Keeps one live run's catalog entry current from its own thread.
+
+    The catalog is an index, so it must never hold up writing events: opening it the first time
+    in a process imports SQLAlchemy and may run migrations, which under a CPU-bound training loop
+    (every file read waits for the interpreter lock) can take seconds. The writer only calls
+    ``request()``; this thread indexes at most every ``interval`` seconds, and ``close()``
+    indexes once more, synchronously, so an ended run is always current in the catalog.
+    """
+
+    def __init__(self, path: Path, catalog_url: str, interval: float) -> None:
+        self.path = Path(path)
+        self.catalog_url = catalog_url
+        self.interval = interval
+        self.errors: list[str] = []
+        self._wanted = threading.Event()
+        self._first_done = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
+        self._thread.start()
+        self._wanted.set()  # index once at start, so a live run is listed
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def wait_first(self, timeout: float) -> bool:
+        """Wait until the run's first index is done (or failed), at most ``timeout`` seconds.
+        Waiting here, the caller holds no interpreter lock, so a first-time catalog open (import,
+        migrations) runs at full speed; a run killed a moment later is still listed."""
+        return self._first_done.wait(timeout)
+
+    def index_now(self) -> None:
+        try:
+            index_run(open_catalog(self.catalog_url), self.path)
+        except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
+            self.errors.append(f"{type(error).__name__}: {error}")
+
+    def _loop(self) -> None:
+        import time
+
+        while not self._closing:
+            self._wanted.wait()
+            if self._closing:
+                return
+            self._wanted.clear()
+            started = time.monotonic()
+            self.index_now()
+            self._first_done.set()
+            # throttle: later requests within the interval are folded into the next pass
+            while not self._closing and time.monotonic() - started < self.interval:
+                time.sleep(min(0.1, self.interval))
+
+    def close(self) -> None:
+        self._closing = True
+        self._wanted.set()
+        self._thread.join(timeout=5)
+        self.index_now()

@@ -198,8 +198,11 @@ class Run:
                 f"Cannot write {self._folder.run_file}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        self._last_index = 0.0
-        self._index_errors: list[str] = []
+        import numpy  # noqa: F401 - loaded here, not by the writer thread under a busy loop
+
+        from labbook.catalog.indexer import RunIndexer
+
+        self._indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval)
         self._writer = RunWriter(
             self._folder,
             self.writer_id,
@@ -221,7 +224,8 @@ class Run:
             self._writer.submit(lambda: self._capture_code(entry))
         if track_env:
             self._writer.submit(lambda: self._capture_env(entry))
-        self._writer.wake()  # first drain now, without waiting: the run is indexed within moments
+        self._writer.wake()  # first drain now, without waiting for it
+        self._indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         self._previous_excepthook = None
         self._previous_sigterm = None
         if install_handlers:
@@ -493,8 +497,8 @@ class Run:
                     closer()
                 except Exception:  # noqa: BLE001 - ending must go on; reported in errors
                     self._writer.errors.append(traceback.format_exc())
-            self._final = True
             self._writer.close()
+            self._indexer.close()
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
             self._uninstall_handlers()
@@ -508,8 +512,7 @@ class Run:
         """Polyaxon recomputes summaries from event files; labbook keeps them incrementally, so
         this flushes pending events and refreshes the catalog entry."""
         self._writer.flush()
-        self._last_index = 0.0
-        self._after_flush(True)
+        self._indexer.index_now()
 
     def sync_system_events_summaries(self, last_check: Any = None, events_path: str | None = None) -> None:
         """See ``sync_events_summaries``."""
@@ -549,20 +552,9 @@ class Run:
 
     # -- background work (writer thread) ------------------------------------------------------
 
-    _final = False
-
     def _after_flush(self, changed: bool) -> None:
-        now = time.monotonic()
-        if not (self._final or (changed and now - self._last_index >= self._settings.index_interval)
-                or self._last_index == 0.0):
-            return
-        self._last_index = now
-        try:
-            from labbook.catalog.indexer import index_run, open_catalog
-
-            index_run(open_catalog(self._settings.catalog_url), self.path)
-        except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
-            self._index_errors.append(f"{type(error).__name__}: {error}")
+        if changed:
+            self._indexer.request()
 
     def _capture_code(self, entry: str | None = None) -> None:
         from labbook.capture.code import capture_code
