@@ -16,11 +16,9 @@ Rich-event and artifact methods are defined beside their owners (``labbook.media
 
 from __future__ import annotations
 
-import atexit
 import os
 import re
 import secrets
-import signal
 import sys
 import threading
 import time
@@ -31,10 +29,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labbook.config import Settings
-from labbook.errors import ConfigError, LabbookError, NotFoundError, RunStateError
+from labbook.errors import ConfigError, LabbookError, RunStateError
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name
 from labbook.store.runfile import read_run_file, update_run_file
+from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
 from labbook.writer.format import to_epoch_us
 from labbook.writer.writer import RunWriter
@@ -226,10 +225,9 @@ class Run:
             self._writer.submit(lambda: self._capture_env(entry))
         self._writer.wake()  # first drain now, without waiting for it
         self._indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
-        self._previous_excepthook = None
-        self._previous_sigterm = None
+        self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm)
         if install_handlers:
-            self._install_handlers()
+            self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
 
     # -- identity and paths --------------------------------------------------------------
@@ -501,7 +499,7 @@ class Run:
             self._indexer.close()
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
-            self._uninstall_handlers()
+            self._hooks.uninstall()
         _forget_active(self)
         if self._writer.errors:
             first = self._writer.errors[0].strip().splitlines()[-1]
@@ -584,51 +582,15 @@ class Run:
                 return
         start(self, track_logs=track_logs, collect_resources=collect_resources)
 
-    # -- process hooks -------------------------------------------------------------------------
+    # -- process hooks (see labbook.tracking.hooks) ---------------------------------------
 
-    def _install_handlers(self) -> None:
-        atexit.register(self._atexit)
-        self._previous_excepthook = sys.excepthook
-        sys.excepthook = self._excepthook
-        if threading.current_thread() is threading.main_thread():
-            try:
-                self._previous_sigterm = signal.signal(signal.SIGTERM, self._on_sigterm)
-            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
-                self._previous_sigterm = None
+    def _failed_by_exception(self, exc_type, exc, tb) -> None:
+        if not self._ended:
+            self.log_failed(reason="ExitHandler",
+                            message="".join(traceback.format_exception(exc_type, exc, tb)))
 
-    def _uninstall_handlers(self) -> None:
-        atexit.unregister(self._atexit)
-        if self._previous_excepthook is not None and sys.excepthook == self._excepthook:
-            sys.excepthook = self._previous_excepthook
-        if self._previous_sigterm is not None and threading.current_thread() is threading.main_thread():
-            try:
-                if signal.getsignal(signal.SIGTERM) == self._on_sigterm:
-                    signal.signal(signal.SIGTERM, self._previous_sigterm)
-            except (ValueError, OSError):  # pragma: no cover
-                pass
-
-    def _atexit(self) -> None:
-        self.end()
-
-    def _excepthook(self, exc_type, exc, tb) -> None:
-        previous = self._previous_excepthook or sys.__excepthook__
-        try:
-            if not self._ended:
-                self.log_failed(reason="ExitHandler",
-                                message="".join(traceback.format_exception(exc_type, exc, tb)))
-        finally:
-            previous(exc_type, exc, tb)
-
-    def _on_sigterm(self, signum, frame) -> None:
-        previous = self._previous_sigterm
+    def _stopped_by_sigterm(self) -> None:
         self.log_stopped(reason="SIGTERM", message="The process received SIGTERM")
-        if callable(previous):
-            previous(signum, frame)
-        elif previous == signal.SIG_IGN:
-            return
-        else:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            os.kill(os.getpid(), signal.SIGTERM)
 
     def __repr__(self) -> str:
         return f"<Run {self.project}/{self.uuid} {self.status}>"
