@@ -45,6 +45,7 @@ def test_a_sigkilled_run_reads_as_crashed_after_the_timeout_and_can_be_resumed(t
     try:
         uuid = child.stdout.readline().split()[1]
         monkeypatch.setenv("LABBOOK_CRASH_TIMEOUT", "2")
+        monkeypatch.setenv("LABBOOK_HEARTBEAT_INTERVAL", "0.2")  # the reader shares the writer's settings
         assert labbook.get_run(uuid).status == "running"
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
@@ -53,6 +54,9 @@ def test_a_sigkilled_run_reads_as_crashed_after_the_timeout_and_can_be_resumed(t
     _wait_for(lambda: labbook.get_run(uuid).status == "crashed", "the run to read as crashed")
     assert labbook.get_run(uuid).raw["status"] == "running"  # the record itself is left as it was
     assert [row.status for row in labbook.search_runs("live")] == ["crashed"]
+    assert [r.uuid for r in labbook.search_runs("live", filter="status = 'crashed'")] == [uuid]
+    assert labbook.search_runs("live", filter="status = 'running'") == []
+    assert [r.uuid for r in labbook.search_runs("live", filter="status in ('crashed', 'failed')")] == [uuid]
 
     resumed = Run(run_uuid=uuid, install_handlers=False, track_env=False, track_code=False,
                   track_logs=False, collect_resources=False)

@@ -319,8 +319,15 @@ def search_runs(
     """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted."""
     from labbook.catalog.indexer import open_catalog
 
-    catalog = open_catalog(_settings(home).catalog_url)
-    return [RunRow(row) for row in catalog.search(project, filter, order_by, limit, offset)]
+    from datetime import timedelta
+
+    settings = _settings(home)
+    catalog = open_catalog(settings.catalog_url)
+    # the same rule as labbook.capture.liveness: never sooner than three missed heartbeats
+    timeout = max(settings.crash_timeout, 3 * settings.heartbeat_interval)
+    crashed_before = datetime.now(timezone.utc) - timedelta(seconds=timeout)
+    rows = catalog.search(project, filter, order_by, limit, offset, crashed_before=crashed_before)
+    return [RunRow(row) for row in rows]
 
 
 def iter_runs(project: str | None = None, *, home: str | Path | None = None,

@@ -240,13 +240,14 @@ class Catalog:
         order_by: list[str] | str | None = None,
         limit: int | None = 100,
         offset: int = 0,
+        crashed_before: datetime | None = None,
     ) -> list[dict[str, Any]]:
         """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs`` and ``outputs``."""
         runs = schema.runs
         select = sa.select(runs)
         if project is not None:
             select = select.where(runs.c.project == project)
-        condition = parse_filter(filter)
+        condition = parse_filter(filter, crashed_before)
         if condition is not None:
             select = select.where(condition)
         select = order_clauses(select, order_by)
@@ -276,11 +277,12 @@ class Catalog:
                 row[key] = as_aware(row[key])
         return rows
 
-    def count(self, project: str | None = None, filter: str | None = None) -> int:
+    def count(self, project: str | None = None, filter: str | None = None,
+              crashed_before: datetime | None = None) -> int:
         select = sa.select(sa.func.count()).select_from(schema.runs)
         if project is not None:
             select = select.where(schema.runs.c.project == project)
-        condition = parse_filter(filter)
+        condition = parse_filter(filter, crashed_before)
         if condition is not None:
             select = select.where(condition)
         with self.engine.connect() as conn:

@@ -110,8 +110,9 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, crashed_before: datetime | None = None) -> None:
         self.text = text
+        self.crashed_before = crashed_before
         self.tokens = _tokenize(text)
         self.pos = 0
 
@@ -196,20 +197,33 @@ class _Parser:
             if negate:
                 self.take()
             self.expect("null")
-            condition = _condition(field, "is_null", None)
+            condition = self.condition(field, "is_null", None)
             return sa.not_(condition) if negate else condition
         if self.keyword("not"):
             self.take()
             self.expect("in")
-            return sa.not_(_condition(field, "in", self.value_list()))
+            return sa.not_(self.condition(field, "in", self.value_list()))
         if self.keyword("in"):
             self.take()
-            return _condition(field, "in", self.value_list())
+            return self.condition(field, "in", self.value_list())
         op_kind, op = self.take()
         op = op.lower()
         if op_kind == "word" and op not in ("like", "contains"):
             raise QueryError(f"Unknown operator {op!r}. Use =, !=, <, <=, >, >=, in, like or contains.")
-        return _condition(field, op, self.value())
+        return self.condition(field, op, self.value())
+
+    def condition(self, field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
+        """``crashed`` is not stored: it is a running run whose heartbeat is older than the
+        crash timeout (see labbook.capture.liveness), so status tests that name it or
+        ``running`` compare the heartbeat too."""
+        if (field.table == "runs" and field.attr == "status" and self.crashed_before is not None
+                and op in ("=", "==", "!=", "<>", "in")):
+            values = value if op == "in" else [value]
+            if {"crashed", "running"} & set(values):
+                parts = [_status_is(v, self.crashed_before) for v in values]
+                condition = sa.or_(*parts) if len(parts) > 1 else parts[0]
+                return sa.not_(condition) if op in ("!=", "<>") else condition
+        return _condition(field, op, value)
 
     def value_list(self) -> list[Any]:
         self.expect("(")
@@ -219,6 +233,17 @@ class _Parser:
             values.append(self.value())
         self.expect(")")
         return values
+
+
+def _status_is(status: Any, crashed_before: datetime) -> sa.ColumnElement[bool]:
+    runs = schema.runs
+    cutoff = _coerce_time(crashed_before.isoformat())
+    last_sign_of_life = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.created_at)
+    if status == "crashed":
+        return sa.and_(runs.c.status == "running", last_sign_of_life < cutoff)
+    if status == "running":
+        return sa.and_(runs.c.status == "running", last_sign_of_life >= cutoff)
+    return runs.c.status == status
 
 
 def _tag_condition(value: Any) -> sa.ColumnElement[bool]:
@@ -299,10 +324,12 @@ def _condition(field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
     return runs.c.uuid.in_(sa.select(p.c.run_uuid).where(*base, inner))
 
 
-def parse_filter(text: str | None) -> sa.ColumnElement[bool] | None:
+def parse_filter(text: str | None, crashed_before: datetime | None = None) -> sa.ColumnElement[bool] | None:
+    """The SQL condition for ``text``; ``crashed_before`` (an aware time) lets ``status`` tests
+    tell crashed runs (running, heartbeat older than that) from live ones."""
     if text is None or not text.strip():
         return None
-    return _Parser(text).parse()
+    return _Parser(text, crashed_before).parse()
 
 
 def order_clauses(select: sa.Select, order_by: list[str] | str | None) -> sa.Select:

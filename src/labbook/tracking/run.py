@@ -180,6 +180,7 @@ class Run:
                        "reason": "LabbookClient", "message": "Run resumed" if exists else "Run started"})]
         if not record.get("started_at"):
             ops.append(("set", "started_at", created))
+        ops.append(("set", "heartbeat_at", created))  # alive now; the heartbeat thread keeps it fresh
         if exists:
             ops += [("set", "finished_at", None), ("set", "duration", None)]
             if name:
