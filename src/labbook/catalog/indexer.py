@@ -104,6 +104,7 @@ class RunIndexer:
         self.errors: list[str] = []
         self._wanted = threading.Event()
         self._first_done = threading.Event()
+        self._closed = threading.Event()
         self._closing = False
         self._thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
         self._thread.start()
@@ -135,12 +136,13 @@ class RunIndexer:
             started = time.monotonic()
             self.index_now()
             self._first_done.set()
-            # throttle: later requests within the interval are folded into the next pass
-            while not self._closing and time.monotonic() - started < self.interval:
-                time.sleep(min(0.1, self.interval))
+            # throttle: later requests within the interval are folded into the next pass;
+            # close() cuts the wait short
+            self._closed.wait(max(0.0, self.interval - (time.monotonic() - started)))
 
     def close(self) -> None:
         self._closing = True
+        self._closed.set()
         self._wanted.set()
         self._thread.join(timeout=5)
         self.index_now()
