@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 ensure_venv all
+# The home is ./.labbook here (unless LABBOOK_HOME says otherwise), not one found further up.
+export LABBOOK_HOME="${LABBOOK_HOME:-$PWD/.labbook}"
 exec .venv/bin/labbook demo "$@"
