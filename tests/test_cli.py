@@ -121,3 +121,10 @@ def test_demo_and_console_script(home, tmp_path):
                                   home=home)
     keys = {node.data.get("key") for node in lineage.nodes.values() if node.type == "artifact"}
     assert {"churn-raw", "churn-train", "churn-val", "churn-logreg", "evaluation-report"} <= keys
+
+
+def test_db_upgrade_and_revision(home):
+    from labbook.catalog.schema import HEAD_REVISION
+
+    assert f"revision {HEAD_REVISION}" in invoke("db", "upgrade").output
+    assert invoke("db", "revision").output.strip() == HEAD_REVISION

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from labbook.config import Settings
 from labbook.errors import NotFoundError
@@ -136,11 +136,8 @@ def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = Non
 
 def effective_status(record: dict[str, Any]) -> str:
     """The status to show: run.json's, unless liveness says the process is gone."""
-    status = record.get("status") or "created"
-    try:
-        from labbook.capture.liveness import reported_status
-    except ImportError:
-        return status
+    from labbook.capture.liveness import reported_status
+
     return reported_status(record)
 
 
@@ -328,14 +325,3 @@ def search_runs(
     crashed_before = datetime.now(timezone.utc) - timedelta(seconds=timeout)
     rows = catalog.search(project, filter, order_by, limit, offset, crashed_before=crashed_before)
     return [RunRow(row) for row in rows]
-
-
-def iter_runs(project: str | None = None, *, home: str | Path | None = None,
-              page: int = 1000) -> Iterator[RunRow]:
-    offset = 0
-    while True:
-        rows = search_runs(project, limit=page, offset=offset, home=home)
-        yield from rows
-        if len(rows) < page:
-            return
-        offset += page

@@ -12,7 +12,7 @@ from typing import Any, Iterable
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.catalog import Catalog, _chunks, _utc, as_aware
+from labbook.catalog.catalog import Catalog, _chunks, _utc
 
 V = schema.artifact_versions
 T = schema.artifact_tags
@@ -264,8 +264,3 @@ def clear_artifact_tables(catalog: Catalog) -> None:
     with catalog.engine.begin() as conn:
         for table in (E, LINKS, T, L, V, schema.artifacts):
             conn.execute(table.delete())
-
-
-def as_datetime(value: Any) -> datetime | None:
-    return as_aware(_utc(value))
-

@@ -224,9 +224,6 @@ class ArtifactStore:
                           if ".tmp-" not in name]
         return blobs
 
-    def remove_key(self, project: str, key: str) -> None:
-        self.remove(self.key_dir(project, key))
-
     @contextlib.contextmanager
     def lock(self, project: str, key: str) -> Iterator[None]:
         """Serialise version numbering for one key between processes (local stores)."""

@@ -42,8 +42,9 @@ def as_aware(value: datetime | None) -> datetime | None:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return float(value) if isinstance(value, bool) else None
+    """The numeric column of a param: bools as 0/1, finite numbers as they are, else None."""
+    if not isinstance(value, (bool, int, float)):
+        return None
     number = float(value)
     return number if math.isfinite(number) else None
 

@@ -40,13 +40,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 for _module_name in COMMAND_MODULES:
-    try:
-        _module = importlib.import_module(_module_name)
-    except ModuleNotFoundError as _error:
-        if _error.name != _module_name:
-            raise
-        continue
-    _module.register(cli)
+    importlib.import_module(_module_name).register(cli)
 
 
 def main() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +56,3 @@ def read_run_record(path: Path) -> dict[str, Any]:
     record["metrics"] = read_summaries(folder)
     record["path"] = str(folder.path)
     return record
-
-
-def finite_or_none(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None

@@ -92,7 +92,8 @@ class Run:
     def __new__(cls, *args: Any, **kwargs: Any):
         no_op = kwargs.get("no_op")
         if no_op is None:
-            no_op = Settings.load({}, home=kwargs.get("home")).no_op
+            settings = kwargs.get("settings") or Settings.load({}, home=kwargs.get("home"))
+            no_op = settings.no_op
         if no_op:
             return NoOpRun()
         return super().__new__(cls)
@@ -128,7 +129,6 @@ class Run:
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval}, home=home
         )
-        self._owner = owner
         self._ended = False
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.RLock()
@@ -152,7 +152,6 @@ class Run:
                 f"is_new=True but run {self.uuid} already exists at {folder_path}. "
                 "Drop run_uuid to start a new run, or is_new to resume it."
             )
-        self._resumed = exists
         try:
             self._folder.create()
         except OSError as error:
@@ -574,14 +573,10 @@ class Run:
         self._writer.update_run(("set", "env", env))
 
     def _start_capture(self, track_logs: bool, collect_resources: bool | None) -> None:
-        """Logs, resources and liveness capture: see labbook.capture (issue-owned)."""
-        start = getattr(sys.modules.get("labbook.capture.session"), "start_capture", None)
-        if start is None:
-            try:
-                from labbook.capture.session import start_capture as start
-            except ImportError:
-                return
-        start(self, track_logs=track_logs, collect_resources=collect_resources)
+        """Logs, resources and liveness capture: see labbook.capture.session."""
+        from labbook.capture.session import start_capture
+
+        start_capture(self, track_logs=track_logs, collect_resources=collect_resources)
 
     # -- process hooks (see labbook.tracking.hooks) ---------------------------------------
 
@@ -656,19 +651,14 @@ def _type_error(function: str, name: str, argument: str, value: Any, expected: s
     )
 
 
-def _bind(module_name: str) -> None:
+def _bind(module: Any) -> None:
     """Bind the methods a layer defines for Run (its ``RUN_METHODS``) onto the class."""
-    import importlib
-
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name != module_name:
-            raise
-        return
     for method_name in module.RUN_METHODS:
         setattr(Run, method_name, getattr(module, method_name))
 
 
-_bind("labbook.media.methods")
-_bind("labbook.artifacts.methods")
+from labbook.artifacts import methods as _artifact_methods  # noqa: E402 - they bind onto Run
+from labbook.media import methods as _media_methods  # noqa: E402
+
+_bind(_media_methods)
+_bind(_artifact_methods)

@@ -89,6 +89,7 @@ class RunWriter:
         self._cond = threading.Condition()
         self._requested = 0
         self._completed = 0
+        self._fsync_requested = False
         self._closing = False
         self._closed = False
         self.errors: list[str] = []
@@ -174,7 +175,7 @@ class RunWriter:
                     self._cond.wait(max(0.0, min(next_flush - time.monotonic(), 0.05)))
                 ticket = self._requested
                 closing = self._closing
-                fsync = getattr(self, "_fsync_requested", False)
+                fsync = self._fsync_requested
                 self._fsync_requested = False
             self._drain(fsync)
             next_flush = time.monotonic() + self.flush_interval
@@ -187,8 +188,8 @@ class RunWriter:
     def _drain(self, fsync: bool = False) -> None:
         try:
             self._drain_tasks()
-            touched = self._drain_metrics()
-            touched |= self._drain_events()
+            touched = self._drain_metrics()  # the series whose summaries changed
+            self._drain_events()
             if touched:
                 self._write_summaries()
             changed = bool(touched)
@@ -283,10 +284,10 @@ class RunWriter:
         summary["last_timestamp"] = fmt.iso(int(times_us[-1]))
         series.summary = summary
 
-    def _drain_events(self) -> set[Series]:
+    def _drain_events(self) -> None:
         count = len(self.events)
         if not count:
-            return set()
+            return
         records = self.events[:count]
         del self.events[:count]
         chunks: dict[Series, list[bytes]] = {}
@@ -294,7 +295,6 @@ class RunWriter:
             chunks.setdefault(series, []).append(fmt.encode_json_record(step, time_us, value))
         for series, lines in chunks.items():
             series.append(b"".join(lines), self.writer_id, self.header_extra)
-        return set()  # only metric series carry summaries
 
     def _write_summaries(self) -> None:
         summaries = {
