@@ -83,3 +83,47 @@ def python_env(home: Path, **extra: str) -> dict[str, str]:
 
 
 PYTHON = sys.executable
+
+
+class SmallDisk:
+    """A real, tiny file system (tmpfs) mounted for one test, so a test can fill it up and free it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._ballast = path / ".ballast"
+
+    def fill(self, leave: int = 0) -> None:
+        """Take all free space but ``leave`` bytes (roughly: tmpfs counts whole pages)."""
+        free = os.statvfs(self.path).f_bavail * os.statvfs(self.path).f_frsize
+        with open(self._ballast, "ab") as handle:
+            chunk = b"\0" * 65536
+            remaining = max(free - leave, 0)
+            try:
+                while remaining > 0:
+                    remaining -= handle.write(chunk[: min(len(chunk), remaining)])
+                    handle.flush()
+            except OSError:
+                pass
+
+    def free(self) -> None:
+        """Give the space back."""
+        self._ballast.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 16 MiB tmpfs at ``tmp_path/'disk'`` (needs root: skipped with a reason elsewhere, failing under CI=true)."""
+    import subprocess
+
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    require(done.returncode == 0, f"cannot mount a tmpfs to fill a disk (needs root): {done.stderr.strip()}")
+    try:
+        yield SmallDisk(mount_point)
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
