@@ -19,6 +19,21 @@ _EXTRAS = {
     "sklearn": ("scikit-learn", "sklearn"),
     "imageio": ("imageio", "video"),
     "imageio_ffmpeg": ("imageio-ffmpeg", "video"),
+    "torch": ("torch", "torch"),
+    "keras": ("keras", "keras"),
+    "lightning": ("lightning", "lightning"),
+    "pytorch_lightning": ("lightning", "lightning"),
+    "transformers": ("transformers", "transformers"),
+    "ignite": ("pytorch-ignite", "ignite"),
+    "fastai": ("fastai", "fastai"),
+    "xgboost": ("xgboost", "xgboost"),
+    "lightgbm": ("lightgbm", "lightgbm"),
+    "tensorboard": ("tensorboard", "tensorboard"),
+    "mlflow": ("mlflow-skinny", "mlflow"),
+    "wandb": ("wandb", "wandb"),
+    "langchain_core": ("langchain-core", "langchain"),
+    "fastapi": ("fastapi", "server"),
+    "uvicorn": ("uvicorn", "server"),
 }
 
 
