@@ -21,7 +21,9 @@ def _need(module: str) -> None:
 
 @pytest.fixture
 def data():
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    _need("sklearn")
+    from sklearn import datasets as sklearn_datasets
+
     X, y = sklearn_datasets.make_classification(n_samples=120, n_features=5, n_informative=3, random_state=0)
     return X[:90], y[:90], X[90:], y[90:]
 
@@ -162,7 +164,8 @@ def test_feature_importance_without_plotly_is_a_curve(xgb, data, monkeypatch):
 def test_polyaxon_xgboost_example_runs_with_only_the_import_changed(xgb, data):
     """polyaxon-examples in_cluster/xgboost/boston/model.py: ``polyaxon_callback()`` passed to
     ``xgb.train`` (and ``xgb.cv`` with --cross_validate), data made locally instead of Boston."""
-    pd = pytest.importorskip("pandas")
+    import pandas as pd
+
     from labbook.tracking.contrib.xgboost import polyaxon_callback
 
     X_train, y_train, X_test, y_test = data
@@ -283,6 +286,7 @@ def test_polyaxon_lightgbm_example_runs_with_only_the_import_changed(lgb):
     """Polyaxon's LightGBM integration page (polyaxon-examples in_cluster/lightgbm/wine): multiclass
     wine with ``polyaxon_callback()``, a multi-class ROC and ``log_model_ref``; data made locally
     and 2 rounds instead of 500."""
+    _need("sklearn")
     from sklearn.datasets import make_classification
     from sklearn.model_selection import train_test_split
 

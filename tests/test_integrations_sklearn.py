@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import tempfile
 
@@ -11,15 +12,22 @@ import pytest
 import labbook
 from labbook import tracking
 from labbook.errors import InvalidValueError
+from tests.conftest import require
 
-sklearn = pytest.importorskip("sklearn")
-joblib = pytest.importorskip("joblib")
-from sklearn import metrics  # noqa: E402
-from sklearn.datasets import load_iris, make_classification, make_regression  # noqa: E402
-from sklearn.linear_model import LinearRegression, LogisticRegression  # noqa: E402
-from sklearn.model_selection import train_test_split  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import StandardScaler  # noqa: E402
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None
+if HAVE_SKLEARN:
+    import joblib
+    from sklearn import metrics
+    from sklearn.datasets import load_iris, make_classification, make_regression
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+    from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+
+@pytest.fixture(autouse=True)
+def _sklearn():
+    require(HAVE_SKLEARN, "scikit-learn is not installed (pip install -e '.[test]')")
 
 
 def _start(project: str):
