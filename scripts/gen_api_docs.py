@@ -22,6 +22,12 @@ Generated from the code by `python scripts/gen_api_docs.py`; do not edit by hand
 same method of the active run (started by `tracking.init()`), with the same signature. The same
 methods are on `labbook.tracking.Run`, usable directly and as a context manager. Reading back is
 `labbook.get_run`, `labbook.search_runs` and the functions after them.
+
+`tracking.TRACKING_RUN` is the active run (None without one), as in Polyaxon; it is read when
+accessed, so it is always current after `init()` and `end()`. A `Run` also has the properties
+`uuid` (Polyaxon's `run_uuid`), `owner`, `project`, `name`, `status`, `path`, `inputs`,
+`outputs` and `tags`. `project="owner.project"` (or `"owner/project"`) is split as Polyaxon
+splits it: owner `owner`, project `project`, so a project name cannot contain `.` or `/`.
 """
 
 
@@ -37,7 +43,7 @@ def _entry(title: str, obj, signature: str) -> str:
 
 def render() -> str:
     parts = [HEADER, "## Module functions\n"]
-    for name in ("init", "get_or_create_run", "end", "get_run"):
+    for name in ("init", "get_or_create_run", "end", "get_run", "Experiment"):
         fn = getattr(tracking, name)
         parts.append(_entry(f"tracking.{name}", fn, str(inspect.signature(fn))))
     parts.append("## Run methods (also module functions)\n")

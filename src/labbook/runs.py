@@ -148,6 +148,7 @@ class RunRecord:
         self._record = record
         self.uuid: str = record["uuid"]
         self.project: str = record["project"]
+        self.owner: str | None = record.get("owner")
         self.name: str | None = record.get("name")
         self.description: str | None = record.get("description")
         self.inputs: dict[str, Any] = record.get("inputs") or {}

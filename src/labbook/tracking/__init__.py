@@ -9,9 +9,10 @@
     tracking.log_metrics(step=1, loss=0.5, accuracy=0.81)
     tracking.end()
 
-Every function below except ``init``, ``get_or_create_run`` and ``end`` is derived from the
-``Run`` method of the same name (same signature, same docstring) in ``_forwarder``: the
-signature is written once, on ``Run``.
+Every function below except ``init``, ``get_or_create_run``, ``end``, ``get_run`` and
+``Experiment`` is derived from the ``Run`` method of the same name (same signature, same
+docstring) in ``_forwarder``: the signature is written once, on ``Run``. ``TRACKING_RUN`` is
+Polyaxon's name for the active run, read through ``__getattr__`` so it is always current.
 """
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ import functools
 import inspect
 from typing import Any, Callable
 
-from labbook.errors import NoActiveRunError
+from labbook.errors import ConfigError, NoActiveRunError
 from labbook.tracking.run import NoOpRun, Run, _active
 
 # Run methods exposed as module functions: Polyaxon's tracking surface plus labbook's additions.
 FORWARDED = (
     "flush",
     "get_artifacts_path",
+    "get_inputs",
     "get_log_level",
+    "get_outputs",
     "get_outputs_path",
     "get_tensorboard_path",
     "log_altair_chart",
@@ -192,8 +195,36 @@ def end() -> None:
 
 
 def get_run() -> Run | None:
-    """The active run, or None."""
+    """The active run, or None (also readable as ``tracking.TRACKING_RUN``, Polyaxon's name)."""
     return _active[0] if _active else None
+
+
+def Experiment(  # noqa: N802 - the old Polyaxon client's class name, kept so its scripts run
+    project: str | None = None,
+    experiment_id: str | None = None,
+    group_id: Any = None,
+    client: Any = None,
+    track_logs: bool = True,
+    track_code: bool = True,
+    track_env: bool = True,
+    outputs_store: Any = None,
+) -> Run:
+    """The pre-1.0 Polyaxon client's ``Experiment()``: starts the active run, as ``init`` does.
+
+    ``experiment = Experiment(); experiment.log_metrics(step=1000, loss=0.01, accuracy=0.97)``
+    runs with only the import changed (``from labbook.tracking import Experiment``). The object
+    is a ``Run`` (a ``NoOpRun`` under ``LABBOOK_NO_OP``/``POLYAXON_NO_OP``); ``experiment_id``
+    resumes the run with that uuid. ``group_id`` and ``outputs_store`` named server-side objects
+    that labbook does not have; passing one raises.
+    """
+    for argument, value in (("group_id", group_id), ("outputs_store", outputs_store)):
+        if value is not None:
+            raise ConfigError(
+                f"Experiment({argument}={value!r}): labbook has no {argument}. Drop it; group "
+                "runs with tags (Experiment(...).log_tags(['group-1'])) and set the store with LABBOOK_HOME."
+            )
+    return init(project=project, run_uuid=experiment_id, client=client, track_code=track_code,
+                track_env=track_env, track_logs=track_logs)
 
 
 for _name in FORWARDED:
@@ -202,6 +233,8 @@ del _name
 
 
 def __getattr__(name: str) -> Any:
+    if name == "TRACKING_RUN":  # Polyaxon's global; read here so it is always the current run
+        return get_run()
     if name in ("V1ArtifactKind", "ArtifactKind"):
         from labbook.artifacts.kinds import ArtifactKind
 
@@ -218,7 +251,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = sorted(
-    ["ArtifactKind", "NoOpRun", "Run", "RunArtifact", "Span", "V1ArtifactKind", "V1EventSpan",
+    ["ArtifactKind", "Experiment", "NoOpRun", "Run", "RunArtifact", "Span", "V1ArtifactKind", "V1EventSpan",
      "V1RunArtifact", "end",
      "get_or_create_run", "get_run", "init", *FORWARDED]
 )

@@ -16,6 +16,7 @@ Rich-event and artifact methods are defined beside their owners (``labbook.media
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 import secrets
@@ -59,6 +60,25 @@ def check_project(project: str) -> str:
             "starting with a letter or digit."
         )
     return project
+
+
+def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
+    """``(owner, project)`` as Polyaxon reads them: ``project="acme.churn"`` (or ``"acme/churn"``)
+    is owner ``acme`` and project ``churn``; with ``owner`` given, ``project`` is the bare name."""
+    if not project:
+        return owner, project
+    full = f"{owner}/{project}" if owner else project
+    parts = str(full).replace(".", "/").split("/")
+    if len(parts) == 1:
+        return owner, project
+    if len(parts) > 2 or not all(parts):
+        raise ConfigError(
+            f"Project name {project!r}"
+            + (f" (with owner={owner!r})" if owner else "")
+            + " is not usable: write 'owner.project' (or 'owner/project'), or the bare project name; "
+            "a project name cannot itself contain '.' or '/'."
+        )
+    return parts[0], parts[1]
 
 
 def normalize_uuid(value: str) -> str:
@@ -125,6 +145,7 @@ class Run:
         install_handlers: bool = True,
         resources_interval: float | None = None,
     ) -> None:
+        owner, project = split_owner(owner, project)
         self._settings = settings or Settings.load(
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval}, home=home
@@ -132,7 +153,9 @@ class Run:
         self._ended = False
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.RLock()
-        self.project = check_project(project or self._settings.project)
+        if not project:
+            owner, project = split_owner(owner, self._settings.project)
+        self.project = check_project(project)
         env_uuid = os.environ.get("LABBOOK_RUN_UUID")
         wanted = run_uuid or (env_uuid if not is_new else None)
         from labbook.capture.distributed import shared_run_uuid  # one run per distributed job
@@ -167,7 +190,7 @@ class Run:
             self.project = record.get("project", self.project)
         else:
             record = {
-                "uuid": self.uuid, "project": self.project, "name": name,
+                "uuid": self.uuid, "owner": owner, "project": self.project, "name": name,
                 "description": description, "tags": _tag_list(tags) if tags else [],
                 "status": "created", "status_conditions": [], "created_at": created,
                 "started_at": None, "finished_at": None, "duration": None,
@@ -182,6 +205,8 @@ class Run:
         ops.append(("set", "heartbeat_at", created))  # alive now; the heartbeat thread keeps it fresh
         if exists:
             ops += [("set", "finished_at", None), ("set", "duration", None)]
+            if owner and owner != record.get("owner"):
+                ops.append(("set", "owner", owner))
             if name:
                 ops.append(("set", "name", name))
             if description:
@@ -235,6 +260,16 @@ class Run:
     @property
     def path(self) -> Path:
         return self._folder.path
+
+    @property
+    def run_uuid(self) -> str:
+        """Polyaxon's name for ``uuid``: the run's 32-hex-digit id."""
+        return self.uuid
+
+    @property
+    def owner(self) -> str | None:
+        """The owner part of ``project="owner.project"`` (or ``owner=``); None when not given."""
+        return self._record.get("owner")
 
     @property
     def name(self) -> str | None:
@@ -423,9 +458,22 @@ class Run:
         """Markdown shown on the run's page."""
         self._set("set_readme", "readme", readme)
 
-    def update(self, data: dict[str, Any], async_req: bool = False) -> None:
-        """Polyaxon's generic update: name, description, readme, tags, inputs, outputs, meta."""
-        for key, value in dict(data).items():
+    def get_inputs(self) -> dict[str, Any]:
+        """The run's params (everything ``log_inputs`` recorded), as a new dict."""
+        return copy.deepcopy(self._record.get("inputs") or {})
+
+    def get_outputs(self) -> dict[str, Any]:
+        """The run's single results (everything ``log_outputs`` recorded), as a new dict."""
+        return copy.deepcopy(self._record.get("outputs") or {})
+
+    def update(self, data: dict[str, Any] | None = None, async_req: bool = False) -> dict[str, Any]:
+        """Polyaxon's generic update of name, description, readme, tags, inputs, outputs, meta;
+        returns the run's record after the change (a copy, the shape of ``run.json``).
+
+        ``record = run.update({"description": "baseline", "inputs": {"lr": 0.1}})``;
+        ``run.update()`` only returns the record.
+        """
+        for key, value in dict(data or {}).items():
             if key in ("name", "description", "readme"):
                 self._set("update", key, value)
             elif key == "tags":
@@ -437,6 +485,8 @@ class Run:
                     f"update() cannot change {key!r}. Use one of: name, description, readme, tags, "
                     "inputs, outputs, meta."
                 )
+        with self._lock:
+            return copy.deepcopy(self._record)
 
     # -- status and lifecycle ------------------------------------------------------------------
 
@@ -596,6 +646,8 @@ class NoOpRun:
     """What ``init()`` returns under ``LABBOOK_NO_OP=1`` (or ``POLYAXON_NO_OP``): every call does nothing."""
 
     uuid = None
+    run_uuid = None
+    owner = None
     project = None
     path = None
 
