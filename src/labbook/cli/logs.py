@@ -13,7 +13,7 @@ import click
               help="Keep printing new lines while the run is running; stop when it ends.")
 @click.option("--tail", "tail", type=click.IntRange(min=0), default=None,
               help="Only the last N lines (then new ones with -f).")
-@click.option("--rank", type=int, default=None, help="Only this process rank's lines.")
+@click.option("--rank", type=click.IntRange(min=0), default=None, help="Only this process rank's lines.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, as stored.")
 @click.pass_context
 def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank: int | None,
