@@ -109,6 +109,10 @@ def test_a_damaged_run_file_is_named_and_skipped(home):
     _no_traceback(result)
     assert f"Skipped {bad.path}" in result.output and "1 unreadable" in result.output
     assert [r.name for r in labbook.search_runs("rec")] == ["good"]
+    from labbook.config import Settings
+
+    result = indexer.rebuild_home(Settings.load({}))
+    assert [(folder, type(error)) for folder, error in result["skipped"]] == [(bad.path, RunFileError)]
     listing = _cli("runs", "ls")
     assert listing.exit_code == 0 and "good" in listing.output
     assert labbook.get_run(good.uuid).name == "good"

@@ -84,6 +84,15 @@ class InvalidTypeError(InvalidValueError, TypeError):
 class CatalogDamagedError(CatalogError):
     """The catalog file is not a database any more (or its pages are malformed)."""
 
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(
+            f"The catalog {path} is damaged ({reason}). It is only an index of the run folders: "
+            "run 'labbook index --rebuild' to set the damaged file aside and build a new catalog "
+            "from them."
+        )
+        self.path = path
+        self.reason = reason
+
 
 class RunFileError(LabbookError, ValueError):
     """A run folder's run.json cannot be read: damaged, truncated, or not a labbook run file."""

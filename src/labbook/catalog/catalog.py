@@ -97,7 +97,7 @@ class Catalog:
         with self.engine.connect() as conn:
             problems = [row[0] for row in conn.execute(sa.text("PRAGMA quick_check"))]
         if problems != ["ok"]:
-            raise CatalogDamagedError(f"The catalog {self.path} is damaged: {'; '.join(problems[:3])}.")
+            raise CatalogDamagedError(self.path, "; ".join(problems[:3]))
 
     def _translate_error(self, context: sa.engine.ExceptionContext) -> None:
         """A damaged or read-only SQLite file: one clear CatalogError, from any query."""
@@ -108,11 +108,7 @@ class Catalog:
         text = str(error)
         if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
                 or "not a database" in text:
-            raise CatalogDamagedError(
-                f"The catalog {self.path or self.url} is damaged ({text}). It is only an index of "
-                "the run folders: run 'labbook index --rebuild' to set the damaged file aside and "
-                "build a new catalog from them."
-            ) from None
+            raise CatalogDamagedError(self.path or self.url, text) from None
         if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
             raise CatalogError(
                 f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "

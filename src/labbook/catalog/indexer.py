@@ -122,15 +122,24 @@ def rebuild_home(settings: Any, *, full: bool = True,
 
     A full rebuild of a damaged SQLite catalog sets the file aside (``set_aside``; the result's
     ``set_aside`` and ``damage`` say where and why) and builds a new one from the run folders.
+    The result's ``skipped`` lists ``(folder, error)`` for each run folder it could not read.
     """
     url = settings.catalog_url
+    skipped: list[tuple[Path, Exception]] = []
+
+    def skip(folder: Path, error: Exception) -> None:
+        skipped.append((folder, error))
+        if on_error:
+            on_error(folder, error)
 
     def run() -> dict[str, Any]:
+        skipped.clear()
         catalog = open_catalog(url)
         if full:
             catalog.check_integrity()
-        return rebuild(catalog, Path(settings.artifacts_root), full=full, progress=progress,
-                       settings=settings, on_error=on_error)
+        result = rebuild(catalog, Path(settings.artifacts_root), full=full, progress=progress,
+                         settings=settings, on_error=skip)
+        return {**result, "skipped": list(skipped)}
 
     try:
         return {**run(), "set_aside": None, "damage": None}
@@ -140,7 +149,7 @@ def rebuild_home(settings: Any, *, full: bool = True,
             raise
         forget_catalog(url)
         aside = set_aside(path)
-        return {**run(), "set_aside": aside, "damage": str(error)}
+        return {**run(), "set_aside": aside, "damage": error.reason}
 
 
 class RunIndexer:

@@ -212,19 +212,18 @@ def index_cmd(ctx, rebuild) -> None:
     from labbook.catalog.indexer import rebuild_home
 
     settings = _home_settings(ctx)
-    skipped: list[tuple[Any, Exception]] = []
     with Progress(transient=True) as progress:
         task = progress.add_task("Indexing runs", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = rebuild_home(settings, full=rebuild, progress=advance,
-                              on_error=lambda folder, error: skipped.append((folder, error)))
+        result = rebuild_home(settings, full=rebuild, progress=advance)
     if result["set_aside"]:
-        click.echo(shown(f"{result['damage']}\nMoved the damaged catalog to {result['set_aside']} "
-                         "and built a new one from the run folders."), err=True)
-    for folder, error in skipped:
+        click.echo(shown(f"The catalog {settings.catalog_url} was damaged ({result['damage']}); moved "
+                         f"it to {result['set_aside']} and built a new one from the run folders."),
+                   err=True)
+    for folder, error in result["skipped"]:
         click.echo(shown(f"Skipped {folder}: {error}"), err=True)
     click.echo(
         f"{result['found']} run folders, {result['indexed']} indexed, {result['failed']} unreadable, "

@@ -15,7 +15,7 @@ from typing import Any
 from labbook.errors import InvalidTypeError, InvalidValueError
 from labbook.store.names import check_name
 
-MAX_RUN_NAME = 256  # characters: a name is shown in tables and may become part of a path
+MAX_RUN_NAME = 128  # characters, as Polyaxon: shown in tables, and may become a path component ({{run.name}})
 
 # init() argument -> (accepted types, what to pass); None is accepted for every one of them
 _PATH = (str, os.PathLike)

@@ -34,7 +34,7 @@ from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, Lab
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name
 from labbook.store.runfile import read_run_file, update_run_file
-from labbook.tracking.arguments import check_init, check_text, run_name, tag_list
+from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
 from labbook.writer.format import to_epoch_us
@@ -373,6 +373,7 @@ class Run:
 
     def _merge(self, what: str, section: str, reset: bool, values: dict[str, Any]) -> None:
         self._check_open(what)
+        check_flag(what, "reset", reset)
         clean = {check_name(k, f"{section} key"): json_value(what, k, v) for k, v in values.items()}
         with self._lock:
             current = {} if reset else dict(self._record.get(section) or {})
@@ -395,6 +396,7 @@ class Run:
     def log_tags(self, tags: str | Iterable[str], reset: bool = False, async_req: bool = True) -> None:
         """Add tags (or replace them all with ``reset=True``)."""
         self._check_open("log_tags")
+        check_flag("log_tags", "reset", reset)
         new = tag_list("log_tags", tags)
         with self._lock:
             current = [] if reset else list(self._record.get("tags") or [])
