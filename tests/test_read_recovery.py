@@ -206,3 +206,10 @@ def test_the_default_home_is_not_created_by_a_read(tmp_path, monkeypatch):
     result = _cli("runs", "ls")
     assert result.exit_code == 1 and "No labbook home" in result.output
     assert not (Path.cwd() / ".labbook").exists()
+
+
+def test_error_messages_show_control_characters_escaped(tmp_path):
+    odd = tmp_path / "odd\x1b[2Jhome"
+    result = _cli("--home", str(odd), "runs", "ls")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.output and "odd\\x1b[2Jhome" in result.output
