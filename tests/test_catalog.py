@@ -204,6 +204,7 @@ def test_old_revision_is_refused_without_auto_migrate(home):
     pytest.param("tags < 'x'", "tags supports", id="tags-op"),
 ])
 def test_bad_filters_say_what_is_wrong(home, text, message):
+    home.mkdir(parents=True)  # an existing, empty home: reads never create one
     with pytest.raises(QueryError, match=message):
         labbook.search_runs("x", filter=text)
 

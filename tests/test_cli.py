@@ -128,3 +128,85 @@ def test_db_upgrade_and_revision(home):
 
     assert f"revision {HEAD_REVISION}" in invoke("db", "upgrade").output
     assert invoke("db", "revision").output.strip() == HEAD_REVISION
+
+
+MARKUP = ["[/]", "[bold red]x[/bold red]", ":thumbs_up: [link=http://x]y[/link]"]
+
+
+def test_user_text_is_printed_as_written(home):
+    """Names, params, metric and artifact names with rich markup, emoji codes or control
+    characters print literally in every command: nothing is interpreted, nothing crashes."""
+    run = Run(project="markup", name=MARKUP[0], description=MARKUP[1], tags=["[/]"], install_handlers=False,
+              track_env=False, track_code=False, track_logs=False, collect_resources=False)
+    run.log_inputs(**{"[b]key[/b]": MARKUP[1]})
+    run.log_metric(MARKUP[1], 1.0, step=0)
+    run.log_text(MARKUP[2], "t", step=0)
+    run.end()
+    other = Run(project="markup", name=MARKUP[1], install_handlers=False, track_env=False, track_code=False,
+                track_logs=False, collect_resources=False)
+    other.log_artifact(_file(home, "a.txt"), name="data", kind="file", labels={"[red]l[/red]": "[/]"},
+                       description="[red]d[/red]")
+    other.end()
+    listing = invoke("runs", "ls", "-p", "markup")
+    assert listing.exit_code == 0, listing.output
+    assert "[/]" in listing.output and "[bold red]x[/bold red]" in listing.output
+    shown = invoke("runs", "show", run.uuid)
+    assert shown.exit_code == 0, shown.output
+    for text in ("[/]", "[bold red]x[/bold red]", "[b]key[/b]", ":thumbs_up: [link=http://x]y[/link]"):
+        assert text in shown.output, text
+    metric = invoke("metrics", run.uuid, MARKUP[1])
+    assert metric.exit_code == 0 and "[bold red]x[/bold red] (1 points)" in metric.output
+    artifacts = invoke("artifacts", "ls", "markup")
+    assert artifacts.exit_code == 0 and "[red]l[/red]=[/]" in artifacts.output
+    version = invoke("artifacts", "show", "store://artifacts/markup/data")
+    assert version.exit_code == 0 and "[red]d[/red]" in version.output
+    lineage = invoke("lineage", other.uuid)
+    assert lineage.exit_code == 0 and "[bold red]x[/bold red]" in lineage.output
+    escaped = Run(project="ctl", description="bell\x07", install_handlers=False, track_env=False,
+                  track_code=False, track_logs=False, collect_resources=False)
+    escaped.log_inputs(colour="\x1b[31mred")
+    escaped.end()
+    output = invoke("runs", "show", escaped.uuid).output
+    assert "\x1b" not in output and "\\x1b[31mred" in output
+    assert "\x07" not in output and "bell\\x07" in output
+
+
+def _file(home: Path, name: str) -> Path:
+    path = home.parent / name
+    path.write_text("data")
+    return path
+
+
+@pytest.mark.parametrize("args, needle", [
+    pytest.param(["artifacts", "ls", "p", "--since", "notadate"], "'notadate' is not an ISO 8601", id="since"),
+    pytest.param(["artifacts", "ls", "p", "--until", "2024-13-01"], "not an ISO 8601", id="until"),
+    pytest.param(["artifacts", "ls", "p", "--limit", "-1"], "--limit", id="artifact-limit"),
+    pytest.param(["artifacts", "ls", "p", "--offset", "x"], "--offset", id="artifact-offset"),
+    pytest.param(["runs", "ls", "--limit", "0"], "--limit", id="runs-limit"),
+    pytest.param(["runs", "ls", "--offset", "-3"], "--offset", id="runs-offset"),
+    pytest.param(["metrics", "r", "m", "--last", "-2"], "--last", id="metrics-last"),
+    pytest.param(["metrics", "r", "m", "--rank", "one"], "--rank", id="metrics-rank"),
+    pytest.param(["lineage", "r", "--depth", "-1"], "--depth", id="lineage-depth"),
+    pytest.param(["logs", "r", "--tail", "-5"], "--tail", id="logs-tail"),
+    pytest.param(["logs", "r", "--rank", "x"], "--rank", id="logs-rank"),
+])
+def test_bad_option_values_are_usage_errors(args, needle):
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert needle in result.output and "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit)
+
+
+def test_since_and_until_filter_by_time(home):
+    run = Run(project="times", install_handlers=False, track_env=False, track_code=False, track_logs=False,
+              collect_resources=False)
+    run.log_artifact(_file(home, "b.txt"), name="b", kind="file")
+    run.end()
+    assert "b" in invoke("artifacts", "ls", "times", "--since", "2000-01-01", "--json").output
+    assert invoke("artifacts", "ls", "times", "--since", "2999-01-01T00:00Z", "--json").output.strip() == "[]"
+    assert invoke("artifacts", "ls", "times", "--until", "2000-01-01", "--json").output.strip() == "[]"
+
+
+def test_metrics_last_zero_shows_no_points(logged):
+    data = orjson.loads(invoke("metrics", logged[0].uuid, "train/loss", "--format", "json", "--last", "0").output)
+    assert data["steps"] == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labbook.config import Settings, find_home
+from labbook.config import RANGES, Settings, find_home
 from labbook.errors import ConfigError
 
 
@@ -58,3 +58,66 @@ def test_polyaxon_no_op_variable_is_honoured(tmp_path):
 def test_nothing_is_created_by_loading(tmp_path):
     Settings.load({}, home=tmp_path / "new", env={})
     assert not Path(tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize("source", ["file", "env", "argument"])
+@pytest.mark.parametrize("name, value, needle", [
+    pytest.param("flush_interval", "fast", "is not a valid float", id="flush-text"),
+    pytest.param("flush_interval", 1e-9, "out of range", id="flush-tiny"),
+    pytest.param("flush_interval", float("nan"), "out of range", id="flush-nan"),
+    pytest.param("max_pending", 2500.5, "not a whole number", id="pending-fraction"),
+    pytest.param("max_pending", 10, "out of range", id="pending-small"),
+    pytest.param("heartbeat_interval", -1, "out of range", id="heartbeat-negative"),
+    pytest.param("crash_timeout", 0, "out of range", id="crash-zero"),
+    pytest.param("index_interval", 1e12, "out of range", id="index-huge"),
+    pytest.param("resources_interval", 0.001, "out of range", id="resources-tiny"),
+    pytest.param("rank_metrics", "some", "'rank0' or 'all'", id="choice"),
+    pytest.param("collect_resources", "maybe", "is not a boolean", id="bool"),
+])
+def test_every_setting_is_checked_wherever_it_comes_from(tmp_path, source, name, value, needle):
+    variable = Settings._ENV[name][0][0]
+    env: dict[str, str] = {}
+    explicit: dict = {}
+    if source == "file":
+        literal = f'"{value}"' if isinstance(value, str) else ("nan" if value != value else repr(value))
+        (tmp_path / "config.toml").write_text(f"{name} = {literal}\n")
+        where = f"{name}={value!r} in {tmp_path / 'config.toml'}"
+    elif source == "env":
+        env[variable] = str(value)
+        where = f"{variable}={str(value)!r}"
+    else:
+        explicit[name] = value
+        where = f"{name}={value!r}"
+    with pytest.raises(ConfigError) as error:
+        Settings.load(explicit, home=tmp_path, env=env)
+    message = str(error.value)
+    assert needle in message
+    if source != "file" or value == value:  # NaN's repr differs between TOML and Python
+        assert where in message, message
+    if name in RANGES:
+        low, high, _unit = RANGES[name]
+        assert f"from {low:g}" in message, message
+
+
+def test_a_wrong_type_in_the_config_file_names_the_file(tmp_path):
+    (tmp_path / "config.toml").write_text('flush_interval = "fast"\nno_op = 3\n')
+    with pytest.raises(ConfigError, match=r"flush_interval='fast' in .*config.toml is not a valid float"):
+        Settings.load({}, home=tmp_path, env={})
+
+
+def test_good_values_pass_in_every_form(tmp_path):
+    (tmp_path / "config.toml").write_text('flush_interval = 2\nmax_pending = "5000"\n')
+    settings = Settings.load({"heartbeat_interval": 3}, home=tmp_path,
+                             env={"LABBOOK_CRASH_TIMEOUT": " 90 ", "LABBOOK_NO_OP": "off"})
+    assert settings.flush_interval == 2.0 and isinstance(settings.flush_interval, float)
+    assert settings.max_pending == 5000 and settings.crash_timeout == 90.0
+    assert settings.heartbeat_interval == 3.0 and settings.no_op is False
+
+
+def test_run_arguments_go_through_the_same_checks(home):
+    from labbook.tracking.run import Run
+
+    with pytest.raises(ConfigError, match=r"flush_interval=1e-09 is out of range"):
+        Run(project="p", flush_interval=1e-9, install_handlers=False)
+    with pytest.raises(ConfigError, match=r"resources_interval='often' is not a valid float"):
+        Run(project="p", resources_interval="often", install_handlers=False)

@@ -5,17 +5,20 @@ Order, first match wins: explicit argument, then the run, then the project's set
 Nothing is read at import time.
 
 The home is the ``.labbook/`` folder found by walking up from the working directory, created in
-the working directory when there is none; ``LABBOOK_HOME`` overrides the search.
+the working directory by the first run logged when there is none (a read never creates one:
+``Settings.require_home``); ``LABBOOK_HOME`` overrides the search. Every setting is converted and
+range-checked in ``Settings._checked``, whatever its source.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from labbook.errors import ConfigError
+from labbook.errors import ConfigError, NotFoundError
 
 HOME_DIR_NAME = ".labbook"
 CONFIG_FILE = "config.toml"
@@ -23,15 +26,16 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
 
-def parse_bool(value: Any, name: str) -> bool:
+def parse_bool(value: Any, label: str) -> bool:
+    """``value`` as a boolean; ``label`` (``LABBOOK_NO_OP='maybe'``) names it in the error."""
     if isinstance(value, bool):
         return value
-    text = str(value).strip().lower()
+    text = str(value).strip().lower() if isinstance(value, (str, int)) else None
     if text in _TRUE:
         return True
     if text in _FALSE:
         return False
-    raise ConfigError(f"{name}={value!r} is not a boolean. Use 1/0, true/false, yes/no or on/off.")
+    raise ConfigError(f"{label} is not a boolean. Use 1/0, true/false, yes/no or on/off.")
 
 
 def find_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> Path:
@@ -45,6 +49,18 @@ def find_home(cwd: Path | None = None, env: Mapping[str, str] | None = None) -> 
         if candidate.is_dir():
             return candidate
     return start / HOME_DIR_NAME
+
+
+# setting -> (lowest, highest, unit): the allowed range of each numeric setting, whatever its source
+RANGES: dict[str, tuple[float, float, str]] = {
+    "flush_interval": (0.01, 3600.0, "seconds"),
+    "max_pending": (1000, 100_000_000, "events"),
+    "index_interval": (0.1, 86400.0, "seconds"),
+    "resources_interval": (0.1, 86400.0, "seconds"),
+    "heartbeat_interval": (0.1, 86400.0, "seconds"),
+    "crash_timeout": (1.0, 30 * 86400.0, "seconds"),
+}
+CHOICES: dict[str, tuple[str, ...]] = {"rank_metrics": ("rank0", "all")}
 
 
 @dataclass(frozen=True)
@@ -98,19 +114,23 @@ class Settings:
         cwd: Path | None = None,
     ) -> "Settings":
         env = os.environ if env is None else env
+        if home is not None and not isinstance(home, (str, os.PathLike)):
+            raise ConfigError(f"home={home!r} ({type(home).__name__}) is not a path. Pass a str or a Path.")
         home_path = Path(home).expanduser().absolute() if home else find_home(cwd, env)
         values: dict[str, Any] = {}
-        values.update(_read_config_file(home_path / CONFIG_FILE))
+        config_file = home_path / CONFIG_FILE
+        for name, value in _read_config_file(config_file).items():
+            values[name] = cls._checked(name, value, f"{name}={value!r} in {config_file}")
         for name, (variables, parser) in cls._ENV.items():
             for variable in variables:
                 raw = env.get(variable)
                 if raw is None or (raw == "" and parser != "bool"):
                     continue
-                values[name] = _parse(raw, parser, variable)
+                values[name] = cls._checked(name, raw, f"{variable}={raw!r}")
                 break
         for name, value in (explicit or {}).items():
             if value is not None:
-                values[name] = value
+                values[name] = cls._checked(name, value, f"{name}={value!r}")
         known = {f.name for f in fields(cls)} - {"home", "extra"}
         extra = {k: v for k, v in values.items() if k not in known}
         values = {k: v for k, v in values.items() if k in known}
@@ -120,28 +140,72 @@ class Settings:
         settings.validate()
         return settings
 
+    @classmethod
+    def _checked(cls, name: str, value: Any, label: str) -> Any:
+        """``value`` of setting ``name`` converted to its type and checked against its range;
+        ``label`` says where it came from (``LABBOOK_X='...'``, ``x=... in <file>``, ``x=...``)."""
+        if name not in cls._ENV:
+            return value  # not a setting of labbook itself (kept in ``extra``)
+        kind = cls._ENV[name][1]
+        if kind == "bool":
+            return parse_bool(value, label)
+        if kind is str:
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+            if not isinstance(value, str):
+                raise ConfigError(f"{label} is a {type(value).__name__}; {name} takes a string.")
+            if name in CHOICES and value not in CHOICES[name]:
+                allowed = " or ".join(repr(c) for c in CHOICES[name])
+                raise ConfigError(f"{label} is not allowed: {name} must be {allowed}.")
+            return value
+        low, high, unit = RANGES.get(name, (-math.inf, math.inf, ""))
+        whole = "a whole number" if kind is int else "a positive number"
+        wanted = f"{name} must be {whole} of {unit}, from {_number(low)} to {_number(high)}"
+        number: Any = value
+        if isinstance(value, str):
+            try:
+                number = float(value.strip())
+            except ValueError:
+                raise ConfigError(f"{label} is not a valid {kind.__name__}: {wanted}.") from None
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{label} is a {type(value).__name__}, not a number: {wanted}.")
+        if not (math.isfinite(number) and low <= number <= high):
+            raise ConfigError(f"{label} is out of range: {wanted}.")
+        if kind is int and number != int(number):
+            raise ConfigError(f"{label} is not a whole number: {wanted}.")
+        return kind(number)
+
     def validate(self) -> None:
+        for item in fields(self):
+            if item.name in self._ENV:
+                value = getattr(self, item.name)
+                if value is not None or item.name in CHOICES or item.name in RANGES:
+                    self._checked(item.name, value, f"{item.name}={value!r}")
         if "://" in str(self.artifacts_root):
             raise ConfigError(
                 f"artifacts_root={self.artifacts_root!r} must be a local folder: run folders are "
                 "written locally. Put artifact versions in an object store with "
                 "LABBOOK_ARTIFACT_STORE (e.g. s3://bucket/prefix) instead."
             )
-        if not self.flush_interval > 0:
-            raise ConfigError(f"flush_interval={self.flush_interval!r} must be a positive number of seconds.")
-        if self.max_pending < 1000:
-            raise ConfigError(f"max_pending={self.max_pending!r} is too small; use at least 1000.")
-        if self.rank_metrics not in ("rank0", "all"):
-            raise ConfigError(f"rank_metrics={self.rank_metrics!r} must be 'rank0' or 'all'.")
+
+    def require_home(self) -> "Settings":
+        """These settings, if their home exists: reading never creates a home (a typo in
+        ``--home`` must not make an empty one)."""
+        if self.catalog_url.startswith("sqlite:///"):
+            folder = Path(self.catalog_url[len("sqlite:///"):]).parent
+            if not folder.is_dir():
+                where = "" if folder == self.home else f" (the folder of catalog_url {self.catalog_url})"
+                raise NotFoundError(
+                    f"No labbook home at {folder}{where}. Check the path given with --home or "
+                    "LABBOOK_HOME, or the folder you are in (the home is the nearest .labbook/ above "
+                    "it). A home is created when a run is first logged there: "
+                    "labbook.tracking.init(project=...)."
+                )
+        return self
 
 
-def _parse(raw: str, parser: Any, variable: str) -> Any:
-    if parser == "bool":
-        return parse_bool(raw, variable)
-    try:
-        return parser(raw)
-    except ValueError:
-        raise ConfigError(f"{variable}={raw!r} is not a valid {parser.__name__}.") from None
+def _number(value: float) -> str:
+    return f"{value:g}" if abs(value) < 1e6 else f"{int(value):_}"
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

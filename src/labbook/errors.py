@@ -13,7 +13,10 @@ message and an exit code. Each message names the value at fault and says what to
     ├── NotFoundError           a run, metric, artifact or version does not exist
     ├── QueryError              a search filter or ordering could not be parsed
     ├── CatalogError            the catalog cannot be opened or is at the wrong revision
-    └── MissingDependencyError  an optional library is needed: names the extra to install
+    │   └── CatalogDamagedError the catalog file is damaged: 'labbook index --rebuild' replaces it
+    ├── MissingDependencyError  an optional library is needed: names the extra to install
+    ├── InvalidTypeError        an argument has the wrong type (also an InvalidValueError, TypeError)
+    └── RunFileError            a run's run.json is damaged or not a labbook run file
 """
 
 from __future__ import annotations
@@ -72,3 +75,24 @@ class MissingDependencyError(LabbookError, ImportError):
         )
         self.library = library
         self.extra = extra
+
+
+class InvalidTypeError(InvalidValueError, TypeError):
+    """An argument of the wrong type. Also a ``TypeError`` (and, as before, an ``InvalidValueError``)."""
+
+
+class CatalogDamagedError(CatalogError):
+    """The catalog file is not a database any more (or its pages are malformed)."""
+
+    def __init__(self, path: object, reason: str) -> None:
+        super().__init__(
+            f"The catalog {path} is damaged ({reason}). It is only an index of the run folders: "
+            "run 'labbook index --rebuild' to set the damaged file aside and build a new catalog "
+            "from them."
+        )
+        self.path = path
+        self.reason = reason
+
+
+class RunFileError(LabbookError, ValueError):
+    """A run folder's run.json cannot be read: damaged, truncated, or not a labbook run file."""

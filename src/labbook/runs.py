@@ -224,7 +224,8 @@ def _time(value: Any) -> datetime | None:
 
 
 def _settings(home: str | Path | None) -> Settings:
-    return Settings.load({}, home=home)
+    """The settings of an existing home: a read never creates one."""
+    return Settings.load({}, home=home).require_home()
 
 
 def resolve_run_path(uuid: str, home: str | Path | None = None) -> Path:

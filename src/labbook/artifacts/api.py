@@ -32,10 +32,14 @@ class _Context:
     """Settings, catalog and store for one call."""
 
     def __init__(self, home: str | Path | None = None, settings: Settings | None = None,
-                 catalog: Any = None) -> None:
+                 catalog: Any = None, *, create: bool = False) -> None:
         from labbook.catalog.indexer import open_catalog
 
-        self.settings = settings or Settings.load({}, home=home)
+        if settings is None:  # a read (or a change to what is there) never creates a home
+            settings = Settings.load({}, home=home)
+            if not create:
+                settings.require_home()
+        self.settings = settings
         self.catalog = catalog or open_catalog(self.settings.catalog_url)
         self.store = ArtifactStore(store_root(self.settings))
 
@@ -269,7 +273,7 @@ def set_project_artifact_path(project: str, artifact_path: str | None, *,
 
     from labbook.catalog import schema
 
-    ctx = _Context(home)
+    ctx = _Context(home, create=True)  # project settings may come before the first run
     with ctx.catalog.engine.begin() as conn:
         ctx.catalog.ensure_project(conn, project)
         current = conn.execute(sa.select(schema.projects.c.settings)

@@ -20,13 +20,17 @@ from labbook.artifacts.kinds import kind_value
 from labbook.artifacts.lineage import RunArtifact
 from labbook.artifacts.runlog import _context, _json_dict, _record_lineage, _state
 from labbook.artifacts.uri import is_store_uri
-from labbook.errors import InvalidValueError
+from labbook.errors import InvalidTypeError, InvalidValueError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
+from labbook.tracking.arguments import check_flag
 
 def _ref(run: Any, function: str, path: Any, kind: str, name: str | None, hash: str | None, content: Any,
          summary: Any, is_input: bool, rel_path: str | None, skip_hash_calculation: bool) -> dict[str, Any]:
     run._check_open(function)
+    _check_ref_arguments(function, path=path, name=name, hash=hash, rel_path=rel_path)
+    check_flag(function, "is_input", is_input)
+    check_flag(function, "skip_hash_calculation", skip_hash_calculation)
     summary = _json_dict(summary, "summary")
     if is_store_uri(path):
         from labbook.artifacts.api import resolve
@@ -66,6 +70,16 @@ def _ref(run: Any, function: str, path: Any, kind: str, name: str | None, hash: 
         summary["hash"] = digest
     artifact = RunArtifact(name=name, kind=kind, path=recorded, summary=summary, is_input=is_input)
     return _record_lineage(run, [artifact])[0]
+
+
+def _check_ref_arguments(function: str, **arguments: Any) -> None:
+    for argument, value in arguments.items():
+        types = (str, os.PathLike) if argument in ("path", "rel_path") else (str,)
+        if value is not None and not isinstance(value, types):
+            wanted = "a path (str or Path) or URL" if argument == "path" else "a str"
+            raise InvalidTypeError(
+                f"{function}({argument}=...) got {type(value).__name__} ({value!r:.60}); pass {wanted}."
+            )
 
 
 def log_artifact_ref(self, path: str, kind: Any = None, name: str | None = None, hash: str | None = None,

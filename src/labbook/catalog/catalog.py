@@ -3,6 +3,10 @@
 It is an index, never the record: every row can be rebuilt from the run folders
 (``labbook index --rebuild``). SQLite (the embedded default) runs in WAL mode with a busy timeout,
 so several processes can update it at once; PostgreSQL serves teams.
+
+A SQLite catalog in a folder this process cannot write (a read-only mount, a shared home) is
+opened read-only and never migrated. A damaged file raises ``CatalogDamagedError`` from any
+query, whose message says to run ``labbook index --rebuild``.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
+import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +25,7 @@ import sqlalchemy as sa
 
 from labbook.catalog import schema
 from labbook.catalog.query import order_clauses, parse_filter
-from labbook.errors import CatalogError
+from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PROCESS_LOCK = threading.Lock()
@@ -54,8 +60,12 @@ class Catalog:
 
     def __init__(self, url: str, *, auto_migrate: bool | None = None) -> None:
         self.url = url
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+        self.path = self.sqlite_path(url)
+        self.read_only = self.path is not None and self.path.is_file() and not _writable(self.path)
+        if self.read_only:
+            self.engine = _read_only_engine(self.path)
+        elif self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self.engine = sa.create_engine(url, connect_args={"timeout": 60})
 
             @sa.event.listens_for(self.engine, "connect")
@@ -68,9 +78,43 @@ class Catalog:
                 cursor.close()
         else:
             self.engine = sa.create_engine(url, pool_pre_ping=True)
+        sa.event.listen(self.engine, "handle_error", self._translate_error)
         if auto_migrate is None:  # the embedded SQLite catalog upgrades itself; servers are explicit
             auto_migrate = url.startswith("sqlite")
         self._check_revision(auto_migrate)
+
+    @staticmethod
+    def sqlite_path(url: str) -> Path | None:
+        """The file of a ``sqlite:///...`` URL (None for other databases and in-memory ones)."""
+        if not url.startswith("sqlite:///") or url.endswith(":memory:"):
+            return None
+        return Path(url[len("sqlite:///"):])
+
+    def check_integrity(self) -> None:
+        """Raise ``CatalogDamagedError`` unless SQLite's quick check finds every page sound."""
+        if self.path is None:
+            return
+        with self.engine.connect() as conn:
+            problems = [row[0] for row in conn.execute(sa.text("PRAGMA quick_check"))]
+        if problems != ["ok"]:
+            raise CatalogDamagedError(self.path, "; ".join(problems[:3]))
+
+    def _translate_error(self, context: sa.engine.ExceptionContext) -> None:
+        """A damaged or read-only SQLite file: one clear CatalogError, from any query."""
+        error = context.original_exception
+        if not isinstance(error, sqlite3.DatabaseError):
+            return
+        code = getattr(error, "sqlite_errorcode", None)
+        text = str(error)
+        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
+                or "not a database" in text:
+            raise CatalogDamagedError(self.path or self.url, text) from None
+        if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
+            raise CatalogError(
+                f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "
+                "changed. Reading works; to log or index, use a home you can write to "
+                "(--home or LABBOOK_HOME)."
+            ) from None
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -101,9 +145,20 @@ class Catalog:
         try:
             current = self.revision()
         except sa.exc.OperationalError as error:
-            raise CatalogError(f"Cannot open the catalog at {self.url}: {error.orig}.") from None
+            hint = ""
+            if self.path is not None and not os.access(self.path.parent, os.W_OK):
+                hint = (f" Its folder {self.path.parent} is read-only and holds no catalog yet: run "
+                        "'labbook index' once where it is writable.")
+            raise CatalogError(f"Cannot open the catalog at {self.url}: {error.orig}.{hint}") from None
         if current == schema.HEAD_REVISION:
             return
+        if self.read_only:
+            raise CatalogError(
+                f"The catalog {self.path} is at revision {current or 'none'} and this version "
+                f"needs {schema.HEAD_REVISION}, but it is read-only here, so it cannot be upgraded. "
+                "Run 'labbook db upgrade' where the home is writable, or read it with the labbook "
+                "version that wrote it."
+            )
         if auto_migrate or current is None:  # an empty database is always safe to create
             with self._migration_lock():
                 if self.revision() != schema.HEAD_REVISION:  # another process may have done it
@@ -291,6 +346,33 @@ class Catalog:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def _writable(path: Path) -> bool:
+    """Can this process change the SQLite file (and create its -wal and -shm beside it)?"""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
+def _read_only_engine(path: Path) -> sa.Engine:
+    """Open a SQLite catalog without writing anything next to it.
+
+    ``mode=ro`` still needs the -shm file of a WAL database (it exists while a writer has the
+    file open, so recent changes are seen); when it cannot be used, ``immutable=1`` reads the
+    main file alone, which is exactly the catalog as it was last closed."""
+    from urllib.parse import quote
+
+    target = f"file:{quote(str(path))}"
+
+    def connect() -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(f"{target}?mode=ro", uri=True, timeout=60,
+                                         check_same_thread=False)
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return connection
+        except sqlite3.OperationalError:
+            return sqlite3.connect(f"{target}?immutable=1", uri=True, check_same_thread=False)
+
+    return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
 
 
 def _finite(value: Any) -> float | None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from labbook.catalog.catalog import Catalog
+from labbook.errors import CatalogDamagedError, LabbookError
 from labbook.store.layout import RUN_FILE, RunFolder
 from labbook.store.record import read_run_record
 
@@ -52,13 +55,15 @@ def rebuild(
     full: bool = True,
     progress: Callable[[int, int], None] | None = None,
     settings=None,
+    on_error: Callable[[Path, Exception], None] | None = None,
 ) -> dict[str, int]:
     """Index every run folder under ``artifacts_root``.
 
     ``full`` clears the catalog first; otherwise only runs whose run.json changed since they
     were indexed are read again, and runs whose folder is gone are removed. Artifact versions,
     tags and lineage are re-read from the artifact store of ``settings`` (default: the current
-    home's) every time.
+    home's) every time. A run folder that cannot be read (a damaged run.json) is skipped, counted
+    as ``failed`` and passed to ``on_error``; the others are indexed all the same.
     """
     folders = list(iter_run_folders(artifacts_root))
     known = {} if full else catalog.indexed_mtimes()
@@ -74,8 +79,12 @@ def rebuild(
         try:
             index_run(catalog, folder)
             indexed += 1
-        except (ValueError, KeyError, OSError):
+        except CatalogDamagedError:
+            raise
+        except (LabbookError, ValueError, KeyError, TypeError, OSError) as error:
             failed += 1
+            if on_error:
+                on_error(folder, error)
         if progress:
             progress(number, len(folders))
     removed = [uuid for uuid in known if uuid not in seen]
@@ -85,6 +94,62 @@ def rebuild(
 
     reindex_artifacts(catalog, artifacts_root, settings)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}
+
+
+def forget_catalog(url: str) -> None:
+    """Drop this process's open catalog for ``url`` (its file is about to be replaced)."""
+    with _open_lock:
+        catalog = _catalogs.pop(url, None)
+    if catalog is not None:
+        catalog.close()
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a damaged SQLite file, with its -wal and -shm, to ``<name>.damaged-<UTC time>``."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    target = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, f"{target}{suffix}")
+    return target
+
+
+def rebuild_home(settings: Any, *, full: bool = True,
+                 progress: Callable[[int, int], None] | None = None,
+                 on_error: Callable[[Path, Exception], None] | None = None) -> dict[str, Any]:
+    """``labbook index [--rebuild]`` for one home's settings.
+
+    A full rebuild of a damaged SQLite catalog sets the file aside (``set_aside``; the result's
+    ``set_aside`` and ``damage`` say where and why) and builds a new one from the run folders.
+    The result's ``skipped`` lists ``(folder, error)`` for each run folder it could not read.
+    """
+    url = settings.catalog_url
+    skipped: list[tuple[Path, Exception]] = []
+
+    def skip(folder: Path, error: Exception) -> None:
+        skipped.append((folder, error))
+        if on_error:
+            on_error(folder, error)
+
+    def run() -> dict[str, Any]:
+        skipped.clear()
+        catalog = open_catalog(url)
+        if full:
+            catalog.check_integrity()
+        result = rebuild(catalog, Path(settings.artifacts_root), full=full, progress=progress,
+                         settings=settings, on_error=skip)
+        return {**result, "skipped": list(skipped)}
+
+    try:
+        return {**run(), "set_aside": None, "damage": None}
+    except CatalogDamagedError as error:
+        path = Catalog.sqlite_path(url)
+        if not full or path is None:
+            raise
+        forget_catalog(url)
+        aside = set_aside(path)
+        return {**run(), "set_aside": aside, "damage": error.reason}
 
 
 class RunIndexer:

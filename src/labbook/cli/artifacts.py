@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from labbook.cli.runs import _console, _dump_json, _format
+from labbook.cli.output import console as _console
+from labbook.cli.output import dump_json as _dump_json
+from labbook.cli.output import format_value as _format
+from labbook.cli.output import shown
+from labbook.cli.params import ISO_TIME
 
 
 def _size(size: int) -> str:
@@ -28,10 +32,10 @@ def artifacts_group() -> None:
 @click.option("--label", "labels", multiple=True, help="k=v, or k for 'has label k'; repeat to AND.")
 @click.option("--tag", help="Only versions holding this tag ('latest' for each key's newest).")
 @click.option("--producer", help="Only versions a run (uuid or prefix) produced.")
-@click.option("--since", help="Created at or after this ISO time.")
-@click.option("--until", help="Created at or before this ISO time.")
-@click.option("--limit", default=50, show_default=True, type=int)
-@click.option("--offset", default=0, type=int)
+@click.option("--since", type=ISO_TIME, help="Created at or after this ISO time.")
+@click.option("--until", type=ISO_TIME, help="Created at or before this ISO time.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1))
+@click.option("--offset", default=0, type=click.IntRange(min=0))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def ls_cmd(ctx, project, project_option, kind, key, labels, tag, producer, since, until, limit, offset,
@@ -53,9 +57,9 @@ def ls_cmd(ctx, project, project_option, kind, key, labels, tag, producer, since
     for column in ("uri", "version", "kind", "size", "tags", "labels", "producer", "created"):
         table.add_column(column)
     for v in versions:
-        table.add_row(v.uri, f"v{v.version}", v.kind, _size(v.size), ",".join(v.tags),
-                      ",".join(f"{k}={val}" for k, val in v.labels.items()),
-                      (v.producer.get("run") or "")[:12], _format(v.created_at))
+        table.add_row(shown(v.uri), f"v{v.version}", shown(v.kind), _size(v.size), shown(",".join(v.tags)),
+                      shown(",".join(f"{k}={val}" for k, val in v.labels.items())),
+                      shown((v.producer.get("run") or "")[:12]), _format(v.created_at))
     _console().print(table)
     if len(versions) == limit:
         click.echo(f"(first {limit}; --offset {offset + limit} for more)", err=True)
@@ -79,7 +83,7 @@ def show_cmd(ctx, uri, as_json) -> None:
         click.echo(f"{field:12} {_format(data.get(field))}")
     for name, value in (version.meta or {}).items():
         if name not in ("preview", "stats"):
-            click.echo(f"meta.{name:7} {_format(value)}")
+            click.echo(f"meta.{shown(name):7} {_format(value)}")
 
 
 @artifacts_group.command("get")
@@ -89,7 +93,7 @@ def get_cmd(ctx, uri) -> None:
     """Print a local path to the version's bytes (downloaded to the cache if remote)."""
     from labbook.artifacts.api import get_artifact
 
-    click.echo(get_artifact(uri, home=ctx.obj["home"]).local_path())
+    click.echo(shown(get_artifact(uri, home=ctx.obj["home"]).local_path()))
 
 
 @artifacts_group.command("download")
@@ -100,7 +104,7 @@ def download_cmd(ctx, uri, dest) -> None:
     """Copy the version's bytes to DEST (a file, or a folder)."""
     from labbook.artifacts.api import get_artifact
 
-    click.echo(get_artifact(uri, home=ctx.obj["home"]).download(dest))
+    click.echo(shown(get_artifact(uri, home=ctx.obj["home"]).download(dest)))
 
 
 @artifacts_group.command("tag")
@@ -112,7 +116,7 @@ def tag_cmd(ctx, uri, tag) -> None:
     from labbook.artifacts.api import tag_artifact
 
     version = tag_artifact(uri, tag, home=ctx.obj["home"])
-    click.echo(f"{version.uri_with(tag)} -> v{version.version} ({version.uri})")
+    click.echo(shown(f"{version.uri_with(tag)} -> v{version.version} ({version.uri})"))
 
 
 @artifacts_group.command("untag")
@@ -124,7 +128,7 @@ def untag_cmd(ctx, uri, tag) -> None:
     from labbook.artifacts.api import untag_artifact
 
     untag_artifact(uri, tag, home=ctx.obj["home"])
-    click.echo(f"Removed tag {tag!r}.")
+    click.echo(f"Removed tag {shown(repr(tag))}.")
 
 
 @artifacts_group.command("rm")
@@ -139,10 +143,10 @@ def rm_cmd(ctx, uri, all_versions, data, yes) -> None:
 
     what = f"every version of {uri}" if all_versions else uri
     if not yes:
-        click.confirm(f"Delete {what}{' and its data' if data else ''}?", abort=True)
+        click.confirm(f"Delete {shown(what)}{' and its data' if data else ''}?", abort=True)
     deleted = delete_artifact(uri, all_versions=all_versions, data=data, home=ctx.obj["home"])
     for version in deleted:
-        click.echo(f"Deleted {version.uri} (v{version.version}).")
+        click.echo(f"Deleted {shown(version.uri)} (v{version.version}).")
 
 
 @artifacts_group.command("gc")
@@ -161,7 +165,7 @@ def gc_cmd(ctx, project, dry_run) -> None:
 @click.command("lineage")
 @click.argument("target")
 @click.option("--direction", type=click.Choice(["up", "down", "both"]), default="both", show_default=True)
-@click.option("--depth", type=int, help="Most hops to follow (default: no limit).")
+@click.option("--depth", type=click.IntRange(min=0), help="Most hops to follow (default: no limit).")
 @click.option("--json", "as_json", is_flag=True, help="Print the graph as JSON.")
 @click.pass_context
 def lineage_cmd(ctx, target, direction, depth, as_json) -> None:
@@ -176,11 +180,11 @@ def lineage_cmd(ctx, target, direction, depth, as_json) -> None:
     def show(node_id: str) -> str:
         node = graph.nodes[node_id]
         detail = node.data.get("uri") or node.data.get("uuid") or node.data.get("path") or ""
-        return f"{node.type} {node.label} ({detail})"
+        return shown(f"{node.type} {node.label} ({detail})")
 
     click.echo(f"root: {show(graph.root)}")
     for edge in graph.edges:
-        click.echo(f"{show(edge.source)} --{edge.relation}--> {show(edge.target)}")
+        click.echo(f"{show(edge.source)} --{shown(edge.relation)}--> {show(edge.target)}")
 
 
 def register(cli: click.Group) -> None:

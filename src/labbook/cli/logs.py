@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from labbook.cli.output import shown
+
 
 @click.command("logs")
 @click.argument("run")
@@ -13,7 +15,7 @@ import click
               help="Keep printing new lines while the run is running; stop when it ends.")
 @click.option("--tail", "tail", type=click.IntRange(min=0), default=None,
               help="Only the last N lines (then new ones with -f).")
-@click.option("--rank", type=int, default=None, help="Only this process rank's lines.")
+@click.option("--rank", type=click.IntRange(min=0), default=None, help="Only this process rank's lines.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line, as stored.")
 @click.pass_context
 def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank: int | None,
@@ -33,7 +35,7 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
 
     path = resolve_run_path(run, home=ctx.obj["home"])
     if not follow and not log_files(path):
-        click.echo(f"Run {path.name} has no captured logs (was it started with track_logs=False?).",
+        click.echo(f"Run {shown(path.name)} has no captured logs (was it started with track_logs=False?).",
                    err=True)
         return
     ranks = {line.rank for line in read_logs(path, tail=200)}
@@ -46,7 +48,7 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
             sys.stdout.write(orjson.dumps({
                 "timestamp": line.timestamp.isoformat(), "stream": line.stream, "level": line.level,
                 "logger": line.logger, "rank": line.rank, "message": line.message}).decode() + "\n")
-        else:
+        else:  # as the program wrote it, colours included: this is its own output
             sys.stdout.write(line.format(with_rank=with_rank) + "\n")
 
     if not follow:

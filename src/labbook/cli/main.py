@@ -19,13 +19,16 @@ COMMAND_MODULES = (
 
 
 class LabbookGroup(click.Group):
-    """Turns LabbookError into a one-line message and exit code 1, never a traceback."""
+    """Turns LabbookError into a one-line message and exit code 1, never a traceback (user text
+    in the message shown by the CLI's one rule, ``labbook.cli.output.shown``)."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except LabbookError as error:
-            click.secho(f"Error: {error}", fg="red", err=True)
+            from labbook.cli.output import shown
+
+            click.secho(f"Error: {shown(error)}", fg="red", err=True)
             sys.exit(1)
 
 

@@ -5,58 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import sys
-from datetime import datetime, timezone
 from typing import Any
 
 import click
-import orjson
 
 from labbook.errors import LabbookError
 
 
-def _console():
-    from rich.console import Console
-
-    console = Console()
-    if not console.is_terminal:  # piped: do not squeeze tables into 80 columns
-        console = Console(width=200)
-    return console
-
-
-def _dump_json(data: Any) -> None:
-    sys.stdout.write(orjson.dumps(
-        data, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY
-    ).decode() + "\n")
-
-
-def _format(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    if isinstance(value, datetime):
-        return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-    if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
-    return str(value)
-
-
-def _ago(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    seconds = (datetime.now(timezone.utc) - moment).total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit} ago"
-    return f"{int(seconds)}s ago"
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    minutes, secs = divmod(int(round(seconds)), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+from labbook.cli.output import ago as _ago
+from labbook.cli.output import console as _console
+from labbook.cli.output import dump_json as _dump_json
+from labbook.cli.output import duration as _duration
+from labbook.cli.output import format_value as _format
+from labbook.cli.output import shown, styled
 
 
 STATUS_STYLE = {"succeeded": "green", "running": "cyan", "failed": "red", "crashed": "bold red",
@@ -87,8 +48,9 @@ def runs_group() -> None:
 @click.option("-s", "--sort", "sort", multiple=True,
               help="Order by a field; '-' for descending, e.g. -s -metrics.accuracy. Repeatable.")
 @click.option("-c", "--columns", help="Extra columns, comma-separated: params.lr,metrics.loss.min,...")
-@click.option("-n", "--limit", default=50, show_default=True, help="How many runs to show.")
-@click.option("--offset", default=0, help="Skip this many runs (paging).")
+@click.option("-n", "--limit", default=50, show_default=True, type=click.IntRange(min=1),
+              help="How many runs to show.")
+@click.option("--offset", default=0, type=click.IntRange(min=0), help="Skip this many runs (paging).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
 def runs_ls(ctx, project, filter_, sort, columns, limit, offset, as_json) -> None:
@@ -110,10 +72,9 @@ def runs_ls(ctx, project, filter_, sort, columns, limit, offset, as_json) -> Non
 
     table = Table(show_lines=False, header_style="bold")
     for header in ("uuid", "project", "name", "status", "created", "duration", *extra):
-        table.add_column(header, no_wrap=header in ("uuid", "created"))
+        table.add_column(shown(header), no_wrap=header in ("uuid", "created"))
     for r in rows:
-        style = STATUS_STYLE.get(r.status, "")
-        table.add_row(r.uuid[:8], r.project, r.name or "", f"[{style}]{r.status}[/]" if style else r.status,
+        table.add_row(r.uuid[:8], shown(r.project), shown(r.name), styled(r.status, STATUS_STYLE.get(r.status, "")),
                       _ago(r.created_at), _duration(r.duration),
                       *(_format(_column_value(r, c)) for c in extra))
     console = _console()
@@ -145,38 +106,40 @@ def runs_show(ctx, run, as_json) -> None:
     from rich.panel import Panel
     from rich.table import Table
 
+    from rich.text import Text
+
     console = _console()
-    style = STATUS_STYLE.get(record.status, "")
     lines = [
-        f"[bold]{record.name or record.uuid}[/]  [{style}]{record.status}[/]",
-        f"uuid      {record.uuid}", f"project   {record.project}",
+        f"uuid      {record.uuid}", f"project   {shown(record.project)}",
         f"created   {_format(record.created_at)}   duration {_duration(record.duration)}",
-        f"tags      {', '.join(record.tags)}", f"path      {record.path}",
+        f"tags      {shown(', '.join(record.tags))}", f"path      {shown(record.path)}",
     ]
     if record.description:
-        lines.insert(1, record.description)
+        lines.insert(0, shown(record.description))
     if record.code:
         dirty = " (dirty)" if record.code.get("dirty") else ""
-        lines.append(f"code      {record.code.get('commit', '')[:12]} {record.code.get('branch') or ''}"
-                     f"{dirty} {record.code.get('remote') or ''}")
+        lines.append(shown(f"code      {record.code.get('commit', '')[:12]} {record.code.get('branch') or ''}"
+                           f"{dirty} {record.code.get('remote') or ''}"))
     if record.env:
-        lines.append(f"env       python {record.env.get('python')} on {record.env.get('hostname')}, "
-                     f"{record.env.get('platform')}")
-    console.print(Panel("\n".join(lines), expand=False))
+        lines.append(shown(f"env       python {record.env.get('python')} on {record.env.get('hostname')}, "
+                           f"{record.env.get('platform')}"))
+    heading = Text.assemble(styled(record.name or record.uuid, "bold"), "  ",
+                            styled(record.status, STATUS_STYLE.get(record.status, "")))
+    console.print(Panel(Text("\n").join([heading, *(Text(line) for line in lines)]), expand=False))
     for title, values in (("inputs", record.inputs), ("outputs", record.outputs)):
         if values:
             table = Table(title=title, title_justify="left", header_style="bold")
             table.add_column("key")
             table.add_column("value")
             for key, value in values.items():
-                table.add_row(key, _format(value))
+                table.add_row(shown(key), _format(value))
             console.print(table)
     if record.summaries:
         table = Table(title="metrics", title_justify="left", header_style="bold")
         for header in ("name", "last", "min", "max", "count", "last step"):
             table.add_column(header, justify="left" if header == "name" else "right")
         for name, s in sorted(record.summaries.items()):
-            table.add_row(name, _format(s.get("last")), _format(s.get("min")), _format(s.get("max")),
+            table.add_row(shown(name), _format(s.get("last")), _format(s.get("min")), _format(s.get("max")),
                           str(s.get("count")), str(s.get("last_step")))
         console.print(table)
     kinds = [k for k in record.event_kinds() if k != "metric"]
@@ -185,7 +148,7 @@ def runs_show(ctx, run, as_json) -> None:
         table.add_column("kind")
         table.add_column("names")
         for kind in kinds:
-            table.add_row(kind, ", ".join(record.event_names(kind)))
+            table.add_row(shown(kind), shown(", ".join(record.event_names(kind))))
         console.print(table)
 
 
@@ -194,8 +157,8 @@ def runs_show(ctx, run, as_json) -> None:
 @click.argument("name")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True)
-@click.option("--rank", type=int, default=None, help="Only the points written by this rank.")
-@click.option("--last", "last", type=int, default=None, help="Only the last N points.")
+@click.option("--rank", type=click.IntRange(min=0), default=None, help="Only the points written by this rank.")
+@click.option("--last", "last", type=click.IntRange(min=0), default=None, help="Only the last N points.")
 @click.pass_context
 def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
     """Print every point of metric NAME of RUN (step, value, timestamp)."""
@@ -204,7 +167,8 @@ def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
     series = get_run(run, home=ctx.obj["home"]).metric(name, rank=rank)
     steps, values, stamps = series.steps, series.values, series.timestamps
     if last is not None:
-        steps, values, stamps = steps[-last:], values[-last:], stamps[-last:]
+        first = max(len(steps) - last, 0)
+        steps, values, stamps = steps[first:], values[first:], stamps[first:]
     iso = [str(t) + "+00:00" for t in stamps.astype("datetime64[us]")]
     if fmt == "csv":
         out = io.StringIO()
@@ -219,13 +183,13 @@ def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
         return
     from rich.table import Table
 
-    table = Table(title=f"{name} ({len(series)} points)", title_justify="left", header_style="bold")
+    table = Table(title=shown(f"{name} ({len(series)} points)"), title_justify="left", header_style="bold")
     for header in ("step", "value", "timestamp"):
         table.add_column(header, justify="right")
-    shown = list(zip(steps.tolist(), values.tolist(), iso))
-    if len(shown) > 200:
-        shown = shown[:100] + [("…", "…", "…")] + shown[-100:]
-    for step, value, stamp in shown:
+    points = list(zip(steps.tolist(), values.tolist(), iso))
+    if len(points) > 200:
+        points = points[:100] + [("…", "…", "…")] + points[-100:]
+    for step, value, stamp in points:
         table.add_row(str(step), _format(value), stamp)
     _console().print(table)
 
@@ -237,30 +201,41 @@ def _json_float(value: float) -> Any:
 
 
 @click.command("index")
-@click.option("--rebuild", is_flag=True, help="Clear the catalog and index every run folder again.")
+@click.option("--rebuild", is_flag=True,
+              help="Clear the catalog and index every run folder again; a damaged catalog file is "
+                   "set aside and a new one built.")
 @click.pass_context
 def index_cmd(ctx, rebuild) -> None:
     """Bring the catalog in step with the run folders (only changed runs, unless --rebuild)."""
     from rich.progress import Progress
 
-    from labbook.catalog.indexer import open_catalog, rebuild as rebuild_index
-    from labbook.config import Settings
-    from pathlib import Path
+    from labbook.catalog.indexer import rebuild_home
 
-    settings = Settings.load({}, home=ctx.obj["home"])
-    catalog = open_catalog(settings.catalog_url)
+    settings = _home_settings(ctx)
     with Progress(transient=True) as progress:
         task = progress.add_task("Indexing runs", total=None)
 
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = rebuild_index(catalog, Path(settings.artifacts_root), full=rebuild, progress=advance,
-                               settings=settings)
+        result = rebuild_home(settings, full=rebuild, progress=advance)
+    if result["set_aside"]:
+        click.echo(shown(f"The catalog {settings.catalog_url} was damaged ({result['damage']}); moved "
+                         f"it to {result['set_aside']} and built a new one from the run folders."),
+                   err=True)
+    for folder, error in result["skipped"]:
+        click.echo(shown(f"Skipped {folder}: {error}"), err=True)
     click.echo(
         f"{result['found']} run folders, {result['indexed']} indexed, {result['failed']} unreadable, "
         f"{result['removed']} removed from the catalog."
     )
+
+
+def _home_settings(ctx):
+    """The settings of an existing home: a command never creates one."""
+    from labbook.config import Settings
+
+    return Settings.load({}, home=ctx.obj["home"]).require_home()
 
 
 @click.group("db")
@@ -275,7 +250,7 @@ def db_upgrade(ctx) -> None:
     from labbook.catalog.catalog import Catalog
     from labbook.config import Settings
 
-    settings = Settings.load({}, home=ctx.obj["home"])
+    settings = Settings.load({}, home=ctx.obj["home"])  # may create the catalog (a server's, say)
     catalog = Catalog(settings.catalog_url, auto_migrate=True)
     click.echo(f"Catalog at revision {catalog.revision()}.")
 
@@ -285,9 +260,8 @@ def db_upgrade(ctx) -> None:
 def db_revision(ctx) -> None:
     """Print the catalog's schema revision."""
     from labbook.catalog.catalog import Catalog
-    from labbook.config import Settings
 
-    settings = Settings.load({}, home=ctx.obj["home"])
+    settings = _home_settings(ctx)
     try:
         click.echo(Catalog(settings.catalog_url, auto_migrate=False).revision())
     except LabbookError as error:

@@ -15,6 +15,8 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
+from labbook.errors import RunFileError
+
 RUN_FORMAT = "labbook.run"
 RUN_FORMAT_VERSION = 1
 
@@ -30,10 +32,23 @@ def _dumps(data: Any) -> bytes:
 
 
 def read_run_file(path: Path) -> dict[str, Any]:
-    data = orjson.loads(path.read_bytes())
-    if data.get("format") != RUN_FORMAT:
-        raise ValueError(f"{path} is not a labbook run file")
+    """run.json as a dict; ``RunFileError`` naming the file when it is damaged or not a run file."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as error:
+        raise RunFileError(_damaged(path, f"not valid JSON: {error}")) from None
+    if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
+        raise RunFileError(_damaged(path, f"not a labbook run file (no \"format\": {RUN_FORMAT!r})"))
     return data
+
+
+def _damaged(path: Path, problem: str) -> str:
+    """What every reader says about a run.json it cannot read, and what to do about it."""
+    return (
+        f"Run file {path} is damaged ({problem}). The run's events, assets and logs in "
+        f"{path.parent} are untouched. Restore run.json from a backup or another copy of the "
+        "folder; until then this run is skipped by 'labbook index' and cannot be resumed."
+    )
 
 
 @contextlib.contextmanager

@@ -25,15 +25,17 @@ import threading
 import time
 import traceback
 import uuid as uuid_module
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labbook.config import Settings
-from labbook.errors import ConfigError, LabbookError, RunStateError
+from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name
 from labbook.store.runfile import read_run_file, update_run_file
+from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
 from labbook.writer.format import to_epoch_us
@@ -110,6 +112,7 @@ class Run:
     """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``."""
 
     def __new__(cls, *args: Any, **kwargs: Any):
+        check_init(kwargs)  # __init__ checks the positional ones too
         no_op = kwargs.get("no_op")
         if no_op is None:
             settings = kwargs.get("settings") or Settings.load({}, home=kwargs.get("home"))
@@ -145,6 +148,7 @@ class Run:
         install_handlers: bool = True,
         resources_interval: float | None = None,
     ) -> None:
+        check_init(locals())
         owner, project = split_owner(owner, project)
         self._settings = settings or Settings.load(
             {"project": project, "flush_interval": flush_interval,
@@ -191,7 +195,7 @@ class Run:
         else:
             record = {
                 "uuid": self.uuid, "owner": owner, "project": self.project, "name": name,
-                "description": description, "tags": _tag_list(tags) if tags else [],
+                "description": description, "tags": tag_list("init", tags) if tags else [],
                 "status": "created", "status_conditions": [], "created_at": created,
                 "started_at": None, "finished_at": None, "duration": None,
                 "inputs": {}, "outputs": {}, "meta": {}, "readme": None, "code": {}, "env": {},
@@ -212,7 +216,7 @@ class Run:
             if description:
                 ops.append(("set", "description", description))
             if tags:
-                ops.append(("tags_add", "tags", _tag_list(tags)))
+                ops.append(("tags_add", "tags", tag_list("init", tags)))
         if exists and self.rank != 0 and (self._group_uuid or env_uuid):
             ops = []  # another process of a distributed job attaching: rank 0 owns the status
         try:
@@ -404,6 +408,7 @@ class Run:
 
     def _merge(self, what: str, section: str, reset: bool, values: dict[str, Any]) -> None:
         self._check_open(what)
+        check_flag(what, "reset", reset)
         clean = {check_name(k, f"{section} key"): json_value(what, k, v) for k, v in values.items()}
         with self._lock:
             current = {} if reset else dict(self._record.get(section) or {})
@@ -426,7 +431,8 @@ class Run:
     def log_tags(self, tags: str | Iterable[str], reset: bool = False, async_req: bool = True) -> None:
         """Add tags (or replace them all with ``reset=True``)."""
         self._check_open("log_tags")
-        new = _tag_list(tags)
+        check_flag("log_tags", "reset", reset)
+        new = tag_list("log_tags", tags)
         with self._lock:
             current = [] if reset else list(self._record.get("tags") or [])
             current.extend(t for t in new if t not in current)
@@ -435,14 +441,15 @@ class Run:
 
     def log_progress(self, value: float) -> None:
         """Record progress in [0, 1]."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _type_error("log_progress", "progress", "value", value, "a number in [0, 1]")
+        if not 0 <= value <= 1:
+            raise InvalidValueError(f"log_progress({value!r}): progress must be a number in [0, 1].")
         self.log_meta(progress=float(value))
 
     def _set(self, what: str, key: str, value: Any) -> None:
         self._check_open(what)
-        if value is not None and not isinstance(value, str):
-            raise _type_error(what, key, "value", value, "a str")
+        value = run_name(what, value) if key == "name" else check_text(what, key, value)
         self._record[key] = value
         self._writer.update_run(("set", key, value))
 
@@ -473,12 +480,16 @@ class Run:
         ``record = run.update({"description": "baseline", "inputs": {"lr": 0.1}})``;
         ``run.update()`` only returns the record.
         """
+        if data is not None and not isinstance(data, Mapping):
+            raise _type_error("update", "data", "data", data, "a dict")
         for key, value in dict(data or {}).items():
             if key in ("name", "description", "readme"):
                 self._set("update", key, value)
             elif key == "tags":
                 self.log_tags(value)
             elif key in ("inputs", "outputs", "meta"):
+                if not isinstance(value, Mapping):
+                    raise _type_error("update", key, key, value, "a dict")
                 self._merge("update", key, False, dict(value))
             else:
                 raise RunStateError(
@@ -682,13 +693,6 @@ def _ignore(*args: Any, **kwargs: Any) -> None:
     return None
 
 
-def _tag_list(tags: str | Iterable[str]) -> list[str]:
-    items = [tags] if isinstance(tags, str) else list(tags)
-    for tag in items:
-        check_name(tag, "tag")
-    return list(dict.fromkeys(items))
-
-
 def _one_of(function: str, first: str, a: Any, second: str, b: Any) -> Any:
     if a is not None and b is not None:
         raise RunStateError(f"{function}() got both {first}= and {second}=; pass one of them.")
@@ -696,9 +700,7 @@ def _one_of(function: str, first: str, a: Any, second: str, b: Any) -> Any:
 
 
 def _type_error(function: str, name: str, argument: str, value: Any, expected: str) -> LabbookError:
-    from labbook.errors import InvalidValueError
-
-    return InvalidValueError(
+    return InvalidTypeError(
         f"{function}({name!r}): {argument} must be {expected}, got {type(value).__name__} ({value!r:.60})."
     )
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
-import orjson
-
 from labbook.errors import InvalidValueError
+from labbook.store.record import json_float, to_json_value
+
+__all__ = ["json_float", "json_value", "metric_value", "step_value"]
 
 
 def metric_value(name: str, value: Any) -> float:
@@ -68,46 +69,7 @@ def step_value(step: Any) -> int | None:
     raise InvalidValueError(f"step={step!r} ({type(step).__name__}) is not an integer. Pass an int.")
 
 
-def _default(value: Any) -> Any:
-    if hasattr(value, "item") and getattr(value, "shape", None) == ():
-        return value.item()
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError
-
-
 def json_value(what: str, key: str, value: Any) -> Any:
-    """``value`` as plain JSON data (numbers stay numbers), or a clear error naming ``key``."""
-    try:
-        return orjson.loads(orjson.dumps(
-            _keep_nonfinite(value), default=_default, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
-        ))
-    except (TypeError, orjson.JSONEncodeError) as error:
-        raise InvalidValueError(
-            f"{what}: {key}={value!r:.80} ({type(value).__name__}) cannot be stored as JSON ({error}). "
-            "Pass numbers, strings, booleans, None, lists or dicts of them."
-        ) from None
-
-
-def json_float(value: float) -> Any:
-    """JSON has no NaN or infinity: keep them faithfully as the strings 'nan', 'inf', '-inf'."""
-    if value != value:
-        return "nan"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    return value
-
-
-def _keep_nonfinite(value: Any) -> Any:
-    """orjson writes NaN and infinity as null; keep them as 'nan', 'inf', '-inf' instead."""
-    if isinstance(value, float):
-        return json_float(value)
-    if isinstance(value, dict):
-        return {k: _keep_nonfinite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_keep_nonfinite(v) for v in value]
-    return value
+    """``value`` as plain JSON data (numbers stay numbers), or a clear error naming ``key``.
+    The rule itself (NaN as ``"nan"``, keys as strings, ...) is ``labbook.store.record.to_json_value``."""
+    return to_json_value(value, f"{what}: {key}")
