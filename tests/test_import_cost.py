@@ -18,11 +18,16 @@ HEAVY = ["numpy", "pandas", "pyarrow", "sqlalchemy", "alembic", "PIL", "matplotl
     pytest.param("from labbook import tracking", id="tracking"),
 ])
 def test_no_heavy_library_is_imported(home, statement):
+    loaded = loaded_modules(home, statement)
+    assert [name for name in HEAVY if name in loaded] == []
+
+
+def loaded_modules(home, statement: str) -> set[str]:
+    """The modules a fresh Python process holds after running ``statement``."""
     code = f"import sys, json; {statement}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([PYTHON, "-c", code], env=python_env(home), capture_output=True, text=True,
                          check=True, timeout=60).stdout
-    loaded = set(orjson.loads(out))
-    assert [name for name in HEAVY if name in loaded] == []
+    return set(orjson.loads(out))
 
 
 def test_import_touches_no_file_or_environment(home):
