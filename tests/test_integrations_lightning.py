@@ -95,8 +95,10 @@ def test_lightning_logger_logs_hparams_metrics_and_checkpoints():
                       key=lambda v: v.version)
     assert len(versions) >= 2  # each epoch saved a new best or last checkpoint
     assert all(v.labels.get("framework") == "lightning" for v in versions)
-    best_scores = [v.meta.get("metrics", {}).get("val_loss") for v in versions]
-    assert min(s for s in best_scores if s is not None) == pytest.approx(min(record.metric("val_loss").values))
+    best = [v for v in versions if v.labels.get("checkpoint") == "best"]
+    assert best[-1].meta["metrics"]["val_loss"] == pytest.approx(min(record.metric("val_loss").values))
+    # last.ckpt too; a last.ckpt with the same bytes as that step's best is no new version
+    assert {v.labels["checkpoint"] for v in versions} == {"best", "last"}
     # the newest version's bytes are a checkpoint Lightning loads back
     path = versions[-1].download(str(record.path.parent / "restored.ckpt"))
     restored = _module_class().load_from_checkpoint(path)
@@ -116,6 +118,17 @@ def test_lightning_prefix_and_a_given_run(run_factory):
     record = labbook.get_run(run.uuid)
     assert record.metric("fold0-acc").steps.tolist() == [3]
     assert record.inputs["a/b"] == [1, 2] and record.inputs["fn"] == "relu"
+
+
+def test_lightning_logs_on_rank_zero_only_unless_asked(run_factory, monkeypatch):
+    from labbook.integrations.lightning import LabbookLogger, rank_zero_only
+
+    run = run_factory(project="lightning")
+    monkeypatch.setattr(rank_zero_only, "rank", 1)  # as Lightning sets it in a second process
+    LabbookLogger(run=run).log_metrics({"rank0_only": 1.0}, step=0)
+    LabbookLogger(run=run, all_ranks=True).log_metrics({"every_rank": 1.0}, step=0)
+    run.flush()
+    assert labbook.get_run(run.uuid).metric_names() == ["every_rank"]
 
 
 # Polyaxon's PyTorch-Lightning example (site/integrations/tracking/tracking-pytorch-lightning.mdx,

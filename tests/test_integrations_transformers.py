@@ -106,3 +106,20 @@ def test_polyaxon_hugging_face_callback_class_logs_to_the_active_run(tmp_path):
     assert record.metric("loss").steps.tolist() == [1, 2, 3, 4]
     assert record.metric("eval_loss").steps.tolist() == [2, 4]
     assert record.inputs["per_device_train_batch_size"] == 8
+
+
+def test_transformers_callback_logs_nothing_off_process_zero(tmp_path, run_factory):
+    from labbook.integrations.transformers import LabbookCallback
+
+    run = run_factory(project="hf")
+    callback = LabbookCallback(run=run, log_model=True)
+    state = transformers.TrainerState(is_world_process_zero=False, global_step=3)
+    control = transformers.TrainerControl()
+    args = _args(tmp_path, epochs=1)
+    callback.on_train_begin(args, state, control, model=_tiny_bert())
+    callback.on_log(args, state, control, logs={"loss": 0.5, "note": "x"})
+    callback.on_train_end(args, state, control, model=_tiny_bert())
+    run.flush()
+    record = labbook.get_run(run.uuid)
+    assert (record.inputs, record.metric_names(), record.event_kinds()) == ({}, [], [])
+    assert labbook.list_artifacts("hf", kind="model", producer=run.uuid) == []

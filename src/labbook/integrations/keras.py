@@ -28,6 +28,8 @@ What it logs, on the run given as ``run=`` (else the active run, else a new one 
   ``log_model`` as a new version of ``model_name``. A resumed run starts from the best recorded in
   its outputs (or, failing that, the monitored metric's summary), so a worse epoch after a restart
   never replaces the best model;
+- ``use_store_path`` is accepted for Polyaxon code and changes nothing; ``model_ext`` overrides the
+  saved file's extension;
 - at the end of training, the model once if ``monitor`` was never reported (not even before a
   resume), so a run without validation data still gets its model.
 """

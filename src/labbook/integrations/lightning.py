@@ -21,7 +21,8 @@ with ``pytorch_lightning``.
   Lightning's own loggers do.
 - ``after_save_checkpoint``: each new file that a ``ModelCheckpoint`` saved (its best, its top-k and
   ``last``) is logged as a new version of ``model_name`` (``log_model``, framework ``lightning``,
-  the monitored score in its metrics) under ``outputs/checkpoints/``; ``log_model=False`` turns it off.
+  the label ``checkpoint`` = ``best``, ``last`` or ``top_k``, the monitored score in its metrics)
+  under ``outputs/checkpoints/``; ``log_model=False`` turns it off.
 - ``save_dir`` is the run's ``outputs/`` folder, so ``ModelCheckpoint``'s default folder is
   ``outputs/<name>/<version>/checkpoints`` inside the run.
 - Only rank zero logs, unless ``all_ranks=True`` (every rank then writes its own files into the
@@ -157,6 +158,7 @@ class LabbookLogger(_loggers.Logger):
         paths = [getattr(checkpoint_callback, "best_model_path", ""), *scores,
                  getattr(checkpoint_callback, "last_model_path", "")]
         monitor = getattr(checkpoint_callback, "monitor", None)
+        best, last = getattr(checkpoint_callback, "best_model_path", ""), getattr(checkpoint_callback, "last_model_path", "")
         for path in dict.fromkeys(p for p in paths if p):
             if not os.path.isfile(path):
                 continue
@@ -167,8 +169,9 @@ class LabbookLogger(_loggers.Logger):
             score = scalar(scores.get(path))
             if monitor and score is not None:
                 metrics[monitor] = score
+            role = "best" if path == best else "last" if path == last else "top_k"
             copy_and_log_model(self.experiment, path, name=self._model_name, framework="lightning",
-                               rel_path="checkpoints", metrics=metrics or None)
+                               rel_path="checkpoints", metrics=metrics or None, labels={"checkpoint": role})
             self._logged_checkpoints[path] = stamp
 
     def finalize(self, status: str) -> None:
