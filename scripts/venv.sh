@@ -6,5 +6,7 @@ ensure_venv() {
     "$python" -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --upgrade pip
+  # The test extra's frameworks need torch: install the CPU build first so they reuse it.
+  if [ "$1" = test ]; then .venv/bin/python -m pip install --quiet torch==2.13.0; fi
   .venv/bin/python -m pip install --quiet -e ".[$1]"
 }

@@ -35,7 +35,7 @@ from labbook.integrations._common import (
     best_point,
     jsonable_params,
     log_importance,
-    log_saved_model,
+    log_saved_file,
     resolve_run,
 )
 from labbook.media.optional import need
@@ -55,8 +55,8 @@ def _log_boosters(run: Any, model: Any, *, name: str, log_model: bool, log_impor
     for index, booster in enumerate(boosters):
         model_name = f"{name}-{index}" if is_cv else name
         if log_model:
-            log_saved_model(run, booster.save_model, f"{model_name}.txt", model_name, "lightgbm",
-                            algorithm="Booster", metrics=metrics)
+            log_saved_file(run, booster.save_model, f"{model_name}.txt", name=model_name, framework="lightgbm",
+                           algorithm="Booster", metrics=metrics)
         if log_importance_chart:
             log_importance(run, booster.feature_name(), booster.feature_importance(importance_type=importance_type),
                            importance_type=importance_type, max_num_features=max_num_features,

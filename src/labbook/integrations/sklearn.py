@@ -34,7 +34,7 @@ from __future__ import annotations
 from typing import Any
 
 from labbook.errors import InvalidValueError
-from labbook.integrations._common import jsonable_params, log_saved_model, resolve_run
+from labbook.integrations._common import jsonable_params, log_saved_file, resolve_run
 from labbook.media.optional import need
 
 WHAT = "labbook.integrations.sklearn"
@@ -75,8 +75,8 @@ def _log_predictions(run: Any, y_test: Any, y_pred: Any, nrows: int, step: int |
 def _log_estimator(run: Any, estimator: Any, params: dict[str, Any], metrics: dict[str, float],
                    model_name: str) -> None:
     joblib = need("joblib", "saving a scikit-learn estimator")
-    log_saved_model(run, lambda path: joblib.dump(estimator, path), f"{model_name}.joblib", model_name,
-                    "scikit-learn", algorithm=type(estimator).__name__, metrics=metrics, params=params)
+    log_saved_file(run, lambda path: joblib.dump(estimator, path), f"{model_name}.joblib",
+                   name=model_name, framework="scikit-learn", algorithm=type(estimator).__name__, metrics=metrics, params=params)
 
 
 def _evaluate(function: str, kind: str, estimator: Any, X_test: Any, y_test: Any, nrows: int, run: Any,

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from labbook.integrations._common import best_point, log_importance, log_saved_model, resolve_run
+from labbook.integrations._common import best_point, log_importance, log_saved_file, resolve_run
 from labbook.media.optional import need
 
 xgb = need("xgboost", "labbook.integrations.xgboost")
@@ -97,8 +97,8 @@ class Callback(xgb.callback.TrainingCallback):
             metrics = {k: v for k, v in best.items() if k != "best_metric"}
             for index, booster in enumerate(boosters):
                 name = self.model_name if folds is None else f"{self.model_name}-{index}"
-                log_saved_model(self.run, booster.save_model, f"{name}.json", name, "xgboost",
-                                algorithm="Booster", metrics=metrics)
+                log_saved_file(self.run, booster.save_model, f"{name}.json", name=name, framework="xgboost",
+                               algorithm="Booster", metrics=metrics)
         if self.log_importance:
             for index, booster in enumerate(boosters):
                 scores = booster.get_score(importance_type=self.importance_type)
