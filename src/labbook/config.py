@@ -67,6 +67,12 @@ class Settings:
     artifact_store: str | None = None  # artifact registry root (fsspec URL); None: artifacts_root
     artifact_path: str | None = None  # where artifact bytes go; may hold {{project}}, {{run.uid}}
     allowed_paths: str | None = None  # extra comma-separated locations the read side may open
+    # the server (labbook server / labbook ui); see docs/server.md
+    server_allowed_hosts: str | None = None  # extra comma-separated Host names to accept
+    server_cors_origins: str | None = None  # comma-separated origins allowed by CORS; None: off
+    server_max_body: int = 32 * 1024 * 1024  # bytes; larger request bodies get 413
+    server_public_read: bool = False  # reads need no token
+    server_local_only: bool = False  # labbook ui: every loopback request is allowed, no token
     extra: dict[str, Any] = field(default_factory=dict)
 
     # setting name -> (environment variables, parser), in priority order within the environment
@@ -86,6 +92,11 @@ class Settings:
         "artifact_store": (("LABBOOK_ARTIFACT_STORE",), str),
         "artifact_path": (("LABBOOK_ARTIFACT_PATH",), str),
         "allowed_paths": (("LABBOOK_ALLOWED_PATHS",), str),
+        "server_allowed_hosts": (("LABBOOK_SERVER_ALLOWED_HOSTS",), str),
+        "server_cors_origins": (("LABBOOK_SERVER_CORS_ORIGINS",), str),
+        "server_max_body": (("LABBOOK_SERVER_MAX_BODY",), int),
+        "server_public_read": (("LABBOOK_SERVER_PUBLIC_READ",), "bool"),
+        "server_local_only": (("LABBOOK_SERVER_LOCAL_ONLY",), "bool"),
     }
 
     @classmethod
@@ -131,6 +142,8 @@ class Settings:
             raise ConfigError(f"flush_interval={self.flush_interval!r} must be a positive number of seconds.")
         if self.max_pending < 1000:
             raise ConfigError(f"max_pending={self.max_pending!r} is too small; use at least 1000.")
+        if not self.server_max_body > 0:
+            raise ConfigError(f"server_max_body={self.server_max_body!r} must be a positive number of bytes.")
         if self.rank_metrics not in ("rank0", "all"):
             raise ConfigError(f"rank_metrics={self.rank_metrics!r} must be 'rank0' or 'all'.")
 

@@ -124,12 +124,17 @@ class Run:
         flush_interval: float | None = None,
         install_handlers: bool = True,
         resources_interval: float | None = None,
+        attach: bool = False,
     ) -> None:
         self._settings = settings or Settings.load(
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval}, home=home
         )
         self._ended = False
+        # attach: this process is one writer among others and does not own the run's lifecycle
+        # (the server writing for a remote client): opening an existing run leaves its status
+        # alone, and end() flushes and detaches without finishing the run.
+        self._attached = attach
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         self.project = check_project(project or self._settings.project)
@@ -190,6 +195,8 @@ class Run:
                 ops.append(("tags_add", "tags", _tag_list(tags)))
         if exists and self.rank != 0 and (self._group_uuid or env_uuid):
             ops = []  # another process of a distributed job attaching: rank 0 owns the status
+        if exists and attach:
+            ops = [op for op in ops if op[1] in ("name", "description", "tags")]
         try:
             self._record = update_run_file(self._folder.run_file, ops, initial=record)
         except OSError as error:
@@ -488,7 +495,7 @@ class Run:
         with self._lock:
             if self._ended:
                 return
-            if self._record.get("status") not in FINAL_STATUSES:
+            if not self._attached and self._record.get("status") not in FINAL_STATUSES:
                 self.log_status("succeeded", message="Operation has succeeded")
             for closer in reversed(self._closers):
                 try:
