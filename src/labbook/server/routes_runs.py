@@ -61,7 +61,7 @@ def search_runs(
     try:
         rows = data.search_runs(who, project, filter, order_by, limit + 1, after)
     except NotFoundError:
-        rows = []
+        raise
     except LabbookError as error:
         field = "cursor" if "cursor" in str(error) else "filter" if filter else "order_by"
         raise library_error(error, field) from None
