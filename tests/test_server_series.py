@@ -3,6 +3,7 @@ and the library functions the server added: keyset pages, projects, file paths, 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -86,10 +87,12 @@ def test_schemathesis_finds_no_server_error(home, tmp_path):
     try:
         done = subprocess.run(
             [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/v1/openapi.json",
-             "--checks", "not_a_server_error", "--max-examples", "8", "--seed", "1",
+             "--checks", "not_a_server_error", "--max-examples", "5", "--seed", "1", "--phases", "examples,fuzzing",
              "-H", f"Authorization: Bearer {token}", "--no-color"],
             capture_output=True, text=True, timeout=240)
         assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:] + server.output()
+        tested = re.search(r"(\d+) passed", done.stdout)
+        assert tested and int(tested.group(1)) >= 25, done.stdout[-3000:]  # every operation was exercised
         assert labbook.get_run(made["runs"][0]).project == "churn"
     finally:
         server.stop()

@@ -55,7 +55,7 @@ class ApiError(Exception):
 
 
 class BodyTooLarge(Exception):
-    """Raised while a request body streams in past the limit (see guards.BodyLimit)."""
+    """A request body over the limit (guards.BodyLimit answers 413 with this message)."""
 
     def __init__(self, limit: int = 0) -> None:
         super().__init__(f"The request body is over the server's limit of {limit} bytes.")
@@ -94,11 +94,6 @@ def install(app: FastAPI) -> None:
     async def _library(request: Request, error: LabbookError) -> JSONResponse:
         api = library_error(error)
         return error_response(api.status, api.message, api.code, api.field, api.hint)
-
-    @app.exception_handler(BodyTooLarge)
-    async def _too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
-        return error_response(413, str(error), "body_too_large", "body",
-                              "Send smaller batches, or raise LABBOOK_SERVER_MAX_BODY on the server.")
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:

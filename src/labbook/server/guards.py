@@ -91,29 +91,26 @@ class BodyLimit:
                                              f"the server's limit of {self.limit} bytes.", "body_too_large",
                                              "body", hint)
         received = 0
-        started = False
+        answered = False  # the 413 went out: whatever the application answers is dropped
 
         async def counted() -> Any:
-            nonlocal received
+            nonlocal received, answered
+            if answered:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                    answered = True
+                    await _send_error(send, 413, str(BodyTooLarge(self.limit)), "body_too_large", "body", hint)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracked_send(message: Any) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Any) -> None:
+            if not answered:
+                await send(message)
 
-        try:
-            await self.app(scope, counted, tracked_send)
-        except BodyTooLarge:
-            if not started:
-                await _send_error(send, 413, f"The request body is over the server's limit of {self.limit} "
-                                  "bytes.", "body_too_large", "body", hint)
+        await self.app(scope, counted, guarded_send)
 
 
 class SecurityHeaders:
