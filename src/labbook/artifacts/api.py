@@ -155,8 +155,8 @@ def list_artifacts(
     ``kind`` is a kind or a store prefix (``"datasets"``); ``key`` is exact, or a substring
     with a leading ``~``; ``labels`` is a dict or ``"k=v,k2"`` (ANDed; a bare name needs the
     label to exist); ``producer`` is a run uuid (or prefix); ``tag="latest"`` or
-    ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page)
-    (or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
+    ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
+    or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
     """
     ctx = _Context(home)
     if tag is not None and tag != "latest":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import OrderedDict
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from labbook import tokens
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, LabbookError, NotFoundError
 
+SERIES_CACHE_POINTS = 8_000_000  # points kept in memory at most (about 200 MB), least recently used out
 IDLE_CLOSE = 20.0  # seconds an open run waits for the next write before it is detached
 _UUID = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 SCOPE_ORDER = {"read": 0, "write": 1, "admin": 2}
@@ -66,6 +68,7 @@ class ServerData:
         self.settings = settings
         self.home = settings.home
         self._open: dict[str, tuple[Any, float]] = {}
+        self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -114,7 +117,26 @@ class ServerData:
         return run
 
     def metric_series(self, access: Access, uuid: str, name: str) -> Any:
-        return self.get_run(access, uuid).metric(name)
+        """A metric's points. Series are append-only, so a series read before whose summary
+        (count, last step, last time) has not changed since is the same: it is served from a
+        small in-process cache (a zoom re-reads nothing). The run folder stays the record."""
+        run = self.get_run(access, uuid)
+        summary = (run.summaries or {}).get(name)
+        if summary is None:
+            return run.metric(name)  # raises NotFoundError naming the run's metrics
+        key = (run.uuid, name)
+        version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
+        with self._lock:
+            cached = self._series.get(key)
+            if cached is not None and cached[0] == version:
+                self._series.move_to_end(key)
+                return cached[1]
+        series = run.metric(name)
+        with self._lock:
+            self._series[key] = (version, series)
+            while sum(len(v[1]) for v in self._series.values()) > SERIES_CACHE_POINTS and len(self._series) > 1:
+                self._series.popitem(last=False)
+        return series
 
     def resource_series(self, access: Access, uuid: str, name: str) -> Any:
         return self.get_run(access, uuid).resource(name)
