@@ -216,3 +216,23 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
         assert bad_cursor["field"] == "cursor"
         bad_status = _is_error_shape(api.post(f"/runs/{run}/status", json={"status": "exploded"}), 409)
         assert "exploded" in bad_status["message"]
+
+
+def test_artifact_and_event_pages_follow_their_cursors(world):
+    home = world["home"]
+    with world["server"].client(world["token"]) as api:
+        seen, cursor = [], None
+        while True:
+            page = api.get("/artifacts", params={"project": PROJECT, "limit": 1, **({"cursor": cursor} if cursor else {})}).json()
+            seen += [a["uri"] for a in page["artifacts"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert seen == [v.uri for v in labbook.list_artifacts(PROJECT, home=home)] and len(seen) >= 5
+        run = world["runs"][0]
+        first = api.get(f"/runs/{run}/events", params={"kind": "image", "name": "sample", "limit": 1}).json()
+        second = api.get(f"/runs/{run}/events", params={"kind": "image", "name": "sample", "limit": 1,
+                                                         "cursor": first["next_cursor"]}).json()
+        assert [e["step"] for e in first["events"] + second["events"]] == [5, 10] and second["next_cursor"] is None
+        elsewhere = api.get("/runs", params={"project": PROJECT, "cursor": first["next_cursor"]})
+        assert _is_error_shape(elsewhere, 400)["field"] == "cursor"

@@ -103,8 +103,16 @@ class ServerData:
     def search_runs(self, access: Access, project: str | None, filter: str | None, order_by: list[str] | None,
                     limit: int, after: list[Any] | None) -> list[Any]:
         project = self._project_scope(access, project)
-        return labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit,
-                                   after=after, home=self.home)
+        try:
+            return labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit,
+                                       after=after, home=self.home)
+        except Exception as error:
+            import sqlalchemy
+
+            if after is not None and isinstance(error, sqlalchemy.exc.StatementError):
+                raise InvalidValueError("The cursor's values do not fit this ordering; pass the next_cursor "
+                                        "of the previous page unchanged.") from None
+            raise
 
     def get_run(self, access: Access, uuid: str) -> Any:
         uuid = check_uuid(uuid)

@@ -50,7 +50,7 @@ class MetricSummary(BaseModel):
     last_timestamp: Optional[datetime] = None
 
 
-class RunRow(BaseModel):
+class RunBase(BaseModel):
     uuid: str
     project: str
     name: Optional[str]
@@ -61,12 +61,15 @@ class RunRow(BaseModel):
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
     duration: Optional[float]
-    user: Optional[str]
-    host: Optional[str]
-    git_commit: Optional[str]
     inputs: JsonDict
     outputs: JsonDict
     metrics: dict[str, MetricSummary]
+
+
+class RunRow(RunBase):
+    user: Optional[str]
+    host: Optional[str]
+    git_commit: Optional[str]
     columns: JsonDict = Field(default_factory=dict, description="The values of the columns asked for.")
 
 
@@ -83,26 +86,13 @@ class StatusCondition(BaseModel):
     message: Optional[str] = None
 
 
-class RunDetail(BaseModel):
-    uuid: str
-    project: str
-    name: Optional[str]
-    description: Optional[str]
-    status: str
-    tags: list[str]
-    inputs: JsonDict
-    outputs: JsonDict
+class RunDetail(RunBase):
     meta: JsonDict
     code: JsonDict
     env: JsonDict
     readme: Optional[str]
-    created_at: Optional[datetime]
-    started_at: Optional[datetime]
-    finished_at: Optional[datetime]
     heartbeat_at: Optional[datetime]
-    duration: Optional[float]
     status_conditions: list[StatusCondition]
-    metrics: dict[str, MetricSummary]
     events: dict[str, list[str]] = Field(description="Event names by kind (metric included).")
     resources: list[str]
 

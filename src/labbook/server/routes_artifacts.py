@@ -42,7 +42,9 @@ def list_artifacts(
     """Artifact versions matching every filter, newest first, one keyset page at a time."""
     if key and q:
         raise ApiError(422, "Pass key (exact) or q (contains), not both.", field="q")
-    after = cursor.decode(cursor_)
+    query = cursor.fingerprint(project, kind, key, q, tag, producer, created_after, created_before,
+                               latest_only, *label)
+    after = cursor.decode(cursor_, query)
     if after is not None:
         if len(after) != 3 or not isinstance(after[1], int) or not isinstance(after[2], str) \
                 or not isinstance(after[0], datetime):
@@ -55,7 +57,7 @@ def list_artifacts(
     next_cursor = None
     if len(versions) > limit and page:
         last = page[-1]
-        next_cursor = cursor.encode([last.created_at, last.version, last.uid])
+        next_cursor = cursor.encode([last.created_at, last.version, last.uid], query)
     return models.ArtifactPage(artifacts=[_out(data, v) for v in page], next_cursor=next_cursor)
 
 

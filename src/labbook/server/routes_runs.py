@@ -12,7 +12,7 @@ from labbook.server import cursor, models, views
 from labbook.server.auth import access_of, scope
 from labbook.server.data import Access, ServerData
 from labbook.errors import LabbookError, NotFoundError
-from labbook.server.errors import library_error
+from labbook.server.errors import ApiError, library_error
 
 router = APIRouter()
 READ = scope("read")
@@ -57,7 +57,8 @@ def search_runs(
 ) -> models.RunPage:
     """Runs matching the filter, in order, one keyset page at a time."""
     columns = [c for item in columns for c in item.split(",") if c.strip()]
-    after = cursor.decode(cursor_)
+    query = cursor.fingerprint(project, filter, *order_by)
+    after = cursor.decode(cursor_, query)
     try:
         rows = data.search_runs(who, project, filter, order_by, limit + 1, after)
     except NotFoundError:
@@ -66,7 +67,7 @@ def search_runs(
         field = "cursor" if "cursor" in str(error) else "filter" if filter else "order_by"
         raise library_error(error, field) from None
     page = rows[:limit]
-    next_cursor = cursor.encode(page[-1].sort_key) if len(rows) > limit and page else None
+    next_cursor = cursor.encode(page[-1].sort_key, query) if len(rows) > limit and page else None
     return models.RunPage(runs=[views.run_row(r, columns) for r in page], next_cursor=next_cursor)
 
 
@@ -141,11 +142,14 @@ def events(
         chosen = exact[-1:] or ([] if mode == "exact" else [max(prior, key=lambda e: (e.step, e.timestamp))] if prior else [])
         return models.EventList(run=uuid, kind=kind, name=name, events=[views.event_model(e) for e in chosen],
                                 requested_step=step, exact=bool(exact))
-    after = cursor.decode(cursor_)
+    query = cursor.fingerprint(uuid, kind, name)
+    after = cursor.decode(cursor_, query)
     if after:
-        found = [e for e in found if _event_key(e) > tuple(after[:2])]
+        if len(after) != 2 or not isinstance(after[0], str) or not isinstance(after[1], int):
+            raise ApiError(400, "This cursor was not made by /events.", code="bad_cursor", field="cursor")
+        found = [e for e in found if _event_key(e) > tuple(after)]
     page = found[:limit]
-    next_cursor = cursor.encode(list(_event_key(page[-1]))) if len(found) > limit else None
+    next_cursor = cursor.encode(list(_event_key(page[-1])), query) if len(found) > limit else None
     return models.EventList(run=uuid, kind=kind, name=name, events=[views.event_model(e) for e in page],
                             next_cursor=next_cursor)
 
