@@ -87,7 +87,12 @@ def find_run_folder(settings: Settings, run_uuid: str, project: str | None = Non
 
 
 class Run:
-    """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``."""
+    """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``.
+
+    ``attach=True`` opens the run as one more writer that does not own its lifecycle (what the
+    server does for HTTP clients): an existing run keeps its status, and ``end()`` flushes and
+    detaches without finishing it. ``Run(project="p", run_uuid=uuid, attach=True)``.
+    """
 
     def __new__(cls, *args: Any, **kwargs: Any):
         no_op = kwargs.get("no_op")
