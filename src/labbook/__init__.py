@@ -26,6 +26,7 @@ _LAZY = {
     "Run": ("labbook.tracking.run", "Run"),
     "get_run": ("labbook.runs", "get_run"),
     "search_runs": ("labbook.runs", "search_runs"),
+    "list_projects": ("labbook.runs", "list_projects"),
     "RunRecord": ("labbook.runs", "RunRecord"),
     "MetricSeries": ("labbook.runs", "MetricSeries"),
     "Event": ("labbook.runs", "Event"),

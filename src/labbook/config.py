@@ -59,6 +59,7 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "resources_interval": (0.1, 86400.0, "seconds"),
     "heartbeat_interval": (0.1, 86400.0, "seconds"),
     "crash_timeout": (1.0, 30 * 86400.0, "seconds"),
+    "server_max_body": (1024, 64 * 1024**3, "bytes"),
 }
 CHOICES: dict[str, tuple[str, ...]] = {"rank_metrics": ("rank0", "all")}
 
@@ -83,6 +84,12 @@ class Settings:
     artifact_store: str | None = None  # artifact registry root (fsspec URL); None: artifacts_root
     artifact_path: str | None = None  # where artifact bytes go; may hold {{project}}, {{run.uid}}
     allowed_paths: str | None = None  # extra comma-separated locations the read side may open
+    # the server (labbook server / labbook ui); see docs/server.md
+    server_allowed_hosts: str | None = None  # extra comma-separated Host names to accept
+    server_cors_origins: str | None = None  # comma-separated origins allowed by CORS; None: off
+    server_max_body: int = 32 * 1024 * 1024  # bytes; larger request bodies get 413
+    server_public_read: bool = False  # reads need no token
+    server_local_only: bool = False  # labbook ui: every loopback request is allowed, no token
     extra: dict[str, Any] = field(default_factory=dict)
 
     # setting name -> (environment variables, parser), in priority order within the environment
@@ -102,6 +109,11 @@ class Settings:
         "artifact_store": (("LABBOOK_ARTIFACT_STORE",), str),
         "artifact_path": (("LABBOOK_ARTIFACT_PATH",), str),
         "allowed_paths": (("LABBOOK_ALLOWED_PATHS",), str),
+        "server_allowed_hosts": (("LABBOOK_SERVER_ALLOWED_HOSTS",), str),
+        "server_cors_origins": (("LABBOOK_SERVER_CORS_ORIGINS",), str),
+        "server_max_body": (("LABBOOK_SERVER_MAX_BODY",), int),
+        "server_public_read": (("LABBOOK_SERVER_PUBLIC_READ",), "bool"),
+        "server_local_only": (("LABBOOK_SERVER_LOCAL_ONLY",), "bool"),
     }
 
     @classmethod

@@ -207,6 +207,16 @@ class RunRecord:
     def resource_names(self) -> list[str]:
         return self.folder.series_names("metric", root=self.folder.resources)
 
+    def file_path(self, rel_path: str) -> Path:
+        """The file ``rel_path`` inside the run folder (an asset, an output...), checked to stay
+        inside it, symbolic links included: ``run.file_path("assets/image/x_3.png")``."""
+        from labbook.store.layout import safe_join
+
+        path = safe_join(self.path, rel_path, "file path")
+        if not path.is_file():
+            raise NotFoundError(f"Run {self.uuid} has no file {rel_path!r}.")
+        return path
+
     def logs(self, tail: int | None = None, rank: int | None = None):
         """Captured stdout/stderr/logging lines (``labbook.capture.logs.LogLine``), in time order."""
         from labbook.capture.logs import read_logs
@@ -281,6 +291,7 @@ class RunRow:
         self.host = row["host"]
         self.git_commit = row["git_commit"]
         self.status: str = effective_status({**row})
+        self.sort_key: list[Any] = list(row.get("sort_key") or [])
 
     def load(self) -> RunRecord:
         return RunRecord(read_run_record(self.path))
@@ -313,9 +324,13 @@ def search_runs(
     limit: int | None = 100,
     offset: int = 0,
     *,
+    after: list[Any] | None = None,
     home: str | Path | None = None,
 ) -> list[RunRow]:
-    """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted."""
+    """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted.
+
+    Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
+    get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
     from labbook.catalog.indexer import open_catalog
 
     from datetime import timedelta
@@ -325,5 +340,24 @@ def search_runs(
     # the same rule as labbook.capture.liveness: never sooner than three missed heartbeats
     timeout = max(settings.crash_timeout, 3 * settings.heartbeat_interval)
     crashed_before = datetime.now(timezone.utc) - timedelta(seconds=timeout)
-    rows = catalog.search(project, filter, order_by, limit, offset, crashed_before=crashed_before)
+    rows = catalog.search(project, filter, order_by, limit, offset, crashed_before=crashed_before,
+                          after=after)
     return [RunRow(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class ProjectSummary:
+    """A project as listed: its name, number of runs and the newest time any of them shows."""
+
+    name: str
+    run_count: int
+    created_at: datetime | None
+    last_activity: datetime | None
+
+
+def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
+    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
+    from labbook.catalog.indexer import open_catalog
+
+    catalog = open_catalog(_settings(home).catalog_url)
+    return [ProjectSummary(**row) for row in catalog.project_summaries()]

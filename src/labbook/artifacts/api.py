@@ -151,6 +151,7 @@ def list_artifacts(
     latest_only: bool = False,
     limit: int | None = 100,
     offset: int = 0,
+    after: ArtifactVersion | tuple | None = None,
     home: str | Path | None = None,
 ) -> list[ArtifactVersion]:
     """Versions matching every filter given, newest first, one page (``limit``/``offset``).
@@ -158,7 +159,8 @@ def list_artifacts(
     ``kind`` is a kind or a store prefix (``"datasets"``); ``key`` is exact, or a substring
     with a leading ``~``; ``labels`` is a dict or ``"k=v,k2"`` (ANDed; a bare name needs the
     label to exist); ``producer`` is a run uuid (or prefix); ``tag="latest"`` or
-    ``latest_only=True`` keeps each key's newest version.
+    ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
+    or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
     """
     ctx = _Context(home)
     if tag is not None and tag != "latest":
@@ -166,6 +168,7 @@ def list_artifacts(
     records = queries.search_versions(
         ctx.catalog, project, kinds=_kinds(kind), key=key, labels=_labels(labels), tag=tag,
         producer=producer, since=since, until=until, latest_only=latest_only, limit=limit, offset=offset,
+        after=after if after is None or isinstance(after, tuple) else (after.created_at, after.version, after.uid),
     )
     tags = queries.tags_of(ctx.catalog, [r["uid"] for r in records])
     return [ArtifactVersion(r, tags[r["uid"]], settings=ctx.settings) for r in records]

@@ -161,9 +161,11 @@ def search_versions(
     latest_only: bool = False,
     limit: int | None = 100,
     offset: int = 0,
+    after: tuple[Any, int, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Version records, newest first. ``key`` is exact, or a substring when it starts with ``~``.
-    ``labels`` are ANDed; a value of None only requires the label to exist."""
+    ``labels`` are ANDed; a value of None only requires the label to exist. ``after`` (a
+    version's created_at, number and uid) starts the page after that version (keyset paging)."""
     # Filter, sort and page on narrow columns first; load the JSON records of one page only.
     select = sa.select(V.c.uid)
     if project is not None:
@@ -193,7 +195,13 @@ def search_versions(
         select = select.where(V.c.created_at >= _utc(since))
     if until is not None:
         select = select.where(V.c.created_at <= _utc(until))
-    select = select.order_by(V.c.created_at.desc(), V.c.number.desc())
+    if after is not None:
+        created, number, uid = _utc(after[0]), after[1], after[2]
+        select = select.where(sa.or_(
+            V.c.created_at < created,
+            sa.and_(V.c.created_at == created,
+                    sa.or_(V.c.number < number, sa.and_(V.c.number == number, V.c.uid < uid)))))
+    select = select.order_by(V.c.created_at.desc(), V.c.number.desc(), V.c.uid.desc())
     if limit is not None:
         select = select.limit(limit)
     if offset:

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Iterator
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.query import order_clauses, parse_filter
+from labbook.catalog.query import after_key, ordering, parse_filter
 from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
@@ -289,6 +289,20 @@ class Catalog:
         with self.engine.connect() as conn:
             return list(conn.execute(sa.select(schema.projects.c.name).order_by(schema.projects.c.name)).scalars())
 
+    def project_summaries(self) -> list[dict[str, Any]]:
+        """Each project with its run count and last activity (newest time any run shows)."""
+        P, R = schema.projects, schema.runs
+        newest = sa.func.max(sa.func.coalesce(R.c.heartbeat_at, R.c.finished_at, R.c.started_at, R.c.created_at))
+        select = (sa.select(P.c.name, P.c.created_at, sa.func.count(R.c.uuid).label("runs"),
+                            newest.label("last_activity"))
+                  .select_from(P.outerjoin(R, R.c.project == P.c.name))
+                  .group_by(P.c.name, P.c.created_at).order_by(P.c.name))
+        with self.engine.connect() as conn:
+            return [{"name": r.name, "created_at": as_aware(r.created_at), "run_count": r.runs,
+                     "last_activity": as_aware(_utc(r.last_activity) if isinstance(r.last_activity, str)
+                                               else r.last_activity)}
+                    for r in conn.execute(select)]
+
     def search(
         self,
         project: str | None = None,
@@ -297,8 +311,11 @@ class Catalog:
         limit: int | None = 100,
         offset: int = 0,
         crashed_before: datetime | None = None,
+        after: list[Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs`` and ``outputs``."""
+        """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs``, ``outputs`` and
+        ``sort_key`` (its values in the ordering); ``after`` (a row's ``sort_key``) starts the
+        page after that row: keyset paging, as fast deep down as on the first page."""
         runs = schema.runs
         select = sa.select(runs)
         if project is not None:
@@ -306,13 +323,20 @@ class Catalog:
         condition = parse_filter(filter, crashed_before)
         if condition is not None:
             select = select.where(condition)
-        select = order_clauses(select, order_by)
+        select, keys = ordering(select, order_by)
+        select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+        if after is not None:
+            select = select.where(after_key(keys, [_utc(v) if isinstance(v, datetime) else v for v in after]))
         if limit is not None:
             select = select.limit(limit)
         if offset:
             select = select.offset(offset)
         with self.engine.connect() as conn:
-            rows = [dict(row._mapping) for row in conn.execute(select)]
+            rows = []
+            for found in conn.execute(select):
+                row = dict(found._mapping)
+                row["sort_key"] = [row.pop(f"_sort_{i}") for i in range(len(keys))]
+                rows.append(row)
             uuids = [row["uuid"] for row in rows]
             metrics: dict[str, dict[str, Any]] = {u: {} for u in uuids}
             tags: dict[str, list[str]] = {u: [] for u in uuids}

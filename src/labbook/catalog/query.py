@@ -334,8 +334,14 @@ def parse_filter(text: str | None, crashed_before: datetime | None = None) -> sa
 
 def order_clauses(select: sa.Select, order_by: list[str] | str | None) -> sa.Select:
     """Add ORDER BY for each field (``-field`` or ``field desc`` for descending); NULLs last."""
+    return ordering(select, order_by)[0]
+
+
+def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Select, list[tuple[Any, bool]]]:
+    """``order_clauses``, plus the sort key: (column, descending) pairs, ending with the uuid."""
+    keys: list[tuple[Any, bool]] = []
     if not order_by:
-        return select.order_by(schema.runs.c.created_at.desc())
+        order_by = ["-created_at"]
     if isinstance(order_by, str):
         order_by = [order_by]
     for index, item in enumerate(order_by):
@@ -362,11 +368,30 @@ def order_clauses(select: sa.Select, order_by: list[str] | str | None) -> sa.Sel
                 sa.and_(alias.c.run_uuid == schema.runs.c.uuid, alias.c.section == field.attr,
                         alias.c.key == field.key),
             )
-            select = select.order_by(
-                (alias.c.value_num.desc() if descending else alias.c.value_num.asc()).nulls_last()
-            )
+            keys.append((alias.c.value_num, descending))
             column = alias.c.value_text
         else:
             raise QueryError("Runs cannot be ordered by tags.")
-        select = select.order_by((column.desc() if descending else column.asc()).nulls_last())
-    return select.order_by(schema.runs.c.uuid)
+        keys.append((column, descending))
+    keys.append((schema.runs.c.uuid, False))
+    for column, descending in keys:
+        select = select.order_by(column.desc().nulls_last() if descending else column.asc().nulls_last())
+    return select, keys
+
+
+def after_key(keys: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[bool]:
+    """Rows strictly after the sort key ``values`` in the order ``keys`` gives (NULLs last):
+    the condition of a keyset page, with every value bound as a parameter."""
+    if len(values) != len(keys):
+        raise QueryError(f"The cursor holds {len(values)} sort values but the ordering has {len(keys)}; "
+                         "use the cursor with the same order_by it was made with.")
+    (column, descending), value = keys[0], values[0]
+    if len(keys) == 1:
+        if value is None:
+            return sa.false()
+        return column < value if descending else column > value
+    rest = after_key(keys[1:], values[1:])
+    if value is None:
+        return sa.and_(column.is_(None), rest)
+    beyond = column < value if descending else column > value
+    return sa.or_(beyond, column.is_(None), sa.and_(column == value, rest))

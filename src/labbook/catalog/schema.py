@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 metadata = sa.MetaData()
 
@@ -166,4 +166,24 @@ lineage = sa.Table(
     sa.Index("ix_lineage_run", "run_uuid"),
     sa.Index("ix_lineage_uid", "uid"),
     sa.Index("ix_lineage_path", "path"),
+)
+
+
+# -- server (revision 0003): API tokens; see labbook.catalog.tokens ----------------------------
+
+# Only a salted SHA-256 of each token's secret is kept; ``id`` is the token's public part.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.String(16), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("scope", sa.String(16), nullable=False),  # read, write or admin
+    sa.Column("project", sa.String(255), nullable=True),  # None: every project
+    sa.Column("salt", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Index("ix_api_tokens_name", "name"),
 )

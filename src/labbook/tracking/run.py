@@ -109,7 +109,12 @@ def find_run_folder(settings: Settings, run_uuid: str, project: str | None = Non
 
 
 class Run:
-    """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``."""
+    """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``.
+
+    ``attach=True`` opens the run as one more writer that does not own its lifecycle (what the
+    server does for HTTP clients): an existing run keeps its status, and ``end()`` flushes and
+    detaches without finishing it. ``Run(project="p", run_uuid=uuid, attach=True)``.
+    """
 
     def __new__(cls, *args: Any, **kwargs: Any):
         check_init(kwargs)  # __init__ checks the positional ones too
@@ -147,6 +152,7 @@ class Run:
         flush_interval: float | None = None,
         install_handlers: bool = True,
         resources_interval: float | None = None,
+        attach: bool = False,
     ) -> None:
         check_init(locals())
         owner, project = split_owner(owner, project)
@@ -155,6 +161,10 @@ class Run:
              "resources_interval": resources_interval}, home=home
         )
         self._ended = False
+        # attach: this process is one writer among others and does not own the run's lifecycle
+        # (the server writing for a remote client): opening an existing run leaves its status
+        # alone, and end() flushes and detaches without finishing the run.
+        self._attached = attach
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.RLock()
         if not project:
@@ -219,6 +229,8 @@ class Run:
                 ops.append(("tags_add", "tags", tag_list("init", tags)))
         if exists and self.rank != 0 and (self._group_uuid or env_uuid):
             ops = []  # another process of a distributed job attaching: rank 0 owns the status
+        if exists and attach:
+            ops = [op for op in ops if op[1] in ("name", "description", "tags")]
         try:
             self._record = update_run_file(self._folder.run_file, ops, initial=record)
         except OSError as error:
@@ -549,7 +561,7 @@ class Run:
         with self._lock:
             if self._ended:
                 return
-            if self._record.get("status") not in FINAL_STATUSES:
+            if not self._attached and self._record.get("status") not in FINAL_STATUSES:
                 self.log_status("succeeded", message="Operation has succeeded")
             for closer in reversed(self._closers):
                 try:

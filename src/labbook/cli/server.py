@@ -1,0 +1,149 @@
+"""``labbook server`` (the team server), ``labbook server token ...`` and ``labbook ui``."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+
+import click
+
+
+def _check_catalog(home: str | None) -> None:
+    """Open the catalog before serving: an old schema stops here, naming 'labbook db upgrade'."""
+    import labbook
+
+    labbook.list_projects(home=home)
+
+
+def _serve(home: str | None, host: str, port: int, workers: int, env: dict[str, str], log_level: str) -> None:
+    try:
+        import uvicorn
+    except ImportError:
+        from labbook.errors import MissingDependencyError
+
+        raise MissingDependencyError("uvicorn and fastapi", "server", "labbook server") from None
+    if home:
+        os.environ["LABBOOK_HOME"] = str(home)
+    os.environ.update(env)
+    _check_catalog(home)
+    uvicorn.run("labbook.server.app:create_app", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, server_header=False, proxy_headers=False)
+
+
+def _allowed_hosts(host: str) -> dict[str, str]:
+    extra = os.environ.get("LABBOOK_SERVER_ALLOWED_HOSTS", "")
+    hosts = [h for h in extra.split(",") if h.strip()]
+    if host not in ("0.0.0.0", "::"):
+        hosts.append(host)
+    return {"LABBOOK_SERVER_ALLOWED_HOSTS": ",".join(hosts)} if hosts else {}
+
+
+@click.group("server", invoke_without_command=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to bind. 0.0.0.0 serves every interface (then set LABBOOK_SERVER_ALLOWED_HOSTS).")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (they share nothing but the catalog and the stores).")
+@click.option("--public-read", is_flag=True, help="Serve reads without a token (writes still need one).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.pass_context
+def server_group(ctx, host, port, workers, public_read, log_level) -> None:
+    """Run the labbook server: the REST API over this home or the configured catalog and stores.
+
+    Configuration as everywhere: LABBOOK_HOME, LABBOOK_CATALOG_URL, LABBOOK_ARTIFACT_STORE, and
+    LABBOOK_SERVER_* (see docs/server.md). Every write needs a token ('labbook server token create').
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    env = _allowed_hosts(host)
+    if public_read:
+        env["LABBOOK_SERVER_PUBLIC_READ"] = "1"
+    env["LABBOOK_SERVER_LOCAL_ONLY"] = "0"  # only 'labbook ui' trusts loopback callers
+    _serve(ctx.obj["home"], host, port, workers, env, log_level)
+
+
+@server_group.group("token")
+def token_group() -> None:
+    """Create, list and revoke the server's API tokens."""
+
+
+@token_group.command("create")
+@click.option("--name", required=True, help="What the token is for, e.g. ci.")
+@click.option("--scope", "scope", default="read", show_default=True, type=click.Choice(["read", "write", "admin"]))
+@click.option("--project", default=None, help="Bind the token to one project.")
+@click.option("--expires", default=None, help="Lifetime: 30d, 12h, 90m, 2w (default: never).")
+@click.pass_context
+def token_create(ctx, name, scope, project, expires) -> None:
+    """Create a token and print it once (only a hash is stored)."""
+    from labbook import tokens
+
+    secret, record = tokens.create_token(name, scope, project=project, expires=expires, home=ctx.obj["home"])
+    click.echo(secret)
+    where = f" for project {project}" if project else ""
+    until = f", expires {record['expires_at']:%Y-%m-%d %H:%M} UTC" if record["expires_at"] else ""
+    click.echo(f"Token {record['id']} ({scope}{where}{until}). It is shown only now: store it safely.", err=True)
+
+
+@token_group.command("ls")
+@click.pass_context
+def token_ls(ctx) -> None:
+    """List tokens: id, name, scope, project, created, expires, last used, revoked."""
+    from labbook import tokens
+
+    def when(moment) -> str:
+        return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+    rows = tokens.list_tokens(home=ctx.obj["home"])
+    click.echo(f"{'id':<14}{'name':<20}{'scope':<7}{'project':<16}{'created':<18}{'expires':<18}"
+               f"{'last used':<18}revoked")
+    for t in rows:
+        click.echo(f"{t['id']:<14}{t['name'][:19]:<20}{t['scope']:<7}{(t['project'] or '*')[:15]:<16}"
+                   f"{when(t['created_at']):<18}{when(t['expires_at']):<18}{when(t['last_used_at']):<18}"
+                   f"{when(t['revoked_at'])}")
+
+
+@token_group.command("revoke")
+@click.argument("id_or_name")
+@click.pass_context
+def token_revoke(ctx, id_or_name) -> None:
+    """Revoke a token by id, or every live token with that name."""
+    from labbook import tokens
+
+    for t in tokens.revoke_token(id_or_name, home=ctx.obj["home"]):
+        click.echo(f"Revoked {t['id']} ({t['name']}).")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@click.command("ui")
+@click.option("--port", default=None, type=int, help="Port (default: a free one).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser.")
+@click.pass_context
+def ui_command(ctx, port, no_browser) -> None:
+    """Serve this folder's labbook home on 127.0.0.1 for you alone (no token from this machine)."""
+    from labbook.config import Settings
+
+    home = ctx.obj["home"]
+    settings = Settings.load({}, home=home)
+    port = port or _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    click.echo(f"labbook ui: serving {settings.home} at {url} (API: {url}api/v1/docs). Ctrl+C stops it.")
+    sys.stdout.flush()
+    if not no_browser:
+        import threading
+        import webbrowser
+
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    env = {"LABBOOK_HOME": str(settings.home), "LABBOOK_SERVER_LOCAL_ONLY": "1"}
+    _serve(home, "127.0.0.1", port, 1, env, "warning")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(server_group)
+    group.add_command(ui_command)

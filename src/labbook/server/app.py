@@ -1,0 +1,87 @@
+"""The FastAPI application: routes under /api/v1, guards, one error shape, deny by default.
+
+``create_app()`` builds it from the settings (``labbook.config``: the home, the catalog URL, the
+artifact store and the ``server_*`` settings). ``labbook server`` and ``labbook ui`` serve it with
+uvicorn (``labbook.server.app:create_app``, a factory, so every worker builds its own).
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
+from starlette.routing import Route
+
+from labbook import __version__
+from labbook.config import Settings
+from labbook.server import errors, guards, models
+from labbook.server.auth import authorize
+from labbook.server.data import ServerData
+
+API = "/api/v1"
+
+INDEX = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>labbook</title></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>labbook</h1>
+<p>This is a labbook server. Its REST API is described at <a href="/api/v1/docs">/api/v1/docs</a>
+(OpenAPI document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>).</p>
+<p>The dashboard is not part of this version yet.</p>
+</body></html>
+"""
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": models.ErrorResponse, "description": text}
+    for status, text in ((400, "Bad request"), (401, "No or bad token"), (403, "Not allowed"),
+                         (404, "Not found"), (413, "Body too large"), (422, "Invalid request"),
+                         (500, "Server error"))
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API application for ``settings`` (default: ``Settings.load()``, from the environment).
+
+    Refuses (CatalogError) when the catalog's schema is older than this version's."""
+    settings = settings or Settings.load({})
+    data = ServerData(settings)
+    data.check_catalog()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        data.close()
+
+    app = FastAPI(title="labbook", version=__version__, lifespan=lifespan,
+                  description="The labbook REST API: runs, series, events, files, artifacts, lineage. "
+                              "Send Authorization: Bearer <token>. Errors share one JSON shape.",
+                  openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+                  swagger_ui_oauth2_redirect_url=None,
+                  dependencies=[Depends(authorize)], responses=ERROR_RESPONSES)
+    app.state.settings = settings
+    app.state.data = data
+    errors.install(app)
+
+    from labbook.server import routes_artifacts, routes_runs, routes_write
+
+    for module in (routes_runs, routes_artifacts, routes_write):
+        app.include_router(module.router, prefix=API)
+
+    async def index(request):
+        return HTMLResponse(INDEX, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+    app.router.routes.append(Route("/", index, methods=["GET"], include_in_schema=False))
+
+    if settings.server_cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        origins = [o.strip() for o in settings.server_cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
+                           allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(guards.SecurityHeaders)
+    app.add_middleware(guards.BodyLimit, limit=settings.server_max_body)
+    cors_hosts = {guards._hostname(o.split("://", 1)[-1]) for o in (settings.server_cors_origins or "").split(",") if o.strip()}
+    app.add_middleware(guards.HostGuard,
+                       hosts=guards.allowed_hosts(None, settings.server_allowed_hosts) | cors_hosts)
+    return app

@@ -1,0 +1,324 @@
+"""The server's one door into the library: every read and write the API makes goes through here.
+
+``ServerData`` holds the home the server was started on and calls only labbook's public API
+(``labbook.get_run``, ``search_runs``, ``list_projects``, the artifact functions,
+``labbook.tracking.Run``, ``labbook.tokens``) with that home. It also makes the per-object
+checks: a token bound to one project sees nothing of another (``Access``).
+
+Writes open the run with ``Run(..., attach=True)``: the server is one more writer of an
+ordinary run folder and never decides the run's status on its own. Open runs are kept a short
+while (``IDLE_CLOSE`` seconds) so a client's stream of batches lands in one file per series;
+this is only a cache of open files, the run folder stays the record.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import OrderedDict
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import labbook
+from labbook import tokens
+from labbook.config import Settings
+from labbook.errors import InvalidValueError, LabbookError, NotFoundError
+
+SERIES_CACHE_POINTS = 8_000_000  # points kept in memory at most (about 200 MB), least recently used out
+IDLE_CLOSE = 20.0  # seconds an open run waits for the next write before it is detached
+_UUID = re.compile(r"^[0-9a-fA-F]{32}$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+SCOPE_ORDER = {"read": 0, "write": 1, "admin": 2}
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who is asking: the scope granted and the one project a token is bound to (None: all)."""
+
+    scope: str
+    project: str | None = None
+    token_id: str | None = None
+
+    def allows(self, scope: str) -> bool:
+        return SCOPE_ORDER[self.scope] >= SCOPE_ORDER[scope]
+
+    def sees(self, project: str | None) -> bool:
+        return self.project is None or project == self.project
+
+
+FULL = Access("admin")
+
+
+def check_uuid(value: str, field: str = "uuid") -> str:
+    """A run id must be a whole UUID (32 hex digits, dashes allowed): no prefixes, no paths."""
+    if not isinstance(value, str) or not _UUID.match(value):
+        from labbook.server.errors import ApiError
+
+        raise ApiError(422, f"{field}={value[:80]!r} is not a run id.", code="invalid_uuid", field=field,
+                       hint="Pass the run's 32-hex-digit uuid (dashes allowed).")
+    return value.replace("-", "").lower()
+
+
+class ServerData:
+    """Everything the API reads and writes, for one home (see the module docstring)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.home = settings.home
+        self._open: dict[str, tuple[Any, float]] = {}
+        self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._closer = threading.Thread(target=self._close_idle_loop, name="labbook-server-runs", daemon=True)
+        self._closer.start()
+
+    # -- catalog ------------------------------------------------------------------------------
+
+    def check_catalog(self) -> None:
+        """Open the catalog once: raises CatalogError (naming 'labbook db upgrade') when its
+        schema is older than this version's."""
+        labbook.list_projects(home=self.home)
+
+    def check_token(self, token: str) -> tuple[dict[str, Any] | None, str]:
+        return tokens.check_token(token, home=self.home)
+
+    def list_tokens(self) -> list[dict[str, Any]]:
+        return tokens.list_tokens(home=self.home)
+
+    # -- projects and runs -------------------------------------------------------------------------
+
+    def list_projects(self, access: Access) -> list[Any]:
+        return [p for p in labbook.list_projects(home=self.home) if access.sees(p.name)]
+
+    def _project_scope(self, access: Access, project: str | None) -> str | None:
+        if access.project is None:
+            return project
+        if project is not None and project != access.project:
+            raise NotFoundError(f"No project {project!r} for this token (it is bound to {access.project!r}).")
+        return access.project
+
+    def search_runs(self, access: Access, project: str | None, filter: str | None, order_by: list[str] | None,
+                    limit: int, after: list[Any] | None) -> list[Any]:
+        project = self._project_scope(access, project)
+        try:
+            return labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit,
+                                       after=after, home=self.home)
+        except Exception as error:
+            import sqlalchemy
+
+            if after is not None and isinstance(error, sqlalchemy.exc.StatementError):
+                raise InvalidValueError("The cursor's values do not fit this ordering; pass the next_cursor "
+                                        "of the previous page unchanged.") from None
+            raise
+
+    def get_run(self, access: Access, uuid: str) -> Any:
+        uuid = check_uuid(uuid)
+        try:
+            run = labbook.get_run(uuid, home=self.home)
+        except NotFoundError:
+            raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.") from None
+        if not access.sees(run.project):
+            raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
+        return run
+
+    def metric_series(self, access: Access, uuid: str, name: str) -> Any:
+        """A metric's points. Series are append-only, so a series read before whose summary
+        (count, last step, last time) has not changed since is the same: it is served from a
+        small in-process cache (a zoom re-reads nothing). The run folder stays the record."""
+        run = self.get_run(access, uuid)
+        summary = (run.summaries or {}).get(name)
+        if summary is None:
+            return run.metric(name)  # raises NotFoundError naming the run's metrics
+        key = (run.uuid, name)
+        version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
+        with self._lock:
+            cached = self._series.get(key)
+            if cached is not None and cached[0] == version:
+                self._series.move_to_end(key)
+                return cached[1]
+        series = run.metric(name)
+        with self._lock:
+            self._series[key] = (version, series)
+            while sum(len(v[1]) for v in self._series.values()) > SERIES_CACHE_POINTS and len(self._series) > 1:
+                self._series.popitem(last=False)
+        return series
+
+    def resource_series(self, access: Access, uuid: str, name: str) -> Any:
+        return self.get_run(access, uuid).resource(name)
+
+    def events(self, access: Access, uuid: str, kind: str, name: str) -> list[Any]:
+        run = self.get_run(access, uuid)
+        if kind == "metric":
+            raise InvalidValueError("kind='metric' is a series: read it from /runs/{uuid}/metrics/series.")
+        return run.events(kind, name)
+
+    def run_file(self, access: Access, uuid: str, rel_path: str) -> Path:
+        """A file in the run folder, resolved and checked to stay inside it (no symlinks out)."""
+        return self.get_run(access, uuid).file_path(rel_path)
+
+    def logs(self, access: Access, uuid: str, tail: int) -> list[Any]:
+        return self.get_run(access, uuid).logs(tail=tail)
+
+    # -- artifacts -----------------------------------------------------------------------------
+
+    def list_artifacts(self, access: Access, project: str | None, *, kind: str | None, key: str | None,
+                       labels: list[str] | None, tag: str | None, producer: str | None, since: Any, until: Any,
+                       latest_only: bool, limit: int, after: tuple | None) -> list[Any]:
+        project = self._project_scope(access, project)
+        return labbook.list_artifacts(project, kind=kind, key=key, labels=labels or None, tag=tag,
+                                      producer=producer, since=since, until=until, latest_only=latest_only,
+                                      limit=limit, after=after, home=self.home)
+
+    def get_artifact(self, access: Access, uri: str) -> Any:
+        version = labbook.get_artifact(uri, home=self.home)
+        if not access.sees(version.project):
+            raise NotFoundError(f"No artifact {uri!r} for this token.")
+        return version
+
+    def artifact_versions(self, access: Access, uri: str, limit: int) -> list[Any]:
+        version = self.get_artifact(access, uri)
+        return labbook.list_artifacts(version.project, key=version.key, limit=limit, home=self.home)
+
+    def artifact_readable(self, version: Any) -> bool:
+        """Whether the version's bytes are in a store this server reads (else: shown, never fetched)."""
+        from labbook.artifacts.paths import ReadPolicy
+
+        return ReadPolicy.from_settings(self.settings).allows(version.location)
+
+    def artifact_file(self, access: Access, uri: str) -> tuple[Any, Path]:
+        """The version and a local path to its bytes; only from the configured stores
+        (the library's read policy refuses any other location)."""
+        version = self.get_artifact(access, uri)
+        if version.is_dir:
+            raise InvalidValueError(f"{uri!r} is a directory artifact; download its files one by one "
+                                    "with the Python API (version.open(path=...)).")
+        return version, Path(version.local_path())
+
+    def tag_artifact(self, access: Access, uri: str, tag: str) -> Any:
+        self.get_artifact(access, uri)
+        return labbook.tag_artifact(uri, tag, home=self.home)
+
+    def untag_artifact(self, access: Access, uri: str, tag: str) -> None:
+        self.get_artifact(access, uri)
+        labbook.untag_artifact(uri, tag, home=self.home)
+
+    def delete_artifact(self, access: Access, uri: str, all_versions: bool, data: bool) -> list[Any]:
+        self.get_artifact(access, uri)  # with all_versions the URI has no tag: its latest version
+        return labbook.delete_artifact(uri, all_versions=all_versions, data=data, home=self.home)
+
+    def lineage(self, access: Access, start: str, direction: str, depth: int) -> Any:
+        if not start.startswith("store://"):
+            run = self.get_run(access, start)
+            start = run.uuid
+        else:
+            self.get_artifact(access, start)
+        graph = labbook.get_lineage(start, direction=direction, depth=depth, home=self.home)
+        if access.project is not None:  # nodes of other projects are left out, with their edges
+            hidden = {n.id for n in graph.nodes.values()
+                      if n.type != "ref" and n.data.get("project") not in (None, access.project)}
+            graph.nodes = {k: v for k, v in graph.nodes.items() if k not in hidden}
+            graph.edges = [e for e in graph.edges if e.source not in hidden and e.target not in hidden]
+        return graph
+
+    # -- writes ---------------------------------------------------------------------------------
+
+    def create_run(self, access: Access, uuid: str, project: str, name: str | None, description: str | None,
+                   tags: list[str], inputs: dict[str, Any]) -> tuple[Any, bool]:
+        """Create run ``uuid`` (client-made) or, when it exists, return it: (run, created)."""
+        uuid = check_uuid(uuid)
+        if not access.sees(project):
+            raise NotFoundError(f"This token cannot write to project {project!r}.")
+        with self._run_lock(uuid):
+            try:
+                existing = labbook.get_run(uuid, home=self.home)
+            except NotFoundError:
+                existing = None
+            if existing is not None:
+                if not access.sees(existing.project):
+                    raise NotFoundError(f"This token cannot write to run {uuid!r}.")
+                return existing, False
+            run = self._open_run(uuid, project, name=name, description=description, tags=tags or None)
+            if inputs:
+                run.log_inputs(**inputs)
+            run.flush()
+        return labbook.get_run(uuid, home=self.home), True
+
+    def write(self, access: Access, uuid: str, action: Any, *, end: bool = False) -> Any:
+        """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read."""
+        record = self.get_run(access, uuid)
+        with self._run_lock(record.uuid):
+            run = self._open_run(record.uuid, record.project)
+            try:
+                action(run)
+            finally:
+                run.flush()
+                if end:
+                    self._detach(record.uuid)
+        return labbook.get_run(record.uuid, home=self.home)
+
+    @staticmethod
+    def is_final(status: str) -> bool:
+        from labbook.tracking.run import FINAL_STATUSES
+
+        return status in FINAL_STATUSES
+
+    def save_upload(self, stream: Iterable[bytes], filename: str) -> Path:
+        """Write an upload to a fresh temporary folder under its own (base) name."""
+        folder = Path(tempfile.mkdtemp(prefix="labbook-upload-"))
+        path = folder / Path(filename).name
+        with open(path, "wb") as handle:
+            for chunk in stream:
+                handle.write(chunk)
+        return path
+
+    @staticmethod
+    def remove_upload(path: Path) -> None:
+        import shutil
+
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+    def _run_lock(self, uuid: str) -> threading.Lock:
+        with self._lock:
+            return self._locks.setdefault(uuid, threading.Lock())
+
+    def _open_run(self, uuid: str, project: str, **create: Any) -> Any:
+        with self._lock:
+            entry = self._open.get(uuid)
+            if entry is not None:
+                self._open[uuid] = (entry[0], time.monotonic())
+                return entry[0]
+        from labbook.tracking import Run
+
+        run = Run(project=project, run_uuid=uuid, home=self.home, attach=True, install_handlers=False,
+                  track_code=False, track_env=False, track_logs=False, collect_resources=False,
+                  no_op=False, **create)
+        with self._lock:
+            self._open[uuid] = (run, time.monotonic())
+        return run
+
+    def _detach(self, uuid: str) -> None:
+        with self._lock:
+            entry = self._open.pop(uuid, None)
+        if entry is not None:
+            entry[0].end()  # attached: flushes and detaches, leaving the status as logged
+
+    def _close_idle_loop(self) -> None:
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            with self._lock:
+                idle = [u for u, (_, used) in self._open.items() if now - used > IDLE_CLOSE]
+            for uuid in idle:
+                with self._run_lock(uuid):
+                    try:
+                        self._detach(uuid)
+                    except LabbookError:
+                        pass
+
+    def close(self) -> None:
+        """Detach every open run (at shutdown)."""
+        self._stop.set()
+        for uuid in list(self._open):
+            self._detach(uuid)

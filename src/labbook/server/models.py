@@ -1,0 +1,334 @@
+"""Pydantic models of every request body and response the API has (they make the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_LIMIT = 1000
+JsonDict = dict[str, Any]
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable, machine-readable code, e.g. not_found, bad_query.")
+    message: str = Field(description="What happened, with the value at fault.")
+    field: Optional[str] = Field(None, description="The request field at fault, when there is one.")
+    hint: Optional[str] = Field(None, description="What to do about it.")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+# -- projects and runs ------------------------------------------------------------------------------
+
+
+class Project(BaseModel):
+    name: str
+    run_count: int
+    created_at: Optional[datetime]
+    last_activity: Optional[datetime]
+
+
+class ProjectList(BaseModel):
+    projects: list[Project]
+
+
+class MetricSummary(BaseModel):
+    last: Optional[float] = None
+    min: Optional[float] = None
+    max: Optional[float] = None
+    count: int = 0
+    last_step: Optional[int] = None
+    last_timestamp: Optional[datetime] = None
+
+
+class RunBase(BaseModel):
+    uuid: str
+    project: str
+    name: Optional[str]
+    description: Optional[str]
+    status: str
+    tags: list[str]
+    created_at: Optional[datetime]
+    started_at: Optional[datetime]
+    finished_at: Optional[datetime]
+    duration: Optional[float]
+    inputs: JsonDict
+    outputs: JsonDict
+    metrics: dict[str, MetricSummary]
+
+
+class RunRow(RunBase):
+    user: Optional[str]
+    host: Optional[str]
+    git_commit: Optional[str]
+    columns: JsonDict = Field(default_factory=dict, description="The values of the columns asked for.")
+
+
+class RunPage(BaseModel):
+    runs: list[RunRow]
+    next_cursor: Optional[str] = Field(None, description="Pass as cursor= for the next page; null at the end.")
+
+
+class StatusCondition(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    status: str
+    time: Optional[str] = None
+    reason: Optional[str] = None
+    message: Optional[str] = None
+
+
+class RunDetail(RunBase):
+    meta: JsonDict
+    code: JsonDict
+    env: JsonDict
+    readme: Optional[str]
+    heartbeat_at: Optional[datetime]
+    status_conditions: list[StatusCondition]
+    events: dict[str, list[str]] = Field(description="Event names by kind (metric included).")
+    resources: list[str]
+
+
+# -- series -------------------------------------------------------------------------------------------
+
+
+class Series(BaseModel):
+    """One series in the visible range. ``raw``: ``x`` and ``y`` hold every point. Otherwise one
+    entry per non-empty bucket: ``x`` (first point's x), ``x_last``, ``first``, ``min``, ``max``,
+    ``last``, ``count``."""
+
+    run: str
+    name: str
+    x_axis: str
+    raw: bool
+    total: int = Field(description="Points in the visible range.")
+    x: list[Optional[float]]
+    y: list[Optional[float]]
+    x_last: list[Optional[float]]
+    first: list[Optional[float]]
+    min: list[Optional[float]]
+    max: list[Optional[float]]
+    last: list[Optional[float]]
+    count: list[int]
+
+
+XAxis = Literal["step", "wall", "relative"]
+
+
+class SeriesQuery(BaseModel):
+    runs: list[str] = Field(min_length=1, max_length=200)
+    metrics: list[str] = Field(min_length=1, max_length=20)
+    x: XAxis = "step"
+    points: int = Field(1000, ge=2, le=10000)
+    x_min: Optional[float] = None
+    x_max: Optional[float] = None
+
+
+class SeriesList(BaseModel):
+    series: list[Series]
+    missing: list[JsonDict] = Field(default_factory=list, description="(run, name) pairs with no such series.")
+
+
+# -- events, logs -----------------------------------------------------------------------------------------
+
+
+class EventOut(BaseModel):
+    step: Optional[int]
+    timestamp: datetime
+    value: Any
+    file: Optional[str] = Field(None, description="The asset's path in the run folder, for /files/{path}.")
+
+
+class EventList(BaseModel):
+    run: str
+    kind: str
+    name: str
+    events: list[EventOut]
+    requested_step: Optional[int] = None
+    exact: Optional[bool] = Field(None, description="With step=: whether an event sits at exactly that step.")
+    next_cursor: Optional[str] = None
+
+
+class StepList(BaseModel):
+    run: str
+    kind: str
+    name: str
+    steps: list[int]
+
+
+class LogLineOut(BaseModel):
+    timestamp: datetime
+    stream: str
+    message: str
+    level: Optional[str] = None
+    logger: Optional[str] = None
+    rank: int = 0
+
+
+class LogList(BaseModel):
+    run: str
+    lines: list[LogLineOut]
+
+
+class NameList(BaseModel):
+    names: list[str]
+
+
+# -- artifacts and lineage -------------------------------------------------------------------------------------
+
+
+class ArtifactOut(BaseModel):
+    uri: str
+    project: str
+    key: str
+    kind: str
+    version: int
+    uid: str
+    hash: str
+    size: int
+    is_dir: bool
+    format: Optional[str]
+    tags: list[str]
+    labels: JsonDict
+    summary: JsonDict
+    meta: JsonDict
+    producer: JsonDict
+    sources: list[Any]
+    links: JsonDict
+    description: Optional[str]
+    created_at: datetime
+    stored_in_server: bool = Field(description="False for a version whose bytes live outside the server's "
+                                               "stores: shown, never fetched.")
+    location: Optional[str] = Field(None, description="Where the bytes are, when outside the server's stores.")
+
+
+class ArtifactPage(BaseModel):
+    artifacts: list[ArtifactOut]
+    next_cursor: Optional[str] = None
+
+
+class TagRequest(BaseModel):
+    uri: str = Field(description="store://<kind>/<project>/<key>[:tag][@uid]")
+    tag: str
+
+
+class DeletedArtifacts(BaseModel):
+    deleted: list[ArtifactOut]
+
+
+class LineageNodeOut(BaseModel):
+    id: str
+    type: str
+    label: str
+    data: JsonDict
+
+
+class LineageEdgeOut(BaseModel):
+    source: str
+    target: str
+    relation: str
+
+
+class LineageOut(BaseModel):
+    root: str
+    nodes: list[LineageNodeOut]
+    edges: list[LineageEdgeOut]
+    truncated: bool = False
+
+
+# -- writes ---------------------------------------------------------------------------------------------------
+
+
+class RunCreate(BaseModel):
+    project: str = Field(min_length=1, max_length=128)
+    name: Optional[str] = Field(None, max_length=1000)
+    description: Optional[str] = Field(None, max_length=10000)
+    tags: list[str] = Field(default_factory=list, max_length=1000)
+    inputs: JsonDict = Field(default_factory=dict)
+
+
+class Values(BaseModel):
+    values: JsonDict = Field(description="Keys and JSON values, merged into the run's set.")
+    reset: bool = False
+
+
+class Tags(BaseModel):
+    tags: list[str] = Field(min_length=1, max_length=1000)
+    reset: bool = False
+
+
+class StatusUpdate(BaseModel):
+    status: str
+    reason: Optional[str] = Field(None, max_length=1000)
+    message: Optional[str] = Field(None, max_length=100_000)
+
+
+class RunEnd(BaseModel):
+    status: Literal["succeeded", "failed", "stopped"] = "succeeded"
+    message: Optional[str] = Field(None, max_length=100_000)
+
+
+class MetricPoint(BaseModel):
+    name: str = Field(min_length=1, max_length=1024)
+    value: float
+    step: Optional[int] = None
+    timestamp: Optional[datetime] = None
+
+
+class MetricBatch(BaseModel):
+    points: list[MetricPoint] = Field(min_length=1, max_length=100_000)
+
+
+class EventIn(BaseModel):
+    """A JSON event: ``text`` and ``html`` take ``value`` (a string); ``histogram`` takes
+    ``values`` (bin edges) and ``counts``; ``curve`` takes ``x`` and ``y``."""
+
+    kind: Literal["text", "html", "histogram", "curve"]
+    name: str = Field(min_length=1, max_length=1024)
+    step: Optional[int] = None
+    timestamp: Optional[datetime] = None
+    value: Optional[str] = None
+    values: Optional[list[float]] = None
+    counts: Optional[list[float]] = None
+    x: Optional[list[float]] = None
+    y: Optional[list[float]] = None
+
+
+class EventBatch(BaseModel):
+    events: list[EventIn] = Field(min_length=1, max_length=10_000)
+
+
+class Written(BaseModel):
+    run: str
+    written: int
+
+
+class Uploaded(BaseModel):
+    run: str
+    kind: str
+    name: str
+    step: Optional[int]
+    artifact: Optional[ArtifactOut] = None
+
+
+class TokenOut(BaseModel):
+    id: str
+    name: str
+    scope: str
+    project: Optional[str]
+    created_at: Optional[datetime]
+    expires_at: Optional[datetime]
+    revoked_at: Optional[datetime]
+    last_used_at: Optional[datetime]
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenOut]

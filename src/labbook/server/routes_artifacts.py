@@ -1,0 +1,130 @@
+"""Artifact routes (list, versions, tag, untag, download, delete) and the lineage graph."""
+
+from __future__ import annotations
+
+import mimetypes
+from datetime import datetime
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from labbook.server import cursor, models, views
+from labbook.server.auth import scope
+from labbook.server.errors import ApiError
+from labbook.server.routes_runs import SANDBOX, Data, Limit, Who
+
+router = APIRouter(tags=["artifacts"])
+Uri = Annotated[str, Query(min_length=1, max_length=2048, description="store://<kind>/<project>/<key>[:tag][@uid]")]
+MAX_LINEAGE_NODES = 1000
+
+
+def _out(data: Data, version: object) -> models.ArtifactOut:
+    return views.artifact_model(version, data.artifact_readable(version))
+
+
+@router.get("/artifacts", response_model=models.ArtifactPage, openapi_extra=scope("read"))
+def list_artifacts(
+    data: Data, who: Who,
+    project: Optional[str] = Query(None, max_length=255),
+    kind: Optional[str] = Query(None, max_length=64, description="A kind (model) or a store prefix (models)."),
+    key: Optional[str] = Query(None, max_length=255, description="The exact key."),
+    q: Optional[str] = Query(None, max_length=255, description="Text the key contains."),
+    label: list[str] = Query([], max_length=50, description="k=v, or k for 'has label k'. Repeatable, ANDed."),
+    tag: Optional[str] = Query(None, max_length=64),
+    producer: Optional[str] = Query(None, max_length=64, description="The producing run's uuid."),
+    created_after: Optional[datetime] = None, created_before: Optional[datetime] = None,
+    latest_only: bool = Query(False, description="Each key's newest version only; with created_* this "
+                                                 "filters by the key's last update."),
+    limit: Limit = 100,
+    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096),
+) -> models.ArtifactPage:
+    """Artifact versions matching every filter, newest first, one keyset page at a time."""
+    if key and q:
+        raise ApiError(422, "Pass key (exact) or q (contains), not both.", field="q")
+    query = cursor.fingerprint(project, kind, key, q, tag, producer, created_after, created_before,
+                               latest_only, *label)
+    after = cursor.decode(cursor_, query)
+    if after is not None:
+        if len(after) != 3 or not isinstance(after[1], int) or not isinstance(after[2], str) \
+                or not isinstance(after[0], datetime):
+            raise ApiError(400, "This cursor was not made by /artifacts.", code="bad_cursor", field="cursor")
+        after = tuple(after)
+    versions = data.list_artifacts(who, project, kind=kind, key=f"~{q}" if q else key, labels=label, tag=tag,
+                                   producer=producer, since=created_after, until=created_before,
+                                   latest_only=latest_only, limit=limit + 1, after=after)
+    page = versions[:limit]
+    next_cursor = None
+    if len(versions) > limit and page:
+        last = page[-1]
+        next_cursor = cursor.encode([last.created_at, last.version, last.uid], query)
+    return models.ArtifactPage(artifacts=[_out(data, v) for v in page], next_cursor=next_cursor)
+
+
+@router.get("/artifacts/version", response_model=models.ArtifactOut, openapi_extra=scope("read"))
+def get_artifact(uri: Uri, data: Data, who: Who) -> models.ArtifactOut:
+    """The version a store URI names (latest by default)."""
+    return _out(data, data.get_artifact(who, uri))
+
+
+@router.get("/artifacts/versions", response_model=models.ArtifactPage, openapi_extra=scope("read"))
+def artifact_versions(uri: Uri, data: Data, who: Who, limit: Limit = 100) -> models.ArtifactPage:
+    """Every version of the artifact ``uri`` names, newest first."""
+    return models.ArtifactPage(artifacts=[_out(data, v) for v in data.artifact_versions(who, uri, limit)])
+
+
+@router.get("/artifacts/download", openapi_extra=scope("read"),
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "The version's bytes."}})
+def download_artifact(uri: Uri, data: Data, who: Who) -> FileResponse:
+    """The bytes of a file artifact, as an attachment. Only from the server's own stores: a version
+    kept elsewhere (another bucket, a path, a URL) is refused with 403, never fetched."""
+    version, path = data.artifact_file(who, uri)
+    name = f"{version.key}{version.record.get('ext') or ''}"
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return FileResponse(path, media_type=media_type, headers=SANDBOX, filename=name,
+                        content_disposition_type="attachment")
+
+
+@router.post("/artifacts/tags", response_model=models.ArtifactOut, openapi_extra=scope("write"))
+def tag_artifact(body: models.TagRequest, data: Data, who: Who) -> models.ArtifactOut:
+    """Point a user tag at the version ``uri`` names (moving it off any other version)."""
+    return _out(data, data.tag_artifact(who, body.uri, body.tag))
+
+
+@router.delete("/artifacts/tags", status_code=204, openapi_extra=scope("write"))
+def untag_artifact(uri: Uri, data: Data, who: Who, tag: str = Query(min_length=1, max_length=64)) -> None:
+    """Remove a user tag from the artifact ``uri`` names."""
+    data.untag_artifact(who, uri, tag)
+
+
+@router.delete("/artifacts", response_model=models.DeletedArtifacts, openapi_extra=scope("admin"))
+def delete_artifact(uri: Uri, data: Data, who: Who, all_versions: bool = False,
+                    bytes_too: bool = Query(False, alias="data", description="Also remove bytes no version uses.")
+                    ) -> models.DeletedArtifacts:
+    """Delete the version ``uri`` names (or every version of its key). Needs an admin token."""
+    return models.DeletedArtifacts(deleted=[_out(data, v) for v in data.delete_artifact(who, uri, all_versions, bytes_too)])
+
+
+@router.get("/lineage", response_model=models.LineageOut, openapi_extra=scope("read"), tags=["lineage"])
+def lineage(
+    data: Data, who: Who,
+    uri: Optional[str] = Query(None, max_length=2048, description="Start at this artifact version..."),
+    run: Optional[str] = Query(None, max_length=64, description="...or at this run."),
+    direction: str = Query("both", pattern="^(up|down|both)$"),
+    depth: int = Query(2, ge=0, le=10, description="Hops from the start (at most 10)."),
+) -> models.LineageOut:
+    """The lineage graph around an artifact or a run: runs, versions and references (references
+    are shown as they were logged and never fetched). At most 1000 nodes."""
+    if (uri is None) == (run is None):
+        raise ApiError(422, "Pass exactly one of uri= (a store URI) or run= (a run uuid).", field="uri")
+    if uri is not None and not uri.startswith("store://"):
+        raise ApiError(422, f"uri={uri[:80]!r} is not a store URI.", code="bad_uri", field="uri",
+                       hint="Use store://<kind>/<project>/<key>[:tag][@uid].")
+    graph = data.lineage(who, uri or run, direction, depth)
+    return views.lineage_model(graph, MAX_LINEAGE_NODES)
+
+
+@router.get("/tokens", response_model=models.TokenList, openapi_extra=scope("admin"), tags=["server"])
+def list_tokens(data: Data, who: Who) -> models.TokenList:
+    """Every token's public record (never a token). Needs an admin token."""
+    return models.TokenList(tokens=[models.TokenOut(**t) for t in data.list_tokens()][-models.MAX_LIMIT:])

@@ -1,0 +1,194 @@
+"""Read routes for projects and runs: lists, one run, series, events, files, logs, resources."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Annotated, Optional
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
+
+from labbook.server import cursor, models, views
+from labbook.server.auth import access_of, scope
+from labbook.server.data import Access, ServerData
+from labbook.errors import LabbookError, NotFoundError
+from labbook.server.errors import ApiError, library_error
+
+router = APIRouter()
+READ = scope("read")
+Limit = Annotated[int, Query(ge=1, le=models.MAX_LIMIT, description="Page size (at most 1000).")]
+Points = Annotated[int, Query(ge=2, le=10000, description="The pixel budget: at most this many buckets.")]
+
+
+def data_of(request: Request) -> ServerData:
+    return request.app.state.data
+
+
+Data = Annotated[ServerData, Depends(data_of)]
+Who = Annotated[Access, Depends(access_of)]
+
+
+@router.get("/health", response_model=models.Health, openapi_extra=scope("public"), tags=["server"])
+def health() -> models.Health:
+    """Whether the server is up (no data; open to everyone)."""
+    from labbook import __version__
+
+    return models.Health(status="ok", version=__version__)
+
+
+@router.get("/projects", response_model=models.ProjectList, openapi_extra=READ, tags=["runs"])
+def list_projects(data: Data, who: Who) -> models.ProjectList:
+    """Every project: its name, number of runs and last activity."""
+    return models.ProjectList(projects=[models.Project(name=p.name, run_count=p.run_count, created_at=p.created_at,
+                                                       last_activity=p.last_activity)
+                                        for p in data.list_projects(who)][: models.MAX_LIMIT])
+
+
+@router.get("/runs", response_model=models.RunPage, openapi_extra=READ, tags=["runs"])
+def search_runs(
+    data: Data, who: Who,
+    project: Optional[str] = Query(None, max_length=255, description="Only this project's runs."),
+    filter: Optional[str] = Query(None, max_length=10_000,
+                                  description="e.g. params.lr < 0.01 and (metrics.loss.min < 0.3 or 'best' in tags)"),
+    order_by: list[str] = Query([], max_length=8, description="A field; '-' first for descending. Repeatable."),
+    columns: list[str] = Query([], max_length=200, description="Values to return per run, e.g. metrics.loss.min."),
+    limit: Limit = 100,
+    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
+) -> models.RunPage:
+    """Runs matching the filter, in order, one keyset page at a time."""
+    columns = [c for item in columns for c in item.split(",") if c.strip()]
+    query = cursor.fingerprint(project, filter, *order_by)
+    after = cursor.decode(cursor_, query)
+    try:
+        rows = data.search_runs(who, project, filter, order_by, limit + 1, after)
+    except NotFoundError:
+        raise
+    except LabbookError as error:
+        field = "cursor" if "cursor" in str(error) else "filter" if filter else "order_by"
+        raise library_error(error, field) from None
+    page = rows[:limit]
+    next_cursor = cursor.encode(page[-1].sort_key, query) if len(rows) > limit and page else None
+    return models.RunPage(runs=[views.run_row(r, columns) for r in page], next_cursor=next_cursor)
+
+
+@router.get("/runs/{uuid}", response_model=models.RunDetail, openapi_extra=READ, tags=["runs"])
+def get_run(uuid: str, data: Data, who: Who) -> models.RunDetail:
+    """One run: inputs, outputs, tags, code, environment, status history, summaries, series names."""
+    return views.run_detail(data.get_run(who, uuid))
+
+
+def _series(data: ServerData, who: Access, uuid: str, name: str, resource: bool) -> object:
+    return data.resource_series(who, uuid, name) if resource else data.metric_series(who, uuid, name)
+
+
+@router.get("/runs/{uuid}/metrics/series", response_model=models.Series, openapi_extra=READ, tags=["series"])
+def metric_series(
+    uuid: str, data: Data, who: Who,
+    name: str = Query(min_length=1, max_length=1024, description="The metric's name."),
+    x: models.XAxis = "step", points: Points = 1000,
+    x_min: Optional[float] = None, x_max: Optional[float] = None,
+) -> models.Series:
+    """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few)."""
+    series = data.metric_series(who, uuid, name)
+    return views.series_model(uuid, series, x, points, x_min, x_max)
+
+
+@router.post("/series/query", response_model=models.SeriesList, openapi_extra=READ, tags=["series"])
+def query_series(query: models.SeriesQuery, data: Data, who: Who) -> models.SeriesList:
+    """Several runs' metrics in one request (up to 200 runs x 20 metrics), each downsampled."""
+    out, missing = [], []
+    for run in query.runs:
+        for name in query.metrics:
+            try:
+                series = data.metric_series(who, run, name)
+            except NotFoundError:
+                missing.append({"run": run, "name": name})
+                continue
+            out.append(views.series_model(run, series, query.x, query.points, query.x_min, query.x_max))
+    return models.SeriesList(series=out, missing=missing)
+
+
+@router.get("/runs/{uuid}/resources", response_model=models.NameList, openapi_extra=READ, tags=["series"])
+def resource_names(uuid: str, data: Data, who: Who) -> models.NameList:
+    """The names of the run's sampled resource series (cpu.percent, gpu.0.power...)."""
+    return models.NameList(names=data.get_run(who, uuid).resource_names()[: models.MAX_LIMIT])
+
+
+@router.get("/runs/{uuid}/resources/series", response_model=models.Series, openapi_extra=READ, tags=["series"])
+def resource_series(
+    uuid: str, data: Data, who: Who,
+    name: str = Query(min_length=1, max_length=1024), x: models.XAxis = "wall", points: Points = 1000,
+    x_min: Optional[float] = None, x_max: Optional[float] = None,
+) -> models.Series:
+    """A resource series, downsampled like a metric (x is wall time by default)."""
+    return views.series_model(uuid, data.resource_series(who, uuid, name), x, points, x_min, x_max)
+
+
+@router.get("/runs/{uuid}/events", response_model=models.EventList, openapi_extra=READ, tags=["events"])
+def events(
+    uuid: str, data: Data, who: Who,
+    kind: str = Query(min_length=1, max_length=64, description="text, html, image, audio, histogram, ..."),
+    name: str = Query(min_length=1, max_length=1024),
+    step: Optional[int] = Query(None, description="Only the event at this step, or the nearest before it."),
+    mode: str = Query("nearest_prior", pattern="^(nearest_prior|exact)$"),
+    limit: Limit = 100,
+    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096),
+) -> models.EventList:
+    """Events of one (kind, name) in time order; ``step=`` picks one (nearest prior by default)."""
+    found = data.events(who, uuid, kind, name)
+    if step is not None:
+        exact = [e for e in found if e.step == step]
+        prior = [e for e in found if e.step is not None and e.step <= step]
+        chosen = exact[-1:] or ([] if mode == "exact" else [max(prior, key=lambda e: (e.step, e.timestamp))] if prior else [])
+        return models.EventList(run=uuid, kind=kind, name=name, events=[views.event_model(e) for e in chosen],
+                                requested_step=step, exact=bool(exact))
+    query = cursor.fingerprint(uuid, kind, name)
+    after = cursor.decode(cursor_, query)
+    if after:
+        if len(after) != 2 or not isinstance(after[0], str) or not isinstance(after[1], int):
+            raise ApiError(400, "This cursor was not made by /events.", code="bad_cursor", field="cursor")
+        found = [e for e in found if _event_key(e) > tuple(after)]
+    page = found[:limit]
+    next_cursor = cursor.encode(list(_event_key(page[-1])), query) if len(found) > limit else None
+    return models.EventList(run=uuid, kind=kind, name=name, events=[views.event_model(e) for e in page],
+                            next_cursor=next_cursor)
+
+
+def _event_key(event: object) -> tuple:
+    """Events come sorted by (time, step): the keyset of an events page."""
+    return (event.timestamp.isoformat(), -1 if event.step is None else event.step)
+
+
+@router.get("/runs/{uuid}/events/steps", response_model=models.StepList, openapi_extra=READ, tags=["events"])
+def event_steps(
+    uuid: str, data: Data, who: Who,
+    kind: str = Query(min_length=1, max_length=64), name: str = Query(min_length=1, max_length=1024),
+) -> models.StepList:
+    """Every step that holds an event of (kind, name): the marks of a step slider."""
+    steps = sorted({e.step for e in data.events(who, uuid, kind, name) if e.step is not None})
+    return models.StepList(run=uuid, kind=kind, name=name, steps=steps)
+
+
+SANDBOX = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",
+           "Cache-Control": "private, max-age=0"}
+
+
+@router.get("/runs/{uuid}/files/{path:path}", openapi_extra=READ, tags=["files"],
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "The file's bytes."}})
+def run_file(uuid: str, path: str, data: Data, who: Who,
+             download: bool = Query(False, description="Send as an attachment.")) -> FileResponse:
+    """A file of the run folder (an asset, an output), streamed with its type and Range support.
+    Served sandboxed: logged HTML or SVG can never run in the API's origin."""
+    target = data.run_file(who, uuid, path)
+    media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    return FileResponse(target, media_type=media_type, headers=SANDBOX, filename=target.name,
+                        content_disposition_type="attachment" if download else "inline")
+
+
+@router.get("/runs/{uuid}/logs", response_model=models.LogList, openapi_extra=READ, tags=["runs"])
+def logs(uuid: str, data: Data, who: Who, tail: Limit = 1000) -> models.LogList:
+    """The last ``tail`` captured lines of stdout, stderr and logging, in time order."""
+    lines = data.logs(who, uuid, tail)
+    return models.LogList(run=uuid, lines=[models.LogLineOut(timestamp=l.timestamp, stream=l.stream, message=l.message,
+                                                             level=l.level, logger=l.logger, rank=l.rank)
+                                           for l in lines[-tail:]])

@@ -1,0 +1,128 @@
+"""Library objects -> response models (pure functions, no I/O but what the objects do)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+
+from labbook.server import models
+from labbook.server.downsample import downsample
+from labbook.server.errors import ApiError
+
+_METRIC_ATTRS = ("last", "min", "max", "count", "last_step")
+_RUN_COLUMNS = ("uuid", "project", "name", "description", "status", "created_at", "started_at",
+                "finished_at", "duration", "user", "host", "git_commit")
+
+
+def _summaries(summaries: dict[str, Any]) -> dict[str, models.MetricSummary]:
+    return {name: models.MetricSummary(**{k: v for k, v in (s or {}).items() if k in models.MetricSummary.model_fields})
+            for name, s in (summaries or {}).items()}
+
+
+def split_column(text: str) -> list[str]:
+    """``metrics.`val acc`.max`` -> ["metrics", "val acc", "max"] (backticks quote a name)."""
+    return [a or b for a, b in re.findall(r"`([^`]*)`|([^.`]+)", text)]
+
+
+def column_value(row: Any, column: str) -> Any:
+    parts = split_column(column)
+    head = parts[0].lower() if parts else ""
+    if len(parts) == 1 and head in _RUN_COLUMNS:
+        return getattr(row, head)
+    if len(parts) == 1 and head == "tags":
+        return list(row.tags)
+    if head in ("params", "inputs") and len(parts) > 1:
+        return row.inputs.get(".".join(parts[1:]))
+    if head == "outputs" and len(parts) > 1:
+        return row.outputs.get(".".join(parts[1:]))
+    if head == "metrics" and len(parts) > 1:
+        attr = "last"
+        rest = parts[1:]
+        if len(rest) > 1 and rest[-1] in _METRIC_ATTRS:
+            attr, rest = rest[-1], rest[:-1]
+        return (row.summaries.get(".".join(rest)) or {}).get(attr)
+    raise ApiError(422, f"Unknown column {column!r}.", code="bad_column", field="columns",
+                   hint="Use params.<key>, outputs.<key>, metrics.<name>[.last|.min|.max|.count|.last_step], "
+                        f"tags, or one of: {', '.join(_RUN_COLUMNS)}.")
+
+
+def run_row(row: Any, columns: list[str]) -> models.RunRow:
+    return models.RunRow(
+        uuid=row.uuid, project=row.project, name=row.name, description=row.description, status=row.status,
+        tags=list(row.tags), created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
+        duration=row.duration, user=row.user, host=row.host, git_commit=row.git_commit, inputs=row.inputs,
+        outputs=row.outputs, metrics=_summaries(row.summaries),
+        columns={c: _jsonable(column_value(row, c)) for c in columns},
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def run_detail(run: Any) -> models.RunDetail:
+    kinds = {kind: run.event_names(kind) for kind in run.event_kinds()}
+    return models.RunDetail(
+        uuid=run.uuid, project=run.project, name=run.name, description=run.description, status=run.status,
+        tags=run.tags, inputs=run.inputs, outputs=run.outputs, meta=run.meta, code=run.code, env=run.env,
+        readme=run.readme, created_at=run.created_at, started_at=run.started_at, finished_at=run.finished_at,
+        heartbeat_at=run.heartbeat_at, duration=run.duration,
+        status_conditions=[models.StatusCondition(**c) for c in run.status_conditions if isinstance(c, dict)],
+        metrics=_summaries(run.summaries), events=kinds, resources=run.resource_names(),
+    )
+
+
+def x_values(series: Any, axis: str) -> np.ndarray:
+    if axis == "step":
+        return np.asarray(series.steps, dtype=np.float64)
+    wall = series.timestamps.astype("datetime64[us]").astype(np.int64) / 1e6
+    if axis == "relative":
+        return wall - (wall.min() if len(wall) else 0.0)
+    return wall
+
+
+def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
+                 x_max: float | None) -> models.Series:
+    result = downsample(x_values(series, axis), series.values, points, x_min, x_max)
+    return models.Series.model_construct(
+        run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
+        x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
+        count=result.count)
+
+
+def event_model(event: Any) -> models.EventOut:
+    value = event.value
+    path = value.get("path") if isinstance(value, dict) else None
+    return models.EventOut(step=event.step, timestamp=event.timestamp, value=value,
+                           file=path if isinstance(path, str) else None)
+
+
+def artifact_model(version: Any, readable: bool) -> models.ArtifactOut:
+    return models.ArtifactOut(
+        uri=version.uri, project=version.project, key=version.key, kind=version.kind, version=version.version,
+        uid=version.uid, hash=version.hash, size=version.size, is_dir=version.is_dir, format=version.format,
+        tags=version.tags, labels=version.labels, summary=version.summary, meta=version.meta,
+        producer=version.producer, sources=version.sources, links=version.links,
+        description=version.description, created_at=version.created_at, stored_in_server=readable,
+        location=None if readable else version.location,
+    )
+
+
+def lineage_model(graph: Any, max_nodes: int) -> models.LineageOut:
+    nodes = list(graph.nodes.values())
+    truncated = len(nodes) > max_nodes
+    if truncated:
+        keep = {graph.root} | {n.id for n in nodes[:max_nodes - 1]}
+        nodes = [n for n in nodes if n.id in keep]
+    ids = {n.id for n in nodes}
+    return models.LineageOut(
+        root=graph.root,
+        nodes=[models.LineageNodeOut(id=n.id, type=n.type, label=n.label, data=n.data) for n in nodes],
+        edges=[models.LineageEdgeOut(source=e.source, target=e.target, relation=e.relation)
+               for e in graph.edges if e.source in ids and e.target in ids],
+        truncated=truncated,
+    )

@@ -1,0 +1,154 @@
+"""Downsampling keeps every spike; a zoom with few points is raw; schemathesis finds no 5xx;
+and the library functions the server added: keyset pages, projects, file paths, attached runs."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import labbook
+from labbook import tokens
+from labbook.server.downsample import downsample
+from tests.server_helpers import ServerProcess, make_project, run_kwargs
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(3, 5000), points=st.integers(2, 400), spike_at=st.floats(0, 1), spike=st.floats(1e3, 1e9),
+       negative=st.booleans())
+def test_any_one_point_spike_survives_downsampling(n, points, spike_at, spike, negative):
+    y = np.sin(np.arange(n) / 7.0)
+    index = min(int(spike_at * n), n - 1)
+    y[index] = -spike if negative else spike
+    result = downsample(np.arange(n), y, points)
+    if result.raw:
+        assert n <= points and result.y[index] == y[index]
+        return
+    assert len(result.count) <= points and sum(result.count) == n
+    assert (min(result.min) if negative else max(result.max)) == y[index]
+    for x_first, x_last, count in zip(result.x, result.x_last, result.count):
+        assert x_last - x_first == count - 1  # consecutive steps: buckets are contiguous, none lost
+
+
+def test_a_zoom_with_few_points_is_served_raw():
+    x = np.arange(1_000_000)
+    y = np.zeros(len(x))
+    zoom = downsample(x, y, 2000, x_min=500_000, x_max=501_000)
+    assert zoom.raw and zoom.total == 1001 and zoom.x[0] == 500_000 and zoom.x[-1] == 501_000
+    wide = downsample(x, y, 2000, x_min=0, x_max=600_000)
+    assert not wide.raw and wide.total == 600_001 and len(wide.count) == 2000
+
+
+def test_nan_and_infinity_become_null_and_do_not_hide_a_bucket():
+    y = np.array([1.0, np.nan, 3.0, np.inf, 5.0, 6.0])
+    result = downsample(np.arange(6), y, 2)
+    assert result.max == [3.0, None] and result.min == [1.0, 5.0]
+    raw = downsample(np.arange(6), y, 10)
+    assert raw.y == [1.0, None, 3.0, None, 5.0, 6.0]
+
+
+def test_a_million_point_series_keeps_its_spike_over_http(home):
+    from labbook.tracking import Run
+
+    with Run(project="big", **run_kwargs()) as run:
+        for step in range(1_000_000):
+            run.log_metric("loss", 1.0 if step != 654_321 else 1e6, step=step)
+    token, _ = tokens.create_token("test", "read")
+    server = ServerProcess(home)
+    try:
+        with server.client(token) as api:
+            series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 2000}).json()
+            assert series["raw"] is False and series["total"] == 1_000_000
+            assert len(series["count"]) == 2000 and sum(series["count"]) == 1_000_000
+            assert max(series["max"]) == 1e6
+            bucket = series["max"].index(1e6)
+            assert series["x"][bucket] <= 654_321 <= series["x_last"][bucket]
+            zoom = api.get(f"/runs/{run.uuid}/metrics/series",
+                           params={"name": "loss", "points": 2000, "x_min": 654_000, "x_max": 655_000}).json()
+            assert zoom["raw"] is True and len(zoom["x"]) == 1001 and max(zoom["y"]) == 1e6
+            wall = api.get(f"/runs/{run.uuid}/metrics/series",
+                           params={"name": "loss", "points": 100, "x": "relative"}).json()
+            assert wall["x"][0] == 0 and max(wall["max"]) == 1e6
+    finally:
+        server.stop()
+
+
+def test_schemathesis_finds_no_server_error(home, tmp_path):
+    made = make_project(home, tmp_path / "work")
+    token, _ = tokens.create_token("fuzz", "admin")
+    server = ServerProcess(home)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "schemathesis.cli", "run", f"{server.url}/api/v1/openapi.json",
+             "--checks", "not_a_server_error", "--max-examples", "5", "--seed", "1", "--phases", "examples,fuzzing",
+             "-H", f"Authorization: Bearer {token}", "--no-color"],
+            capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:] + server.output()
+        tested = re.search(r"(\d+) passed", done.stdout)
+        assert tested and int(tested.group(1)) >= 25, done.stdout[-3000:]  # every operation was exercised
+        assert labbook.get_run(made["runs"][0]).project == "churn"
+    finally:
+        server.stop()
+
+
+# -- the library functions the server builds on ----------------------------------------------------
+
+
+def test_search_runs_pages_with_after(run_factory):
+    made = []
+    for index in range(9):
+        run = run_factory(project="keys")
+        run.log_inputs(group=index % 3, name=("b", "a", None)[index % 3])
+        run.end()
+        made.append(run.uuid)
+    for order in (["-params.group"], ["params.name", "-created_at"], None, ["status"]):
+        full = [r.uuid for r in labbook.search_runs("keys", order_by=order)]
+        paged, after = [], None
+        while True:
+            page = labbook.search_runs("keys", order_by=order, limit=2, after=after)
+            paged += [r.uuid for r in page]
+            if len(page) < 2:
+                break
+            after = page[-1].sort_key
+        assert paged == full and sorted(full) == sorted(made)
+
+
+def test_list_projects_counts_runs(run_factory):
+    for project in ("p1", "p1", "p2"):
+        run_factory(project=project).end()
+    summary = {p.name: p for p in labbook.list_projects()}
+    assert summary["p1"].run_count == 2 and summary["p2"].run_count == 1
+    assert summary["p1"].last_activity is not None
+
+
+def test_file_path_stays_inside_the_run(run_factory, tmp_path):
+    from labbook.errors import NotFoundError, PathEscapeError
+
+    run = run_factory(project="files")
+    run.end()
+    record = labbook.get_run(run.uuid)
+    assert record.file_path("run.json") == run.path / "run.json"
+    for bad in ("../x", "/etc/passwd", "a\x00b"):
+        with pytest.raises(PathEscapeError):
+            record.file_path(bad)
+    with pytest.raises(NotFoundError):
+        record.file_path("outputs/missing.txt")
+
+
+def test_an_attached_run_leaves_the_status_alone(run_factory):
+    run = run_factory(project="attach")
+    run.end()
+    attached = run_factory(project="attach", run_uuid=run.uuid, attach=True)
+    attached.log_metric("late", 1.0, step=1)
+    attached.end()
+    again = labbook.get_run(run.uuid)
+    assert again.status == "succeeded"
+    assert [c["status"] for c in again.status_conditions] == ["running", "succeeded"]
+    assert list(again.metric("late").values) == [1.0]
