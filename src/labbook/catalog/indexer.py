@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from labbook.catalog.catalog import Catalog
 from labbook.store.layout import RUN_FILE, RunFolder
@@ -52,13 +52,14 @@ def rebuild(
     full: bool = True,
     progress: Callable[[int, int], None] | None = None,
     settings=None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Index every run folder under ``artifacts_root``.
 
     ``full`` clears the catalog first; otherwise only runs whose run.json changed since they
     were indexed are read again, and runs whose folder is gone are removed. Artifact versions,
     tags and lineage are re-read from the artifact store of ``settings`` (default: the current
-    home's) every time.
+    home's) every time. ``damaged`` lists the artifact records found empty or cut short, set
+    aside as ``*.damaged`` (now or earlier): they are kept for a person to look at.
     """
     folders = list(iter_run_folders(artifacts_root))
     known = {} if full else catalog.indexed_mtimes()
@@ -83,8 +84,9 @@ def rebuild(
         catalog.delete_runs(removed)
     from labbook.artifacts.api import reindex_artifacts
 
-    reindex_artifacts(catalog, artifacts_root, settings)
-    return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}
+    artifacts = reindex_artifacts(catalog, artifacts_root, settings)
+    return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed),
+            "damaged": artifacts["damaged"]}
 
 
 class RunIndexer:

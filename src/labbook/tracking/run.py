@@ -129,6 +129,9 @@ class Run:
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval}, home=home
         )
+        from labbook.artifacts.paths import check_template
+
+        check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
         self._ended = False
         self._closers: list[Callable[[], None]] = []
         self._lock = threading.RLock()
