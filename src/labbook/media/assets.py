@@ -32,11 +32,13 @@ MAX_PENDING_ASSETS = 10_000
 
 
 class _Pending:
-    """Bytes of asset data queued on one writer, updated from both threads."""
+    """Bytes of asset data queued on one writer, updated from both threads; and the asset folders
+    already checked at a call (the writer thread checks again at every write)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.bytes = 0
+        self.checked: set[Path] = set()
 
     def add(self, amount: int) -> int:
         with self.lock:
@@ -126,7 +128,10 @@ def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, e
     record = event_record(run, kind, name, step, timestamp)
     folder = run._folder
     target = folder.asset_path(kind, name, record[1], ext)  # checks the extension: no escape
-    folder.make_dirs(target.parent)  # refuses a planted link now, at the call
+    checked = _pending_for(run._writer).checked
+    if target.parent not in checked:
+        folder.make_dirs(target.parent)  # refuses a planted link now, at the call
+        checked.add(target.parent)
     root = folder.path
     copied = None
     if source is not None:

@@ -61,6 +61,8 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, exclusive: bool =
                 view = view[os.write(fd, view):]
             if durable:
                 os.fsync(fd)
+        except OSError as error:
+            raise _naming(error, path) from error
         finally:
             os.close(fd)
         if exclusive:
@@ -68,6 +70,10 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, exclusive: bool =
                 os.link(tmp, path)  # fails if path exists: first writer wins
             except FileExistsError:
                 return False
+            except OSError:  # no hard links here (some network or FUSE file systems)
+                if os.path.lexists(path):  # callers serialise with a lock where it matters
+                    return False
+                os.replace(tmp, path)
         else:
             os.replace(tmp, path)
     finally:
@@ -76,6 +82,13 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, exclusive: bool =
     if durable:
         _fsync_dir(path.parent)
     return True
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """``error`` (ENOSPC from a bare write, say) with the path it was writing, for the message."""
+    if error.filename is not None:
+        return error
+    return type(error)(error.errno, error.strerror, str(path))
 
 
 def set_aside(path: str | os.PathLike[str]) -> Path | None:
@@ -134,9 +147,11 @@ def copy_file(source: str | os.PathLike[str], dest: str | os.PathLike[str]) -> N
             _copy_bytes(source, tmp)
         shutil.copystat(source, tmp)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             tmp.unlink()
+        if isinstance(error, OSError):
+            raise _naming(error, dest) from error
         raise
 
 
