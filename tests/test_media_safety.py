@@ -159,3 +159,17 @@ def test_a_full_disk_while_logging_media_loses_nothing_logged_before(small_disk,
     for path in (run.path / "events").rglob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             orjson.loads(line)
+
+
+def test_a_link_planted_after_the_first_image_is_refused_by_the_writer(run_factory, outside):
+    run = run_factory()
+    run.log_image(np.zeros((4, 4)), "n", step=1)
+    run.flush()
+    folder = run.path / "assets" / "image"
+    folder.rename(run.path / "assets" / "moved")
+    folder.symlink_to(outside)  # the call's check is cached: the writer thread checks again
+    run.log_image(np.zeros((4, 4)), "n", step=2)
+    run.flush()
+    assert any("symbolic link" in error for error in run._writer.errors)
+    _outside_is_empty(outside)
+    run._writer.errors.clear()
