@@ -11,7 +11,8 @@
 
 Templates: ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}`` (``project`` for both outside a
 run), filled in one pass, so a value is never read as a template itself; an unknown name is an
-error, raised by ``tracking.init`` for the configured path. Under the resolved path, bytes are content-addressed: ``<path>/<key>/<sha[:2]>/<sha><ext>``.
+error, raised by ``tracking.init`` for the configured path. Under the resolved path, bytes are
+content-addressed: ``<path>/<key>/<sha[:2]>/<sha><ext>``.
 
 **Read side.** ``ReadPolicy`` opens only the configured stores: the artifact store, the run
 folders' root, the configured artifact path and ``LABBOOK_ALLOWED_PATHS``. Never ``http://``,

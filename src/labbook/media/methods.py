@@ -326,7 +326,7 @@ def log_mpl_plotly_chart(self, name: str, figure: Any, step: int | None = None, 
             pixels = images.render_figure(what, "figure", figure)
             prepared = images.prepare_array(what, "figure", pixels, "HWC", 1.0, copy=False)
             log_asset_event(self, "chart", name, step, timestamp, "png", images.image_writer(prepared, "png"),
-                            extra={"kind": "image", "fallback": "image", "reason": reason})
+                            extra={"kind": "image", "fallback": "image", "reason": reason}, raw=prepared.data)
             return
     finally:
         if close:
