@@ -31,12 +31,12 @@ def _lineage(run):
     return read_lineage(run.path / "lineage.jsonl")
 
 
-def test_seed_log_artifact_moves_the_file_under_outputs(active, tmp_path):
+def test_seed_log_artifact_copies_the_file_under_outputs(active, tmp_path):
     os.makedirs("path/from")
     Path("path/from/file.csv").write_text("a,b\n1,2\n")
     version = tracking.log_artifact(name="file", path="path/from/file.csv", kind=tracking.V1ArtifactKind.CSV)
-    moved = active.path / "outputs" / "file.csv"
-    assert moved.read_text() == "a,b\n1,2\n" and not Path("path/from/file.csv").exists()
+    copied = active.path / "outputs" / "file.csv"
+    assert copied.read_text() == "a,b\n1,2\n" and Path("path/from/file.csv").read_text() == "a,b\n1,2\n"
     [record] = _lineage(active)
     assert record["name"] == "file" and record["kind"] == "csv" and record["path"] == "outputs/file.csv"
     assert record["is_input"] is False and record["uri"] == version.uri

@@ -148,7 +148,7 @@ def test_rebuild_reaches_the_same_state(catalog_url, home):
     before = _snapshot(catalog_url)
     settings = Settings.load({}, home=home)
     result = rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=True)
-    assert result == {"found": 4, "indexed": 4, "failed": 0, "removed": 0}
+    assert result == {"found": 4, "indexed": 4, "failed": 0, "removed": 0, "damaged": []}
     assert _snapshot(catalog_url) == before
     # incremental: nothing changed, nothing re-read; a deleted folder leaves the index
     assert rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=False)["indexed"] == 0

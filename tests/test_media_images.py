@@ -225,7 +225,7 @@ def test_missing_pillow_names_the_extra(run_factory, monkeypatch):
         run.log_image(np.zeros((2, 2)), "x")
 
 
-def test_a_failed_encoding_leaves_no_file_and_no_event_and_is_reported(run_factory):
+def test_bytes_that_cannot_be_decoded_are_stored_as_given_not_dropped(run_factory):
     class SummaryImage:  # a TensorFlow summary image whose bytes are not an image
         encoded_image_string = b"not a png"
 
@@ -233,6 +233,9 @@ def test_a_failed_encoding_leaves_no_file_and_no_event_and_is_reported(run_facto
     run.log_image(SummaryImage(), "broken", step=1)
     run.log_image(np.zeros((4, 4)), "fine", step=1)
     run.flush()
-    assert len(run._writer.errors) == 1 and "UnidentifiedImageError" in run._writer.errors[0]
-    assert [p.name for p in (run.path / "assets" / "image").iterdir()] == ["fine_1.png"]
-    assert labbook.get_run(run.uuid).event_names("image") == ["fine"]
+    assert run._writer.errors == []
+    assert sorted(p.name for p in (run.path / "assets" / "image").iterdir()) == ["broken_1.png", "fine_1.png"]
+    assert labbook.get_run(run.uuid).event_names("image") == ["broken", "fine"]
+    [broken] = images_of(run, "broken")
+    assert broken.path.read_bytes() == b"not a png" and broken.width is None
+    assert "UnidentifiedImageError" in broken.value["unreadable"]

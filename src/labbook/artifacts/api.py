@@ -48,13 +48,14 @@ class _Context:
         return ArtifactVersion(record, tags, settings=self.settings)
 
 
-def reindex_key(ctx: _Context, project: str, key: str) -> int:
-    """Index one key's versions and tags from the store (repairs a catalog that missed them)."""
-    records = list(ctx.store.iter_versions(project, key))
+def reindex_key(ctx: _Context, project: str, key: str, set_aside: list[str] | None = None) -> int:
+    """Index one key's versions and tags from the store (repairs a catalog that missed them).
+    With ``set_aside`` (a list), damaged records are set aside and their new locations added."""
+    records = list(ctx.store.iter_versions(project, key, set_aside))
     added = queries.index_versions(ctx.catalog, records)
     live = {r["uid"] for r in records}
     state: dict[str, str | None] = {}
-    for event in ctx.store.tag_events(project, key):
+    for event in ctx.store.tag_events(project, key, set_aside):
         state[event["tag"]] = event.get("uid") if event.get("op") == "add" else None
     for tag, uid in state.items():
         queries.set_tag(ctx.catalog, project, key, tag, uid if uid in live else None)
@@ -276,6 +277,9 @@ def set_project_artifact_path(project: str, artifact_path: str | None, *,
 
     from labbook.catalog import schema
 
+    from labbook.artifacts.paths import check_template
+
+    check_template(artifact_path, f"The artifact path of project {project!r}")
     ctx = _Context(home, create=True)  # project settings may come before the first run
     with ctx.catalog.engine.begin() as conn:
         ctx.catalog.ensure_project(conn, project)
@@ -308,8 +312,12 @@ def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = No
     return build_lineage(_Context(home), uri_or_run, direction, depth)
 
 
-def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings | None = None) -> dict[str, int]:
-    """Rebuild the artifact tables from the artifact store(s) and every run's lineage.jsonl."""
+def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings | None = None) -> dict[str, Any]:
+    """Rebuild the artifact tables from the artifact store(s) and every run's lineage.jsonl.
+
+    Returns counts of ``versions`` and ``lineage`` records, and ``damaged``: the location of
+    every record found set aside as damaged (now, or earlier by a writer), for a person to see.
+    """
     from labbook.artifacts.lineage import read_lineage
     from labbook.catalog.indexer import iter_run_folders
     from labbook.store.layout import RunFolder
@@ -317,16 +325,18 @@ def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings | N
     settings = settings or Settings.load({})
     queries.clear_artifact_tables(catalog)
     ctx = _Context(settings=settings, catalog=catalog)
-    versions = 0
+    versions, damaged = 0, []
     for root in dict.fromkeys([store_root(settings), str(artifacts_root)]):
         ctx.store = ArtifactStore(root)
         for project in ctx.store.projects():
-            for key in ctx.store.key_dirs(project):
-                versions += reindex_key(ctx, project, key)
+            for key in ctx.store.key_dirs(project):  # keys are safe names: the folder is the key
+                with ctx.store.lock(project, key):
+                    versions += reindex_key(ctx, project, key, set_aside=[])
+                damaged += ctx.store.damaged_records(project, key)
     edges = 0
     for folder in iter_run_folders(Path(artifacts_root)):
         rows = [queries.lineage_row(folder.parent.name, folder.name, r)
                 for r in read_lineage(RunFolder(folder).lineage_file) if r.get("id")]
         queries.index_lineage(catalog, rows)
         edges += len(rows)
-    return {"versions": versions, "lineage": edges}
+    return {"versions": versions, "lineage": edges, "damaged": damaged}

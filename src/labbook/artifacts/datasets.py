@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labbook.errors import InvalidValueError, MissingDependencyError
+from labbook.store.files import temporary_name
 
 PREVIEW_ROWS = 20
 MAX_PREVIEW_COLUMNS = 100
@@ -70,15 +71,19 @@ def write_table(frame: Any, dest: Path, format: str = "parquet") -> Path:
     if format not in FORMATS:
         raise InvalidValueError(f"Dataset format {format!r} is not supported; use one of {FORMATS}.")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    if format == "parquet":
-        pa = _pyarrow()
-        import pyarrow.parquet as pq
+    tmp = temporary_name(dest)
+    try:
+        if format == "parquet":
+            pa = _pyarrow()
+            import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pandas(frame), tmp)
-    else:
-        frame.to_csv(tmp, index=False)
-    tmp.replace(dest)
+            pq.write_table(pa.Table.from_pandas(frame), tmp)
+        else:
+            frame.to_csv(tmp, index=False)
+        tmp.replace(dest)  # whole or absent; a link at dest is replaced, not written through
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk: no partial file stays behind
+        raise
     return dest
 
 

@@ -2,7 +2,8 @@
 
 Polyaxon's calls keep their meaning: with a ``step``, ``log_artifact``/``log_model`` copy the
 file or folder to ``assets/<kind>/<name>_<step>[.<ext>]`` and write an event; without one, they
-move it under ``outputs/`` (``rel_path`` honoured) and append a lineage record. Every logged
+copy it under ``outputs/`` (``rel_path`` honoured) and append a lineage record. The user's file
+is never moved or changed (a copy-on-write clone where the file system can share blocks). Every logged
 artifact is also a catalogued version with a ``store://`` URI, which the call returns::
 
     v = run.log_artifact("data/file.csv", name="file", kind=V1ArtifactKind.CSV)
@@ -37,7 +38,6 @@ from labbook.artifacts.runlog import (
     _copy_into,
     _existing,
     _json_dict,
-    _move_into,
     _no_extra,
     _outputs_dest,
     _pinned,
@@ -63,17 +63,16 @@ def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, su
         step = step_value(step)
     summary = _json_dict(summary, "summary")
     _json_dict(register.get("labels"), "labels")
-    register["artifact_path"] = _artifact_path(run, register.get("artifact_path"))
+    _artifact_path(run, register.get("artifact_path"))  # a bad template is refused now; rendered once, later
     register["sources"] = _pinned(run, register.get("sources"), "sources")
     register["links"] = _pinned(run, register.get("links"), "links")
     if step is not None:
         dest = run._folder.asset_path(kind, name, step, file_ext(source, source.is_dir()) or None)
-        _copy_into(source, dest)
     else:
         if rel_path is not None:
             safe_join(run._folder.outputs, rel_path)
         dest = _outputs_dest(run, rel_path, source.name)
-        _move_into(source, dest)
+    _copy_into(run, source, dest)  # a copy: the user's file stays where it is
     version = _register(run, dest, key, kind, summary=summary, **register)
     rel = run._folder.relative(dest)
     if step is not None:
@@ -98,7 +97,7 @@ def log_artifact(self, path: str, name: str | None = None, kind: Any = None, sum
     """Log a file or folder; returns its catalogued ``ArtifactVersion``.
 
     ``run.log_artifact("file.csv", kind="csv", step=3)`` copies it to
-    ``assets/csv/file_3.csv`` with an event; without ``step`` it moves under ``outputs/``
+    ``assets/csv/file_3.csv`` with an event; without ``step`` it is copied under ``outputs/``
     (``rel_path`` picks a sub-folder). ``labels``, ``sources`` (store URIs it was made from),
     ``links`` and ``artifact_path`` go to the catalogue.
     """
@@ -128,7 +127,7 @@ def log_model(self, path: str, name: str | None = None, framework: str | None = 
               **kwargs: Any) -> Any:
     """Log a model file or folder (kind ``model``); returns its ``ArtifactVersion``.
 
-    Without ``step`` it moves to ``outputs/model/`` (or ``outputs/<rel_path>/``). The typed
+    Without ``step`` it is copied to ``outputs/model/`` (or ``outputs/<rel_path>/``). The typed
     fields (``algorithm``, ``metrics``, ``params``, ``inputs``/``outputs`` or ``training_set`` with
     ``label_column``) become the version's ``meta``; ``extra_files={"roc": "roc.png"}`` logs each
     file as its own artifact and links it from the model.

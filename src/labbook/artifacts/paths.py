@@ -10,7 +10,9 @@
 5. the default: ``<artifact store>/{{project}}/_artifacts``.
 
 Templates: ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}`` (``project`` for both outside a
-run). Under the resolved path, bytes are content-addressed: ``<path>/<key>/<sha[:2]>/<sha><ext>``.
+run), filled in one pass, so a value is never read as a template itself; an unknown name is an
+error, raised by ``tracking.init`` for the configured path. Under the resolved path, bytes are
+content-addressed: ``<path>/<key>/<sha[:2]>/<sha><ext>``.
 
 **Read side.** ``ReadPolicy`` opens only the configured stores: the artifact store, the run
 folders' root, the configured artifact path and ``LABBOOK_ALLOWED_PATHS``. Never ``http://``,
@@ -39,18 +41,29 @@ def store_root(settings: Any) -> str:
     return str(settings.artifact_store or settings.artifacts_root)
 
 
+def check_template(template: str | None, where: str = "Artifact path") -> str | None:
+    """``template`` if every ``{{name}}`` in it is known; else a ``ConfigError`` naming it."""
+    for match in _TEMPLATE.finditer(template or ""):
+        if match.group(1) not in _KNOWN:
+            raise ConfigError(
+                f"{where} {template!r} uses {{{{{match.group(1)}}}}}; the known templates are "
+                f"{', '.join('{{' + k + '}}' for k in _KNOWN)}. Fix the path (LABBOOK_ARTIFACT_PATH, "
+                "artifact_path in config.toml, the project's or the call's artifact_path)."
+            )
+    return template
+
+
 def render(template: str, project: str, run_uid: str | None = None, run_name: str | None = None) -> str:
-    """Fill ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``; unknown names are an error."""
+    """Fill ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``; unknown names are an error.
+
+    One pass: a value put in (a run named ``{{project}}``, say) is never read as a template.
+    """
+    check_template(template)
     values = {"project": project, "run.project": project, "run.uid": run_uid or "project",
               "run.name": run_name or run_uid or "project"}
 
     def fill(match: re.Match) -> str:
         name = match.group(1)
-        if name not in values:
-            raise ConfigError(
-                f"Artifact path {template!r} uses {{{{{name}}}}}; the known templates are "
-                f"{', '.join('{{' + k + '}}' for k in _KNOWN)}."
-            )
         value = values[name]
         if "/" in value or value in (".", ".."):
             raise PathEscapeError(f"Artifact path template {{{{{name}}}}} would insert {value!r}, "

@@ -7,7 +7,8 @@
 Logging a key again with content identical to its newest version makes no new version and
 returns that one. Otherwise the next number is taken under a per-key lock (local stores), the
 bytes are stored content-addressed (a hard link when possible), and an immutable JSON record
-is written before the catalog is told.
+is written atomically before the catalog is told. A damaged newest record (empty or cut short
+by a crash) is set aside as ``.damaged`` and its number is not reused.
 """
 
 from __future__ import annotations
@@ -94,12 +95,11 @@ def publish(
             # Store first, even when the content turns out unchanged: this also restores a blob
             # that was moved out of the store (logging a file got from local_path(), say).
             target.put_blob(source, blob, is_dir)
-            live, deleted = store.version_numbers(project, key)
-            if live:
-                latest = store.read_version(project, key, live[-1])
-                if latest["hash"] == digest and bool(latest.get("is_dir")) == is_dir:
-                    return _index(settings, catalog, latest), False
-            number = max(live + deleted, default=0) + 1
+            # A damaged record (empty or cut short) is set aside, its number never reused.
+            latest, highest = store.latest_version(project, key, set_aside=[])
+            if latest is not None and latest["hash"] == digest and bool(latest.get("is_dir")) == is_dir:
+                return _index(settings, catalog, latest), False
+            number = highest + 1
             record = {
                 "schema": VERSION_SCHEMA, "schema_version": VERSION_SCHEMA_VERSION,
                 "project": project, "key": key, "kind": kind, "number": number,

@@ -21,6 +21,7 @@ from labbook.artifacts.lineage import RunArtifact
 from labbook.artifacts.runlog import _context, _json_dict, _record_lineage, _state
 from labbook.artifacts.uri import is_store_uri
 from labbook.errors import InvalidTypeError, InvalidValueError
+from labbook.store.files import write_atomic
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
 from labbook.tracking.arguments import check_flag
@@ -156,8 +157,8 @@ def log_env(self, rel_path: str | None = None, content: dict | None = None) -> A
         content = capture_env()
     data = orjson.dumps(_json_dict(content, "content"), option=orjson.OPT_INDENT_2)
     dest = self._folder.outputs_path(rel_path or "env.json")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_bytes(data)
+    self._folder.make_dirs(dest.parent)
+    write_atomic(dest, data)
     rel = self._folder.relative(dest)
     artifact = RunArtifact(name="env", kind="env", path=rel, summary={"hash": short_hash(content=data)})
     return _record_lineage(self, [artifact])[0]

@@ -6,12 +6,18 @@ Layout of one project, under the store root (documented in docs/artifacts.md)::
         <sha256[:2]>/<sha256><ext>        the bytes: a file, or a folder for a directory artifact
         versions/v000000001.json          one immutable JSON record per version
         versions/v000000002.deleted       a deleted version (keeps its number from being reused)
+        versions/v000000003.damaged       a record found empty or cut short, set aside (number kept)
         tags/<time ns>-<random>.json      append-only tag moves, replayed in name order
 
 ``_artifacts`` can never collide with a run folder (32 hex digits). Bytes are content-addressed,
 so a new version never overwrites an old one and identical content is stored once. Locally a
 blob is a hard link to the logged file where the file system allows (no second copy) and is
 made read-only.
+
+Records are written atomically (``labbook.store.files.write_atomic``: temporary file, fsync,
+link or rename), so a crash or a full disk never leaves a partial one. A record that is
+damaged anyway (written by an older version, cut short by a copy) is set aside as
+``.damaged`` by the next writer of its key and by ``labbook index --rebuild``, which report it.
 """
 
 from __future__ import annotations
@@ -28,13 +34,15 @@ from typing import Any, Iterator
 import orjson
 
 from labbook.errors import ConfigError, MissingDependencyError
-from labbook.store.names import encode_name
+from labbook.store.files import DAMAGED_SUFFIX, link_or_copy, set_aside, temporary_name, write_atomic
+from labbook.store.names import check_component, check_extension, encode_name
 
 ARTIFACTS_DIR = "_artifacts"
 _DRIVERS = {"s3": ("s3fs", "s3"), "gs": ("gcsfs", "gcs"), "gcs": ("gcsfs", "gcs"),
             "az": ("adlfs", "azure"), "abfs": ("adlfs", "azure"), "abfss": ("adlfs", "azure")}
 VERSION_SCHEMA = "labbook.artifact"
 VERSION_SCHEMA_VERSION = 1
+_REQUIRED = ("schema", "project", "key", "kind", "number", "uid", "hash", "size", "created_at")
 
 
 def _dumps(data: Any) -> bytes:
@@ -44,6 +52,28 @@ def _dumps(data: Any) -> bytes:
 
 def version_file_name(number: int, deleted: bool = False) -> str:
     return f"v{number:09d}.{'deleted' if deleted else 'json'}"
+
+
+def _version_number(name: str) -> tuple[int, str] | None:
+    """(number, state) of a file in versions/: state is json, deleted or damaged."""
+    stem, _, suffix = name.partition(".")
+    if not (stem.startswith("v") and stem[1:].isdigit()):
+        return None
+    state = suffix.split("-", 1)[0]  # "damaged-1a2b3c" when set aside twice
+    return (int(stem[1:]), state) if state in ("json", "deleted", "damaged") else None
+
+
+def _sound_record(data: bytes, number: int | None = None) -> dict[str, Any] | None:
+    """The record in ``data``, or None when it is empty, cut short or not a version record."""
+    try:
+        record = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict) or any(field not in record for field in _REQUIRED):
+        return None
+    if number is not None and record.get("number") != number:
+        return None
+    return record
 
 
 class ArtifactStore:
@@ -79,13 +109,14 @@ class ArtifactStore:
         return path if self.local else self.fs.unstrip_protocol(path)
 
     def project_dir(self, project: str) -> str:
-        return self.join(project, ARTIFACTS_DIR)
+        return self.join(check_component(project, "project"), ARTIFACTS_DIR)
 
     def key_dir(self, project: str, key: str) -> str:
-        return self.join(project, ARTIFACTS_DIR, encode_name(key))
+        return f"{self.project_dir(project)}/{check_component(encode_name(key), 'artifact key')}"
 
     def blob_path(self, base_dir: str, digest: str, ext: str) -> str:
-        return f"{base_dir.rstrip('/')}/{digest[:2]}/{digest}{ext}"
+        name = check_component(f"{digest}{'.' + check_extension(ext) if ext else ''}", "blob name")
+        return f"{base_dir.rstrip('/')}/{check_component(digest[:2], 'blob shard')}/{name}"
 
     # -- blobs -------------------------------------------------------------------------------
 
@@ -144,40 +175,78 @@ class ArtifactStore:
         return self.fs.cat_file(path)
 
     def _write_new(self, path: str, data: bytes) -> bool:
-        """Write a new file; False if it already exists (exclusive create where possible)."""
+        """Write a new file all at once; False if it already exists (exclusive where possible)."""
         if self.local:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            try:
-                with open(path, "xb") as handle:
-                    handle.write(data)
-            except FileExistsError:
-                return False
-            return True
+            return write_atomic(path, data, exclusive=True)
         if self.fs.exists(path):
             return False
-        self.fs.pipe_file(path, data)
+        self.fs.pipe_file(path, data)  # object stores write whole objects atomically
         return True
 
+    def _set_aside(self, path: str) -> str | None:
+        """Rename a damaged record out of the readers' way (see the module docstring)."""
+        if self.local:
+            moved = set_aside(path)
+            return None if moved is None else str(moved)
+        target = f"{path.rsplit('.', 1)[0]}{DAMAGED_SUFFIX}-{secrets.token_hex(3)}"
+        try:
+            self.fs.mv(path, target)
+        except FileNotFoundError:
+            return None
+        return self.url(target)
+
     def version_numbers(self, project: str, key: str) -> tuple[list[int], list[int]]:
-        """(live numbers, deleted numbers) of a key, ascending."""
-        live, deleted = [], []
+        """(live numbers, numbers taken otherwise: deleted or set aside as damaged), ascending."""
+        live, taken = set(), set()
         for name in self._listdir(f"{self.key_dir(project, key)}/versions"):
-            if name.startswith("v") and name.endswith(".json"):
-                live.append(int(name[1:-5]))
-            elif name.startswith("v") and name.endswith(".deleted"):
-                deleted.append(int(name[1:-8]))
-        return sorted(live), sorted(deleted)
+            parsed = _version_number(name)
+            if parsed is not None:
+                (live if parsed[1] == "json" else taken).add(parsed[0])
+        return sorted(live), sorted(taken - live)
 
     def read_version(self, project: str, key: str, number: int) -> dict[str, Any]:
-        return orjson.loads(self._read(f"{self.key_dir(project, key)}/versions/{version_file_name(number)}"))
+        """The record of version ``number``; ``DamagedRecordError`` if it is empty or cut short."""
+        path = f"{self.key_dir(project, key)}/versions/{version_file_name(number)}"
+        record = _sound_record(self._read(path), number)
+        if record is None:
+            raise DamagedRecordError(path)
+        return record
 
-    def iter_versions(self, project: str, key: str) -> Iterator[dict[str, Any]]:
+    def read_version_or_set_aside(self, project: str, key: str, number: int,
+                                  set_aside: list[str] | None) -> dict[str, Any] | None:
+        """The record of version ``number``; None when it is gone or damaged. A damaged one is
+        set aside when ``set_aside`` is a list (its new location is appended to it)."""
+        try:
+            return self.read_version(project, key, number)
+        except FileNotFoundError:
+            return None  # deleted meanwhile
+        except DamagedRecordError as error:
+            if set_aside is not None:
+                moved = self._set_aside(error.path)
+                if moved is not None:
+                    set_aside.append(moved)
+            return None
+
+    def latest_version(self, project: str, key: str,
+                       set_aside: list[str] | None = None) -> tuple[dict[str, Any] | None, int]:
+        """(the newest sound record or None, the highest number ever taken), setting aside the
+        damaged records met on the way when ``set_aside`` is a list. Call under ``lock``."""
+        live, taken = self.version_numbers(project, key)
+        highest = max(live + taken, default=0)
+        for number in reversed(live):
+            record = self.read_version_or_set_aside(project, key, number, set_aside)
+            if record is not None:
+                return record, highest
+        return None, highest
+
+    def iter_versions(self, project: str, key: str,
+                      set_aside: list[str] | None = None) -> Iterator[dict[str, Any]]:
+        """Every sound record of a key, oldest first (damaged ones skipped, or set aside)."""
         live, _ = self.version_numbers(project, key)
         for number in live:
-            try:
-                yield self.read_version(project, key, number)
-            except (FileNotFoundError, orjson.JSONDecodeError):
-                continue  # deleted meanwhile, or torn by a crash: not a version
+            record = self.read_version_or_set_aside(project, key, number, set_aside)
+            if record is not None:
+                yield record
 
     def write_version(self, record: dict[str, Any]) -> bool:
         """Write a version record; False when its number is taken (another writer won)."""
@@ -196,14 +265,32 @@ class ArtifactStore:
         name = f"{time.time_ns():020d}-{secrets.token_hex(3)}.json"
         self._write_new(f"{self.key_dir(project, key)}/tags/{name}", orjson.dumps(event))
 
-    def tag_events(self, project: str, key: str) -> list[dict[str, Any]]:
+    def tag_events(self, project: str, key: str, set_aside: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every tag move of a key in order; damaged ones skipped (or set aside, as versions)."""
         folder = f"{self.key_dir(project, key)}/tags"
         events = []
         for name in self._listdir(folder):
-            if name.endswith(".json"):
-                with contextlib.suppress(FileNotFoundError, orjson.JSONDecodeError):
-                    events.append(orjson.loads(self._read(f"{folder}/{name}")))
+            if name.endswith(".json") and not name.startswith("."):
+                try:
+                    event = orjson.loads(self._read(f"{folder}/{name}"))
+                except FileNotFoundError:
+                    continue
+                except orjson.JSONDecodeError:
+                    event = None
+                if isinstance(event, dict) and "tag" in event and "op" in event:
+                    events.append(event)
+                elif set_aside is not None:
+                    moved = self._set_aside(f"{folder}/{name}")
+                    if moved is not None:
+                        set_aside.append(moved)
         return events
+
+    def damaged_records(self, project: str, key: str) -> list[str]:
+        """Locations of the records of a key that were set aside as damaged."""
+        found = []
+        for folder in (f"{self.key_dir(project, key)}/versions", f"{self.key_dir(project, key)}/tags"):
+            found += [self.url(f"{folder}/{name}") for name in self._listdir(folder) if DAMAGED_SUFFIX in name]
+        return found
 
     # -- scanning ----------------------------------------------------------------------------
 
@@ -250,6 +337,14 @@ class ArtifactStore:
         return self.fs.open(self.fs._strip_protocol(location), mode)
 
 
+class DamagedRecordError(ValueError):
+    """A record file is empty, cut short or not a record (internal: callers set it aside)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(f"{path} is empty or cut short")
+        self.path = path
+
+
 def _protocols(fs) -> tuple[str, ...]:
     protocol = fs.protocol
     return tuple(protocol) if isinstance(protocol, (tuple, list)) else (protocol,)
@@ -258,32 +353,6 @@ def _protocols(fs) -> tuple[str, ...]:
 def _read_only(path: Path) -> None:
     mode = path.stat().st_mode
     os.chmod(path, mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-
-
-_FICLONE = 0x40049409  # Linux: share the blocks copy-on-write (btrfs, XFS): no copy, no shared inode
-
-
-def _clone(source: Path, dest: Path) -> bool:
-    try:
-        import fcntl
-
-        with open(source, "rb") as src, open(dest, "xb") as dst:
-            fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-        shutil.copystat(source, dest)
-        return True
-    except (OSError, ImportError):
-        dest.unlink(missing_ok=True)
-        return False
-
-
-def _link_or_copy(source: Path, dest: Path) -> None:
-    """A copy-on-write clone, else a hard link, else (another file system) one copy."""
-    if _clone(source, dest):
-        return
-    try:
-        os.link(source, dest)
-    except OSError:
-        shutil.copy2(source, dest)
 
 
 def blob_fingerprint(path: str) -> dict[str, int]:
@@ -296,24 +365,34 @@ def _put_local(source: Path, dest: Path, is_dir: bool) -> bool:
     if dest.exists():
         return False
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f"{dest.name}.tmp-{secrets.token_hex(4)}")
-    if is_dir:
-        from labbook.artifacts.hashing import iter_tree
-
-        tmp.mkdir()
-        for path in iter_tree(source):
-            target = tmp / path.relative_to(source)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(path, target)
-            _read_only(target)
-    else:
-        _link_or_copy(source, tmp)
-        _read_only(tmp)
+    tmp = temporary_name(dest)
     try:
+        if is_dir:
+            from labbook.artifacts.hashing import iter_tree
+
+            tmp.mkdir()
+            for path in iter_tree(source):
+                target = tmp / path.relative_to(source)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                link_or_copy(path, target)
+                _read_only(target)
+        else:
+            link_or_copy(source, tmp)
+            _read_only(tmp)
         os.rename(tmp, dest)
-    except OSError:
-        if dest.exists():  # another writer stored the same content first
-            shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
+    except BaseException as error:
+        _discard(tmp)  # a full disk, say: no partial blob stays behind
+        if isinstance(error, OSError) and dest.exists():  # another writer stored it first
             return False
         raise
     return True
+
+
+def _discard(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        for folder, _dirs, files in os.walk(path):
+            os.chmod(folder, 0o755)
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()

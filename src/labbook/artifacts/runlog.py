@@ -1,14 +1,11 @@
 """Helpers the artifact Run methods share: the run's artifact state, the catalog context,
-source checks, moving and copying into the run folder, lineage appends and registration."""
+source checks, copying into the run folder, lineage appends and registration."""
 
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from labbook.artifacts.lineage import RunArtifact, append_lineage
 from labbook.artifacts.uri import check_key, is_store_uri
@@ -42,9 +39,7 @@ def _existing(path: Any, function: str) -> Path:
         raise InvalidValueError(
             f"Artifact path {str(path)!r} does not exist (cwd: {Path.cwd()}). Pass an existing file or directory."
         )
-    if source.is_symlink():
-        source = source.resolve()
-    return source
+    return source.absolute()  # a link is read through, and left as it is
 
 
 def _no_extra(function: str, kwargs: dict[str, Any]) -> None:
@@ -129,14 +124,15 @@ def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None
 
 
 def _json_dict(value: Any, what: str) -> dict[str, Any]:
+    """``value`` as JSON data by the project's one rule (``json_value``: NaN and infinities
+    kept as ``"nan"``, ``"inf"``, ``"-inf"``)."""
+    from labbook.tracking.values import json_value
+
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise InvalidValueError(f"{what} must be a dict, got {type(value).__name__} ({value!r:.60}).")
-    try:
-        return orjson.loads(orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS))
-    except TypeError as error:
-        raise InvalidValueError(f"{what} must hold JSON values (numbers, text, lists, dicts): {error}.") from None
+    return json_value(what, what, value)
 
 
 def _remove(path: Path) -> None:
@@ -148,24 +144,28 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _move_into(source: Path, dest: Path) -> None:
-    """Move (rename where possible) ``source`` to ``dest``, replacing what was there."""
-    if source.resolve() == dest.resolve():
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove(dest)
-    shutil.move(str(source), str(dest))
+def _copy_into(run: Any, source: Path, dest: Path) -> None:
+    """Copy the user's file or folder ``source`` to ``dest`` in the run folder, replacing what
+    was there. ``source`` is only read: it stays where it was, with the same bytes and inode
+    (a clone shares its blocks where the file system can). No link below the run folder is
+    followed (``RunFolder.make_dirs``)."""
+    from labbook.store.files import copy_file, copy_tree
 
-
-def _copy_into(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove(dest)
+    if not dest.is_symlink() and dest.exists() and os.path.samefile(source, dest):
+        return  # the user wrote it there already (run.get_outputs_path)
+    run._folder.make_dirs(dest.parent)
     if source.is_dir():
-        shutil.copytree(source, dest)
+        _remove(dest)
+        copy_tree(source, dest)
     else:
-        shutil.copy2(source, dest)
+        if dest.is_dir() and not dest.is_symlink():
+            _remove(dest)
+        copy_file(source, dest)  # a rename into place: replaces a link, never writes through it
 
 
 def _outputs_dest(run: Any, rel_path: str | None, file_name: str) -> Path:
+    """``outputs/[<rel_path>/]<file_name>``, its folders made through no symbolic link."""
     base = run._folder.outputs_path(rel_path) if rel_path else run._folder.outputs
-    return safe_join(base, file_name, "file name")
+    dest = safe_join(base, file_name, "file name")
+    run._folder.make_dirs(dest.parent)
+    return dest

@@ -56,14 +56,14 @@ def rebuild(
     progress: Callable[[int, int], None] | None = None,
     settings=None,
     on_error: Callable[[Path, Exception], None] | None = None,
-) -> dict[str, int]:
+) -> dict[str, Any]:
     """Index every run folder under ``artifacts_root``.
 
     ``full`` clears the catalog first; otherwise only runs whose run.json changed since they
     were indexed are read again, and runs whose folder is gone are removed. Artifact versions,
     tags and lineage are re-read from the artifact store of ``settings`` (default: the current
-    home's) every time. A run folder that cannot be read (a damaged run.json) is skipped, counted
-    as ``failed`` and passed to ``on_error``; the others are indexed all the same.
+    on_error: Callable[[Path, Exception], None] | None = None,
+) -> dict[str, Any]:
     """
     folders = list(iter_run_folders(artifacts_root))
     known = {} if full else catalog.indexed_mtimes()
@@ -92,8 +92,9 @@ def rebuild(
         catalog.delete_runs(removed)
     from labbook.artifacts.api import reindex_artifacts
 
-    reindex_artifacts(catalog, artifacts_root, settings)
-    return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed)}
+    artifacts = reindex_artifacts(catalog, artifacts_root, settings)
+    return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed),
+            "damaged": artifacts["damaged"]}
 
 
 def forget_catalog(url: str) -> None:

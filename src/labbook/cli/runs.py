@@ -229,6 +229,11 @@ def index_cmd(ctx, rebuild) -> None:
         f"{result['found']} run folders, {result['indexed']} indexed, {result['failed']} unreadable, "
         f"{result['removed']} removed from the catalog."
     )
+    if result["damaged"]:
+        click.echo(f"{len(result['damaged'])} damaged artifact record(s) (empty or cut short) set aside, "
+                   "kept for you to inspect; their versions are not listed:")
+        for location in result["damaged"]:
+            click.echo(shown(f"  {location}"))
 
 
 def _home_settings(ctx):

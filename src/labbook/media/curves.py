@@ -1,7 +1,8 @@
 """Curves (ROC, precision-recall, custom) and confusion matrices as event values.
 
 Curve value: ``{"kind": "roc" | "pr" | "custom", "x": [...], "y": [...], "annotation": str | None}``
-plus ``"auc"`` (ROC) or ``"average_precision"`` (PR) as numbers, and ``"class"`` for the
+plus ``"auc"`` (ROC) or ``"average_precision"`` (PR) as numbers (NaN and infinities as
+``"nan"``, ``"inf"``, ``"-inf"``, as everywhere), and ``"class"`` for the
 one-vs-rest curves of a multi-class model. Confusion value: ``{"x": [...], "y": [...], "z": [[...]]}``
 with ``z[i][j]`` the value at row label ``y[i]`` and column label ``x[j]``; the matrix may be
 rectangular, labels keep their types and values are stored as given.
@@ -15,6 +16,7 @@ from typing import Any
 from labbook.errors import InvalidValueError
 from labbook.media.arrays import float_list, numeric, plain_list, same_length
 from labbook.media.optional import need
+from labbook.tracking.values import json_float
 
 
 def _number(what: str, argument: str, value: Any) -> float | None:
@@ -39,13 +41,13 @@ def curve_value(what: str, kind: str, x: Any, y: Any, x_name: str = "x", y_name:
 def roc_value(what: str, fpr: Any, tpr: Any, auc: Any) -> dict[str, Any]:
     number = _number(what, "auc", auc)
     value = curve_value(what, "roc", fpr, tpr, "fpr", "tpr", None if number is None else number)
-    return {**value, "auc": number}
+    return {**value, "auc": None if number is None else json_float(number)}
 
 
 def pr_value(what: str, precision: Any, recall: Any, average_precision: Any) -> dict[str, Any]:
     number = _number(what, "average_precision", average_precision)
     value = curve_value(what, "pr", precision, recall, "precision", "recall", number)
-    return {**value, "average_precision": number}
+    return {**value, "average_precision": None if number is None else json_float(number)}
 
 
 def _classes(what: str, y_preds: Any, y_targets: Any, is_multi_class: bool):

@@ -44,6 +44,11 @@ class PreparedImage:
     rescale: float = 1.0
 
     @property
+    def data(self) -> Any:
+        """The pixels as given: the array, else the PIL image."""
+        return self.array if self.array is not None else self.pil
+
+    @property
     def nbytes(self) -> int:
         if self.array is not None:
             return int(self.array.nbytes)
@@ -223,15 +228,20 @@ def image_writer(prepared: PreparedImage, ext: str):
 
 
 def file_image_fields(ext: str):
-    """Fields of an image file copied as is (size read from its header, without decoding)."""
+    """Fields of an image file copied as is (size read from its header, without decoding).
+    A file PIL cannot read is kept as given, its size unknown and the reason in ``unreadable``."""
 
     def write(path: Path) -> dict[str, Any]:
+        unknown = {"height": None, "width": None, "colorspace": None, "content_type": ext}
         try:
             from PIL import Image
         except ImportError:  # the file is kept; only its size is unknown
-            return {"height": None, "width": None, "colorspace": None, "content_type": ext}
-        with Image.open(path) as image:
-            return image_fields(image, ext)
+            return unknown
+        try:
+            with Image.open(path) as image:
+                return image_fields(image, ext)
+        except Exception as error:  # noqa: BLE001 - any decoding failure: stored as given
+            return {**unknown, "unreadable": f"{type(error).__name__}: {error}"[:500]}
 
     return write
 

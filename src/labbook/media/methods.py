@@ -19,6 +19,7 @@ from labbook.errors import InvalidValueError, MissingDependencyError
 from labbook.media.assets import (existing_file, file_ext, is_path, log_asset_event, log_background_event,
                                    no_fields)
 from labbook.media.optional import need
+from labbook.store.names import check_extension
 
 
 def log_image(self, data: Any, name: str | None = None, step: int | None = None, timestamp: Any = None,
@@ -34,21 +35,22 @@ def log_image(self, data: Any, name: str | None = None, step: int | None = None,
     self._check_open(what)
     if is_path(data):
         source = existing_file(what, "data", data)
-        kind = (ext or file_ext(source, "png")).lstrip(".").lower()
+        kind = check_extension(ext or file_ext(source, "png"), f"{what} ext").lower()
         log_asset_event(self, "image", name or source.stem, step, timestamp, kind,
                         images.file_image_fields(kind), source=source)
         return
     if hasattr(data, "encoded_image_string"):  # a TensorFlow summary image
         encoded = bytes(data.encoded_image_string)
-        log_asset_event(self, "image", name or "image", step, timestamp, ext or "png",
-                        _bytes_writer(encoded, images.file_image_fields(ext or "png")))
+        kind = check_extension(ext or "png", f"{what} ext").lower()
+        log_asset_event(self, "image", name or "image", step, timestamp, kind,
+                        _bytes_writer(encoded, images.file_image_fields(kind)))
         return
     kind = images.check_ext(what, ext)
     scale = images.check_rescale(what, rescale)
     need("PIL.Image", "Logging images")
     prepared = images.prepare_image(what, "data", data, dataformats, scale)
     log_asset_event(self, "image", name or "image", step, timestamp, kind, images.image_writer(prepared, kind),
-                    nbytes=prepared.nbytes)
+                    nbytes=prepared.nbytes, raw=prepared.data)
 
 
 def _bytes_writer(data: bytes, then):
@@ -85,7 +87,7 @@ def log_image_with_boxes(self, tensor_image: Any, tensor_boxes: Any, name: str |
             )
     boxes = images.prepare_boxes(what, tensor_boxes, labels, scores, scale)
     log_asset_event(self, "image", name or "image", step, timestamp, "png",
-                    images.boxes_writer(prepared, boxes, self._folder.path))
+                    images.boxes_writer(prepared, boxes, self._folder.path), raw=prepared.data)
 
 
 def log_mpl_image(self, data: Any, name: str | None = None, close: bool = True, step: int | None = None,
@@ -106,7 +108,7 @@ def log_mpl_image(self, data: Any, name: str | None = None, close: bool = True, 
             images.close_figures(data)
     prepared = images.prepare_array(what, "data", pixels, "NHWC" if pixels.ndim == 4 else "HWC", 1.0, copy=False)
     log_asset_event(self, "image", name or "figure", step, timestamp, "png", images.image_writer(prepared, "png"),
-                    nbytes=prepared.nbytes)
+                    nbytes=prepared.nbytes, raw=prepared.data)
 
 
 def log_video(self, data: Any, name: str | None = None, fps: int = 4, step: int | None = None,
@@ -122,7 +124,7 @@ def log_video(self, data: Any, name: str | None = None, fps: int = 4, step: int 
     self._check_open(what)
     if is_path(data):
         source = existing_file(what, "data", data)
-        kind = str(getattr(content_type, "value", content_type) or file_ext(source, "mp4")).lstrip(".").lower()
+        kind = check_extension(content_type or file_ext(source, "mp4"), f"{what} content_type").lower()
         log_asset_event(self, "video", name or source.stem, step, timestamp, kind, no_fields,
                         source=source, extra={"content_type": kind})
         return
@@ -130,7 +132,7 @@ def log_video(self, data: Any, name: str | None = None, fps: int = 4, step: int 
     video.require_encoder(what, kind)
     prepared = video.prepare_video(what, "data", data, fps)
     log_asset_event(self, "video", name or "video", step, timestamp, kind, video.video_writer(prepared, kind),
-                    nbytes=prepared.frames.nbytes)
+                    nbytes=prepared.frames.nbytes, raw=prepared.frames)
 
 
 def log_audio(self, data: Any, name: str | None = None, sample_rate: int = 44100, step: int | None = None,
@@ -146,7 +148,7 @@ def log_audio(self, data: Any, name: str | None = None, sample_rate: int = 44100
     self._check_open(what)
     if is_path(data):
         source = existing_file(what, "data", data)
-        kind = str(getattr(content_type, "value", content_type) or file_ext(source, "wav")).lstrip(".").lower()
+        kind = check_extension(content_type or file_ext(source, "wav"), f"{what} content_type").lower()
         rate = audio.check_sample_rate(what, sample_rate)
         log_asset_event(self, "audio", name or source.stem, step, timestamp, kind,
                         audio.file_audio_fields(kind, rate), source=source)
@@ -158,7 +160,7 @@ def log_audio(self, data: Any, name: str | None = None, sample_rate: int = 44100
         )
     prepared = audio.prepare_audio(what, "data", data, sample_rate)
     log_asset_event(self, "audio", name or "audio", step, timestamp, "wav", audio.audio_writer(prepared),
-                    nbytes=prepared.samples.nbytes)
+                    nbytes=prepared.samples.nbytes, raw=prepared.samples)
 
 
 def log_histogram(self, name: str, values: Any, bins: Any, max_bins: int | None = None,
@@ -324,7 +326,7 @@ def log_mpl_plotly_chart(self, name: str, figure: Any, step: int | None = None, 
             pixels = images.render_figure(what, "figure", figure)
             prepared = images.prepare_array(what, "figure", pixels, "HWC", 1.0, copy=False)
             log_asset_event(self, "chart", name, step, timestamp, "png", images.image_writer(prepared, "png"),
-                            extra={"kind": "image", "fallback": "image", "reason": reason})
+                            extra={"kind": "image", "fallback": "image", "reason": reason}, raw=prepared.data)
             return
     finally:
         if close:

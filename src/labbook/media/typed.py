@@ -125,6 +125,18 @@ class CurveEvent(MediaEvent):
     def y(self):
         return _floats(self.value["y"])
 
+    @property
+    def auc(self) -> float | None:
+        return _score(self.value.get("auc"))
+
+    @property
+    def average_precision(self) -> float | None:
+        return _score(self.value.get("average_precision"))
+
+
+def _score(value: Any) -> float | None:
+    return None if value is None else float(value)  # "nan", "inf", "-inf" parse back
+
 
 class ConfusionEvent(MediaEvent):
     """``x`` (column labels), ``y`` (row labels), ``z`` (values, row by row)."""

@@ -12,16 +12,25 @@
       logs/             captured stdout/stderr
       resources/        system samples
       code/             uncommitted git diff
+
+Every path component built here passes ``check_component`` (names are encoded with
+``encode_name``, extensions checked with ``check_extension``), and writers create folders and
+new files through ``make_dirs`` / ``create_file``, which follow no symbolic link below the run
+folder. The check walks the folders with ``O_NOFOLLOW`` file descriptors, so a link planted in
+the run folder (``assets/image -> /elsewhere``) is refused, not written through. What is out of
+reach: a process of the same user swapping a folder for a link between that walk and the write
+that follows; the run folder belongs to the user running the script.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from labbook.errors import PathEscapeError
-from labbook.store.names import check_name, decode_name, encode_name
+from labbook.store.names import check_component, check_extension, check_name, decode_name, encode_name
 
 RUN_FILE = "run.json"
 LINEAGE_FILE = "lineage.jsonl"
@@ -138,8 +147,8 @@ class RunFolder:
         if step is not None:
             stem = f"{stem}_{int(step)}"
         if ext:
-            stem = f"{stem}.{ext.lstrip('.')}"
-        return self.assets / encode_name(kind) / stem
+            stem = f"{stem}.{check_extension(ext)}"
+        return self.assets / check_component(encode_name(kind), "asset kind") / check_component(stem, "asset file name")
 
     def artifacts_path(self, rel_path: str | None = None) -> Path:
         return self.path if not rel_path else safe_join(self.path, rel_path)
@@ -150,3 +159,88 @@ class RunFolder:
     def relative(self, path: Path) -> str:
         """``path`` relative to the run folder, with forward slashes."""
         return Path(path).resolve().relative_to(self.path.resolve()).as_posix()
+
+    # -- writing without following links -------------------------------------------------
+
+    def _parts(self, path: Path) -> tuple[str, ...]:
+        try:
+            parts = Path(path).relative_to(self.path).parts
+        except ValueError:
+            raise PathEscapeError(f"{path} is not inside the run folder {self.path}.") from None
+        for part in parts:
+            check_component(part, "path component")
+        return parts
+
+    def _open_dirs(self, parts: tuple[str, ...]) -> int:
+        """A descriptor of the folder ``parts`` below the run folder, made where missing; no
+        component may be a symbolic link."""
+        fd = os.open(self.path, os.O_RDONLY | _DIRECTORY)
+        try:
+            for index, part in enumerate(parts):
+                try:
+                    os.mkdir(part, 0o777, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                try:
+                    child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+                except OSError as error:
+                    if error.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        raise _link_error(self.path.joinpath(*parts[: index + 1])) from None
+                    raise
+                os.close(fd)
+                fd = child
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd
+
+    def make_dirs(self, path: Path) -> Path:
+        """Create the folder ``path`` (inside the run folder) and its parents, through no link."""
+        parts = self._parts(path)
+        if not _SAFE_OPEN:
+            return _checked_makedirs(self.path, parts)
+        os.close(self._open_dirs(parts))
+        return Path(path)
+
+    def create_file(self, path: Path) -> Path:
+        """Create ``path`` empty and new (``FileExistsError`` if anything is there, a link
+        included), its folders made as ``make_dirs`` does."""
+        parts = self._parts(path)
+        if not parts:
+            raise PathEscapeError(f"{path} is the run folder itself, not a file in it.")
+        if not _SAFE_OPEN:
+            _checked_makedirs(self.path, parts[:-1])
+            with open(path, "xb"):
+                return Path(path)
+        fd = self._open_dirs(parts[:-1])
+        try:
+            os.close(os.open(parts[-1], os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o644, dir_fd=fd))
+        finally:
+            os.close(fd)
+        return Path(path)
+
+
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_SAFE_OPEN = bool(_NOFOLLOW and _DIRECTORY) and os.open in os.supports_dir_fd and os.mkdir in os.supports_dir_fd
+
+
+def _link_error(path: Path) -> PathEscapeError:
+    return PathEscapeError(
+        f"{path} is a symbolic link (or not a folder); labbook writes only inside the run folder and "
+        "follows no link there. Remove the link and log again."
+    )
+
+
+def _checked_makedirs(root: Path, parts: tuple[str, ...]) -> Path:  # pragma: no cover - no O_NOFOLLOW
+    """Where descriptors cannot be walked (Windows): check each component with lstat."""
+    current = root
+    for part in parts:
+        current = current / part
+        try:
+            current.mkdir()
+        except FileExistsError:
+            pass
+        if current.is_symlink() or not current.is_dir():
+            raise _link_error(current)
+    return current

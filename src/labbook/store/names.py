@@ -9,16 +9,22 @@ The exact name is also kept inside the file's header, so even the cut form maps 
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 import string
 from urllib.parse import quote, unquote
 
-from labbook.errors import InvalidNameError
+from labbook.errors import InvalidNameError, PathEscapeError
 
 MAX_NAME_LENGTH = 1024
 _MAX_COMPONENT = 180  # bytes; leaves room for a writer id and extension under the 255-byte limit
 _SAFE = string.ascii_letters + string.digits + "_.-"
 _HASHED_MARK = "~"
+# An extension or content type used verbatim in a file name: "png", "tar.gz", "svg+xml".
+_EXTENSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+-]*(\.[A-Za-z0-9][A-Za-z0-9_+-]*)*")
+MAX_EXTENSION_LENGTH = 32
+_SEPARATOR = re.compile(r"[/\\\x00]")
 
 
 def check_name(name: object, what: str = "name") -> str:
@@ -60,3 +66,36 @@ def decode_name(component: str) -> str | None:
     if _HASHED_MARK in component:
         return None
     return unquote(component)
+
+
+def check_extension(ext: object, what: str = "extension") -> str:
+    """``ext`` (without a leading dot) if it can end a file name, else raise ``PathEscapeError``.
+
+    The one gate for every extension and content type that becomes part of a path: letters,
+    digits, ``_``, ``+`` and ``-``, in dot-separated parts (``png``, ``tar.gz``), at most
+    32 characters. So no separator, ``..`` or NUL ever reaches the file system.
+    """
+    return _check_extension(ext if isinstance(ext, str) else str(getattr(ext, "value", ext)), what)
+
+
+@functools.lru_cache(maxsize=256)  # a run logs a handful of extensions, many times
+def _check_extension(text: str, what: str) -> str:
+    stripped = text.lstrip(".")
+    if len(stripped) > MAX_EXTENSION_LENGTH or not _EXTENSION.fullmatch(stripped):
+        raise PathEscapeError(
+            f"The {what} {text[:80]!r} cannot be used in a file name: an extension is letters, "
+            "digits, '_', '+' and '-' in dot-separated parts (like 'png' or 'tar.gz'), "
+            f"at most {MAX_EXTENSION_LENGTH} characters. Pass one like that."
+        )
+    return stripped
+
+
+def check_component(component: str, what: str = "path component") -> str:
+    """``component`` if it is one safe path component (what ``encode_name`` makes), else raise."""
+    if (not isinstance(component, str) or component in ("", ".", "..") or _SEPARATOR.search(component)
+            or (len(component) > 63 and len(component.encode()) > 255)):
+        raise PathEscapeError(
+            f"The {what} {str(component)[:80]!r} is not one path component inside its folder. "
+            "Use a plain name (it is encoded safely when logged through labbook)."
+        )
+    return component

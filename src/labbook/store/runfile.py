@@ -9,13 +9,13 @@ never sees a half-written file.
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import orjson
 
 from labbook.errors import RunFileError
+from labbook.store.files import write_atomic as _write_atomic
 
 RUN_FORMAT = "labbook.run"
 RUN_FORMAT_VERSION = 1
@@ -68,10 +68,9 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def write_atomic(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(content)
-    os.replace(tmp, path)
+    """Replace ``path`` all at once (``labbook.store.files.write_atomic``, without the fsync:
+    this runs on the writer thread about once a second)."""
+    _write_atomic(path, content, durable=False)
 
 
 def apply_ops(data: dict[str, Any], ops: Iterable[Op]) -> dict[str, Any]:

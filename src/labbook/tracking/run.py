@@ -160,6 +160,9 @@ class Run:
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval}, home=home
         )
+        from labbook.artifacts.paths import check_template
+
+        check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
         self._ended = False
         # attach: this process is one writer among others and does not own the run's lifecycle
         # (the server writing for a remote client): opening an existing run leaves its status
