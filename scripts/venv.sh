@@ -6,5 +6,8 @@ ensure_venv() {
     "$python" -m venv .venv
   fi
   .venv/bin/python -m pip install --quiet --upgrade pip
+  if [ "$1" = "test" ]; then  # the CPU wheel, pinned: a plain "torch" would pull the CUDA build
+    .venv/bin/python -m pip install --quiet "torch==2.13.0"
+  fi
   .venv/bin/python -m pip install --quiet -e ".[$1]"
 }

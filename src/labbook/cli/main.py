@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "labbook.cli.artifacts",
     "labbook.cli.logs",
     "labbook.cli.demo",
+    "labbook.cli.importers",
 )
 
 
