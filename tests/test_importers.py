@@ -35,12 +35,13 @@ def mlflow_client(uri: str):
 
 def write_store(uri: str, folder: Path, experiments: int, runs: int, long_runs: int) -> list[str]:
     """``runs`` finished runs over ``experiments`` experiments (plus one still RUNNING), each with
-    nested params, tags, a ``loss`` of 2,000 steps (10,000 for the first ``long_runs``), an
+    nested params, tags, a ``loss`` of 300 steps (10,000 for the first ``long_runs``), an
     ``accuracy``, files and a model folder. Returns the finished runs' ids."""
     from mlflow.entities import Metric, Param, RunTag
 
     client = mlflow_client(uri)
-    ids = [client.create_experiment(f"vision exp {e}") for e in range(experiments)]
+    ids = [client.create_experiment(f"vision exp {e}", artifact_location=(folder / f"artifacts-{e}").as_uri())
+           for e in range(experiments)]
     rng = np.random.default_rng(0)
     files = folder / "files"
     (files / "plots").mkdir(parents=True)
@@ -52,7 +53,6 @@ def write_store(uri: str, folder: Path, experiments: int, runs: int, long_runs: 
     (model / "MLmodel").write_text(
         "artifact_path: model\nflavors:\n  python_function:\n    loader_module: mlflow.sklearn\n"
         "  sklearn:\n    pickled_model: model.pkl\n    sklearn_version: 1.5.0\n")
-    (model / "model.pkl").write_bytes(bytes(range(256)) * 4)
     finished = []
     for index in range(runs + 1):
         run = client.create_run(ids[index % experiments], start_time=T0 + index * 60_000,
@@ -62,7 +62,7 @@ def write_store(uri: str, folder: Path, experiments: int, runs: int, long_runs: 
                   Param("schedule.warmup.kind", "linear"), Param("note", "1e-3 or so")]
         client.log_batch(run_id, params=params, tags=[RunTag("mlflow.note.content", f"Run **{index}**"),
                                                       RunTag("empty", "")])
-        steps = 10_000 if index < long_runs else 2_000
+        steps = 10_000 if index < long_runs else 300  # MLflow writes about 1,000 points a second
         values = rng.random(steps)
         for start in range(0, steps, 1000):
             client.log_batch(run_id, metrics=[
@@ -72,7 +72,13 @@ def write_store(uri: str, folder: Path, experiments: int, runs: int, long_runs: 
                                           for s in range(50)])
         client.log_artifacts(run_id, str(files / "plots"), "plots")
         client.log_artifact(run_id, str(files / "summary.json"))
+        (model / "model.pkl").write_bytes(bytes([index]) * 1024)  # each run's own model
         client.log_artifacts(run_id, str(model), "model")
+        if index == 0:  # an MLflow 3 logged model, kept outside the run's artifacts
+            logged = client.create_logged_model(ids[0], name="classifier", source_run_id=run_id,
+                                                params={"C": "0.5"})
+            client.log_model_artifacts(logged.model_id, str(model))
+            client.finalize_logged_model(logged.model_id, "READY")
         if index == runs:
             break  # the last one stays RUNNING
         client.set_terminated(run_id, status=STATUSES[index % 4], end_time=T0 + index * 60_000 + 45_000)
@@ -84,7 +90,7 @@ def write_store(uri: str, folder: Path, experiments: int, runs: int, long_runs: 
 def mlflow_store(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mlflow")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    return uri, write_store(uri, folder, experiments=3, runs=20, long_runs=3)
+    return uri, write_store(uri, folder, experiments=3, runs=20, long_runs=1)
 
 
 def imported(run_id: str):
@@ -119,9 +125,14 @@ def assert_same_as_mlflow(client, run_id: str) -> None:
     for artifact in ("plots/roc.csv", "plots/notes.md", "summary.json"):
         local = client.download_artifacts(run_id, artifact)
         assert (outputs / artifact).read_bytes() == Path(local).read_bytes()
-    models = labbook.list_artifacts(kind="model", producer=record.uuid)
-    assert [(m.key, m.labels.get("framework")) for m in models] == [("model", "sklearn")]
-    assert Path(models[0].local_path, "model.pkl").read_bytes() == bytes(range(256)) * 4
+    index = int(info.run_name.split("-")[1])
+    models = {m.key: m for m in labbook.list_artifacts(kind="model", producer=record.uuid)}
+    assert sorted(models) == (["classifier", "model"] if index == 0 else ["model"])
+    for model in models.values():
+        assert model.labels["framework"] == "sklearn"
+        assert Path(model.local_path(), "model.pkl").read_bytes() == bytes([index]) * 1024
+    if index == 0:
+        assert models["classifier"].meta["params"] == {"C": "0.5"}
 
 
 def test_import_mlflow_carries_every_value_and_step(mlflow_store):
@@ -137,7 +148,7 @@ def test_import_mlflow_carries_every_value_and_step(mlflow_store):
     for run_id in run_ids:
         assert_same_as_mlflow(client, run_id)
         points += len(imported(run_id).metric("loss"))
-    assert points == 3 * 10_000 + 17 * 2_000
+    assert points == 10_000 + 19 * 300
 
     again = CliRunner().invoke(cli, ["import", "mlflow", "--tracking-uri", uri], catch_exceptions=False)
     assert again.exit_code == 0, again.output
@@ -189,3 +200,20 @@ def test_optional_extras_are_not_imported(home):
                          check=True, timeout=60).stdout
     loaded = [orjson.loads(line) for line in out.splitlines()]
     assert loaded == [[]] * len(steps)
+
+
+def test_search_by_a_value_inside_meta(run_factory):
+    first = run_factory(name="a")
+    first.log_meta(imported_from={"source": "mlflow", "run_id": "it's-1"}, epochs=3)
+    second = run_factory(name="b")
+    second.log_meta(imported_from={"source": "tensorboard", "run_id": "/tmp/x"})
+    first.end(), second.end()
+    from labbook.importers.common import find_imported, quote
+
+    def names(text):
+        return sorted(r.name for r in labbook.search_runs(filter=text))
+
+    assert names("meta.imported_from.source = 'mlflow'") == ["a"]
+    assert names("meta.imported_from.run_id = " + quote("it's-1")) == ["a"]
+    assert names("meta.epochs >= 3") == ["a"] and names("meta.epochs is null") == ["b"]
+    assert find_imported("tensorboard", "/tmp/x") == second.uuid and find_imported("mlflow", "/tmp/x") is None

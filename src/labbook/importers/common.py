@@ -52,7 +52,7 @@ class ImportReport:
     existing: dict[str, str] = field(default_factory=dict)  # already imported earlier
     skipped: dict[str, str] = field(default_factory=dict)  # source label -> why not imported
     notes: dict[str, list[str]] = field(default_factory=dict)  # source label -> not carried over
-    failed: dict[str, str] = field(default_factory=dict)  # source label -> error
+    failed: dict[str, str] = field(default_factory=dict)  # source label -> the error, the partial run
 
     def summary(self) -> Counter[str]:
         """How many runs had each note, for the closing summary."""
@@ -106,13 +106,14 @@ def import_runs(source: str, uri: str, runs: Iterable[SourceRun], project: str |
                   started_at=source_run.started_at)
         try:
             source_run.write(run, notes)
-        except Exception as error:
-            run.log_status("failed", reason="ImportFailed", message=f"{type(error).__name__}: {error}")
+        except BaseException as error:  # noqa: BLE001 - reported; the other runs are still imported
+            message = str(error) if isinstance(error, LabbookError) else f"{type(error).__name__}: {error}"
+            run.log_status("failed", reason="ImportFailed", message=message)
             run.end()
-            if isinstance(error, LabbookError):
-                report.failed[source_run.label] = str(error)
-                continue
-            raise
+            if not isinstance(error, Exception):  # Ctrl-C: stop importing, the run marked failed
+                raise
+            report.failed[source_run.label] = f"{message} (partial run {run.uuid}, marked failed)"
+            continue
         run.log_meta(imported_from={"source": source, "run_id": source_run.run_id, "uri": uri,
                                     **source_run.extra})
         run.log_status(source_run.status, reason=f"Imported from {source}",

@@ -30,6 +30,7 @@ model registry entries and evaluation results.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from datetime import datetime, timezone
@@ -131,7 +132,7 @@ def _param(text: str) -> Any:
         pass
     try:
         number = float(text)
-        if repr(number) == text:
+        if repr(number) == text and math.isfinite(number):
             return number
     except ValueError:
         pass
@@ -176,7 +177,7 @@ def _logged_models(client: Any, experiment: Any, run_id: str, tmp: Path, run: An
         return
     from mlflow.artifacts import download_artifacts
 
-    models = search(experiment_ids=[experiment.experiment_id], filter_string=f"source_run_id = '{run_id}'")
+    models = _all(search, experiment_ids=[experiment.experiment_id], filter_string=f"source_run_id = '{run_id}'")
     for index, model in enumerate(models):
         try:
             local = Path(download_artifacts(artifact_uri=model.artifact_location,
