@@ -49,7 +49,7 @@ def _print_report(report: Any) -> None:
 
 @click.group("import")
 def import_group() -> None:
-    """Import runs from MLflow, TensorBoard or W&B (importing again adds nothing)."""
+    """Import runs from MLflow or TensorBoard (importing again adds nothing)."""
 
 
 @import_group.command("mlflow")
