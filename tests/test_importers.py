@@ -217,3 +217,16 @@ def test_search_by_a_value_inside_meta(run_factory):
     assert names("meta.imported_from.run_id = " + quote("it's-1")) == ["a"]
     assert names("meta.epochs >= 3") == ["a"] and names("meta.epochs is null") == ["b"]
     assert find_imported("tensorboard", "/tmp/x") == second.uuid and find_imported("mlflow", "/tmp/x") is None
+
+
+def test_bench_import_smoke(home):
+    """bench/bench_import.py --smoke runs end to end: every reader counts every point."""
+    bench = Path(__file__).resolve().parents[1] / "bench" / "bench_import.py"
+    out = subprocess.run([PYTHON, str(bench), "--smoke"], env=python_env(home), capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = {line[:48].strip(): line[48:].split() for line in out.stdout.splitlines()[2:]}
+    assert sorted(rows) == sorted(["mlflow: MlflowClient.get_metric_history", "labbook import mlflow",
+                                   "tensorboard: EventMultiplexer.Reload + Scalars",
+                                   "labbook import tensorboard"])
+    assert {fields[1] for fields in rows.values()} == {"400"}  # 2 runs x 200 points, each reader
