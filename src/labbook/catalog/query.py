@@ -10,6 +10,7 @@ Grammar (case-insensitive keywords)::
                | field "is" ["not"] "null" | value "in" "tags" | "tags" ("contains"|"=") value
     field     := params.<key> | inputs.<key> | outputs.<key>
                | metrics.<name>[.last|.min|.max|.count|.last_step]
+               | meta.<key>[.<key>...]   (a value inside the run's meta, e.g. meta.imported_from.run_id)
                | status | name | uuid | project | user | host | description | git_commit
                | created_at | started_at | finished_at | duration
     op        := = | == | != | <> | < | <= | > | >= | like | contains
@@ -51,9 +52,10 @@ _TOKEN = re.compile(
 
 @dataclass(frozen=True)
 class Field:
-    table: str  # "runs", "params", "metrics", "tags"
+    table: str  # "runs", "params", "metrics", "tags", "meta"
     key: str = ""  # param key or metric name
     attr: str = ""  # runs column, params section, metric summary column
+    path: tuple[str, ...] = ()  # keys inside the run's meta JSON
 
 
 def parse_field(text: str) -> Field:
@@ -71,13 +73,15 @@ def parse_field(text: str) -> Field:
     rest = parts[1:]
     if head in ("params", "inputs", "outputs"):
         return Field("params", key=".".join(rest), attr="outputs" if head == "outputs" else "inputs")
+    if head == "meta":
+        return Field("meta", path=tuple(rest))
     if head == "metrics":
         attr = "last"
         if len(rest) > 1 and rest[-1] in METRIC_FIELDS:
             attr = rest[-1]
             rest = rest[:-1]
         return Field("metrics", key=".".join(rest), attr=attr)
-    raise QueryError(f"Unknown field {text!r}: it must start with params., outputs. or metrics.")
+    raise QueryError(f"Unknown field {text!r}: it must start with params., outputs., metrics. or meta.")
 
 
 def _split_dotted(text: str) -> list[str]:
@@ -302,6 +306,13 @@ def _condition(field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
         if op == "in":
             return sa.or_(*(_tag_condition(v) for v in value))
         raise QueryError(f"tags supports =, !=, contains and in; got {op!r}.")
+    if field.table == "meta":
+        element = runs.c.meta[field.path]
+        sample = value[0] if isinstance(value, list) and value else value
+        if op != "is_null" and isinstance(sample, (bool, int, float)):
+            value = [float(v) for v in value] if isinstance(value, list) else float(value)
+            return _compare(element.as_float(), op, value)
+        return _compare(element.as_string(), op, value)
     if field.table == "metrics":
         m = schema.metrics
         if op == "is_null":
@@ -371,7 +382,7 @@ def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Se
             keys.append((alias.c.value_num, descending))
             column = alias.c.value_text
         else:
-            raise QueryError("Runs cannot be ordered by tags.")
+            raise QueryError(f"Runs cannot be ordered by {text!r}: use params., metrics. or a run field.")
         keys.append((column, descending))
     keys.append((schema.runs.c.uuid, False))
     for column, descending in keys:

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "labbook.cli.logs",
     "labbook.cli.demo",
     "labbook.cli.server",
+    "labbook.cli.importers",
 )
 
 

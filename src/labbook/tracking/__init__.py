@@ -158,12 +158,15 @@ def init(
     name: str | None = None,
     description: str | None = None,
     tags: str | list[str] | None = None,
+    *,
+    sync_tensorboard: bool = False,
     **settings: Any,
 ) -> Run:
     """Start (or, with ``run_uuid``, resume) the process's active run and return it.
 
     A run still active from an earlier ``init()`` is ended first (``succeeded``), so calling
-    ``init()`` again in a notebook starts a fresh run cleanly.
+    ``init()`` again in a notebook starts a fresh run cleanly. ``sync_tensorboard=True`` logs
+    what a ``SummaryWriter`` writes under ``get_tensorboard_path()`` while the run runs.
     """
     if _active:
         _active[0].end()
@@ -172,7 +175,7 @@ def init(
         track_env=track_env, track_logs=track_logs, refresh_data=refresh_data,
         artifacts_path=artifacts_path, collect_artifacts=collect_artifacts,
         collect_resources=collect_resources, is_offline=is_offline, is_new=is_new, name=name,
-        description=description, tags=tags, **settings,
+        description=description, tags=tags, sync_tensorboard=sync_tensorboard, **settings,
     )
     _active[:] = [run]  # a NoOpRun too, so module calls stay cheap no-ops
     return run

@@ -114,6 +114,12 @@ class Run:
     ``attach=True`` opens the run as one more writer that does not own its lifecycle (what the
     server does for HTTP clients): an existing run keeps its status, and ``end()`` flushes and
     detaches without finishing it. ``Run(project="p", run_uuid=uuid, attach=True)``.
+
+    labbook's own keyword arguments include ``sync_tensorboard=True`` (log what a
+    ``SummaryWriter`` writes under ``get_tensorboard_path()`` while the run runs; see
+    docs/integrations-tensorboard.md) and ``started_at`` (a new run's start time, for runs
+    imported from another tracker; its end time is the ``last_transition_time`` of its final
+    ``log_status``).
     """
 
     def __new__(cls, *args: Any, **kwargs: Any):
@@ -153,6 +159,8 @@ class Run:
         install_handlers: bool = True,
         resources_interval: float | None = None,
         attach: bool = False,
+        sync_tensorboard: bool = False,
+        started_at: datetime | str | None = None,
     ) -> None:
         check_init(locals())
         owner, project = split_owner(owner, project)
@@ -202,6 +210,7 @@ class Run:
         self.rank = int(os.environ.get("RANK", "0") or 0)
         self.writer_id = f"{self.rank}-{os.getpid()}-{secrets.token_hex(3)}"
         created = now_iso()
+        begun = created if started_at is None or exists else _iso_time("started_at", started_at)
         if exists:
             record = read_run_file(self._folder.run_file)
             self.project = record.get("project", self.project)
@@ -209,16 +218,16 @@ class Run:
             record = {
                 "uuid": self.uuid, "owner": owner, "project": self.project, "name": name,
                 "description": description, "tags": tag_list("init", tags) if tags else [],
-                "status": "created", "status_conditions": [], "created_at": created,
+                "status": "created", "status_conditions": [], "created_at": begun,
                 "started_at": None, "finished_at": None, "duration": None,
                 "inputs": {}, "outputs": {}, "meta": {}, "readme": None, "code": {}, "env": {},
             }
         ops: list = [("set", "status", "running"),
                      ("append", "status_conditions",
-                      {"status": "resuming" if exists else "running", "time": created,
+                      {"status": "resuming" if exists else "running", "time": begun,
                        "reason": "LabbookClient", "message": "Run resumed" if exists else "Run started"})]
         if not record.get("started_at"):
-            ops.append(("set", "started_at", created))
+            ops.append(("set", "started_at", begun))
         ops.append(("set", "heartbeat_at", created))  # alive now; the heartbeat thread keeps it fresh
         if exists:
             ops += [("set", "finished_at", None), ("set", "duration", None)]
@@ -273,6 +282,10 @@ class Run:
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
+        if sync_tensorboard:  # what a SummaryWriter writes to get_tensorboard_path() is logged too
+            from labbook.media.tensorboard import start_sync
+
+            start_sync(self)
 
     # -- identity and paths --------------------------------------------------------------
 
@@ -706,6 +719,16 @@ def _forget_active(run: Run) -> None:
 
 def _ignore(*args: Any, **kwargs: Any) -> None:
     return None
+
+
+def _iso_time(argument: str, value: Any) -> str:
+    """A UTC ISO 8601 time for a datetime or ISO string (naive means local time, as elsewhere)."""
+    try:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{argument}={value!r} is not a datetime or an ISO 8601 time. Pass e.g. "
+                          "'2026-11-23T10:00:00+00:00'.") from None
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _one_of(function: str, first: str, a: Any, second: str, b: Any) -> Any:
