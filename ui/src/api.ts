@@ -28,7 +28,8 @@ export interface MetricSummary {
 export type RunStatus =
   | "created" | "running" | "succeeded" | "failed" | "stopped" | "crashed" | string;
 
-export interface RunRow {
+/** What a run row and a run's detail both have. */
+interface RunFields {
   uuid: string;
   project: string;
   name: string | null;
@@ -39,12 +40,15 @@ export interface RunRow {
   started_at: string | null;
   finished_at: string | null;
   duration: number | null;
-  user: string | null;
-  host: string | null;
-  git_commit: string | null;
   inputs: JsonDict;
   outputs: JsonDict;
   metrics: Record<string, MetricSummary>;
+}
+
+export interface RunRow extends RunFields {
+  user: string | null;
+  host: string | null;
+  git_commit: string | null;
   columns: JsonDict;
 }
 
@@ -60,26 +64,13 @@ export interface StatusCondition {
   message?: string | null;
 }
 
-export interface RunDetail {
-  uuid: string;
-  project: string;
-  name: string | null;
-  description: string | null;
-  status: RunStatus;
-  tags: string[];
-  inputs: JsonDict;
-  outputs: JsonDict;
+export interface RunDetail extends RunFields {
   meta: JsonDict;
   code: JsonDict;
   env: JsonDict;
   readme: string | null;
-  created_at: string | null;
-  started_at: string | null;
-  finished_at: string | null;
   heartbeat_at: string | null;
-  duration: number | null;
   status_conditions: StatusCondition[];
-  metrics: Record<string, MetricSummary>;
   events: Record<string, string[]>;
   resources: string[];
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { JsonDict } from "../src/api";
 import { applyCompletion, complete, namesOf, quoteName } from "../src/completion";
 import { availableColumns, columnValue, parseColumn, splitColumn } from "../src/columns";
 import { differingParams, uuidFilters } from "../src/compare";
@@ -71,7 +72,7 @@ describe("names and columns", () => {
 
 describe("compare", () => {
   it("shows only the params that differ", () => {
-    const runs = [{ inputs: { lr: 0.1, seed: 1, opt: { name: "adam", b: [1, 2] } } }, { inputs: { lr: 0.2, seed: 1, opt: { b: [1, 2], name: "adam" } } }, { inputs: { lr: 0.1, seed: 1, extra: true, opt: { name: "adam", b: [1, 2] } } }];
+    const runs: { inputs: JsonDict }[] = [{ inputs: { lr: 0.1, seed: 1, opt: { name: "adam", b: [1, 2] } } }, { inputs: { lr: 0.2, seed: 1, opt: { b: [1, 2], name: "adam" } } }, { inputs: { lr: 0.1, seed: 1, extra: true, opt: { name: "adam", b: [1, 2] } } }];
     expect(differingParams(runs)).toEqual(["extra", "lr"]);
     expect(differingParams(runs, true)).toEqual(["extra", "lr", "opt", "seed"]);
   });

@@ -28,6 +28,7 @@ function widthOf(id: string): number {
   if (id === "tags" || id === "description") return 180;
   if (id.endsWith("_at")) return 160;
   if (id === "uuid") return 280;
+  if (id.startsWith("metrics.")) return Math.min(260, Math.max(140, 70 + 7 * id.length));
   return 130;
 }
 
@@ -124,7 +125,7 @@ export function RunsTable(props: Props) {
                 const id = leaf[c.index].id;
                 const text = row.getValue<string>(id);
                 return (
-                  <div key={id} role="gridcell" className={`rt-cell ${isNumeric(id) ? "num" : ""}`}
+                  <div key={id} role="gridcell" data-col={id} className={`rt-cell ${isNumeric(id) ? "num" : ""}`}
                        style={{ left: c.start + SELECT_WIDTH, width: c.size }} title={text}>
                     {id === "name" ? <Link to={`/runs/${run.uuid}`}>{text}</Link>
                       : id === "status" ? <StatusBadge status={run.status} /> : text}

@@ -1,7 +1,7 @@
 import { useCallback, useMemo } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
-import { listProjects, searchRuns } from "../api";
+import { ApiError, listProjects, searchRuns } from "../api";
 import { availableColumns } from "../columns";
 import { namesOf } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
@@ -56,6 +56,7 @@ export default function Runs() {
     navigate(`/compare?${params}`);
   };
   const filterError = runs.isError ? runs.error : null;
+  const inFilterBox = filterError instanceof ApiError && (filterError.field === "filter" || filterError.code === "bad_query");
 
   return (
     <section className="page runs-page">
@@ -74,7 +75,7 @@ export default function Runs() {
         </button>
         {view.selected.length ? <button onClick={() => update({ selected: [] }, true)}>Clear selection</button> : null}
       </div>
-      {filterError && !(filterError as { field?: string }).field ? <ErrorBox error={filterError} /> : null}
+      {filterError && !inFilterBox ? <ErrorBox error={filterError} /> : null}
       <RunsTable
         rows={rows}
         columns={view.columns}
