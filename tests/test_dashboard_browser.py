@@ -269,12 +269,21 @@ def test_runs_filter_sort_completion_and_errors(page):
     page.wait_for_timeout(300)
     values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.min']").all_inner_texts()]
     assert values == sorted(values, reverse=True)
-    shot(page, "runs")
 
     # the whole view comes back from the URL
     page.reload()
     page.get_by_role("columnheader", name="train/loss (min)").wait_for()
     assert page.locator("[aria-sort=descending]").count() == 1
+
+    columns = ["name", "status", "created_at", "duration", "params.lr", "params.batch_size", "params.optimizer",
+               "metrics.train/loss.min", "metrics.val/loss.last", "outputs.accuracy", "tags"]
+    view = "&".join(f"col={c}" for c in columns)
+    page.goto(page.base + f"/#/projects/demo?sort=metrics.train/loss.min&{view}")
+    page.get_by_role("columnheader", name="optimizer").wait_for()
+    page.get_by_label("Select run-03").click()
+    page.get_by_label("Select run-04").click()
+    page.get_by_role("button", name="Compare (2)").wait_for()
+    shot(page, "runs")
 
 
 def test_run_page_draws_metric_charts(page):

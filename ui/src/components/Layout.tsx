@@ -1,5 +1,6 @@
 import { Link, Outlet, useRouteError } from "react-router";
-import { ApiError } from "../api";
+import { useState } from "react";
+import { ApiError, setToken } from "../api";
 
 export function Layout() {
   return (
@@ -22,7 +23,19 @@ export function ErrorBox({ error }: { error: unknown }) {
     <div className="error-box" role="alert">
       <strong>{api ? `${api.status} ${api.code}` : "Error"}</strong>: {error instanceof Error ? error.message : String(error)}
       {api?.hint ? <div className="hint">{api.hint}</div> : null}
+      {api?.status === 401 ? <TokenForm /> : null}
     </div>
+  );
+}
+
+/** For a server that needs a token: kept in this browser and sent as an Authorization header. */
+function TokenForm() {
+  const [token, setDraft] = useState("");
+  return (
+    <form className="token-form" onSubmit={(e) => { e.preventDefault(); setToken(token.trim()); window.location.reload(); }}>
+      <input type="password" aria-label="Token" placeholder="lbk_…" value={token} onChange={(e) => setDraft(e.target.value)} />
+      <button type="submit" disabled={!token.trim()}>Use this token</button>
+    </form>
   );
 }
 

@@ -23,13 +23,13 @@ interface Props {
 }
 
 function widthOf(id: string): number {
-  if (id === "name") return 220;
-  if (id === "status") return 100;
+  if (id === "name") return 180;
+  if (id === "status") return 95;
   if (id === "tags" || id === "description") return 180;
-  if (id.endsWith("_at")) return 160;
+  if (id.endsWith("_at")) return 165;
   if (id === "uuid") return 280;
-  if (id.startsWith("metrics.")) return Math.min(260, Math.max(140, 70 + 7 * id.length));
-  return 130;
+  if (id.includes(".")) return Math.min(260, Math.max(90, 48 + 7.5 * (columnGroup(id).length + columnLabel(id).length)));
+  return 110;
 }
 
 /**
