@@ -103,12 +103,13 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         import playwright  # noqa: F401
     except ImportError:
         require(False, "playwright is not installed (pip install playwright)")
+    port = free_port()
+    command = _server_command(port)
     home = tmp_path_factory.mktemp("dashboard") / ".labbook"
     env = python_env(home)
     subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=120, cwd=home.parent)
-    port = free_port()
     log = open(home.parent / "server.log", "wb")
-    process = subprocess.Popen(_server_command(port), env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -305,6 +306,14 @@ def test_run_page_draws_metric_charts(page):
     page.get_by_label("Search params").fill("")
     shot(page, "run", full_page=True)
 
+    # other x-axes and a log scale redraw from the server's data; the view goes into the URL
+    page.get_by_label("x-axis").select_option("relative")
+    page.wait_for_url("**x=relative*")
+    page.get_by_label("log scale").check()
+    page.wait_for_url("**log=1*")
+    page.wait_for_timeout(500)
+    assert all(n > 50 for n in colored_pixels(page, ".panel canvas")), "a chart drew no series"
+
 
 def test_zoom_rereads_full_resolution(page):
     page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-05%27")
@@ -348,4 +357,10 @@ def test_compare_three_runs(page):
     page.wait_for_timeout(300)
     assert all(n > 50 for n in colored_pixels(page, ".panel canvas"))
     assert page.locator(".panel .chart").first.get_attribute("data-series") == "3"
+    # hovering a chart shows each run's value there
+    box = page.locator(".panel[data-metric='train/loss'] .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator(".panel[data-metric='train/loss'] .chart-tip")
+    expect(tip).to_be_visible()
+    assert all(name in tip.inner_text() for name in ("run-00", "run-01", "run-02"))
     shot(page, "compare")
