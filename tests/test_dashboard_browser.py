@@ -224,6 +224,16 @@ def test_runs_table_virtualises_rows_and_pages_as_it_scrolls(page):
     page.get_by_role("link", name=f"many-{MANY - 1:04d}").wait_for()
     assert page.locator(".rt-row[data-uuid]").count() <= 100
 
+    # columns are virtualised too: 80 chosen, a screenful in the DOM
+    wide = "&".join(f"col=params.key{i}" for i in range(80))
+    page.goto(page.base + f"/#/projects/many?sort=name&col=name&col=params.index&{wide}")
+    page.get_by_role("columnheader", name="index").wait_for()
+    headers = page.get_by_role("columnheader").count()
+    assert 5 < headers < 40
+    page.locator(".runs-table").evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    page.get_by_role("columnheader", name="key79").wait_for()
+    assert page.get_by_role("columnheader", name="index").count() == 0
+
 
 def test_runs_filter_sort_completion_and_errors(page):
     page.goto(page.base + "/#/projects/demo")
