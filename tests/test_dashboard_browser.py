@@ -20,6 +20,11 @@ import pytest
 
 from tests.conftest import free_port, python_env, require
 
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the tests skip, saying so (see the server fixture)
+    expect = sync_playwright = None
+
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
@@ -99,10 +104,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
     require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
     require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        require(False, "playwright is not installed (pip install playwright)")
+    require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
     port = free_port()
     command = _server_command(port)
     home = tmp_path_factory.mktemp("dashboard") / ".labbook"
@@ -140,8 +142,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="module")
 def browser_context(server: str, tmp_path_factory: pytest.TempPathFactory):
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
@@ -247,7 +247,7 @@ def test_runs_filter_sort_completion_and_errors(page):
 
     box.fill("params.lr < 0.5")
     box.press("Enter")
-    page.wait_for_function("document.querySelectorAll('.rt-row[data-uuid]').length === 4")
+    expect(page.locator(".rt-row[data-uuid]")).to_have_count(4)
     assert sorted(rows(page)) == ["run-00", "run-01", "run-02", "run-03"]
     assert "filter=params.lr" in page.url
 
@@ -270,13 +270,13 @@ def test_runs_filter_sort_completion_and_errors(page):
     assert "col=metrics.train" in page.url
     header.click()
     page.wait_for_url("**sort=metrics.train*")
-    page.wait_for_function("document.querySelector('[role=columnheader][aria-sort=ascending]') !== null")
+    expect(header).to_have_attribute("aria-sort", "ascending")
     page.wait_for_timeout(300)
     values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.min']").all_inner_texts()]
     assert len(values) == 12 and values == sorted(values)
     header.click()
     page.wait_for_url("**sort=-metrics.train*")
-    page.wait_for_function("document.querySelector('[role=columnheader][aria-sort=descending]') !== null")
+    expect(header).to_have_attribute("aria-sort", "descending")
     page.wait_for_timeout(300)
     values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.min']").all_inner_texts()]
     assert values == sorted(values, reverse=True)
@@ -338,15 +338,12 @@ def test_zoom_rereads_full_resolution(page):
     page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] / 2, steps=5)
     page.mouse.up()
     panel.get_by_role("button", name="reset zoom").wait_for()
-    page.wait_for_function(
-        "document.querySelector(\".panel[data-metric='train/loss'] .panel-info\").innerText.match(/^(\\d+) points/)?.[1] < 3000")
+    expect(info).not_to_contain_text("3000 points")
     points = int(info.inner_text().split(" ")[0])
     assert 0 < points < 3000
 
 
 def test_compare_three_runs(page):
-    from playwright.sync_api import expect
-
     page.goto(page.base + "/#/projects/demo?sort=name")
     page.locator(".rt-row[data-uuid]").first.wait_for()
     for name in ("run-00", "run-01", "run-02"):

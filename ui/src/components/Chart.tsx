@@ -76,16 +76,29 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
         return;
       }
       const x = u.data[0][idx];
-      const rows = lines.map((l, i) => {
+      // built from DOM nodes, not HTML: run names are text, and no inline style attribute is
+      // needed (a strict Content-Security-Policy allows only styles set through the DOM)
+      const line = (cls: string, ...children: (Node | string)[]) => {
+        const div = document.createElement("div");
+        div.className = cls;
+        div.append(...children);
+        return div;
+      };
+      const rows = lines.slice(0, 20).map((l, i) => {
         const y = nearestDefined(u.data[3 * i + 1] as (number | null | undefined)[], idx);
         const lo = nearestDefined(u.data[3 * i + 2] as (number | null | undefined)[], idx);
         const hi = nearestDefined(u.data[3 * i + 3] as (number | null | undefined)[], idx);
-        const value = y === null ? "NaN/inf" : y === undefined ? "–" : formatNumber(y);
-        const band = typeof lo === "number" && typeof hi === "number" && lo !== hi ? ` <span class="band">[${formatNumber(lo)} … ${formatNumber(hi)}]</span>` : "";
-        const label = l.label.replace(/[<>&]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;" })[c]!);
-        return `<div><i style="background:${l.color}"></i>${label}: <b>${value}</b>${band}</div>`;
+        const swatch = document.createElement("i");
+        swatch.style.background = l.color;
+        const value = document.createElement("b");
+        value.textContent = y === null ? "NaN/inf" : y === undefined ? "–" : formatNumber(y);
+        const band = document.createElement("span");
+        band.className = "band";
+        if (typeof lo === "number" && typeof hi === "number" && lo !== hi) band.textContent = ` [${formatNumber(lo)} … ${formatNumber(hi)}]`;
+        return line("", swatch, `${l.label}: `, value, band);
       });
-      el.innerHTML = `<div class="x">${xAxis} ${formatX(xAxis, x as number)}</div>${rows.slice(0, 20).join("")}${rows.length > 20 ? `<div>… ${rows.length - 20} more</div>` : ""}`;
+      if (lines.length > 20) rows.push(line("", `… ${lines.length - 20} more`));
+      el.replaceChildren(line("x", `${xAxis} ${formatX(xAxis, x as number)}`), ...rows);
       el.style.display = "block";
       const left = u.cursor.left + 12;
       el.style.left = `${Math.min(left, element.clientWidth - el.offsetWidth - 4)}px`;
