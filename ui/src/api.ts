@@ -123,6 +123,11 @@ export class ApiError extends Error {
   }
 }
 
+/** The one shape of every error the API answers with. */
+interface ErrorBody {
+  error?: { code?: string; message?: string; field?: string | null; hint?: string | null };
+}
+
 function apiBase(): string {
   const meta = typeof document === "undefined" ? null : document.querySelector('meta[name="labbook-api"]');
   return (meta?.getAttribute("content") || "/api/v1").replace(/\/$/, "");
@@ -163,13 +168,13 @@ async function request<T>(path: string, init: RequestInit = {}, signal?: AbortSi
     body = null;
   }
   if (!response.ok) {
-    const error = (body as { error?: Partial<ApiError> & { code?: string; message?: string } } | null)?.error;
+    const error = (body as ErrorBody | null)?.error;
     throw new ApiError(
       response.status,
       error?.code ?? "http_error",
       error?.message ?? `${response.status} ${response.statusText} on ${path}`,
-      (error?.field as string | null | undefined) ?? null,
-      (error?.hint as string | null | undefined) ?? null,
+      error?.field ?? null,
+      error?.hint ?? null,
     );
   }
   return body as T;
