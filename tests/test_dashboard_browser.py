@@ -3,7 +3,8 @@
 The server runs as a child process on a free loopback port over a home seeded by a child
 Python process. Its command is ``labbook ui --no-browser --port {port}`` from this checkout's
 environment, or ``LABBOOK_TEST_SERVER_CMD`` (``{port}`` is replaced). Every test fails on a console
-error or an uncaught exception in the page. Screenshots go to docs/screenshots/.
+error or an uncaught exception in the page. Screenshots of each page go to build/screenshots/, or to
+the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the documentation's).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ except ImportError:  # the tests skip, saying so (see the server fixture)
     expect = sync_playwright = None
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = ROOT / "docs" / "screenshots"
+# screenshots of each page; LABBOOK_TEST_SCREENSHOTS=docs/screenshots refreshes the documentation's
+SHOTS = Path(os.environ.get("LABBOOK_TEST_SCREENSHOTS") or ROOT / "build" / "screenshots")
+# read at import: every test's own home starts with the LABBOOK_* variables cleared
+SERVER_CMD = os.environ.get("LABBOOK_TEST_SERVER_CMD")
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -80,7 +84,7 @@ for i in range(MANY):
 
 
 def _server_command(port: int) -> list[str]:
-    custom = os.environ.get("LABBOOK_TEST_SERVER_CMD")
+    custom = SERVER_CMD
     if custom:
         return [part.replace("{port}", str(port)) for part in shlex.split(custom)]
     labbook = Path(sys.executable).with_name("labbook")
