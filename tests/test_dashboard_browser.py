@@ -39,16 +39,21 @@ pytestmark = pytest.mark.timeout(180)
 
 MANY = 450  # runs in project "many": three pages of the runs table
 
-# 12 runs in "demo" (lr 0.1 .. 1.2; four below 0.5), 2 in "other", MANY in "many".
+# 12 runs in "demo" (lr 0.1 .. 1.2; four below 0.5), 2 in "other", MANY in "many". run-00 has
+# its environment, captured output and resource samples.
 # run-03's val/loss holds a NaN and an inf; run-05's train/loss has 3000 points with one spike, so it arrives downsampled.
 SEED = f"MANY = {MANY}\n" + r"""
 import math
+import time
 from labbook.tracking import Run
 
 def make(project, i, steps=60):
     run = Run(project=project, name=f"run-{i:02d}", tags=["sweep"] + (["best"] if i == 2 else []),
               description=f"learning-rate sweep, point {i}", install_handlers=False, track_env=(i == 0),
-              track_code=False, track_logs=False, collect_resources=False)
+              track_code=False, track_logs=(i == 0), collect_resources=(i == 0), resources_interval=0.2)
+    if i == 0:
+        print("epoch 1: hello from run-00", flush=True)
+        time.sleep(1.5)  # a few resource samples
     run.log_inputs(lr=round(0.1 * (i + 1), 2), batch_size=32 * (1 + i % 2), dataset="mnist",
                    optimizer={"name": "adam" if i % 3 else "sgd", "momentum": 0.9, "betas": [0.9, 0.999]})
     n = 3000 if i == 5 else steps
@@ -184,17 +189,28 @@ def rows(page) -> list[str]:
 
 
 def colored_pixels(page, selector: str) -> list[int]:
-    """For each canvas under ``selector``: how many pixels are clearly coloured (lines and bands;
-    uPlot's grid and axes are grey)."""
+    """For each canvas under ``selector``: how many opaque pixels are coloured (the run colours
+    are; uPlot's grid, axes and labels are grey)."""
     return page.eval_on_selector_all(selector, """canvases => canvases.map(c => {
         const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
         let n = 0;
         for (let i = 0; i < data.length; i += 4) {
             const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
-            if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 80) n++;
+            if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 40) n++;
         }
         return n;
     })""")
+
+
+def assert_drawn(page, selector: str = ".panel canvas", within: float = 20.0) -> None:
+    """Every chart under ``selector`` shows a series (charts draw after their data arrives)."""
+    deadline = time.monotonic() + within
+    while True:
+        counts = colored_pixels(page, selector)
+        if counts and all(n > 50 for n in counts):
+            return
+        assert time.monotonic() < deadline, f"a chart drew no series: coloured pixels per chart {counts}"
+        page.wait_for_timeout(200)
 
 
 def test_projects_page_lists_projects_and_opens_runs(page):
@@ -310,8 +326,7 @@ def test_run_page_draws_metric_charts(page):
     panels = page.locator(".panel")
     assert sorted(panels.evaluate_all("ps => ps.map(p => p.dataset.metric)")) == ["train/acc", "train/loss", "val/loss"]
     page.locator(".panel canvas").nth(2).wait_for()
-    page.wait_for_timeout(300)
-    assert all(n > 50 for n in colored_pixels(page, ".panel canvas")), "a chart drew no series"
+    assert_drawn(page)
     # the NaN and the inf of val/loss are reported, not dropped
     assert "2 non-finite" in page.locator(".panel[data-metric='val/loss'] .panel-info").inner_text()
     # nested params are shown and searchable
@@ -325,8 +340,21 @@ def test_run_page_draws_metric_charts(page):
     page.wait_for_url("**x=relative*")
     page.get_by_label("log scale").check()
     page.wait_for_url("**log=1*")
-    page.wait_for_timeout(500)
-    assert all(n > 50 for n in colored_pixels(page, ".panel canvas")), "a chart drew no series"
+    assert_drawn(page)
+
+
+def test_run_page_shows_system_charts_and_logs(page):
+    page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-00%27")
+    page.get_by_role("link", name="run-00").click()
+    page.get_by_role("heading", name="System").wait_for()
+    assert "python" in page.locator(".overview").inner_text().lower()
+    system = page.locator(".metric-groups").nth(1)
+    system.locator(".panel").first.scroll_into_view_if_needed()  # charts load when seen
+    system.locator(".panel canvas").first.wait_for()
+    assert system.locator(".panel").count() >= 1
+    assert_drawn(page)
+    page.locator(".logs-section summary").click()
+    expect(page.get_by_label("Logs")).to_contain_text("hello from run-00")
 
 
 def test_zoom_rereads_full_resolution(page):
@@ -365,8 +393,7 @@ def test_compare_three_runs(page):
     assert "lr" in keys and "batch_size" in keys and "dataset" not in keys
     assert diff.locator("tbody tr", has_text="lr").locator("td.value").all_inner_texts() == ["0.1", "0.2", "0.3"]
     page.locator(".panel canvas").nth(2).wait_for()
-    page.wait_for_timeout(300)
-    assert all(n > 50 for n in colored_pixels(page, ".panel canvas"))
+    assert_drawn(page)
     assert page.locator(".panel .chart").first.get_attribute("data-series") == "3"
     # hovering a chart shows each run's value there
     box = page.locator(".panel[data-metric='train/loss'] .u-over").bounding_box()

@@ -210,15 +210,31 @@ export function getRun(uuid: string, signal?: AbortSignal): Promise<RunDetail> {
   return request<RunDetail>(`/runs/${encodeURIComponent(uuid)}`, {}, signal);
 }
 
+function seriesQuery(name: string, options: SeriesRequest, defaultX: XAxis): string {
+  return queryString({ name, x: options.x ?? defaultX, points: options.points, x_min: options.xMin, x_max: options.xMax });
+}
+
 export function metricSeries(uuid: string, name: string, options: SeriesRequest = {}, signal?: AbortSignal): Promise<Series> {
-  const qs = queryString({
-    name,
-    x: options.x ?? "step",
-    points: options.points,
-    x_min: options.xMin,
-    x_max: options.xMax,
-  });
-  return request<Series>(`/runs/${encodeURIComponent(uuid)}/metrics/series${qs}`, {}, signal);
+  return request<Series>(`/runs/${encodeURIComponent(uuid)}/metrics/series${seriesQuery(name, options, "step")}`, {}, signal);
+}
+
+/** A sampled resource series (cpu.percent, gpu.0.power, ...), downsampled like a metric. */
+export function resourceSeries(uuid: string, name: string, options: SeriesRequest = {}, signal?: AbortSignal): Promise<Series> {
+  return request<Series>(`/runs/${encodeURIComponent(uuid)}/resources/series${seriesQuery(name, options, "wall")}`, {}, signal);
+}
+
+export interface LogLine {
+  timestamp: string;
+  stream: string;
+  message: string;
+  level: string | null;
+  logger: string | null;
+  rank: number;
+}
+
+/** The last `tail` captured lines of stdout, stderr and logging, in time order. */
+export async function runLogs(uuid: string, tail = 1000, signal?: AbortSignal): Promise<LogLine[]> {
+  return (await request<{ lines: LogLine[] }>(`/runs/${encodeURIComponent(uuid)}/logs${queryString({ tail })}`, {}, signal)).lines;
 }
 
 /**

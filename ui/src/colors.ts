@@ -7,7 +7,7 @@
 
 export const PALETTE = [
   "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b",
-  "#e377c2", "#17becf", "#bcbd22", "#7f7f7f", "#393b79", "#637939",
+  "#e377c2", "#17becf", "#bcbd22", "#0b8a6f", "#393b79", "#637939",
 ];
 
 export function hashString(text: string): number {

@@ -12,6 +12,7 @@ const router = createHashRouter([
     path: "/",
     element: <Layout />,
     errorElement: <RouteError />,
+    hydrateFallbackElement: <div className="loading">Loading…</div>,
     children: [
       { index: true, lazy: async () => ({ Component: (await import("./pages/Projects")).default }) },
       { path: "projects/:project", lazy: async () => ({ Component: (await import("./pages/Runs")).default }) },

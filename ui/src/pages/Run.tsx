@@ -1,7 +1,7 @@
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { getRun, metricSeries, type Json, type RunDetail } from "../api";
+import { getRun, metricSeries, resourceSeries, runLogs, type Json, type RunDetail } from "../api";
 import { runColor } from "../colors";
 import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
@@ -45,6 +45,22 @@ function Overview({ run }: { run: RunDetail }) {
   );
 }
 
+function Logs({ uuid }: { uuid: string }) {
+  const logs = useQuery({ queryKey: ["logs", uuid], queryFn: ({ signal }) => runLogs(uuid, 1000, signal) });
+  if (logs.isPending) return <Loading what="logs" />;
+  if (logs.isError) return <ErrorBox error={logs.error} />;
+  if (logs.data.length === 0) return <p className="empty">No captured output.</p>;
+  return (
+    <pre className="logs" aria-label="Logs">
+      {logs.data.map((line, i) => (
+        <div key={i} className={`log-${line.stream}`}>
+          <span className="log-time">{formatTime(line.timestamp)}</span> {line.message}
+        </div>
+      ))}
+    </pre>
+  );
+}
+
 export default function Run() {
   const { uuid = "" } = useParams();
   const [search, setSearch] = useSearchParams();
@@ -54,6 +70,13 @@ export default function Run() {
     key: [uuid],
     fetch: async (name, range, signal) => {
       const series = await metricSeries(uuid, name, range, signal);
+      return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
+    },
+  }), [uuid]);
+  const system = useMemo<SeriesSource>(() => ({
+    key: [uuid, "resources"],
+    fetch: async (name, range, signal) => {
+      const series = await resourceSeries(uuid, name, range, signal);
       return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
     },
   }), [uuid]);
@@ -84,6 +107,17 @@ export default function Run() {
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
       <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />
+      {data.resources.length ? (
+        <>
+          <h2>System <span className="count">{data.resources.length}</span></h2>
+          {/* resources are sampled in time, not in steps */}
+          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" ? "relative" : view.x }} />
+        </>
+      ) : null}
+      <details className="logs-section">
+        <summary><h2>Logs</h2></summary>
+        <Logs uuid={data.uuid} />
+      </details>
       <details className="environment">
         <summary><h2>Environment</h2></summary>
         <Tree value={env} label="environment" />
