@@ -28,7 +28,7 @@ except ImportError:  # the tests skip, saying so (see the server fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 # screenshots of each page; LABBOOK_TEST_SCREENSHOTS=docs/screenshots refreshes the documentation's
-SHOTS = Path(os.environ.get("LABBOOK_TEST_SCREENSHOTS") or ROOT / "build" / "screenshots")
+SHOTS = ROOT / os.environ.get("LABBOOK_TEST_SCREENSHOTS", "build/screenshots")  # relative: to the checkout
 # read at import: every test's own home starts with the LABBOOK_* variables cleared
 SERVER_CMD = os.environ.get("LABBOOK_TEST_SERVER_CMD")
 CHROMIUM = "/usr/bin/chromium"
