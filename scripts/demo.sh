@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 ensure_venv all
+ensure_ui
 # The home is ./.labbook here (unless LABBOOK_HOME says otherwise), not one found further up.
 export LABBOOK_HOME="${LABBOOK_HOME:-$PWD/.labbook}"
 exec .venv/bin/labbook demo "$@"

@@ -10,3 +10,19 @@ ensure_venv() {
   if [ "$1" = test ]; then .venv/bin/python -m pip install --quiet torch==2.13.0; fi
   .venv/bin/python -m pip install --quiet -e ".[$1]"
 }
+
+# Build the dashboard (ui/ -> src/labbook/dashboard/static) when it is missing or older than its
+# sources; needs Node.js and npm. Without them it says so and goes on (the browser tests then skip).
+ensure_ui() {
+  if ! command -v npm >/dev/null; then
+    echo "npm not found: the dashboard is not built (install Node.js >= 20.19 to build it)." >&2
+    return 0
+  fi
+  local stamp=src/labbook/dashboard/static/.build-stamp sources
+  sources=$(find ui/src ui/scripts ui/index.html ui/package.json ui/package-lock.json ui/vite.config.ts ui/tsconfig.json \
+    -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+  if [ ! -d ui/node_modules ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$sources" ]; then
+    (cd ui && npm ci --no-audit --no-fund && npm run build)
+    echo "$sources" > "$stamp"
+  fi
+}

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.routing import Route
+from starlette.staticfiles import StaticFiles
 
 from labbook import __version__
 from labbook.config import Settings
@@ -22,13 +23,18 @@ from labbook.server.data import ServerData
 
 API = "/api/v1"
 
+# The dashboard runs under this policy: its own scripts, styles and API only (docs/dashboard.md).
+DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                 "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
 INDEX = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>labbook</title></head>
 <body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
 <h1>labbook</h1>
 <p>This is a labbook server. Its REST API is described at <a href="/api/v1/docs">/api/v1/docs</a>
 (OpenAPI document: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a>).</p>
-<p>The dashboard is not part of this version yet.</p>
+<p>The dashboard is not built in this installation (in a source checkout:
+<code>cd ui &amp;&amp; npm ci &amp;&amp; npm run build</code>).</p>
 </body></html>
 """
 
@@ -38,6 +44,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
                          (404, "Not found"), (413, "Body too large"), (422, "Invalid request"),
                          (500, "Server error"))
 }
+
+
+class DashboardFiles(StaticFiles):
+    """The dashboard's built files, each sent with the dashboard's Content-Security-Policy."""
+
+    async def get_response(self, path: str, scope: Any) -> Any:
+        response = await super().get_response(path, scope)
+        response.headers["Content-Security-Policy"] = DASHBOARD_CSP
+        return response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -68,10 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (routes_runs, routes_artifacts, routes_write):
         app.include_router(module.router, prefix=API)
 
-    async def index(request):
-        return HTMLResponse(INDEX, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    from labbook.dashboard import static_dir
 
-    app.router.routes.append(Route("/", index, methods=["GET"], include_in_schema=False))
+    dashboard = static_dir()
+    if dashboard is not None:
+        # Mounted after the API routes, so /api/v1/... never reaches it; the bundle holds no data.
+        app.mount("/", DashboardFiles(directory=dashboard, html=True), name="dashboard")
+    else:
+        async def index(request):
+            return HTMLResponse(INDEX, headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+        app.router.routes.append(Route("/", index, methods=["GET"], include_in_schema=False))
 
     if settings.server_cors_origins:
         from starlette.middleware.cors import CORSMiddleware

@@ -1,0 +1,404 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright) against a real server.
+
+The server runs as a child process on a free loopback port over a home seeded by a child
+Python process. Its command is ``labbook ui --no-browser --port {port}`` from this checkout's
+environment, or ``LABBOOK_TEST_SERVER_CMD`` (``{port}`` is replaced). Every test fails on a console
+error or an uncaught exception in the page. Screenshots of each page go to build/screenshots/, or to
+the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the documentation's).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port, python_env, require
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # the tests skip, saying so (see the server fixture)
+    expect = sync_playwright = None
+
+ROOT = Path(__file__).resolve().parents[1]
+# screenshots of each page; LABBOOK_TEST_SCREENSHOTS=docs/screenshots refreshes the documentation's
+SHOTS = ROOT / os.environ.get("LABBOOK_TEST_SCREENSHOTS", "build/screenshots")  # relative: to the checkout
+# read at import: every test's own home starts with the LABBOOK_* variables cleared
+SERVER_CMD = os.environ.get("LABBOOK_TEST_SERVER_CMD")
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.timeout(180)
+
+MANY = 450  # runs in project "many": three pages of the runs table
+
+# 12 runs in "demo" (lr 0.1 .. 1.2; four below 0.5), 2 in "other", MANY in "many". run-00 has
+# its environment, captured output and resource samples.
+# run-03's val/loss holds a NaN and an inf; run-05's train/loss has 3000 points with one spike, so it arrives downsampled.
+SEED = f"MANY = {MANY}\n" + r"""
+import math
+import time
+from labbook.tracking import Run
+
+def make(project, i, steps=60):
+    run = Run(project=project, name=f"run-{i:02d}", tags=["sweep"] + (["best"] if i == 2 else []),
+              description=f"learning-rate sweep, point {i}", install_handlers=False, track_env=(i == 0),
+              track_code=False, track_logs=(i == 0), collect_resources=(i == 0), resources_interval=0.2)
+    if i == 0:
+        print("epoch 1: hello from run-00", flush=True)
+        time.sleep(1.5)  # a few resource samples
+    run.log_inputs(lr=round(0.1 * (i + 1), 2), batch_size=32 * (1 + i % 2), dataset="mnist",
+                   optimizer={"name": "adam" if i % 3 else "sgd", "momentum": 0.9, "betas": [0.9, 0.999]})
+    n = 3000 if i == 5 else steps
+    for step in range(n):
+        loss = 2.0 * math.exp(-step * (0.02 + 0.01 * i) * 60 / n) + 0.05 * i
+        if i == 5 and step == 1777:
+            loss = 50.0
+        metrics = {"train/loss": loss, "train/acc": 1 - loss / 3}
+        if step % 10 == 0:
+            val = loss * 1.1
+            if i == 3 and step == 20:
+                val = float("nan")
+            if i == 3 and step == 40:
+                val = float("inf")
+            metrics["val/loss"] = val
+        run.log_metrics(step=step, **metrics)
+    run.log_outputs(accuracy=round(0.9 + 0.005 * i, 4))
+    if i == 11:
+        run.log_failed(reason="Diverged", message="loss went to inf")
+    run.end()
+
+for i in range(12):
+    make("demo", i)
+for i in range(2):
+    make("other", 100 + i, steps=10)
+for i in range(MANY):
+    run = Run(project="many", name=f"many-{i:04d}", install_handlers=False, track_env=False, track_code=False,
+              track_logs=False, collect_resources=False)
+    run.log_inputs(index=i)
+    run.log_metrics(step=0, score=i / MANY)
+    run.end()
+"""
+
+
+def _server_command(port: int) -> list[str]:
+    custom = SERVER_CMD
+    if custom:
+        return [part.replace("{port}", str(port)) for part in shlex.split(custom)]
+    labbook = Path(sys.executable).with_name("labbook")
+    has_ui = labbook.exists() and subprocess.run([str(labbook), "ui", "--help"], capture_output=True,
+                                                 timeout=60).returncode == 0
+    require(has_ui, "labbook server not available ('labbook ui' is not a command of this checkout)")
+    return [str(labbook), "ui", "--no-browser", "--port", str(port)]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as error:
+        return error.code, ""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    from labbook.dashboard import static_dir
+
+    require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
+    require(Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
+    port = free_port()
+    command = _server_command(port)
+    home = tmp_path_factory.mktemp("dashboard") / ".labbook"
+    env = python_env(home)
+    subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=120, cwd=home.parent)
+    log = open(home.parent / "server.log", "wb")
+    process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited ({process.returncode}): "
+                            f"{(home.parent / 'server.log').read_text(errors='replace')[-2000:]}")
+            try:
+                if _get(f"{base}/api/v1/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the server did not answer /api/v1/health within 60 s")
+        status, page = _get(f"{base}/")
+        require(status == 200 and 'id="root"' in page, "the server does not serve the dashboard at /")
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser_context(server: str, tmp_path_factory: pytest.TempPathFactory):
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS, viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(20_000)
+        yield context
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context, server: str):
+    """A fresh tab; the test fails if the page logs a console error or throws."""
+    page = browser_context.new_page()
+    problems: list[str] = []
+    page.expected_errors = []  # substrings of console errors a test provokes on purpose
+
+    def on_console(message) -> None:
+        if message.type == "error" and not any(e in message.text for e in page.expected_errors):
+            problems.append(f"console.{message.type}: {message.text}")
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.base = server
+    yield page
+    page.close()
+    assert not problems, "\n".join(problems)
+
+
+def shot(page, name: str, full_page: bool = False) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
+
+
+def rows(page) -> list[str]:
+    return page.locator(".rt-row[data-uuid] .rt-cell a").all_inner_texts()
+
+
+def colored_pixels(page, selector: str) -> list[int]:
+    """For each canvas under ``selector``: how many opaque pixels are coloured (the run colours
+    are; uPlot's grid, axes and labels are grey)."""
+    return page.eval_on_selector_all(selector, """canvases => canvases.map(c => {
+        const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 0; i < data.length; i += 4) {
+            const [r, g, b, a] = [data[i], data[i + 1], data[i + 2], data[i + 3]];
+            if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) > 40) n++;
+        }
+        return n;
+    })""")
+
+
+def assert_drawn(page, selector: str = ".panel canvas", within: float = 20.0) -> None:
+    """Every chart under ``selector`` shows a series (charts draw after their data arrives)."""
+    deadline = time.monotonic() + within
+    while True:
+        counts = colored_pixels(page, selector)
+        if counts and all(n > 50 for n in counts):
+            return
+        assert time.monotonic() < deadline, f"a chart drew no series: coloured pixels per chart {counts}"
+        page.wait_for_timeout(200)
+
+
+def test_projects_page_lists_projects_and_opens_runs(page):
+    page.goto(page.base + "/")
+    table = page.locator("table.projects")
+    table.wait_for()
+    assert table.locator("tbody td a").all_inner_texts() == ["demo", "many", "other"]
+    demo = table.locator("tr", has_text="demo")
+    assert demo.locator("td.num").inner_text() == "12"
+    shot(page, "projects")
+    demo.locator("a").click()
+    page.wait_for_url("**/#/projects/demo*")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    assert sorted(rows(page)) == [f"run-{i:02d}" for i in range(12)]
+
+
+def test_runs_table_virtualises_rows_and_pages_as_it_scrolls(page):
+    page.goto(page.base + "/#/projects/many?sort=name")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    counts = page.locator(".counts")
+    assert counts.inner_text().startswith("200+ runs")
+    for _ in range(30):
+        in_dom = page.locator(".rt-row[data-uuid]").count()
+        assert 0 < in_dom <= 100
+        if counts.inner_text().startswith(f"{MANY} runs"):
+            break
+        page.locator(".runs-table").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+        page.wait_for_timeout(300)
+    assert counts.inner_text().startswith(f"{MANY} runs")
+    page.locator(".runs-table").evaluate("el => { el.scrollTop = el.scrollHeight; }")
+    page.get_by_role("link", name=f"many-{MANY - 1:04d}").wait_for()
+    assert page.locator(".rt-row[data-uuid]").count() <= 100
+
+    # columns are virtualised too: 80 chosen, a screenful in the DOM
+    wide = "&".join(f"col=params.key{i}" for i in range(80))
+    page.goto(page.base + f"/#/projects/many?sort=name&col=name&col=params.index&{wide}")
+    page.get_by_role("columnheader", name="index").wait_for()
+    headers = page.get_by_role("columnheader").count()
+    assert 5 < headers < 40
+    page.locator(".runs-table").evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    page.get_by_role("columnheader", name="key79").wait_for()
+    assert page.get_by_role("columnheader", name="index").count() == 0
+
+
+def test_runs_filter_sort_completion_and_errors(page):
+    page.goto(page.base + "/#/projects/demo")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    box = page.get_by_label("Filter runs")
+
+    box.fill("params.l")
+    options = page.get_by_role("option")
+    options.first.wait_for()
+    assert "params.lr" in options.all_inner_texts()
+
+    box.fill("params.lr < 0.5")
+    box.press("Enter")
+    expect(page.locator(".rt-row[data-uuid]")).to_have_count(4)
+    assert sorted(rows(page)) == ["run-00", "run-01", "run-02", "run-03"]
+    assert "filter=params.lr" in page.url
+
+    page.expected_errors.append("status of 400 (Bad Request)")  # the browser logs the API's answer
+    box.fill("params.lr <")
+    box.press("Enter")
+    error = page.locator(".filter-error")
+    error.wait_for()
+    assert error.inner_text().strip()
+
+    # a metric column chosen in the chooser, then sorted on the server by a click on its header
+    page.goto(page.base + "/#/projects/demo")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_label("Search columns").fill("train/loss min")
+    page.get_by_role("dialog").get_by_role("checkbox").first.click()
+    page.get_by_role("button", name="Done").click()
+    header = page.get_by_role("columnheader", name="train/loss (min)")
+    header.wait_for()
+    assert "col=metrics.train" in page.url
+    header.click()
+    page.wait_for_url("**sort=metrics.train*")
+    expect(header).to_have_attribute("aria-sort", "ascending")
+    page.wait_for_timeout(300)
+    values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.min']").all_inner_texts()]
+    assert len(values) == 12 and values == sorted(values)
+    header.click()
+    page.wait_for_url("**sort=-metrics.train*")
+    expect(header).to_have_attribute("aria-sort", "descending")
+    page.wait_for_timeout(300)
+    values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.min']").all_inner_texts()]
+    assert values == sorted(values, reverse=True)
+
+    # the whole view comes back from the URL
+    page.reload()
+    page.get_by_role("columnheader", name="train/loss (min)").wait_for()
+    assert page.locator("[aria-sort=descending]").count() == 1
+
+    columns = ["name", "status", "created_at", "duration", "params.lr", "params.batch_size", "params.optimizer",
+               "metrics.train/loss.min", "metrics.val/loss.last", "outputs.accuracy", "tags"]
+    view = "&".join(f"col={c}" for c in columns)
+    page.goto(page.base + f"/#/projects/demo?sort=metrics.train/loss.min&{view}")
+    page.get_by_role("columnheader", name="optimizer").wait_for()
+    page.get_by_label("Select run-03").click()
+    page.get_by_label("Select run-04").click()
+    page.get_by_role("button", name="Compare (2)").wait_for()
+    shot(page, "runs")
+
+
+def test_run_page_draws_metric_charts(page):
+    page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-03%27")
+    page.get_by_role("link", name="run-03").click()
+    page.wait_for_url("**/#/runs/*")
+    page.get_by_role("heading", name="Metrics").wait_for()
+    assert page.locator(".overview").inner_text().count("learning-rate sweep") == 1
+    panels = page.locator(".panel")
+    assert sorted(panels.evaluate_all("ps => ps.map(p => p.dataset.metric)")) == ["train/acc", "train/loss", "val/loss"]
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    # the NaN and the inf of val/loss are reported, not dropped
+    assert "2 non-finite" in page.locator(".panel[data-metric='val/loss'] .panel-info").inner_text()
+    # nested params are shown and searchable
+    page.get_by_label("Search params").fill("momentum")
+    assert page.locator(".tree table").first.inner_text().count("momentum") == 1
+    page.get_by_label("Search params").fill("")
+    shot(page, "run", full_page=True)
+
+    # other x-axes and a log scale redraw from the server's data; the view goes into the URL
+    page.get_by_label("x-axis").select_option("relative")
+    page.wait_for_url("**x=relative*")
+    page.get_by_label("log scale").check()
+    page.wait_for_url("**log=1*")
+    assert_drawn(page)
+
+
+def test_run_page_shows_system_charts_and_logs(page):
+    page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-00%27")
+    page.get_by_role("link", name="run-00").click()
+    page.get_by_role("heading", name="System").wait_for()
+    assert "python" in page.locator(".overview").inner_text().lower()
+    system = page.locator(".metric-groups").nth(1)
+    system.locator(".panel").first.scroll_into_view_if_needed()  # charts load when seen
+    system.locator(".panel canvas").first.wait_for()
+    assert system.locator(".panel").count() >= 1
+    assert_drawn(page)
+    page.locator(".logs-section summary").click()
+    expect(page.get_by_label("Logs")).to_contain_text("hello from run-00")
+
+
+def test_zoom_rereads_full_resolution(page):
+    page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-05%27")
+    page.get_by_role("link", name="run-05").click()
+    panel = page.locator(".panel[data-metric='train/loss']")
+    panel.locator("canvas").wait_for()
+    info = panel.locator(".panel-info")
+    assert "3000 points, min/max per bucket" in info.inner_text()
+    box = panel.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.58, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.62, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    panel.get_by_role("button", name="reset zoom").wait_for()
+    expect(info).not_to_contain_text("3000 points")
+    points = int(info.inner_text().split(" ")[0])
+    assert 0 < points < 3000
+
+
+def test_compare_three_runs(page):
+    page.goto(page.base + "/#/projects/demo?sort=name")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    for name in ("run-00", "run-01", "run-02"):
+        page.get_by_label(f"Select {name}").click()
+        expect(page.get_by_label(f"Select {name}")).to_be_checked()
+    page.get_by_role("button", name="Compare (3)").click()
+    page.wait_for_url("**/#/compare?*")
+    legend = page.get_by_role("list", name="Runs")
+    legend.locator("li").nth(2).wait_for()
+    assert legend.locator("li a").all_inner_texts() == ["run-00", "run-01", "run-02"]
+    colours = legend.locator("i").evaluate_all("is => is.map(i => i.style.background)")
+    assert len(set(colours)) == 3
+    diff = page.locator("table.params-diff")
+    keys = diff.locator("tbody td:first-child").all_inner_texts()
+    assert "lr" in keys and "batch_size" in keys and "dataset" not in keys
+    assert diff.locator("tbody tr", has_text="lr").locator("td.value").all_inner_texts() == ["0.1", "0.2", "0.3"]
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    assert page.locator(".panel .chart").first.get_attribute("data-series") == "3"
+    # hovering a chart shows each run's value there
+    box = page.locator(".panel[data-metric='train/loss'] .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    tip = page.locator(".panel[data-metric='train/loss'] .chart-tip")
+    expect(tip).to_be_visible()
+    assert all(name in tip.inner_text() for name in ("run-00", "run-01", "run-02"))
+    shot(page, "compare")

@@ -1,0 +1,111 @@
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
+import type { XAxis } from "../api";
+import { groupByPrefix } from "../series";
+import type { ChartView } from "../url";
+import type { ChartLine } from "./Chart";
+import { ErrorBox } from "./Layout";
+
+const Chart = lazy(() => import("./Chart"));
+
+export interface SeriesSource {
+  /** Identifies the runs, for caching. */
+  key: string[];
+  fetch: (name: string, range: { x: XAxis; points: number; xMin: number | null; xMax: number | null }, signal: AbortSignal) => Promise<ChartLine[]>;
+}
+
+/** True once the element has come near the viewport (charts load only when seen). */
+function useSeen<T extends Element>() {
+  const ref = useRef<T>(null);
+  const [seen, setSeen] = useState(false);
+  useEffect(() => {
+    const element = ref.current;
+    if (!element || seen) return;
+    const observer = new IntersectionObserver((entries) => {
+      if (entries.some((e) => e.isIntersecting)) setSeen(true);
+    }, { rootMargin: "300px" });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, [seen]);
+  return [ref, seen] as const;
+}
+
+function MetricPanel({ name, source, view }: { name: string; source: SeriesSource; view: ChartView }) {
+  const [ref, seen] = useSeen<HTMLDivElement>();
+  const [zoom, setZoom] = useState<[number, number] | null>(null);
+  useEffect(() => setZoom(null), [view.x]);
+  const lines = useQuery({
+    queryKey: ["series", ...source.key, name, view.x, zoom],
+    queryFn: ({ signal }) => {
+      const width = ref.current?.clientWidth ?? 600;
+      const points = Math.max(200, Math.min(4000, Math.round(width * (window.devicePixelRatio || 1))));
+      return source.fetch(name, { x: view.x, points, xMin: zoom?.[0] ?? null, xMax: zoom?.[1] ?? null }, signal);
+    },
+    enabled: seen,
+    placeholderData: keepPreviousData,
+  });
+  const drawn = lines.data ?? [];
+  const nonFinite = drawn.reduce((n, l) => n + l.line.nonFinite.length, 0);
+  const raw = drawn.length > 0 && drawn.every((l) => l.line.raw);
+  return (
+    <div className="panel" ref={ref} data-metric={name}>
+      <div className="panel-head">
+        <span className="panel-title" title={name}>{name}</span>
+        <span className="panel-info">
+          {drawn.length === 1 ? `${drawn[0].line.total} points${raw ? "" : ", min/max per bucket"}` : ""}
+          {nonFinite ? <span className="nonfinite" title="NaN or ±inf values, marked in red under the axis"> · {nonFinite} non-finite</span> : null}
+          {zoom ? <button className="link" onClick={() => setZoom(null)}>reset zoom</button> : null}
+        </span>
+      </div>
+      {lines.isError ? <ErrorBox error={lines.error} /> : null}
+      {!seen || lines.isPending ? <div className="chart-placeholder" /> : (
+        <Suspense fallback={<div className="chart-placeholder" />}>
+          <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom} />
+        </Suspense>
+      )}
+    </div>
+  );
+}
+
+/** A panel per metric, grouped by the part of the name before the first "/". */
+export function MetricPanels({ names, source, view }: { names: string[]; source: SeriesSource; view: ChartView }) {
+  const words = view.search.toLowerCase().split(/\s+/).filter(Boolean);
+  const shown = names.filter((n) => words.every((w) => n.toLowerCase().includes(w)));
+  if (names.length === 0) return <p className="empty">No metrics logged.</p>;
+  return (
+    <div className="metric-groups">
+      {shown.length === 0 ? <p className="empty">No metric matches “{view.search}”.</p> : null}
+      {groupByPrefix(shown).map(([group, members]) => (
+        <details key={group || "(root)"} open className="metric-group">
+          <summary>{group || "metrics"} <span className="count">{members.length}</span></summary>
+          <div className="panels">
+            {members.map((name) => <MetricPanel key={name} name={name} source={source} view={view} />)}
+          </div>
+        </details>
+      ))}
+    </div>
+  );
+}
+
+export function ChartControls({ view, onChange }: { view: ChartView; onChange: (view: ChartView) => void }) {
+  return (
+    <div className="chart-controls">
+      <input aria-label="Search metrics" placeholder="Search metrics…" value={view.search}
+             onChange={(e) => onChange({ ...view, search: e.target.value })} />
+      <label>x-axis{" "}
+        <select aria-label="x-axis" value={view.x} onChange={(e) => onChange({ ...view, x: e.target.value as XAxis })}>
+          <option value="step">step</option>
+          <option value="wall">wall time</option>
+          <option value="relative">relative time</option>
+        </select>
+      </label>
+      <label>smoothing{" "}
+        <input type="range" aria-label="smoothing" min={0} max={0.99} step={0.01} value={view.smoothing}
+               onChange={(e) => onChange({ ...view, smoothing: Number(e.target.value) })} />
+        <span className="smoothing-value">{view.smoothing.toFixed(2)}</span>
+      </label>
+      <label><input type="checkbox" checked={view.log} onChange={(e) => onChange({ ...view, log: e.target.checked })} /> log scale</label>
+      <span className="hint">Drag on a chart to zoom, double-click to zoom out.</span>
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { useMemo, useState } from "react";
+import { Link, useSearchParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import { querySeries, searchRuns, MAX_PAGE, type RunRow } from "../api";
+import { assignColors } from "../colors";
+import { differingParams, metricNames, uuidFilters } from "../compare";
+import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
+import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
+import { formatValue } from "../format";
+import { seriesToLine } from "../series";
+import { decodeChartView, encodeChartView } from "../url";
+
+async function fetchRuns(uuids: string[], signal: AbortSignal): Promise<RunRow[]> {
+  const pages = await Promise.all(uuidFilters(uuids).map((filter) => searchRuns({ filter, limit: MAX_PAGE }, signal)));
+  const found = new Map(pages.flatMap((p) => p.runs).map((r) => [r.uuid, r]));
+  return uuids.map((u) => found.get(u.replace(/-/g, "").toLowerCase())).filter((r): r is RunRow => !!r);
+}
+
+export default function Compare() {
+  const [search, setSearch] = useSearchParams();
+  const uuids = useMemo(() => [...new Set(search.getAll("run").filter(Boolean))], [search]);
+  const view = useMemo(() => decodeChartView(search), [search]);
+  const [allParams, setAllParams] = useState(false);
+  const runs = useQuery({ queryKey: ["compare-runs", uuids], queryFn: ({ signal }) => fetchRuns(uuids, signal), enabled: uuids.length > 0 });
+  const colors = useMemo(() => assignColors(uuids.map((u) => u.replace(/-/g, "").toLowerCase())), [uuids]);
+  const rows = runs.data ?? [];
+  const labels = useMemo(() => new Map(rows.map((r) => [r.uuid, r.name ?? r.uuid.slice(0, 8)])), [rows]);
+  const source = useMemo<SeriesSource>(() => ({
+    key: rows.map((r) => r.uuid),
+    fetch: async (name, range, signal) => {
+      const series = await querySeries(rows.map((r) => r.uuid), [name], range, signal);
+      return series.map((s) => ({
+        key: s.run, label: labels.get(s.run) ?? s.run.slice(0, 8), color: colors.get(s.run) ?? "#555", line: seriesToLine(s),
+      }));
+    },
+  }), [rows, labels, colors]);
+
+  if (uuids.length === 0) return <section className="page"><h1>Compare</h1><p className="empty">Select runs in a project's runs table, then press Compare.</p></section>;
+  if (runs.isPending) return <Loading what="runs" />;
+  if (runs.isError) return <ErrorBox error={runs.error} />;
+
+  const remove = (uuid: string) => {
+    const next = new URLSearchParams(search);
+    next.delete("run");
+    uuids.filter((u) => u.replace(/-/g, "").toLowerCase() !== uuid).forEach((u) => next.append("run", u));
+    setSearch(next);
+  };
+  const params = differingParams(rows, allParams);
+  const projects = [...new Set(rows.map((r) => r.project))];
+  return (
+    <section className="page compare-page">
+      <div className="page-head">
+        <h1>
+          <Link to="/">Projects</Link> / {projects.length === 1 ? <Link to={`/projects/${encodeURIComponent(projects[0])}`}>{projects[0]}</Link> : "several projects"} / compare {rows.length} runs
+        </h1>
+      </div>
+      {rows.length < uuids.length ? <div className="notice">{uuids.length - rows.length} selected runs were not found.</div> : null}
+      <ul className="legend" aria-label="Runs">
+        {rows.map((r) => (
+          <li key={r.uuid}>
+            <i style={{ background: colors.get(r.uuid) }} />
+            <Link to={`/runs/${r.uuid}`}>{labels.get(r.uuid)}</Link> <StatusBadge status={r.status} />
+            <button className="link" aria-label={`Remove ${labels.get(r.uuid)}`} onClick={() => remove(r.uuid)}>×</button>
+          </li>
+        ))}
+      </ul>
+      <h2>Params {allParams ? "" : "that differ"} <span className="count">{params.length}</span></h2>
+      <label className="inline"><input type="checkbox" checked={allParams} onChange={(e) => setAllParams(e.target.checked)} /> show all params</label>
+      {params.length === 0 ? <p className="empty">{allParams ? "No params." : "Every param has the same value in these runs."}</p> : (
+        <div className="wide">
+          <table className="plain params-diff">
+            <thead>
+              <tr><th>param</th>{rows.map((r) => <th key={r.uuid}><i className="swatch" style={{ background: colors.get(r.uuid) }} /> {labels.get(r.uuid)}</th>)}</tr>
+            </thead>
+            <tbody>
+              {params.map((k) => (
+                <tr key={k}><td>{k}</td>{rows.map((r) => <td key={r.uuid} className="value">{formatValue(r.inputs[k])}</td>)}</tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Metrics <span className="count">{metricNames(rows).length}</span></h2>
+      <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
+      <MetricPanels names={metricNames(rows)} source={source} view={view} />
+    </section>
+  );
+}

@@ -1,0 +1,127 @@
+import { useMemo } from "react";
+import { Link, useParams, useSearchParams } from "react-router";
+import { useQuery } from "@tanstack/react-query";
+import { getRun, metricSeries, resourceSeries, runLogs, type Json, type RunDetail } from "../api";
+import { runColor } from "../colors";
+import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
+import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
+import { Tree } from "../components/Tree";
+import { formatDuration, formatTime } from "../format";
+import { seriesToLine } from "../series";
+import { decodeChartView, encodeChartView } from "../url";
+
+function commandLine(run: RunDetail): string {
+  const argv = run.env.argv;
+  return Array.isArray(argv) ? argv.map((a) => String(a)).map((a) => (/^[\w./=:,@+-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(" ") : "";
+}
+
+function Field({ label, children }: { label: string; children: React.ReactNode }) {
+  if (children === "" || children === null || children === undefined) return null;
+  return (<><dt>{label}</dt><dd>{children}</dd></>);
+}
+
+function Overview({ run }: { run: RunDetail }) {
+  const code = run.code as Record<string, Json>;
+  const env = { ...run.env } as Record<string, Json>;
+  delete env.packages;
+  return (
+    <dl className="overview">
+      <Field label="Project"><Link to={`/projects/${encodeURIComponent(run.project)}`}>{run.project}</Link></Field>
+      <Field label="Status"><StatusBadge status={run.status} /></Field>
+      <Field label="Run id"><code>{run.uuid}</code></Field>
+      <Field label="Created">{formatTime(run.created_at)}</Field>
+      <Field label="Started">{formatTime(run.started_at)}</Field>
+      <Field label="Finished">{formatTime(run.finished_at)}</Field>
+      <Field label="Duration">{formatDuration(run.duration)}</Field>
+      <Field label="Tags">{run.tags.length ? run.tags.map((t) => <span key={t} className="tag">{t}</span>) : ""}</Field>
+      <Field label="Description">{run.description ?? ""}</Field>
+      <Field label="Commit">{code.commit ? <code>{String(code.commit).slice(0, 12)}{code.dirty ? " (dirty)" : ""}</code> : ""}</Field>
+      <Field label="Branch">{code.branch ? String(code.branch) : ""}</Field>
+      <Field label="Remote">{code.remote ? String(code.remote) : ""}</Field>
+      <Field label="Command">{commandLine(run) ? <code className="command">{commandLine(run)}</code> : ""}</Field>
+      <Field label="Host">{env.hostname ? `${String(env.hostname)}${env.user ? ` (${String(env.user)})` : ""}` : ""}</Field>
+      <Field label="Python">{env.python ? String(env.python) : ""}</Field>
+    </dl>
+  );
+}
+
+function Logs({ uuid }: { uuid: string }) {
+  const logs = useQuery({ queryKey: ["logs", uuid], queryFn: ({ signal }) => runLogs(uuid, 1000, signal) });
+  if (logs.isPending) return <Loading what="logs" />;
+  if (logs.isError) return <ErrorBox error={logs.error} />;
+  if (logs.data.length === 0) return <p className="empty">No captured output.</p>;
+  return (
+    <pre className="logs" aria-label="Logs">
+      {logs.data.map((line, i) => (
+        <div key={i} className={`log-${line.stream}`}>
+          <span className="log-time">{formatTime(line.timestamp)}</span> {line.message}
+        </div>
+      ))}
+    </pre>
+  );
+}
+
+export default function Run() {
+  const { uuid = "" } = useParams();
+  const [search, setSearch] = useSearchParams();
+  const view = useMemo(() => decodeChartView(search), [search]);
+  const run = useQuery({ queryKey: ["run", uuid], queryFn: ({ signal }) => getRun(uuid, signal) });
+  const source = useMemo<SeriesSource>(() => ({
+    key: [uuid],
+    fetch: async (name, range, signal) => {
+      const series = await metricSeries(uuid, name, range, signal);
+      return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
+    },
+  }), [uuid]);
+  const system = useMemo<SeriesSource>(() => ({
+    key: [uuid, "resources"],
+    fetch: async (name, range, signal) => {
+      const series = await resourceSeries(uuid, name, range, signal);
+      return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
+    },
+  }), [uuid]);
+  if (run.isPending) return <Loading what="the run" />;
+  if (run.isError) return <ErrorBox error={run.error} />;
+  const data = run.data;
+  const metricNames = data.events.metric ?? Object.keys(data.metrics);
+  const env = { ...data.env };
+  return (
+    <section className="page run-page">
+      <div className="page-head">
+        <h1>
+          <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(data.project)}`}>{data.project}</Link> / {data.name ?? data.uuid.slice(0, 8)}
+        </h1>
+        <StatusBadge status={data.status} />
+      </div>
+      <Overview run={data} />
+      <div className="two-col">
+        <div>
+          <h2>Params</h2>
+          <Tree value={data.inputs} label="params" />
+        </div>
+        <div>
+          <h2>Outputs</h2>
+          <Tree value={data.outputs} label="outputs" />
+        </div>
+      </div>
+      <h2>Metrics <span className="count">{metricNames.length}</span></h2>
+      <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
+      <MetricPanels names={metricNames} source={source} view={view} />
+      {data.resources.length ? (
+        <>
+          <h2>System <span className="count">{data.resources.length}</span></h2>
+          {/* resources are sampled in time, not in steps */}
+          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" ? "relative" : view.x }} />
+        </>
+      ) : null}
+      <details className="logs-section">
+        <summary><h2>Logs</h2></summary>
+        <Logs uuid={data.uuid} />
+      </details>
+      <details className="environment">
+        <summary><h2>Environment</h2></summary>
+        <Tree value={env} label="environment" />
+      </details>
+    </section>
+  );
+}

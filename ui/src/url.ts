@@ -1,0 +1,88 @@
+/**
+ * View state kept in the URL (the hash's query string), so a view can be reloaded, shared and
+ * walked back with the browser's history.
+ *
+ * Runs table:  filter=<text> sort=<field or -field> (repeatable) col=<column> (repeatable)
+ *              run=<uuid> (repeatable: the selection)
+ * Charts:      x=step|wall|relative smooth=<0..0.99> log=1 q=<metric search>
+ */
+import type { XAxis } from "./api";
+
+export interface RunsView {
+  filter: string;
+  sort: string[];
+  columns: string[];
+  selected: string[];
+}
+
+/** The columns shown when the URL names none. */
+export const DEFAULT_COLUMNS = ["name", "status", "created_at", "duration", "tags"];
+
+export const DEFAULT_RUNS_VIEW: RunsView = { filter: "", sort: ["-created_at"], columns: DEFAULT_COLUMNS, selected: [] };
+
+function same(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+export function decodeRunsView(search: URLSearchParams): RunsView {
+  const sort = search.getAll("sort").filter(Boolean);
+  const columns = search.has("col") ? search.getAll("col").filter(Boolean) : DEFAULT_COLUMNS;
+  return {
+    filter: search.get("filter") ?? "",
+    sort: sort.length ? sort : DEFAULT_RUNS_VIEW.sort,
+    columns,
+    selected: [...new Set(search.getAll("run").filter(Boolean))],
+  };
+}
+
+/** The query string of a runs view; defaults are left out to keep URLs short. */
+export function encodeRunsView(view: RunsView): URLSearchParams {
+  const search = new URLSearchParams();
+  if (view.filter.trim()) search.set("filter", view.filter);
+  if (!same(view.sort, DEFAULT_RUNS_VIEW.sort)) view.sort.forEach((s) => search.append("sort", s));
+  if (!same(view.columns, DEFAULT_COLUMNS)) {
+    if (view.columns.length === 0) search.append("col", ""); // explicitly none
+    view.columns.forEach((c) => search.append("col", c));
+  }
+  view.selected.forEach((uuid) => search.append("run", uuid));
+  return search;
+}
+
+/** The sort after a click on a column header: ascending, then descending, then back to default. */
+export function nextSort(sort: string[], column: string): string[] {
+  const current = sort[0];
+  if (current === column) return [`-${column}`];
+  if (current === `-${column}`) return DEFAULT_RUNS_VIEW.sort;
+  return [column];
+}
+
+export interface ChartView {
+  x: XAxis;
+  smoothing: number;
+  log: boolean;
+  search: string;
+}
+
+export const DEFAULT_CHART_VIEW: ChartView = { x: "step", smoothing: 0, log: false, search: "" };
+
+export function decodeChartView(search: URLSearchParams): ChartView {
+  const x = search.get("x");
+  const smoothing = Number(search.get("smooth") ?? 0);
+  return {
+    x: x === "wall" || x === "relative" ? x : "step",
+    smoothing: Number.isFinite(smoothing) ? Math.min(Math.max(smoothing, 0), 0.99) : 0,
+    log: search.get("log") === "1",
+    search: search.get("q") ?? "",
+  };
+}
+
+/** Writes the chart view into `search` (other keys are kept), leaving defaults out. */
+export function encodeChartView(view: ChartView, search = new URLSearchParams()): URLSearchParams {
+  const out = new URLSearchParams(search);
+  for (const key of ["x", "smooth", "log", "q"]) out.delete(key);
+  if (view.x !== "step") out.set("x", view.x);
+  if (view.smoothing > 0) out.set("smooth", String(view.smoothing));
+  if (view.log) out.set("log", "1");
+  if (view.search) out.set("q", view.search);
+  return out;
+}
