@@ -13,7 +13,8 @@ message and an exit code. Each message names the value at fault and says what to
     ├── NotFoundError           a run, metric, artifact or version does not exist
     ├── QueryError              a search filter or ordering could not be parsed
     ├── CatalogError            the catalog cannot be opened or is at the wrong revision
-    └── MissingDependencyError  an optional library is needed: names the extra to install
+    ├── MissingDependencyError  an optional library is needed: names the extra to install
+    └── WriteError              the run folder could not be written (a full disk): also an OSError
 """
 
 from __future__ import annotations
@@ -72,3 +73,23 @@ class MissingDependencyError(LabbookError, ImportError):
         )
         self.library = library
         self.extra = extra
+
+
+class WriteError(LabbookError, OSError):
+    """Logged data could not be written to the run folder (a full disk, a lost mount...).
+
+    ``path`` is the file, ``cause`` the ``OSError`` (its ``errno`` is kept: ``errno.ENOSPC`` for a
+    full disk). What was not written yet stays pending and is retried; see docs/configuration.md.
+    """
+
+    def __init__(self, message: str, path: object = None, cause: OSError | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause
+        if cause is not None:
+            self.errno = cause.errno
+            self.strerror = cause.strerror
+        self.filename = None if path is None else str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
