@@ -101,13 +101,15 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     else:
         records = np.concatenate(parts)
         rank_arr = np.concatenate(ranks)
-    if not _in_step_order(records):  # one rule, one writer or many: by step, then time, stable
-        order = np.lexsort((records["timestamp"], records["step"]))
+    steps = np.ascontiguousarray(records["step"])
+    if not _in_step_order(steps, records):  # one rule, one writer or many: by step, then time
+        order = np.lexsort((records["timestamp"], steps))  # stable: equal keys keep file order
         records, rank_arr = records[order], rank_arr[order]
+        steps = np.ascontiguousarray(records["step"])
     several = len({int(r[0]) for r in ranks if len(r)}) > 1
     return MetricSeries(
         name,
-        np.ascontiguousarray(records["step"]),
+        steps,
         np.ascontiguousarray(records["value"]),
         records["timestamp"].astype("datetime64[us]"),
         rank_arr if several else None,
@@ -115,19 +117,20 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     )
 
 
-def _in_step_order(records) -> bool:
-    """Whether ``records`` are already sorted by step, then timestamp (the usual case: one
-    writer logging steps forward), so the sort can be skipped."""
+def _in_step_order(steps, records) -> bool:
+    """Whether ``records`` (whose steps are ``steps``) are already sorted by step, then
+    timestamp (the usual case: one writer logging steps forward), so the sort can be skipped."""
     import numpy as np
 
-    steps = records["step"]
     if len(steps) < 2:
+        return True
+    if (steps[1:] > steps[:-1]).all():  # one pass in the usual case: steps strictly increasing
         return True
     step_diff = np.diff(steps)
     if (step_diff < 0).any():
         return False
     ties = step_diff == 0
-    return not ties.any() or not (np.diff(records["timestamp"])[ties] < 0).any()
+    return not (np.diff(records["timestamp"])[ties] < 0).any()
 
 
 class EventList(list):
