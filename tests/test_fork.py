@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # each script has its
 # capture, resources, heartbeat), log 10 points, and check what was read back at the end.
 PRELUDE = """
     import json, multiprocessing, os, sys, time
+    import labbook
     from labbook import tracking
 
     FAST = dict(resources_interval=0.05, flush_interval=0.05)
@@ -155,8 +156,12 @@ def test_plain_fork_child_that_exits_normally_keeps_its_points_and_not_the_statu
                 if pid == 0:
                     for i in range(4):
                         logging_worker(i)
-                    sys.exit(0)  # atexit runs: must not end the parent's run
-                os.waitpid(pid, 0)
+                    try:
+                        tracking.log_failed(message="from a child")
+                    except labbook.errors.RunStateError:
+                        sys.exit(0)  # atexit runs: must not end the parent's run
+                    sys.exit(3)
+                assert os.waitpid(pid, 0)[1] == 0  # the child's status call was refused
                 assert run.status == "running"
                 on_disk = json.loads((run.path / "run.json").read_text())["status"]
                 assert on_disk == "running", on_disk

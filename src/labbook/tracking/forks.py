@@ -19,6 +19,12 @@ gets (``adopt``):
 
 A child that logs writes everything at its exit: interpreter exit (atexit), a multiprocessing
 worker's exit (its finalizers: such workers leave through ``os._exit``), SIGTERM, or ``end()``.
+
+SIGTERM is blocked in the forking thread across ``fork()`` and unblocked in the child once it is
+set up. Python clears the signals a child caught before its interpreter was ready, so a SIGTERM
+sent to a worker that the scheduler had not run yet (``Pool.terminate()`` right after a quick
+``map``) would be lost while the run's handler is installed, leaving the worker waiting forever
+on a queue lock its parent holds; blocked, it stays pending and is handled in the child.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from __future__ import annotations
 import atexit
 import os
 import secrets
+import signal
 import sys
 import threading
 import weakref
@@ -33,6 +40,8 @@ from typing import Any
 
 _live: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _registered = False
+_forking = threading.local()  # the forking thread's signal mask, kept across fork()
+_SIGTERM = {signal.SIGTERM} if hasattr(signal, "pthread_sigmask") else None
 
 
 def track(run: Any) -> None:
@@ -40,14 +49,29 @@ def track(run: Any) -> None:
     global _registered
     _live.add(run)
     if not _registered and hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_after_fork_in_child)
+        os.register_at_fork(before=_before_fork, after_in_parent=_restore_signal_mask,
+                            after_in_child=_after_fork_in_child)
         _registered = True
 
 
+def _before_fork() -> None:
+    _forking.mask = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGTERM) if _SIGTERM else None
+
+
+def _restore_signal_mask() -> None:
+    mask = getattr(_forking, "mask", None)
+    if mask is not None:
+        _forking.mask = None
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
 def _after_fork_in_child() -> None:
-    for run in list(_live):
-        if not run._ended:
-            adopt(run)
+    try:
+        for run in list(_live):
+            if not run._ended:
+                adopt(run)
+    finally:
+        _restore_signal_mask()  # a SIGTERM sent meanwhile is handled now, by the child's run
 
 
 def adopt(run: Any) -> None:

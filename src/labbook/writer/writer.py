@@ -46,10 +46,12 @@ _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
 
 
 def loss_reason(error: BaseException) -> str:
-    """The ``dropped`` reason for a record lost to ``error``."""
-    if isinstance(error, OSError) and not isinstance(error, LabbookError) or isinstance(error, WriteError):
-        return "disk_full" if getattr(error, "errno", None) in (errno.ENOSPC, errno.EDQUOT) else "write_error"
-    return "invalid_value"
+    """The ``dropped`` reason for a record lost to ``error``: an I/O error (one with an errno),
+    or a value that could not be encoded (any other error, such as PIL's unreadable image)."""
+    code = getattr(error, "errno", None) if isinstance(error, OSError) else None
+    if code is None:
+        return "invalid_value"
+    return "disk_full" if code in (errno.ENOSPC, errno.EDQUOT) else "write_error"
 
 
 class Series:
@@ -316,7 +318,7 @@ class RunWriter:
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
         try:
-            self._drain_tasks()
+            self._drain_tasks(failed)
             touched = self._drain_metrics(failed)
             self._drain_events(failed)
             self._retry_backlog(failed)
@@ -371,7 +373,7 @@ class RunWriter:
             if self.on_failure is not None:
                 self.on_failure()
 
-    def _drain_tasks(self) -> None:
+    def _drain_tasks(self, failed: list) -> None:
         count = len(self.tasks)
         if not count:
             return
@@ -383,11 +385,9 @@ class RunWriter:
             except Exception as error:  # noqa: BLE001 - counted and reported, never dropped silently
                 self.errors.append(traceback.format_exc())
                 reason = loss_reason(error)
-                message = f"a background write failed: {type(error).__name__}: {error}"
-                failure = (error if isinstance(error, LabbookError)
-                           else WriteError(message, getattr(error, "filename", None), error)
-                           if isinstance(error, OSError) else InvalidValueError(message))
-                self._left_out(reason, 1, message, failure)
+                self.drop(reason, 1, f"a background write failed: {type(error).__name__}: {error}")
+                if reason != "invalid_value":  # the disk: raised like any write that failed
+                    failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
         count = len(self.metrics)
