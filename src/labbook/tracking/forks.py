@@ -16,6 +16,8 @@ gets (``adopt``):
 * process hooks that in the child only write what the child logged: its exit, an uncaught
   exception or SIGTERM (``Pool.terminate()``) never change the run's status, which belongs to
   the parent. ``end()`` and leaving a ``with`` block do the same; setting a status is refused.
+  Until the child logs, SIGTERM has the handler it had before the run (the default: the kernel
+  ends the child), so a worker that is terminated never waits on Python to notice.
 
 A child that logs writes everything at its exit: interpreter exit (atexit), a multiprocessing
 worker's exit (its finalizers: such workers leave through ``os._exit``), SIGTERM, or ``end()``.
@@ -96,10 +98,12 @@ def adopt(run: Any) -> None:
     )
     run._metrics = run._writer.metrics
     run._metric_series = {}
+    run._hooks.release_sigterm()
 
 
 def _write_at_exit(run: Any) -> None:
     """Once the child logs: write its records however it exits (see the module docstring)."""
+    run._hooks.restore_sigterm()
     atexit.register(run._end_in_child)
     util = sys.modules.get("multiprocessing.util")
     if util is not None:  # a worker's exit runs these, not atexit (registered after its start)

@@ -62,6 +62,20 @@ class ProcessHooks:
             except (ValueError, OSError):  # pragma: no cover
                 pass
 
+    def release_sigterm(self) -> None:
+        """In a forked child, before it first logs: put back the SIGTERM handler the run
+        replaced (the default ends the process in the kernel), so a worker terminated while
+        it is still being set up ends at once instead of depending on Python's handler."""
+        if self._previous_sigterm is not None and signal.getsignal(signal.SIGTERM) == self._sigterm:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            self._released = True
+
+    def restore_sigterm(self) -> None:
+        """In a forked child that logs: handle SIGTERM again, writing the child's records first."""
+        if getattr(self, "_released", False) and threading.current_thread() is threading.main_thread():
+            self._released = False
+            signal.signal(signal.SIGTERM, self._sigterm)
+
     def _atexit(self) -> None:
         if self._in_child():
             self._on_child()
