@@ -8,7 +8,9 @@ ensure_venv() {
   .venv/bin/python -m pip install --quiet --upgrade pip
   # The test extra's frameworks need torch: install the CPU build first so they reuse it.
   if [ "$1" = test ]; then .venv/bin/python -m pip install --quiet torch==2.13.0; fi
-  .venv/bin/python -m pip install --quiet -e ".[$1]"
+  # Pinned to the versions last tested (on Python 3.11; see the file's header), so pip never
+  # backtracks through hundreds of releases of boto3 and friends.
+  .venv/bin/python -m pip install --quiet -c scripts/constraints.txt -e ".[$1]"
 }
 
 # Build the dashboard (ui/ -> src/labbook/dashboard/static) when it is missing or older than its

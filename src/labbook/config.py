@@ -75,6 +75,7 @@ class Settings:
     flush_interval: float = 1.0
     max_pending: int = 1_000_000
     no_op: bool = False
+    never_crash: bool = False  # count and report values and writes that fail instead of raising
     index_interval: float = 5.0
     resources_interval: float = 10.0
     heartbeat_interval: float = 10.0
@@ -100,6 +101,7 @@ class Settings:
         "flush_interval": (("LABBOOK_FLUSH_INTERVAL",), float),
         "max_pending": (("LABBOOK_MAX_PENDING",), int),
         "no_op": (("LABBOOK_NO_OP", "POLYAXON_NO_OP"), "bool"),
+        "never_crash": (("LABBOOK_NEVER_CRASH",), "bool"),
         "index_interval": (("LABBOOK_INDEX_INTERVAL",), float),
         "resources_interval": (("LABBOOK_RESOURCES_INTERVAL",), float),
         "heartbeat_interval": (("LABBOOK_HEARTBEAT_INTERVAL",), float),

@@ -16,7 +16,8 @@ message and an exit code. Each message names the value at fault and says what to
     │   └── CatalogDamagedError the catalog file is damaged: 'labbook index --rebuild' replaces it
     ├── MissingDependencyError  an optional library is needed: names the extra to install
     ├── InvalidTypeError        an argument has the wrong type (also an InvalidValueError, TypeError)
-    └── RunFileError            a run's run.json is damaged or not a labbook run file
+    ├── RunFileError            a run's run.json is damaged or not a labbook run file
+    └── WriteError              the run folder could not be written (a full disk): also an OSError
 """
 
 from __future__ import annotations
@@ -96,3 +97,23 @@ class CatalogDamagedError(CatalogError):
 
 class RunFileError(LabbookError, ValueError):
     """A run folder's run.json cannot be read: damaged, truncated, or not a labbook run file."""
+
+
+class WriteError(LabbookError, OSError):
+    """Logged data could not be written to the run folder (a full disk, a lost mount...).
+
+    ``path`` is the file, ``cause`` the ``OSError`` (its ``errno`` is kept: ``errno.ENOSPC`` for a
+    full disk). What was not written yet stays pending and is retried; see docs/configuration.md.
+    """
+
+    def __init__(self, message: str, path: object = None, cause: OSError | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.cause = cause
+        if cause is not None:
+            self.errno = cause.errno
+            self.strerror = cause.strerror
+        self.filename = None if path is None else str(path)
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""

@@ -38,14 +38,16 @@ class Event:
 
 
 class MetricSeries:
-    """A metric's points as numpy arrays, in step order (then time)."""
+    """A metric's points as numpy arrays, in step order (then time), whichever writers logged
+    them. ``skipped`` counts damaged records left out of a file's middle (0 when none)."""
 
-    def __init__(self, name: str, steps, values, timestamps, ranks=None) -> None:
+    def __init__(self, name: str, steps, values, timestamps, ranks=None, skipped: int = 0) -> None:
         self.name = name
         self.steps = steps
         self.values = values
         self.timestamps = timestamps
         self.ranks = ranks
+        self.skipped = skipped
 
     def __len__(self) -> int:
         return len(self.values)
@@ -83,12 +85,13 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
             f"Run {folder.path.name} has no metric {name!r}. Its metrics: "
             f"{', '.join(repr(n) for n in known[:20]) or 'none'}."
         )
-    parts, ranks = [], []
+    parts, ranks, skipped = [], [], 0
     for path in files:
         file_rank = _header_rank(path)
         if rank is not None and file_rank != rank:
             continue
-        records = fmt.read_metric_file(path)
+        records, damaged = fmt.read_metric_records(path)
+        skipped += damaged
         parts.append(records)
         ranks.append(np.full(len(records), file_rank, dtype=np.int32))
     if not parts:
@@ -98,25 +101,53 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     else:
         records = np.concatenate(parts)
         rank_arr = np.concatenate(ranks)
-        order = np.lexsort((records["timestamp"], records["step"]))
+    steps = np.ascontiguousarray(records["step"])
+    if not _in_step_order(steps, records):  # one rule, one writer or many: by step, then time
+        order = np.lexsort((records["timestamp"], steps))  # stable: equal keys keep file order
         records, rank_arr = records[order], rank_arr[order]
+        steps = np.ascontiguousarray(records["step"])
     several = len({int(r[0]) for r in ranks if len(r)}) > 1
     return MetricSeries(
         name,
-        np.ascontiguousarray(records["step"]),
+        steps,
         np.ascontiguousarray(records["value"]),
         records["timestamp"].astype("datetime64[us]"),
         rank_arr if several else None,
+        skipped,
     )
 
 
-def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = None) -> list[Event]:
+def _in_step_order(steps, records) -> bool:
+    """Whether ``records`` (whose steps are ``steps``) are already sorted by step, then
+    timestamp (the usual case: one writer logging steps forward), so the sort can be skipped."""
+    import numpy as np
+
+    if len(steps) < 2:
+        return True
+    if (steps[1:] > steps[:-1]).all():  # one pass in the usual case: steps strictly increasing
+        return True
+    step_diff = np.diff(steps)
+    if (step_diff < 0).any():
+        return False
+    ties = step_diff == 0
+    return not (np.diff(records["timestamp"])[ties] < 0).any()
+
+
+class EventList(list):
+    """Events as a list, with ``skipped``: damaged lines left out of the files (0 when none)."""
+
+    skipped: int = 0
+
+
+def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = None) -> EventList:
     if kind == "metric":
         series = read_metric(folder, name, root=root)
-        return [
+        events = EventList(
             Event(int(step), datetime.fromtimestamp(ts.astype("int64") / 1e6, tz=timezone.utc), float(v))
             for step, ts, v in zip(series.steps, series.timestamps, series.values)
-        ]
+        )
+        events.skipped = series.skipped
+        return events
     series_dir = folder.series_dir(kind, name, root)
     files = sorted(series_dir.glob("*.jsonl")) if series_dir.is_dir() else []
     if not files:
@@ -124,13 +155,18 @@ def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = Non
             f"Run {folder.path.name} has no {kind} events named {name!r}. Its {kind} events: "
             f"{', '.join(repr(n) for n in folder.series_names(kind, root)[:20]) or 'none'}."
         )
-    events = []
+    events, skipped = EventList(), [0]
     for path in files:
         writer = path.stem
-        for record in fmt.iter_json_records(path):
-            events.append(Event(record["step"], datetime.fromisoformat(record["timestamp"]),
-                                record["value"], writer))
+        for record in fmt.iter_json_records(path, skipped):
+            try:
+                moment = datetime.fromisoformat(record["timestamp"])
+            except (TypeError, ValueError):  # damaged in place: counted like a broken line
+                skipped[0] += 1
+                continue
+            events.append(Event(record.get("step"), moment, record["value"], writer))
     events.sort(key=lambda e: (e.timestamp, e.step if e.step is not None else -1))
+    events.skipped = skipped[0]
     return events
 
 
@@ -174,14 +210,16 @@ class RunRecord:
         return dict(self._record)
 
     def metric(self, name: str, rank: int | None = None) -> MetricSeries:
-        """Every point of metric ``name`` (merged across writers; one rank with ``rank=``)."""
+        """Every point of metric ``name`` (merged across writers; one rank with ``rank=``), in
+        step order, then time. ``.skipped`` counts damaged records that were left out."""
         return read_metric(self.folder, name, rank)
 
     def metric_names(self) -> list[str]:
         return self.folder.series_names("metric")
 
-    def events(self, kind: str, name: str) -> list[Event]:
-        """Every event of ``kind`` named ``name``, in time order.
+    def events(self, kind: str, name: str) -> EventList:
+        """Every event of ``kind`` named ``name``, in time order. A damaged line in a file is
+        left out and counted in the list's ``.skipped`` (0 when none); the rest still reads.
 
         Rich kinds (image, audio, video, histogram, curve, confusion, chart, dataframe, span)
         come as typed events (``labbook.media.typed``): the same ``step``, ``timestamp``,
@@ -191,7 +229,9 @@ class RunRecord:
         from labbook.media.typed import TYPES, typed_event
 
         if kind in TYPES:
-            return [typed_event(kind, event, self.path) for event in events]
+            typed = EventList(typed_event(kind, event, self.path) for event in events)
+            typed.skipped = events.skipped
+            return typed
         return events
 
     def event_names(self, kind: str) -> list[str]:

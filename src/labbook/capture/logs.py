@@ -58,6 +58,7 @@ LOG_DIR = "logs"
 LOGGING_GRACE = 1.0  # seconds a logging record waits for its printed line before it stands alone
 PARTIAL_GRACE = 1.0  # seconds a line without its newline waits before it is recorded as it is
 COALESCE = 0.02  # seconds the reader waits after a read so lines come in batches
+IDLE_TICK = 1000  # ms an idle reader sleeps at most: it notices stop() even if its wake-up is lost
 _MAX_PARTIAL = 1 << 16
 _MATCH_WINDOW = 32
 _STREAMS = ((1, "stdout"), (2, "stderr"))
@@ -255,6 +256,7 @@ class LogCapture:
             }) + b"\n")
             self._file.flush()
         self._wake_r, self._wake_w = os.pipe()
+        self._wake_inode = os.fstat(self._wake_w).st_ino
         prepared: list[tuple[_Stream, int]] = []
         try:  # everything that can fail happens before fd 1 or 2 is touched
             for stream in self._streams:
@@ -318,7 +320,7 @@ class LogCapture:
             self._thread = None
             return
         self._stopping = True
-        os.write(self._wake_w, b"x")
+        self._wake(b"x")  # if that fails, the reader sees _stopping at its next idle tick
         if self._done.wait(timeout=10):
             moment = iso(time.time_ns() // 1000)
             for stream_name, level, text in closing_lines:
@@ -349,8 +351,17 @@ class LogCapture:
         with self._pending_lock:
             first = not self._pending
             self._pending.append(entry)
-        if first:  # the reader sleeps without a timeout while nothing waits: wake it
-            os.write(self._wake_w, b"l")
+        if first:  # the reader sleeps (up to IDLE_TICK) while nothing waits: wake it
+            self._wake(b"l")
+
+    def _wake(self, byte: bytes) -> None:
+        """Wake the reader through our pipe, unless that fd number is no longer our pipe: some
+        library closed it by mistake (a double close) and it may be another file now."""
+        try:
+            if os.fstat(self._wake_w).st_ino == self._wake_inode:
+                os.write(self._wake_w, byte)
+        except OSError:
+            pass
 
     # -- the reader thread -----------------------------------------------------------------
 
@@ -369,7 +380,7 @@ class LogCapture:
                 # Sleep until output arrives, unless a record or a partial line has a deadline:
                 # an idle reader never takes the GIL from the training loop.
                 waiting = self._recording and (self._pending or any(st.partial for st in self._streams))
-                events = poller.poll(250 if waiting else None)
+                events = poller.poll(250 if waiting else IDLE_TICK)
             except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
                 continue
             now = time.time()
@@ -397,9 +408,10 @@ class LogCapture:
         for stream in self._streams:
             for fd in (stream.read_fd, stream.saved):
                 if fd is not None:
-                    os.close(fd)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
+                    _close_quietly(fd)
+        if _same_file(self._wake_w, self._wake_inode):  # else the number is someone else's now
+            _close_quietly(self._wake_r)
+            _close_quietly(self._wake_w)
 
     def _read(self, stream: _Stream, now: float, poller: Any, by_fd: dict[int, _Stream]) -> None:
         try:
@@ -508,6 +520,20 @@ class LogCapture:
     def _encode(self, moment: str, stream: str, text: str, level: str | None, logger: str | None) -> bytes:
         return orjson.dumps({"timestamp": moment, "stream": stream, "level": level, "logger": logger,
                              "rank": self.rank, "message": text}) + b"\n"
+
+
+def _same_file(fd: int, inode: int) -> bool:
+    try:
+        return os.fstat(fd).st_ino == inode
+    except OSError:
+        return False
+
+
+def _close_quietly(fd: int) -> None:
+    try:
+        os.close(fd)
+    except OSError:  # already closed by someone else
+        pass
 
 
 def _write_all(fd: int, data: bytes) -> None:

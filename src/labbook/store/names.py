@@ -37,12 +37,30 @@ def check_name(name: object, what: str = "name") -> str:
         raise InvalidNameError(f"A {what} must not be empty or blank (got {name!r}).")
     if "\x00" in name:
         raise InvalidNameError(f"The {what} {name!r} contains a NUL character. Remove it.")
+    at = lone_surrogate(name)
+    if at is not None:
+        raise InvalidNameError(
+            f"The {what} {name!r} holds a lone surrogate at index {at}, which UTF-8 cannot "
+            "store (in file headers and on disk). Decode the name properly."
+        )
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidNameError(
             f"The {what} starting {name[:40]!r} is {len(name)} characters long; "
             f"the limit is {MAX_NAME_LENGTH}. Use a shorter name."
         )
     return name
+
+
+def lone_surrogate(text: str) -> int | None:
+    """The index of the first character UTF-8 cannot encode (a lone surrogate such as
+    ``'\\ud800'``, which ``bytes.decode(errors='surrogateescape')`` makes), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return error.start
+    return None
 
 
 def encode_name(name: str) -> str:

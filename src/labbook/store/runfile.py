@@ -4,11 +4,17 @@ Several processes may log to one run (ranks, workers, a resumed job). Each keeps
 made as a list of operations and applies them under an exclusive lock on ``run.json.lock``: read,
 apply, write to a temporary file, rename. So no process loses another's changes, and a reader
 never sees a half-written file.
+
+The lock is a ``flock`` on an open file, which a forked child would share while it lives (and so
+hold for the parent, or wait on itself): ``os.fork()`` waits until no thread of this process
+holds it, so a child never starts with it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import threading
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -51,20 +57,36 @@ def _damaged(path: Path, problem: str) -> str:
     )
 
 
+# Held by a thread while it holds a run.json lock; os.fork() takes it first (see above).
+_no_fork_while_locked = threading.RLock()
+
+
+def _forked_child() -> None:
+    global _no_fork_while_locked
+    _no_fork_while_locked = threading.RLock()  # the forking thread's hold stays in the parent
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=lambda: _no_fork_while_locked.acquire(),
+                        after_in_parent=lambda: _no_fork_while_locked.release(),
+                        after_in_child=_forked_child)
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
-    handle = open(lock_path, "a+b")
-    try:
+    with _no_fork_while_locked:
+        handle = open(lock_path, "a+b")
         try:
-            import fcntl
+            try:
+                import fcntl
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        except ImportError:  # pragma: no cover - Windows: one writer per run folder there
-            pass
-        yield
-    finally:
-        handle.close()  # closing releases the lock
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            except ImportError:  # pragma: no cover - Windows: one writer per run folder there
+                pass
+            yield
+        finally:
+            handle.close()  # closing releases the lock
 
 
 def write_atomic(path: Path, content: bytes) -> None:

@@ -29,7 +29,7 @@ _INIT_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
 }
 _INIT_FLAGS = ("track_code", "track_env", "track_logs", "refresh_data", "collect_artifacts",
                "collect_resources", "is_offline", "is_new", "no_op", "auto_create", "install_handlers",
-               "attach", "sync_tensorboard")
+               "attach", "sync_tensorboard", "never_crash")
 
 
 def _shown(value: Any) -> str:

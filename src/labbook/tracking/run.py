@@ -10,6 +10,9 @@ manager::
             run.log_metric("loss", 1 / (step + 1), step=step)
 
 An exception leaving the ``with`` block marks the run ``failed``; otherwise it ends ``succeeded``.
+A forked child (a DataLoader worker) that logs becomes its own writer of the same run, and never
+changes its status (see ``labbook.tracking.forks``). With ``never_crash`` a value or a write that
+fails is counted and reported instead of raised (see ``labbook.tracking.guard``).
 Rich-event and artifact methods are defined beside their owners (``labbook.media.methods``,
 ``labbook.artifacts.methods``) and bound onto ``Run`` at the bottom of this module.
 """
@@ -33,12 +36,12 @@ from typing import Any, Callable, Iterable
 from labbook.config import Settings
 from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
 from labbook.store.layout import RunFolder
-from labbook.store.names import check_name
+from labbook.store.names import check_name, lone_surrogate
 from labbook.store.runfile import read_run_file, update_run_file
 from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
-from labbook.writer.format import to_epoch_us
+from labbook.writer.format import STEP_MAX, STEP_MIN, to_epoch_us
 from labbook.writer.writer import RunWriter
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
@@ -161,16 +164,19 @@ class Run:
         attach: bool = False,
         sync_tensorboard: bool = False,
         started_at: datetime | str | None = None,
+        never_crash: bool | None = None,
     ) -> None:
         check_init(locals())
         owner, project = split_owner(owner, project)
         self._settings = settings or Settings.load(
             {"project": project, "flush_interval": flush_interval,
-             "resources_interval": resources_interval}, home=home
+             "resources_interval": resources_interval, "never_crash": never_crash}, home=home
         )
         from labbook.artifacts.paths import check_template
 
         check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
+        self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
+        self._never_crash = bool(self._settings.never_crash)
         self._ended = False
         # attach: this process is one writer among others and does not own the run's lifecycle
         # (the server writing for a remote client): opening an existing run leaves its status
@@ -262,6 +268,7 @@ class Run:
             max_pending=self._settings.max_pending,
             header_extra={"rank": self.rank, "pid": os.getpid()},
             after_flush=self._after_flush,
+            on_failure=None if self._never_crash else self._writer_failed,
         )
         self._metrics = self._writer.metrics  # the hot path appends here directly
         if self.rank != 0 and self._settings.rank_metrics == "rank0":
@@ -278,10 +285,16 @@ class Run:
             self._writer.submit(lambda: self._capture_env(entry))
         self._writer.wake()  # first drain now, without waiting for it
         self._indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
-        self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm)
+        self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
+                                   on_child=self._end_in_child)
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
+        from labbook.tracking import forks, guard
+
+        forks.track(self)
+        if self._never_crash:
+            guard.guard_methods(self)
         if sync_tensorboard:  # what a SummaryWriter writes to get_tensorboard_path() is logged too
             from labbook.media.tensorboard import start_sync
 
@@ -377,7 +390,7 @@ class Run:
             series = self._new_metric_series(name)
         if type(value) is not float:
             value = metric_value(name, value)
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         self._metrics.append(
             (series, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6, value)
@@ -387,7 +400,7 @@ class Run:
 
     def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
         """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
-        if step is not None and type(step) is not int:
+        if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         moment = _time() if timestamp is None else to_epoch_us(timestamp) / 1e6
         records = []
@@ -424,13 +437,13 @@ class Run:
         text = _one_of("log_text", "text", text, "value", value)
         if not isinstance(text, str):
             raise _type_error("log_text", name, "text", text, "a str")
-        self._emit("text", name, text, step, timestamp)
+        self._emit("text", name, _storable_text("log_text", name, "text", text), step, timestamp)
 
     def log_html(self, name: str, html: str, step: int | None = None, timestamp: Any = None) -> None:
         """Log an HTML snippet, shown sandboxed by the dashboard."""
         if not isinstance(html, str):
             raise _type_error("log_html", name, "html", html, "a str")
-        self._emit("html", name, html, step, timestamp)
+        self._emit("html", name, _storable_text("log_html", name, "html", html), step, timestamp)
 
     # -- params, outputs, metadata -------------------------------------------------------------
 
@@ -532,6 +545,12 @@ class Run:
     def log_status(self, status: str, reason: str | None = None, message: str | None = None,
                    last_transition_time: Any = None, last_update_time: Any = None) -> None:
         """Record a status condition (Polyaxon's statuses); a final one also sets finish times."""
+        if os.getpid() != self._owner_pid:
+            raise RunStateError(
+                f"log_status({status!r}): this is a forked child of process {self._owner_pid}, "
+                f"which owns run {self.uuid}'s status. Set the status there; a child's points and "
+                "events are kept as its own writer's."
+            )
         status = str(getattr(status, "value", status)).lower()
         if status not in STATUSES:
             raise RunStateError(f"Unknown status {status!r}. Use one of: {', '.join(sorted(STATUSES))}.")
@@ -550,6 +569,8 @@ class Run:
         self._writer.update_run(*ops)
 
     def _end_with(self, status: str, reason: str | None, message: str | None) -> None:
+        if os.getpid() != self._owner_pid:
+            self.log_status(status)  # refused: a child never sets the run's status
         if self._ended or self._record.get("status") in FINAL_STATUSES:
             self.end()
             return
@@ -569,11 +590,24 @@ class Run:
         self._end_with("stopped", reason, message)
 
     def flush(self) -> None:
-        """Return once everything logged so far is written to the run folder."""
-        self._writer.flush()
+        """Return once everything logged so far is written to the run folder.
+
+        Raises ``WriteError`` when it could not be (a full disk): what was not written stays
+        pending, within ``max_pending``, and is written when the disk has room again. With
+        ``never_crash`` it returns, and losses are counted instead (see ``end()``).
+        """
+        self._writer.flush(check=not self._never_crash)
 
     def end(self) -> None:
-        """Finish the run: ``succeeded`` unless already final; flush, index and release hooks."""
+        """Finish the run: ``succeeded`` unless already final; flush, index and release hooks.
+
+        Values or writes that failed are reported on stderr and in run.json ``dropped``; without
+        ``never_crash``, a failure not raised yet (records a full disk kept out) raises here,
+        after the run is ended.
+        """
+        if os.getpid() != self._owner_pid:
+            self._end_in_child()
+            return
         with self._lock:
             if self._ended:
                 return
@@ -590,10 +624,34 @@ class Run:
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
             self._hooks.uninstall()
         _forget_active(self)
-        if self._writer.errors:
-            first = self._writer.errors[0].strip().splitlines()[-1]
-            print(f"labbook: run {self.uuid} ended with {len(self._writer.errors)} writer error(s); "
+        self._report_losses()
+
+    def _report_losses(self) -> None:
+        writer = self._writer
+        if writer.errors:
+            first = writer.errors[0].strip().splitlines()[-1]
+            print(f"labbook: run {self.uuid} ended with {len(writer.errors)} writer error(s); "
                   f"first: {first}", file=sys.stderr)
+        dropped = writer.dropped_report()
+        if dropped:
+            total = sum(entry["count"] for entry in dropped.values())
+            parts = "; ".join(f"{reason} {entry['count']} (first: {entry['message']})"
+                              for reason, entry in dropped.items())
+            print(f"labbook: run {self.uuid} ({writer.writer_id}) dropped {total} value(s): "
+                  f"{parts}", file=sys.stderr)
+        if not self._never_crash:
+            writer.check()
+
+    def _end_in_child(self) -> None:
+        """``end()`` in a forked child: write what the child logged, never touch the status."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+            self._metric_series = {}
+            self._writer.close()
+        if self._writer.started:
+            self._report_losses()
 
     def sync_events_summaries(self, last_check: Any = None, events_path: str | None = None) -> None:
         """Polyaxon recomputes summaries from event files; labbook keeps them incrementally, so
@@ -622,7 +680,9 @@ class Run:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
+        if os.getpid() != self._owner_pid:
+            self._end_in_child()
+        elif exc_type is None:
             self.end()
         elif issubclass(exc_type, KeyboardInterrupt):
             self.log_stopped(reason="KeyboardInterrupt", message="Interrupted by the user")
@@ -636,11 +696,18 @@ class Run:
                 f"{what}(): run {self.uuid} has ended. Start a new one with tracking.init(), or "
                 f"resume this one with tracking.init(run_uuid={self.uuid!r})."
             )
+        if not self._never_crash:
+            self._writer.check()  # a write that failed since: raised here, at the next call
+
+    def _writer_failed(self) -> None:
+        """On the writer thread, at a new failure: send the next ``log_metric`` call through
+        ``_check_open``, which raises it (the hot path itself checks nothing)."""
+        self._metric_series = {}
 
     # -- background work (writer thread) ------------------------------------------------------
 
     def _after_flush(self, changed: bool) -> None:
-        if changed:
+        if changed and self._indexer is not None:
             self._indexer.request()
 
     def _capture_code(self, entry: str | None = None) -> None:
@@ -741,6 +808,18 @@ def _type_error(function: str, name: str, argument: str, value: Any, expected: s
     return InvalidTypeError(
         f"{function}({name!r}): {argument} must be {expected}, got {type(value).__name__} ({value!r:.60})."
     )
+
+
+def _storable_text(function: str, name: str, argument: str, text: str) -> str:
+    """``text`` if it can be written as UTF-8: a lone surrogate (``'\\ud800'``) cannot."""
+    at = lone_surrogate(text)
+    if at is not None:
+        raise InvalidValueError(
+            f"{function}({name!r}): {argument} holds {text[at]!r} at index {at}, a lone "
+            "surrogate that UTF-8 cannot store. Decode the text properly (e.g. "
+            "bytes.decode('utf-8', errors='replace'))."
+        )
+    return text
 
 
 def _bind(module: Any) -> None:

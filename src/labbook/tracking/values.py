@@ -7,6 +7,7 @@ from typing import Any
 
 from labbook.errors import InvalidValueError
 from labbook.store.record import json_float, to_json_value
+from labbook.writer.format import STEP_MAX, STEP_MIN  # the steps event files can hold
 
 __all__ = ["json_float", "json_value", "metric_value", "step_value"]
 
@@ -56,7 +57,22 @@ def _size(shape: tuple) -> int:
 
 
 def step_value(step: Any) -> int | None:
-    if step is None or type(step) is int:
+    """``step`` as an int that event files can hold, or an error naming the argument."""
+    if step is None:
+        return step
+    value = _integer(step)
+    if value is None:
+        raise InvalidValueError(f"step={step!r:.60} ({type(step).__name__}) is not an integer. Pass an int.")
+    if not STEP_MIN <= value <= STEP_MAX:
+        raise InvalidValueError(
+            f"step={step!r:.60} is outside the steps labbook stores (64-bit integers from "
+            f"{STEP_MIN} to {STEP_MAX}). Pass a smaller step."
+        )
+    return value
+
+
+def _integer(step: Any) -> int | None:
+    if type(step) is int:
         return step
     if isinstance(step, numbers.Integral) and not isinstance(step, bool):
         return int(step)
@@ -66,7 +82,7 @@ def step_value(step: Any) -> int | None:
             return item
     if isinstance(step, float) and step.is_integer():
         return int(step)
-    raise InvalidValueError(f"step={step!r} ({type(step).__name__}) is not an integer. Pass an int.")
+    return None
 
 
 def json_value(what: str, key: str, value: Any) -> Any:

@@ -11,12 +11,15 @@ Format version 1 (documented in docs/format.md):
   ``{"step": 3, "timestamp": "2026-11-23T04:38:50.123456+00:00", "value": ...}``.
   A last line without its newline is a torn write and is skipped.
 
-Files are append-only and have exactly one writer each.
+Files are append-only and have exactly one writer each. Writers only ever leave whole records
+(a failed append is cut back), but readers still skip what they cannot parse, and count it: a
+damaged JSON line, or the bytes before a header that an older writer appended mid-file.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -27,6 +30,10 @@ FORMAT_NAME = "labbook.events"
 FORMAT_VERSION = 1
 RECORD_SIZE = 24
 NO_STEP = -(2**63)  # marks a record logged without a step, in binary files only
+STEP_MIN, STEP_MAX = NO_STEP + 1, 2**63 - 1  # the steps a record can hold
+# Timestamps every reader can show as a datetime (years 1 to 9999, a day inside either end).
+EPOCH_US_MIN, EPOCH_US_MAX = -62_135_510_400_000_000, 253_402_128_000_000_000
+_HEADER_START = b'{"format":"labbook.events"'
 _UTC = timezone.utc
 
 
@@ -58,23 +65,37 @@ def iso(epoch_us: int) -> str:
 
 
 def to_epoch_us(timestamp: datetime | str | float | int | None) -> int:
-    """Microseconds since the epoch for any timestamp a user may pass (None means now)."""
+    """Microseconds since the epoch for any timestamp a user may pass (None means now).
+
+    Anything else, or a moment outside years 1 to 9999, is an ``InvalidValueError`` naming the
+    ``timestamp`` argument, raised here on the caller's thread rather than by the writer later.
+    """
     import time
 
     if timestamp is None:
         return time.time_ns() // 1000
-    if isinstance(timestamp, str):
-        timestamp = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    if isinstance(timestamp, datetime):
-        if timestamp.tzinfo is None:
-            timestamp = timestamp.astimezone()  # naive means local time, as datetime.now() gives
-        return round(timestamp.timestamp() * 1e6)
-    if isinstance(timestamp, (int, float)) and math.isfinite(timestamp):
-        return round(float(timestamp) * 1e6)  # seconds since the epoch, as time.time() gives
+    moment = None
+    try:
+        if isinstance(timestamp, str):
+            timestamp = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        if isinstance(timestamp, datetime):
+            if timestamp.tzinfo is None:
+                timestamp = timestamp.astimezone()  # naive means local time, as datetime.now() gives
+            moment = round(timestamp.timestamp() * 1e6)
+        elif isinstance(timestamp, numbers.Real) and not isinstance(timestamp, bool):
+            seconds = float(timestamp)
+            if math.isfinite(seconds):
+                moment = round(seconds * 1e6)  # seconds since the epoch, as time.time() gives
+    except (ValueError, OverflowError, OSError):
+        moment = None
+    if moment is not None and EPOCH_US_MIN <= moment <= EPOCH_US_MAX:
+        return moment
     from labbook.errors import InvalidValueError
 
     raise InvalidValueError(
-        f"timestamp {timestamp!r} is not a datetime, an ISO string or seconds since the epoch."
+        f"timestamp={timestamp!r:.80} ({type(timestamp).__name__}) is not a usable moment. Pass a "
+        "datetime, an ISO 8601 string ('2026-11-23T04:38:50+00:00') or seconds since the epoch "
+        "(time.time()), between the years 1 and 9999."
     )
 
 
@@ -106,14 +127,44 @@ def encode_metric_record(step: int, time_us: int, value: float) -> bytes:
 
 def read_metric_file(path: Path):
     """Records of one metric file as a numpy structured array; a torn tail is dropped."""
+    return read_metric_records(path)[0]
+
+
+def read_metric_records(path: Path):
+    """``(records, skipped)`` of one metric file: a torn tail is dropped, not counted.
+
+    Fixed-size records cannot be resynchronised after a lost byte in general, and writers never
+    leave one (a failed append is cut back to its last whole record). The one damage that can be
+    found is a second header line mid-file, as older writers appended after a fork or a failed
+    write: the partial record before it is skipped and counted, and reading resumes after it.
+    Such damage leaves the file's length off the record grid (but for one case in 24), which is
+    what makes a reader look for it; an intact file is read without a scan.
+    """
     import numpy as np
 
+    dtype = metric_dtype()
     data = path.read_bytes()
     start = data.find(b"\n") + 1
     if start == 0:  # the header itself was torn
-        return np.empty(0, dtype=metric_dtype())
-    count = (len(data) - start) // RECORD_SIZE
-    return np.frombuffer(data, dtype=metric_dtype(), count=count, offset=start)
+        return np.empty(0, dtype=dtype), 0
+    count, torn = divmod(len(data) - start, RECORD_SIZE)
+    found = data.find(_HEADER_START, start) if torn else -1
+    if found < 0:  # the common case: one header, then whole records (and maybe a torn tail)
+        return np.frombuffer(data, dtype=dtype, count=count, offset=start), 0
+    parts, skipped = [], 0
+    while True:
+        end = len(data) if found < 0 else found
+        count = (end - start) // RECORD_SIZE
+        parts.append(np.frombuffer(data, dtype=dtype, count=count, offset=start))
+        if found < 0:
+            break
+        skipped += -(-((end - start) % RECORD_SIZE) // RECORD_SIZE)  # a partial record: one
+        newline = data.find(b"\n", found)
+        if newline < 0:  # a torn header at the very end
+            break
+        start = newline + 1
+        found = data.find(_HEADER_START, start)
+    return np.concatenate(parts), skipped
 
 
 # -- JSON-lines files ------------------------------------------------------------------------
@@ -126,11 +177,24 @@ def encode_json_record(step: int | None, time_us: int, value: Any) -> bytes:
     )
 
 
-def iter_json_records(path: Path) -> Iterator[dict[str, Any]]:
-    """Records of one JSON-lines file, in order; the header and a torn last line are skipped."""
+def iter_json_records(path: Path, skipped: list[int] | None = None) -> Iterator[dict[str, Any]]:
+    """Records of one JSON-lines file, in order; the header and a torn last line are skipped.
+
+    A line in the middle that is not a record (damaged on disk) is skipped too, and counted in
+    ``skipped[0]`` when a one-item list is passed, so the rest of the series still reads.
+    """
     data = path.read_bytes()
     lines = data.split(b"\n")
     # the last element is b"" after a complete file, or a torn line: skip it either way
     for line in lines[1:-1]:
-        if line:
-            yield orjson.loads(line)
+        if not line:
+            continue
+        try:
+            record = orjson.loads(line)
+            if not isinstance(record, dict) or "value" not in record or "timestamp" not in record:
+                raise ValueError("not an event record")
+        except ValueError:  # orjson.JSONDecodeError is a ValueError
+            if skipped is not None:
+                skipped[0] += 1
+            continue
+        yield record

@@ -2,12 +2,27 @@
 
 The caller's side is a list append (atomic under the GIL) of a small tuple; a background thread
 takes what is pending at least every ``flush_interval`` seconds, encodes it with numpy or orjson,
-and appends it to the series files. Nothing is dropped: past ``max_pending`` records the caller
-waits for the thread to catch up (back-pressure), which is the documented policy.
+and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
+to catch up (back-pressure), which is the documented policy.
+
+Nothing is lost without a count, and no file is left damaged:
+
+* A write that fails (a full disk) cuts the file back to its last whole record; what was not
+  written stays in the series' backlog and is retried at every flush until the disk has room
+  (``max_pending`` records at most; beyond that records are dropped and counted). Meanwhile
+  ``write_failure`` says why, and the run raises it at the next logging call and from ``flush()``.
+* One record the writer cannot encode (checked on the caller's thread already, so this is a
+  last line of defence) is left out alone, counted, and reported once (``record_failure``).
+* Every record left out is counted in ``dropped`` (reason -> count and a first message), which
+  is merged into run.json ``dropped.<writer id>``.
+
+A writer can start without its thread (``start=False``): a forked child's writer starts it when
+the child first logs, so a child that never logs costs nothing and writes nothing.
 """
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import threading
@@ -19,6 +34,7 @@ from typing import Any, Callable
 
 import orjson
 
+from labbook.errors import InvalidValueError, LabbookError, WriteError
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 from labbook.writer import format as fmt
@@ -26,12 +42,27 @@ from labbook.writer import format as fmt
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_MAX_PENDING = 1_000_000
+_O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+
+
+def loss_reason(error: BaseException) -> str:
+    """The ``dropped`` reason for a record lost to ``error``: an I/O error (one with an errno),
+    or a value that could not be encoded (any other error, such as PIL's unreadable image)."""
+    code = getattr(error, "errno", None) if isinstance(error, OSError) else None
+    if code is None:
+        return "invalid_value"
+    return "disk_full" if code in (errno.ENOSPC, errno.EDQUOT) else "write_error"
 
 
 class Series:
-    """One (kind, name) series as written by this process."""
+    """One (kind, name) series as written by this process.
 
-    __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary")
+    ``size`` is where the file's last whole record ends; ``backlog`` holds encoded records that
+    could not be written yet, oldest first, and ``backlog_records`` how many there are.
+    """
+
+    __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary", "size", "backlog",
+                 "backlog_records")
 
     def __init__(self, kind: str, name: str, path: Path, id: int = -1) -> None:
         self.id = id  # index in the writer's series list; what queued metric records carry
@@ -41,14 +72,38 @@ class Series:
         self.started = False
         self.next_step = 0
         self.summary: dict[str, Any] | None = None
+        self.size = 0
+        self.backlog: list[bytes] = []
+        self.backlog_records = 0
 
     def append(self, payload: bytes, writer_id: str, header_extra: dict[str, Any]) -> None:
+        """Append whole records. On failure the file is cut back to where it was, so it always
+        ends on a whole record, and the ``OSError`` is raised for the caller to keep ``payload``."""
+        data = payload
         if not self.started:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            payload = fmt.header_bytes(self.kind, self.name, writer_id, **header_extra) + payload
-            self.started = True
-        with open(self.path, "ab") as handle:
-            handle.write(payload)
+            data = fmt.header_bytes(self.kind, self.name, writer_id, **header_extra) + payload
+        fd = os.open(self.path, _O_APPEND, 0o644)
+        try:
+            view, written = memoryview(data), 0
+            while written < len(data):
+                written += os.write(fd, view[written:])
+        except OSError:
+            self._cut_back(fd)
+            raise
+        finally:
+            os.close(fd)
+        self.started = True
+        self.size += len(data)
+
+    def _cut_back(self, fd: int) -> None:
+        try:
+            os.ftruncate(fd, self.size)  # shrinking needs no space, even on a full disk
+            if self.size == 0:  # nothing of ours was there: leave no empty file behind
+                os.unlink(self.path)
+                os.rmdir(self.path.parent)
+        except OSError:
+            pass
 
     def fsync(self) -> None:
         if self.started:
@@ -71,6 +126,9 @@ class RunWriter:
         max_pending: int = DEFAULT_MAX_PENDING,
         header_extra: dict[str, Any] | None = None,
         after_flush: Callable[[bool], None] | None = None,
+        on_failure: Callable[[], None] | None = None,
+        on_start: Callable[[], None] | None = None,
+        start: bool = True,
     ) -> None:
         self.folder = folder
         self.writer_id = writer_id
@@ -78,6 +136,8 @@ class RunWriter:
         self.max_pending = max_pending
         self.header_extra = header_extra or {}
         self.after_flush = after_flush
+        self.on_failure = on_failure  # called on the writer thread when a failure is first seen
+        self.on_start = on_start  # called once, when the thread starts
         # pending records: metrics (metric id, step or None, epoch seconds, value);
         # events (Series, step or None, epoch µs, JSON value)
         self.metrics: list[tuple] = []
@@ -87,20 +147,45 @@ class RunWriter:
         self._series: dict[tuple[str, str], Series] = {}
         self._by_id: list[Series] = []
         self._cond = threading.Condition()
+        self._start_lock = threading.Lock()
         self._requested = 0
         self._completed = 0
         self._fsync_requested = False
         self._closing = False
         self._closed = False
         self.errors: list[str] = []
-        self._thread = threading.Thread(
-            target=self._loop, name=f"labbook-writer-{writer_id}", daemon=True
-        )
-        self._thread.start()
+        # what was left out, and why: reason -> [count, first message]
+        self.dropped: dict[str, list] = {}
+        self._drop_lock = threading.Lock()
+        self._dropped_due = False
+        self.write_failure: WriteError | None = None  # lasts until a drain writes everything
+        self.record_failure: LabbookError | None = None  # reported once
+        self._backlog_records = 0
+        self._summaries_due = False
+        self._thread: threading.Thread | None = None
+        if start:
+            self._start()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None:
+                return
+            thread = threading.Thread(target=self._loop, name=f"labbook-writer-{self.writer_id}",
+                                      daemon=True)
+            thread.start()
+            self._thread = thread
+        if self.on_start is not None:
+            self.on_start()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
 
     # -- caller's side -------------------------------------------------------------------
 
     def series(self, kind: str, name: str) -> Series:
+        if self._thread is None:
+            self._start()
         key = (kind, name)
         series = self._series.get(key)
         if series is None:
@@ -117,51 +202,96 @@ class RunWriter:
 
     def wake(self) -> None:
         """Ask the writer thread for a drain now, without waiting for it."""
+        if self._thread is None:
+            self._start()
         with self._cond:
             self._requested += 1
             self._cond.notify_all()
 
     def submit(self, task: Callable[[], None]) -> None:
         """Run ``task`` on the writer thread, in order with the records around it."""
+        if self._thread is None:
+            self._start()
         self.tasks.append(task)
 
     def update_run(self, *ops: Op) -> None:
+        if self._thread is None:
+            self._start()
         self.run_ops.extend(ops)
 
     def backpressure(self) -> None:
-        """Block until the pending records fit under ``max_pending`` again."""
-        while len(self.metrics) + len(self.events) > self.max_pending and self._thread.is_alive():
-            self.flush()
+        """Block until the pending records fit under ``max_pending`` again (a writer that cannot
+        write moves them to its bounded backlog, dropping and counting what does not fit)."""
+        while len(self.metrics) + len(self.events) > self.max_pending and self._alive():
+            self.flush(check=False)
 
-    def flush(self, fsync: bool = False) -> None:
-        """Return once everything logged before this call is written to the OS."""
-        if self._closed:
-            return
-        if not self._thread.is_alive():
-            self._drain(fsync)
-            return
-        with self._cond:
-            self._requested += 1
-            ticket = self._requested
-            self._fsync_requested = fsync
-            self._cond.notify_all()
-            while self._completed < ticket and self._thread.is_alive():
-                self._cond.wait(0.1)
+    def flush(self, fsync: bool = False, check: bool = True) -> None:
+        """Return once everything logged before this call is written to the OS.
+
+        With ``check``, a failure is raised rather than returning as if all were written: the
+        ``WriteError`` of records still pending (they are retried) or the one record left out.
+        """
+        if not self._closed:
+            if not self._alive():
+                self._drain(fsync)
+            else:
+                with self._cond:
+                    self._requested += 1
+                    ticket = self._requested
+                    self._fsync_requested = fsync
+                    self._cond.notify_all()
+                    while self._completed < ticket and self._alive():
+                        self._cond.wait(0.1)
+        if check:
+            self.check()
+
+    def check(self) -> None:
+        """Raise what a logging call must report: a record that was left out (once), or the
+        write failure, for as long as it lasts."""
+        error = self.record_failure
+        if error is not None:
+            self.record_failure = None
+            raise error
+        failure = self.write_failure
+        if failure is not None:
+            raise WriteError(str(failure), failure.path, failure.cause)
 
     def close(self) -> None:
+        """Write everything, fsync, and stop. What still cannot be written is dropped, counted."""
         if self._closed:
             return
-        with self._cond:
-            self._closing = True
-            self._requested += 1
-            self._cond.notify_all()
-        self._thread.join()
-        self._drain(fsync=True)
+        if self._thread is not None:
+            with self._cond:
+                self._closing = True
+                self._requested += 1
+                self._cond.notify_all()
+            self._thread.join()
+        self._drain(fsync=True, final=True)
         self._closed = True
 
     @property
     def pending(self) -> int:
-        return len(self.metrics) + len(self.events) + len(self.tasks) + len(self.run_ops)
+        return (len(self.metrics) + len(self.events) + len(self.tasks) + len(self.run_ops)
+                + self._backlog_records)
+
+    def drop(self, reason: str, count: int, message: str) -> None:
+        """Count ``count`` records left out for ``reason``; the first message is kept."""
+        with self._drop_lock:
+            entry = self.dropped.get(reason)
+            if entry is None:
+                self.dropped[reason] = [count, message[:500]]
+            else:
+                entry[0] += count
+            self._dropped_due = True
+
+    def dropped_report(self) -> dict[str, dict[str, Any]]:
+        """``{reason: {"count": n, "message": first message}}``, as run.json keeps it."""
+        with self._drop_lock:
+            return {reason: {"count": count, "message": message}
+                    for reason, (count, message) in sorted(self.dropped.items())}
+
+    def _alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     # -- writer thread -------------------------------------------------------------------
 
@@ -185,30 +315,65 @@ class RunWriter:
             if closing:
                 return
 
-    def _drain(self, fsync: bool = False) -> None:
+    def _drain(self, fsync: bool = False, final: bool = False) -> None:
+        failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
         try:
-            self._drain_tasks()
-            touched = self._drain_metrics()  # the series whose summaries changed
-            self._drain_events()
-            if touched:
-                self._write_summaries()
-            changed = bool(touched)
+            self._drain_tasks(failed)
+            touched = self._drain_metrics(failed)
+            self._drain_events(failed)
+            self._retry_backlog(failed)
+            changed = bool(touched) or self._summaries_due
+            if self._summaries_due:
+                self._write_summaries(failed)
+            if final:
+                self._drop_backlog(failed)
+            if self._dropped_due:
+                self._dropped_due = False
+                self.run_ops.append(("merge", "dropped", {self.writer_id: self.dropped_report()}))
             if self.run_ops:
-                ops = self.run_ops[: len(self.run_ops)]
-                del self.run_ops[: len(ops)]
-                update_run_file(self.folder.run_file, ops)
-                changed = True
+                changed = self._write_run_ops(failed, final) or changed
             if fsync:
                 for series in self._series.values():
-                    series.fsync()
+                    try:
+                        series.fsync()
+                    except OSError as error:
+                        failed.append((series.path, error))
             if self.after_flush is not None:
                 self.after_flush(changed)
         except Exception:  # noqa: BLE001 - the thread must survive to keep writing later records
             self.errors.append(traceback.format_exc())
             if len(self.errors) > 100:
                 del self.errors[:50]
+        self._update_failure(failed)
 
-    def _drain_tasks(self) -> None:
+    def _update_failure(self, failed: list[tuple[Path, OSError]]) -> None:
+        if not failed:
+            if self.write_failure is not None and not self._backlog_records and not self.run_ops:
+                self.write_failure = None  # the disk has room again: everything is written
+            return
+        path, error = failed[0]
+        lost = sum(count for reason, (count, _) in self.dropped.items() if reason != "invalid_value")
+        first = self.write_failure is None
+        self.write_failure = WriteError(
+            f"Could not write {path}: {error.strerror or error} [Errno {error.errno}]. "
+            f"{self._backlog_records + len(self.metrics) + len(self.events)} records are kept "
+            f"pending and are written when the disk has room again (at most max_pending="
+            f"{self.max_pending}; beyond that they are dropped and counted)"
+            + (f"; {lost} records were dropped so far" if lost else "")
+            + ". Free space on that disk, or set LABBOOK_NEVER_CRASH=1 to count and report such "
+            "losses at end() instead of raising.",
+            path, error)
+        if first and self.on_failure is not None:
+            self.on_failure()
+
+    def _left_out(self, reason: str, count: int, message: str, error: LabbookError) -> None:
+        self.drop(reason, count, message)
+        if self.record_failure is None:
+            self.record_failure = error
+            if self.on_failure is not None:
+                self.on_failure()
+
+    def _drain_tasks(self, failed: list) -> None:
         count = len(self.tasks)
         if not count:
             return
@@ -217,26 +382,30 @@ class RunWriter:
         for task in tasks:
             try:
                 task()
-            except Exception:  # noqa: BLE001 - reported through errors, never dropped silently
+            except Exception as error:  # noqa: BLE001 - counted and reported, never dropped silently
                 self.errors.append(traceback.format_exc())
+                reason = loss_reason(error)
+                self.drop(reason, 1, f"a background write failed: {type(error).__name__}: {error}")
+                if reason != "invalid_value":  # the disk: raised like any write that failed
+                    failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
-    def _drain_metrics(self) -> set[Series]:
+    def _drain_metrics(self, failed: list) -> set[Series]:
         count = len(self.metrics)
         if not count:
             return set()
         records = self.metrics[:count]
         del self.metrics[:count]
+        try:
+            columns = _metric_columns(records)
+        except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+            records = self._valid_metric_records(records)
+            if not records:
+                return set()
+            columns = _metric_columns(records)
         import numpy as np
 
-        # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
-        ids = list(map(_FIRST, records))
-        steps = list(map(_SECOND, records))
-        times_us = (np.fromiter(map(_THIRD, records), np.float64, count=count) * 1e6).round().astype(np.int64)
-        values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
-        has_missing_steps = None in steps
-        if has_missing_steps:
-            steps = [fmt.NO_STEP if step is None else step for step in steps]
-        step_arr = np.fromiter(steps, np.int64, count=count)
+        ids, step_arr, times_us, values, has_missing_steps = columns
+        count = len(ids)
         if ids.count(ids[0]) == count:
             groups = [(ids[0], slice(None))]  # the common case: one series, no regrouping
         else:
@@ -253,10 +422,28 @@ class RunWriter:
                 s_steps = self._fill_steps(series, s_steps.copy())
             series.next_step = int(s_steps[-1]) + 1
             payload = fmt.encode_metric_records(s_steps, s_times, s_values)
-            series.append(payload, self.writer_id, self.header_extra)
-            self._summarise(series, s_steps, s_times, s_values)
-            touched.add(series)
+            if self._queue(series, payload, len(s_values)) and self._write(series, failed):
+                touched.add(series)
         return touched
+
+    def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
+        """The records the binary format can hold; every other one is counted and reported."""
+        valid = []
+        for record in records:
+            series_id, step, moment, value = record
+            try:
+                if step is not None and not (type(step) is int and fmt.STEP_MIN <= step <= fmt.STEP_MAX):
+                    raise ValueError(f"step={step!r:.40} is not an int64 step")
+                if not fmt.EPOCH_US_MIN <= round(float(moment) * 1e6) <= fmt.EPOCH_US_MAX:
+                    raise ValueError(f"timestamp {moment!r:.40} is out of range")
+                float(value)
+            except (OverflowError, ValueError, TypeError) as error:
+                name = self._by_id[series_id].name
+                message = f"log_metric({name!r}) at step {step!r:.40}: {error}; the point was left out."
+                self._left_out("invalid_value", 1, message, InvalidValueError(message))
+                continue
+            valid.append(record)
+        return valid
 
     @staticmethod
     def _fill_steps(series: Series, steps):
@@ -268,9 +455,11 @@ class RunWriter:
             next_step = step + 1
         return steps
 
-    def _summarise(self, series: Series, steps, times_us, values) -> None:
+    def _summarise(self, series: Series, payload: bytes) -> None:
         import numpy as np
 
+        records = np.frombuffer(payload, dtype=fmt.metric_dtype())
+        steps, times_us, values = records["step"], records["timestamp"], records["value"]
         finite = values[np.isfinite(values)]
         summary = series.summary or {"count": 0, "min": None, "max": None}
         summary["count"] += int(len(values))
@@ -283,25 +472,127 @@ class RunWriter:
         summary["last_step"] = int(steps[-1])
         summary["last_timestamp"] = fmt.iso(int(times_us[-1]))
         series.summary = summary
+        self._summaries_due = True
 
-    def _drain_events(self) -> None:
+    def _drain_events(self, failed: list) -> None:
         count = len(self.events)
         if not count:
             return
         records = self.events[:count]
         del self.events[:count]
         chunks: dict[Series, list[bytes]] = {}
+        encode = fmt.encode_json_record
         for series, step, time_us, value in records:
-            chunks.setdefault(series, []).append(fmt.encode_json_record(step, time_us, value))
+            try:
+                line = encode(step, time_us, value)
+            except (TypeError, ValueError, OverflowError) as error:  # orjson's errors are TypeErrors
+                message = (f"log_{series.kind}({series.name!r}) at step {step!r:.40}: the value "
+                           f"cannot be written ({error}); the event was left out.")
+                self._left_out("invalid_value", 1, message, InvalidValueError(message))
+                continue
+            chunks.setdefault(series, []).append(line)
         for series, lines in chunks.items():
-            series.append(b"".join(lines), self.writer_id, self.header_extra)
+            if self._queue(series, b"".join(lines), len(lines)):
+                self._write(series, failed)
 
-    def _write_summaries(self) -> None:
+    def _queue(self, series: Series, payload: bytes, count: int) -> bool:
+        """Add encoded records to the series' backlog; False when they do not fit while the
+        disk is failing (then they are dropped and counted)."""
+        if (series.backlog or self.write_failure is not None) and (
+                self._backlog_records + count > self.max_pending):
+            failure = self.write_failure
+            cause = failure.cause if failure is not None else None
+            reason = loss_reason(cause) if cause is not None else "write_error"
+            self.drop(reason, count, f"{series.kind} {series.name!r}: {count} records did not fit "
+                      f"in max_pending={self.max_pending} while the run folder could not be "
+                      f"written ({failure})")
+            return False
+        series.backlog.append(payload)
+        series.backlog_records += count
+        self._backlog_records += count
+        return True
+
+    def _write(self, series: Series, failed: list) -> bool:
+        """Write the series' backlog; True when it is all written."""
+        data = series.backlog[0] if len(series.backlog) == 1 else b"".join(series.backlog)
+        try:
+            series.append(data, self.writer_id, self.header_extra)
+        except OSError as error:
+            series.backlog = [data]
+            failed.append((series.path, error))
+            return False
+        series.backlog = []
+        self._backlog_records -= series.backlog_records
+        series.backlog_records = 0
+        if series.kind == "metric":
+            self._summarise(series, data)
+        return True
+
+    def _retry_backlog(self, failed: list) -> None:
+        if self._backlog_records:
+            for series in self._by_id:
+                if series.backlog:
+                    self._write(series, failed)
+
+    def _drop_backlog(self, failed: list) -> None:
+        """At close: what still cannot be written is counted as dropped."""
+        error = failed[0][1] if failed else None
+        for series in self._by_id:
+            if series.backlog:
+                self.drop(loss_reason(error) if error else "write_error", series.backlog_records,
+                          f"{series.kind} {series.name!r}: {series.backlog_records} records could "
+                          f"not be written to {series.path} before the run ended ({error})")
+                self._backlog_records -= series.backlog_records
+                series.backlog, series.backlog_records = [], 0
+
+    def _write_run_ops(self, failed: list, final: bool) -> bool:
+        ops = self.run_ops[: len(self.run_ops)]
+        del self.run_ops[: len(ops)]
+        try:
+            update_run_file(self.folder.run_file, ops)
+        except OSError as error:
+            failed.append((self.folder.run_file, error))
+            if final:
+                self.drop(loss_reason(error), len(ops),
+                          f"{len(ops)} changes to {self.folder.run_file} could not be written "
+                          f"before the run ended ({error})")
+            else:
+                self.run_ops[:0] = ops  # retried at the next drain, in order
+            return False
+        return True
+
+    def _write_summaries(self, failed: list) -> None:
         summaries = {
             s.name: s.summary for s in self._series.values() if s.kind == "metric" and s.summary
         }
-        self.folder.summaries.mkdir(parents=True, exist_ok=True)
-        write_atomic(
-            self.folder.summaries / f"{self.writer_id}.json",
-            orjson.dumps({"writer": self.writer_id, "metrics": summaries}),
-        )
+        path = self.folder.summaries / f"{self.writer_id}.json"
+        try:
+            self.folder.summaries.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, orjson.dumps({"writer": self.writer_id, "metrics": summaries}))
+        except OSError as error:  # derived data: rewritten whole at the next drain
+            failed.append((path, error))
+            return
+        self._summaries_due = False
+
+
+def _metric_columns(records: list[tuple]):
+    """(ids, steps, times in µs, values, has missing steps) of queued metric records, as numpy
+    columns; raises OverflowError, ValueError or TypeError for a record the format cannot hold."""
+    import numpy as np
+
+    count = len(records)
+    # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
+    ids = list(map(_FIRST, records))
+    steps = list(map(_SECOND, records))
+    times = np.fromiter(map(_THIRD, records), np.float64, count=count) * 1e6
+    if not (times.min() >= fmt.EPOCH_US_MIN and times.max() <= fmt.EPOCH_US_MAX):
+        raise ValueError("a timestamp is out of range")
+    times_us = times.round().astype(np.int64)
+    values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
+    has_missing_steps = None in steps
+    if has_missing_steps:
+        steps = [fmt.NO_STEP if step is None else step for step in steps]
+    step_arr = np.fromiter(steps, np.int64, count=count)
+    if not has_missing_steps and step_arr.min() == fmt.NO_STEP:
+        raise ValueError("a step is out of range")
+    return ids, step_arr, times_us, values, has_missing_steps
