@@ -30,8 +30,10 @@ def loaded_modules(home, statement: str) -> set[str]:
     return set(orjson.loads(out))
 
 
-# The framework integrations' libraries: optional extras, imported only by their own modules.
-FRAMEWORKS = ["xgboost", "lightgbm", "sklearn", "langchain_core"]
+# The framework integrations' and importers' libraries: optional extras, imported only by their
+# own modules.
+FRAMEWORKS = ["xgboost", "lightgbm", "sklearn", "langchain_core", "torch", "keras", "lightning",
+              "pytorch_lightning", "transformers", "ignite", "fastai", "tensorboard", "mlflow", "wandb"]
 
 
 @pytest.mark.parametrize("statement", [
@@ -42,6 +44,8 @@ FRAMEWORKS = ["xgboost", "lightgbm", "sklearn", "langchain_core"]
 def test_framework_extras_stay_optional(home, statement):
     loaded = loaded_modules(home, statement)
     assert [name for name in FRAMEWORKS if name in loaded] == []
+    if "integrations" not in statement:
+        assert sorted(name for name in loaded if name.startswith("labbook.integrations")) == []
 
 
 def test_import_touches_no_file_or_environment(home):

@@ -8,21 +8,8 @@ import subprocess
 import pytest
 
 from tests.conftest import PYTHON, python_env
-from tests.test_import_cost import loaded_modules
 
-FRAMEWORKS = ["torch", "keras", "lightning", "pytorch_lightning", "transformers", "ignite", "fastai"]
-
-
-@pytest.mark.parametrize("statement", [
-    pytest.param("import labbook", id="labbook"),
-    pytest.param("from labbook import tracking", id="tracking"),
-    pytest.param("import labbook.integrations, labbook.tracking.contrib", id="packages"),
-])
-def test_importing_labbook_loads_no_framework(home, statement):
-    loaded = loaded_modules(home, statement)
-    assert [name for name in FRAMEWORKS if name in loaded] == []
-    if "integrations" not in statement:
-        assert sorted(name for name in loaded if name.startswith("labbook.integrations")) == []
+# Importing labbook loads none of these frameworks: tests/test_import_cost.py checks it.
 
 
 def test_a_missing_framework_names_the_extra(home):
