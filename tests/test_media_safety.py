@@ -146,14 +146,18 @@ def test_a_full_disk_while_logging_media_loses_nothing_logged_before(small_disk,
     with pytest.raises(OSError) as raised:  # the file is copied at the call: the error is there
         run.log_image(str(source), "n", step=1)
     assert raised.value.errno == errno.ENOSPC
-    run.log_image(np.random.rand(256, 256, 3), "n", step=2, dataformats="HWC")  # encoded off the thread
-    run.flush()
-    assert any("No space left" in error for error in run._writer.errors)
+    with pytest.raises(OSError) as raised:  # encoded off the thread: the failure surfaces next
+        run.log_image(np.random.rand(256, 256, 3), "n", step=2, dataformats="HWC")
+        run.flush()
+    assert raised.value.errno == errno.ENOSPC
     small_disk.free()
-    run._writer.errors.clear()
+    run.flush()  # the writer retries what it kept pending: the failure is over
     run.log_image(str(source), "n", step=3)
     run.log_image(np.zeros((8, 8)), "n", step=4)
     run.end()
+    # The image that could not be stored while the disk was full is counted, not silently gone.
+    dropped = orjson.loads((run.path / "run.json").read_bytes())["dropped"]
+    assert [entry["disk_full"]["count"] for entry in dropped.values()] == [1]
     assert [e.step for e in _events(run, "image", "n")] == [0, 3, 4]
     _files_sound(run, "n")
     for path in (run.path / "events").rglob("*.jsonl"):
@@ -179,3 +183,25 @@ def test_a_link_planted_after_the_first_image_is_refused_by_the_writer(run_facto
     assert any("symbolic link" in error for error in run._writer.errors)
     _outside_is_empty(outside)
     run._writer.errors.clear()
+
+
+@pytest.mark.parametrize("kind", ["metric", "text"])
+def test_a_link_planted_for_an_event_series_is_not_written_through(run_factory, outside, kind):
+    run = run_factory()
+    (run.path / "events").mkdir(exist_ok=True)
+    (run.path / "events" / kind).symlink_to(outside)
+    from labbook.errors import LabbookError
+
+    with pytest.raises(LabbookError, match="symbolic link"):
+        run.log_metric("m", 1.0, step=0) if kind == "metric" else run.log_text("m", "x", step=0)
+        run.flush()
+        run.log_metric("m", 2.0, step=1) if kind == "metric" else run.log_text("m", "y", step=1)
+    _outside_is_empty(outside)
+    (run.path / "events" / kind).unlink()  # the link gone, what was kept pending is written
+    run.end()
+    record = labbook.get_run(run.uuid)
+    if kind == "metric":
+        assert record.metric("m").values.tolist() == [1.0]
+    else:
+        assert [e.value for e in record.events("text", "m")] == ["x"]
+    _outside_is_empty(outside)

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 import orjson
 
-from labbook.errors import InvalidValueError, LabbookError, WriteError
+from labbook.errors import InvalidValueError, LabbookError, PathEscapeError, WriteError
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 from labbook.writer import format as fmt
@@ -42,7 +42,8 @@ from labbook.writer import format as fmt
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_MAX_PENDING = 1_000_000
-_O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+# O_NOFOLLOW: a link planted where an event file goes is never written through.
+_O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
 def loss_reason(error: BaseException) -> str:
@@ -62,9 +63,10 @@ class Series:
     """
 
     __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary", "size", "backlog",
-                 "backlog_records")
+                 "backlog_records", "make_dirs")
 
-    def __init__(self, kind: str, name: str, path: Path, id: int = -1) -> None:
+    def __init__(self, kind: str, name: str, path: Path, id: int = -1,
+                 make_dirs: Callable[[Path], Any] | None = None) -> None:
         self.id = id  # index in the writer's series list; what queued metric records carry
         self.kind = kind
         self.name = name
@@ -75,13 +77,18 @@ class Series:
         self.size = 0
         self.backlog: list[bytes] = []
         self.backlog_records = 0
+        # The run folder's make_dirs: creates the series' folders through no symbolic link.
+        self.make_dirs = make_dirs or (lambda folder: folder.mkdir(parents=True, exist_ok=True))
 
     def append(self, payload: bytes, writer_id: str, header_extra: dict[str, Any]) -> None:
         """Append whole records. On failure the file is cut back to where it was, so it always
         ends on a whole record, and the ``OSError`` is raised for the caller to keep ``payload``."""
         data = payload
         if not self.started:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.make_dirs(self.path.parent)
+            except PathEscapeError as error:  # a link where a folder goes: kept pending, reported
+                raise OSError(errno.ELOOP, str(error), str(self.path.parent)) from None
             data = fmt.header_bytes(self.kind, self.name, writer_id, **header_extra) + payload
         fd = os.open(self.path, _O_APPEND, 0o644)
         try:
@@ -190,7 +197,7 @@ class RunWriter:
         series = self._series.get(key)
         if series is None:
             path = self.folder.series_file(kind, name, self.writer_id)
-            series = self._series[key] = Series(kind, name, path, len(self._by_id))
+            series = self._series[key] = Series(kind, name, path, len(self._by_id), self.folder.make_dirs)
             self._by_id.append(series)
         return series
 
