@@ -402,3 +402,13 @@ def test_compare_three_runs(page):
     expect(tip).to_be_visible()
     assert all(name in tip.inner_text() for name in ("run-00", "run-01", "run-02"))
     shot(page, "compare")
+
+
+def test_an_unknown_page_says_so(page):
+    page.goto(page.base + "/#/no/such/page")
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "No page at /no/such/page" in alert.inner_text()
+    assert "[object Object]" not in alert.inner_text()
+    page.get_by_role("link", name="Projects").click()
+    page.locator("table.projects").wait_for()

@@ -1,4 +1,4 @@
-import { Link, Outlet, useRouteError } from "react-router";
+import { isRouteErrorResponse, Link, Outlet, useLocation, useRouteError } from "react-router";
 import { useState } from "react";
 import { ApiError, setToken } from "../api";
 
@@ -41,10 +41,17 @@ function TokenForm() {
 
 export function RouteError() {
   const error = useRouteError();
+  const location = useLocation();
+  // The router's own answers (an unknown page) are responses, not Errors: say what happened.
+  const shown = isRouteErrorResponse(error)
+    ? new Error(error.status === 404
+      ? `No page at ${location.pathname}. The dashboard has projects, runs and compare pages.`
+      : `${error.status} ${error.statusText}`)
+    : error;
   return (
     <div className="app">
-      <header className="topbar"><Link to="/" className="brand">labbook</Link></header>
-      <main><ErrorBox error={error} /></main>
+      <header className="topbar"><Link to="/" className="brand">labbook</Link><nav><Link to="/">Projects</Link></nav></header>
+      <main><ErrorBox error={shown} /></main>
     </div>
   );
 }
