@@ -24,7 +24,6 @@ Each line gives the seconds and the points per second (all runs' points / second
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -32,6 +31,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report import chosen_size  # bench/ is on sys.path when this runs as a script
 
 perf = time.perf_counter
 SIZES = {
@@ -149,12 +150,7 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
         worker(*sys.argv[2:5])
         return 0
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args()
-    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK")
-    size = SIZES["smoke" if args.smoke else "quick" if quick else "full"]
+    size = chosen_size(__doc__.splitlines()[0], SIZES)
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
     print(f"labbook import benchmark, python {sys.version.split()[0]}, {os.cpu_count()} CPUs: "
           f"{size['runs']} runs x {size['steps']} points per source, each figure in a fresh process")

@@ -15,7 +15,6 @@ clip one sample at a time with ``struct.pack`` and ``wave``, the way Polyaxon do
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import struct
@@ -24,6 +23,8 @@ import tempfile
 import time
 import wave
 from pathlib import Path
+
+from report import chosen_size  # bench/ is on sys.path when this runs as a script
 
 perf = time.perf_counter
 SIZES = {
@@ -123,12 +124,7 @@ def per_sample_wav(seconds: int, folder: Path) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--smoke", action="store_true")
-    args = parser.parse_args()
-    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK")
-    size = SIZES["smoke" if args.smoke else "quick" if quick else "full"]
+    size = chosen_size(__doc__.splitlines()[0], SIZES)
     n, side = size["images"], size["side"]
     workloads = [
         (f"{n} images {side}x{side} uint8 HWC", n, images_uint8(n, side)),

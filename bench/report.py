@@ -114,3 +114,16 @@ def markdown(path: Path) -> str:
     return "\n".join(lines)
 
 
+
+
+def chosen_size(description: str, sizes: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Parse ``--quick`` / ``--smoke`` (``LABBOOK_BENCH_QUICK=1`` means ``--quick``, as ``run.py``
+    sets it) and return the matching entry of ``sizes`` (keys ``full``, ``quick``, ``smoke``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK")
+    return sizes["smoke" if args.smoke else "quick" if quick else "full"]
