@@ -112,7 +112,7 @@ def bench_listing(count: int, rows: list) -> None:
     from labbook.artifacts.paths import store_root
     from labbook.artifacts.publish import make_uid
     from labbook.artifacts.registry import ArtifactStore
-    from labbook.catalog.indexer import open_catalog
+    from labbook.catalog.catalog import Catalog
     from labbook.config import Settings
     from labbook.tracking.run import Run
 
@@ -136,7 +136,7 @@ def bench_listing(count: int, rows: list) -> None:
         store.write_version(record)
         records.append(record)
     written = time.perf_counter() - start
-    catalog = open_catalog(settings.catalog_url)
+    catalog = Catalog(settings.catalog_url)
     start = time.perf_counter()
     index_versions(catalog, records)
     indexed = time.perf_counter() - start

@@ -207,7 +207,7 @@ def test_delete_metadata_or_data_and_gc(run_factory):
     with pytest.raises(NotFoundError):
         labbook.get_artifact(versions[0].uri)
     assert labbook.get_artifact("store://artifacts/p/f:v2").read_bytes() == b"two"
-    from labbook.artifacts.api import gc
+    from labbook.workspace import gc
 
     assert gc("p", dry_run=True) == {"removed": 1, "bytes": 3} and Path(versions[0].location).exists()
     assert gc("p") == {"removed": 1, "bytes": 3} and not Path(versions[0].location).exists()
@@ -218,7 +218,8 @@ def test_delete_metadata_or_data_and_gc(run_factory):
 
 
 def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
-    from labbook.catalog.indexer import open_catalog, rebuild
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.indexer import rebuild
     from labbook.config import Settings
 
     run = run_factory(project="p")
@@ -233,15 +234,11 @@ def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
     consumer.end()
     run.end()
     settings = Settings.load({})
-    catalog = open_catalog(settings.catalog_url)
     before = labbook.get_lineage(v1.uri).to_dict()
     (home / "catalog.db").unlink()
-    catalog.engine.dispose()
-    from labbook.catalog import indexer
-
-    indexer._catalogs.clear()
-    catalog = open_catalog(settings.catalog_url)
-    rebuild(catalog, Path(settings.artifacts_root))
+    catalog = Catalog(settings.catalog_url)
+    rebuild(catalog, Path(settings.artifacts_root), settings=settings)
+    catalog.close()
     assert [v.version for v in labbook.list_artifacts("p")] == [2, 1]
     assert labbook.get_artifact("store://datasets/p/d:silver").uid == v1.uid
     with pytest.raises(NotFoundError):
@@ -251,12 +248,12 @@ def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
 
 def test_catalog_that_missed_a_version_is_repaired_from_the_store(run_factory):
     from labbook.artifacts.catalog import clear_artifact_tables
-    from labbook.catalog.indexer import open_catalog
-    from labbook.config import Settings
+    from labbook.workspace import Workspace
 
     run = run_factory(project="p")
     v = run.log_dataset(_frame([1]), "d")
-    clear_artifact_tables(open_catalog(Settings.load({}).catalog_url))
+    with Workspace(home=None) as workspace:
+        clear_artifact_tables(workspace.catalog)
     assert labbook.get_artifact("store://datasets/p/d").uid == v.uid
 
 
@@ -276,7 +273,7 @@ def test_read_policy_refuses_locations_outside_the_stores(run_factory, tmp_path)
 
 
 def test_artifact_path_resolution_order_and_templates(run_factory, tmp_path, monkeypatch):
-    from labbook.artifacts.api import set_project_artifact_path
+    from labbook.workspace import set_project_artifact_path
 
     monkeypatch.setenv("LABBOOK_ALLOWED_PATHS", str(tmp_path))  # call-level paths are not configured stores
     run = run_factory(project="p", name="trainer")

@@ -17,7 +17,7 @@ import labbook
 from labbook.cli.main import cli
 from labbook.errors import LabbookError, WriteError
 from labbook.tracking.run import Run
-from labbook.writer import format as fmt
+from labbook.store import format as fmt
 
 NAMES = [f"series/{i}" for i in range(24)]
 

@@ -15,7 +15,7 @@ from labbook.errors import InvalidNameError, PathEscapeError
 from labbook.store.layout import RunFolder, safe_join
 from labbook.store.names import MAX_NAME_LENGTH, check_name, decode_name, encode_name
 from labbook.store.runfile import update_run_file
-from labbook.writer import format as fmt
+from labbook.store import format as fmt
 
 names = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
                 min_size=1, max_size=300).filter(lambda s: s.strip())

@@ -265,11 +265,12 @@ def log_plot(self, figure: Any, name: str, *, labels: dict | None = None, summar
 
 def _promote(run: Any, function: str, version: str, kinds: set[str] | None, description: str | None,
              tags: Any, artifacts: Any, force: bool) -> list[Any]:
-    from labbook.artifacts.api import list_artifacts, tag_artifact
+    from labbook.artifacts.runlog import _context
 
     run._check_open(function)
+    ctx = _context(run)
     names = [check_tag(version)] + [check_tag(t) for t in ([tags] if isinstance(tags, str) else list(tags or []))]
-    produced = list_artifacts(run.project, producer=run.uuid, limit=None, home=run._settings.home)
+    produced = ctx.list(run.project, producer=run.uuid, limit=None)
     wanted = set([artifacts] if isinstance(artifacts, str) else artifacts or [])
     chosen, seen = [], set()
     for candidate in produced:  # newest first: the last version of each key this run logged
@@ -280,10 +281,8 @@ def _promote(run: Any, function: str, version: str, kinds: set[str] | None, desc
     if not chosen:
         raise NotFoundError(f"{function}(): run {run.uuid} logged no {'model' if kinds else 'artifact'}"
                             f"{' named ' + ', '.join(sorted(wanted)) if wanted else ''} to promote.")
-    from labbook.artifacts.api import _Context
     from labbook.artifacts.catalog import find_version
 
-    ctx = _Context(settings=run._settings)
     for candidate in chosen:
         for tag in names:
             holder = find_version(ctx.catalog, candidate.project, candidate.key, tag=tag)
@@ -293,7 +292,7 @@ def _promote(run: Any, function: str, version: str, kinds: set[str] | None, desc
     promoted = []
     for candidate in chosen:
         for tag in names:
-            tagged = tag_artifact(candidate.uri, tag, home=run._settings.home)
+            tagged = ctx.tag(candidate.uri, tag)
         promoted.append(tagged)
     return promoted
 

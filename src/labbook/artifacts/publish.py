@@ -2,7 +2,8 @@
 
 ::
 
-    version, created = publish(settings, "churn", "train", "dataset", Path("train.parquet"))
+    version, created = publish(settings, "churn", "train", "dataset", Path("train.parquet"),
+                               catalog=workspace.catalog)
 
 Logging a key again with content identical to its newest version makes no new version and
 returns that one. Otherwise the next number is taken under a per-key lock (local stores), the
@@ -68,7 +69,7 @@ def publish(
     links: dict[str, str] | None = None,
     format: str | None = None,
     description: str | None = None,
-    catalog: Any = None,
+    catalog: Any,
 ) -> tuple[ArtifactVersion, bool]:
     """Store ``source`` as the next version of ``project/key``; (version, whether it is new)."""
     check_key(key)
@@ -127,8 +128,6 @@ def publish(
 def _index(settings: Any, catalog: Any, record: dict[str, Any]) -> ArtifactVersion:
     """Index the record (the store already holds it; a failure here is repaired on read)."""
     from labbook.artifacts.catalog import index_versions, tags_of
-    from labbook.catalog.indexer import open_catalog
 
-    catalog = catalog or open_catalog(settings.catalog_url)
     index_versions(catalog, [record])
     return ArtifactVersion(record, tags_of(catalog, [record["uid"]])[record["uid"]], settings=settings)

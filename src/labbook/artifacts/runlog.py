@@ -26,9 +26,10 @@ def _state(run: Any) -> dict[str, Any]:
 
 
 def _context(run: Any):
-    from labbook.artifacts.api import _Context
+    """The artifact API over the run's settings and the catalog its indexer holds open."""
+    from labbook.artifacts.api import Artifacts
 
-    return _Context(settings=run._settings)
+    return Artifacts(run._settings, run._indexer.catalog)
 
 
 def _existing(path: Any, function: str) -> Path:

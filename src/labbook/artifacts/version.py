@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 from datetime import datetime
@@ -28,11 +27,6 @@ class ArtifactIntegrityError(LabbookError):
     """A version's stored bytes were changed after it was logged."""
 
 
-@functools.lru_cache(maxsize=32)
-def _store_for(root: str) -> ArtifactStore:
-    return ArtifactStore(root)
-
-
 def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:
     """Where a version's bytes live: a local path or a URL."""
     if record.get("url"):
@@ -43,9 +37,11 @@ def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:
 class ArtifactVersion:
     """One immutable version of an artifact (see the module docstring)."""
 
-    def __init__(self, record: dict[str, Any], tags: list[str] | None = None, *, settings: Any) -> None:
+    def __init__(self, record: dict[str, Any], tags: list[str] | None = None, *, settings: Any,
+                 store: ArtifactStore | None = None) -> None:
         self.record = record
         self._settings = settings
+        self._store_given = store
         self.project: str = record["project"]
         self.key: str = record["key"]
         self.kind: str = record["kind"]
@@ -66,7 +62,10 @@ class ArtifactVersion:
 
     @property
     def _store(self) -> ArtifactStore:
-        return _store_for(store_root(self._settings))
+        """The artifact store it was read from (its workspace's), else the settings' one."""
+        if self._store_given is None:
+            self._store_given = ArtifactStore(store_root(self._settings))
+        return self._store_given
 
     @property
     def created_at(self) -> datetime:

@@ -6,12 +6,10 @@ folder, whose modification time a daemon thread refreshes every ``heartbeat_inte
 ``heartbeat_at`` (and so into the catalog) at the same pace.
 
 A run whose run.json still says ``running`` but whose newest heartbeat is older than the crash
-timeout is reported as ``crashed`` by the read API, the CLI and the server::
-
-    timeout = max(crash_timeout, 3 * heartbeat_interval of the writing process)
-
-``crash_timeout`` is 60 s by default (``LABBOOK_CRASH_TIMEOUT``). The status in run.json is left
-as it is, so ``tracking.init(run_uuid=...)`` resumes a crashed run like any other.
+timeout is reported as ``crashed`` by the read API, the CLI and the server; the rule is
+``labbook.store.liveness`` (``crash_timeout`` is 60 s by default, ``LABBOOK_CRASH_TIMEOUT``).
+The status in run.json is left as it is, so ``tracking.init(run_uuid=...)`` resumes a crashed
+run like any other.
 """
 
 from __future__ import annotations
@@ -19,72 +17,18 @@ from __future__ import annotations
 import os
 import socket
 import threading
-import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-HEARTBEAT_DIR = "heartbeat"
-_MISSED_BEATS = 3  # never call a run crashed sooner than this many of its own heartbeat intervals
+from labbook._time import utc_now_iso
+from labbook.store.layout import HEARTBEAT_DIR, RunFolder
+from labbook.store.liveness import crash_timeout, last_heartbeat, reported_status  # noqa: F401 - the readers' rule
 
 
 def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:
-    return Path(run_path) / HEARTBEAT_DIR
-
-
-def last_heartbeat(record: dict[str, Any]) -> float | None:
-    """Newest heartbeat of a run as epoch seconds: its heartbeat files, else ``heartbeat_at``."""
-    newest: float | None = None
-    path = record.get("path")
-    if path:
-        try:
-            with os.scandir(heartbeat_dir(path)) as entries:
-                for entry in entries:
-                    try:
-                        mtime = entry.stat().st_mtime
-                    except OSError:
-                        continue
-                    newest = mtime if newest is None else max(newest, mtime)
-        except OSError:
-            pass
-    stamp = record.get("heartbeat_at")
-    if stamp is not None:
-        if not isinstance(stamp, datetime):
-            stamp = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-        if stamp.tzinfo is None:  # the catalog may hand back naive UTC
-            stamp = stamp.replace(tzinfo=timezone.utc)
-        moment = stamp.timestamp()
-        newest = moment if newest is None else max(newest, moment)
-    return newest
-
-
-def crash_timeout(record: dict[str, Any], settings: Any = None) -> float:
-    """Seconds without a heartbeat after which a running run is reported ``crashed``."""
-    if settings is None:
-        from labbook.config import Settings
-
-        settings = Settings.load({})
-    interval = (record.get("liveness") or {}).get("heartbeat_interval") or 0
-    return max(float(settings.crash_timeout), _MISSED_BEATS * float(interval))
-
-
-def reported_status(record: dict[str, Any], now: float | None = None, settings: Any = None) -> str:
-    """``record``'s status, or ``crashed`` for a ``running`` run whose heartbeat went stale.
-
-    ``record`` is run.json's content (with ``path``) or a catalog row::
-
-        reported_status({"status": "running", "path": "/runs/p/3f2c...", ...})  # 'crashed'
-    """
-    status = record.get("status") or "created"
-    if status != "running":
-        return status
-    last = last_heartbeat(record)
-    if last is None:  # written before heartbeats existed, or by hand: nothing to judge by
-        return status
-    now = time.time() if now is None else now
-    return "crashed" if now - last > crash_timeout(record, settings) else status
+    return RunFolder(Path(run_path)).heartbeat
 
 
 class Heartbeat:
@@ -109,7 +53,7 @@ class Heartbeat:
         self._thread.start()
 
     def _beat_op(self) -> tuple:
-        return ("set", "heartbeat_at", datetime.now(timezone.utc).isoformat(timespec="microseconds"))
+        return ("set", "heartbeat_at", utc_now_iso())
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

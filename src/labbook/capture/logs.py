@@ -50,7 +50,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
-from labbook.writer.format import iso
+from labbook.store.format import iso
 
 LOG_FORMAT = "labbook.logs"
 LOG_FORMAT_VERSION = 1

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from labbook.store.layout import RunFolder
-from labbook.writer import format as fmt
+from labbook.store import format as fmt
 from labbook.writer.writer import Series
 
 _NVIDIA_DRIVER = ("/dev/nvidiactl", "/proc/driver/nvidia/version")

@@ -218,7 +218,7 @@ class _Parser:
 
     def condition(self, field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
         """``crashed`` is not stored: it is a running run whose heartbeat is older than the
-        crash timeout (see labbook.capture.liveness), so status tests that name it or
+        crash timeout (the rule is labbook.store.liveness), so status tests that name it or
         ``running`` compare the heartbeat too."""
         if (field.table == "runs" and field.attr == "status" and self.crashed_before is not None
                 and op in ("=", "==", "!=", "<>", "in")):
@@ -242,11 +242,12 @@ class _Parser:
 def _status_is(status: Any, crashed_before: datetime) -> sa.ColumnElement[bool]:
     runs = schema.runs
     cutoff = _coerce_time(crashed_before.isoformat())
-    last_sign_of_life = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.created_at)
+    # labbook.store.liveness: a running run with no heartbeat at all has nothing to judge by
+    stale = sa.and_(runs.c.heartbeat_at.is_not(None), runs.c.heartbeat_at < cutoff)
     if status == "crashed":
-        return sa.and_(runs.c.status == "running", last_sign_of_life < cutoff)
+        return sa.and_(runs.c.status == "running", stale)
     if status == "running":
-        return sa.and_(runs.c.status == "running", last_sign_of_life >= cutoff)
+        return sa.and_(runs.c.status == "running", sa.not_(stale))
     return runs.c.status == status
 
 

@@ -22,7 +22,7 @@ from labbook.errors import InvalidValueError
 from labbook.store.files import copy_file
 from labbook.store.names import check_name
 from labbook.tracking.values import step_value
-from labbook.writer.format import to_epoch_us
+from labbook.store.format import to_epoch_us
 
 Writer = Callable[[Path], dict[str, Any]]
 # Assets waiting to be encoded hold copies of their data; past this many bytes of them (or this

@@ -36,7 +36,7 @@ from typing import Any, Callable, Iterable
 from labbook.config import Settings
 from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
 from labbook.store.layout import RunFolder
-from labbook.store.names import check_name, lone_surrogate
+from labbook.store.names import check_name, check_project, lone_surrogate
 from labbook.store.runfile import read_run_file, update_run_file
 from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
@@ -50,21 +50,11 @@ STATUSES = frozenset({
     "running", "processing", "stopping", "failed", "stopped", "succeeded", "skipped", "warning",
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
-_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _time = time.time
 
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def check_project(project: str) -> str:
-    if not isinstance(project, str) or not _PROJECT.match(project):
-        raise ConfigError(
-            f"Project name {project!r} is not usable: use 1-128 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit."
-        )
-    return project
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from labbook.errors import InvalidValueError
 from labbook.store.record import json_float, to_json_value
-from labbook.writer.format import STEP_MAX, STEP_MIN  # the steps event files can hold
+from labbook.store.format import STEP_MAX, STEP_MIN  # the steps event files can hold
 
 __all__ = ["json_float", "json_value", "metric_value", "step_value"]
 

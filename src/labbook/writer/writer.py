@@ -37,7 +37,7 @@ import orjson
 from labbook.errors import InvalidValueError, LabbookError, PathEscapeError, WriteError
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
-from labbook.writer import format as fmt
+from labbook.store import format as fmt
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
 DEFAULT_FLUSH_INTERVAL = 1.0
