@@ -77,7 +77,6 @@ def test_a_damaged_version_record_is_set_aside_and_the_key_stays_usable(active, 
 
 
 def test_rebuild_sets_aside_damaged_records_and_the_cli_prints_them(active, home):
-    from labbook.catalog import indexer
     from labbook.cli.main import cli
 
     Path("a.txt").write_text("a")

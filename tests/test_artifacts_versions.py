@@ -247,7 +247,7 @@ def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
 
 
 def test_catalog_that_missed_a_version_is_repaired_from_the_store(run_factory):
-    from labbook.artifacts.catalog import clear_artifact_tables
+    from labbook.catalog.artifacts import clear_artifact_tables
     from labbook.workspace import Workspace
 
     run = run_factory(project="p")
@@ -258,7 +258,7 @@ def test_catalog_that_missed_a_version_is_repaired_from_the_store(run_factory):
 
 
 def test_read_policy_refuses_locations_outside_the_stores(run_factory, tmp_path):
-    from labbook.artifacts.paths import ReadPolicy
+    from labbook.store.policy import ReadPolicy
     from labbook.config import Settings
 
     policy = ReadPolicy.from_settings(Settings.load({}))
@@ -327,7 +327,7 @@ def test_promote_to_model_version_tags_the_runs_model(run_factory):
 def test_store_urls_without_their_driver_say_what_to_install(url, words):
     import importlib.util
 
-    from labbook.artifacts.registry import ArtifactStore
+    from labbook.store.blobs import ArtifactStore
 
     driver = {"gs": "gcsfs", "az": "adlfs"}.get(url.split(":")[0])
     if driver and importlib.util.find_spec(driver):

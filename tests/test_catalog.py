@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 import labbook
 from labbook.catalog import schema
 from labbook.catalog.catalog import Catalog
-from labbook.catalog.catalog import Catalog
 from labbook.catalog.indexer import rebuild
 from labbook.catalog.query import parse_field, parse_filter
 from labbook.config import Settings

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labbook.artifacts.kinds import POLYAXON_KINDS, ArtifactKind, kind_value, prefix_for
-from labbook.artifacts.uri import (
+from labbook.store.kinds import POLYAXON_KINDS, ArtifactKind, kind_value, prefix_for
+from labbook.store.uri import (
     PREFIXES,
     StoreUri,
     check_key,

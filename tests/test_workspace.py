@@ -140,3 +140,29 @@ def test_a_workspace_takes_settings_or_home_not_both(home, run_factory):
         Workspace(Settings.load({}), home=home)
     with pytest.raises(labbook.errors.NotFoundError):
         Workspace(home=home.parent / "missing")  # a read never creates a home
+
+
+def test_a_run_store_on_an_fsspec_url_lists_and_reads_runs(run_factory, home):
+    """The same run folders, copied to an object-store-like filesystem, list and read through
+    RunStore (fsspec's in-memory filesystem stands in for s3:// here)."""
+    import fsspec
+
+    from labbook.store.layout import RunStore
+
+    runs = [run_factory(project="p") for _ in range(2)]
+    for run in runs:
+        run.log_metric("loss", 0.5, step=0)
+        run.end()
+    memory = fsspec.filesystem("memory")
+    root = f"/runs-{runs[0].uuid[:8]}"
+    for run in runs:
+        for path in run.path.rglob("*"):
+            if path.is_file():
+                memory.pipe(f"{root}/p/{run.uuid}/{path.relative_to(run.path).as_posix()}", path.read_bytes())
+    store = RunStore(f"memory://{root}")
+    local = RunStore(home / "artifacts")
+    assert [str(u).rsplit("/", 1)[-1] for u in store.iter_runs()] == [p.name for p in local.iter_runs()]
+    found = store.find(runs[1].uuid)
+    assert store.read_bytes(found, "run.json") == (runs[1].path / "run.json").read_bytes()
+    with pytest.raises(labbook.errors.PathEscapeError):
+        store.read_bytes(found, "../other/run.json")

@@ -17,7 +17,7 @@ catalog, which the writer keeps up to date every few seconds and at the end of a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +117,8 @@ class RunRecord:
         return path
 
     def logs(self, tail: int | None = None, rank: int | None = None):
-        """Captured stdout/stderr/logging lines (``labbook.capture.logs.LogLine``), in time order."""
-        from labbook.capture.logs import read_logs
+        """Captured stdout/stderr/logging lines (``labbook.store.logs.LogLine``), in time order."""
+        from labbook.store.logs import read_logs
 
         return read_logs(self.path, tail=tail, rank=rank)
 

@@ -204,7 +204,7 @@ class Workspace:
         return self.artifacts.lineage(uri_or_run, direction, depth)
 
     def set_project_artifact_path(self, project: str, artifact_path: str | None) -> None:
-        """Set (or clear, with None) the project's artifact path (see ``labbook.artifacts.paths``)."""
+        """Set (or clear, with None) the project's artifact path (see ``labbook.store.policy``)."""
         self.artifacts.set_project_artifact_path(project, artifact_path)
 
     # -- the index -----------------------------------------------------------------------------

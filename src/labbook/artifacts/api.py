@@ -20,15 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts import catalog as queries
-from labbook.artifacts.kinds import PREFIX_KINDS, kind_value, prefix_for
-from labbook.artifacts.paths import store_root
-from labbook.artifacts.registry import ArtifactStore
-from labbook.artifacts.uri import StoreUri, check_tag, parse_store_uri
-from labbook.artifacts.version import ArtifactVersion
 from labbook._time import utc_now_iso
+from labbook.artifacts.version import ArtifactVersion
+from labbook.catalog import artifacts as queries
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, NotFoundError
+from labbook.store.blobs import ArtifactStore
+from labbook.store.kinds import PREFIX_KINDS, kind_value, prefix_for
+from labbook.store.policy import check_template, store_root
+from labbook.store.uri import StoreUri, check_tag, parse_store_uri
 
 
 class Artifacts:
@@ -73,21 +73,7 @@ class Artifacts:
         set_project_artifact_path(self, project, artifact_path)
 
     def project_settings(self, project: str) -> dict[str, Any]:
-        return project_settings(self.catalog, project)
-
-
-def reindex_key(ctx: Artifacts, project: str, key: str, set_aside: list[str] | None = None) -> int:
-    """Index one key's versions and tags from the store (repairs a catalog that missed them).
-    With ``set_aside`` (a list), damaged records are set aside and their new locations added."""
-    records = list(ctx.store.iter_versions(project, key, set_aside))
-    added = queries.index_versions(ctx.catalog, records)
-    live = {r["uid"] for r in records}
-    state: dict[str, str | None] = {}
-    for event in ctx.store.tag_events(project, key, set_aside):
-        state[event["tag"]] = event.get("uid") if event.get("op") == "add" else None
-    for tag, uid in state.items():
-        queries.set_tag(ctx.catalog, project, key, tag, uid if uid in live else None)
-    return added
+        return queries.project_settings(self.catalog, project)
 
 
 def _find(ctx: Artifacts, ref: StoreUri) -> dict[str, Any] | None:
@@ -118,15 +104,44 @@ def _not_found(ctx: Artifacts, ref: StoreUri) -> NotFoundError:
     return NotFoundError(f"Artifact {ref.project}/{ref.key} has {what}; its versions: {numbers}.")
 
 
+def _from_store(ctx: Artifacts, ref: StoreUri) -> tuple[dict[str, Any], list[str], dict[str, Any]] | None:
+    """(record, tags, newest record) from the artifact store itself, for a version the catalog
+    missed (a writer stopped between the store and the catalog). The store is the record, so a
+    read finds it there; it never writes to the catalog ('labbook index' repairs the index)."""
+    records = list(ctx.store.iter_versions(ref.project, ref.key))
+    if not records:
+        return None
+    moves: dict[str, str | None] = {}
+    for event in ctx.store.tag_events(ref.project, ref.key):
+        moves[event["tag"]] = event.get("uid") if event.get("op") == "add" else None
+    newest = max(records, key=lambda r: r["number"])
+    tag = None if ref.tag in (None, "latest") or ref.version_number is not None else ref.tag
+    found = [r for r in records
+             if (ref.uid is None or r["uid"].startswith(ref.uid))
+             and (ref.version_number is None or r["number"] == ref.version_number)
+             and (tag is None or moves.get(tag) == r["uid"])]
+    if len(found) > 1 and ref.uid is not None:
+        raise NotFoundError(f"Version uid prefix {ref.uid!r} of {ref.project}/{ref.key} matches several "
+                            "versions; give more digits.")
+    if not found:
+        return None
+    record = max(found, key=lambda r: r["number"])
+    tags = (["latest"] if record is newest else []) + sorted(t for t, uid in moves.items() if uid == record["uid"])
+    return record, tags, newest
+
+
 def resolve(ctx: Artifacts, uri: str | StoreUri) -> ArtifactVersion:
     ref = uri if isinstance(uri, StoreUri) else parse_store_uri(uri)
     record = _find(ctx, ref)
-    if record is None and reindex_key(ctx, ref.project, ref.key):
-        record = _find(ctx, ref)
+    tags: list[str] | None = None
+    newest: dict[str, Any] | None = None
     if record is None:
-        raise _not_found(ctx, ref)
+        stored = _from_store(ctx, ref)
+        if stored is None:
+            raise _not_found(ctx, ref)
+        record, tags, newest = stored
     if ref.uid and ref.tag == "latest":
-        newest = queries.find_version(ctx.catalog, ref.project, ref.key)
+        newest = newest or queries.find_version(ctx.catalog, ref.project, ref.key)
         if newest is None or newest["uid"] != record["uid"]:
             raise NotFoundError(f"{str(ref)!r}: version {record['uid'][:12]} (v{record['number']}) is not "
                                 f"the latest of {ref.project}/{ref.key}; drop ':latest' to pin it.")
@@ -135,6 +150,8 @@ def resolve(ctx: Artifacts, uri: str | StoreUri) -> ArtifactVersion:
         right = StoreUri(prefix_for(record["kind"]), ref.project, ref.key, ref.tag, ref.uid)
         raise NotFoundError(f"{str(ref)!r} names a {record['kind']} artifact, not one of "
                             f"{ref.prefix}. Use {str(right)!r}.")
+    if tags is not None:
+        return ArtifactVersion(record, tags, settings=ctx.settings, store=ctx.store)
     return ctx.version(record)
 
 
@@ -229,7 +246,7 @@ def delete_artifact(ctx: Artifacts, uri: str, *, all_versions: bool = False,
     if all_versions:
         if ref.tag or ref.uid:
             raise InvalidValueError(f"all_versions deletes a whole key; pass {str(StoreUri(ref.prefix, ref.project, ref.key))!r} without a tag or uid.")
-        reindex_key(ctx, ref.project, ref.key)
+        queries.reindex_key(ctx.catalog, ctx.store, ref.project, ref.key)
         records = queries.search_versions(ctx.catalog, ref.project, key=ref.key, limit=None)
         if not records:
             raise _not_found(ctx, ref)
@@ -285,56 +302,6 @@ def _size(store: ArtifactStore, path: str) -> int:
 def set_project_artifact_path(ctx: Artifacts, project: str, artifact_path: str | None) -> None:
     """Set (or clear, with None) the project's artifact path, used when a log call and its
     run do not set one. It may hold ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``."""
-    import sqlalchemy as sa
-
-    from labbook.catalog import schema
-
-    from labbook.artifacts.paths import check_template
-
     check_template(artifact_path, f"The artifact path of project {project!r}")
-    with ctx.catalog.engine.begin() as conn:
-        ctx.catalog.ensure_project(conn, project)
-        current = conn.execute(sa.select(schema.projects.c.settings)
-                               .where(schema.projects.c.name == project)).scalar() or {}
-        current = {**current, "artifact_path": artifact_path}
-        conn.execute(schema.projects.update().where(schema.projects.c.name == project)
-                     .values(settings=current))
+    queries.set_project_setting(ctx.catalog, project, "artifact_path", artifact_path)
 
-
-def project_settings(catalog: Any, project: str) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from labbook.catalog import schema
-
-    with catalog.engine.connect() as conn:
-        return conn.execute(sa.select(schema.projects.c.settings)
-                            .where(schema.projects.c.name == project)).scalar() or {}
-
-
-def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings) -> dict[str, Any]:
-    """Rebuild the artifact tables from the artifact store(s) and every run's lineage.jsonl.
-
-    Returns counts of ``versions`` and ``lineage`` records, and ``damaged``: the location of
-    every record found set aside as damaged (now, or earlier by a writer), for a person to see.
-    """
-    from labbook.artifacts.lineage import read_lineage
-    from labbook.catalog.indexer import iter_run_folders
-    from labbook.store.layout import RunFolder
-
-    queries.clear_artifact_tables(catalog)
-    ctx = Artifacts(settings, catalog)
-    versions, damaged = 0, []
-    for root in dict.fromkeys([store_root(settings), str(artifacts_root)]):
-        ctx.store = ArtifactStore(root)
-        for project in ctx.store.projects():
-            for key in ctx.store.key_dirs(project):  # keys are safe names: the folder is the key
-                with ctx.store.lock(project, key):
-                    versions += reindex_key(ctx, project, key, set_aside=[])
-                damaged += ctx.store.damaged_records(project, key)
-    edges = 0
-    for folder in iter_run_folders(Path(artifacts_root)):
-        rows = [queries.lineage_row(folder.parent.name, folder.name, r)
-                for r in read_lineage(RunFolder(folder).lineage_file) if r.get("id")]
-        queries.index_lineage(catalog, rows)
-        edges += len(rows)
-    return {"versions": versions, "lineage": edges, "damaged": damaged}

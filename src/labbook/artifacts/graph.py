@@ -14,13 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlalchemy as sa
-
-from labbook.artifacts import catalog as queries
-from labbook.artifacts.kinds import prefix_for
-from labbook.artifacts.uri import StoreUri, is_store_uri
-from labbook.catalog import schema
+from labbook.catalog import artifacts as queries
 from labbook.errors import InvalidValueError, NotFoundError
+from labbook.store.kinds import prefix_for
+from labbook.store.uri import StoreUri, is_store_uri
 
 
 @dataclass
@@ -123,12 +120,7 @@ def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
     uids = [n[9:] for n in ids if n.startswith("artifact:")]
     runs = [n[4:] for n in ids if n.startswith("run:")]
     records = queries.records_by_uid(ctx.catalog, uids)
-    run_rows = {}
-    if runs:
-        R = schema.runs
-        with ctx.catalog.engine.connect() as conn:
-            run_rows = {r.uuid: r for r in conn.execute(
-                sa.select(R.c.uuid, R.c.name, R.c.project, R.c.status).where(R.c.uuid.in_(runs)))}
+    run_rows = queries.run_nodes(ctx.catalog, runs)
     nodes = {}
     for node_id in sorted(ids):
         kind, _, ident = node_id.partition(":")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts.kinds import kind_value
+from labbook.store.kinds import kind_value
 from labbook.artifacts.lineage import RunArtifact
 from labbook.artifacts.refs import (  # noqa: F401 - bound onto Run through RUN_METHODS
     get_tensorboard_path,
@@ -45,11 +45,11 @@ from labbook.artifacts.runlog import (
     _register,
     _stem,
 )
-from labbook.artifacts.uri import check_key, check_tag, key_from_name
+from labbook.store.uri import check_key, check_tag, key_from_name
 from labbook.errors import InvalidValueError, NotFoundError, RunStateError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
-from labbook.tracking.values import step_value
+from labbook._values import step_value
 
 
 def _log_path(run: Any, function: str, source: Path, name: str, kind: str, *, summary: Any, step: Any,
@@ -281,7 +281,7 @@ def _promote(run: Any, function: str, version: str, kinds: set[str] | None, desc
     if not chosen:
         raise NotFoundError(f"{function}(): run {run.uuid} logged no {'model' if kinds else 'artifact'}"
                             f"{' named ' + ', '.join(sorted(wanted)) if wanted else ''} to promote.")
-    from labbook.artifacts.catalog import find_version
+    from labbook.catalog.artifacts import find_version
 
     for candidate in chosen:
         for tag in names:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labbook.errors import InvalidValueError
-from labbook.tracking.values import json_value
+from labbook._values import json_value
 
 
 def _schema(items: Any, what: str) -> list[dict[str, Any]] | None:

@@ -15,16 +15,16 @@ from typing import Any
 
 import orjson
 
-from labbook.artifacts.hashing import short_hash
-from labbook.artifacts.kinds import kind_value
+from labbook.store.hashing import short_hash
+from labbook.store.kinds import kind_value
 from labbook.artifacts.lineage import RunArtifact
 from labbook.artifacts.runlog import _context, _json_dict, _record_lineage, _state
-from labbook.artifacts.uri import is_store_uri
+from labbook.store.uri import is_store_uri
 from labbook.errors import InvalidTypeError, InvalidValueError
 from labbook.store.files import write_atomic
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
-from labbook.tracking.arguments import check_flag
+from labbook._values import check_flag
 
 def _ref(run: Any, function: str, path: Any, kind: str, name: str | None, hash: str | None, content: Any,
          summary: Any, is_input: bool, rel_path: str | None, skip_hash_calculation: bool) -> dict[str, Any]:

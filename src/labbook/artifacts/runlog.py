@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from labbook.artifacts.lineage import RunArtifact, append_lineage
-from labbook.artifacts.uri import check_key, is_store_uri
 from labbook.errors import InvalidValueError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
+from labbook.store.uri import check_key, is_store_uri
 
 # Old Polyaxon arguments that no longer change anything (``versioned`` was removed upstream).
 _IGNORED = frozenset({"versioned"})
@@ -85,18 +85,17 @@ def _pinned(run: Any, values: Any, what: str) -> Any:
 
 
 def _artifact_path(run: Any, call: str | None) -> str:
-    from labbook.artifacts.api import project_settings
-    from labbook.artifacts.paths import resolve_artifact_path
+    from labbook.store.policy import resolve_artifact_path
 
     ctx = _context(run)
     return resolve_artifact_path(run._settings, run.project, call=call,
                                  run={"uuid": run.uuid, "name": run.name, "meta": run._record.get("meta")},
-                                 project_settings=project_settings(ctx.catalog, run.project))
+                                 project_settings=ctx.project_settings(run.project))
 
 
 def _record_lineage(run: Any, artifacts: list[RunArtifact]) -> list[dict[str, Any]]:
     """Append to the run's lineage.jsonl (the record), then index (repairable by a rebuild)."""
-    from labbook.artifacts.catalog import index_lineage, lineage_row
+    from labbook.catalog.artifacts import index_lineage, lineage_row
 
     records = [a.to_record() for a in artifacts]
     append_lineage(run._folder.lineage_file, records)
@@ -127,7 +126,7 @@ def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None
 def _json_dict(value: Any, what: str) -> dict[str, Any]:
     """``value`` as JSON data by the project's one rule (``json_value``: NaN and infinities
     kept as ``"nan"``, ``"inf"``, ``"-inf"``)."""
-    from labbook.tracking.values import json_value
+    from labbook._values import json_value
 
     if value is None:
         return {}
@@ -138,7 +137,7 @@ def _json_dict(value: Any, what: str) -> dict[str, Any]:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        from labbook.artifacts.registry import ArtifactStore
+        from labbook.store.blobs import ArtifactStore
 
         ArtifactStore(path.parent).remove(str(path))
     elif path.exists() or path.is_symlink():

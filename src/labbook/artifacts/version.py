@@ -16,10 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts.kinds import prefix_for
-from labbook.artifacts.paths import ReadPolicy, store_root
-from labbook.artifacts.registry import ArtifactStore
-from labbook.artifacts.uri import StoreUri
+from labbook.store.kinds import prefix_for
+from labbook.store.policy import ReadPolicy, store_root
+from labbook.store.blobs import ArtifactStore
+from labbook.store.uri import StoreUri
 from labbook.errors import InvalidValueError, LabbookError
 
 
@@ -90,7 +90,7 @@ class ArtifactVersion:
         location = ReadPolicy.from_settings(self._settings).check(self.location)
         recorded = self.record.get("blob_stat")
         if recorded and "://" not in location:
-            from labbook.artifacts.registry import blob_fingerprint
+            from labbook.store.blobs import blob_fingerprint
 
             now = blob_fingerprint(location)
             # Only the same file is comparable: a copied store has other inodes and times.

@@ -29,12 +29,13 @@ import os
 import socket
 import sys
 import uuid as uuid_module
-from datetime import datetime, timezone
 from typing import Any, Mapping
+
+from labbook._time import utc_now_iso
+from labbook.store.runfile import FINAL_STATUSES
 
 # Fixed namespace for labbook's derived run ids (uuid5 of "<project>/<group key>").
 RUN_NAMESPACE = uuid_module.UUID("6c0b3f4e-9a0f-5d6e-8a7b-1f2e3d4c5b6a")
-FINAL = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -112,15 +113,13 @@ def shared_run_uuid(project: str, env: Mapping[str, str] | None = None) -> str |
     return uuid_module.uuid5(RUN_NAMESPACE, f"{project}/{key}").hex
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def attach(run: Any) -> None:
     """Record this process in run.json ``ranks`` and give non-zero ranks their status policy."""
     rank = run.rank
     me = {"pid": os.getpid(), "host": socket.gethostname(), "local_rank": local_rank(),
-          "writer": run.writer_id, "started_at": _now(), "status": "running"}
+          "writer": run.writer_id, "started_at": utc_now_iso(), "status": "running"}
     ops = [("merge", "ranks", {str(rank): me})]
     if rank == 0:
         ops.append(("set", "world_size", world_size()))
@@ -128,7 +127,7 @@ def attach(run: Any) -> None:
 
     def record_outcome() -> None:
         run._writer.update_run(("merge", "ranks", {str(rank): {
-            **me, "status": run._record.get("status"), "finished_at": _now()}}))
+            **me, "status": run._record.get("status"), "finished_at": utc_now_iso()}}))
 
     run._closers.append(record_outcome)
     if rank == 0:
@@ -139,7 +138,7 @@ def attach(run: Any) -> None:
                    last_transition_time: Any = None, last_update_time: Any = None) -> None:
         """Rank 0 owns the run's status; this rank changes it only by failing."""
         name = str(getattr(status, "value", status)).lower()
-        if name not in FINAL or name == "failed":
+        if name not in FINAL_STATUSES or name == "failed":
             if name == "failed":
                 message = f"rank {rank}: {message}" if message else f"rank {rank} failed"
             run_log_status(status, reason, message, last_transition_time, last_update_time)

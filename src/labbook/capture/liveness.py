@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from labbook._time import utc_now_iso
-from labbook.store.layout import HEARTBEAT_DIR, RunFolder
+from labbook.store.layout import RunFolder
 from labbook.store.liveness import crash_timeout, last_heartbeat, reported_status  # noqa: F401 - the readers' rule
 
 

@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from labbook.catalog import schema
 from labbook.catalog.query import after_key, ordering, parse_filter
 from labbook.errors import CatalogDamagedError, CatalogError
+from labbook.store.files import file_lock
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PROCESS_LOCK = threading.Lock()
@@ -175,10 +176,7 @@ class Catalog:
         home at once): a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
         with _PROCESS_LOCK:
             if self.url.startswith("sqlite:///"):
-                import fcntl
-
-                with open(self.url[len("sqlite:///"):] + ".migrate.lock", "a+b") as handle:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                with file_lock(self.url[len("sqlite:///"):] + ".migrate.lock"):
                     yield
             elif self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:

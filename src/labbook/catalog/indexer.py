@@ -67,7 +67,7 @@ def rebuild(
     removed = [uuid for uuid in known if uuid not in seen]
     if removed:
         catalog.delete_runs(removed)
-    from labbook.artifacts.api import reindex_artifacts
+    from labbook.catalog.artifacts import reindex_artifacts
 
     artifacts = reindex_artifacts(catalog, artifacts_root, settings)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed),

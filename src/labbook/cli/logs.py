@@ -27,8 +27,7 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
     labbook logs 3f2c --tail 50  # the last 50 lines
     labbook logs 3f2c -f         # and follow while it runs
     """
-    from labbook.capture.logs import follow_logs, read_logs
-    from labbook.capture.logs import log_files
+    from labbook.store.logs import follow_logs, log_files, read_logs
     from labbook.store.runfile import read_run_file
     from labbook.workspace import Workspace
 

@@ -195,7 +195,7 @@ def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
 
 
 def _json_float(value: float) -> Any:
-    from labbook.tracking.values import json_float
+    from labbook._values import json_float
 
     return json_float(value)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from labbook.media.optional import need
-from labbook.tracking.values import json_value
+from labbook._values import json_value
 
 
 def init_arguments(**given: Any) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from labbook.errors import InvalidValueError
 from labbook.store.files import copy_file
 from labbook.store.names import check_name
-from labbook.tracking.values import step_value
+from labbook._values import step_value
 from labbook.store.format import to_epoch_us
 
 Writer = Callable[[Path], dict[str, Any]]

@@ -15,7 +15,7 @@ import orjson
 
 from labbook.errors import InvalidValueError
 from labbook.media.optional import need
-from labbook.tracking.values import json_value
+from labbook._values import json_value
 
 
 def json_fragment(what: str, argument: str, spec: Any):

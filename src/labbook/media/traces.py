@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from labbook.errors import InvalidValueError
-from labbook.tracking.values import json_value
+from labbook._values import json_value
 
 SPAN_KINDS = ("llm", "chain", "agent", "tool", "embedding", "retriever")
 MAX_DEPTH = 64

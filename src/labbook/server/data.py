@@ -186,7 +186,7 @@ class ServerData:
 
     def artifact_readable(self, version: Any) -> bool:
         """Whether the version's bytes are in a store this server reads (else: shown, never fetched)."""
-        from labbook.artifacts.paths import ReadPolicy
+        from labbook.store.policy import ReadPolicy
 
         return ReadPolicy.from_settings(self.settings).allows(version.location)
 
@@ -263,7 +263,7 @@ class ServerData:
 
     @staticmethod
     def is_final(status: str) -> bool:
-        from labbook.tracking.run import FINAL_STATUSES
+        from labbook.store.runfile import FINAL_STATUSES
 
         return status in FINAL_STATUSES
 

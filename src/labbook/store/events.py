@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from labbook._optional import need
 from labbook.errors import NotFoundError
 from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
@@ -48,7 +49,7 @@ class MetricSeries:
 
     def to_pandas(self):
         """A DataFrame with columns step, value, timestamp (and rank when several wrote)."""
-        import pandas as pd
+        pd = need("pandas", "MetricSeries.to_pandas()")
 
         frame = pd.DataFrame({"step": self.steps, "value": self.values,
                               "timestamp": pd.to_datetime(self.timestamps, utc=True)})

@@ -26,11 +26,11 @@ from typing import Any, Iterator
 
 import orjson
 
+from labbook._values import NO_STEP, STEP_MAX, STEP_MIN  # noqa: F401 - the steps a record can hold
+
 FORMAT_NAME = "labbook.events"
 FORMAT_VERSION = 1
 RECORD_SIZE = 24
-NO_STEP = -(2**63)  # marks a record logged without a step, in binary files only
-STEP_MIN, STEP_MAX = NO_STEP + 1, 2**63 - 1  # the steps a record can hold
 # Timestamps every reader can show as a datetime (years 1 to 9999, a day inside either end).
 EPOCH_US_MIN, EPOCH_US_MAX = -62_135_510_400_000_000, 253_402_128_000_000_000
 _HEADER_START = b'{"format":"labbook.events"'

@@ -34,6 +34,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from labbook.errors import PathEscapeError
 from labbook.store.names import check_component, check_extension, check_name, decode_name, encode_name
@@ -306,12 +307,13 @@ class RunStore:
     def folder(self, project: str, uuid: str) -> RunFolder:
         return RunFolder(self.path(project, uuid))
 
-    def find(self, uuid: str, project: str | None = None) -> Path | None:
-        """The folder of an existing run: under ``project`` when given, else any project's."""
+    def find(self, uuid: str, project: str | None = None) -> Any:
+        """The folder of an existing run (a Path; a URL string for a URL root): under ``project``
+        when given, else any project's."""
         if self.root is None:
             for run_url in self._iter_urls():
                 if run_url.rsplit("/", 1)[-1] == uuid:
-                    return Path(run_url)
+                    return run_url
             return None
         if project:
             candidate = self.root / project / uuid

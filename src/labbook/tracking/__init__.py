@@ -239,7 +239,7 @@ def __getattr__(name: str) -> Any:
     if name == "TRACKING_RUN":  # Polyaxon's global; read here so it is always the current run
         return get_run()
     if name in ("V1ArtifactKind", "ArtifactKind"):
-        from labbook.artifacts.kinds import ArtifactKind
+        from labbook.store.kinds import ArtifactKind
 
         return ArtifactKind
     if name in ("Span", "V1EventSpan"):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import os
-import re
 import secrets
 import sys
 import threading
@@ -33,28 +32,24 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from labbook._time import utc_now_iso as now_iso  # noqa: F401 - the name run.py uses
 from labbook.config import Settings
 from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
-from labbook.store.layout import RunFolder
+from labbook.store.layout import RunFolder, RunStore
 from labbook.store.names import check_name, check_project, lone_surrogate
-from labbook.store.runfile import read_run_file, update_run_file
+from labbook.store.runfile import FINAL_STATUSES, read_run_file, update_run_file
 from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
 from labbook.writer.format import STEP_MAX, STEP_MIN, to_epoch_us
 from labbook.writer.writer import RunWriter
 
-FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
 STATUSES = frozenset({
     "created", "resuming", "on_schedule", "compiled", "queued", "scheduled", "starting",
     "running", "processing", "stopping", "failed", "stopped", "succeeded", "skipped", "warning",
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _time = time.time
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -87,18 +82,8 @@ def normalize_uuid(value: str) -> str:
 
 
 def find_run_folder(settings: Settings, run_uuid: str, project: str | None = None) -> Path | None:
-    """The folder of an existing run: under the given project, in the catalog, or by a scan."""
-    root = Path(settings.artifacts_root)
-    if project:
-        candidate = root / project / run_uuid
-        if (candidate / "run.json").is_file():
-            return candidate
-    if root.is_dir():
-        for project_dir in root.iterdir():
-            candidate = project_dir / run_uuid
-            if (candidate / "run.json").is_file():
-                return candidate
-    return None
+    """The folder of an existing run: under the given project, else any project's (``RunStore.find``)."""
+    return RunStore(settings.artifacts_root).find(run_uuid, project)
 
 
 class Run:
@@ -162,7 +147,7 @@ class Run:
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval, "never_crash": never_crash}, home=home
         )
-        from labbook.artifacts.paths import check_template
+        from labbook.store.policy import check_template
 
         check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
         self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
