@@ -21,11 +21,7 @@ from labbook.artifacts.kinds import prefix_for
 from labbook.artifacts.paths import ReadPolicy, store_root
 from labbook.artifacts.registry import ArtifactStore
 from labbook.artifacts.uri import StoreUri
-from labbook.errors import InvalidValueError, LabbookError
-
-
-class ArtifactIntegrityError(LabbookError):
-    """A version's stored bytes were changed after it was logged."""
+from labbook.errors import ArtifactIntegrityError, InvalidValueError
 
 
 @functools.lru_cache(maxsize=32)

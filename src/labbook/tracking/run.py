@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labbook.config import Settings
-from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
+from labbook.errors import (
+    ConfigError, InvalidTypeError, InvalidValueError, LabbookError, NotAvailableError, RunStateError,
+)
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name, lone_surrogate
 from labbook.store.runfile import read_run_file, update_run_file
@@ -375,7 +377,7 @@ class Run:
         """Accepted for Polyaxon code: resources are collected per ``collect_resources``."""
 
     def set_run_process_sidecar(self) -> None:
-        """Accepted for Polyaxon code: there is no sidecar; sync is ``labbook sync``."""
+        """Accepted for Polyaxon code: there is no sidecar; the run folder is written directly."""
 
     def get_log_level(self) -> str:
         """``LABBOOK_LOG_LEVEL`` (or ``POLYAXON_LOG_LEVEL``), ``INFO`` by default."""
@@ -666,14 +668,16 @@ class Run:
     def push_offline_run(self, path: str | None = None, upload_artifacts: bool = True, clean: bool = False,
                          **kwargs: Any) -> None:
         """Not available yet: uploading runs to a labbook server is being built."""
-        raise NotImplementedError(
-            "push_offline_run() is not implemented yet: syncing runs to a labbook server is being built."
+        raise NotAvailableError(
+            "push_offline_run(): remote sync is not available yet, so runs cannot be pushed to a "
+            "labbook server. The run stays in its run folder; copy the folder to share it."
         )
 
     def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
         """Not available yet: downloading runs from a labbook server is being built."""
-        raise NotImplementedError(
-            "pull_remote_run() is not implemented yet: syncing runs from a labbook server is being built."
+        raise NotAvailableError(
+            "pull_remote_run(): remote sync is not available yet, so runs cannot be pulled from a "
+            "labbook server. Read a shared home with labbook.get_run(uuid, home=...)."
         )
 
     def __enter__(self) -> "Run":

@@ -26,6 +26,8 @@ from typing import Any, Iterator
 
 import orjson
 
+from labbook.errors import EventFileError
+
 FORMAT_NAME = "labbook.events"
 FORMAT_VERSION = 1
 RECORD_SIZE = 24
@@ -47,12 +49,12 @@ def read_header(path: Path) -> dict[str, Any]:
     with open(path, "rb") as handle:
         line = handle.readline()
     if not line.endswith(b"\n"):
-        raise ValueError(f"{path} has no complete header line")
+        raise EventFileError(f"{path} has no complete header line: the file is damaged or still being written.")
     header = orjson.loads(line)
     if header.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a labbook event file")
+        raise EventFileError(f"{path} is not a labbook event file (its header has no \"format\": {FORMAT_NAME!r}).")
     if header.get("version", 0) > FORMAT_VERSION:
-        raise ValueError(
+        raise EventFileError(
             f"{path} uses event format version {header['version']}; this labbook reads up to "
             f"{FORMAT_VERSION}. Upgrade labbook."
         )
