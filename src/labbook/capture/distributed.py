@@ -32,6 +32,8 @@ import uuid as uuid_module
 from datetime import datetime, timezone
 from typing import Any, Mapping
 
+from labbook.config import process_environment
+
 # Fixed namespace for labbook's derived run ids (uuid5 of "<project>/<group key>").
 RUN_NAMESPACE = uuid_module.UUID("6c0b3f4e-9a0f-5d6e-8a7b-1f2e3d4c5b6a")
 FINAL = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
@@ -73,8 +75,9 @@ def _process_start(pid: int) -> str | None:
 def group_key(env: Mapping[str, str] | None = None) -> str | None:
     """The text every process of this job shares, or None outside a distributed job."""
     env = os.environ if env is None else env
-    if env.get("LABBOOK_RUN_GROUP"):
-        return f"group/{env['LABBOOK_RUN_GROUP']}"
+    group = process_environment(env).run_group
+    if group:
+        return f"group/{group}"
     size = world_size(env)
     if size <= 1:
         return None

@@ -12,13 +12,13 @@ same name, True; ``LABBOOK_COLLECT_RESOURCES=0`` turns it off everywhere); inter
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 from labbook.capture import distributed
 from labbook.capture.liveness import Heartbeat
 from labbook.capture.logs import LOG_DIR, LogCapture
+from labbook.config import process_environment
 from labbook.errors import ConfigError
 
 
@@ -31,7 +31,7 @@ def start_capture(run: Any, track_logs: bool, collect_resources: bool | None) ->
             raise ConfigError(f"{name}={value!r} must be a positive number of seconds.")
     if collect_resources is None:
         collect_resources = getattr(settings, "collect_resources", True)
-    if run.rank != 0 or distributed.world_size() > 1 or os.environ.get("LABBOOK_RUN_GROUP"):
+    if run.rank != 0 or distributed.world_size() > 1 or process_environment().run_group:
         distributed.attach(run)
     heartbeat = Heartbeat(run, settings.heartbeat_interval)
     heartbeat.start()

@@ -33,7 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from labbook.config import Settings
+from labbook.config import Settings, process_environment
 from labbook.errors import (
     ConfigError, InvalidTypeError, InvalidValueError, LabbookError, NotAvailableError, RunStateError,
 )
@@ -189,7 +189,8 @@ class Run:
         if not project:
             owner, project = split_owner(owner, self._settings.project)
         self.project = check_project(project)
-        env_uuid = os.environ.get("LABBOOK_RUN_UUID")
+        process = process_environment()
+        env_uuid = process.run_uuid
         wanted = run_uuid or (env_uuid if not is_new else None)
         from labbook.capture.distributed import shared_run_uuid  # one run per distributed job
 
@@ -215,7 +216,7 @@ class Run:
                 f"Cannot create the run folder {folder_path}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        self.rank = int(os.environ.get("RANK", "0") or 0)
+        self.rank = process.rank
         self.writer_id = f"{self.rank}-{os.getpid()}-{secrets.token_hex(3)}"
         created = now_iso()
         begun = created if started_at is None or exists else _iso_time("started_at", started_at)
@@ -381,7 +382,7 @@ class Run:
 
     def get_log_level(self) -> str:
         """``LABBOOK_LOG_LEVEL`` (or ``POLYAXON_LOG_LEVEL``), ``INFO`` by default."""
-        return os.environ.get("LABBOOK_LOG_LEVEL", os.environ.get("POLYAXON_LOG_LEVEL", "INFO"))
+        return process_environment().log_level
 
     # -- metrics: the hot path -------------------------------------------------------------
 
