@@ -14,7 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import labbook
 from labbook.capture.logs import LogLine, read_logs

@@ -9,7 +9,6 @@ import errno
 import time
 
 import numpy as np
-import orjson
 import pytest
 from click.testing import CliRunner
 

@@ -105,10 +105,10 @@ class Settings:
         cls,
         explicit: Mapping[str, Any] | None = None,
         *,
-        home: str | Path | None = None,
+        home: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
-    ) -> "Settings":
+    ) -> Settings:
         env = os.environ if env is None else env
         if home is not None and not isinstance(home, (str, os.PathLike)):
             raise ConfigError(f"home={home!r} ({type(home).__name__}) is not a path. Pass a str or a Path.")
@@ -185,7 +185,7 @@ class Settings:
                 "LABBOOK_ARTIFACT_STORE (e.g. s3://bucket/prefix) instead."
             )
 
-    def require_home(self) -> "Settings":
+    def require_home(self) -> Settings:
         """These settings, if their home exists: reading never creates a home (a typo in
         ``--home`` must not make an empty one)."""
         if self.catalog_url.startswith("sqlite:///"):
@@ -335,7 +335,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:

@@ -371,9 +371,9 @@ def search_runs(
 
     Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
     get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
-    from labbook.catalog.indexer import open_catalog
-
     from datetime import timedelta
+
+    from labbook.catalog.indexer import open_catalog
 
     settings = _settings(home)
     catalog = open_catalog(settings.catalog_url)

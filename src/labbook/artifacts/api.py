@@ -275,9 +275,8 @@ def set_project_artifact_path(project: str, artifact_path: str | None, *,
     run do not set one. It may hold ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``."""
     import sqlalchemy as sa
 
-    from labbook.catalog import schema
-
     from labbook.artifacts.paths import check_template
+    from labbook.catalog import schema
 
     check_template(artifact_path, f"The artifact path of project {project!r}")
     ctx = _Context(home, create=True)  # project settings may come before the first run

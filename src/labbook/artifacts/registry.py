@@ -390,7 +390,7 @@ def _put_local(source: Path, dest: Path, is_dir: bool) -> bool:
 
 def _discard(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        for folder, _dirs, files in os.walk(path):
+        for folder, _dirs, _files in os.walk(path):
             os.chmod(folder, 0o755)
         shutil.rmtree(path, ignore_errors=True)
     else:

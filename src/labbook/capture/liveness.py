@@ -22,9 +22,13 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from labbook.config import Settings
+    from labbook.writer.surface import RunParts
 
 HEARTBEAT_DIR = "heartbeat"
 _MISSED_BEATS = 3  # never call a run crashed sooner than this many of its own heartbeat intervals
@@ -60,7 +64,7 @@ def last_heartbeat(record: dict[str, Any]) -> float | None:
     return newest
 
 
-def crash_timeout(record: dict[str, Any], settings: Any = None) -> float:
+def crash_timeout(record: dict[str, Any], settings: Settings | None = None) -> float:
     """Seconds without a heartbeat after which a running run is reported ``crashed``."""
     if settings is None:
         from labbook.config import Settings
@@ -70,7 +74,7 @@ def crash_timeout(record: dict[str, Any], settings: Any = None) -> float:
     return max(float(settings.crash_timeout), _MISSED_BEATS * float(interval))
 
 
-def reported_status(record: dict[str, Any], now: float | None = None, settings: Any = None) -> str:
+def reported_status(record: dict[str, Any], now: float | None = None, settings: Settings | None = None) -> str:
     """``record``'s status, or ``crashed`` for a ``running`` run whose heartbeat went stale.
 
     ``record`` is run.json's content (with ``path``) or a catalog row::
@@ -90,21 +94,21 @@ def reported_status(record: dict[str, Any], now: float | None = None, settings: 
 class Heartbeat:
     """The daemon thread that keeps one process's heartbeat file fresh."""
 
-    def __init__(self, run: Any, interval: float) -> None:
-        self._run = run
+    def __init__(self, parts: RunParts, interval: float) -> None:
+        self._parts = parts
         self.interval = float(interval)
-        self.path = heartbeat_dir(run.path) / f"{run.writer_id}.json"
+        self.path = heartbeat_dir(parts.path) / f"{parts.writer_id}.json"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="labbook-heartbeat", daemon=True)
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(orjson.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "rank": self._run.rank,
-            "writer": self._run.writer_id, "interval": self.interval,
+            "pid": os.getpid(), "host": socket.gethostname(), "rank": self._parts.rank,
+            "writer": self._parts.writer_id, "interval": self.interval,
         }))
-        if self._run.rank == 0:
-            self._run._writer.update_run(
+        if self._parts.rank == 0:
+            self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
         self._thread.start()
 
@@ -123,8 +127,8 @@ class Heartbeat:
             self.path.touch()
         except OSError:
             return
-        if self._run.rank == 0:
-            self._run._writer.update_run(self._beat_op())
+        if self._parts.rank == 0:
+            self._parts.writer.update_run(self._beat_op())
 
     def stop(self) -> None:
         self._stop.set()

@@ -7,7 +7,7 @@ import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from labbook.catalog.catalog import Catalog
 from labbook.errors import CatalogDamagedError, LabbookError
@@ -18,6 +18,9 @@ _RUN_DIR = re.compile(r"^[0-9a-f]{32}$")
 
 _catalogs: dict[str, Catalog] = {}
 _open_lock = threading.Lock()
+
+if TYPE_CHECKING:
+    from labbook.config import Settings
 
 
 def open_catalog(url: str) -> Catalog:
@@ -116,7 +119,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def rebuild_home(settings: Any, *, full: bool = True,
+def rebuild_home(settings: Settings, *, full: bool = True,
                  progress: Callable[[int, int], None] | None = None,
                  on_error: Callable[[Path, Exception], None] | None = None) -> dict[str, Any]:
     """``labbook index [--rebuild]`` for one home's settings.

@@ -27,11 +27,9 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
     labbook logs 3f2c --tail 50  # the last 50 lines
     labbook logs 3f2c -f         # and follow while it runs
     """
-    from labbook.capture.logs import follow_logs, read_logs
+    from labbook.capture.logs import follow_logs, log_files, read_logs
     from labbook.runs import effective_status, resolve_run_path
     from labbook.store.runfile import read_run_file
-
-    from labbook.capture.logs import log_files
 
     path = resolve_run_path(run, home=ctx.obj["home"])
     if not follow and not log_files(path):

@@ -39,7 +39,7 @@ class Span:
     started_at: datetime | str | None = None
     finished_at: datetime | str | None = None
     status: str | None = None
-    children: list["Span"] = field(default_factory=list)
+    children: list[Span] = field(default_factory=list)
     uuid: str = field(default_factory=lambda: uuid_module.uuid4().hex)
 
     def to_dict(self) -> dict[str, Any]:
