@@ -34,6 +34,7 @@ import uuid as uuid_module
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from labbook.artifacts.methods import ArtifactMethods
@@ -721,7 +722,8 @@ class Run(ArtifactMethods, MediaMethods):
     def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if os.getpid() != self._owner_pid:
             self._end_in_child()
         elif exc_type is None:
@@ -778,7 +780,8 @@ class Run(ArtifactMethods, MediaMethods):
 
     # -- process hooks (see labbook.tracking.hooks) ---------------------------------------
 
-    def _failed_by_exception(self, exc_type, exc, tb) -> None:
+    def _failed_by_exception(self, exc_type: type[BaseException], exc: BaseException,
+                             tb: TracebackType | None) -> None:
         if not self._ended:
             self.log_failed(reason="ExitHandler",
                             message="".join(traceback.format_exception(exc_type, exc, tb)))
