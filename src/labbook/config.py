@@ -16,7 +16,6 @@ here too, by ``process_environment``: no other module reads a ``LABBOOK_*`` vari
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from dataclasses import dataclass, fields
@@ -261,6 +260,8 @@ Settings._ENV = {setting.name: (setting.variables, setting.kind) for setting in 
 
 def _unknown_setting(name: str, where: str) -> ConfigError:
     """The error for a key that is no setting, naming the closest one (``catlog_url``)."""
+    import difflib
+
     known = sorted(Settings._ENV)
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"Known settings: {', '.join(known)}."

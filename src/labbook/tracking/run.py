@@ -38,7 +38,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from labbook.artifacts.methods import ArtifactMethods
-from labbook.capture.distributed import RankPolicy
 from labbook.config import Settings, process_environment
 from labbook.errors import (
     ConfigError,
@@ -52,7 +51,6 @@ from labbook.media.methods import MediaMethods
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name, lone_surrogate
 from labbook.store.runfile import read_run_file, update_run_file
-from labbook.tracking import guard
 from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
@@ -61,6 +59,7 @@ from labbook.writer.surface import RunParts
 from labbook.writer.writer import RunWriter
 
 if TYPE_CHECKING:
+    from labbook.capture.distributed import RankPolicy
     from labbook.catalog.indexer import RunIndexer
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
@@ -160,7 +159,11 @@ class Run(ArtifactMethods, MediaMethods):
             never_crash = settings.never_crash
         if no_op:
             return super().__new__(NoOpRun)
-        return super().__new__(guard.never_crash_class(cls) if never_crash else cls)
+        if never_crash:
+            from labbook.tracking.guard import never_crash_class
+
+            return super().__new__(never_crash_class(cls))
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -217,7 +220,7 @@ class Run(ArtifactMethods, MediaMethods):
         process = process_environment()
         env_uuid = process.run_uuid
         wanted = run_uuid or (env_uuid if not is_new else None)
-        from labbook.capture.distributed import shared_run_uuid  # one run per distributed job
+        from labbook.capture.distributed import RankPolicy, shared_run_uuid  # one run per distributed job
 
         self._group_uuid = None if wanted else shared_run_uuid(self.project)
         wanted = wanted or self._group_uuid
@@ -242,7 +245,7 @@ class Run(ArtifactMethods, MediaMethods):
                 "(or artifacts_path) at a writable folder."
             ) from None
         self.rank = process.rank
-        self._rank_policy = RankPolicy.for_rank(self.rank, self._settings.rank_metrics)
+        self._rank_policy: RankPolicy = RankPolicy.for_rank(self.rank, self._settings.rank_metrics)
         self.writer_id = f"{self.rank}-{os.getpid()}-{secrets.token_hex(3)}"
         created = now_iso()
         begun = created if started_at is None or exists else _iso_time("started_at", started_at)
