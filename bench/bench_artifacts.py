@@ -108,12 +108,12 @@ def bench_listing(count: int, rows: list) -> None:
     from datetime import datetime, timedelta, timezone
 
     import labbook
-    from labbook.catalog.artifacts import index_versions
-    from labbook.store.policy import store_root
     from labbook.artifacts.publish import make_uid
-    from labbook.store.blobs import ArtifactStore
+    from labbook.catalog.artifacts import index_versions
     from labbook.catalog.catalog import Catalog
     from labbook.config import Settings
+    from labbook.store.blobs import ArtifactStore
+    from labbook.store.policy import store_root
     from labbook.tracking.run import Run
 
     settings = Settings.load({})

@@ -30,9 +30,8 @@ def _versions_dir(home: Path, key: str) -> Path:
 
 def _rebuild():
     from labbook.catalog import indexer
-    from labbook.config import Settings
-
     from labbook.catalog.catalog import Catalog
+    from labbook.config import Settings
 
     settings = Settings.load({})
     catalog = Catalog(settings.catalog_url)

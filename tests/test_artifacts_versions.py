@@ -110,7 +110,8 @@ def test_version_fields_and_reading(run_factory):
     assert len(v.meta["preview"]["rows"]) == 20 and v.meta["preview"]["header"] == ["x", "name"]
     assert v.meta["stats"]["x"]["max"] == 29.0 and len(v.meta["stats"]["x"]["hist"]["counts"]) == 20
     assert v.meta["stats"]["name"]["unique"] == 30
-    assert v.open().read(4) == b"PAR1" and v.read_bytes() == Path(v.local_path()).read_bytes()
+    with v.open() as handle:
+        assert handle.read(4) == b"PAR1" and v.read_bytes() == Path(v.local_path()).read_bytes()
     target = Path(v.download(Path("copy.parquet")))
     assert pd.read_parquet(target)["x"].tolist() == list(range(30))
     with pytest.raises(labbook.LabbookError, match="immutable"):
@@ -258,8 +259,8 @@ def test_catalog_that_missed_a_version_is_repaired_from_the_store(run_factory):
 
 
 def test_read_policy_refuses_locations_outside_the_stores(run_factory, tmp_path):
-    from labbook.store.policy import ReadPolicy
     from labbook.config import Settings
+    from labbook.store.policy import ReadPolicy
 
     policy = ReadPolicy.from_settings(Settings.load({}))
     root = Settings.load({}).artifacts_root

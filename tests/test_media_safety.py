@@ -163,8 +163,8 @@ def test_a_full_disk_while_logging_media_loses_nothing_logged_before(small_disk,
     for path in (run.path / "events").rglob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             orjson.loads(line)
-    from labbook.workspace import Workspace
     from labbook.config import Settings
+    from labbook.workspace import Workspace
 
     settings = Settings.load({})
     with Workspace(settings) as workspace:

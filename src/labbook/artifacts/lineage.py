@@ -64,7 +64,7 @@ class RunArtifact:
         return record
 
     @classmethod
-    def from_value(cls, value: Any) -> "RunArtifact":
+    def from_value(cls, value: Any) -> RunArtifact:
         if isinstance(value, RunArtifact):
             return value
         if hasattr(value, "to_dict"):

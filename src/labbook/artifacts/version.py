@@ -16,15 +16,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labbook.errors import ArtifactIntegrityError, InvalidValueError
+from labbook.store.blobs import ArtifactStore
 from labbook.store.kinds import prefix_for
 from labbook.store.policy import ReadPolicy, store_root
-from labbook.store.blobs import ArtifactStore
 from labbook.store.uri import StoreUri
-from labbook.errors import InvalidValueError, LabbookError
-
-
-class ArtifactIntegrityError(LabbookError):
-    """A version's stored bytes were changed after it was logged."""
 
 
 def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:

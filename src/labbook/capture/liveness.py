@@ -18,13 +18,16 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import orjson
 
 from labbook._time import utc_now_iso
 from labbook.store.layout import RunFolder
 from labbook.store.liveness import crash_timeout, last_heartbeat, reported_status  # noqa: F401 - the readers' rule
+
+if TYPE_CHECKING:
+    from labbook.writer.surface import RunParts
 
 
 def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:
@@ -34,21 +37,21 @@ def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:
 class Heartbeat:
     """The daemon thread that keeps one process's heartbeat file fresh."""
 
-    def __init__(self, run: Any, interval: float) -> None:
-        self._run = run
+    def __init__(self, parts: RunParts, interval: float) -> None:
+        self._parts = parts
         self.interval = float(interval)
-        self.path = heartbeat_dir(run.path) / f"{run.writer_id}.json"
+        self.path = heartbeat_dir(parts.path) / f"{parts.writer_id}.json"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="labbook-heartbeat", daemon=True)
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(orjson.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "rank": self._run.rank,
-            "writer": self._run.writer_id, "interval": self.interval,
+            "pid": os.getpid(), "host": socket.gethostname(), "rank": self._parts.rank,
+            "writer": self._parts.writer_id, "interval": self.interval,
         }))
-        if self._run.rank == 0:
-            self._run._writer.update_run(
+        if self._parts.rank == 0:
+            self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
         self._thread.start()
 
@@ -67,8 +70,8 @@ class Heartbeat:
             self.path.touch()
         except OSError:
             return
-        if self._run.rank == 0:
-            self._run._writer.update_run(self._beat_op())
+        if self._parts.rank == 0:
+            self._parts.writer.update_run(self._beat_op())
 
     def stop(self) -> None:
         self._stop.set()

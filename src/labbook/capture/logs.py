@@ -50,7 +50,14 @@ import orjson
 
 from labbook.store.format import iso
 from labbook.store.logs import (  # noqa: F401 - the readers and the file format live in the store
-    _MAX_PARTIAL, LOG_DIR, LOG_FORMAT, LOG_FORMAT_VERSION, LogLine, follow_logs, log_files, read_logs,
+    _MAX_PARTIAL,
+    LOG_DIR,
+    LOG_FORMAT,
+    LOG_FORMAT_VERSION,
+    LogLine,
+    follow_logs,
+    log_files,
+    read_logs,
 )
 
 LOGGING_GRACE = 1.0  # seconds a logging record waits for its printed line before it stands alone

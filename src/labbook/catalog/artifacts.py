@@ -45,7 +45,7 @@ def link_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for index, source in enumerate(record.get("sources") or []):
         uri = source.get("uri") if isinstance(source, dict) else source
-        if is_store_uri(uri) and parse_store_uri(uri).uid:
+        if isinstance(uri, str) and is_store_uri(uri) and parse_store_uri(uri).uid:
             rows.append({"from_uid": parse_store_uri(uri).uid, "relation": "source",
                          "name": f"{record['uid']}:{index}", "to_uid": record["uid"]})
     for name, uri in (record.get("links") or {}).items():

@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, overload
 
 import sqlalchemy as sa
 
@@ -30,6 +30,8 @@ from labbook.store.files import file_lock
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PROCESS_LOCK = threading.Lock()
+# SQLite result codes (sqlite3 names them from Python 3.11 only)
+_SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
 
 
 def _utc(value: Any) -> datetime | None:
@@ -40,6 +42,14 @@ def _utc(value: Any) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value  # stored as naive UTC, the one form SQLite and PostgreSQL compare alike
+
+
+@overload
+def as_aware(value: datetime) -> datetime: ...
+
+
+@overload
+def as_aware(value: None) -> None: ...
 
 
 def as_aware(value: datetime | None) -> datetime | None:
@@ -63,7 +73,7 @@ class Catalog:
         self.url = url
         self.path = self.sqlite_path(url)
         self.read_only = self.path is not None and self.path.is_file() and not _writable(self.path)
-        if self.read_only:
+        if self.read_only and self.path is not None:
             self.engine = _read_only_engine(self.path)
         elif self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -107,10 +117,10 @@ class Catalog:
             return
         code = getattr(error, "sqlite_errorcode", None)
         text = str(error)
-        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text \
                 or "not a database" in text:
             raise CatalogDamagedError(self.path or self.url, text) from None
-        if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
+        if code == _SQLITE_READONLY or "readonly database" in text:
             raise CatalogError(
                 f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "
                 "changed. Reading works; to log or index, use a home you can write to "

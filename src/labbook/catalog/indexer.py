@@ -6,12 +6,15 @@ import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from labbook.catalog.catalog import Catalog
 from labbook.errors import CatalogDamagedError, LabbookError
 from labbook.store.layout import RUN_FILE, RunFolder, RunStore
 from labbook.store.record import read_run_record
+
+if TYPE_CHECKING:
+    from labbook.config import Settings
 
 
 def index_run(catalog: Catalog, path: Path) -> None:
@@ -85,7 +88,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def rebuild_home(settings: Any, *, full: bool = True,
+def rebuild_home(settings: Settings, *, full: bool = True,
                  progress: Callable[[int, int], None] | None = None,
                  on_error: Callable[[Path, Exception], None] | None = None) -> dict[str, Any]:
     """``labbook index [--rebuild]`` for one home's settings.

@@ -106,6 +106,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             raise QueryError(f"Cannot read the filter at position {pos}: {text[pos:pos + 20]!r}.")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         tokens.append((kind, match.group(kind)))
         pos = match.end()
         while pos < len(text) and text[pos].isspace():
@@ -142,8 +143,9 @@ class _Parser:
 
     def parse(self) -> sa.ColumnElement[bool]:
         expr = self.or_expr()
-        if self.peek() is not None:
-            raise QueryError(f"Unexpected {self.peek()[1]!r} in the filter {self.text!r}.")
+        extra = self.peek()
+        if extra is not None:
+            raise QueryError(f"Unexpected {extra[1]!r} in the filter {self.text!r}.")
         return expr
 
     def or_expr(self):
@@ -232,7 +234,7 @@ class _Parser:
     def value_list(self) -> list[Any]:
         self.expect("(")
         values = [self.value()]
-        while self.peek() and self.peek()[1] == ",":
+        while (self.peek() or ("", ""))[1] == ",":
             self.take()
             values.append(self.value())
         self.expect(")")

@@ -9,16 +9,13 @@ from typing import Any
 
 import click
 
-from labbook.errors import LabbookError
-
-
 from labbook.cli.output import ago as _ago
 from labbook.cli.output import console as _console
 from labbook.cli.output import dump_json as _dump_json
 from labbook.cli.output import duration as _duration
 from labbook.cli.output import format_value as _format
 from labbook.cli.output import shown, styled
-
+from labbook.errors import LabbookError
 
 STATUS_STYLE = {"succeeded": "green", "running": "cyan", "failed": "red", "crashed": "bold red",
                 "stopped": "yellow"}
@@ -105,7 +102,6 @@ def runs_show(ctx, run, as_json) -> None:
         return
     from rich.panel import Panel
     from rich.table import Table
-
     from rich.text import Text
 
     console = _console()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from labbook.errors import InvalidValueError
 from labbook._values import json_float
+from labbook.errors import InvalidValueError
 
 
 def to_numpy(what: str, argument: str, data: Any, *, copy: bool = True):

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections import OrderedDict
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable

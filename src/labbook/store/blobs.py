@@ -140,16 +140,16 @@ class ArtifactStore:
 
     def remove(self, path: str) -> None:
         if self.local:
-            target = Path(path)
-            if target.is_dir():
-                for folder, _dirs, files in os.walk(target):
+            local = Path(path)
+            if local.is_dir():
+                for folder, _dirs, files in os.walk(local):
                     os.chmod(folder, 0o755)
                     for name in files:
                         with contextlib.suppress(OSError):
                             os.chmod(Path(folder) / name, 0o644)
-                shutil.rmtree(target, ignore_errors=True)
-            elif target.exists():
-                target.unlink()
+                shutil.rmtree(local, ignore_errors=True)
+            elif local.exists():
+                local.unlink()
             return
         for target in (f"{path}.complete", path):  # a folder's marker goes first
             if self.fs.exists(target):
@@ -198,7 +198,8 @@ class ArtifactStore:
 
     def version_numbers(self, project: str, key: str) -> tuple[list[int], list[int]]:
         """(live numbers, numbers taken otherwise: deleted or set aside as damaged), ascending."""
-        live, taken = set(), set()
+        live: set[int] = set()
+        taken: set[int] = set()
         for name in self._listdir(f"{self.key_dir(project, key)}/versions"):
             parsed = _version_number(name)
             if parsed is not None:
@@ -323,7 +324,7 @@ class ArtifactStore:
         with file_lock(folder / ".lock"):
             yield
 
-    def open(self, location: str, mode: str = "rb"):
+    def open(self, location: str, mode: str = "rb") -> Any:
         if self.local or "://" not in location:
             return open(location, mode)
         return self.fs.open(self.fs._strip_protocol(location), mode)
@@ -337,7 +338,7 @@ class DamagedRecordError(ValueError):
         self.path = path
 
 
-def _protocols(fs) -> tuple[str, ...]:
+def _protocols(fs: Any) -> tuple[str, ...]:
     protocol = fs.protocol
     return tuple(protocol) if isinstance(protocol, (tuple, list)) else (protocol,)
 
@@ -382,7 +383,7 @@ def _put_local(source: Path, dest: Path, is_dir: bool) -> bool:
 
 def _discard(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        for folder, _dirs, files in os.walk(path):
+        for folder, _dirs, _files in os.walk(path):
             os.chmod(folder, 0o755)
         shutil.rmtree(path, ignore_errors=True)
     else:

@@ -36,7 +36,8 @@ class MetricSeries:
     """A metric's points as numpy arrays, in step order (then time), whichever writers logged
     them. ``skipped`` counts damaged records left out of a file's middle (0 when none)."""
 
-    def __init__(self, name: str, steps, values, timestamps, ranks=None, skipped: int = 0) -> None:
+    def __init__(self, name: str, steps: Any, values: Any, timestamps: Any, ranks: Any = None,
+                 skipped: int = 0) -> None:
         self.name = name
         self.steps = steps
         self.values = values
@@ -47,7 +48,7 @@ class MetricSeries:
     def __len__(self) -> int:
         return len(self.values)
 
-    def to_pandas(self):
+    def to_pandas(self) -> Any:
         """A DataFrame with columns step, value, timestamp (and rank when several wrote)."""
         pd = need("pandas", "MetricSeries.to_pandas()")
 
@@ -112,7 +113,7 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     )
 
 
-def _in_step_order(steps, records) -> bool:
+def _in_step_order(steps: Any, records: Any) -> bool:
     """Whether ``records`` (whose steps are ``steps``) are already sorted by step, then
     timestamp (the usual case: one writer logging steps forward), so the sort can be skipped."""
     import numpy as np

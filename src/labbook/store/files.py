@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 DAMAGED_SUFFIX = ".damaged"
 _FICLONE = 0x40049409  # Linux ioctl: share the blocks copy-on-write
@@ -185,7 +186,7 @@ def link_or_copy(source: Path, dest: Path) -> None:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]):
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if absent) between processes; closing
     the file releases it, so a killed holder never leaves it locked. On Windows (no ``fcntl``)
     it does nothing: one writer per folder there."""

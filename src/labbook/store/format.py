@@ -27,6 +27,7 @@ from typing import Any, Iterator
 import orjson
 
 from labbook._values import NO_STEP, STEP_MAX, STEP_MIN  # noqa: F401 - the steps a record can hold
+from labbook.errors import EventFileError
 
 FORMAT_NAME = "labbook.events"
 FORMAT_VERSION = 1
@@ -47,12 +48,12 @@ def read_header(path: Path) -> dict[str, Any]:
     with open(path, "rb") as handle:
         line = handle.readline()
     if not line.endswith(b"\n"):
-        raise ValueError(f"{path} has no complete header line")
+        raise EventFileError(f"{path} has no complete header line: the file is damaged or still being written.")
     header = orjson.loads(line)
     if header.get("format") != FORMAT_NAME:
-        raise ValueError(f"{path} is not a labbook event file")
+        raise EventFileError(f"{path} is not a labbook event file (its header has no \"format\": {FORMAT_NAME!r}).")
     if header.get("version", 0) > FORMAT_VERSION:
-        raise ValueError(
+        raise EventFileError(
             f"{path} uses event format version {header['version']}; this labbook reads up to "
             f"{FORMAT_VERSION}. Upgrade labbook."
         )
@@ -102,7 +103,7 @@ def to_epoch_us(timestamp: datetime | str | float | int | None) -> int:
 # -- metric files ----------------------------------------------------------------------------
 
 
-def metric_dtype():
+def metric_dtype() -> Any:
     import numpy as np
 
     return np.dtype([("step", "<i8"), ("timestamp", "<i8"), ("value", "<f8")])
@@ -125,12 +126,12 @@ def encode_metric_record(step: int, time_us: int, value: float) -> bytes:
     return struct.pack("<qqd", step, time_us, value)
 
 
-def read_metric_file(path: Path):
+def read_metric_file(path: Path) -> Any:
     """Records of one metric file as a numpy structured array; a torn tail is dropped."""
     return read_metric_records(path)[0]
 
 
-def read_metric_records(path: Path):
+def read_metric_records(path: Path) -> tuple[Any, int]:
     """``(records, skipped)`` of one metric file: a torn tail is dropped, not counted.
 
     Fixed-size records cannot be resynchronised after a lost byte in general, and writers never

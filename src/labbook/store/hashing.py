@@ -73,4 +73,8 @@ def short_hash(path: str | os.PathLike[str] | None = None, content: object = Non
     if content is not None:
         data = content if isinstance(content, bytes) else str(content).encode()
         return hash_bytes(data)[:12]
+    if path is None:
+        from labbook.errors import InvalidValueError
+
+        raise InvalidValueError("short_hash() needs a path or content; it got neither.")
     return hash_path(path)[0][:12]

@@ -34,7 +34,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 
 from labbook.errors import PathEscapeError
 from labbook.store.names import check_component, check_extension, check_name, decode_name, encode_name
@@ -290,7 +290,7 @@ class RunStore:
         self._fs = None
 
     @property
-    def fs(self):
+    def fs(self) -> Any:
         """The fsspec filesystem of a URL root (imported on first use)."""
         if self._fs is None:
             import fsspec
@@ -326,7 +326,7 @@ class RunStore:
                     return candidate
         return None
 
-    def iter_runs(self):
+    def iter_runs(self) -> Iterator[Any]:
         """Every ``<root>/<project>/<uuid>/`` holding a run.json (local paths, or URLs)."""
         if self.root is None:
             yield from self._iter_urls()
@@ -338,7 +338,7 @@ class RunStore:
                 if _RUN_DIR.match(run_dir.name) and (run_dir / RUN_FILE).is_file():
                     yield run_dir
 
-    def _iter_urls(self):
+    def _iter_urls(self) -> Iterator[str]:
         fs, base = self.fs, self.url.rstrip("/")
         if not fs.exists(base):
             return

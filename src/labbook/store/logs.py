@@ -43,7 +43,7 @@ class LogLine:
     rank: int = 0
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> "LogLine":
+    def from_json(cls, data: dict[str, Any]) -> LogLine:
         return cls(datetime.fromisoformat(data["timestamp"]), data["stream"], data["message"],
                    data.get("level"), data.get("logger"), int(data.get("rank") or 0))
 
@@ -125,8 +125,7 @@ def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, ra
     ``max_polls``.
     """
     offsets: dict[Path, int] = {}
-    for line in read_logs(run_path, tail=tail, rank=rank):
-        yield line
+    yield from read_logs(run_path, tail=tail, rank=rank)
     for path in log_files(run_path):
         offsets[path] = path.stat().st_size - len(_torn_tail(path))
     polls, finished_before = 0, False

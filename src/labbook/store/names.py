@@ -122,7 +122,7 @@ def check_component(component: str, what: str = "path component") -> str:
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
-def check_project(project: str) -> str:
+def check_project(project: str | None) -> str:
     """``project`` if it is a usable project name (it becomes a folder of the run store)."""
     if not isinstance(project, str) or not _PROJECT.match(project):
         raise ConfigError(

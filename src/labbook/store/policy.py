@@ -119,7 +119,7 @@ class ReadPolicy:
     prefixes: tuple[str, ...]
 
     @classmethod
-    def from_settings(cls, settings: Any) -> "ReadPolicy":
+    def from_settings(cls, settings: Any) -> ReadPolicy:
         roots = [store_root(settings), str(settings.artifacts_root)]
         if settings.artifact_path:
             roots.append(_static_prefix(settings.artifact_path))

@@ -13,6 +13,7 @@ holds it, so a child never starts with it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from labbook.errors import RunFileError
+from labbook.errors import RunFileError, WriteError
 from labbook.store.files import file_lock
 from labbook.store.files import write_atomic as _write_atomic
 
@@ -115,7 +116,9 @@ def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = 
         elif initial is not None:
             data = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, **initial}
         else:
-            raise FileNotFoundError(path)
+            missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            raise WriteError(f"{path} does not exist: the run folder was removed while the run was "
+                             "open. Keep run folders in place until their run has ended.", path, missing)
         apply_ops(data, ops)
         write_atomic(path, _dumps(data))
     return data

@@ -22,8 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from labbook.store.kinds import PREFIXES
 from labbook.errors import InvalidNameError, PathEscapeError
+from labbook.store.kinds import PREFIXES
 
 SCHEME = "store://"
 KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,179}"
