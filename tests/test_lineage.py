@@ -164,3 +164,13 @@ def test_lineage_records_reject_unknown_fields():
         RunArtifact.from_value({"kind": "file"})
     with pytest.raises(labbook.LabbookError, match="JSON cannot store"):
         RunArtifact(name="x", summary={"n": 2**70}).to_record()
+
+
+def test_reference_nodes_carry_the_name_and_kind_they_were_logged_with(run_factory):
+    p = _pipeline(run_factory)
+    graph = labbook.get_lineage(p["report"].uri, direction="up")
+    ref = graph.nodes[f"ref:{Path('raw.csv').absolute()}"]
+    assert ref.type == "ref"
+    assert ref.data["name"] == "raw"
+    assert ref.data["path"] == str(Path("raw.csv").absolute())
+    assert ref.data["kind"]  # the kind log_data_ref recorded

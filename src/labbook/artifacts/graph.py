@@ -123,6 +123,7 @@ def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
     uids = [n[9:] for n in ids if n.startswith("artifact:")]
     runs = [n[4:] for n in ids if n.startswith("run:")]
     records = queries.records_by_uid(ctx.catalog, uids)
+    refs = queries.refs_named(ctx.catalog, [n[4:] for n in ids if n.startswith("ref:")])
     run_rows = {}
     if runs:
         R = schema.runs
@@ -148,7 +149,8 @@ def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
                                           "name": row.name if row else None,
                                           "status": row.status if row else None})
         else:
-            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident})
+            named = refs.get(ident, {})
+            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident, **named})
     return nodes
 
 

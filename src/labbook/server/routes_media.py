@@ -1,0 +1,99 @@
+"""Sandboxed pages for logged HTML and charts, which the dashboard shows in ``<iframe sandbox>``.
+
+Logged HTML and chart specs are user content: they must never run in the dashboard's origin.
+Each page is served with ``Content-Security-Policy: sandbox ...`` (without ``allow-same-origin``),
+so even opened directly it lives in an opaque origin: no cookies, no local storage, no API.
+
+- ``/runs/{uuid}/render/html``: the HTML event at a step, scripts off (``sandbox`` alone).
+- ``/runs/{uuid}/render/chart``: a plotly, vega/altair or bokeh chart drawn by its own library,
+  which the dashboard's build copies into ``vendor/`` (never fetched from the internet). Scripts
+  run, but only in the opaque origin and only from this server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from typing import Any, Optional
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
+
+from labbook.errors import NotFoundError
+from labbook.server.auth import scope
+from labbook.server.errors import ApiError
+from labbook.server.routes_runs import Data, Who
+
+router = APIRouter(tags=["events"])
+
+# Scripts off; inline styles and embedded (data:) images allowed, nothing fetched.
+HTML_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; font-src data:"
+# Scripts on in an opaque origin, only this server's vendor files; vega compiles expressions (eval).
+CHART_CSP = ("sandbox allow-scripts; default-src 'none'; script-src 'self' 'unsafe-eval'; "
+             "style-src 'self' 'unsafe-inline'; img-src data: blob:; font-src data:; connect-src 'none'")
+LIBRARIES = {
+    "plotly": ["plotly.min.js"],
+    "vega": ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js"],
+    "bokeh": ["bokeh.min.js"],
+}
+PAGE_STYLE = "html,body{margin:0;font:13px system-ui,sans-serif;background:#fff}#chart{width:100%;height:100vh}"
+
+
+def _event_at(data: Any, who: Any, uuid: str, kind: str, name: str, step: Optional[int]) -> Any:
+    """The event at ``step`` or the nearest before it (the last one when no step is given)."""
+    found = data.events(who, uuid, kind, name)
+    if step is not None:
+        found = [e for e in found if e.step is not None and e.step <= step]
+    if not found:
+        raise NotFoundError(f"No {kind} event {name!r} at or before step {step} in run {uuid}.")
+    return max(found, key=lambda e: (-1 if e.step is None else e.step, e.timestamp))
+
+
+def _page(body: str, csp: str) -> HTMLResponse:
+    return HTMLResponse(body, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                                       "Cache-Control": "private, max-age=0"})
+
+
+@router.get("/runs/{uuid}/render/html", response_class=HTMLResponse, openapi_extra=scope("read"))
+def render_html(uuid: str, data: Data, who: Who, name: str = Query(min_length=1, max_length=1024),
+                step: Optional[int] = None) -> HTMLResponse:
+    """The logged HTML at ``step`` (nearest prior), as a page whose scripts never run."""
+    event = _event_at(data, who, uuid, "html", name, step)
+    value = event.value if isinstance(event.value, str) else json.dumps(event.value)
+    return _page(f"<!doctype html><meta charset=utf-8><style>body{{margin:8px;font:13px system-ui,sans-serif}}"
+                 f"</style>{value}", HTML_CSP)
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null (JSON has no such numbers)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _script_json(value: Any) -> str:
+    """JSON safe inside <script type=application/json>: no '</' can close the element."""
+    return json.dumps(value, allow_nan=False, default=str).replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+@router.get("/runs/{uuid}/render/chart", response_class=HTMLResponse, openapi_extra=scope("read"))
+def render_chart(uuid: str, data: Data, who: Who, name: str = Query(min_length=1, max_length=1024),
+                 step: Optional[int] = None) -> HTMLResponse:
+    """The chart at ``step`` (nearest prior), drawn by its own library in a sandboxed page."""
+    event = _event_at(data, who, uuid, "chart", name, step)
+    value = event.value if isinstance(event.value, dict) else {}
+    kind = value.get("kind")
+    if kind not in LIBRARIES:
+        raise ApiError(422, f"Chart {name!r} has kind {kind!r}; the dashboard draws {', '.join(LIBRARIES)}.",
+                       code="unknown_chart", field="name")
+    spec = _script_json({"kind": kind, "figure": _finite(value.get("figure"))})
+    scripts = "".join(f'<script src="/vendor/{file}"></script>' for file in LIBRARIES[kind])
+    return _page(f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(name)}</title>"
+                 f"<style>{PAGE_STYLE}</style></head><body><div id=chart></div>"
+                 f'<script type="application/json" id="figure">{spec}</script>{scripts}'
+                 f'<script src="/vendor/chart-boot.js"></script></body></html>', CHART_CSP)
