@@ -184,6 +184,7 @@ def test_demo_runs_show_video_dataframes_traces_and_images_with_boxes(page, worl
     boxes = page.locator('section[data-panel="image:detections"]')
     boxes.locator("svg.boxes rect").first.wait_for()
     assert boxes.locator("svg.boxes rect").count() == 2
+    shot(page, "media-boxes")
     boxes.get_by_label("boxes (2)").uncheck()
     assert boxes.locator("svg.boxes rect").count() == 0
     # a model logged with a step: its file, with a download link
@@ -193,7 +194,6 @@ def test_demo_runs_show_video_dataframes_traces_and_images_with_boxes(page, worl
     frame.hover()
     page.mouse.wheel(0, -200)
     assert "reset zoom" in page.locator('section[data-panel="image:frame"]').inner_text()
-    shot(page, "media-boxes")
 
 
 def test_the_global_cursor_moves_every_panel_of_three_runs(page, world):

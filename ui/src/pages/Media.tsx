@@ -44,8 +44,8 @@ function prefetch(url: string) {
   if (prefetched.has(url) || typeof Image === "undefined") return;
   prefetched.add(url);
   const img = new Image();
-  img.decoding = "async";
   img.src = url;
+  img.decode().catch(() => prefetched.delete(url)); // decoded ahead too; a failed load may be retried
 }
 
 function parsePins(values: string[]): Map<string, number> {

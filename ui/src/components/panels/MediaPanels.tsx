@@ -26,6 +26,9 @@ export interface ImageView {
 
 export const NO_ZOOM: ImageView = { zoom: 1, x: 0, y: 0 };
 
+/** The most a cell's image is tall, in CSS pixels (small images are scaled up to it). */
+const IMAGE_HEIGHT = 300;
+
 interface Box {
   box: number[];
   label?: string;
@@ -74,7 +77,11 @@ export function ImageCell({ run, event, view = NO_ZOOM, onView }: CellProps) {
         onPointerUp={() => { drag.current = null; }}
         onDoubleClick={() => onView?.(NO_ZOOM)}
       >
-        <div className="zoom-inner" style={{ transform: `translate(${view.x}px, ${view.y}px) scale(${view.zoom})` }}>
+        <div className="zoom-inner" style={{
+          transform: `translate(${view.x}px, ${view.y}px) scale(${view.zoom})`,
+          // the box of the picture itself, so stored boxes drawn over it line up at any size
+          aspectRatio: `${width} / ${height}`, width: `min(100%, ${(IMAGE_HEIGHT * width) / height}px)`,
+        }}>
           <img src={runFileUrl(run, path)} alt={`step ${event.step}`} draggable={false} data-step={event.step ?? ""} />
           {showBoxes && boxes.length ? (
             <svg className="boxes" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label="Boxes">
