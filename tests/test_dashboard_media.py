@@ -57,6 +57,9 @@ for name, steps in STEPS.items():
     if name == "a":
         boxes = np.array([[2.0, 2.0, 8.0, 8.0], [9.0, 3.0, 15.0, 10.0]])
         run.log_image_with_boxes(np.zeros((12, 16, 3), dtype=np.uint8), boxes, name="detections", step=0)
+        import pandas as pd
+        run.log_dataframe(pd.DataFrame({"i": range(45), "square": [i * i for i in range(45)]}), "squares",
+                          content_type="parquet", step=0)
         for step in (0, 5):
             path = f"ckpt-{step}.npz"
             np.savez(path, w=np.arange(step + 3))
@@ -187,6 +190,16 @@ def test_demo_runs_show_video_dataframes_traces_and_images_with_boxes(page, worl
     shot(page, "media-boxes")
     boxes.get_by_label("boxes (2)").uncheck()
     assert boxes.locator("svg.boxes rect").count() == 0
+    # a Parquet table, paged by the server
+    squares = page.locator('section[data-panel="dataframe:squares"]')
+    squares.locator("table.data-table tbody tr").first.wait_for()
+    assert squares.locator("tbody tr").count() == 20
+    assert "page 1 of 3 · 45 rows" in squares.locator(".pager").inner_text()
+    squares.get_by_label("Next page").click()
+    squares.locator(".pager", has_text="page 2 of 3").wait_for()
+    assert squares.locator("tbody tr").first.locator("td").all_inner_texts() == ["20", "400"]
+    bad = page.request.get(f"{page.base}/api/v1/runs/{world['a']}/table?path=assets/image/frame_0.png")
+    assert bad.status in (404, 422)
     # a model logged with a step: its file, with a download link
     model = page.locator('section[data-panel="model:ckpt"]')
     assert model.locator("a[download]").count() == 1

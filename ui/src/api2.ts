@@ -57,6 +57,18 @@ function authHeaders(): Record<string, string> {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
+export interface TablePage {
+  columns: { name: string; type: string }[];
+  rows: Json[][];
+  offset: number;
+  total: number;
+}
+
+/** One page of rows of a logged Parquet (or CSV) table, read by the server. */
+export function runTable(uuid: string, path: string, offset: number, limit: number, signal?: AbortSignal): Promise<TablePage> {
+  return apiRequest(`/runs/${encodeURIComponent(uuid)}/table${queryString({ path, offset, limit })}`, {}, signal);
+}
+
 // -- artifacts ---------------------------------------------------------------------------------
 
 export interface Artifact {

@@ -5,6 +5,7 @@ Each page is served with ``Content-Security-Policy: sandbox ...`` (without ``all
 so even opened directly it lives in an opaque origin: no cookies, no local storage, no API.
 
 - ``/runs/{uuid}/render/html``: the HTML event at a step, scripts off (``sandbox`` alone).
+- ``/runs/{uuid}/table``: one page of rows of a logged CSV or Parquet table, as JSON.
 - ``/runs/{uuid}/render/chart``: a plotly, vega/altair or bokeh chart drawn by its own library,
   which the dashboard's build copies into ``vendor/`` (never fetched from the internet). Scripts
   run, but only in the opaque origin and only from this server.
@@ -19,6 +20,7 @@ from typing import Any, Optional
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
+from pydantic import BaseModel
 
 from labbook.errors import NotFoundError
 from labbook.server.auth import scope
@@ -97,3 +99,48 @@ def render_chart(uuid: str, data: Data, who: Who, name: str = Query(min_length=1
                  f"<style>{PAGE_STYLE}</style></head><body><div id=chart></div>"
                  f'<script type="application/json" id="figure">{spec}</script>{scripts}'
                  f'<script src="/vendor/chart-boot.js"></script></body></html>', CHART_CSP)
+
+
+class TableColumn(BaseModel):
+    name: str
+    type: str
+
+
+class TablePage(BaseModel):
+    columns: list[TableColumn]
+    rows: list[list[Any]]
+    offset: int
+    total: int
+
+
+TABLE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+
+
+@router.get("/runs/{uuid}/table", response_model=TablePage, openapi_extra=scope("read"))
+def table_page(uuid: str, data: Data, who: Who,
+               path: str = Query(min_length=1, max_length=4096, description="The table's path in the run folder."),
+               offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=1000)) -> TablePage:
+    """Rows ``[offset, offset + limit)`` of a logged CSV or Parquet table (``log_dataframe``)."""
+    from labbook.media.optional import need
+
+    target = data.run_file(who, uuid, path)
+    kind = TABLE_FORMATS.get(target.suffix.lower())
+    if kind is None:
+        raise ApiError(422, f"{path!r} is not a table: the dashboard pages .csv and .parquet files.",
+                       code="not_a_table", field="path")
+    if kind == "parquet":
+        table = need("pyarrow.parquet", "Reading a Parquet table").read_table(target)
+    else:
+        table = need("pyarrow.csv", "Reading a CSV table").read_csv(target)
+    rows = table.slice(offset, limit).to_pylist()
+    names = table.column_names
+    return TablePage(columns=[TableColumn(name=f.name, type=str(f.type)) for f in table.schema],
+                     rows=[[_cell(row[n]) for n in names] for row in rows], offset=offset, total=table.num_rows)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)

@@ -6,7 +6,8 @@
 import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import type { Json, JsonDict } from "../../api";
-import { runFileText, runFileUrl, type MediaEvent } from "../../api2";
+import { runFileText, runFileUrl, runTable, type MediaEvent } from "../../api2";
+import { ErrorBox } from "../Layout";
 import type { CellProps } from "./MediaPanels";
 
 const obj = (v: Json): JsonDict => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
@@ -175,23 +176,36 @@ export function parseCsv(text: string): string[][] {
   return rows;
 }
 
+function Rows({ header, rows }: { header: string[]; rows: Json[][] }) {
+  return (
+    <div className="table-scroll">
+      <table className="plain data-table">
+        <thead><tr>{header.map((h, i) => <th key={i}>{h}</th>)}</tr></thead>
+        <tbody>{rows.map((r, i) => <tr key={i}>{r.map((v, j) => <td key={j}>{v === null ? "" : typeof v === "number" ? fmt(v) : String(v)}</td>)}</tr>)}</tbody>
+      </table>
+    </div>
+  );
+}
+
+function Pager({ page, pages, total, onPage, children }: { page: number; pages: number; total: number; onPage: (p: number) => void; children?: React.ReactNode }) {
+  return (
+    <div className="pager">
+      <button onClick={() => onPage(Math.max(0, page - 1))} disabled={page === 0} aria-label="Previous page">‹</button>
+      <span>page {page + 1} of {pages} · {total} rows</span>
+      <button onClick={() => onPage(Math.min(pages - 1, page + 1))} disabled={page >= pages - 1} aria-label="Next page">›</button>
+      {children}
+    </div>
+  );
+}
+
 export function PagedTable({ header, rows, pageSize = 20 }: { header: string[]; rows: Json[][]; pageSize?: number }) {
   const [page, setPage] = useState(0);
   const pages = Math.max(1, Math.ceil(rows.length / pageSize));
   const shown = rows.slice(page * pageSize, (page + 1) * pageSize);
   return (
     <div className="paged-table">
-      <div className="table-scroll">
-        <table className="plain data-table">
-          <thead><tr>{header.map((h, i) => <th key={i}>{h}</th>)}</tr></thead>
-          <tbody>{shown.map((r, i) => <tr key={i}>{r.map((v, j) => <td key={j}>{v === null ? "" : typeof v === "number" ? fmt(v) : String(v)}</td>)}</tr>)}</tbody>
-        </table>
-      </div>
-      <div className="pager">
-        <button onClick={() => setPage(Math.max(0, page - 1))} disabled={page === 0}>‹</button>
-        <span>page {page + 1} of {pages} · {rows.length} rows</span>
-        <button onClick={() => setPage(Math.min(pages - 1, page + 1))} disabled={page >= pages - 1}>›</button>
-      </div>
+      <Rows header={header} rows={shown} />
+      <Pager page={page} pages={pages} total={rows.length} onPage={setPage} />
     </div>
   );
 }
@@ -205,11 +219,32 @@ export function DataFrameCell({ run, event }: CellProps) {
   });
   const table = useMemo(() => (text.data ? parseCsv(text.data) : null), [text.data]);
   if (!event.file) return <p className="empty">No file.</p>;
+  if (value.content_type === "parquet") return <ServerTable run={run} path={event.file} />;
   if (!csv) {
     return <p>{String(value.content_type ?? "file")} · {String(value.rows ?? "?")} rows × {String(value.columns ?? "?")} columns · <a href={runFileUrl(run, event.file, true)} download>download</a></p>;
   }
   if (!table) return <div className="loading">Loading table…</div>;
   return <PagedTable header={table[0] ?? []} rows={table.slice(1).filter((r) => r.length > 1 || r[0] !== "")} />;
+}
+
+/** A Parquet table paged by the server (the browser never holds the whole file). */
+function ServerTable({ run, path, pageSize = 20 }: { run: string; path: string; pageSize?: number }) {
+  const [page, setPage] = useState(0);
+  const rows = useQuery({
+    queryKey: ["table", run, path, page], staleTime: Infinity,
+    queryFn: ({ signal }) => runTable(run, path, page * pageSize, pageSize, signal),
+  });
+  if (rows.isError) return <ErrorBox error={rows.error} />;
+  if (!rows.data) return <div className="loading">Loading table…</div>;
+  const pages = Math.max(1, Math.ceil(rows.data.total / pageSize));
+  return (
+    <div className="paged-table">
+      <Rows header={rows.data.columns.map((c) => c.name)} rows={rows.data.rows} />
+      <Pager page={page} pages={pages} total={rows.data.total} onPage={setPage}>
+        <a href={runFileUrl(run, path, true)} download>download</a>
+      </Pager>
+    </div>
+  );
 }
 
 function Span({ span, depth }: { span: JsonDict; depth: number }) {
