@@ -400,6 +400,16 @@ def test_a_dataset_page_shows_its_schema_and_preview(page, world):
     schema = page.get_by_label("Schema")
     schema.wait_for()
     assert "tenure_months" in schema.inner_text() and "float64" in schema.inner_text()
+    # statistics computed from the stored table, with a histogram per numeric column
+    schema.locator(".stat-bars").first.wait_for()
+    assert schema.locator(".stat-bars").count() == 6
+    import labbook
+    import pandas as pd
+
+    frame = pd.read_parquet(labbook.get_artifact("store://datasets/churn-demo/churn-val", home=world["home"]).location)
+    row = schema.locator("tr", has_text="support_calls").locator("td").all_inner_texts()
+    assert row[2] == "0" and float(row[3]) == frame["support_calls"].min()
+    assert abs(float(row[4]) - frame["support_calls"].mean()) < 1e-3
     preview = page.locator(".dataset-preview table.data-table")
     assert preview.locator("thead th").count() == 6
     assert preview.locator("tbody tr").count() == 10

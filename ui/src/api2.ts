@@ -129,6 +129,25 @@ export function artifactDownloadUrl(uri: string): string {
   return apiUrl(`/artifacts/download${queryString({ uri })}`);
 }
 
+export interface ColumnStats {
+  name: string;
+  type: string;
+  count: number;
+  nulls: number;
+  min: number | null;
+  max: number | null;
+  mean: number | null;
+  std: number | null;
+  distinct: number | null;
+  edges: number[] | null;
+  counts: number[] | null;
+}
+
+/** Per-column statistics of a CSV or Parquet version, computed by the server. */
+export function artifactStats(uri: string, signal?: AbortSignal): Promise<{ rows: number; columns: ColumnStats[] }> {
+  return apiRequest(`/artifacts/stats${queryString({ uri })}`, {}, signal);
+}
+
 export function tagArtifact(uri: string, tag: string): Promise<Artifact> {
   return apiRequest("/artifacts/tags", { method: "POST", body: JSON.stringify({ uri, tag }) });
 }

@@ -6,6 +6,7 @@ so even opened directly it lives in an opaque origin: no cookies, no local stora
 
 - ``/runs/{uuid}/render/html``: the HTML event at a step, scripts off (``sandbox`` alone).
 - ``/runs/{uuid}/table``: one page of rows of a logged CSV or Parquet table, as JSON.
+- ``/artifacts/stats``: per-column statistics and histograms of a dataset version (CSV/Parquet).
 - ``/runs/{uuid}/render/chart``: a plotly, vega/altair or bokeh chart drawn by its own library,
   which the dashboard's build copies into ``vendor/`` (never fetched from the internet). Scripts
   run, but only in the opaque origin and only from this server.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from pathlib import Path
 from typing import Any, Optional
 
 from fastapi import APIRouter, Query
@@ -121,21 +123,24 @@ def table_page(uuid: str, data: Data, who: Who,
                path: str = Query(min_length=1, max_length=4096, description="The table's path in the run folder."),
                offset: int = Query(0, ge=0), limit: int = Query(50, ge=1, le=1000)) -> TablePage:
     """Rows ``[offset, offset + limit)`` of a logged CSV or Parquet table (``log_dataframe``)."""
-    from labbook.media.optional import need
-
     target = data.run_file(who, uuid, path)
     kind = TABLE_FORMATS.get(target.suffix.lower())
     if kind is None:
         raise ApiError(422, f"{path!r} is not a table: the dashboard pages .csv and .parquet files.",
                        code="not_a_table", field="path")
-    if kind == "parquet":
-        table = need("pyarrow.parquet", "Reading a Parquet table").read_table(target)
-    else:
-        table = need("pyarrow.csv", "Reading a CSV table").read_csv(target)
+    table = _read_table(target, kind)
     rows = table.slice(offset, limit).to_pylist()
     names = table.column_names
     return TablePage(columns=[TableColumn(name=f.name, type=str(f.type)) for f in table.schema],
                      rows=[[_cell(row[n]) for n in names] for row in rows], offset=offset, total=table.num_rows)
+
+
+def _read_table(path: Path, kind: str) -> Any:
+    from labbook.media.optional import need
+
+    if kind == "parquet":
+        return need("pyarrow.parquet", "Reading a Parquet table").read_table(path)
+    return need("pyarrow.csv", "Reading a CSV table").read_csv(path)
 
 
 def _cell(value: Any) -> Any:
@@ -144,3 +149,57 @@ def _cell(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     return str(value)
+
+
+class ColumnStats(BaseModel):
+    name: str
+    type: str
+    count: int
+    nulls: int
+    min: Optional[float] = None
+    max: Optional[float] = None
+    mean: Optional[float] = None
+    std: Optional[float] = None
+    distinct: Optional[int] = None
+    edges: Optional[list[float]] = None
+    counts: Optional[list[int]] = None
+
+
+class TableStats(BaseModel):
+    rows: int
+    columns: list[ColumnStats]
+
+
+STATS_BINS = 20
+
+
+@router.get("/artifacts/stats", response_model=TableStats, openapi_extra=scope("read"))
+def artifact_stats(data: Data, who: Who, uri: str = Query(min_length=1, max_length=2048)) -> TableStats:
+    """Statistics of a table version (CSV or Parquet): per column its count, nulls, and min, max,
+    mean, std and a 20-bin histogram for numbers, or the number of distinct values otherwise."""
+    import numpy as np
+
+    version, path = data.artifact_file(who, uri)
+    kind = TABLE_FORMATS.get(f".{(version.format or '').lower()}")
+    if kind is None:
+        raise ApiError(422, f"{uri!r} is {version.format or 'not a table'}: statistics are computed for "
+                            "CSV and Parquet tables.", code="not_a_table", field="uri")
+    table = _read_table(path, kind)
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        stats = ColumnStats(name=field.name, type=str(field.type), count=len(column), nulls=column.null_count)
+        kind_of = str(field.type)
+        if kind_of.startswith(("int", "uint", "float", "double", "bool")):
+            values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+            values = values[np.isfinite(values)]
+            if values.size:
+                counts, edges = np.histogram(values, bins=STATS_BINS)
+                stats = stats.model_copy(update=dict(
+                    min=float(values.min()), max=float(values.max()), mean=float(values.mean()),
+                    std=float(values.std()), edges=edges.tolist(), counts=counts.tolist()))
+        else:
+            import pyarrow.compute as pc
+
+            stats = stats.model_copy(update=dict(distinct=int(pc.count_distinct(column).as_py())))
+        columns.append(stats)
+    return TableStats(rows=table.num_rows, columns=columns)

@@ -8,7 +8,7 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Json, type JsonDict } from "../api";
-import { artifactDownloadUrl, artifactVersions, getArtifact, tagArtifact, untagArtifact, type Artifact } from "../api2";
+import { artifactDownloadUrl, artifactStats, artifactVersions, getArtifact, tagArtifact, untagArtifact, type Artifact } from "../api2";
 import { ErrorBox, Loading } from "../components/Layout";
 import { PagedTable } from "../components/panels/DataPanels";
 import { formatTime } from "../format";
@@ -21,33 +21,45 @@ const IMAGE = new Set(["png", "jpg", "jpeg", "gif", "webp"]);
 const TEXT = new Set(["txt", "md", "markdown", "json", "yaml", "yml", "csv", "log", "py"]);
 const PREVIEW_BYTES = 1_000_000;
 
-function Schema({ meta }: { meta: JsonDict }) {
+const num = (v: number | null) => (v === null ? "" : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : String(+v.toFixed(3)));
+
+function Schema({ artifact }: { artifact: Artifact }) {
+  const meta = artifact.meta;
   const schema = Array.isArray(meta.schema) ? meta.schema.map(obj) : [];
-  const stats = obj(meta.stats);
+  const table = ["parquet", "csv"].includes((artifact.format ?? "").toLowerCase()) && artifact.stored_in_server;
+  const stats = useQuery({
+    queryKey: ["artifact-stats", artifact.uri], enabled: table && schema.length > 0, staleTime: Infinity,
+    queryFn: ({ signal }) => artifactStats(artifact.uri, signal),
+  });
   if (!schema.length) return null;
+  const byName = new Map((stats.data?.columns ?? []).map((c) => [c.name, c]));
   return (
     <>
       <h2>Schema <span className="count">{String(meta.rows ?? "?")} rows × {schema.length} columns</span></h2>
       <table className="plain schema" aria-label="Schema">
-        <thead><tr><th>Column</th><th>Type</th>{Object.keys(stats).length ? <><th>Stats</th><th>Histogram</th></> : null}</tr></thead>
+        <thead><tr><th>Column</th><th>Type</th>{table ? <><th className="num">Nulls</th><th className="num">Min</th><th className="num">Mean</th><th className="num">Max</th><th className="num">Std</th><th>Histogram</th></> : null}</tr></thead>
         <tbody>
           {schema.map((c) => {
-            const s = obj(stats[String(c.name)]);
-            const hist = Array.isArray(s.hist) ? (s.hist as Json[]) : Array.isArray(obj(s.histogram).counts) ? (obj(s.histogram).counts as Json[]) : [];
-            const counts = (Array.isArray(hist[0]) ? (hist[0] as Json[]) : hist).map(Number);
-            const max = Math.max(1, ...counts.filter(Number.isFinite));
+            const s = byName.get(String(c.name));
+            const counts = s?.counts ?? [];
+            const max = Math.max(1, ...counts);
             return (
               <tr key={String(c.name)}>
                 <td>{String(c.name)}</td><td><code>{String(c.type)}</code></td>
-                {Object.keys(stats).length ? <>
-                  <td>{Object.entries(s).filter(([k]) => !["hist", "histogram"].includes(k)).map(([k, v]) => `${k} ${typeof v === "number" ? +v.toFixed(3) : String(v)}`).join(" · ")}</td>
-                  <td><span className="stat-bars">{counts.map((n, i) => <span key={i} style={{ height: `${(n / max) * 100}%` }} />)}</span></td>
+                {table ? <>
+                  <td className="num">{s ? s.nulls : ""}</td>
+                  <td className="num">{s ? num(s.min) : ""}</td><td className="num">{s ? num(s.mean) : ""}</td>
+                  <td className="num">{s ? num(s.max) : ""}</td><td className="num">{s ? num(s.std) : ""}</td>
+                  <td>{counts.length
+                    ? <span className="stat-bars" title={`${num(s!.min)} … ${num(s!.max)}`}>{counts.map((n, i) => <span key={i} style={{ height: `${(n / max) * 100}%` }} />)}</span>
+                    : s?.distinct !== null && s?.distinct !== undefined ? `${s.distinct} distinct` : ""}</td>
                 </> : null}
               </tr>
             );
           })}
         </tbody>
       </table>
+      {stats.isError ? <ErrorBox error={stats.error} /> : null}
     </>
   );
 }
@@ -77,7 +89,7 @@ function Preview({ artifact }: { artifact: Artifact }) {
       </div>,
     );
   }
-  blocks.push(<Schema key="schema" meta={meta} />);
+  blocks.push(<Schema key="schema" artifact={artifact} />);
   if (Array.isArray(preview.header) && Array.isArray(preview.rows)) {
     blocks.push(
       <div key="rows" className="dataset-preview">
