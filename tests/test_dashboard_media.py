@@ -57,6 +57,9 @@ for name, steps in STEPS.items():
     if name == "a":
         boxes = np.array([[2.0, 2.0, 8.0, 8.0], [9.0, 3.0, 15.0, 10.0]])
         run.log_image_with_boxes(np.zeros((12, 16, 3), dtype=np.uint8), boxes, name="detections", step=0)
+        with open("report.html", "w") as report:
+            report.write("<h2 id='t'>html report</h2>" + SCRIPT)
+        run.log_artifact("report.html", name="html-report", kind="html")
         import pandas as pd
         run.log_dataframe(pd.DataFrame({"i": range(45), "square": [i * i for i in range(45)]}), "squares",
                           content_type="parquet", step=0)
@@ -393,6 +396,22 @@ def test_download_returns_the_exact_bytes_and_the_yaml(page, world):
     text = Path(download.value.path()).read_text()
     assert f"uid: {version.uid}" in text and "key: evaluation-report" in text
     assert page.locator("code.store-uri").inner_text() == f"store://artifacts/churn-demo/evaluation-report@{version.uid}"
+
+
+def test_html_and_text_versions_preview_without_running_scripts(page, world):
+    page.expected_errors.append(BLOCKED)
+    page.goto(page.base + "/#/artifact?uri=" + quote("store://artifacts/cursor/html-report"))
+    assert page.frame_locator("iframe.artifact-html").locator("#t").inner_text() == "html report"
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__labbook_pwned") is None
+    assert page.title() != "ran"
+    page.goto(page.base + "/#/artifact?uri=" + quote("store://artifacts/churn-demo/evaluation-report"))
+    import labbook
+
+    version = labbook.get_artifact("store://artifacts/churn-demo/evaluation-report", home=world["home"])
+    text = page.locator("pre.artifact-text")
+    text.wait_for()
+    assert text.inner_text().strip() == Path(version.location).read_text().strip()
 
 
 def test_a_dataset_page_shows_its_schema_and_preview(page, world):

@@ -125,6 +125,11 @@ export async function artifactVersions(uri: string, signal?: AbortSignal): Promi
   return (await apiRequest<{ artifacts: Artifact[] }>(`/artifacts/versions${queryString({ uri })}`, {}, signal)).artifacts;
 }
 
+/** An HTML version as the server's sandboxed page (scripts off). */
+export function artifactRenderUrl(uri: string): string {
+  return apiUrl(`/artifacts/render${queryString({ uri })}`);
+}
+
 export function artifactDownloadUrl(uri: string): string {
   return apiUrl(`/artifacts/download${queryString({ uri })}`);
 }

@@ -6,6 +6,7 @@ so even opened directly it lives in an opaque origin: no cookies, no local stora
 
 - ``/runs/{uuid}/render/html``: the HTML event at a step, scripts off (``sandbox`` alone).
 - ``/runs/{uuid}/table``: one page of rows of a logged CSV or Parquet table, as JSON.
+- ``/artifacts/render``: an HTML artifact version as a page, scripts off (like logged HTML).
 - ``/artifacts/stats``: per-column statistics and histograms of a dataset version (CSV/Parquet).
 - ``/runs/{uuid}/render/chart``: a plotly, vega/altair or bokeh chart drawn by its own library,
   which the dashboard's build copies into ``vendor/`` (never fetched from the internet). Scripts
@@ -78,6 +79,22 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list):
         return [_finite(v) for v in value]
     return value
+
+
+PREVIEW_MAX = 10 * 1024 * 1024  # as MLRun: no preview past 10 MB
+
+
+@router.get("/artifacts/render", response_class=HTMLResponse, openapi_extra=scope("read"))
+def render_artifact(data: Data, who: Who, uri: str = Query(min_length=1, max_length=2048)) -> HTMLResponse:
+    """An HTML version (a report, a plot) as a sandboxed page whose scripts never run."""
+    version, path = data.artifact_file(who, uri)
+    if (version.format or "").lower() not in ("html", "htm"):
+        raise ApiError(422, f"{uri!r} is {version.format or 'not HTML'}; only HTML versions render as a page.",
+                       code="not_html", field="uri")
+    if version.size > PREVIEW_MAX:
+        raise ApiError(413, f"{uri!r} has {version.size:,} bytes; previews stop at {PREVIEW_MAX:,}. Download it.",
+                       code="too_large", field="uri")
+    return _page(path.read_text(errors="replace"), HTML_CSP)
 
 
 def _script_json(value: Any) -> str:

@@ -8,7 +8,7 @@ import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, type Json, type JsonDict } from "../api";
-import { artifactDownloadUrl, artifactStats, artifactVersions, getArtifact, tagArtifact, untagArtifact, type Artifact } from "../api2";
+import { artifactDownloadUrl, artifactRenderUrl, artifactStats, artifactVersions, getArtifact, tagArtifact, untagArtifact, type Artifact } from "../api2";
 import { ErrorBox, Loading } from "../components/Layout";
 import { PagedTable } from "../components/panels/DataPanels";
 import { formatTime } from "../format";
@@ -18,7 +18,7 @@ import "../media.css";
 
 const obj = (v: Json | undefined): JsonDict => (v && typeof v === "object" && !Array.isArray(v) ? v : {});
 const IMAGE = new Set(["png", "jpg", "jpeg", "gif", "webp"]);
-const TEXT = new Set(["txt", "md", "markdown", "json", "yaml", "yml", "csv", "log", "py"]);
+const TEXT = new Set(["txt", "md", "markdown", "json", "yaml", "yml", "log", "py"]);
 const PREVIEW_BYTES = 1_000_000;
 
 const num = (v: number | null) => (v === null ? "" : Math.abs(v) >= 1e5 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(2) : String(+v.toFixed(3)));
@@ -100,6 +100,9 @@ function Preview({ artifact }: { artifact: Artifact }) {
   }
   if (artifact.stored_in_server && (IMAGE.has(format) || artifact.kind === "plot" && IMAGE.has(format))) {
     blocks.push(<img key="img" className="artifact-image" src={artifactDownloadUrl(artifact.uri)} alt={artifact.key} />);
+  }
+  if (artifact.stored_in_server && (format === "html" || format === "htm") && artifact.size <= 10 * PREVIEW_BYTES) {
+    blocks.push(<iframe key="html" className="html-frame artifact-html" sandbox="" title={`${artifact.key} preview`} src={artifactRenderUrl(artifact.uri)} />);
   }
   if (text.data !== undefined) blocks.push(<pre key="text" className="text-cell artifact-text">{text.data}</pre>);
   const files = Array.isArray(meta.files) ? meta.files.map(obj) : [];
