@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import labbook
+from labbook.artifacts.lineage import read_lineage
 from labbook.cli.main import cli
 
 
@@ -174,3 +175,5 @@ def test_reference_nodes_carry_the_name_and_kind_they_were_logged_with(run_facto
     assert ref.data["name"] == "raw"
     assert ref.data["path"] == str(Path("raw.csv").absolute())
     assert ref.data["kind"]  # the kind log_data_ref recorded
+    logged = [r for r in read_lineage(p["prepare"]._folder.lineage_file) if r["name"] == "raw"]
+    assert logged and logged[-1]["summary"] and ref.data["summary"] == logged[-1]["summary"]

@@ -159,7 +159,7 @@ export default function LineageGraph({ start, depth, direction, height = 560, cl
         </defs>
         <g transform={`translate(${v.x},${v.y}) scale(${v.k})`}>{drawing}</g>
       </svg>
-      {hovered ? <div className="lineage-hover">{hovered.type}: {hovered.label}{hovered.data.kind ? ` · ${String(hovered.data.kind)}` : ""}{hovered.type === "ref" && hovered.data.name ? ` · ${String(hovered.data.name)}` : ""}</div> : null}
+      {hovered ? <div className="lineage-hover">{hovered.type}: {hovered.label}{hovered.data.kind ? ` · ${String(hovered.data.kind)}` : ""}{hovered.type === "ref" && hovered.data.name ? ` · ${String(hovered.data.name)}` : ""}{hovered.data.summary ? ` · ${JSON.stringify(hovered.data.summary)}` : ""}</div> : null}
       <div className="lineage-status">
         {data.nodes.length} nodes, {data.edges.length} edges{data.truncated ? " (truncated at the server's limit)" : ""}
         {layout.nodes.length !== data.nodes.length ? ` · ${layout.nodes.length} drawn (clusters: click to open)` : ""}
