@@ -250,6 +250,20 @@ def test_the_global_cursor_moves_every_panel_of_three_runs(page, world):
     page.wait_for_url("**step=9*")
 
 
+def test_compare_and_run_pages_open_the_media_of_their_runs(page, world):
+    page.expected_errors.append(BLOCKED)
+    a, b, c = world["a"], world["b"], world["c"]
+    page.goto(page.base + f"/#/compare?run={a}&run={b}&run={c}")
+    page.get_by_role("link", name="Media").click()
+    page.wait_for_url("**/#/media?*")
+    wait_images(page, "image:frame")
+    assert sorted(page.locator(".cell[data-run]").evaluate_all("cs => [...new Set(cs.map(c => c.dataset.run))]")) == sorted([a, b, c])
+    page.goto(page.base + f"/#/runs/{a}")
+    page.locator(".run-links").get_by_role("link", name="Media").click()
+    page.wait_for_url(f"**/#/media?run={a}*")
+    page.locator('section[data-panel="image:frame"]').wait_for()
+
+
 def test_keyboard_stepping_play_and_pin(page, world):
     page.expected_errors.append(BLOCKED)
     a, b, c = world["a"], world["b"], world["c"]
