@@ -9,6 +9,7 @@ the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -107,8 +108,9 @@ def _get(url: str) -> tuple[int, str]:
         return error.code, ""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def start_server(home: Path):
+    """``labbook ui`` on a free port over ``home`` (already seeded); yields its base URL."""
     from labbook.dashboard import static_dir
 
     require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
@@ -116,9 +118,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
     port = free_port()
     command = _server_command(port)
-    home = tmp_path_factory.mktemp("dashboard") / ".labbook"
     env = python_env(home)
-    subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=120, cwd=home.parent)
     log = open(home.parent / "server.log", "wb")
     process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
@@ -147,6 +147,18 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             process.kill()
             process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    from labbook.dashboard import static_dir
+
+    require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
+    require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
+    home = tmp_path_factory.mktemp("dashboard") / ".labbook"
+    subprocess.run([sys.executable, "-c", SEED], env=python_env(home), check=True, timeout=120, cwd=home.parent)
+    with start_server(home) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")

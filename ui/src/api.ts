@@ -263,3 +263,11 @@ export async function querySeries(
   }
   return (await Promise.all(requests)).flatMap((page) => page.series);
 }
+
+/** The one request function, for API modules of other pages (api2.ts). */
+export const apiRequest = request;
+
+/** The URL of an API path, for elements that load it themselves (img, audio, iframe). */
+export function apiUrl(path: string): string {
+  return `${apiBase()}${path}`;
+}

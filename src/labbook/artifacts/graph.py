@@ -12,6 +12,7 @@ and ``model -> plot`` ("link"). Upstream means against the edges, downstream alo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from labbook.catalog import artifacts as queries
@@ -116,10 +117,35 @@ def _root(ctx: Any, start: Any) -> str:
     raise InvalidValueError(f"get_lineage() takes a store URI, a run uuid or a run/version object; got {start!r:.60}.")
 
 
+REF_SUMMARY_RUNS = 50  # run folders read at most for the summaries of a graph's references
+
+
+def _refs(ctx: Any, idents: list[str]) -> dict[str, dict[str, Any]]:
+    """Name, kind and summary of each reference, as its run logged it. The catalog keeps name
+    and kind; the summary is read from the logging run's lineage.jsonl (the record)."""
+    from labbook.artifacts.lineage import read_lineage
+    from labbook.store.layout import RunFolder
+
+    refs = queries.refs_named(ctx.catalog, idents) if idents else {}
+    wanted: dict[str, list[str]] = {}
+    for ident, ref in refs.items():
+        wanted.setdefault(ref.pop("run"), []).append(ident)
+    for run, names in list(wanted.items())[:REF_SUMMARY_RUNS]:
+        path = ctx.catalog.run_path(run)
+        if not path:
+            continue
+        for record in read_lineage(RunFolder(Path(path)).lineage_file):
+            ident = record.get("path") or record.get("name")
+            if not record.get("uid") and ident in names and record.get("summary"):
+                refs[ident]["summary"] = record["summary"]
+    return refs
+
+
 def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
     uids = [n[9:] for n in ids if n.startswith("artifact:")]
     runs = [n[4:] for n in ids if n.startswith("run:")]
     records = queries.records_by_uid(ctx.catalog, uids)
+    refs = _refs(ctx, [n[4:] for n in ids if n.startswith("ref:")])
     run_rows = queries.run_nodes(ctx.catalog, runs)
     nodes = {}
     for node_id in sorted(ids):
@@ -140,7 +166,8 @@ def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
                                           "name": row.name if row else None,
                                           "status": row.status if row else None})
         else:
-            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident})
+            named = refs.get(ident, {})
+            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident, **named})
     return nodes
 
 

@@ -248,6 +248,16 @@ def edges_of_artifacts(catalog: Catalog, uids: list[str], paths: list[str]) -> l
         return [dict(r._mapping) for r in conn.execute(sa.select(E).where(condition))]
 
 
+def refs_named(catalog: Catalog, idents: list[str]) -> dict[str, dict[str, Any]]:
+    """For reference nodes (``ref:<path or name>``): the name and kind each was logged with, and
+    the run that logged it last (its lineage.jsonl holds the summary)."""
+    condition = sa.or_(E.c.path.in_(idents), sa.and_(E.c.path.is_(None), E.c.name.in_(idents)))
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(sa.select(E.c.name, E.c.kind, E.c.path, E.c.run_uuid)
+                            .where(E.c.uid.is_(None), condition).order_by(E.c.created_at))
+        return {r.path or r.name: {"name": r.name, "kind": r.kind, "run": r.run_uuid} for r in rows}
+
+
 def producers(catalog: Catalog, *, runs: list[str] | None = None,
               uids: list[str] | None = None) -> list[tuple[str, str]]:
     """(uid, producing run) pairs of versions made by ``runs`` or with ``uids``."""

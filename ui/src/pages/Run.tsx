@@ -6,6 +6,7 @@ import { runColor } from "../colors";
 import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { Tree } from "../components/Tree";
+import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
 import { seriesToLine } from "../series";
 import { decodeChartView, encodeChartView } from "../url";
@@ -92,6 +93,7 @@ export default function Run() {
           <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(data.project)}`}>{data.project}</Link> / {data.name ?? data.uuid.slice(0, 8)}
         </h1>
         <StatusBadge status={data.status} />
+        <RunLinks run={data} />
       </div>
       <Overview run={data} />
       <div className="two-col">
@@ -104,6 +106,7 @@ export default function Run() {
           <Tree value={data.outputs} label="outputs" />
         </div>
       </div>
+      <RunArtifacts run={data} />
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
       <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />

@@ -62,6 +62,7 @@ export default function Runs() {
     <section className="page runs-page">
       <div className="page-head">
         <h1><Link to="/">Projects</Link> / {project}</h1>
+        <Link to={`/projects/${encodeURIComponent(project)}/artifacts`}>Artifacts</Link>
         <div className="counts">
           {runs.isPending ? "Loading runs…" : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
           {total !== undefined && view.filter ? ` (of ${total} in the project)` : ""}
