@@ -20,7 +20,11 @@ import pytest
 
 from tests.conftest import python_env
 from tests.test_dashboard_browser import (  # noqa: F401 (fixtures)
-    ROOT, browser_context, page, shot, start_server,
+    ROOT,
+    browser_context,
+    page,
+    shot,
+    start_server,
 )
 
 pytestmark = pytest.mark.timeout(300)
@@ -436,8 +440,9 @@ def test_a_dataset_page_shows_its_schema_and_preview(page, world):
     # statistics computed from the stored table, with a histogram per numeric column
     schema.locator(".stat-bars").first.wait_for()
     assert schema.locator(".stat-bars").count() == 6
-    import labbook
     import pandas as pd
+
+    import labbook
 
     frame = pd.read_parquet(labbook.get_artifact("store://datasets/churn-demo/churn-val", home=world["home"]).location)
     row = schema.locator("tr", has_text="support_calls").locator("td").all_inner_texts()

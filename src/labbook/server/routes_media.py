@@ -19,7 +19,7 @@ import html
 import json
 import math
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
@@ -45,7 +45,7 @@ LIBRARIES = {
 PAGE_STYLE = "html,body{margin:0;font:13px system-ui,sans-serif;background:#fff}#chart{width:100%;height:100vh}"
 
 
-def _event_at(data: Any, who: Any, uuid: str, kind: str, name: str, step: Optional[int]) -> Any:
+def _event_at(data: Any, who: Any, uuid: str, kind: str, name: str, step: int | None) -> Any:
     """The event at ``step`` or the nearest before it (the last one when no step is given)."""
     found = data.events(who, uuid, kind, name)
     if step is not None:
@@ -62,7 +62,7 @@ def _page(body: str, csp: str) -> HTMLResponse:
 
 @router.get("/runs/{uuid}/render/html", response_class=HTMLResponse, openapi_extra=scope("read"))
 def render_html(uuid: str, data: Data, who: Who, name: str = Query(min_length=1, max_length=1024),
-                step: Optional[int] = None) -> HTMLResponse:
+                step: int | None = None) -> HTMLResponse:
     """The logged HTML at ``step`` (nearest prior), as a page whose scripts never run."""
     event = _event_at(data, who, uuid, "html", name, step)
     value = event.value if isinstance(event.value, str) else json.dumps(event.value)
@@ -104,7 +104,7 @@ def _script_json(value: Any) -> str:
 
 @router.get("/runs/{uuid}/render/chart", response_class=HTMLResponse, openapi_extra=scope("read"))
 def render_chart(uuid: str, data: Data, who: Who, name: str = Query(min_length=1, max_length=1024),
-                 step: Optional[int] = None) -> HTMLResponse:
+                 step: int | None = None) -> HTMLResponse:
     """The chart at ``step`` (nearest prior), drawn by its own library in a sandboxed page."""
     event = _event_at(data, who, uuid, "chart", name, step)
     value = event.value if isinstance(event.value, dict) else {}
@@ -173,13 +173,13 @@ class ColumnStats(BaseModel):
     type: str
     count: int
     nulls: int
-    min: Optional[float] = None
-    max: Optional[float] = None
-    mean: Optional[float] = None
-    std: Optional[float] = None
-    distinct: Optional[int] = None
-    edges: Optional[list[float]] = None
-    counts: Optional[list[int]] = None
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    std: float | None = None
+    distinct: int | None = None
+    edges: list[float] | None = None
+    counts: list[int] | None = None
 
 
 class TableStats(BaseModel):
