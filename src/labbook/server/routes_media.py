@@ -153,7 +153,7 @@ def table_page(uuid: str, data: Data, who: Who,
 
 
 def _read_table(path: Path, kind: str) -> Any:
-    from labbook.media.optional import need
+    from labbook._optional import need
 
     if kind == "parquet":
         return need("pyarrow.parquet", "Reading a Parquet table").read_table(path)
