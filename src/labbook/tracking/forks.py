@@ -98,6 +98,7 @@ def adopt(run: Any) -> None:
     )
     run._metrics = run._writer.metrics
     run._metric_series = {}
+    run._metric_rows = {}
     run._hooks.release_sigterm()
 
 

@@ -44,6 +44,8 @@ def guard_methods(run: Any) -> None:
     for name in dir(type(run)):
         if name.startswith("log_") and name not in _NOT_GUARDED:
             setattr(run, name, _guarded(run, name, getattr(run, name)))
+    guarded_metrics = run.log_metrics  # what tracking.log_metrics calls goes through it too
+    run._log_metrics = lambda step, timestamp, metrics: guarded_metrics(step, timestamp, **metrics)
 
 
 def _guarded(run: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:

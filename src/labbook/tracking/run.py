@@ -257,6 +257,7 @@ class Run:
                 "(or artifacts_path) at a writable folder."
             ) from None
         import numpy  # noqa: F401 - loaded here, not by the writer thread under a busy loop
+        _freeze_imports()
 
         from labbook.catalog.indexer import RunIndexer
 
@@ -273,9 +274,10 @@ class Run:
         self._metrics = self._writer.metrics  # the hot path appends here directly
         if self.rank != 0 and self._settings.rank_metrics == "rank0":
             # Documented default: in a distributed job only rank 0's metrics are kept.
-            self.log_metric = self.log_metrics = _ignore
+            self.log_metric = self.log_metrics = self._log_metrics = _ignore
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, int] = {}
+        self._metric_rows: dict[tuple[str, ...], tuple[int, ...]] = {}  # log_metrics names -> ids
         from labbook.capture.env import entry_file
 
         entry = entry_file()  # now: the background capture may run after the script has ended
@@ -400,20 +402,41 @@ class Run:
 
     def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
         """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
+        self._queue_metrics(step, timestamp, metrics)
+
+    def _queue_metrics(self, step: int | None, timestamp: Any, metrics: dict[str, Any]) -> None:
+        """``log_metrics`` with the metrics as one dict. The step is queued as ONE record,
+        ``(ids, step, time, values)``, which the writer splits into the metrics' files."""
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
-        moment = _time() if timestamp is None else to_epoch_us(timestamp) / 1e6
-        records = []
-        for name, value in metrics.items():
-            series = self._metric_series.get(name)
-            if series is None:
-                series = self._new_metric_series(name)
+        names = tuple(metrics)
+        ids = self._metric_rows.get(names)
+        if ids is None:
+            if not names:
+                return
+            ids = self._new_metric_row(names)
+        values = tuple(metrics.values())
+        for value in values:
             if type(value) is not float:
-                value = metric_value(name, value)
-            records.append((series, step, moment, value))
-        self._metrics.extend(records)  # all or nothing: a bad value above logs none of them
+                values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
+                break  # all or nothing: a bad value above logs none of them
+        self._metrics.append((ids, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6,
+                              values))
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()
+
+    # What tracking.log_metrics calls with its keyword arguments as they are (no re-packing);
+    # replaced per instance where log_metrics is (rank > 0, never_crash).
+    _log_metrics = _queue_metrics
+
+    def _new_metric_row(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """The series ids of a ``log_metrics`` call's names, kept for the next call with the same."""
+        ids = []
+        for name in names:
+            series = self._metric_series.get(name)
+            ids.append(self._new_metric_series(name) if series is None else series)
+        row = self._metric_rows[names] = tuple(ids)
+        return row
 
     def _new_metric_series(self, name: str) -> int:
         self._check_open("log_metric")
@@ -622,6 +645,7 @@ class Run:
             self._indexer.close()
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
+            self._metric_rows = {}
             self._hooks.uninstall()
         _forget_active(self)
         self._report_losses()
@@ -649,6 +673,7 @@ class Run:
                 return
             self._ended = True
             self._metric_series = {}
+            self._metric_rows = {}
             self._writer.close()
         if self._writer.started:
             self._report_losses()
@@ -703,6 +728,7 @@ class Run:
         """On the writer thread, at a new failure: send the next ``log_metric`` call through
         ``_check_open``, which raises it (the hot path itself checks nothing)."""
         self._metric_series = {}
+        self._metric_rows = {}
 
     # -- background work (writer thread) ------------------------------------------------------
 
@@ -782,6 +808,22 @@ _active: list[Run] = []
 def _forget_active(run: Run) -> None:
     if _active and _active[0] is run:
         _active.clear()
+
+
+_frozen = []
+
+
+def _freeze_imports() -> None:
+    """Once per process, at its first run: move every object alive now (the modules imported so
+    far, labbook's, numpy's and the training script's) out of the garbage collector's reach with
+    ``gc.freeze()``. Otherwise the first full collection during the training loop walks all of
+    them, a pause of milliseconds inside some logging call. What is frozen is never collected by
+    the cycle collector (reference counting still frees it), as for any long-lived module data."""
+    if not _frozen:
+        import gc
+
+        _frozen.append(True)
+        gc.freeze()
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:

@@ -402,6 +402,24 @@ class RunWriter:
             return set()
         records = self.metrics[:count]
         del self.metrics[:count]
+        import numpy as np
+
+        first = records[0][0]
+        if type(first) is tuple and list(map(_FIRST, records)).count(first) == count:
+            # The common log_metrics case: every record is one step of the same metrics
+            # (``(ids, step, time, values)``), encoded column by column without splitting.
+            try:
+                _, step_arr, times_us, rows, has_missing_steps = _metric_columns(records, rows=True)
+            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                records = _split_rows(records)
+            else:
+                touched = set()
+                for column, series_id in enumerate(first):
+                    self._write_metric_group(series_id, step_arr, times_us, rows[:, column],
+                                             has_missing_steps, failed, touched)
+                return touched
+        elif any(type(record[0]) is tuple for record in records):  # log_metric and log_metrics mixed
+            records = _split_rows(records)
         try:
             columns = _metric_columns(records)
         except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
@@ -409,8 +427,6 @@ class RunWriter:
             if not records:
                 return set()
             columns = _metric_columns(records)
-        import numpy as np
-
         ids, step_arr, times_us, values, has_missing_steps = columns
         count = len(ids)
         if ids.count(ids[0]) == count:
@@ -421,17 +437,21 @@ class RunWriter:
             sorted_ids = id_arr[order]
             bounds = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), count]
             groups = [(int(sorted_ids[a]), order[a:b]) for a, b in zip(bounds, bounds[1:])]
-        touched = set()
+        touched: set[Series] = set()
         for series_id, index in groups:
-            series = self._by_id[series_id]
-            s_steps, s_times, s_values = step_arr[index], times_us[index], values[index]
-            if has_missing_steps:
-                s_steps = self._fill_steps(series, s_steps.copy())
-            series.next_step = int(s_steps[-1]) + 1
-            payload = fmt.encode_metric_records(s_steps, s_times, s_values)
-            if self._queue(series, payload, len(s_values)) and self._write(series, failed):
-                touched.add(series)
+            self._write_metric_group(series_id, step_arr[index], times_us[index], values[index],
+                                     has_missing_steps, failed, touched)
         return touched
+
+    def _write_metric_group(self, series_id: int, s_steps, s_times, s_values, has_missing_steps: bool,
+                            failed: list, touched: set) -> None:
+        series = self._by_id[series_id]
+        if has_missing_steps:
+            s_steps = self._fill_steps(series, s_steps.copy())
+        series.next_step = int(s_steps[-1]) + 1
+        payload = fmt.encode_metric_records(s_steps, s_times, s_values)
+        if self._queue(series, payload, len(s_values)) and self._write(series, failed):
+            touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
         """The records the binary format can hold; every other one is counted and reported."""
@@ -582,9 +602,25 @@ class RunWriter:
         self._summaries_due = False
 
 
-def _metric_columns(records: list[tuple]):
+def _split_rows(records: list[tuple]) -> list[tuple]:
+    """Queued records with each ``log_metrics`` row ``(ids, step, time, values)`` split into one
+    ``(id, step, time, value)`` record per metric, in the order they were logged."""
+    out: list[tuple] = []
+    for record in records:
+        ids = record[0]
+        if type(ids) is tuple:
+            _, step, moment, values = record
+            out.extend((series_id, step, moment, value) for series_id, value in zip(ids, values))
+        else:
+            out.append(record)
+    return out
+
+
+def _metric_columns(records: list[tuple], rows: bool = False):
     """(ids, steps, times in µs, values, has missing steps) of queued metric records, as numpy
-    columns; raises OverflowError, ValueError or TypeError for a record the format cannot hold."""
+    columns; raises OverflowError, ValueError or TypeError for a record the format cannot hold.
+    With ``rows`` the records are ``log_metrics`` rows and values is a 2-D array, a column per
+    metric."""
     import numpy as np
 
     count = len(records)
@@ -595,7 +631,12 @@ def _metric_columns(records: list[tuple]):
     if not (times.min() >= fmt.EPOCH_US_MIN and times.max() <= fmt.EPOCH_US_MAX):
         raise ValueError("a timestamp is out of range")
     times_us = times.round().astype(np.int64)
-    values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
+    if rows:
+        values = np.array(list(map(_FOURTH, records)), dtype=np.float64)
+        if values.ndim != 2:
+            raise ValueError("rows of different lengths")
+    else:
+        values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
     has_missing_steps = None in steps
     if has_missing_steps:
         steps = [fmt.NO_STEP if step is None else step for step in steps]
