@@ -31,6 +31,7 @@ def _close_catalogs() -> None:
     """As a new process would find the home: no catalog open, the WAL checkpointed."""
     for url in list(indexer._catalogs):
         indexer.forget_catalog(url)
+    indexer.close_run_indexes()  # what logging processes index runs with
 
 
 def _damage(catalog: Path, how: str) -> None:

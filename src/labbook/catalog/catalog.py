@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import sqlite3
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -24,21 +22,12 @@ from typing import Any, Iterable, Iterator
 import sqlalchemy as sa
 
 from labbook.catalog import schema
+from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
+from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.catalog.query import after_key, ordering, parse_filter
 from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_PROCESS_LOCK = threading.Lock()
-
-
-def _utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value  # stored as naive UTC, the one form SQLite and PostgreSQL compare alike
 
 
 def as_aware(value: datetime | None) -> datetime | None:
@@ -47,19 +36,12 @@ def as_aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def _number(value: Any) -> float | None:
-    """The numeric column of a param: bools as 0/1, finite numbers as they are, else None."""
-    if not isinstance(value, (bool, int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 class Catalog:
     """Open (and migrate, for SQLite) the catalog at ``url``."""
 
     def __init__(self, url: str, *, auto_migrate: bool | None = None) -> None:
         self.url = url
+        self._sqlite_index: SqliteIndex | None = None
         self.path = self.sqlite_path(url)
         self.read_only = self.path is not None and self.path.is_file() and not _writable(self.path)
         if self.read_only:
@@ -104,17 +86,9 @@ class Catalog:
         error = context.original_exception
         if not isinstance(error, sqlite3.DatabaseError):
             return
-        code = getattr(error, "sqlite_errorcode", None)
-        text = str(error)
-        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
-                or "not a database" in text:
-            raise CatalogDamagedError(self.path or self.url, text) from None
-        if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
-            raise CatalogError(
-                f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "
-                "changed. Reading works; to log or index, use a home you can write to "
-                "(--home or LABBOOK_HOME)."
-            ) from None
+        translated = translate(error, self.path or self.url)
+        if translated is not None:
+            raise translated from None
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -173,14 +147,12 @@ class Catalog:
     def _migration_lock(self) -> Iterator[None]:
         """One migrator at a time, across threads and processes (several ranks may open a fresh
         home at once): a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
+        if self.url.startswith("sqlite:///"):
+            with creation_lock(Path(self.url[len("sqlite:///"):])):
+                yield
+            return
         with _PROCESS_LOCK:
-            if self.url.startswith("sqlite:///"):
-                import fcntl
-
-                with open(self.url[len("sqlite:///"):] + ".migrate.lock", "a+b") as handle:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-                    yield
-            elif self.engine.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:
                     conn.execute(sa.text("SELECT pg_advisory_lock(4242001)"))
                     try:
@@ -202,29 +174,15 @@ class Catalog:
             )
 
     def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries)."""
+        """Index one run record (run.json plus merged metric summaries). A writable SQLite
+        catalog is written by ``SqliteIndex``, as the logging processes write it."""
+        if self.path is not None and not self.read_only:
+            if self._sqlite_index is None:
+                self._sqlite_index = SqliteIndex(self.path)
+            self._sqlite_index.upsert_run(record, run_file_mtime)
+            return
         uuid = record["uuid"]
-        env = record.get("env") or {}
-        code = record.get("code") or {}
-        row = {
-            "project": record["project"],
-            "name": record.get("name"),
-            "description": record.get("description"),
-            "status": record.get("status") or "created",
-            "created_at": _utc(record.get("created_at")),
-            "started_at": _utc(record.get("started_at")),
-            "finished_at": _utc(record.get("finished_at")),
-            "duration": record.get("duration"),
-            "heartbeat_at": _utc(record.get("heartbeat_at")),
-            "user": env.get("user"),
-            "host": env.get("hostname"),
-            "git_commit": code.get("commit"),
-            "path": record["path"],
-            "run_file_mtime": run_file_mtime,
-            "inputs": record.get("inputs") or {},
-            "outputs": record.get("outputs") or {},
-            "meta": record.get("meta") or {},
-        }
+        row, param_rows, metric_rows, tag_rows = run_rows(record, run_file_mtime)
         with self.engine.begin() as conn:
             self.ensure_project(conn, record["project"])
             updated = conn.execute(
@@ -234,23 +192,10 @@ class Catalog:
                 conn.execute(schema.runs.insert().values(uuid=uuid, **row))
             for table in (schema.params, schema.metrics, schema.tags):
                 conn.execute(table.delete().where(table.c.run_uuid == uuid))
-            param_rows = [
-                {"run_uuid": uuid, "section": section, "key": key, "value_num": _number(value),
-                 "value_text": value if isinstance(value, str) else None, "value_json": value}
-                for section in ("inputs", "outputs")
-                for key, value in (record.get(section) or {}).items()
-            ]
             if param_rows:
                 conn.execute(schema.params.insert(), param_rows)
-            metric_rows = [
-                {"run_uuid": uuid, "name": name, "last": _finite(s.get("last")),
-                 "min": _finite(s.get("min")), "max": _finite(s.get("max")), "count": s["count"],
-                 "last_step": s.get("last_step"), "last_timestamp": _utc(s.get("last_timestamp"))}
-                for name, s in (record.get("metrics") or {}).items()
-            ]
             if metric_rows:
                 conn.execute(schema.metrics.insert(), metric_rows)
-            tag_rows = [{"run_uuid": uuid, "tag": tag} for tag in dict.fromkeys(record.get("tags") or [])]
             if tag_rows:
                 conn.execute(schema.tags.insert(), tag_rows)
 
@@ -369,6 +314,9 @@ class Catalog:
             return conn.execute(select).scalar_one()
 
     def close(self) -> None:
+        if self._sqlite_index is not None:
+            self._sqlite_index.close()
+            self._sqlite_index = None
         self.engine.dispose()
 
 
@@ -397,13 +345,6 @@ def _read_only_engine(path: Path) -> sa.Engine:
             return sqlite3.connect(f"{target}?immutable=1", uri=True, check_same_thread=False)
 
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

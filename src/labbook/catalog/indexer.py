@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from labbook.catalog.catalog import Catalog
 from labbook.errors import CatalogDamagedError, LabbookError
 from labbook.store.layout import RUN_FILE, RunFolder
 from labbook.store.record import read_run_record
+
+if TYPE_CHECKING:
+    from labbook.catalog.catalog import Catalog
 
 _RUN_DIR = re.compile(r"^[0-9a-f]{32}$")
 
@@ -24,6 +27,8 @@ def open_catalog(url: str) -> Catalog:
     """One Catalog per URL per process (engines are pooled and thread-safe)."""
     catalog = _catalogs.get(url)
     if catalog is None:
+        from labbook.catalog.catalog import Catalog  # SQLAlchemy: loaded by what reads the catalog
+
         with _open_lock:  # the writer thread and the caller may both open it first
             catalog = _catalogs.get(url)
             if catalog is None:
@@ -103,6 +108,7 @@ def forget_catalog(url: str) -> None:
         catalog = _catalogs.pop(url, None)
     if catalog is not None:
         catalog.close()
+    close_run_indexes(url)
 
 
 def set_aside(path: Path) -> Path:
@@ -145,6 +151,8 @@ def rebuild_home(settings: Any, *, full: bool = True,
     try:
         return {**run(), "set_aside": None, "damage": None}
     except CatalogDamagedError as error:
+        from labbook.catalog.catalog import Catalog
+
         path = Catalog.sqlite_path(url)
         if not full or path is None:
             raise
@@ -153,14 +161,109 @@ def rebuild_home(settings: Any, *, full: bool = True,
         return {**run(), "set_aside": aside, "damage": error.reason}
 
 
-class RunIndexer:
-    """Keeps one live run's catalog entry current from its own thread.
+def run_index(url: str):
+    """What a logging process writes its runs' rows with: for a SQLite catalog at the newest
+    revision (or none yet), a ``SqliteIndex`` (standard library only, one per URL per process,
+    kept open for the next run: closing the last connection checkpoints the WAL, an fsync);
+    None otherwise: then the ``Catalog`` of ``open_catalog`` (SQLAlchemy, which migrates)."""
+    key = (os.getpid(), url)
+    index = _indexes.get(key, _MISSING)
+    if index is _MISSING:
+        with _open_lock:
+            index = _indexes.get(key, _MISSING)
+            if index is _MISSING:
+                index = _indexes[key] = _open_run_index(url)
+    return index
 
-    The catalog is an index, so it must never hold up writing events: opening it the first time
-    in a process imports SQLAlchemy and may run migrations, which under a CPU-bound training loop
-    (every file read waits for the interpreter lock) can take seconds. The writer only calls
-    ``request()``; this thread indexes at most every ``interval`` seconds, and ``close()``
-    indexes once more, synchronously, so an ended run is always current in the catalog.
+
+def close_run_indexes(url: str | None = None) -> None:
+    """Close this process's run indexes (of ``url``, or all): their file is about to be
+    replaced, or the process is done. Live runs reopen theirs at their next write."""
+    with _open_lock:
+        for key in [k for k in _indexes if url is None or k[1] == url]:
+            index = _indexes.pop(key)
+            if index is not None:
+                index.close()
+
+
+_MISSING = object()
+
+
+def _open_run_index(url: str):
+    from labbook.catalog.sqlite_index import NeedsCatalog, SqliteIndex
+
+    if url.startswith("sqlite:///") and not url.endswith(":memory:"):
+        path = Path(url[len("sqlite:///"):])
+        if not path.exists() or os.access(path, os.W_OK):
+            try:
+                return SqliteIndex(path)
+            except NeedsCatalog:
+                pass
+    return None  # open_catalog(url), from the indexer thread
+
+
+_indexes: dict[tuple[int, str], Any] = {}  # (pid, url) -> SqliteIndex, or None: use open_catalog
+
+
+class _Keeper:
+    """The one thread per process that keeps live runs' catalog entries current: each run asks
+    (``RunIndexer.request``) and is indexed at most every ``interval`` seconds; requests within
+    the interval are folded into the next pass. No thread is started or stopped per run."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.due: dict[RunIndexer, float] = {}
+        self.cond = threading.Condition()
+        self.thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
+        self.thread.start()
+
+    def request(self, indexer: "RunIndexer", at: float) -> None:
+        with self.cond:
+            if indexer not in self.due:
+                self.due[indexer] = at
+                self.cond.notify()
+
+    def forget(self, indexer: "RunIndexer") -> None:
+        with self.cond:
+            self.due.pop(indexer, None)
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while True:
+                    now = time.monotonic()
+                    ready = [indexer for indexer, at in self.due.items() if at <= now]
+                    if ready:
+                        for indexer in ready:
+                            del self.due[indexer]
+                        break
+                    wait = min(self.due.values(), default=now + 60) - now
+                    self.cond.wait(max(wait, 0.001))
+            for indexer in ready:
+                indexer.index_now(background=True)
+
+
+_keeper: list[_Keeper] = []
+
+
+def _the_keeper() -> _Keeper:
+    with _open_lock:
+        if not _keeper or _keeper[0].pid != os.getpid():  # a forked child starts its own
+            _keeper[:] = [_Keeper()]
+        return _keeper[0]
+
+
+class RunIndexer:
+    """Keeps one live run's catalog entry current, off the caller's path.
+
+    The catalog is an index, so it must never hold up logging. For the embedded SQLite catalog
+    the run's row is written with the standard library (``run_index``: no SQLAlchemy, no
+    Alembic in a logging process): once when the run starts, so a run killed a moment later is
+    listed, and once more, synchronously, at ``close()``, so an ended run is always current. In
+    between, the process's one indexer thread (``_Keeper``) re-indexes it at most every
+    ``interval`` seconds after a change. A catalog that needs SQLAlchemy (PostgreSQL, or an
+    older SQLite revision to migrate) is opened and first indexed on that thread, and
+    ``wait_first`` waits for it there: the caller holds no interpreter lock meanwhile.
     """
 
     def __init__(self, path: Path, catalog_url: str, interval: float) -> None:
@@ -168,47 +271,41 @@ class RunIndexer:
         self.catalog_url = catalog_url
         self.interval = interval
         self.errors: list[str] = []
-        self._wanted = threading.Event()
         self._first_done = threading.Event()
-        self._closed = threading.Event()
-        self._closing = False
-        self._thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
-        self._thread.start()
-        self._wanted.set()  # index once at start, so a live run is listed
-
-    def request(self) -> None:
-        self._wanted.set()
-
-    def wait_first(self, timeout: float) -> bool:
-        """Wait until the run's first index is done (or failed), at most ``timeout`` seconds.
-        Waiting here, the caller holds no interpreter lock, so a first-time catalog open (import,
-        migrations) runs at full speed; a run killed a moment later is still listed."""
-        return self._first_done.wait(timeout)
-
-    def index_now(self) -> None:
+        self._lock = threading.RLock()
+        self._last = 0.0
+        self._closed = False
         try:
-            index_run(open_catalog(self.catalog_url), self.path)
+            self._index = run_index(catalog_url)
         except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
             self.errors.append(f"{type(error).__name__}: {error}")
-
-    def _loop(self) -> None:
-        import time
-
-        while not self._closing:
-            self._wanted.wait()
-            if self._closing:
-                return
-            self._wanted.clear()
-            started = time.monotonic()
+            self._index = None
+        if self._index is not None:
             self.index_now()
-            self._first_done.set()
-            # throttle: later requests within the interval are folded into the next pass;
-            # close() cuts the wait short
-            self._closed.wait(max(0.0, self.interval - (time.monotonic() - started)))
+        else:
+            _the_keeper().request(self, 0.0)
+
+    def request(self) -> None:
+        _the_keeper().request(self, self._last + self.interval)
+
+    def wait_first(self, timeout: float) -> bool:
+        """Wait until the run's first index is done (or failed), at most ``timeout`` seconds."""
+        return self._first_done.wait(timeout)
+
+    def index_now(self, background: bool = False) -> None:
+        with self._lock:  # the thread's pass and close()'s never interleave read and write
+            if background and self._closed:
+                return  # closed meanwhile, and indexed by close()
+            try:
+                index_run(self._index or open_catalog(self.catalog_url), self.path)
+            except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
+                self.errors.append(f"{type(error).__name__}: {error}")
+            self._last = time.monotonic()
+        self._first_done.set()
 
     def close(self) -> None:
-        self._closing = True
-        self._closed.set()
-        self._wanted.set()
-        self._thread.join(timeout=5)
-        self.index_now()
+        if _keeper:
+            _keeper[0].forget(self)
+        with self._lock:
+            self.index_now()
+            self._closed = True

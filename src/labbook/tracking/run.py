@@ -51,7 +51,7 @@ STATUSES = frozenset({
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_time = time.time
+_time_ns = time.time_ns
 
 
 def now_iso() -> str:
@@ -256,7 +256,6 @@ class Run:
                 f"Cannot write {self._folder.run_file}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        import numpy  # noqa: F401 - loaded here, not by the writer thread under a busy loop
         _freeze_imports()
 
         from labbook.catalog.indexer import RunIndexer
@@ -395,7 +394,7 @@ class Run:
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         self._metrics.append(
-            (series, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6, value)
+            (series, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000, value)
         )
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()
@@ -420,7 +419,7 @@ class Run:
             if type(value) is not float:
                 values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
                 break  # all or nothing: a bad value above logs none of them
-        self._metrics.append((ids, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6,
+        self._metrics.append((ids, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000,
                               values))
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()

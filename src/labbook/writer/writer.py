@@ -1,7 +1,7 @@
 """The run writer: takes logged records on the caller's thread and writes them off it.
 
 The caller's side is a list append (atomic under the GIL) of a small tuple; a background thread
-takes what is pending at least every ``flush_interval`` seconds, encodes it with numpy or orjson,
+takes what is pending at least every ``flush_interval`` seconds, encodes it (``array``, orjson),
 and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
 to catch up (back-pressure), which is the documented policy.
 
@@ -28,6 +28,8 @@ import os
 import threading
 import time
 import traceback
+from array import array
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
@@ -40,6 +42,7 @@ from labbook.store.runfile import Op, update_run_file, write_atomic
 from labbook.writer import format as fmt
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
+_US = (1000).__rfloordiv__  # queued times are ns (time.time_ns()); the files hold µs
 DEFAULT_FLUSH_INTERVAL = 1.0
 DEFAULT_MAX_PENDING = 1_000_000
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
@@ -145,7 +148,8 @@ class RunWriter:
         self.after_flush = after_flush
         self.on_failure = on_failure  # called on the writer thread when a failure is first seen
         self.on_start = on_start  # called once, when the thread starts
-        # pending records: metrics (metric id, step or None, epoch seconds, value);
+        # pending records: metrics (metric id, step or None, epoch ns, value), or for one
+        # log_metrics call (metric ids, step or None, epoch ns, values);
         # events (Series, step or None, epoch µs, JSON value)
         self.metrics: list[tuple] = []
         self.events: list[tuple] = []
@@ -397,60 +401,60 @@ class RunWriter:
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
+        """Encode and write the queued metric records. A record is ``(series id, step or None,
+        time in ns, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
+        ``log_metrics`` call; columns are built with ``array`` (no numpy in a logging process)."""
         count = len(self.metrics)
         if not count:
             return set()
         records = self.metrics[:count]
         del self.metrics[:count]
-        import numpy as np
-
+        touched: set[Series] = set()
         first = records[0][0]
         if type(first) is tuple and list(map(_FIRST, records)).count(first) == count:
-            # The common log_metrics case: every record is one step of the same metrics
-            # (``(ids, step, time, values)``), encoded column by column without splitting.
+            # The common log_metrics case: every record is one step of the same metrics,
+            # encoded column by column without splitting the records.
             try:
-                _, step_arr, times_us, rows, has_missing_steps = _metric_columns(records, rows=True)
+                steps, times_us, has_missing_steps = _step_columns(records)
+                values = array("d", chain.from_iterable(map(_FOURTH, records)))
+                if len(values) != count * len(first):
+                    raise ValueError("rows of different lengths")
             except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
                 records = _split_rows(records)
             else:
-                touched = set()
+                width = len(first)
                 for column, series_id in enumerate(first):
-                    self._write_metric_group(series_id, step_arr, times_us, rows[:, column],
+                    self._write_metric_group(series_id, steps, times_us, values[column::width],
                                              has_missing_steps, failed, touched)
                 return touched
         elif any(type(record[0]) is tuple for record in records):  # log_metric and log_metrics mixed
             records = _split_rows(records)
-        try:
-            columns = _metric_columns(records)
-        except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
-            records = self._valid_metric_records(records)
-            if not records:
-                return set()
-            columns = _metric_columns(records)
-        ids, step_arr, times_us, values, has_missing_steps = columns
-        count = len(ids)
-        if ids.count(ids[0]) == count:
-            groups = [(ids[0], slice(None))]  # the common case: one series, no regrouping
+        ids = list(map(_FIRST, records))
+        if ids.count(ids[0]) == len(ids):
+            groups = {ids[0]: records}  # the common case: one series, no regrouping
         else:
-            id_arr = np.fromiter(ids, np.int64, count=count)
-            order = np.argsort(id_arr, kind="stable")
-            sorted_ids = id_arr[order]
-            bounds = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), count]
-            groups = [(int(sorted_ids[a]), order[a:b]) for a, b in zip(bounds, bounds[1:])]
-        touched: set[Series] = set()
-        for series_id, index in groups:
-            self._write_metric_group(series_id, step_arr[index], times_us[index], values[index],
-                                     has_missing_steps, failed, touched)
+            groups = {}
+            for record in records:  # in logging order within each series
+                groups.setdefault(record[0], []).append(record)
+        for series_id, group in groups.items():
+            try:
+                columns = _metric_columns(group)
+            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                group = self._valid_metric_records(group)
+                if not group:
+                    continue
+                columns = _metric_columns(group)
+            self._write_metric_group(series_id, *columns, failed, touched)
         return touched
 
-    def _write_metric_group(self, series_id: int, s_steps, s_times, s_values, has_missing_steps: bool,
-                            failed: list, touched: set) -> None:
+    def _write_metric_group(self, series_id: int, steps: list, times_us: array, values: array,
+                            has_missing_steps: bool, failed: list, touched: set) -> None:
         series = self._by_id[series_id]
         if has_missing_steps:
-            s_steps = self._fill_steps(series, s_steps.copy())
-        series.next_step = int(s_steps[-1]) + 1
-        payload = fmt.encode_metric_records(s_steps, s_times, s_values)
-        if self._queue(series, payload, len(s_values)) and self._write(series, failed):
+            steps = self._fill_steps(series, list(steps))
+        series.next_step = steps[-1] + 1
+        payload = fmt.encode_metric_records(steps, times_us, values)
+        if self._queue(series, payload, len(values)) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -461,43 +465,49 @@ class RunWriter:
             try:
                 if step is not None and not (type(step) is int and fmt.STEP_MIN <= step <= fmt.STEP_MAX):
                     raise ValueError(f"step={step!r:.40} is not an int64 step")
-                if not fmt.EPOCH_US_MIN <= round(float(moment) * 1e6) <= fmt.EPOCH_US_MAX:
+                # epoch ns as queued, or epoch seconds (a float) from older callers
+                time_us = moment // 1000 if type(moment) is int else round(float(moment) * 1e6)
+                if not fmt.EPOCH_US_MIN <= time_us <= fmt.EPOCH_US_MAX:
                     raise ValueError(f"timestamp {moment!r:.40} is out of range")
-                float(value)
+                value = float(value)
             except (OverflowError, ValueError, TypeError) as error:
                 name = self._by_id[series_id].name
                 message = f"log_metric({name!r}) at step {step!r:.40}: {error}; the point was left out."
                 self._left_out("invalid_value", 1, message, InvalidValueError(message))
                 continue
-            valid.append(record)
+            valid.append((series_id, step, time_us * 1000, value))
         return valid
 
     @staticmethod
-    def _fill_steps(series: Series, steps):
+    def _fill_steps(series: Series, steps: list) -> list:
         """A point logged without a step takes the step after the series' previous point."""
         next_step = series.next_step
-        for i, step in enumerate(steps.tolist()):
-            if step == fmt.NO_STEP:
+        for i, step in enumerate(steps):
+            if step is None:
                 steps[i] = step = next_step
             next_step = step + 1
         return steps
 
     def _summarise(self, series: Series, payload: bytes) -> None:
-        import numpy as np
-
-        records = np.frombuffer(payload, dtype=fmt.metric_dtype())
-        steps, times_us, values = records["step"], records["timestamp"], records["value"]
-        finite = values[np.isfinite(values)]
+        steps, times_us, values = fmt.decode_metric_columns(payload)
+        count = len(values)
+        if not count:
+            return
         summary = series.summary or {"count": 0, "min": None, "max": None}
-        summary["count"] += int(len(values))
+        summary["count"] += count
+        try:
+            all_finite = math.isfinite(math.fsum(values))
+        except (OverflowError, ValueError):  # inf - inf, or a sum past the float range
+            all_finite = False
+        finite = values if all_finite else [v for v in values if math.isfinite(v)]
         if len(finite):
-            low, high = float(finite.min()), float(finite.max())
+            low, high = min(finite), max(finite)
             summary["min"] = low if summary["min"] is None else min(summary["min"], low)
             summary["max"] = high if summary["max"] is None else max(summary["max"], high)
-        last = float(values[-1])
+        last = values[-1]
         summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
-        summary["last_step"] = int(steps[-1])
-        summary["last_timestamp"] = fmt.iso(int(times_us[-1]))
+        summary["last_step"] = steps[-1]
+        summary["last_timestamp"] = fmt.iso(times_us[-1])
         series.summary = summary
         self._summaries_due = True
 
@@ -616,31 +626,23 @@ def _split_rows(records: list[tuple]) -> list[tuple]:
     return out
 
 
-def _metric_columns(records: list[tuple], rows: bool = False):
-    """(ids, steps, times in µs, values, has missing steps) of queued metric records, as numpy
-    columns; raises OverflowError, ValueError or TypeError for a record the format cannot hold.
-    With ``rows`` the records are ``log_metrics`` rows and values is a 2-D array, a column per
-    metric."""
-    import numpy as np
-
-    count = len(records)
-    # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
-    ids = list(map(_FIRST, records))
+def _step_columns(records: list[tuple]) -> tuple[list, array, bool]:
+    """(steps, times in µs, has missing steps) of queued records; raises OverflowError,
+    ValueError or TypeError for a step or time the format cannot hold."""
     steps = list(map(_SECOND, records))
-    times = np.fromiter(map(_THIRD, records), np.float64, count=count) * 1e6
-    if not (times.min() >= fmt.EPOCH_US_MIN and times.max() <= fmt.EPOCH_US_MAX):
+    times_us = array("q", map(_US, map(_THIRD, records)))
+    if not (fmt.EPOCH_US_MIN <= min(times_us) and max(times_us) <= fmt.EPOCH_US_MAX):
         raise ValueError("a timestamp is out of range")
-    times_us = times.round().astype(np.int64)
-    if rows:
-        values = np.array(list(map(_FOURTH, records)), dtype=np.float64)
-        if values.ndim != 2:
-            raise ValueError("rows of different lengths")
-    else:
-        values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
     has_missing_steps = None in steps
-    if has_missing_steps:
-        steps = [fmt.NO_STEP if step is None else step for step in steps]
-    step_arr = np.fromiter(steps, np.int64, count=count)
-    if not has_missing_steps and step_arr.min() == fmt.NO_STEP:
-        raise ValueError("a step is out of range")
-    return ids, step_arr, times_us, values, has_missing_steps
+    if not has_missing_steps:
+        steps = array("q", steps)  # OverflowError past int64, TypeError for a non-int
+        if min(steps) == fmt.NO_STEP:
+            raise ValueError("a step is out of range")
+    return steps, times_us, has_missing_steps
+
+
+def _metric_columns(records: list[tuple]) -> tuple[list, array, array, bool]:
+    """(steps, times in µs, values, has missing steps) of one series' queued records."""
+    steps, times_us, has_missing_steps = _step_columns(records)
+    values = array("d", map(_FOURTH, records))
+    return steps, times_us, values, has_missing_steps
