@@ -28,6 +28,7 @@ from labbook.catalog.query import after_key, ordering, parse_filter
 from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
+_CONVERTED = (sa.JSON, sa.DateTime)  # what search() leaves to RunRow to convert when read
 
 
 def as_aware(value: datetime | None) -> datetime | None:
@@ -260,9 +261,16 @@ class Catalog:
     ) -> list[dict[str, Any]]:
         """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs``, ``outputs`` and
         ``sort_key`` (its values in the ordering); ``after`` (a row's ``sort_key``) starts the
-        page after that row: keyset paging, as fast deep down as on the first page."""
+        page after that row: keyset paging, as fast deep down as on the first page.
+
+        Rows hold the values as the database returns them, unconverted: times and JSON columns
+        as stored (text on SQLite), and ``metrics`` as tuples ``(name, last, min, max, count,
+        last_step, last_timestamp)``. ``labbook.runs.RunRow`` converts a value when it is read,
+        so listing many runs costs little more than the SQL itself."""
         runs = schema.runs
-        select = sa.select(runs)
+        columns = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
+                   for c in runs.c]
+        select = sa.select(*columns).select_from(runs)
         if project is not None:
             select = select.where(runs.c.project == project)
         condition = parse_filter(filter, crashed_before)
@@ -276,30 +284,29 @@ class Catalog:
             select = select.limit(limit)
         if offset:
             select = select.offset(offset)
+        width = len(runs.c)
         with self.engine.connect() as conn:
+            result = conn.execute(select)
+            names = list(result.keys())[:width]
             rows = []
-            for found in conn.execute(select):
-                row = dict(found._mapping)
-                row["sort_key"] = [row.pop(f"_sort_{i}") for i in range(len(keys))]
+            for found in result:
+                row = dict(zip(names, found))
+                row["sort_key"] = list(found[width:])
                 rows.append(row)
             uuids = [row["uuid"] for row in rows]
-            metrics: dict[str, dict[str, Any]] = {u: {} for u in uuids}
+            metrics: dict[str, list[tuple]] = {u: [] for u in uuids}
             tags: dict[str, list[str]] = {u: [] for u in uuids}
+            m, t = schema.metrics, schema.tags
+            metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
+                              m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
             for chunk in _chunks(uuids, 500):
-                m = schema.metrics
-                for r in conn.execute(sa.select(m).where(m.c.run_uuid.in_(chunk))):
-                    metrics[r.run_uuid][r.name] = {
-                        "last": r.last, "min": r.min, "max": r.max, "count": r.count,
-                        "last_step": r.last_step, "last_timestamp": as_aware(r.last_timestamp),
-                    }
-                t = schema.tags
-                for r in conn.execute(sa.select(t).where(t.c.run_uuid.in_(chunk))):
-                    tags[r.run_uuid].append(r.tag)
+                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chunk))):
+                    metrics[r[0]].append(tuple(r[1:]))
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chunk))):
+                    tags[uuid].append(tag)
         for row in rows:
             row["metrics"] = metrics[row["uuid"]]
             row["tags"] = tags[row["uuid"]]
-            for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
-                row[key] = as_aware(row[key])
         return rows
 
     def count(self, project: str | None = None, filter: str | None = None,

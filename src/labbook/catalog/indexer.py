@@ -33,6 +33,9 @@ def open_catalog(url: str) -> Catalog:
             catalog = _catalogs.get(url)
             if catalog is None:
                 catalog = _catalogs[url] = Catalog(url)
+                from labbook.gcfreeze import freeze_imports
+
+                freeze_imports("catalog")  # SQLAlchemy's objects: never walked again by a full collection
     return catalog
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labbook.config import Settings
+from labbook.gcfreeze import freeze_imports
 from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name, lone_surrogate
@@ -256,7 +257,7 @@ class Run:
                 f"Cannot write {self._folder.run_file}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        _freeze_imports()
+        freeze_imports("run")  # what is imported by now is never walked by a full collection
 
         from labbook.catalog.indexer import RunIndexer
 
@@ -807,22 +808,6 @@ _active: list[Run] = []
 def _forget_active(run: Run) -> None:
     if _active and _active[0] is run:
         _active.clear()
-
-
-_frozen = []
-
-
-def _freeze_imports() -> None:
-    """Once per process, at its first run: move every object alive now (the modules imported so
-    far, labbook's, numpy's and the training script's) out of the garbage collector's reach with
-    ``gc.freeze()``. Otherwise the first full collection during the training loop walks all of
-    them, a pause of milliseconds inside some logging call. What is frozen is never collected by
-    the cycle collector (reference counting still frees it), as for any long-lived module data."""
-    if not _frozen:
-        import gc
-
-        _frozen.append(True)
-        gc.freeze()
 
 
 def _ignore(*args: Any, **kwargs: Any) -> None:

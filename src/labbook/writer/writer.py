@@ -410,8 +410,10 @@ class RunWriter:
         records = self.metrics[:count]
         del self.metrics[:count]
         touched: set[Series] = set()
-        first = records[0][0]
-        if type(first) is tuple and list(map(_FIRST, records)).count(first) == count:
+        ids = list(map(_FIRST, records))
+        first = ids[0]
+        one_kind = ids.count(first) == count
+        if one_kind and type(first) is tuple:
             # The common log_metrics case: every record is one step of the same metrics,
             # encoded column by column without splitting the records.
             try:
@@ -421,16 +423,18 @@ class RunWriter:
                     raise ValueError("rows of different lengths")
             except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
                 records = _split_rows(records)
+                ids, one_kind = list(map(_FIRST, records)), False
             else:
                 width = len(first)
                 for column, series_id in enumerate(first):
                     self._write_metric_group(series_id, steps, times_us, values[column::width],
                                              has_missing_steps, failed, touched)
                 return touched
-        elif any(type(record[0]) is tuple for record in records):  # log_metric and log_metrics mixed
+        elif not one_kind and tuple in set(map(type, ids)):  # log_metric and log_metrics mixed
             records = _split_rows(records)
-        ids = list(map(_FIRST, records))
-        if ids.count(ids[0]) == len(ids):
+            ids = list(map(_FIRST, records))
+            one_kind = ids.count(ids[0]) == len(ids)
+        if one_kind:
             groups = {ids[0]: records}  # the common case: one series, no regrouping
         else:
             groups = {}
