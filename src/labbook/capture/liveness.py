@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -88,14 +87,14 @@ def reported_status(record: dict[str, Any], now: float | None = None, settings: 
 
 
 class Heartbeat:
-    """The daemon thread that keeps one process's heartbeat file fresh."""
+    """Keeps one process's heartbeat file fresh, every ``interval`` seconds, from the run
+    writer's flusher thread (``RunWriter.every``): no thread of its own per run."""
 
     def __init__(self, run: Any, interval: float) -> None:
         self._run = run
         self.interval = float(interval)
         self.path = heartbeat_dir(run.path) / f"{run.writer_id}.json"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="labbook-heartbeat", daemon=True)
+        self._handle: list | None = None
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,14 +105,10 @@ class Heartbeat:
         if self._run.rank == 0:
             self._run._writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
-        self._thread.start()
+        self._handle = self._run._writer.every(self.interval, self.beat)
 
     def _beat_op(self) -> tuple:
         return ("set", "heartbeat_at", datetime.now(timezone.utc).isoformat(timespec="microseconds"))
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
 
     def beat(self) -> None:
         try:
@@ -127,5 +122,6 @@ class Heartbeat:
             self._run._writer.update_run(self._beat_op())
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        if self._handle is not None:
+            self._run._writer.cancel(self._handle)
+            self._handle = None

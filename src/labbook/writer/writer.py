@@ -157,8 +157,12 @@ class RunWriter:
         self.run_ops: list[Op] = []
         self._series: dict[tuple[str, str], Series] = {}
         self._by_id: list[Series] = []
-        self._cond = threading.Condition()
+        self._flusher: _Flusher | None = None
+        self._cond = _CONDITION  # shared with the process's flusher thread (see _Flusher)
         self._start_lock = threading.Lock()
+        self._next_flush = 0.0
+        self._busy = False  # being drained by the flusher thread
+        self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
         self._fsync_requested = False
@@ -181,10 +185,12 @@ class RunWriter:
         with self._start_lock:
             if self._thread is not None:
                 return
-            thread = threading.Thread(target=self._loop, name=f"labbook-writer-{self.writer_id}",
-                                      daemon=True)
-            thread.start()
-            self._thread = thread
+            flusher = _the_flusher()
+            self._cond = flusher.cond
+            self._next_flush = time.monotonic() + self.flush_interval
+            flusher.add(self)
+            self._flusher = flusher
+            self._thread = flusher.thread
         if self.on_start is not None:
             self.on_start()
 
@@ -271,12 +277,12 @@ class RunWriter:
         """Write everything, fsync, and stop. What still cannot be written is dropped, counted."""
         if self._closed:
             return
-        if self._thread is not None:
+        if self._flusher is not None:
             with self._cond:
                 self._closing = True
-                self._requested += 1
-                self._cond.notify_all()
-            self._thread.join()
+                while self._busy and self._flusher_alive():  # the flusher is draining this writer
+                    self._cond.wait(0.1)
+                self._flusher.writers.discard(self)
         self._drain(fsync=True, final=True)
         self._closed = True
 
@@ -302,29 +308,51 @@ class RunWriter:
                     for reason, (count, message) in sorted(self.dropped.items())}
 
     def _alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the flusher thread drains this writer (it does not once close() began)."""
+        return not self._closing and self._flusher_alive()
+
+    def _flusher_alive(self) -> bool:
+        flusher = self._flusher
+        return flusher is not None and flusher.pid == os.getpid() and flusher.thread.is_alive()
 
     # -- writer thread -------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        next_flush = time.monotonic() + self.flush_interval
-        while True:
-            with self._cond:
-                while (not self._closing and self._requested == self._completed
-                       and time.monotonic() < next_flush
-                       and len(self.metrics) + len(self.events) <= self.max_pending // 2):
-                    self._cond.wait(max(0.0, min(next_flush - time.monotonic(), 0.05)))
-                ticket = self._requested
-                closing = self._closing
-                fsync = self._fsync_requested
-                self._fsync_requested = False
-            self._drain(fsync)
-            next_flush = time.monotonic() + self.flush_interval
-            with self._cond:
-                self._completed = max(self._completed, ticket)
-                self._cond.notify_all()
-            if closing:
-                return
+    def every(self, interval: float, function: Callable[[], None]) -> list:
+        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time one
+        interval from now, until ``cancel(handle)`` (what a heartbeat does, without a thread of
+        its own). It must be quick and must not wait for this writer."""
+        if self._thread is None:
+            self._start()
+        handle = [time.monotonic() + interval, float(interval), function]
+        with self._cond:
+            self._periodic.append(handle)
+            self._cond.notify_all()
+        return handle
+
+    def cancel(self, handle: list) -> None:
+        """Stop calling ``every``'s function; returns once it is not running."""
+        with self._cond:
+            while self._busy and self._flusher_alive():
+                self._cond.wait(0.1)
+            if handle in self._periodic:
+                self._periodic.remove(handle)
+
+    def _due(self, now: float) -> bool:
+        """Whether the flusher thread should drain this writer now (called holding _cond)."""
+        return (self._requested != self._completed or now >= self._next_flush
+                or len(self.metrics) + len(self.events) > self.max_pending // 2)
+
+    def _next_time(self) -> float:
+        return min([self._next_flush, *(entry[0] for entry in self._periodic)])
+
+    def _run_periodic(self, now: float) -> None:
+        for entry in list(self._periodic):
+            if entry[0] <= now:
+                entry[0] = now + entry[1]
+                try:
+                    entry[2]()
+                except Exception:  # noqa: BLE001 - reported at end(); the next call may work
+                    self.errors.append(traceback.format_exc())
 
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
@@ -614,6 +642,90 @@ class RunWriter:
             failed.append((path, error))
             return
         self._summaries_due = False
+
+
+_CONDITION = threading.Condition()  # every writer's and the flusher's: one lock, one wake-up
+
+
+class _Flusher:
+    """The one thread per process that drains every open ``RunWriter``: each at least every
+    ``flush_interval`` seconds, at once when asked (``wake``, ``flush``) or when its pending
+    records pass half of ``max_pending``. A run starts and stops no thread of its own; a
+    forked child gets its own flusher when one of its writers first starts."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.cond = _CONDITION
+        self.writers: set[RunWriter] = set()
+        self.thread = threading.Thread(target=self._loop, name="labbook-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, writer: "RunWriter") -> None:
+        with self.cond:
+            self.writers.add(writer)
+            self.cond.notify_all()
+
+    def _loop(self) -> None:
+        cond = self.cond
+        while True:
+            with cond:
+                while True:
+                    now = time.monotonic()
+                    ready = [w for w in self.writers if w._due(now)]
+                    ticking = [w for w in self.writers if w._periodic
+                               and min(entry[0] for entry in w._periodic) <= now]
+                    if ready or ticking:
+                        break
+                    soonest = min((w._next_time() for w in self.writers), default=now + 0.05)
+                    cond.wait(max(0.0, min(soonest - now, 0.05)))
+                work = []
+                for writer in ready:
+                    work.append((writer, writer._requested, writer._fsync_requested))
+                    writer._fsync_requested = False
+                    writer._busy = True
+                for writer in ticking:
+                    writer._busy = True
+            for writer in ticking:
+                try:
+                    writer._run_periodic(now)
+                finally:
+                    if writer not in ready:
+                        with cond:
+                            writer._busy = False
+                            cond.notify_all()
+            for writer, ticket, fsync in work:
+                try:
+                    writer._drain(fsync)
+                finally:
+                    writer._next_flush = time.monotonic() + writer.flush_interval
+                    with cond:
+                        writer._busy = False
+                        writer._completed = max(writer._completed, ticket)
+                        cond.notify_all()
+
+
+_flushers: list[_Flusher] = []
+_flusher_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with no flusher and fresh locks (the parent's thread is not there,
+    and it may have held them at the fork); the writers it opens use these."""
+    global _CONDITION, _flusher_lock
+    _CONDITION = threading.Condition()
+    _flusher_lock = threading.Lock()
+    _flushers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _the_flusher() -> _Flusher:
+    with _flusher_lock:
+        if not _flushers or _flushers[0].pid != os.getpid() or not _flushers[0].thread.is_alive():
+            _flushers[:] = [_Flusher()]
+        return _flushers[0]
 
 
 def _split_rows(records: list[tuple]) -> list[tuple]:
