@@ -41,7 +41,7 @@ from report import machine  # noqa: E402
 SIZES: dict[str, dict[str, Any]] = {
     "full": {"reps": 5, "calls": 100_000, "metrics": 10, "steps": 10_000, "peer_calls": 100_000,
              "peer_steps": 10_000, "runs": 1_000,
-             "capture_runs": 1_000, "mlflow_runs": 200, "search_runs": 1_000, "search_reps": 5},
+             "capture_runs": 200, "mlflow_runs": 200, "search_runs": 1_000, "search_reps": 5},
     "quick": {"reps": 3, "calls": 100_000, "metrics": 10, "steps": 10_000, "peer_calls": 10_000,
               "peer_steps": 1_000, "runs": 200,
               "capture_runs": 100, "mlflow_runs": 50, "search_runs": 1_000, "search_reps": 3},

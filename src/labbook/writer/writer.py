@@ -1,8 +1,9 @@
 """The run writer: takes logged records on the caller's thread and writes them off it.
 
-The caller's side is a list append (atomic under the GIL) of a small tuple; a background thread
-takes what is pending at least every ``flush_interval`` seconds, encodes it (``array``, orjson),
-and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
+The caller's side is a list append (atomic under the GIL) of a small tuple (one per
+``log_metric``, one per ``log_metrics`` call); the process's one flusher thread (``_Flusher``,
+shared by every open writer) takes what is pending at least every ``flush_interval`` seconds,
+encodes it (``array``, orjson; no numpy) and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
 to catch up (back-pressure), which is the documented policy.
 
 Nothing is lost without a count, and no file is left damaged:
