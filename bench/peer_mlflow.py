@@ -1,6 +1,6 @@
 """MLflow's side of bench_core: run inside MLflow's own environment (see peers.py).
 
-Usage: ``bench/.envs/mlflow/bin/python bench/peer_mlflow.py '<json spec>'``. The spec names the
+Usage: ``~/.cache/labbook-bench/envs/mlflow/bin/python bench/peer_mlflow.py '<json spec>'``. The spec names the
 tasks and sizes; every figure is printed as one JSON line on stdout as soon as it is measured::
 
     {"figure": "mlflow.log_metric.file.call_us", "value": 480.1}
