@@ -289,20 +289,21 @@ class Catalog:
             result = conn.execute(select)
             names = list(result.keys())[:width]
             rows = []
-            for found in result:
+            for found in result.all():  # one fetchall, not a fetch per row
                 row = dict(zip(names, found))
                 row["sort_key"] = list(found[width:])
                 rows.append(row)
-            uuids = [row["uuid"] for row in rows]
-            metrics: dict[str, list[tuple]] = {u: [] for u in uuids}
-            tags: dict[str, list[str]] = {u: [] for u in uuids}
-            m, t = schema.metrics, schema.tags
-            metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
-                              m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
-            for chunk in _chunks(uuids, 500):
-                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chunk))):
+            metrics: dict[str, list[tuple]] = {row["uuid"]: [] for row in rows}
+            tags: dict[str, list[str]] = {uuid: [] for uuid in metrics}
+            if rows:
+                # the runs' summaries and tags, selected by the same query (no list of ids to bind)
+                chosen = select.with_only_columns(runs.c.uuid)
+                m, t = schema.metrics, schema.tags
+                metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
+                                  m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
+                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
                     metrics[r[0]].append(tuple(r[1:]))
-                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chunk))):
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
                     tags[uuid].append(tag)
         for row in rows:
             row["metrics"] = metrics[row["uuid"]]
