@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from labbook.config import Settings
-from labbook.gcfreeze import freeze_imports
 from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
+from labbook.gcfreeze import freeze_imports
 from labbook.store.layout import RunFolder
 from labbook.store.names import check_name, lone_surrogate
 from labbook.store.runfile import read_run_file, update_run_file
