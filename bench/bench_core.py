@@ -2,7 +2,7 @@
 
 Run it with ``.venv/bin/python bench/bench_core.py`` (2-4 minutes on 2 cores; ``--quick``
 about 1.5; ``--smoke`` a few seconds, no MLflow, for the test that keeps this script working).
-MLflow runs in its own environment, ``bench/.envs/mlflow``, created on first use (peers.py).
+MLflow runs in its own environment, ``~/.cache/labbook-bench/envs/mlflow``, created on first use (peers.py).
 
 Workloads (docs/benchmarks.md explains every figure):
 
@@ -460,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--smoke", action="store_true", help="tiny sizes, no MLflow (seconds; for tests)")
     parser.add_argument("--no-mlflow", action="store_true", help="skip MLflow")
     parser.add_argument("--no-install", action="store_true",
-                        help="use bench/.envs/mlflow only if it is already installed")
+                        help="use MLflow's environment only if it is already installed")
     parser.add_argument("--json", type=Path, help="also write the figures here "
                         "(default: bench/results/core.json, except with --smoke)")
     parser.add_argument("--table", type=Path, metavar="JSON",

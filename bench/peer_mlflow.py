@@ -1,6 +1,6 @@
 """MLflow's side of bench_core: run inside MLflow's own environment (see peers.py).
 
-Usage: ``bench/.envs/mlflow/bin/python bench/peer_mlflow.py '<json spec>'``. The spec names the
+Usage: ``~/.cache/labbook-bench/envs/mlflow/bin/python bench/peer_mlflow.py '<json spec>'``. The spec names the
 tasks and sizes; every figure is printed as one JSON line on stdout as soon as it is measured::
 
     {"figure": "mlflow.log_metric.file.call_us", "value": 480.1}
@@ -223,7 +223,37 @@ def task_search(spec, root):
         emit(f"mlflow.search.{name}_s", statistics.median(times), n=count)
 
 
+def task_create_runs(spec, root):
+    """bench_fresh.py: ``runs`` empty runs after one untimed run (the store exists)."""
+    import mlflow
+
+    quiet()
+    mlflow.set_tracking_uri(store_uri(spec.get("store", "sqlite"), root))
+    mlflow.start_run()
+    mlflow.end_run()
+    runs = spec["runs"]
+    started = perf()
+    for _ in range(runs):
+        mlflow.start_run()
+        mlflow.end_run()
+    emit("create_runs.ms_per_run", (perf() - started) / runs * 1e3, n=runs)
+
+
+def task_first_run(spec, root):
+    """bench_fresh.py: the first empty run in a new store (``import mlflow`` not timed)."""
+    import mlflow
+
+    quiet()
+    mlflow.set_tracking_uri(store_uri(spec.get("store", "sqlite"), root))
+    started = perf()
+    mlflow.start_run()
+    mlflow.end_run()
+    emit("first_run.s", perf() - started)
+
+
 TASKS = {
+    "create_runs": task_create_runs,
+    "first_run": task_first_run,
     "import": task_import,
     "empty_run_cold": task_empty_run_cold,
     "empty_run_warm": task_empty_run_warm,
@@ -238,7 +268,7 @@ TASKS = {
 def main():
     spec = json.loads(sys.argv[1])
     with tempfile.TemporaryDirectory(prefix="labbook-bench-mlflow-") as root:
-        for name in spec["tasks"]:
+        for name in spec.get("tasks") or [spec["task"]]:
             try:
                 TASKS[name](spec, root)
             except Exception as error:  # report and go on: one failing task spoils no other figure

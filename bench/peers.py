@@ -1,16 +1,18 @@
-"""Peer systems for the benchmarks, each in its own virtual environment under ``bench/.envs/``.
+"""Peer systems for the benchmarks, each in its own virtual environment in a cache folder.
 
 A peer is never installed into labbook's environment: its dependencies would change what labbook
-imports and how fast. ``peer_python("mlflow")`` creates ``bench/.envs/mlflow`` with
+imports and how fast. ``peer_python("mlflow")`` creates ``<cache>/mlflow`` with
 ``python -m venv`` and ``pip install mlflow`` the first time (about a minute), then reuses it.
+The cache folder is ``$LABBOOK_BENCH_ENVS``, else ``$XDG_CACHE_HOME/labbook-bench/envs`` (by
+default ``~/.cache/labbook-bench/envs``); peers: ``mlflow``, ``tensorboardx``, ``dvclive``.
 ``run_worker`` runs a worker script with that interpreter and streams its JSON lines back::
 
     python = peer_python("mlflow")
     for message in run_worker(python, HERE / "peer_mlflow.py", {"tasks": ["import"]}):
         print(message)
 
-The folder is git-ignored; delete it to reinstall (``LABBOOK_BENCH_MLFLOW_SPEC`` picks the pip
-requirement, e.g. ``mlflow==3.1.0``).
+Delete a peer's folder to reinstall it. ``LABBOOK_BENCH_<PEER>_SPEC`` picks the pip requirement,
+e.g. ``LABBOOK_BENCH_MLFLOW_SPEC=mlflow==3.1.0`` or ``LABBOOK_BENCH_DVCLIVE_SPEC=dvclive==3.48.0``.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ from pathlib import Path
 from typing import Any, Iterator
 
 HERE = Path(__file__).resolve().parent
-ENVS = HERE / ".envs"
-REQUIREMENTS = {"mlflow": os.environ.get("LABBOOK_BENCH_MLFLOW_SPEC", "mlflow")}
+ENVS = Path(os.environ.get("LABBOOK_BENCH_ENVS") or Path(
+    os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labbook-bench" / "envs")
+REQUIREMENTS = {name: os.environ.get(f"LABBOOK_BENCH_{name.upper()}_SPEC", package)
+                for name, package in (("mlflow", "mlflow"), ("tensorboardx", "tensorboardX"),
+                                      ("dvclive", "dvclive"))}
 READY = ".installed"  # written last, so an interrupted install is redone
 
 

@@ -1,6 +1,6 @@
 """Run every labbook benchmark: ``.venv/bin/python bench/run.py [--quick] [--only NAME ...]``.
 
-``bench_core.py`` runs first (it also creates MLflow's environment, ``bench/.envs/mlflow``, on
+``bench_core.py`` runs first (it also creates MLflow's environment, ``~/.cache/labbook-bench/envs/mlflow``, on
 first use), then every other ``bench/bench_*.py`` in name order. Each runs as its own process,
 with this interpreter, its output streamed as it comes. ``--quick`` passes ``--quick`` to every
 script that accepts it and sets ``LABBOOK_BENCH_QUICK=1`` for all. ``--only core --only media``

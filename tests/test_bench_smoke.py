@@ -90,3 +90,27 @@ def test_runner_lists_core_first_and_rejects_unknown_names(tmp_path: Path) -> No
                              capture_output=True, text=True, timeout=60, env=env)
     assert unknown.returncode != 0
     assert "no-such-bench" in unknown.stderr and "core" in unknown.stderr
+
+
+def test_fresh_process_benchmark_measures_every_workload(tmp_path: Path) -> None:
+    """bench_fresh.py --smoke: every labbook and baseline figure measured in its own process,
+    written to the result file, and every target of issue 14 given a verdict."""
+    out = tmp_path / "fresh.json"
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "bench_fresh.py"), "--smoke", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path, env=python_env(tmp_path / ".labbook"),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    data = json.loads(out.read_text())
+    for figure in ("log_metric.call_us", "log_metric.durable_us", "log_metric.peak_mb",
+                   "log_metrics.durable_us", "create_runs.ms_per_run", "first_run.s"):
+        systems = data["summary"][figure]["systems"]
+        assert {"baseline", "labbook", "labbook+capture"} <= set(systems), figure
+        assert all(row["median"] > 0 for row in systems.values()), figure
+    assert data["summary"]["search.list_ms"]["systems"]["labbook"]["median"] > 0
+    assert data["summary"]["search.sql_ms"]["systems"]["labbook"]["median"] > 0
+    assert len(data["targets"]) == 10
+    assert {t["verdict"] for t in data["targets"]} <= {"PASS", "MISS", "SKIP"}
+    table = subprocess.run([sys.executable, str(BENCH / "bench_fresh.py"), "--table", str(out)],
+                           capture_output=True, text=True, timeout=60, env=python_env(tmp_path / ".labbook"))
+    assert "| Target |" in table.stdout

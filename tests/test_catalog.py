@@ -248,3 +248,65 @@ def test_processes_opening_a_fresh_catalog_at_once_migrate_it_once(home, tmp_pat
     outputs = [child.communicate(timeout=120) for child in children]
     assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
     assert {out.strip() for out, _ in outputs} == {schema.HEAD_REVISION}
+
+
+def test_the_logging_side_creates_the_schema_alembic_creates(tmp_path):
+    """A catalog created by a logging process (sqlite_index, no Alembic) is the one Alembic's
+    migrations create: the same statements in sqlite_master, the same revision."""
+    import sqlite3
+
+    from labbook.catalog.sqlite_index import HEAD_REVISION, SqliteIndex
+
+    assert HEAD_REVISION == schema.HEAD_REVISION
+    migrated = Catalog(f"sqlite:///{tmp_path / 'alembic.db'}")
+    migrated.close()
+    SqliteIndex(tmp_path / "fast.db").close()
+
+    def schema_of(path):
+        connection = sqlite3.connect(path)
+        try:
+            return ([row[0] for row in connection.execute(
+                        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid")],
+                    connection.execute("SELECT version_num FROM alembic_version").fetchall())
+        finally:
+            connection.close()
+
+    assert schema_of(tmp_path / "fast.db") == schema_of(tmp_path / "alembic.db")
+    assert Catalog(f"sqlite:///{tmp_path / 'fast.db'}").revision() == schema.HEAD_REVISION
+
+
+def test_rows_written_without_sqlalchemy_read_back_alike(home, tmp_path):
+    """The same record indexed by SqliteIndex and through SQLAlchemy's tables gives the same rows."""
+    from labbook.catalog.sqlite_index import SqliteIndex
+
+    record = {"uuid": "a" * 32, "project": "p", "name": "n", "description": None, "status": "running",
+              "created_at": "2026-01-02T03:04:05.000006+00:00", "started_at": "2026-01-02T03:04:05+01:00",
+              "finished_at": None, "duration": None, "heartbeat_at": "2026-01-02T03:04:06.5+00:00",
+              "env": {"user": "u", "hostname": "h"}, "code": {"commit": "c"}, "path": "/x",
+              "inputs": {"lr": 0.1, "opt": "adam", "flag": True, "nested": {"a": [1, None]}, "none": None},
+              "outputs": {"acc": float("nan")}, "meta": {"m": 1}, "tags": ["t1", "t2", "t1"],
+              "metrics": {"loss": {"last": "nan", "min": 0.1, "max": 2.0, "count": 3, "last_step": 7,
+                                   "last_timestamp": "2026-01-02T03:04:07.000001+00:00"}}}
+    fast = SqliteIndex(tmp_path / "fast.db")
+    fast.upsert_run(record, run_file_mtime=12.5)
+    fast.close()
+    slow = Catalog(f"sqlite:///{tmp_path / 'slow.db'}")
+    slow._sqlite_index = None
+    slow.path, path = None, slow.path  # the SQLAlchemy branch of upsert_run, as for PostgreSQL
+    slow.upsert_run(record, run_file_mtime=12.5)
+    slow.path = path
+    slow.close()
+    tables = ("runs", "params", "metrics", "tags")
+    fast_rows = _snapshot(f"sqlite:///{tmp_path / 'fast.db'}")
+    slow_rows = _snapshot(f"sqlite:///{tmp_path / 'slow.db'}")
+    assert {t: fast_rows[t] for t in tables} == {t: slow_rows[t] for t in tables}
+    import sqlite3
+
+    def stored(path):  # the text as stored, not only as read back
+        connection = sqlite3.connect(path)
+        try:
+            return {t: sorted(map(repr, connection.execute(f"SELECT * FROM {t}"))) for t in tables}
+        finally:
+            connection.close()
+
+    assert stored(tmp_path / "fast.db") == stored(tmp_path / "slow.db")

@@ -53,3 +53,17 @@ def test_import_touches_no_file_or_environment(home):
     out = subprocess.run([PYTHON, "-c", code], env=python_env(home), capture_output=True, text=True,
                          check=True, timeout=60).stdout
     assert out.strip() == "False"
+
+
+def test_a_logging_process_loads_no_sql_stack_or_numpy(home):
+    """A run that logs metrics and ends, in a new home, keeps its catalog entry current with the
+    standard library: no SQLAlchemy, Alembic or numpy is loaded in the training process."""
+    statement = ("from labbook import tracking; run = tracking.init(project='p', track_env=False, "
+                 "track_code=False, track_logs=False, collect_resources=False); "
+                 "[tracking.log_metrics(step=i, a=0.5, b=1) for i in range(100)]; "
+                 "tracking.log_metric('c', 2.0); tracking.end()")
+    loaded = loaded_modules(home, statement)
+    assert [name for name in ("sqlalchemy", "alembic", "numpy") if name in loaded] == []
+    import labbook
+
+    assert [row.summaries["a"]["count"] for row in labbook.search_runs("p", home=home)] == [100]

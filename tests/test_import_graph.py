@@ -19,7 +19,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 # A part is a package, or a few top-level modules that play one role.
 PARTS = {
     "labbook.errors": "ground", "labbook.config": "ground", "labbook._values": "ground", "labbook._time": "ground",
-    "labbook._optional": "ground",
+    "labbook._optional": "ground", "labbook.gcfreeze": "ground",
     "labbook.runs": "read", "labbook.workspace": "read", "labbook.tokens": "read",
     "labbook.demo": "demo",
     "labbook.tracking.contrib": "tracking.contrib",

@@ -28,6 +28,7 @@ def _log(name: str, home: Path | None = None) -> Run:
 
 
 def _damage(catalog: Path, how: str) -> None:
+    indexer.close_run_indexes()  # as a new process finds the home: this one's run rows written, the WAL checkpointed
     for suffix in ("-wal", "-shm"):
         Path(f"{catalog}{suffix}").unlink(missing_ok=True)
     data = bytearray(catalog.read_bytes())

@@ -11,6 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 import labbook
+from labbook.catalog.indexer import close_run_indexes
 from labbook.store.runfile import read_run_file, update_run_file
 from labbook.tracking.run import Run
 from labbook.workspace import Workspace
@@ -98,6 +99,7 @@ def _open_files(path: Path) -> list[str]:
 def test_closing_a_workspace_releases_its_sqlite_files(home, run_factory):
     run = run_factory(project="p")
     run.end()
+    close_run_indexes()  # the logging side's own connection (one per process), closed as at exit
     database = home / "catalog.db"
     workspace = Workspace(home=home)
     assert _open_files(database) == []  # nothing opened before the first read

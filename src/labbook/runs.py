@@ -16,8 +16,10 @@ catalog, which the writer keeps up to date every few seconds and at the end of a
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -131,31 +133,73 @@ def _time(value: Any) -> datetime | None:
 
 
 class RunRow:
-    """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record."""
+    """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record.
+
+    Built from a row of ``Catalog.search`` as the database returned it; ``inputs``, ``outputs``,
+    ``summaries``, the times, ``status`` and ``path`` are converted the first time they are read,
+    so listing a thousand runs costs little more than the SQL."""
 
     def __init__(self, row: dict[str, Any], settings: Settings) -> None:
+        self._row = row
         self._settings = settings
         self.uuid: str = row["uuid"]
         self.project: str = row["project"]
         self.name: str | None = row["name"]
         self.description: str | None = row["description"]
-        self.inputs: dict[str, Any] = row["inputs"] or {}
-        self.outputs: dict[str, Any] = row["outputs"] or {}
         self.tags: list[str] = row["tags"]
-        self.summaries: dict[str, dict[str, Any]] = row["metrics"]
-        self.created_at = row["created_at"]
-        self.started_at = row["started_at"]
-        self.finished_at = row["finished_at"]
-        self.heartbeat_at = row["heartbeat_at"]
         self.duration: float | None = row["duration"]
-        self.path = Path(row["path"])
         self.user = row["user"]
         self.host = row["host"]
         self.git_commit = row["git_commit"]
+        self.sort_key: list[Any] = list(row.get("sort_key") or [])
+
+    @cached_property
+    def inputs(self) -> dict[str, Any]:
+        return _stored_json(self._row["inputs"])
+
+    @cached_property
+    def outputs(self) -> dict[str, Any]:
+        return _stored_json(self._row["outputs"])
+
+    @cached_property
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        found = self._row["metrics"]
+        if isinstance(found, dict):
+            return found
+        return {name: {"last": last, "min": low, "max": high, "count": count, "last_step": last_step,
+                       "last_timestamp": _stored_time(moment)}
+                for name, last, low, high, count, last_step, moment in found}
+
+    @cached_property
+    def created_at(self) -> datetime | None:
+        return _stored_time(self._row["created_at"])
+
+    @cached_property
+    def started_at(self) -> datetime | None:
+        return _stored_time(self._row["started_at"])
+
+    @cached_property
+    def finished_at(self) -> datetime | None:
+        return _stored_time(self._row["finished_at"])
+
+    @cached_property
+    def heartbeat_at(self) -> datetime | None:
+        return _stored_time(self._row["heartbeat_at"])
+
+    @cached_property
+    def path(self) -> Path:
+        return Path(self._row["path"])
+
+    @cached_property
+    def status(self) -> str:
+        status = self._row["status"] or "created"
+        if status != "running":
+            return status  # liveness only ever changes what a running run reads as
         # The same inputs the catalog's status filter compares (heartbeat_at, the reader's
         # settings), so a 'status = crashed' filter and this field always agree.
-        self.status: str = effective_status({**row, "path": None}, settings)
-        self.sort_key: list[Any] = list(row.get("sort_key") or [])
+        return effective_status({**self._row, "created_at": self.created_at, "started_at": self.started_at,
+                                 "finished_at": self.finished_at, "heartbeat_at": self.heartbeat_at,
+                                 "path": None}, self._settings)
 
     def load(self) -> RunRecord:
         return RunRecord(read_run_record(self.path), self._settings)
@@ -175,6 +219,22 @@ class RunRow:
 
     def __repr__(self) -> str:
         return f"<RunRow {self.project}/{self.uuid} {self.name!r} {self.status}>"
+
+
+def _stored_json(value: Any) -> Any:
+    """A JSON column as stored: text (SQLite), already decoded (PostgreSQL's driver), or NULL."""
+    if value is None:
+        return {}
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _stored_time(value: Any) -> datetime | None:
+    """A catalog time (naive UTC) as stored: text (SQLite) or a datetime (PostgreSQL), made aware."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
 def _iso(value: datetime | None) -> str | None:

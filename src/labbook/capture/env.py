@@ -19,7 +19,30 @@ def _user() -> str | None:
         return os.environ.get("USER")
 
 
+_cache: dict[str, Any] = {}
+
+
 def installed_packages() -> dict[str, str]:
+    """Every installed distribution's version, by name. Listed once per process and ``sys.path``
+    (reading every METADATA file takes tens of milliseconds; a process's packages stay put),
+    again when a folder on the path changed (something was installed meanwhile)."""
+    key = tuple((entry, _mtime(entry)) for entry in sys.path)
+    cached = _cache.get("packages")
+    if cached is not None and cached[0] == key:
+        return dict(cached[1])
+    packages = _list_packages()
+    _cache["packages"] = (key, packages)
+    return dict(packages)
+
+
+def _mtime(path: str) -> float | None:
+    try:
+        return os.stat(path or ".").st_mtime
+    except OSError:
+        return None
+
+
+def _list_packages() -> dict[str, str]:
     from importlib import metadata
 
     packages = {}
@@ -32,7 +55,14 @@ def installed_packages() -> dict[str, str]:
 
 
 def gpus() -> list[dict[str, Any]]:
-    """GPUs seen by nvidia-smi, if it is installed; an empty list otherwise."""
+    """GPUs seen by nvidia-smi, if it is installed; an empty list otherwise. Asked once per
+    process: the machine's GPUs do not change while it runs."""
+    if "gpus" not in _cache:
+        _cache["gpus"] = _query_gpus()
+    return [dict(gpu) for gpu in _cache["gpus"]]
+
+
+def _query_gpus() -> list[dict[str, Any]]:
     smi = shutil.which("nvidia-smi")
     if not smi:
         return []

@@ -1,9 +1,9 @@
 """Liveness: knowing that a run's process is still there, and calling a run ``crashed`` when not.
 
 Every process logging to a run keeps a heartbeat file, ``heartbeat/<writer id>.json`` in the run
-folder, whose modification time a daemon thread refreshes every ``heartbeat_interval`` seconds
-(10 s by default, ``LABBOOK_HEARTBEAT_INTERVAL``). Rank 0 also copies the time into run.json's
-``heartbeat_at`` (and so into the catalog) at the same pace.
+folder, whose modification time the process's one flusher thread (``RunWriter.every``) refreshes
+every ``heartbeat_interval`` seconds (10 s by default, ``LABBOOK_HEARTBEAT_INTERVAL``). Rank 0
+also copies the time into run.json's ``heartbeat_at`` (and so into the catalog) at the same pace.
 
 A run whose run.json still says ``running`` but whose newest heartbeat is older than the crash
 timeout is reported as ``crashed`` by the read API, the CLI and the server; the rule is
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import socket
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,14 +34,14 @@ def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:
 
 
 class Heartbeat:
-    """The daemon thread that keeps one process's heartbeat file fresh."""
+    """Keeps one process's heartbeat file fresh, every ``interval`` seconds, from the run
+    writer's flusher thread (``RunWriter.every``): no thread of its own per run."""
 
     def __init__(self, parts: RunParts, interval: float) -> None:
         self._parts = parts
         self.interval = float(interval)
         self.path = heartbeat_dir(parts.path) / f"{parts.writer_id}.json"
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="labbook-heartbeat", daemon=True)
+        self._handle: list | None = None
 
     def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,14 +52,10 @@ class Heartbeat:
         if self._parts.rank == 0:
             self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
-        self._thread.start()
+        self._handle = self._parts.writer.every(self.interval, self.beat)
 
     def _beat_op(self) -> tuple:
         return ("set", "heartbeat_at", utc_now_iso())
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.beat()
 
     def beat(self) -> None:
         try:
@@ -74,5 +69,6 @@ class Heartbeat:
             self._parts.writer.update_run(self._beat_op())
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        if self._handle is not None:
+            self._parts.writer.cancel(self._handle)
+            self._handle = None

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import os
 import sqlite3
-import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, overload
@@ -25,23 +23,12 @@ import sqlalchemy as sa
 
 from labbook.catalog import schema
 from labbook.catalog.query import after_key, ordering, parse_filter
+from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
+from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
-from labbook.store.files import file_lock
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_PROCESS_LOCK = threading.Lock()
-# SQLite result codes (sqlite3 names them from Python 3.11 only)
-_SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
-
-
-def _utc(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value  # stored as naive UTC, the one form SQLite and PostgreSQL compare alike
+_CONVERTED = (sa.JSON, sa.DateTime)  # what search() leaves to RunRow to convert when read
 
 
 @overload
@@ -58,19 +45,12 @@ def as_aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def _number(value: Any) -> float | None:
-    """The numeric column of a param: bools as 0/1, finite numbers as they are, else None."""
-    if not isinstance(value, (bool, int, float)):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
 class Catalog:
     """Open (and migrate, for SQLite) the catalog at ``url``."""
 
     def __init__(self, url: str, *, auto_migrate: bool | None = None) -> None:
         self.url = url
+        self._sqlite_index: SqliteIndex | None = None
         self.path = self.sqlite_path(url)
         self.read_only = self.path is not None and self.path.is_file() and not _writable(self.path)
         if self.read_only and self.path is not None:
@@ -115,17 +95,9 @@ class Catalog:
         error = context.original_exception
         if not isinstance(error, sqlite3.DatabaseError):
             return
-        code = getattr(error, "sqlite_errorcode", None)
-        text = str(error)
-        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text \
-                or "not a database" in text:
-            raise CatalogDamagedError(self.path or self.url, text) from None
-        if code == _SQLITE_READONLY or "readonly database" in text:
-            raise CatalogError(
-                f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "
-                "changed. Reading works; to log or index, use a home you can write to "
-                "(--home or LABBOOK_HOME)."
-            ) from None
+        translated = translate(error, self.path or self.url)
+        if translated is not None:
+            raise translated from None
 
     # -- migrations ------------------------------------------------------------------------
 
@@ -184,11 +156,12 @@ class Catalog:
     def _migration_lock(self) -> Iterator[None]:
         """One migrator at a time, across threads and processes (several ranks may open a fresh
         home at once): a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
+        if self.url.startswith("sqlite:///"):
+            with creation_lock(Path(self.url[len("sqlite:///"):])):
+                yield
+            return
         with _PROCESS_LOCK:
-            if self.url.startswith("sqlite:///"):
-                with file_lock(self.url[len("sqlite:///"):] + ".migrate.lock"):
-                    yield
-            elif self.engine.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:
                     conn.execute(sa.text("SELECT pg_advisory_lock(4242001)"))
                     try:
@@ -210,29 +183,15 @@ class Catalog:
             )
 
     def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries)."""
+        """Index one run record (run.json plus merged metric summaries). A writable SQLite
+        catalog is written by ``SqliteIndex``, as the logging processes write it."""
+        if self.path is not None and not self.read_only:
+            if self._sqlite_index is None:
+                self._sqlite_index = SqliteIndex(self.path)
+            self._sqlite_index.upsert_run(record, run_file_mtime)
+            return
         uuid = record["uuid"]
-        env = record.get("env") or {}
-        code = record.get("code") or {}
-        row = {
-            "project": record["project"],
-            "name": record.get("name"),
-            "description": record.get("description"),
-            "status": record.get("status") or "created",
-            "created_at": _utc(record.get("created_at")),
-            "started_at": _utc(record.get("started_at")),
-            "finished_at": _utc(record.get("finished_at")),
-            "duration": record.get("duration"),
-            "heartbeat_at": _utc(record.get("heartbeat_at")),
-            "user": env.get("user"),
-            "host": env.get("hostname"),
-            "git_commit": code.get("commit"),
-            "path": record["path"],
-            "run_file_mtime": run_file_mtime,
-            "inputs": record.get("inputs") or {},
-            "outputs": record.get("outputs") or {},
-            "meta": record.get("meta") or {},
-        }
+        row, param_rows, metric_rows, tag_rows = run_rows(record, run_file_mtime)
         with self.engine.begin() as conn:
             self.ensure_project(conn, record["project"])
             updated = conn.execute(
@@ -242,23 +201,10 @@ class Catalog:
                 conn.execute(schema.runs.insert().values(uuid=uuid, **row))
             for table in (schema.params, schema.metrics, schema.tags):
                 conn.execute(table.delete().where(table.c.run_uuid == uuid))
-            param_rows = [
-                {"run_uuid": uuid, "section": section, "key": key, "value_num": _number(value),
-                 "value_text": value if isinstance(value, str) else None, "value_json": value}
-                for section in ("inputs", "outputs")
-                for key, value in (record.get(section) or {}).items()
-            ]
             if param_rows:
                 conn.execute(schema.params.insert(), param_rows)
-            metric_rows = [
-                {"run_uuid": uuid, "name": name, "last": _finite(s.get("last")),
-                 "min": _finite(s.get("min")), "max": _finite(s.get("max")), "count": s["count"],
-                 "last_step": s.get("last_step"), "last_timestamp": _utc(s.get("last_timestamp"))}
-                for name, s in (record.get("metrics") or {}).items()
-            ]
             if metric_rows:
                 conn.execute(schema.metrics.insert(), metric_rows)
-            tag_rows = [{"run_uuid": uuid, "tag": tag} for tag in dict.fromkeys(record.get("tags") or [])]
             if tag_rows:
                 conn.execute(schema.tags.insert(), tag_rows)
 
@@ -323,9 +269,16 @@ class Catalog:
     ) -> list[dict[str, Any]]:
         """Rows of matching runs, each with ``metrics``, ``tags``, ``inputs``, ``outputs`` and
         ``sort_key`` (its values in the ordering); ``after`` (a row's ``sort_key``) starts the
-        page after that row: keyset paging, as fast deep down as on the first page."""
+        page after that row: keyset paging, as fast deep down as on the first page.
+
+        Rows hold the values as the database returns them, unconverted: times and JSON columns
+        as stored (text on SQLite), and ``metrics`` as tuples ``(name, last, min, max, count,
+        last_step, last_timestamp)``. ``labbook.runs.RunRow`` converts a value when it is read,
+        so listing many runs costs little more than the SQL itself."""
         runs = schema.runs
-        select = sa.select(runs)
+        columns = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
+                   for c in runs.c]
+        select = sa.select(*columns).select_from(runs)
         if project is not None:
             select = select.where(runs.c.project == project)
         condition = parse_filter(filter, crashed_before)
@@ -339,30 +292,30 @@ class Catalog:
             select = select.limit(limit)
         if offset:
             select = select.offset(offset)
+        width = len(runs.c)
         with self.engine.connect() as conn:
+            result = conn.execute(select)
+            names = list(result.keys())[:width]
             rows = []
-            for found in conn.execute(select):
-                row = dict(found._mapping)
-                row["sort_key"] = [row.pop(f"_sort_{i}") for i in range(len(keys))]
+            for found in result.all():  # one fetchall, not a fetch per row
+                row = dict(zip(names, found))
+                row["sort_key"] = list(found[width:])
                 rows.append(row)
-            uuids = [row["uuid"] for row in rows]
-            metrics: dict[str, dict[str, Any]] = {u: {} for u in uuids}
-            tags: dict[str, list[str]] = {u: [] for u in uuids}
-            for chunk in _chunks(uuids, 500):
-                m = schema.metrics
-                for r in conn.execute(sa.select(m).where(m.c.run_uuid.in_(chunk))):
-                    metrics[r.run_uuid][r.name] = {
-                        "last": r.last, "min": r.min, "max": r.max, "count": r.count,
-                        "last_step": r.last_step, "last_timestamp": as_aware(r.last_timestamp),
-                    }
-                t = schema.tags
-                for r in conn.execute(sa.select(t).where(t.c.run_uuid.in_(chunk))):
-                    tags[r.run_uuid].append(r.tag)
+            metrics: dict[str, list[tuple]] = {row["uuid"]: [] for row in rows}
+            tags: dict[str, list[str]] = {uuid: [] for uuid in metrics}
+            if rows:
+                # the runs' summaries and tags, selected by the same query (no list of ids to bind)
+                chosen = select.with_only_columns(runs.c.uuid)
+                m, t = schema.metrics, schema.tags
+                metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
+                                  m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
+                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
+                    metrics[r[0]].append(tuple(r[1:]))
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
+                    tags[uuid].append(tag)
         for row in rows:
             row["metrics"] = metrics[row["uuid"]]
             row["tags"] = tags[row["uuid"]]
-            for key in ("created_at", "started_at", "finished_at", "heartbeat_at"):
-                row[key] = as_aware(row[key])
         return rows
 
     def count(self, project: str | None = None, filter: str | None = None,
@@ -377,6 +330,9 @@ class Catalog:
             return conn.execute(select).scalar_one()
 
     def close(self) -> None:
+        if self._sqlite_index is not None:
+            self._sqlite_index.close()
+            self._sqlite_index = None
         self.engine.dispose()
 
 
@@ -405,13 +361,6 @@ def _read_only_engine(path: Path) -> sa.Engine:
             return sqlite3.connect(f"{target}?immutable=1", uri=True, check_same_thread=False)
 
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
-
-
-def _finite(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import orjson
 
@@ -109,14 +110,38 @@ def metric_dtype() -> Any:
     return np.dtype([("step", "<i8"), ("timestamp", "<i8"), ("value", "<f8")])
 
 
-def encode_metric_records(steps: list[int], times_us: list[int], values: list[float]) -> bytes:
-    import numpy as np
+def encode_metric_records(steps: Sequence[int], times_us: Sequence[int], values: Sequence[float]) -> bytes:
+    """Records ``(step, timestamp µs, value)`` as the metric file's bytes (``metric_dtype``),
+    from three equally long sequences, with the standard library alone: a logging process does
+    not need numpy. Raises OverflowError or TypeError for a step or time that is not an int64,
+    or a value that is not a number."""
+    from array import array
 
-    records = np.empty(len(values), dtype=metric_dtype())
-    records["step"] = steps
-    records["timestamp"] = times_us
-    records["value"] = values
-    return records.tobytes()
+    count = len(values)
+    data = bytearray(24 * count)
+    whole = memoryview(data).cast("q")
+    whole[0::3] = steps if isinstance(steps, array) and steps.typecode == "q" else array("q", steps)
+    whole[1::3] = times_us if isinstance(times_us, array) and times_us.typecode == "q" else array("q", times_us)
+    memoryview(data).cast("d")[2::3] = (values if isinstance(values, array) and values.typecode == "d"
+                                        else array("d", values))
+    if sys.byteorder != "little":  # the files are little-endian everywhere
+        swapped = array("q", bytes(data))
+        swapped.byteswap()
+        return swapped.tobytes()
+    return bytes(data)
+
+
+def decode_metric_columns(data: bytes) -> tuple[memoryview[int], memoryview[int], memoryview[float]]:
+    """(steps, timestamps µs, values) of whole metric records, as views (no numpy; little-endian
+    hosts: elsewhere readers use ``read_metric_records``)."""
+    if sys.byteorder != "little":
+        from array import array
+
+        swapped = array("q", bytes(data))
+        swapped.byteswap()
+        data = swapped.tobytes()
+    ints = memoryview(data).cast("q")
+    return ints[0::3], ints[1::3], memoryview(data).cast("d")[2::3]
 
 
 def encode_metric_record(step: int, time_us: int, value: float) -> bytes:

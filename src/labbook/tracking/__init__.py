@@ -101,6 +101,11 @@ FORWARDED = (
 )
 
 
+# Methods whose module function hands its ``**keyword`` dict to a method taking it as a dict,
+# so a call packs its keyword arguments once, not again to pass them on.
+_AS_DICT = {"log_metrics": "_log_metrics"}
+
+
 def _forwarder(name: str) -> Callable[..., Any]:
     """A module function with exactly ``Run.<name>``'s signature (minus ``self``) that calls
     the active run's method. Generated from the signature so no call pays for ``*args``."""
@@ -117,7 +122,7 @@ def _forwarder(name: str) -> Callable[..., Any]:
             keyword_only_started = True
         elif p.kind is p.VAR_KEYWORD:
             declared.append(f"**{p.name}")
-            passed.append(f"**{p.name}")
+            passed.append(p.name if name in _AS_DICT else f"**{p.name}")
         elif p.kind is p.KEYWORD_ONLY:
             if not keyword_only_started:
                 declared.append("*")
@@ -126,14 +131,15 @@ def _forwarder(name: str) -> Callable[..., Any]:
             passed.append(f"{p.name}={p.name}")
         else:
             declared.append(f"{p.name}{default}")
-            passed.append(p.name if p.kind is p.POSITIONAL_ONLY else f"{p.name}={p.name}")
+            by_position = p.kind is p.POSITIONAL_ONLY or name in _AS_DICT
+            passed.append(p.name if by_position else f"{p.name}={p.name}")
     source = (
         f"def {name}({', '.join(declared)}):\n"
         f"    try:\n"
         f"        run = _active[0]\n"
         f"    except IndexError:\n"
         f"        raise NoActiveRunError({name!r}) from None\n"
-        f"    return run.{name}({', '.join(passed)})\n"
+        f"    return run.{_AS_DICT.get(name, name)}({', '.join(passed)})\n"
     )
     namespace: dict[str, Any] = {"_active": _active, "NoActiveRunError": NoActiveRunError, **defaults}
     exec(source, namespace)  # noqa: S102 - the source is built from our own signatures only

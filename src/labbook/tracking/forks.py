@@ -101,6 +101,7 @@ def adopt(run: Run) -> None:
     )
     run._metrics = run._writer.metrics
     run._metric_series = {}
+    run._metric_rows = {}
     run._hooks.release_sigterm()
 
 

@@ -67,6 +67,14 @@ def _never_crash_class(cls: type[R]) -> type[R]:
     for name in dir(cls):
         if name.startswith("log_") and name not in _NOT_GUARDED:
             namespace[name] = _guarded(name, getattr(cls, name))
+    if "log_metrics" in namespace and hasattr(cls, "_log_metrics"):
+        # what tracking.log_metrics calls (its keyword dict as it is) goes through the guard too
+        guarded_metrics = namespace["log_metrics"]
+
+        def _log_metrics(self: Any, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
+            guarded_metrics(self, step, timestamp, **metrics)
+
+        namespace["_log_metrics"] = _log_metrics
     return type(f"NeverCrash{cls.__name__}", (cls,), namespace)
 
 

@@ -47,6 +47,7 @@ from labbook.errors import (
     NotAvailableError,
     RunStateError,
 )
+from labbook.gcfreeze import freeze_imports
 from labbook.media.methods import MediaMethods
 from labbook.store.layout import RunFolder, RunStore
 from labbook.store.names import check_name, check_project, lone_surrogate
@@ -67,7 +68,7 @@ STATUSES = frozenset({
     "running", "processing", "stopping", "failed", "stopped", "succeeded", "skipped", "warning",
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
-_time = time.time
+_time_ns = time.time_ns
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -263,7 +264,7 @@ class Run(ArtifactMethods, MediaMethods):
                 f"Cannot write {self._folder.run_file}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        import numpy  # noqa: F401 - loaded here, not by the writer thread under a busy loop
+        freeze_imports("run")  # what is imported by now is never walked by a full collection
 
         from labbook.catalog.indexer import RunIndexer
 
@@ -286,6 +287,7 @@ class Run(ArtifactMethods, MediaMethods):
                                closers=self._closers)
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, int] = {}
+        self._metric_rows: dict[tuple[str, ...], tuple[int, ...]] = {}  # log_metrics names -> ids
         from labbook.capture.env import entry_file
 
         entry = entry_file()  # now: the background capture may run after the script has ended
@@ -401,27 +403,48 @@ class Run(ArtifactMethods, MediaMethods):
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         self._metrics.append(
-            (series, step, _time() if timestamp is None else to_epoch_us(timestamp) / 1e6, value)
+            (series, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000, value)
         )
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()
 
     def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
         """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
+        self._queue_metrics(step, timestamp, metrics)
+
+    def _queue_metrics(self, step: int | None, timestamp: Any, metrics: dict[str, Any]) -> None:
+        """``log_metrics`` with the metrics as one dict. The step is queued as ONE record,
+        ``(ids, step, time, values)``, which the writer splits into the metrics' files."""
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
-        moment = _time() if timestamp is None else to_epoch_us(timestamp) / 1e6
-        records = []
-        for name, value in metrics.items():
-            series = self._metric_series.get(name)
-            if series is None:
-                series = self._new_metric_series(name)
+        names = tuple(metrics)
+        ids = self._metric_rows.get(names)
+        if ids is None:
+            if not names:
+                return
+            ids = self._new_metric_row(names)
+        values = tuple(metrics.values())
+        for value in values:
             if type(value) is not float:
-                value = metric_value(name, value)
-            records.append((series, step, moment, value))
-        self._metrics.extend(records)  # all or nothing: a bad value above logs none of them
+                values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
+                break  # all or nothing: a bad value above logs none of them
+        self._metrics.append((ids, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000,
+                              values))
         if len(self._metrics) > self._max_pending:
             self._writer.backpressure()
+
+    # What tracking.log_metrics calls with its keyword arguments as they are (no re-packing);
+    # the never-crash class guards it as it guards log_metrics (tracking/guard.py).
+    _log_metrics = _queue_metrics
+
+    def _new_metric_row(self, names: tuple[str, ...]) -> tuple[int, ...]:
+        """The series ids of a ``log_metrics`` call's names, kept for the next call with the same."""
+        ids = []
+        for name in names:
+            series = self._metric_series.get(name)
+            ids.append(self._new_metric_series(name) if series is None else series)
+        row = self._metric_rows[names] = tuple(ids)
+        return row
 
     def _new_metric_series(self, name: str) -> int:
         self._check_open("log_metric")
@@ -640,6 +663,7 @@ class Run(ArtifactMethods, MediaMethods):
                 self._indexer.close()
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
+            self._metric_rows = {}
             self._hooks.uninstall()
         _forget_active(self)
         self._report_losses()
@@ -667,6 +691,7 @@ class Run(ArtifactMethods, MediaMethods):
                 return
             self._ended = True
             self._metric_series = {}
+            self._metric_rows = {}
             self._writer.close()
         if self._writer.started:
             self._report_losses()
@@ -725,6 +750,7 @@ class Run(ArtifactMethods, MediaMethods):
         """On the writer thread, at a new failure: send the next ``log_metric`` call through
         ``_check_open``, which raises it (the hot path itself checks nothing)."""
         self._metric_series = {}
+        self._metric_rows = {}
 
     # -- background work (writer thread) ------------------------------------------------------
 

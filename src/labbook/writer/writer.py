@@ -1,8 +1,9 @@
 """The run writer: takes logged records on the caller's thread and writes them off it.
 
-The caller's side is a list append (atomic under the GIL) of a small tuple; a background thread
-takes what is pending at least every ``flush_interval`` seconds, encodes it with numpy or orjson,
-and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
+The caller's side is a list append (atomic under the GIL) of a small tuple (one per
+``log_metric``, one per ``log_metrics`` call); the process's one flusher thread (``_Flusher``,
+shared by every open writer) takes what is pending at least every ``flush_interval`` seconds,
+encodes it (``array``, orjson; no numpy) and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
 to catch up (back-pressure), which is the documented policy.
 
 Nothing is lost without a count, and no file is left damaged:
@@ -28,6 +29,8 @@ import os
 import threading
 import time
 import traceback
+from array import array
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Callable
@@ -41,6 +44,7 @@ from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
+_US = (1000).__rfloordiv__  # queued times are ns (time.time_ns()); the files hold µs
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
@@ -146,7 +150,8 @@ class RunWriter:
         self.after_flush = after_flush
         self.on_failure = on_failure  # called on the writer thread when a failure is first seen
         self.on_start = on_start  # called once, when the thread starts
-        # pending records: metrics (metric id, step or None, epoch seconds, value);
+        # pending records: metrics (metric id, step or None, epoch ns, value), or for one
+        # log_metrics call (metric ids, step or None, epoch ns, values);
         # events (Series, step or None, epoch µs, JSON value)
         self.metrics: list[tuple] = []
         self.events: list[tuple] = []
@@ -154,8 +159,12 @@ class RunWriter:
         self.run_ops: list[Op] = []
         self._series: dict[tuple[str, str], Series] = {}
         self._by_id: list[Series] = []
-        self._cond = threading.Condition()
+        self._flusher: _Flusher | None = None
+        self._cond = _CONDITION  # shared with the process's flusher thread (see _Flusher)
         self._start_lock = threading.Lock()
+        self._next_flush = 0.0
+        self._busy = False  # being drained by the flusher thread
+        self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
         self._fsync_requested = False
@@ -178,10 +187,12 @@ class RunWriter:
         with self._start_lock:
             if self._thread is not None:
                 return
-            thread = threading.Thread(target=self._loop, name=f"labbook-writer-{self.writer_id}",
-                                      daemon=True)
-            thread.start()
-            self._thread = thread
+            flusher = _the_flusher()
+            self._cond = flusher.cond
+            self._next_flush = time.monotonic() + self.flush_interval
+            flusher.add(self)
+            self._flusher = flusher
+            self._thread = flusher.thread
         if self.on_start is not None:
             self.on_start()
 
@@ -268,12 +279,12 @@ class RunWriter:
         """Write everything, fsync, and stop. What still cannot be written is dropped, counted."""
         if self._closed:
             return
-        if self._thread is not None:
+        if self._flusher is not None:
             with self._cond:
                 self._closing = True
-                self._requested += 1
-                self._cond.notify_all()
-            self._thread.join()
+                while self._busy and self._flusher_alive():  # the flusher is draining this writer
+                    self._cond.wait(0.1)
+                self._flusher.writers.discard(self)
         self._drain(fsync=True, final=True)
         self._closed = True
 
@@ -299,29 +310,51 @@ class RunWriter:
                     for reason, (count, message) in sorted(self.dropped.items())}
 
     def _alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        """Whether the flusher thread drains this writer (it does not once close() began)."""
+        return not self._closing and self._flusher_alive()
+
+    def _flusher_alive(self) -> bool:
+        flusher = self._flusher
+        return flusher is not None and flusher.pid == os.getpid() and flusher.thread.is_alive()
 
     # -- writer thread -------------------------------------------------------------------
 
-    def _loop(self) -> None:
-        next_flush = time.monotonic() + self.flush_interval
-        while True:
-            with self._cond:
-                while (not self._closing and self._requested == self._completed
-                       and time.monotonic() < next_flush
-                       and len(self.metrics) + len(self.events) <= self.max_pending // 2):
-                    self._cond.wait(max(0.0, min(next_flush - time.monotonic(), 0.05)))
-                ticket = self._requested
-                closing = self._closing
-                fsync = self._fsync_requested
-                self._fsync_requested = False
-            self._drain(fsync)
-            next_flush = time.monotonic() + self.flush_interval
-            with self._cond:
-                self._completed = max(self._completed, ticket)
-                self._cond.notify_all()
-            if closing:
-                return
+    def every(self, interval: float, function: Callable[[], None]) -> list:
+        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time one
+        interval from now, until ``cancel(handle)`` (what a heartbeat does, without a thread of
+        its own). It must be quick and must not wait for this writer."""
+        if self._thread is None:
+            self._start()
+        handle = [time.monotonic() + interval, float(interval), function]
+        with self._cond:
+            self._periodic.append(handle)
+            self._cond.notify_all()
+        return handle
+
+    def cancel(self, handle: list) -> None:
+        """Stop calling ``every``'s function; returns once it is not running."""
+        with self._cond:
+            while self._busy and self._flusher_alive():
+                self._cond.wait(0.1)
+            if handle in self._periodic:
+                self._periodic.remove(handle)
+
+    def _due(self, now: float) -> bool:
+        """Whether the flusher thread should drain this writer now (called holding _cond)."""
+        return (self._requested != self._completed or now >= self._next_flush
+                or len(self.metrics) + len(self.events) > self.max_pending // 2)
+
+    def _next_time(self) -> float:
+        return min([self._next_flush, *(entry[0] for entry in self._periodic)])
+
+    def _run_periodic(self, now: float) -> None:
+        for entry in list(self._periodic):
+            if entry[0] <= now:
+                entry[0] = now + entry[1]
+                try:
+                    entry[2]()
+                except Exception:  # noqa: BLE001 - reported at end(); the next call may work
+                    self.errors.append(traceback.format_exc())
 
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
@@ -398,41 +431,65 @@ class RunWriter:
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
+        """Encode and write the queued metric records. A record is ``(series id, step or None,
+        time in ns, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
+        ``log_metrics`` call; columns are built with ``array`` (no numpy in a logging process)."""
         count = len(self.metrics)
         if not count:
             return set()
         records = self.metrics[:count]
         del self.metrics[:count]
-        try:
-            columns = _metric_columns(records)
-        except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
-            records = self._valid_metric_records(records)
-            if not records:
-                return set()
-            columns = _metric_columns(records)
-        import numpy as np
-
-        ids, step_arr, times_us, values, has_missing_steps = columns
-        count = len(ids)
-        if ids.count(ids[0]) == count:
-            groups = [(ids[0], slice(None))]  # the common case: one series, no regrouping
+        touched: set[Series] = set()
+        ids = list(map(_FIRST, records))
+        first = ids[0]
+        one_kind = ids.count(first) == count
+        if one_kind and type(first) is tuple:
+            # The common log_metrics case: every record is one step of the same metrics,
+            # encoded column by column without splitting the records.
+            try:
+                steps, times_us, has_missing_steps = _step_columns(records)
+                values = array("d", chain.from_iterable(map(_FOURTH, records)))
+                if len(values) != count * len(first):
+                    raise ValueError("rows of different lengths")
+            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                records = _split_rows(records)
+                ids, one_kind = list(map(_FIRST, records)), False
+            else:
+                width = len(first)
+                for column, series_id in enumerate(first):
+                    self._write_metric_group(series_id, steps, times_us, values[column::width],
+                                             has_missing_steps, failed, touched)
+                return touched
+        elif not one_kind and tuple in set(map(type, ids)):  # log_metric and log_metrics mixed
+            records = _split_rows(records)
+            ids = list(map(_FIRST, records))
+            one_kind = ids.count(ids[0]) == len(ids)
+        if one_kind:
+            groups = {ids[0]: records}  # the common case: one series, no regrouping
         else:
-            id_arr = np.fromiter(ids, np.int64, count=count)
-            order = np.argsort(id_arr, kind="stable")
-            sorted_ids = id_arr[order]
-            bounds = [0, *(np.flatnonzero(np.diff(sorted_ids)) + 1).tolist(), count]
-            groups = [(int(sorted_ids[a]), order[a:b]) for a, b in zip(bounds, bounds[1:])]
-        touched = set()
-        for series_id, index in groups:
-            series = self._by_id[series_id]
-            s_steps, s_times, s_values = step_arr[index], times_us[index], values[index]
-            if has_missing_steps:
-                s_steps = self._fill_steps(series, s_steps.copy())
-            series.next_step = int(s_steps[-1]) + 1
-            payload = fmt.encode_metric_records(s_steps, s_times, s_values)
-            if self._queue(series, payload, len(s_values)) and self._write(series, failed):
-                touched.add(series)
+            groups = {}
+            for record in records:  # in logging order within each series
+                groups.setdefault(record[0], []).append(record)
+        for series_id, group in groups.items():
+            try:
+                columns = _metric_columns(group)
+            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                group = self._valid_metric_records(group)
+                if not group:
+                    continue
+                columns = _metric_columns(group)
+            self._write_metric_group(series_id, *columns, failed, touched)
         return touched
+
+    def _write_metric_group(self, series_id: int, steps: list, times_us: array, values: array,
+                            has_missing_steps: bool, failed: list, touched: set) -> None:
+        series = self._by_id[series_id]
+        if has_missing_steps:
+            steps = self._fill_steps(series, list(steps))
+        series.next_step = steps[-1] + 1
+        payload = fmt.encode_metric_records(steps, times_us, values)
+        if self._queue(series, payload, len(values)) and self._write(series, failed):
+            touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
         """The records the binary format can hold; every other one is counted and reported."""
@@ -442,43 +499,49 @@ class RunWriter:
             try:
                 if step is not None and not (type(step) is int and fmt.STEP_MIN <= step <= fmt.STEP_MAX):
                     raise ValueError(f"step={step!r:.40} is not an int64 step")
-                if not fmt.EPOCH_US_MIN <= round(float(moment) * 1e6) <= fmt.EPOCH_US_MAX:
+                # epoch ns as queued, or epoch seconds (a float) from older callers
+                time_us = moment // 1000 if type(moment) is int else round(float(moment) * 1e6)
+                if not fmt.EPOCH_US_MIN <= time_us <= fmt.EPOCH_US_MAX:
                     raise ValueError(f"timestamp {moment!r:.40} is out of range")
-                float(value)
+                value = float(value)
             except (OverflowError, ValueError, TypeError) as error:
                 name = self._by_id[series_id].name
                 message = f"log_metric({name!r}) at step {step!r:.40}: {error}; the point was left out."
                 self._left_out("invalid_value", 1, message, InvalidValueError(message))
                 continue
-            valid.append(record)
+            valid.append((series_id, step, time_us * 1000, value))
         return valid
 
     @staticmethod
-    def _fill_steps(series: Series, steps):
+    def _fill_steps(series: Series, steps: list) -> list:
         """A point logged without a step takes the step after the series' previous point."""
         next_step = series.next_step
-        for i, step in enumerate(steps.tolist()):
-            if step == fmt.NO_STEP:
+        for i, step in enumerate(steps):
+            if step is None:
                 steps[i] = step = next_step
             next_step = step + 1
         return steps
 
     def _summarise(self, series: Series, payload: bytes) -> None:
-        import numpy as np
-
-        records = np.frombuffer(payload, dtype=fmt.metric_dtype())
-        steps, times_us, values = records["step"], records["timestamp"], records["value"]
-        finite = values[np.isfinite(values)]
+        steps, times_us, values = fmt.decode_metric_columns(payload)
+        count = len(values)
+        if not count:
+            return
         summary = series.summary or {"count": 0, "min": None, "max": None}
-        summary["count"] += int(len(values))
+        summary["count"] += count
+        try:
+            all_finite = math.isfinite(math.fsum(values))
+        except (OverflowError, ValueError):  # inf - inf, or a sum past the float range
+            all_finite = False
+        finite = values if all_finite else [v for v in values if math.isfinite(v)]
         if len(finite):
-            low, high = float(finite.min()), float(finite.max())
+            low, high = min(finite), max(finite)
             summary["min"] = low if summary["min"] is None else min(summary["min"], low)
             summary["max"] = high if summary["max"] is None else max(summary["max"], high)
-        last = float(values[-1])
+        last = values[-1]
         summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
-        summary["last_step"] = int(steps[-1])
-        summary["last_timestamp"] = fmt.iso(int(times_us[-1]))
+        summary["last_step"] = steps[-1]
+        summary["last_timestamp"] = fmt.iso(times_us[-1])
         series.summary = summary
         self._summaries_due = True
 
@@ -583,24 +646,121 @@ class RunWriter:
         self._summaries_due = False
 
 
-def _metric_columns(records: list[tuple]):
-    """(ids, steps, times in µs, values, has missing steps) of queued metric records, as numpy
-    columns; raises OverflowError, ValueError or TypeError for a record the format cannot hold."""
-    import numpy as np
+_CONDITION = threading.Condition()  # every writer's and the flusher's: one lock, one wake-up
 
-    count = len(records)
-    # Column by column: map(itemgetter) is ~5x faster than zip(*records) on a million tuples.
-    ids = list(map(_FIRST, records))
+
+class _Flusher:
+    """The one thread per process that drains every open ``RunWriter``: each at least every
+    ``flush_interval`` seconds, at once when asked (``wake``, ``flush``) or when its pending
+    records pass half of ``max_pending``. A run starts and stops no thread of its own; a
+    forked child gets its own flusher when one of its writers first starts."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.cond = _CONDITION
+        self.writers: set[RunWriter] = set()
+        self.thread = threading.Thread(target=self._loop, name="labbook-writer", daemon=True)
+        self.thread.start()
+
+    def add(self, writer: RunWriter) -> None:
+        with self.cond:
+            self.writers.add(writer)
+            self.cond.notify_all()
+
+    def _loop(self) -> None:
+        cond = self.cond
+        while True:
+            with cond:
+                while True:
+                    now = time.monotonic()
+                    ready = [w for w in self.writers if w._due(now)]
+                    ticking = [w for w in self.writers if w._periodic
+                               and min(entry[0] for entry in w._periodic) <= now]
+                    if ready or ticking:
+                        break
+                    soonest = min((w._next_time() for w in self.writers), default=now + 0.05)
+                    cond.wait(max(0.0, min(soonest - now, 0.05)))
+                work = []
+                for writer in ready:
+                    work.append((writer, writer._requested, writer._fsync_requested))
+                    writer._fsync_requested = False
+                    writer._busy = True
+                for writer in ticking:
+                    writer._busy = True
+            for writer in ticking:
+                try:
+                    writer._run_periodic(now)
+                finally:
+                    if writer not in ready:
+                        with cond:
+                            writer._busy = False
+                            cond.notify_all()
+            for writer, ticket, fsync in work:
+                try:
+                    writer._drain(fsync)
+                finally:
+                    writer._next_flush = time.monotonic() + writer.flush_interval
+                    with cond:
+                        writer._busy = False
+                        writer._completed = max(writer._completed, ticket)
+                        cond.notify_all()
+
+
+_flushers: list[_Flusher] = []
+_flusher_lock = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts with no flusher and fresh locks (the parent's thread is not there,
+    and it may have held them at the fork); the writers it opens use these."""
+    global _CONDITION, _flusher_lock
+    _CONDITION = threading.Condition()
+    _flusher_lock = threading.Lock()
+    _flushers.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _the_flusher() -> _Flusher:
+    with _flusher_lock:
+        if not _flushers or _flushers[0].pid != os.getpid() or not _flushers[0].thread.is_alive():
+            _flushers[:] = [_Flusher()]
+        return _flushers[0]
+
+
+def _split_rows(records: list[tuple]) -> list[tuple]:
+    """Queued records with each ``log_metrics`` row ``(ids, step, time, values)`` split into one
+    ``(id, step, time, value)`` record per metric, in the order they were logged."""
+    out: list[tuple] = []
+    for record in records:
+        ids = record[0]
+        if type(ids) is tuple:
+            _, step, moment, values = record
+            out.extend((series_id, step, moment, value) for series_id, value in zip(ids, values))
+        else:
+            out.append(record)
+    return out
+
+
+def _step_columns(records: list[tuple]) -> tuple[list, array, bool]:
+    """(steps, times in µs, has missing steps) of queued records; raises OverflowError,
+    ValueError or TypeError for a step or time the format cannot hold."""
     steps = list(map(_SECOND, records))
-    times = np.fromiter(map(_THIRD, records), np.float64, count=count) * 1e6
-    if not (times.min() >= fmt.EPOCH_US_MIN and times.max() <= fmt.EPOCH_US_MAX):
+    times_us = array("q", map(_US, map(_THIRD, records)))
+    if not (fmt.EPOCH_US_MIN <= min(times_us) and max(times_us) <= fmt.EPOCH_US_MAX):
         raise ValueError("a timestamp is out of range")
-    times_us = times.round().astype(np.int64)
-    values = np.fromiter(map(_FOURTH, records), np.float64, count=count)
     has_missing_steps = None in steps
-    if has_missing_steps:
-        steps = [fmt.NO_STEP if step is None else step for step in steps]
-    step_arr = np.fromiter(steps, np.int64, count=count)
-    if not has_missing_steps and step_arr.min() == fmt.NO_STEP:
-        raise ValueError("a step is out of range")
-    return ids, step_arr, times_us, values, has_missing_steps
+    if not has_missing_steps:
+        steps = array("q", steps)  # OverflowError past int64, TypeError for a non-int
+        if min(steps) == fmt.NO_STEP:
+            raise ValueError("a step is out of range")
+    return steps, times_us, has_missing_steps
+
+
+def _metric_columns(records: list[tuple]) -> tuple[list, array, array, bool]:
+    """(steps, times in µs, values, has missing steps) of one series' queued records."""
+    steps, times_us, has_missing_steps = _step_columns(records)
+    values = array("d", map(_FOURTH, records))
+    return steps, times_us, values, has_missing_steps
