@@ -362,6 +362,7 @@ def test_zoom_rereads_full_resolution(page):
     page.get_by_role("link", name="run-05").click()
     panel = page.locator(".panel[data-metric='train/loss']")
     panel.locator("canvas").wait_for()
+    panel.scroll_into_view_if_needed()  # the drag below happens where the chart is on screen
     info = panel.locator(".panel-info")
     assert "3000 points, min/max per bucket" in info.inner_text()
     box = panel.locator(".u-over").bounding_box()

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef } from "react";
+import { useEffect, useMemo, useRef, type ReactNode } from "react";
 import { Link } from "react-router";
 import { getCoreRowModel, useReactTable, type ColumnDef } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
@@ -20,6 +20,8 @@ interface Props {
   onToggle: (uuid: string) => void;
   onToggleAll: () => void;
   onNeedMore: () => void;
+  /** A cell drawn by the caller (tags edited in place); undefined: the value as text. */
+  renderCell?: (run: RunRow, column: string) => ReactNode | undefined;
 }
 
 function widthOf(id: string): number {
@@ -38,7 +40,7 @@ function widthOf(id: string): number {
  * next page.
  */
 export function RunsTable(props: Props) {
-  const { rows, columns, sort, selected, hasMore, loadingMore, onSort, onToggle, onToggleAll, onNeedMore } = props;
+  const { rows, columns, sort, selected, hasMore, loadingMore, onSort, onToggle, onToggleAll, onNeedMore, renderCell } = props;
   const scroller = useRef<HTMLDivElement>(null);
 
   const defs = useMemo<ColumnDef<RunRow>[]>(
@@ -124,10 +126,11 @@ export function RunsTable(props: Props) {
               {cols.map((c) => {
                 const id = leaf[c.index].id;
                 const text = row.getValue<string>(id);
+                const custom = renderCell?.(run, id);
                 return (
                   <div key={id} role="gridcell" data-col={id} className={`rt-cell ${isNumeric(id) ? "num" : ""}`}
                        style={{ left: c.start + SELECT_WIDTH, width: c.size }} title={text}>
-                    {id === "name" ? <Link to={`/runs/${run.uuid}`}>{text}</Link>
+                    {custom !== undefined ? custom : id === "name" ? <Link to={`/runs/${run.uuid}`}>{text}</Link>
                       : id === "status" ? <StatusBadge status={run.status} /> : text}
                   </div>
                 );
