@@ -9,6 +9,7 @@ the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the d
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import subprocess
@@ -107,8 +108,9 @@ def _get(url: str) -> tuple[int, str]:
         return error.code, ""
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
+@contextlib.contextmanager
+def serve(home: Path, env: dict[str, str]):
+    """``labbook ui`` (or LABBOOK_TEST_SERVER_CMD) over ``home`` on a free port: its base URL."""
     from labbook.dashboard import static_dir
 
     require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
@@ -116,10 +118,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
     port = free_port()
     command = _server_command(port)
-    home = tmp_path_factory.mktemp("dashboard") / ".labbook"
-    env = python_env(home)
-    subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=120, cwd=home.parent)
-    log = open(home.parent / "server.log", "wb")
+    log_path = home.parent / f"server-{port}.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -127,7 +127,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"the server exited ({process.returncode}): "
-                            f"{(home.parent / 'server.log').read_text(errors='replace')[-2000:]}")
+                            f"{log_path.read_text(errors='replace')[-2000:]}")
             try:
                 if _get(f"{base}/api/v1/health")[0] == 200:
                     break
@@ -147,6 +147,29 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             process.kill()
             process.wait(timeout=10)
         log.close()
+
+
+@contextlib.contextmanager
+def catalog_env(backend: str, home: Path):
+    """The environment of a child process using ``home``, with a fresh PostgreSQL catalog
+    (dropped afterwards) when ``backend`` is postgresql."""
+    if backend == "sqlite":
+        yield python_env(home)
+        return
+    from tests.test_catalog import fresh_postgres
+
+    with fresh_postgres() as url:
+        yield python_env(home, LABBOOK_CATALOG_URL=url)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp(f"dashboard-{request.param}") / ".labbook"
+    home.mkdir(parents=True)
+    with catalog_env(request.param, home) as env:
+        subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=180, cwd=home.parent)
+        with serve(home, env) as base:
+            yield base
 
 
 @pytest.fixture(scope="module")

@@ -68,6 +68,14 @@ def test_names_counts_and_group_bands(home, tmp_path, backend):  # noqa: F811 - 
             bad = api.get("/runs/count", params={"project": PROJECT, "filter": "params.lr <"})
             assert bad.status_code in (400, 422) and bad.json()["error"]["field"] == "filter"
 
+            whole = [r["uuid"] for r in api.get("/runs", params={"order_by": "name", "limit": 100}).json()["runs"]]
+            window = api.get("/runs/window", params={"order_by": "name", "offset": 2, "limit": 3}).json()
+            assert [r["uuid"] for r in window["runs"]] == whole[2:5] and len(whole) == 9
+            filtered = api.get("/runs/window", params={"project": "bands", "filter": "params.opt = 'a'",
+                                                       "order_by": "-name", "offset": 1}).json()
+            assert [r["name"] for r in filtered["runs"]] == ["g1", "g0"]  # after no-metric
+            assert api.get("/runs/window", params={"filter": "params.lr <"}).status_code in (400, 422)
+
             runs = [made[k] for k in ("g0", "g1", "g2", "g3", "no-metric")]
             answer = api.post("/series/groups", json={"runs": runs, "metric": "m", "group_by": "opt"}).json()
             assert answer["raw"] and answer["missing"] == [made["no-metric"]]

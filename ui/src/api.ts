@@ -329,3 +329,12 @@ export async function runFileText(uuid: string, path: string, signal?: AbortSign
   if (!response.ok) throw new ApiError(response.status, "http_error", `${response.status} reading ${path}`);
   return response.text();
 }
+
+/** The runs at positions [offset, offset + limit) of the ordering (a table's scrollbar jump). */
+export function runWindow(search: RunSearch & { offset: number }, signal?: AbortSignal): Promise<RunPage> {
+  const qs = queryString({
+    project: search.project, filter: search.filter, order_by: search.orderBy ?? [], columns: search.columns ?? [],
+    offset: search.offset, limit: search.limit,
+  });
+  return request<RunPage>(`/runs/window${qs}`, {}, signal);
+}

@@ -2,8 +2,10 @@
 chooser), how many runs a filter matches, and group bands (runs grouped by a param: the
 group's mean with its min/max band, computed here over one x grid).
 
-Names come from the catalog in one grouped query, most used first, searchable and capped, so
-a project with thousands of param or metric names answers with the few that match.
+Names come from the catalog in one grouped query over the project's newest ``NAME_SAMPLE``
+runs (an index range, so it costs the same at 100 or 100,000 runs), most used first,
+searchable and capped: a project with thousands of param or metric names answers with the few
+that match. A name that only runs older than those use is not listed (it still filters and sorts).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from labbook.server.routes_runs import Data, Who
 router = APIRouter(tags=["runs"])
 READ = scope("read")
 NAME_LIMIT = 1000
+NAME_SAMPLE = 5000  # names are read from this many of the newest runs
 NameKind = Literal["params", "outputs", "metrics", "tags"]
 
 
@@ -38,6 +41,7 @@ class Names(BaseModel):
     kind: str
     names: list[NameCount] = Field(description="Most used first, then by name.")
     truncated: bool = Field(description="More names match than were returned (narrow with q=).")
+    sampled_runs: int = Field(description=f"The newest runs the names were read from (at most {NAME_SAMPLE}).")
 
 
 class RunCount(BaseModel):
@@ -86,7 +90,8 @@ def names(data: Data, who: Who,
           project: Optional[str] = Query(None, max_length=255, description="Only this project's runs."),
           q: str = Query("", max_length=512, description="Only names containing this text (any case)."),
           limit: int = Query(200, ge=1, le=NAME_LIMIT)) -> Names:
-    """The param, output, metric or tag names a project's runs use, with how many runs use each."""
+    """The param, output, metric or tag names the project's newest runs use (at most 5,000 runs),
+    with how many of those runs use each."""
     project = data._project_scope(who, project)
     R = schema.runs
     if kind in ("params", "outputs"):
@@ -98,14 +103,17 @@ def names(data: Data, who: Who,
         table, column, where = schema.tags, schema.tags.c.tag, []
     if q:
         where.append(sa.func.lower(column).contains(q.lower(), autoescape=True))
+    newest = sa.select(R.c.uuid).order_by(R.c.created_at.desc()).limit(NAME_SAMPLE)
     if project is not None:
-        where.append(table.c.run_uuid.in_(sa.select(R.c.uuid).where(R.c.project == project)))
+        newest = newest.where(R.c.project == project)
+    sample = newest.subquery()
     runs = sa.func.count().label("runs")
-    select = (sa.select(column.label("name"), runs).where(*where).group_by(column)
-              .order_by(runs.desc(), column).limit(limit + 1))
+    select = (sa.select(column.label("name"), runs).select_from(table.join(sample, table.c.run_uuid == sample.c.uuid))
+              .where(*where).group_by(column).order_by(runs.desc(), column).limit(limit + 1))
     with _catalog(data).engine.connect() as conn:
         found = [NameCount(name=r.name, runs=r.runs) for r in conn.execute(select)]
-    return Names(kind=kind, names=found[:limit], truncated=len(found) > limit)
+        sampled = conn.execute(sa.select(sa.func.count()).select_from(sample)).scalar_one()
+    return Names(kind=kind, names=found[:limit], truncated=len(found) > limit, sampled_runs=sampled)
 
 
 @router.get("/runs/count", response_model=RunCount, openapi_extra=READ)
@@ -121,6 +129,28 @@ def count_runs(data: Data, who: Who,
     except LabbookError as error:
         raise library_error(error, "filter") from None
     return RunCount(count=count)
+
+
+@router.get("/runs/window", response_model=models.RunPage, openapi_extra=READ)
+def run_window(data: Data, who: Who,
+               project: Optional[str] = Query(None, max_length=255),
+               filter: Optional[str] = Query(None, max_length=10_000),
+               order_by: list[str] = Query([], max_length=8),
+               columns: list[str] = Query([], max_length=200),
+               offset: int = Query(0, ge=0, le=10_000_000, description="Rows to skip: the window's first row."),
+               limit: int = Query(100, ge=1, le=models.MAX_LIMIT)) -> models.RunPage:
+    """The runs at positions ``[offset, offset + limit)`` of the ordering: what a table shows
+    when its user drags the scrollbar to row 50,000 (GET /runs pages onward from a cursor)."""
+    import labbook
+
+    project = data._project_scope(who, project)
+    columns = [c for item in columns for c in item.split(",") if c.strip()]
+    try:
+        rows = labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit, offset=offset,
+                                   home=data.home)
+    except LabbookError as error:
+        raise library_error(error, "filter" if filter else "order_by") from None
+    return models.RunPage(runs=[views.run_row(r, columns) for r in rows], next_cursor=None)
 
 
 def _param(inputs: dict, name: str) -> Any:

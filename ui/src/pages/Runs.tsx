@@ -10,12 +10,14 @@ import { ErrorBox } from "../components/Layout";
 import { RunsTable } from "../components/RunsTable";
 import { TagsCell } from "../components/TagsCell";
 import { anyLive, defaultColumns } from "../runsDefaults";
+import { useRunWindows } from "../runWindows";
 import { decodeRunsView, DEFAULT_COLUMNS, encodeRunsView, nextSort, type RunsView } from "../url";
 
 const PAGE = 200;
 const NAMES = 1000; // names per kind for completion and the chooser; more are searched on the server
 const LIVE_MS = 3000; // running runs' rows are re-read this often
 const LIVE_PAGES = 5; // ... while at most this many pages are loaded
+const WINDOW_FROM = 2000; // more matching runs than this: rows are read by position where the table shows them
 
 function useNames(project: string, kind: NameKind) {
   return useQuery({
@@ -69,6 +71,9 @@ export default function Runs() {
     enabled: !!view.filter,
   });
 
+  const windowed = (count.data ?? 0) > WINDOW_FROM && !runs.isError;
+  const windowSearch = useMemo(() => ({ project, filter: view.filter || null, orderBy: view.sort }), [project, view.filter, view.sort]);
+  const windows = useRunWindows(windowSearch, count.data ?? 0, windowed);
   const rows = useMemo(() => (runs.isError ? [] : runs.data?.pages.flatMap((p) => p.runs) ?? []), [runs.data, runs.isError]);
   const names = useMemo<Names>(() => {
     const seen = namesOf(rows);
@@ -103,13 +108,18 @@ export default function Runs() {
   const filterError = runs.isError ? runs.error : null;
   const inFilterBox = filterError instanceof ApiError && (filterError.field === "filter" || filterError.code === "bad_query");
   const matching = count.data ?? (runs.hasNextPage ? undefined : rows.length);
+  const firstPage = runs.data?.pages[0]?.runs;
+  const rowAt = useCallback(
+    (index: number) => (firstPage && index < firstPage.length ? firstPage[index] : windows.rowAt(index)),
+    [firstPage, windows],
+  );
 
   return (
     <section className="page runs-page">
       <div className="page-head">
         <h1><Link to="/">Projects</Link> / {project}</h1>
         <div className="counts">
-          {runs.isPending ? "Loading runs…" : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
+          {runs.isPending ? "Loading runs…" : windowed ? `${matching!.toLocaleString("en")} runs` : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
           {matching !== undefined && !runs.isPending ? (
             <span className="run-total" aria-label="Matching runs">
               {" · "}{view.filter ? `${matching.toLocaleString("en")} match` : `${matching.toLocaleString("en")} in all`}
@@ -130,6 +140,9 @@ export default function Runs() {
       {filterError && !inFilterBox ? <ErrorBox error={filterError} /> : null}
       <RunsTable
         rows={rows}
+        total={windowed ? count.data : undefined}
+        rowAt={windowed ? rowAt : undefined}
+        onRange={windows.request}
         columns={view.columns}
         sort={view.sort}
         selected={selected}
