@@ -71,9 +71,10 @@ export default function Runs() {
     enabled: !!view.filter,
   });
 
-  const windowed = (count.data ?? 0) > WINDOW_FROM && !runs.isError;
+  const counted = count.isPlaceholderData ? undefined : count.data; // not the previous filter's
+  const windowed = (counted ?? 0) > WINDOW_FROM && !runs.isError;
   const windowSearch = useMemo(() => ({ project, filter: view.filter || null, orderBy: view.sort }), [project, view.filter, view.sort]);
-  const windows = useRunWindows(windowSearch, count.data ?? 0, windowed);
+  const windows = useRunWindows(windowSearch, counted ?? 0, windowed);
   const rows = useMemo(() => (runs.isError ? [] : runs.data?.pages.flatMap((p) => p.runs) ?? []), [runs.data, runs.isError]);
   const names = useMemo<Names>(() => {
     const seen = namesOf(rows);
@@ -107,7 +108,7 @@ export default function Runs() {
   };
   const filterError = runs.isError ? runs.error : null;
   const inFilterBox = filterError instanceof ApiError && (filterError.field === "filter" || filterError.code === "bad_query");
-  const matching = count.data ?? (runs.hasNextPage ? undefined : rows.length);
+  const matching = counted ?? (runs.isFetching || runs.hasNextPage ? undefined : rows.length);
   const firstPage = runs.data?.pages[0]?.runs;
   const rowAt = useCallback(
     (index: number) => (firstPage && index < firstPage.length ? firstPage[index] : windows.rowAt(index)),
@@ -140,7 +141,7 @@ export default function Runs() {
       {filterError && !inFilterBox ? <ErrorBox error={filterError} /> : null}
       <RunsTable
         rows={rows}
-        total={windowed ? count.data : undefined}
+        total={windowed ? counted : undefined}
         rowAt={windowed ? rowAt : undefined}
         onRange={windows.request}
         columns={view.columns}
