@@ -91,6 +91,7 @@ def test_100k_runs_scroll_sort_and_filter_without_reload(page, server):
     page.wait_for_function("() => [...document.querySelectorAll(\".rt-row[data-uuid] [data-col='params.lr']\")]"
                            ".every(c => Number(c.textContent) < 0.5)")
     assert page.evaluate("window.__sameDocument") is True
+    table.evaluate("el => { el.scrollLeft = 0; }")
     shot(page, "runs-100k")
 
 
@@ -175,6 +176,7 @@ def test_compare_100_runs_of_10k_points_draws_every_run(page, server):
     assert page.locator(".panel[data-metric='loss'] .chart-canvas").get_attribute("data-drawn") == str(len(runs))
     assert sorted(s["run"] for s in received) == sorted(runs)
     assert all(s["total"] == seed_runs.COMPARE_POINTS for s in received)
+    page.locator(".panel[data-metric='loss']").scroll_into_view_if_needed()
     shot(page, "compare-100")
 
     # grouped by a param: one mean line and band per group, computed on the server
@@ -182,4 +184,5 @@ def test_compare_100_runs_of_10k_points_draws_every_run(page, server):
     page.wait_for_url("**group=group*")
     page.wait_for_function("() => document.querySelector(\".panel[data-metric='loss'] .chart\")?.dataset.series === '4'")
     assert_drawn(page, ".panel[data-metric='loss'] canvas")
+    page.locator(".panel[data-metric='loss']").scroll_into_view_if_needed()
     shot(page, "compare-100-grouped")
