@@ -72,11 +72,14 @@ def server(home: Path, env: dict[str, str]):
     process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
+        deadline = time.monotonic() + 120
+        while True:
             try:
                 with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
                     break
             except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"labbook ui did not start (exit code {process.poll()}): {' '.join(command)}")
                 time.sleep(0.1)
         yield base
     finally:
