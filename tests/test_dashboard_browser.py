@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -436,3 +437,65 @@ def test_an_unknown_page_says_so(page):
     assert "[object Object]" not in alert.inner_text()
     page.get_by_role("link", name="Projects").click()
     page.locator("table.projects").wait_for()
+
+
+def test_demo_flow_tags_in_place_groups_and_views(page):
+    """Find the runs, filter, sort by a metric, open a run and see its charts, compare three runs
+    (parallel coordinates, scatter, grouped bands); edit a tag in place."""
+    page.goto(page.base + "/")
+    page.get_by_role("link", name="demo").click()
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    assert "12 in all" in page.locator(".counts").inner_text()
+    # the project's most used params and the last of its metrics are columns by default
+    for header in ("lr", "batch_size", "train/loss (last)"):
+        page.get_by_role("columnheader", name=header).wait_for()
+    box = page.get_by_label("Filter runs")
+    box.fill("params.lr < 0.5")
+    box.press("Enter")
+    expect(page.locator(".rt-row[data-uuid]")).to_have_count(4)
+    expect(page.get_by_label("Matching runs")).to_contain_text("4 match of 12")
+    page.get_by_role("columnheader", name="train/loss (last)").click()
+    page.wait_for_url("**sort=metrics.train*")
+    page.wait_for_timeout(300)
+    values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.last']").all_inner_texts()]
+    assert len(values) == 4 and values == sorted(values)
+
+    # a tag added and removed in place, through the API
+    page.locator(".runs-table").evaluate("el => { el.scrollLeft = 0; }")  # the header click scrolled right
+    row = page.locator(".rt-row[data-uuid]", has_text="run-01")
+    row.get_by_role("button", name="Add a tag").click()
+    row.get_by_label("New tag").fill("keeper")
+    row.get_by_label("New tag").press("Enter")
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", re.compile(r"^(sweep,keeper|keeper,sweep)$"))
+    page.reload()
+    row = page.locator(".rt-row[data-uuid]", has_text="run-01")
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", re.compile(r"^(sweep,keeper|keeper,sweep)$"))
+    row.get_by_role("button", name="Remove tag keeper").click()
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", "sweep")
+
+    # open a run: its charts draw
+    page.get_by_role("link", name="run-02").click()
+    page.wait_for_url("**/#/runs/*")
+    page.locator(".panel canvas").first.wait_for()
+    assert_drawn(page)
+    page.go_back()
+
+    for name in ("run-00", "run-01", "run-02"):
+        page.get_by_label(f"Select {name}").click()
+    page.get_by_role("button", name="Compare (3)").click()
+    page.wait_for_url("**/#/compare?*")
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    parallel = page.get_by_role("img", name="Parallel coordinates")
+    parallel.scroll_into_view_if_needed()
+    assert parallel.locator("path[data-run]").count() == 3
+    assert page.get_by_role("img", name="Scatter").locator("circle[data-run]").count() == 3
+    page.get_by_label("Metric to plot").select_option("val/loss")
+    page.wait_for_url("**metric=val*")
+    shot(page, "compare-views", full_page=True)
+    page.get_by_label("Group by").select_option("batch_size")
+    page.wait_for_url("**group=batch_size*")
+    page.wait_for_function("() => document.querySelector(\".panel[data-metric='train/loss'] .chart\")?.dataset.series === '2'")
+    page.locator(".panel[data-metric='train/loss']").scroll_into_view_if_needed()
+    assert_drawn(page)
+    shot(page, "compare-grouped")

@@ -101,5 +101,15 @@ def test_names_counts_and_group_bands(home, tmp_path, backend):  # noqa: F811 - 
                                                       "x_min": 3, "x_max": 4}).json()
             assert zoomed["groups"][0]["x"] == [3.0, 4.0] and zoomed["groups"][0]["mean"] == [8.0, 9.0]
             assert api.post("/series/groups", json={"runs": ["0" * 32], "metric": "m", "group_by": "opt"}).status_code == 404
+
+        # tags written over the API show in lists and filters at once; an empty list with reset removes them
+        writer, _ = tokens.create_token("writer", "write")
+        with server.client(writer) as api:
+            g0 = made["g0"]
+            assert api.post(f"/runs/{g0}/tags", json={"tags": ["keep", "x"], "reset": True}).json()["tags"] == ["keep", "x"]
+            listed = api.get("/runs", params={"filter": "'keep' in tags"}).json()["runs"]
+            assert [r["uuid"] for r in listed] == [g0] and listed[0]["tags"] == ["keep", "x"]
+            assert api.post(f"/runs/{g0}/tags", json={"tags": [], "reset": True}).json()["tags"] == []
+            assert api.get("/runs/count", params={"filter": "'keep' in tags"}).json() == {"count": 0}
     finally:
         server.stop()

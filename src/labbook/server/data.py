@@ -246,8 +246,9 @@ class ServerData:
             run.flush()
         return labbook.get_run(uuid, home=self.home), True
 
-    def write(self, access: Access, uuid: str, action: Any, *, end: bool = False) -> Any:
-        """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read."""
+    def write(self, access: Access, uuid: str, action: Any, *, end: bool = False, index: bool = False) -> Any:
+        """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read;
+        ``index``: also update the run's catalog row now (lists and filters see the change at once)."""
         record = self.get_run(access, uuid)
         with self._run_lock(record.uuid):
             run = self._open_run(record.uuid, record.project)
@@ -257,6 +258,10 @@ class ServerData:
                 run.flush()
                 if end:
                     self._detach(record.uuid)
+            if index and not end:
+                from labbook.catalog.indexer import index_run, open_catalog
+
+                index_run(open_catalog(self.settings.catalog_url), Path(record.path))
         return labbook.get_run(record.uuid, home=self.home)
 
     @staticmethod

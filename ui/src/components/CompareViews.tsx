@@ -19,7 +19,8 @@ export function ParallelCoordinates({ runs, colors, labels, metric, attr, params
   const axes = parallelAxes(runs, params, metric, attr);
   if (axes.length < 2) return <p className="empty">Parallel coordinates need at least two params or a param and a metric.</p>;
   const width = Math.max(W, axes.length * 110);
-  const step = (width - PAD.left - PAD.right) / (axes.length - 1);
+  const right = 70; // room for the last axis' tick labels
+  const step = (width - PAD.left - right) / (axes.length - 1);
   const y = (at: number) => PAD.top + (1 - at) * (H - PAD.top - PAD.bottom);
   return (
     <svg className="parallel" role="img" aria-label="Parallel coordinates" width={width} height={H} viewBox={`0 0 ${width} ${H}`}>
