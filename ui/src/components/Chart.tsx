@@ -117,7 +117,11 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
       },
       axes: [
         { values: xAxis === "relative" ? (_u, ticks) => ticks.map((t) => formatDuration(t)) : undefined },
-        { size: 60, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
+        {
+          // wide enough for the longest tick label (1000000 must not lose its first digit)
+          size: (_u, values) => Math.max(44, 18 + 8.5 * Math.max(0, ...(values ?? []).map((v) => String(v).length))),
+          values: (_u, ticks) => ticks.map((t) => formatNumber(t)),
+        },
       ],
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       hooks: {
