@@ -5,7 +5,7 @@
   hard-links that copy into the content-addressed store; the table shows the time, the link
   count, whether the copy was a clone, and the bytes the home gained on disk (``st_blocks`` of
   distinct inodes), beside a plain ``shutil.copy`` of the same file (what Polyaxon does);
-* **hashing**: ``labbook.artifacts.hashing.hash_file`` (SHA-256, 8 MiB reads) on a warm file;
+* **hashing**: ``labbook.store.hashing.hash_file`` (SHA-256, 8 MiB reads) on a warm file;
 * **listing**: 10,000 versions of 100 keys (records written to the store and indexed with
   ``index_versions``, the rebuild path), then ``list_artifacts`` with a label filter: every
   match, and a first page of 100. Publishing through the full log path is timed separately.
@@ -90,7 +90,7 @@ def _clones(work: Path) -> bool:
 
 
 def bench_hashing(work: Path, size: int, rows: list) -> None:
-    from labbook.artifacts.hashing import hash_file
+    from labbook.store.hashing import hash_file
 
     path = work / "hash.bin"
     write_file(path, size)
@@ -108,12 +108,12 @@ def bench_listing(count: int, rows: list) -> None:
     from datetime import datetime, timedelta, timezone
 
     import labbook
-    from labbook.artifacts.catalog import index_versions
-    from labbook.artifacts.paths import store_root
     from labbook.artifacts.publish import make_uid
-    from labbook.artifacts.registry import ArtifactStore
-    from labbook.catalog.indexer import open_catalog
+    from labbook.catalog.artifacts import index_versions
+    from labbook.catalog.catalog import Catalog
     from labbook.config import Settings
+    from labbook.store.blobs import ArtifactStore
+    from labbook.store.policy import store_root
     from labbook.tracking.run import Run
 
     settings = Settings.load({})
@@ -136,7 +136,7 @@ def bench_listing(count: int, rows: list) -> None:
         store.write_version(record)
         records.append(record)
     written = time.perf_counter() - start
-    catalog = open_catalog(settings.catalog_url)
+    catalog = Catalog(settings.catalog_url)
     start = time.perf_counter()
     index_versions(catalog, records)
     indexed = time.perf_counter() - start

@@ -51,7 +51,7 @@ def write_mlflow(folder: Path, runs: int, steps: int) -> str:
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     client = MlflowClient(uri)
     experiment = client.create_experiment("bench", artifact_location=(folder / "artifacts").as_uri())
-    for index in range(runs):
+    for _index in range(runs):
         run_id = client.create_run(experiment, start_time=1_763_000_000_000).info.run_id
         client.log_batch(run_id, params=[Param("lr", "0.01"), Param("model.layers", "4")])
         for start in range(0, steps, 1000):

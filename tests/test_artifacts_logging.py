@@ -108,7 +108,8 @@ def test_unstepped_directory_logged_twice(active):
         v = tracking.log_artifact("out", name="out")
     assert (active.path / "outputs/out/a.txt").read_bytes() == b"2"
     assert v.version == 2 and v.kind == "dir"
-    assert __import__("labbook").get_artifact("store://artifacts/seeds/out:v1").open(path="a.txt").read() == b"1"
+    with __import__("labbook").get_artifact("store://artifacts/seeds/out:v1").open(path="a.txt") as handle:
+        assert handle.read() == b"1"
 
 
 def test_seed_reference_logging(active):

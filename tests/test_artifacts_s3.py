@@ -78,20 +78,19 @@ def test_end_to_end_with_an_s3_artifact_store(run_factory, s3_store, home):
     assert {f"run:{train.uuid}", f"artifact:{v1.uid}", f"run:{prepare.uuid}"} <= set(graph.nodes)
 
     # the catalog is an index: drop it and rebuild it from the S3 store and the run folders
-    from labbook.catalog import indexer
     from labbook.config import Settings
+    from labbook.workspace import Workspace
 
     settings = Settings.load({})
-    indexer.open_catalog(settings.catalog_url).engine.dispose()
-    indexer._catalogs.clear()
     for suffix in ("", "-wal", "-shm"):
         Path(str(home / "catalog.db") + suffix).unlink(missing_ok=True)
-    indexer.rebuild(indexer.open_catalog(settings.catalog_url), Path(settings.artifacts_root))
+    with Workspace(settings) as workspace:
+        workspace.reindex()
     assert labbook.get_artifact("store://datasets/churn/train:gold").uid == v1.uid
     assert set(labbook.get_lineage(model.uri, direction="up").nodes) == set(graph.nodes)
 
     labbook.delete_artifact("store://datasets/churn/train:v2")
-    from labbook.artifacts.api import gc
+    from labbook.workspace import gc
 
     assert gc("churn")["removed"] == 1 and not fs.exists(v2.location) and fs.exists(v1.location)
 

@@ -30,11 +30,15 @@ def _versions_dir(home: Path, key: str) -> Path:
 
 def _rebuild():
     from labbook.catalog import indexer
+    from labbook.catalog.catalog import Catalog
     from labbook.config import Settings
 
     settings = Settings.load({})
-    return indexer.rebuild(indexer.open_catalog(settings.catalog_url), Path(settings.artifacts_root),
-                           settings=settings)
+    catalog = Catalog(settings.catalog_url)
+    try:
+        return indexer.rebuild(catalog, Path(settings.artifacts_root), settings=settings)
+    finally:
+        catalog.close()
 
 
 def _all_records_sound(root: Path) -> None:
@@ -72,7 +76,6 @@ def test_a_damaged_version_record_is_set_aside_and_the_key_stays_usable(active, 
 
 
 def test_rebuild_sets_aside_damaged_records_and_the_cli_prints_them(active, home):
-    from labbook.catalog import indexer
     from labbook.cli.main import cli
 
     Path("a.txt").write_text("a")
@@ -83,7 +86,6 @@ def test_rebuild_sets_aside_damaged_records_and_the_cli_prints_them(active, home
     (versions / "v000000002.json").write_bytes(b'{"trunc')
     [tag_file] = list(tags.glob("*.json"))
     (tags / "00000000000000000001-aaaaaa.json").write_bytes(b"")
-    indexer._catalogs.clear()
     result = CliRunner().invoke(cli, ["index", "--rebuild"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "2 damaged artifact record(s)" in result.output
@@ -205,7 +207,7 @@ def test_an_unknown_template_name_fails_at_init_naming_it_and_the_known_ones(tmp
         tracking.init(project="p", track_code=False, track_env=False, track_logs=False,
                       collect_resources=False)
     with pytest.raises(ConfigError, match=r"\{\{who\}\}"):
-        __import__("labbook.artifacts.api").artifacts.api.set_project_artifact_path("p", str(tmp_path / "{{who}}"))
+        __import__("labbook.workspace").workspace.set_project_artifact_path("p", str(tmp_path / "{{who}}"))
 
 
 # -- a full disk --------------------------------------------------------------------------------

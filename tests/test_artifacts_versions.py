@@ -110,7 +110,8 @@ def test_version_fields_and_reading(run_factory):
     assert len(v.meta["preview"]["rows"]) == 20 and v.meta["preview"]["header"] == ["x", "name"]
     assert v.meta["stats"]["x"]["max"] == 29.0 and len(v.meta["stats"]["x"]["hist"]["counts"]) == 20
     assert v.meta["stats"]["name"]["unique"] == 30
-    assert v.open().read(4) == b"PAR1" and v.read_bytes() == Path(v.local_path()).read_bytes()
+    with v.open() as handle:
+        assert handle.read(4) == b"PAR1" and v.read_bytes() == Path(v.local_path()).read_bytes()
     target = Path(v.download(Path("copy.parquet")))
     assert pd.read_parquet(target)["x"].tolist() == list(range(30))
     with pytest.raises(labbook.LabbookError, match="immutable"):
@@ -207,7 +208,7 @@ def test_delete_metadata_or_data_and_gc(run_factory):
     with pytest.raises(NotFoundError):
         labbook.get_artifact(versions[0].uri)
     assert labbook.get_artifact("store://artifacts/p/f:v2").read_bytes() == b"two"
-    from labbook.artifacts.api import gc
+    from labbook.workspace import gc
 
     assert gc("p", dry_run=True) == {"removed": 1, "bytes": 3} and Path(versions[0].location).exists()
     assert gc("p") == {"removed": 1, "bytes": 3} and not Path(versions[0].location).exists()
@@ -218,7 +219,8 @@ def test_delete_metadata_or_data_and_gc(run_factory):
 
 
 def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
-    from labbook.catalog.indexer import open_catalog, rebuild
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.indexer import rebuild
     from labbook.config import Settings
 
     run = run_factory(project="p")
@@ -233,15 +235,11 @@ def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
     consumer.end()
     run.end()
     settings = Settings.load({})
-    catalog = open_catalog(settings.catalog_url)
     before = labbook.get_lineage(v1.uri).to_dict()
     (home / "catalog.db").unlink()
-    catalog.engine.dispose()
-    from labbook.catalog import indexer
-
-    indexer._catalogs.clear()
-    catalog = open_catalog(settings.catalog_url)
-    rebuild(catalog, Path(settings.artifacts_root))
+    catalog = Catalog(settings.catalog_url)
+    rebuild(catalog, Path(settings.artifacts_root), settings=settings)
+    catalog.close()
     assert [v.version for v in labbook.list_artifacts("p")] == [2, 1]
     assert labbook.get_artifact("store://datasets/p/d:silver").uid == v1.uid
     with pytest.raises(NotFoundError):
@@ -250,19 +248,19 @@ def test_rebuild_reconstructs_versions_tags_and_lineage(run_factory, home):
 
 
 def test_catalog_that_missed_a_version_is_repaired_from_the_store(run_factory):
-    from labbook.artifacts.catalog import clear_artifact_tables
-    from labbook.catalog.indexer import open_catalog
-    from labbook.config import Settings
+    from labbook.catalog.artifacts import clear_artifact_tables
+    from labbook.workspace import Workspace
 
     run = run_factory(project="p")
     v = run.log_dataset(_frame([1]), "d")
-    clear_artifact_tables(open_catalog(Settings.load({}).catalog_url))
+    with Workspace(home=None) as workspace:
+        clear_artifact_tables(workspace.catalog)
     assert labbook.get_artifact("store://datasets/p/d").uid == v.uid
 
 
 def test_read_policy_refuses_locations_outside_the_stores(run_factory, tmp_path):
-    from labbook.artifacts.paths import ReadPolicy
     from labbook.config import Settings
+    from labbook.store.policy import ReadPolicy
 
     policy = ReadPolicy.from_settings(Settings.load({}))
     root = Settings.load({}).artifacts_root
@@ -276,7 +274,7 @@ def test_read_policy_refuses_locations_outside_the_stores(run_factory, tmp_path)
 
 
 def test_artifact_path_resolution_order_and_templates(run_factory, tmp_path, monkeypatch):
-    from labbook.artifacts.api import set_project_artifact_path
+    from labbook.workspace import set_project_artifact_path
 
     monkeypatch.setenv("LABBOOK_ALLOWED_PATHS", str(tmp_path))  # call-level paths are not configured stores
     run = run_factory(project="p", name="trainer")
@@ -330,7 +328,7 @@ def test_promote_to_model_version_tags_the_runs_model(run_factory):
 def test_store_urls_without_their_driver_say_what_to_install(url, words):
     import importlib.util
 
-    from labbook.artifacts.registry import ArtifactStore
+    from labbook.store.blobs import ArtifactStore
 
     driver = {"gs": "gcsfs", "az": "adlfs"}.get(url.split(":")[0])
     if driver and importlib.util.find_spec(driver):

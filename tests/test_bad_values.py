@@ -9,7 +9,7 @@ import pytest
 
 import labbook
 from labbook.errors import InvalidNameError, InvalidValueError, LabbookError
-from labbook.writer import format as fmt
+from labbook.store import format as fmt
 
 
 def _good_points(run) -> None:

@@ -14,8 +14,7 @@ from hypothesis import strategies as st
 
 import labbook
 from labbook import tracking
-from labbook.errors import (ConfigError, InvalidNameError, InvalidTypeError, InvalidValueError,
-                            LabbookError)
+from labbook.errors import ConfigError, InvalidNameError, InvalidTypeError, InvalidValueError, LabbookError
 from labbook.store.record import json_float, to_json_value
 
 

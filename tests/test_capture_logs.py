@@ -14,7 +14,8 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import labbook
 from labbook.capture.logs import LogLine, read_logs
@@ -234,8 +235,10 @@ def test_cli_follow_prints_new_lines_until_the_run_ends(tmp_path, home):
         child.wait(timeout=30)
     finally:
         child.kill()
+        child.stdout.close()
         if follower is not None:
             follower.kill()
+            follower.stdout.close()
     assert follower.returncode == 0
     messages = [line.split("] ", 1)[1] for line in out.splitlines()]
     assert messages[-2:] == ["before", "after"]

@@ -13,7 +13,7 @@ import pytest
 import labbook
 from labbook.capture.resources import Cgroup, GpuProbe
 from labbook.errors import ConfigError
-from labbook.writer.format import read_header
+from labbook.store.format import read_header
 from tests.conftest import PYTHON, python_env
 
 # A process that burns CPU until its first process sample is on disk, then ends. The work is a
@@ -24,7 +24,7 @@ BUSY_UNTIL_SAMPLED = """
     import numpy as np
     from labbook import tracking
     from labbook.store.layout import RunFolder
-    from labbook.writer.format import read_metric_file
+    from labbook.store.format import read_metric_file
     run = tracking.init(project="res", track_env=False, track_code=False, track_logs=False,
                         resources_interval=0.2)
     print("RUN", run.uuid, flush=True)

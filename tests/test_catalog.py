@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import labbook
 from labbook.catalog import schema
 from labbook.catalog.catalog import Catalog
-from labbook.catalog.indexer import open_catalog, rebuild
+from labbook.catalog.indexer import rebuild
 from labbook.catalog.query import parse_field, parse_filter
 from labbook.config import Settings
 from labbook.errors import CatalogError, QueryError
@@ -158,11 +158,13 @@ def test_rebuild_reaches_the_same_state(catalog_url, home):
     _log_runs(catalog_url)
     before = _snapshot(catalog_url)
     settings = Settings.load({}, home=home)
-    result = rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=True)
+    with contextlib.closing(Catalog(catalog_url)) as catalog:
+        result = rebuild(catalog, Path(settings.artifacts_root), full=True, settings=settings)
     assert result == {"found": 4, "indexed": 4, "failed": 0, "removed": 0, "damaged": []}
     assert _snapshot(catalog_url) == before
     # incremental: nothing changed, nothing re-read; a deleted folder leaves the index
-    assert rebuild(open_catalog(catalog_url), Path(settings.artifacts_root), full=False)["indexed"] == 0
+    with contextlib.closing(Catalog(catalog_url)) as catalog:
+        assert rebuild(catalog, Path(settings.artifacts_root), full=False, settings=settings)["indexed"] == 0
 
 
 def test_rebuild_from_copied_folders(home, tmp_path, monkeypatch):
@@ -173,7 +175,8 @@ def test_rebuild_from_copied_folders(home, tmp_path, monkeypatch):
     monkeypatch.setenv("LABBOOK_HOME", str(tmp_path / "other" / ".labbook"))
     other = tmp_path / "other" / ".labbook"
     shutil.copytree(home / "artifacts", other / "artifacts")
-    result = rebuild(open_catalog(f"sqlite:///{other / 'catalog.db'}"), other / "artifacts")
+    with contextlib.closing(Catalog(f"sqlite:///{other / 'catalog.db'}")) as catalog:
+        result = rebuild(catalog, other / "artifacts", settings=Settings.load({}, home=other))
     assert result["indexed"] == 4
     rows = labbook.search_runs("search", filter="params.lr < 0.01", order_by=["name"], home=other)
     assert _names(rows) == ["a", "d"]

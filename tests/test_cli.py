@@ -87,9 +87,6 @@ def test_index_rebuild(logged, home):
     (home / "catalog.db").unlink()
     for suffix in ("-wal", "-shm"):
         Path(f"{home / 'catalog.db'}{suffix}").unlink(missing_ok=True)
-    from labbook.catalog import indexer
-
-    indexer._catalogs.clear()
     result = invoke("index", "--rebuild")
     assert "3 run folders, 3 indexed" in result.output
     rows = orjson.loads(invoke("runs", "ls", "--json").output)

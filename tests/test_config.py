@@ -121,3 +121,83 @@ def test_run_arguments_go_through_the_same_checks(home):
         Run(project="p", flush_interval=1e-9, install_handlers=False)
     with pytest.raises(ConfigError, match=r"resources_interval='often' is not a valid float"):
         Run(project="p", resources_interval="often", install_handlers=False)
+
+
+# -- configuration that says no --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, key, closest", [
+    pytest.param('catlog_url = "postgresql://x"\n', "catlog_url", "catalog_url", id="top-level"),
+    pytest.param('[labbook]\nflush_intervl = 0.5\n', "flush_intervl", "flush_interval", id="table"),
+])
+def test_an_unknown_key_in_the_config_file_names_the_closest_setting(tmp_path, text, key, closest):
+    (tmp_path / "config.toml").write_text(text)
+    with pytest.raises(ConfigError) as error:
+        Settings.load({}, home=tmp_path, env={})
+    message = str(error.value)
+    assert f"Unknown setting '{key}'" in message
+    assert f"did you mean '{closest}'" in message
+    assert str(tmp_path / "config.toml") in message
+
+
+def test_an_unknown_key_far_from_every_setting_lists_them(tmp_path):
+    (tmp_path / "config.toml").write_text("zzzz = 1\n")
+    with pytest.raises(ConfigError, match="Known settings: .*catalog_url"):
+        Settings.load({}, home=tmp_path, env={})
+
+
+def test_a_string_where_a_number_belongs_in_the_file_names_key_value_and_file(tmp_path):
+    (tmp_path / "config.toml").write_text('index_interval = "soon"\n')
+    with pytest.raises(ConfigError) as error:
+        Settings.load({}, home=tmp_path, env={})
+    assert f"index_interval='soon' in {tmp_path / 'config.toml'}" in str(error.value)
+
+
+def test_a_number_where_text_belongs_in_the_file_is_refused(tmp_path):
+    (tmp_path / "config.toml").write_text("catalog_url = 5\n")
+    with pytest.raises(ConfigError, match=r"catalog_url=5 in .*config.toml is a int; catalog_url takes a string"):
+        Settings.load({}, home=tmp_path, env={})
+
+
+def test_an_unknown_explicit_setting_is_refused():
+    with pytest.raises(ConfigError, match=r"Unknown setting 'flush_intreval' \(an argument\).*'flush_interval'"):
+        Settings.load({"flush_intreval": 1.0}, env={})
+
+
+def test_every_setting_has_help_text_and_a_variable():
+    from labbook.config import SETTINGS
+
+    names = [setting.name for setting in SETTINGS]
+    assert len(names) == len(set(names))
+    assert set(names) == set(Settings._ENV)
+    for setting in SETTINGS:
+        assert setting.help.strip() and setting.help.rstrip().endswith((".", ")")), setting.name
+        assert setting.variables and all(v.isupper() for v in setting.variables)
+
+
+def test_process_variables_are_read_by_config():
+    from labbook.config import process_environment
+
+    env = {"LABBOOK_RUN_UUID": "ab" * 16, "RANK": "3", "LABBOOK_LOG_LEVEL": "DEBUG",
+           "LABBOOK_RUN_GROUP": "exp42"}
+    found = process_environment(env)
+    assert (found.run_uuid, found.rank, found.log_level, found.run_group) == ("ab" * 16, 3, "DEBUG", "exp42")
+    assert process_environment({"POLYAXON_LOG_LEVEL": "WARNING"}).log_level == "WARNING"
+    assert process_environment({}).rank == 0
+    with pytest.raises(ConfigError, match="RANK='x' is not a whole number"):
+        process_environment({"RANK": "x"})
+
+
+def test_labbook_variables_are_read_in_config_only():
+    import re
+
+    import labbook
+
+    root = Path(labbook.__file__).parent
+    reads = re.compile(r"""(environ|env)(\.get\(|\[)\s*["'](LABBOOK|POLYAXON)_\w+["']\s*(\)|\](?!\s*=[^=]))""")
+    found = [f"{path.relative_to(root)}: {match.group(0)}"
+             for path in root.rglob("*.py") if path.name != "config.py"
+             for match in reads.finditer(path.read_text())]
+    assert found == []
+    assert reads.search('x = os.environ.get("LABBOOK_RUN_UUID")')  # the pattern finds a read
+    assert not reads.search('os.environ["LABBOOK_HOME"] = str(home)')  # and not a write

@@ -173,6 +173,11 @@ def server(request, tmp_path_factory: pytest.TempPathFactory):
             yield base
 
 
+def start_server(home: Path):
+    """``labbook ui`` on a free port over ``home`` (already seeded, its own SQLite catalog); yields its base URL."""
+    return serve(home, python_env(home))
+
+
 @pytest.fixture(scope="module")
 def browser_context(server: str, tmp_path_factory: pytest.TempPathFactory):
     with sync_playwright() as playwright:

@@ -9,15 +9,14 @@ import errno
 import time
 
 import numpy as np
-import orjson
 import pytest
 from click.testing import CliRunner
 
 import labbook
 from labbook.cli.main import cli
 from labbook.errors import LabbookError, WriteError
+from labbook.store import format as fmt
 from labbook.tracking.run import Run
-from labbook.writer import format as fmt
 
 NAMES = [f"series/{i}" for i in range(24)]
 

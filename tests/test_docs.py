@@ -43,3 +43,13 @@ def test_every_cli_command_is_documented():
             # the subcommand is the third word, alone or in an alternation like show|get|download
             assert any(sub in span.split()[2].split("|") for span in mine if len(span.split()) > 2), (
                 f"docs/cli.md does not show 'labbook {name} {sub}'")
+
+
+def test_every_setting_and_variable_is_documented():
+    from labbook.config import PROCESS_VARIABLES, SETTINGS
+
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    missing = [s.name for s in SETTINGS if f"| `{s.name}` |" not in text]
+    missing += [v for s in SETTINGS for v in s.variables if f"`{v}`" not in text]
+    missing += [v.name for v in PROCESS_VARIABLES if f"`{v.name}`" not in text]
+    assert missing == []

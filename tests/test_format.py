@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import orjson
@@ -12,10 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from labbook.errors import InvalidNameError, PathEscapeError
+from labbook.store import format as fmt
 from labbook.store.layout import RunFolder, safe_join
 from labbook.store.names import MAX_NAME_LENGTH, check_name, decode_name, encode_name
 from labbook.store.runfile import update_run_file
-from labbook.writer import format as fmt
 
 names = st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)),
                 min_size=1, max_size=300).filter(lambda s: s.strip())

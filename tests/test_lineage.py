@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 import labbook
+from labbook.artifacts.lineage import read_lineage
 from labbook.cli.main import cli
 
 
@@ -164,3 +165,15 @@ def test_lineage_records_reject_unknown_fields():
         RunArtifact.from_value({"kind": "file"})
     with pytest.raises(labbook.LabbookError, match="JSON cannot store"):
         RunArtifact(name="x", summary={"n": 2**70}).to_record()
+
+
+def test_reference_nodes_carry_the_name_and_kind_they_were_logged_with(run_factory):
+    p = _pipeline(run_factory)
+    graph = labbook.get_lineage(p["report"].uri, direction="up")
+    ref = graph.nodes[f"ref:{Path('raw.csv').absolute()}"]
+    assert ref.type == "ref"
+    assert ref.data["name"] == "raw"
+    assert ref.data["path"] == str(Path("raw.csv").absolute())
+    assert ref.data["kind"]  # the kind log_data_ref recorded
+    logged = [r for r in read_lineage(p["prepare"]._folder.lineage_file) if r["name"] == "raw"]
+    assert logged and logged[-1]["summary"] and ref.data["summary"] == logged[-1]["summary"]

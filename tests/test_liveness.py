@@ -51,6 +51,7 @@ def test_a_sigkilled_run_reads_as_crashed_after_the_timeout_and_can_be_resumed(t
         child.wait(timeout=30)
     finally:
         child.kill()
+        child.stdout.close()
     _wait_for(lambda: labbook.get_run(uuid).status == "crashed", "the run to read as crashed")
     assert labbook.get_run(uuid).raw["status"] == "running"  # the record itself is left as it was
     assert [row.status for row in labbook.search_runs("live")] == ["crashed"]

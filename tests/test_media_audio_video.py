@@ -101,6 +101,8 @@ def test_bad_audio_is_refused(run_factory, kwargs, message):
         pytest.param((3, 10, 12), "mp4", 3, (10, 12), id="THW-mp4"),
     ],
 )
+# imageio's ffmpeg reader leaves its frame pipe to the garbage collector (a ResourceWarning there)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_video_arrays_are_encoded(run_factory, shape, content_type, frames, size):
     run = run_factory()
     run.log_video(np.random.rand(*shape), "clip", fps=5, step=2, content_type=content_type)

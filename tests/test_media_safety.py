@@ -163,11 +163,12 @@ def test_a_full_disk_while_logging_media_loses_nothing_logged_before(small_disk,
     for path in (run.path / "events").rglob("*.jsonl"):
         for line in path.read_bytes().splitlines():
             orjson.loads(line)
-    from labbook.catalog.indexer import open_catalog, rebuild
     from labbook.config import Settings
+    from labbook.workspace import Workspace
 
     settings = Settings.load({})
-    result = rebuild(open_catalog(settings.catalog_url), Path(settings.artifacts_root), settings=settings)
+    with Workspace(settings) as workspace:
+        result = workspace.reindex()
     assert (result["indexed"], result["failed"], result["damaged"]) == (1, 0, [])
 
 

@@ -56,6 +56,7 @@ def test_sigkill_loses_nothing_older_than_the_flush_interval(tmp_path, home):
         child.wait(timeout=30)
     finally:
         child.kill()
+        child.stdout.close()
     record = labbook.get_run(uuid)
     series = record.metric("loss")
     count = len(series)
@@ -145,6 +146,7 @@ def test_sigterm_stops_the_run_and_flushes(tmp_path, home):
     uuid = child.stdout.readline().split()[1]
     child.send_signal(signal.SIGTERM)
     assert child.wait(timeout=30) == -signal.SIGTERM
+    child.stdout.close()
     record = labbook.get_run(uuid)
     assert record.status == "stopped"
     assert record.status_conditions[-1]["reason"] == "SIGTERM"

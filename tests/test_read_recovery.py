@@ -27,14 +27,7 @@ def _log(name: str, home: Path | None = None) -> Run:
     return run
 
 
-def _close_catalogs() -> None:
-    """As a new process would find the home: no catalog open, the WAL checkpointed."""
-    for url in list(indexer._catalogs):
-        indexer.forget_catalog(url)
-
-
 def _damage(catalog: Path, how: str) -> None:
-    _close_catalogs()
     for suffix in ("-wal", "-shm"):
         Path(f"{catalog}{suffix}").unlink(missing_ok=True)
     data = bytearray(catalog.read_bytes())
@@ -142,14 +135,12 @@ def read_only_home(small_disk, monkeypatch):
     """A home with two runs on a file system then remounted read-only (root ignores mode bits)."""
     home = small_disk.path / ".labbook"
     monkeypatch.setenv("LABBOOK_HOME", str(home))
-    runs = [_log("a", home), _log("b", home)]
-    _close_catalogs()
+    runs = [_log("a", home), _log("b", home)]  # ended runs and closed workspaces leave no catalog open
     done = subprocess.run(["mount", "-o", "remount,ro", str(small_disk.path)], capture_output=True, text=True)
     require(done.returncode == 0, f"cannot remount a tmpfs read-only: {done.stderr.strip()}")
     try:
         yield home, runs
     finally:
-        _close_catalogs()
         subprocess.run(["mount", "-o", "remount,rw", str(small_disk.path)], capture_output=True)
 
 

@@ -232,3 +232,4 @@ def test_ui_serves_the_local_home_without_a_token(home, tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=20)
+        process.stdout.close()

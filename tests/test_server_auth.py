@@ -43,7 +43,8 @@ SAMPLE_BODIES = {
 def _request(client, method, template, made, body_ok=True):
     path = template.removeprefix("/api/v1").replace("{uuid}", made["runs"][0]).replace("{path:path}", "run.json") \
         .replace("{path}", "run.json")
-    params = {"name": "loss", "kind": "text", "uri": made["model_uri"], "tag": "prod", "project": PROJECT}
+    params = {"name": "loss", "kind": "text", "uri": made["model_uri"], "tag": "prod", "project": PROJECT,
+              "path": "run.json"}
     if template.endswith("/artifacts/tags") and method == "POST":
         return client.request(method, path, json={"uri": made["model_uri"], "tag": "prod"})
     if template.endswith("/series/query"):

@@ -129,6 +129,7 @@ def test_references_are_shown_but_never_fetched(world):
             assert _is_error_shape(refused, 403)["code"] == "forbidden_path"
     finally:
         trap.shutdown()
+        trap.server_close()
     assert hits == []
 
 

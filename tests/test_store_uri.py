@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from labbook.artifacts.kinds import POLYAXON_KINDS, ArtifactKind, kind_value, prefix_for
-from labbook.artifacts.uri import (
+from labbook.errors import InvalidNameError, InvalidValueError, PathEscapeError
+from labbook.store.kinds import POLYAXON_KINDS, ArtifactKind, kind_value, prefix_for
+from labbook.store.uri import (
     PREFIXES,
     StoreUri,
     check_key,
@@ -15,7 +16,6 @@ from labbook.artifacts.uri import (
     key_from_name,
     parse_store_uri,
 )
-from labbook.errors import InvalidNameError, InvalidValueError, PathEscapeError
 
 _start = st.sampled_from("abcXYZ019")
 _body = st.text(alphabet="abcxyzABC0189_.-", max_size=20)

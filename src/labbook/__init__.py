@@ -9,7 +9,9 @@
     tracking.end()
 
     import labbook
-    run = labbook.get_run(uuid)
+    run = labbook.get_run(uuid)              # one call, one workspace
+    with labbook.Workspace(home="/data/.labbook") as ws:   # many reads, one catalog
+        rows = ws.search_runs("mnist", filter="metrics.loss < 0.5")
 
 Importing ``labbook`` is cheap: submodules load on first use.
 """
@@ -24,18 +26,20 @@ __version__ = "0.1.0"
 _LAZY = {
     "tracking": ("labbook.tracking", None),
     "Run": ("labbook.tracking.run", "Run"),
-    "get_run": ("labbook.runs", "get_run"),
-    "search_runs": ("labbook.runs", "search_runs"),
-    "list_projects": ("labbook.runs", "list_projects"),
+    "Workspace": ("labbook.workspace", "Workspace"),
+    "get_run": ("labbook.workspace", "get_run"),
+    "search_runs": ("labbook.workspace", "search_runs"),
+    "list_runs": ("labbook.workspace", "list_runs"),
+    "list_projects": ("labbook.workspace", "list_projects"),
     "RunRecord": ("labbook.runs", "RunRecord"),
-    "MetricSeries": ("labbook.runs", "MetricSeries"),
-    "Event": ("labbook.runs", "Event"),
-    "get_artifact": ("labbook.artifacts.api", "get_artifact"),
-    "list_artifacts": ("labbook.artifacts.api", "list_artifacts"),
-    "get_lineage": ("labbook.artifacts.api", "get_lineage"),
-    "tag_artifact": ("labbook.artifacts.api", "tag_artifact"),
-    "untag_artifact": ("labbook.artifacts.api", "untag_artifact"),
-    "delete_artifact": ("labbook.artifacts.api", "delete_artifact"),
+    "MetricSeries": ("labbook.store.events", "MetricSeries"),
+    "Event": ("labbook.store.events", "Event"),
+    "get_artifact": ("labbook.workspace", "get_artifact"),
+    "list_artifacts": ("labbook.workspace", "list_artifacts"),
+    "get_lineage": ("labbook.workspace", "get_lineage"),
+    "tag_artifact": ("labbook.workspace", "tag_artifact"),
+    "untag_artifact": ("labbook.workspace", "untag_artifact"),
+    "delete_artifact": ("labbook.workspace", "delete_artifact"),
     "ArtifactVersion": ("labbook.artifacts.version", "ArtifactVersion"),
     "LabbookError": ("labbook.errors", "LabbookError"),
     "errors": ("labbook.errors", None),

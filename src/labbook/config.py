@@ -7,16 +7,20 @@ Nothing is read at import time.
 The home is the ``.labbook/`` folder found by walking up from the working directory, created in
 the working directory by the first run logged when there is none (a read never creates one:
 ``Settings.require_home``); ``LABBOOK_HOME`` overrides the search. Every setting is converted and
-range-checked in ``Settings._checked``, whatever its source.
+range-checked in ``Settings._checked``, whatever its source. ``SETTINGS`` lists every setting with
+its environment variables and help text; a key that is none of them (in ``config.toml`` or as an
+argument) is a ``ConfigError`` naming the closest one. The variables that describe the process
+rather than configure labbook (``PROCESS_VARIABLES``: ``LABBOOK_RUN_UUID``, ``RANK``, ...) are read
+here too, by ``process_environment``: no other module reads a ``LABBOOK_*`` variable.
 """
 
 from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from labbook.errors import ConfigError, NotFoundError
 
@@ -91,42 +95,19 @@ class Settings:
     server_max_body: int = 32 * 1024 * 1024  # bytes; larger request bodies get 413
     server_public_read: bool = False  # reads need no token
     server_local_only: bool = False  # labbook ui: every loopback request is allowed, no token
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    # setting name -> (environment variables, parser), in priority order within the environment
-    _ENV = {
-        "artifacts_root": (("LABBOOK_ARTIFACTS_ROOT",), str),
-        "catalog_url": (("LABBOOK_CATALOG_URL",), str),
-        "project": (("LABBOOK_PROJECT",), str),
-        "flush_interval": (("LABBOOK_FLUSH_INTERVAL",), float),
-        "max_pending": (("LABBOOK_MAX_PENDING",), int),
-        "no_op": (("LABBOOK_NO_OP", "POLYAXON_NO_OP"), "bool"),
-        "never_crash": (("LABBOOK_NEVER_CRASH",), "bool"),
-        "index_interval": (("LABBOOK_INDEX_INTERVAL",), float),
-        "resources_interval": (("LABBOOK_RESOURCES_INTERVAL",), float),
-        "heartbeat_interval": (("LABBOOK_HEARTBEAT_INTERVAL",), float),
-        "crash_timeout": (("LABBOOK_CRASH_TIMEOUT",), float),
-        "rank_metrics": (("LABBOOK_RANK_METRICS",), str),
-        "collect_resources": (("LABBOOK_COLLECT_RESOURCES", "POLYAXON_COLLECT_RESOURCES"), "bool"),
-        "artifact_store": (("LABBOOK_ARTIFACT_STORE",), str),
-        "artifact_path": (("LABBOOK_ARTIFACT_PATH",), str),
-        "allowed_paths": (("LABBOOK_ALLOWED_PATHS",), str),
-        "server_allowed_hosts": (("LABBOOK_SERVER_ALLOWED_HOSTS",), str),
-        "server_cors_origins": (("LABBOOK_SERVER_CORS_ORIGINS",), str),
-        "server_max_body": (("LABBOOK_SERVER_MAX_BODY",), int),
-        "server_public_read": (("LABBOOK_SERVER_PUBLIC_READ",), "bool"),
-        "server_local_only": (("LABBOOK_SERVER_LOCAL_ONLY",), "bool"),
-    }
+    # setting name -> (environment variables, parser): derived from SETTINGS below
+    _ENV: ClassVar[dict[str, tuple[tuple[str, ...], Any]]]
 
     @classmethod
     def load(
         cls,
         explicit: Mapping[str, Any] | None = None,
         *,
-        home: str | Path | None = None,
+        home: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
-    ) -> "Settings":
+    ) -> Settings:
         env = os.environ if env is None else env
         if home is not None and not isinstance(home, (str, os.PathLike)):
             raise ConfigError(f"home={home!r} ({type(home).__name__}) is not a path. Pass a str or a Path.")
@@ -134,6 +115,8 @@ class Settings:
         values: dict[str, Any] = {}
         config_file = home_path / CONFIG_FILE
         for name, value in _read_config_file(config_file).items():
+            if name not in cls._ENV:
+                raise _unknown_setting(name, f"in {config_file}")
             values[name] = cls._checked(name, value, f"{name}={value!r} in {config_file}")
         for name, (variables, parser) in cls._ENV.items():
             for variable in variables:
@@ -143,14 +126,13 @@ class Settings:
                 values[name] = cls._checked(name, raw, f"{variable}={raw!r}")
                 break
         for name, value in (explicit or {}).items():
+            if name not in cls._ENV:
+                raise _unknown_setting(name, "an argument")
             if value is not None:
                 values[name] = cls._checked(name, value, f"{name}={value!r}")
-        known = {f.name for f in fields(cls)} - {"home", "extra"}
-        extra = {k: v for k, v in values.items() if k not in known}
-        values = {k: v for k, v in values.items() if k in known}
         values.setdefault("artifacts_root", str(home_path / "artifacts"))
         values.setdefault("catalog_url", f"sqlite:///{home_path / 'catalog.db'}")
-        settings = cls(home=home_path, extra=extra, **values)
+        settings = cls(home=home_path, **values)
         settings.validate()
         return settings
 
@@ -159,7 +141,7 @@ class Settings:
         """``value`` of setting ``name`` converted to its type and checked against its range;
         ``label`` says where it came from (``LABBOOK_X='...'``, ``x=... in <file>``, ``x=...``)."""
         if name not in cls._ENV:
-            return value  # not a setting of labbook itself (kept in ``extra``)
+            raise _unknown_setting(name, label)
         kind = cls._ENV[name][1]
         if kind == "bool":
             return parse_bool(value, label)
@@ -202,7 +184,7 @@ class Settings:
                 "LABBOOK_ARTIFACT_STORE (e.g. s3://bucket/prefix) instead."
             )
 
-    def require_home(self) -> "Settings":
+    def require_home(self) -> Settings:
         """These settings, if their home exists: reading never creates a home (a typo in
         ``--home`` must not make an empty one)."""
         if self.catalog_url.startswith("sqlite:///"):
@@ -218,6 +200,132 @@ class Settings:
         return self
 
 
+@dataclass(frozen=True)
+class Setting:
+    """One setting: its environment variables (in priority order), its type and its help text.
+    ``kind`` is ``str``, ``int``, ``float`` or ``"bool"``; numbers are range-checked by ``RANGES``."""
+
+    name: str
+    variables: tuple[str, ...]
+    kind: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("artifacts_root", ("LABBOOK_ARTIFACTS_ROOT",), str,
+            "Where run folders go: <root>/<project>/<uuid>/; a local folder (default <home>/artifacts)."),
+    Setting("catalog_url", ("LABBOOK_CATALOG_URL",), str,
+            "The catalog's SQLAlchemy URL (default sqlite:///<home>/catalog.db)."),
+    Setting("project", ("LABBOOK_PROJECT",), str,
+            "The project used when init() gets none; 'owner.project' sets the owner too."),
+    Setting("flush_interval", ("LABBOOK_FLUSH_INTERVAL",), float,
+            "Seconds between writes of buffered events (at most)."),
+    Setting("max_pending", ("LABBOOK_MAX_PENDING",), int,
+            "Buffered records before a logging call waits for the writer."),
+    Setting("no_op", ("LABBOOK_NO_OP", "POLYAXON_NO_OP"), "bool",
+            "Every tracking call does nothing and writes nothing."),
+    Setting("never_crash", ("LABBOOK_NEVER_CRASH",), "bool",
+            "Count and report values and writes that fail instead of raising."),
+    Setting("index_interval", ("LABBOOK_INDEX_INTERVAL",), float,
+            "Seconds between catalog updates of a running run."),
+    Setting("resources_interval", ("LABBOOK_RESOURCES_INTERVAL",), float,
+            "Seconds between resource samples."),
+    Setting("heartbeat_interval", ("LABBOOK_HEARTBEAT_INTERVAL",), float,
+            "Seconds between heartbeats of a running run."),
+    Setting("crash_timeout", ("LABBOOK_CRASH_TIMEOUT",), float,
+            "A running run whose heartbeat is older than this many seconds reads as crashed."),
+    Setting("rank_metrics", ("LABBOOK_RANK_METRICS",), str,
+            "In distributed jobs, keep the metrics of rank 0 only ('rank0') or of every rank ('all')."),
+    Setting("collect_resources", ("LABBOOK_COLLECT_RESOURCES", "POLYAXON_COLLECT_RESOURCES"), "bool",
+            "Sample CPU, memory, disk, network and GPUs while a run runs."),
+    Setting("artifact_store", ("LABBOOK_ARTIFACT_STORE",), str,
+            "Where artifact versions are kept: a folder or an fsspec URL (default artifacts_root)."),
+    Setting("artifact_path", ("LABBOOK_ARTIFACT_PATH",), str,
+            "Where new artifact bytes go; may hold {{project}}, {{run.uid}}, {{run.name}}."),
+    Setting("allowed_paths", ("LABBOOK_ALLOWED_PATHS",), str,
+            "Extra comma-separated locations the read side may open."),
+    Setting("server_allowed_hosts", ("LABBOOK_SERVER_ALLOWED_HOSTS",), str,
+            "Extra comma-separated Host names the server answers to."),
+    Setting("server_cors_origins", ("LABBOOK_SERVER_CORS_ORIGINS",), str,
+            "Comma-separated origins allowed to call the server from a browser (default: CORS off)."),
+    Setting("server_max_body", ("LABBOOK_SERVER_MAX_BODY",), int,
+            "The largest request body in bytes; larger ones get 413."),
+    Setting("server_public_read", ("LABBOOK_SERVER_PUBLIC_READ",), "bool",
+            "Reads need no token (labbook server --public-read)."),
+    Setting("server_local_only", ("LABBOOK_SERVER_LOCAL_ONLY",), "bool",
+            "Every request from a loopback address is allowed without a token (what labbook ui sets)."),
+)
+Settings._ENV = {setting.name: (setting.variables, setting.kind) for setting in SETTINGS}
+
+
+def _unknown_setting(name: str, where: str) -> ConfigError:
+    """The error for a key that is no setting, naming the closest one (``catlog_url``)."""
+    import difflib
+
+    known = sorted(Settings._ENV)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"Known settings: {', '.join(known)}."
+    return ConfigError(f"Unknown setting {name!r} ({where}): {hint} See docs/configuration.md.")
+
+
+def setting_from_environment(name: str, env: Mapping[str, str] | None = None) -> Any:
+    """Setting ``name`` as the environment alone gives it (checked), or None when no variable of it
+    is set: for code that hands the environment on to another process (``labbook server``)."""
+    env = os.environ if env is None else env
+    variables, _kind = Settings._ENV[name]
+    for variable in variables:
+        raw = env.get(variable)
+        if raw:
+            return Settings._checked(name, raw, f"{variable}={raw!r}")
+    return None
+
+
+@dataclass(frozen=True)
+class ProcessVariable:
+    """An environment variable that describes this process rather than configures labbook."""
+
+    name: str
+    help: str
+
+
+PROCESS_VARIABLES: tuple[ProcessVariable, ...] = (
+    ProcessVariable("LABBOOK_HOME", "The home folder; overrides the search up from the working directory."),
+    ProcessVariable("LABBOOK_RUN_UUID", "init() attaches to this run (how extra processes join one run)."),
+    ProcessVariable("LABBOOK_RUN_GROUP", "Any text shared by the processes of one distributed job: they log to one run."),
+    ProcessVariable("LABBOOK_LOG_LEVEL", "What get_log_level() returns (also POLYAXON_LOG_LEVEL; default INFO)."),
+    ProcessVariable("POLYAXON_LOG_LEVEL", "Polyaxon's name for LABBOOK_LOG_LEVEL."),
+    ProcessVariable("RANK", "This process's rank in a distributed job: the writer id and the metrics policy."),
+)
+
+
+@dataclass(frozen=True)
+class ProcessEnvironment:
+    """What the environment says about this process (``PROCESS_VARIABLES``), read once."""
+
+    run_uuid: str | None = None
+    run_group: str | None = None
+    rank: int = 0
+    log_level: str = "INFO"
+
+
+def process_environment(env: Mapping[str, str] | None = None) -> ProcessEnvironment:
+    """``LABBOOK_RUN_UUID``, ``LABBOOK_RUN_GROUP``, ``RANK`` and the log level, from ``env``
+    (default ``os.environ``); a ``RANK`` that is not a whole number is a ``ConfigError``."""
+    env = os.environ if env is None else env
+    raw_rank = env.get("RANK") or "0"
+    try:
+        rank = int(raw_rank)
+    except ValueError:
+        raise ConfigError(f"RANK={raw_rank!r} is not a whole number. Unset it, or set the process's "
+                          "rank in its distributed job (0, 1, ...).") from None
+    return ProcessEnvironment(
+        run_uuid=env.get("LABBOOK_RUN_UUID") or None,
+        run_group=env.get("LABBOOK_RUN_GROUP") or None,
+        rank=rank,
+        log_level=env.get("LABBOOK_LOG_LEVEL", env.get("POLYAXON_LOG_LEVEL", "INFO")),
+    )
+
+
 def _number(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e6 else f"{int(value):_}"
 
@@ -228,7 +336,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef]
+        import tomli as tomllib
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:

@@ -16,8 +16,15 @@ message and an exit code. Each message names the value at fault and says what to
     │   └── CatalogDamagedError the catalog file is damaged: 'labbook index --rebuild' replaces it
     ├── MissingDependencyError  an optional library is needed: names the extra to install
     ├── InvalidTypeError        an argument has the wrong type (also an InvalidValueError, TypeError)
-    ├── RunFileError            a run's run.json is damaged or not a labbook run file
+    ├── RunFileError            a run's run.json is damaged, missing or not a labbook run file
+    ├── EventFileError          an event file is damaged, not labbook's, or of a newer format
+    ├── ArtifactIntegrityError  a version's stored bytes were changed after it was logged
+    ├── NotAvailableError       a feature that is not built yet (also a NotImplementedError)
     └── WriteError              the run folder could not be written (a full disk): also an OSError
+
+Where a stdlib base is mixed in (``ValueError``, ``LookupError``, ``OSError`` ...), code that
+catches the stdlib class keeps working. ``tests/test_errors.py`` checks that every ``raise`` in the
+package names one of these classes (a short, explained list of exceptions aside).
 """
 
 from __future__ import annotations
@@ -97,6 +104,19 @@ class CatalogDamagedError(CatalogError):
 
 class RunFileError(LabbookError, ValueError):
     """A run folder's run.json cannot be read: damaged, truncated, or not a labbook run file."""
+
+
+class EventFileError(LabbookError, ValueError):
+    """An event file cannot be read: no complete header, not labbook's, or a newer format version."""
+
+
+class ArtifactIntegrityError(LabbookError):
+    """A version's stored bytes were changed after it was logged."""
+
+
+class NotAvailableError(LabbookError, NotImplementedError):
+    """The feature exists in Polyaxon's API but labbook does not provide it yet; the message says
+    what to do instead."""
 
 
 class WriteError(LabbookError, OSError):

@@ -1,4 +1,5 @@
-"""Reading runs back: ``get_run``, ``search_runs`` and the objects they return.
+"""The runs as read back: ``RunRecord`` (a run folder), ``RunRow`` (a catalog row) and
+``ProjectSummary``, as ``labbook.Workspace`` (and ``labbook.get_run``, its shell) returns them.
 
 ::
 
@@ -16,171 +17,29 @@ catalog, which the writer keeps up to date every few seconds and at the end of a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from labbook._time import parse_time
 from labbook.config import Settings
 from labbook.errors import NotFoundError
+from labbook.store.events import Event, EventList, MetricSeries, read_events, read_metric  # noqa: F401
 from labbook.store.layout import RunFolder
+from labbook.store.liveness import reported_status
 from labbook.store.record import read_run_record
-from labbook.writer import format as fmt
 
 
-@dataclass(frozen=True)
-class Event:
-    """One step-wise record: ``step``, ``timestamp`` (aware UTC datetime) and ``value``."""
-
-    step: int | None
-    timestamp: datetime
-    value: Any
-    writer: str = ""
-
-
-class MetricSeries:
-    """A metric's points as numpy arrays, in step order (then time), whichever writers logged
-    them. ``skipped`` counts damaged records left out of a file's middle (0 when none)."""
-
-    def __init__(self, name: str, steps, values, timestamps, ranks=None, skipped: int = 0) -> None:
-        self.name = name
-        self.steps = steps
-        self.values = values
-        self.timestamps = timestamps
-        self.ranks = ranks
-        self.skipped = skipped
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def to_pandas(self):
-        """A DataFrame with columns step, value, timestamp (and rank when several wrote)."""
-        import pandas as pd
-
-        frame = pd.DataFrame({"step": self.steps, "value": self.values,
-                              "timestamp": pd.to_datetime(self.timestamps, utc=True)})
-        if self.ranks is not None:
-            frame["rank"] = self.ranks
-        return frame
-
-    def __repr__(self) -> str:
-        return f"<MetricSeries {self.name!r} points={len(self)}>"
-
-
-def _header_rank(path: Path) -> int:
-    try:
-        return int(fmt.read_header(path).get("rank", 0))
-    except (ValueError, OSError):
-        return 0
-
-
-def read_metric(folder: RunFolder, name: str, rank: int | None = None,
-                root: Path | None = None) -> MetricSeries:
-    import numpy as np
-
-    series_dir = folder.series_dir("metric", name, root)
-    files = sorted(series_dir.glob("*.lbm")) if series_dir.is_dir() else []
-    if not files:
-        known = folder.series_names("metric", root)
-        raise NotFoundError(
-            f"Run {folder.path.name} has no metric {name!r}. Its metrics: "
-            f"{', '.join(repr(n) for n in known[:20]) or 'none'}."
-        )
-    parts, ranks, skipped = [], [], 0
-    for path in files:
-        file_rank = _header_rank(path)
-        if rank is not None and file_rank != rank:
-            continue
-        records, damaged = fmt.read_metric_records(path)
-        skipped += damaged
-        parts.append(records)
-        ranks.append(np.full(len(records), file_rank, dtype=np.int32))
-    if not parts:
-        raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
-    if len(parts) == 1:
-        records, rank_arr = parts[0], ranks[0]
-    else:
-        records = np.concatenate(parts)
-        rank_arr = np.concatenate(ranks)
-    steps = np.ascontiguousarray(records["step"])
-    if not _in_step_order(steps, records):  # one rule, one writer or many: by step, then time
-        order = np.lexsort((records["timestamp"], steps))  # stable: equal keys keep file order
-        records, rank_arr = records[order], rank_arr[order]
-        steps = np.ascontiguousarray(records["step"])
-    several = len({int(r[0]) for r in ranks if len(r)}) > 1
-    return MetricSeries(
-        name,
-        steps,
-        np.ascontiguousarray(records["value"]),
-        records["timestamp"].astype("datetime64[us]"),
-        rank_arr if several else None,
-        skipped,
-    )
-
-
-def _in_step_order(steps, records) -> bool:
-    """Whether ``records`` (whose steps are ``steps``) are already sorted by step, then
-    timestamp (the usual case: one writer logging steps forward), so the sort can be skipped."""
-    import numpy as np
-
-    if len(steps) < 2:
-        return True
-    if (steps[1:] > steps[:-1]).all():  # one pass in the usual case: steps strictly increasing
-        return True
-    step_diff = np.diff(steps)
-    if (step_diff < 0).any():
-        return False
-    ties = step_diff == 0
-    return not (np.diff(records["timestamp"])[ties] < 0).any()
-
-
-class EventList(list):
-    """Events as a list, with ``skipped``: damaged lines left out of the files (0 when none)."""
-
-    skipped: int = 0
-
-
-def read_events(folder: RunFolder, kind: str, name: str, root: Path | None = None) -> EventList:
-    if kind == "metric":
-        series = read_metric(folder, name, root=root)
-        events = EventList(
-            Event(int(step), datetime.fromtimestamp(ts.astype("int64") / 1e6, tz=timezone.utc), float(v))
-            for step, ts, v in zip(series.steps, series.timestamps, series.values)
-        )
-        events.skipped = series.skipped
-        return events
-    series_dir = folder.series_dir(kind, name, root)
-    files = sorted(series_dir.glob("*.jsonl")) if series_dir.is_dir() else []
-    if not files:
-        raise NotFoundError(
-            f"Run {folder.path.name} has no {kind} events named {name!r}. Its {kind} events: "
-            f"{', '.join(repr(n) for n in folder.series_names(kind, root)[:20]) or 'none'}."
-        )
-    events, skipped = EventList(), [0]
-    for path in files:
-        writer = path.stem
-        for record in fmt.iter_json_records(path, skipped):
-            try:
-                moment = datetime.fromisoformat(record["timestamp"])
-            except (TypeError, ValueError):  # damaged in place: counted like a broken line
-                skipped[0] += 1
-                continue
-            events.append(Event(record.get("step"), moment, record["value"], writer))
-    events.sort(key=lambda e: (e.timestamp, e.step if e.step is not None else -1))
-    events.skipped = skipped[0]
-    return events
-
-
-def effective_status(record: dict[str, Any]) -> str:
-    """The status to show: run.json's, unless liveness says the process is gone."""
-    from labbook.capture.liveness import reported_status
-
-    return reported_status(record)
+def effective_status(record: dict[str, Any], settings: Settings) -> str:
+    """The status to show: run.json's, unless the crashed-run rule (``labbook.store.liveness``,
+    with the home's ``settings``) says the process is gone."""
+    return reported_status(record, settings)
 
 
 class RunRecord:
     """A run as read back: metadata, summaries, and access to its series."""
 
-    def __init__(self, record: dict[str, Any]) -> None:
+    def __init__(self, record: dict[str, Any], settings: Settings) -> None:
         self._record = record
         self.uuid: str = record["uuid"]
         self.project: str = record["project"]
@@ -203,7 +62,7 @@ class RunRecord:
         self.status_conditions: list[dict[str, Any]] = record.get("status_conditions") or []
         self.path = Path(record["path"])
         self.folder = RunFolder(self.path)
-        self.status: str = effective_status(record)
+        self.status: str = effective_status(record, settings)
 
     @property
     def raw(self) -> dict[str, Any]:
@@ -258,8 +117,8 @@ class RunRecord:
         return path
 
     def logs(self, tail: int | None = None, rank: int | None = None):
-        """Captured stdout/stderr/logging lines (``labbook.capture.logs.LogLine``), in time order."""
-        from labbook.capture.logs import read_logs
+        """Captured stdout/stderr/logging lines (``labbook.store.logs.LogLine``), in time order."""
+        from labbook.store.logs import read_logs
 
         return read_logs(self.path, tail=tail, rank=rank)
 
@@ -268,51 +127,14 @@ class RunRecord:
 
 
 def _time(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _settings(home: str | Path | None) -> Settings:
-    """The settings of an existing home: a read never creates one."""
-    return Settings.load({}, home=home).require_home()
-
-
-def resolve_run_path(uuid: str, home: str | Path | None = None) -> Path:
-    """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
-    from labbook.catalog.indexer import open_catalog
-    from labbook.tracking.run import find_run_folder
-
-    settings = _settings(home)
-    uuid = uuid.replace("-", "").lower()
-    catalog = open_catalog(settings.catalog_url)
-    path = catalog.run_path(uuid)
-    if path is None and 4 <= len(uuid) < 32:
-        matches = catalog.find_runs_by_prefix(uuid)
-        if len(matches) > 1:
-            raise NotFoundError(f"Run id prefix {uuid!r} matches several runs; give more characters.")
-        if matches:
-            path = catalog.run_path(matches[0])
-    if path is None or not (Path(path) / "run.json").is_file():
-        found = find_run_folder(settings, uuid) if len(uuid) == 32 else None
-        if found is None:
-            raise NotFoundError(
-                f"No run {uuid!r} in {settings.home}. List runs with 'labbook runs ls', or set "
-                "LABBOOK_HOME to the home that holds it."
-            )
-        path = found
-    return Path(path)
-
-
-def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
-    """The run ``uuid`` (or a unique prefix), read from its folder."""
-    return RunRecord(read_run_record(resolve_run_path(uuid, home)))
+    return parse_time(value)
 
 
 class RunRow:
     """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record."""
 
-    def __init__(self, row: dict[str, Any]) -> None:
+    def __init__(self, row: dict[str, Any], settings: Settings) -> None:
+        self._settings = settings
         self.uuid: str = row["uuid"]
         self.project: str = row["project"]
         self.name: str | None = row["name"]
@@ -330,11 +152,13 @@ class RunRow:
         self.user = row["user"]
         self.host = row["host"]
         self.git_commit = row["git_commit"]
-        self.status: str = effective_status({**row})
+        # The same inputs the catalog's status filter compares (heartbeat_at, the reader's
+        # settings), so a 'status = crashed' filter and this field always agree.
+        self.status: str = effective_status({**row, "path": None}, settings)
         self.sort_key: list[Any] = list(row.get("sort_key") or [])
 
     def load(self) -> RunRecord:
-        return RunRecord(read_run_record(self.path))
+        return RunRecord(read_run_record(self.path), self._settings)
 
     def metric(self, name: str, rank: int | None = None) -> MetricSeries:
         return read_metric(RunFolder(self.path), name, rank)
@@ -357,34 +181,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def search_runs(
-    project: str | None = None,
-    filter: str | None = None,
-    order_by: list[str] | str | None = None,
-    limit: int | None = 100,
-    offset: int = 0,
-    *,
-    after: list[Any] | None = None,
-    home: str | Path | None = None,
-) -> list[RunRow]:
-    """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted.
-
-    Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
-    get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
-    from labbook.catalog.indexer import open_catalog
-
-    from datetime import timedelta
-
-    settings = _settings(home)
-    catalog = open_catalog(settings.catalog_url)
-    # the same rule as labbook.capture.liveness: never sooner than three missed heartbeats
-    timeout = max(settings.crash_timeout, 3 * settings.heartbeat_interval)
-    crashed_before = datetime.now(timezone.utc) - timedelta(seconds=timeout)
-    rows = catalog.search(project, filter, order_by, limit, offset, crashed_before=crashed_before,
-                          after=after)
-    return [RunRow(row) for row in rows]
-
-
 @dataclass(frozen=True)
 class ProjectSummary:
     """A project as listed: its name, number of runs and the newest time any of them shows."""
@@ -393,11 +189,3 @@ class ProjectSummary:
     run_count: int
     created_at: datetime | None
     last_activity: datetime | None
-
-
-def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
-    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
-    from labbook.catalog.indexer import open_catalog
-
-    catalog = open_catalog(_settings(home).catalog_url)
-    return [ProjectSummary(**row) for row in catalog.project_summaries()]

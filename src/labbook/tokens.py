@@ -15,6 +15,7 @@ the command-line face of these functions.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from labbook.config import Settings
 from labbook.errors import InvalidValueError
+from labbook.store.names import check_project
 
 SCOPES = ("read", "write", "admin")
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
@@ -41,10 +43,19 @@ def parse_expiry(expires: str | timedelta | datetime | None) -> datetime | None:
     return datetime.now(timezone.utc) + timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
 
 
-def _catalog(home: str | Path | None, settings: Settings | None = None):
-    from labbook.catalog.indexer import open_catalog
+@contextlib.contextmanager
+def _catalog(home: str | Path | None, catalog: Any = None):
+    """``catalog`` when given (a workspace's, kept open), else the home's, opened for one call."""
+    if catalog is not None:
+        yield catalog
+        return
+    from labbook.catalog.catalog import Catalog
 
-    return open_catalog((settings or Settings.load({}, home=home)).catalog_url)
+    opened = Catalog(Settings.load({}, home=home).catalog_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def create_token(name: str, scope: str = "read", *, project: str | None = None,
@@ -55,29 +66,32 @@ def create_token(name: str, scope: str = "read", *, project: str | None = None,
     from labbook.catalog.tokens import create_token as create
 
     if project is not None:
-        from labbook.tracking.run import check_project
-
         check_project(project)
-    return create(_catalog(home), name, scope, project, parse_expiry(expires))
+    with _catalog(home) as catalog:
+        return create(catalog, name, scope, project, parse_expiry(expires))
 
 
-def list_tokens(*, home: str | Path | None = None) -> list[dict[str, Any]]:
+def list_tokens(*, home: str | Path | None = None, catalog: Any = None) -> list[dict[str, Any]]:
     """Every token's public record (never the token itself), oldest first."""
     from labbook.catalog.tokens import list_tokens as listed
 
-    return listed(_catalog(home))
+    with _catalog(home, catalog) as opened:
+        return listed(opened)
 
 
 def revoke_token(id_or_name: str, *, home: str | Path | None = None) -> list[dict[str, Any]]:
     """Revoke the token with this id, or every live token with this name."""
     from labbook.catalog.tokens import revoke_token as revoke
 
-    return revoke(_catalog(home), id_or_name)
+    with _catalog(home) as catalog:
+        return revoke(catalog, id_or_name)
 
 
 def check_token(token: str, *, home: str | Path | None = None,
-                settings: Settings | None = None) -> tuple[dict[str, Any] | None, str]:
-    """(the token's public record, "") when ``token`` is live, else (None, the reason)."""
+                catalog: Any = None) -> tuple[dict[str, Any] | None, str]:
+    """(the token's public record, "") when ``token`` is live, else (None, the reason);
+    ``catalog``: an open one to use (a server's workspace's), else the home's."""
     from labbook.catalog.tokens import check_token as check
 
-    return check(_catalog(home, settings), token)
+    with _catalog(home, catalog) as opened:
+        return check(opened, token)

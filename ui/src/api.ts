@@ -338,3 +338,11 @@ export function runWindow(search: RunSearch & { offset: number }, signal?: Abort
   });
   return request<RunPage>(`/runs/window${qs}`, {}, signal);
 }
+
+/** The one request function, for API modules of other pages (api2.ts). */
+export const apiRequest = request;
+
+/** The URL of an API path, for elements that load it themselves (img, audio, iframe). */
+export function apiUrl(path: string): string {
+  return `${apiBase()}${path}`;
+}

@@ -18,6 +18,10 @@ const router = createHashRouter([
       { path: "projects/:project", lazy: async () => ({ Component: (await import("./pages/Runs")).default }) },
       { path: "runs/:uuid", lazy: async () => ({ Component: (await import("./pages/Run")).default }) },
       { path: "compare", lazy: async () => ({ Component: (await import("./pages/Compare")).default }) },
+      { path: "media", lazy: async () => ({ Component: (await import("./pages/Media")).default }) },
+      { path: "projects/:project/artifacts", lazy: async () => ({ Component: (await import("./pages/Artifacts")).default }) },
+      { path: "artifact", lazy: async () => ({ Component: (await import("./pages/ArtifactPage")).default }) },
+      { path: "lineage", lazy: async () => ({ Component: (await import("./pages/Lineage")).default }) },
     ],
   },
 ]);

@@ -1,6 +1,8 @@
-"""The artifact read and housekeeping API.
+"""The artifact read and housekeeping API: ``Artifacts``, over one settings, catalog and store.
 
-::
+A ``labbook.Workspace`` owns one (``workspace.get_artifact(...)``); a run's artifact methods
+make one over the run's settings and catalog. The module functions (``labbook.get_artifact``
+and the rest, in ``labbook.workspace``) are shells over a workspace::
 
     import labbook
 
@@ -14,61 +16,73 @@
 from __future__ import annotations
 
 import difflib
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts import catalog as queries
-from labbook.artifacts.kinds import PREFIX_KINDS, kind_value, prefix_for
-from labbook.artifacts.paths import store_root
-from labbook.artifacts.registry import ArtifactStore
-from labbook.artifacts.uri import StoreUri, check_tag, parse_store_uri
+from labbook._time import utc_now_iso
 from labbook.artifacts.version import ArtifactVersion
+from labbook.catalog import artifacts as queries
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, NotFoundError
+from labbook.store.blobs import ArtifactStore
+from labbook.store.kinds import PREFIX_KINDS, kind_value, prefix_for
+from labbook.store.policy import check_template, store_root
+from labbook.store.uri import StoreUri, check_tag, parse_store_uri
 
 
-class _Context:
-    """Settings, catalog and store for one call."""
+class Artifacts:
+    """The artifact API over ``settings``, an open ``catalog`` and the artifact ``store``
+    (default: the settings' store root). It opens and closes nothing: its owner does."""
 
-    def __init__(self, home: str | Path | None = None, settings: Settings | None = None,
-                 catalog: Any = None, *, create: bool = False) -> None:
-        from labbook.catalog.indexer import open_catalog
-
-        if settings is None:  # a read (or a change to what is there) never creates a home
-            settings = Settings.load({}, home=home)
-            if not create:
-                settings.require_home()
+    def __init__(self, settings: Settings, catalog: Any, store: ArtifactStore | None = None) -> None:
         self.settings = settings
-        self.catalog = catalog or open_catalog(self.settings.catalog_url)
-        self.store = ArtifactStore(store_root(self.settings))
+        self.catalog = catalog
+        self.store = store or ArtifactStore(store_root(settings))
 
     def version(self, record: dict[str, Any]) -> ArtifactVersion:
         tags = queries.tags_of(self.catalog, [record["uid"]])[record["uid"]]
-        return ArtifactVersion(record, tags, settings=self.settings)
+        return ArtifactVersion(record, tags, settings=self.settings, store=self.store)
+
+    def resolve(self, uri: str | StoreUri) -> ArtifactVersion:
+        return resolve(self, uri)
+
+    get = resolve
+
+    def list(self, *args: Any, **kwargs: Any) -> list[ArtifactVersion]:
+        return list_artifacts(self, *args, **kwargs)
+
+    def tag(self, uri: str, tag: str) -> ArtifactVersion:
+        return tag_artifact(self, uri, tag)
+
+    def untag(self, uri: str, tag: str) -> None:
+        untag_artifact(self, uri, tag)
+
+    def delete(self, uri: str, *, all_versions: bool = False, data: bool = False) -> list[ArtifactVersion]:
+        return delete_artifact(self, uri, all_versions=all_versions, data=data)
+
+    def gc(self, project: str | None = None, *, dry_run: bool = False) -> dict[str, int]:
+        return gc(self, project, dry_run=dry_run)
+
+    def lineage(self, uri_or_run: Any, direction: str = "both", depth: int | None = None):
+        from labbook.artifacts.graph import build_lineage
+
+        return build_lineage(self, uri_or_run, direction, depth)
+
+    def set_project_artifact_path(self, project: str, artifact_path: str | None) -> None:
+        set_project_artifact_path(self, project, artifact_path)
+
+    def project_settings(self, project: str) -> dict[str, Any]:
+        return queries.project_settings(self.catalog, project)
 
 
-def reindex_key(ctx: _Context, project: str, key: str, set_aside: list[str] | None = None) -> int:
-    """Index one key's versions and tags from the store (repairs a catalog that missed them).
-    With ``set_aside`` (a list), damaged records are set aside and their new locations added."""
-    records = list(ctx.store.iter_versions(project, key, set_aside))
-    added = queries.index_versions(ctx.catalog, records)
-    live = {r["uid"] for r in records}
-    state: dict[str, str | None] = {}
-    for event in ctx.store.tag_events(project, key, set_aside):
-        state[event["tag"]] = event.get("uid") if event.get("op") == "add" else None
-    for tag, uid in state.items():
-        queries.set_tag(ctx.catalog, project, key, tag, uid if uid in live else None)
-    return added
-
-
-def _find(ctx: _Context, ref: StoreUri) -> dict[str, Any] | None:
+def _find(ctx: Artifacts, ref: StoreUri) -> dict[str, Any] | None:
     tag = None if ref.tag in (None, "latest") or ref.version_number is not None else ref.tag
     return queries.find_version(ctx.catalog, ref.project, ref.key, number=ref.version_number,
                                 tag=tag, uid=ref.uid)
 
 
-def _not_found(ctx: _Context, ref: StoreUri) -> NotFoundError:
+def _not_found(ctx: Artifacts, ref: StoreUri) -> NotFoundError:
     versions = queries.search_versions(ctx.catalog, ref.project, key=ref.key, limit=None)
     if not versions:
         keys = sorted({r["key"] for r in queries.search_versions(ctx.catalog, ref.project, limit=2000)})
@@ -90,15 +104,44 @@ def _not_found(ctx: _Context, ref: StoreUri) -> NotFoundError:
     return NotFoundError(f"Artifact {ref.project}/{ref.key} has {what}; its versions: {numbers}.")
 
 
-def resolve(ctx: _Context, uri: str | StoreUri) -> ArtifactVersion:
+def _from_store(ctx: Artifacts, ref: StoreUri) -> tuple[dict[str, Any], list[str], dict[str, Any]] | None:
+    """(record, tags, newest record) from the artifact store itself, for a version the catalog
+    missed (a writer stopped between the store and the catalog). The store is the record, so a
+    read finds it there; it never writes to the catalog ('labbook index' repairs the index)."""
+    records = list(ctx.store.iter_versions(ref.project, ref.key))
+    if not records:
+        return None
+    moves: dict[str, str | None] = {}
+    for event in ctx.store.tag_events(ref.project, ref.key):
+        moves[event["tag"]] = event.get("uid") if event.get("op") == "add" else None
+    newest = max(records, key=lambda r: r["number"])
+    tag = None if ref.tag in (None, "latest") or ref.version_number is not None else ref.tag
+    found = [r for r in records
+             if (ref.uid is None or r["uid"].startswith(ref.uid))
+             and (ref.version_number is None or r["number"] == ref.version_number)
+             and (tag is None or moves.get(tag) == r["uid"])]
+    if len(found) > 1 and ref.uid is not None:
+        raise NotFoundError(f"Version uid prefix {ref.uid!r} of {ref.project}/{ref.key} matches several "
+                            "versions; give more digits.")
+    if not found:
+        return None
+    record = max(found, key=lambda r: r["number"])
+    tags = (["latest"] if record is newest else []) + sorted(t for t, uid in moves.items() if uid == record["uid"])
+    return record, tags, newest
+
+
+def resolve(ctx: Artifacts, uri: str | StoreUri) -> ArtifactVersion:
     ref = uri if isinstance(uri, StoreUri) else parse_store_uri(uri)
     record = _find(ctx, ref)
-    if record is None and reindex_key(ctx, ref.project, ref.key):
-        record = _find(ctx, ref)
+    tags: list[str] | None = None
+    newest: dict[str, Any] | None = None
     if record is None:
-        raise _not_found(ctx, ref)
+        stored = _from_store(ctx, ref)
+        if stored is None:
+            raise _not_found(ctx, ref)
+        record, tags, newest = stored
     if ref.uid and ref.tag == "latest":
-        newest = queries.find_version(ctx.catalog, ref.project, ref.key)
+        newest = newest or queries.find_version(ctx.catalog, ref.project, ref.key)
         if newest is None or newest["uid"] != record["uid"]:
             raise NotFoundError(f"{str(ref)!r}: version {record['uid'][:12]} (v{record['number']}) is not "
                                 f"the latest of {ref.project}/{ref.key}; drop ':latest' to pin it.")
@@ -107,12 +150,9 @@ def resolve(ctx: _Context, uri: str | StoreUri) -> ArtifactVersion:
         right = StoreUri(prefix_for(record["kind"]), ref.project, ref.key, ref.tag, ref.uid)
         raise NotFoundError(f"{str(ref)!r} names a {record['kind']} artifact, not one of "
                             f"{ref.prefix}. Use {str(right)!r}.")
+    if tags is not None:
+        return ArtifactVersion(record, tags, settings=ctx.settings, store=ctx.store)
     return ctx.version(record)
-
-
-def get_artifact(uri: str, *, home: str | Path | None = None) -> ArtifactVersion:
-    """The version ``uri`` names: ``store://<kind>/<project>/<key>[:tag][@uid]``."""
-    return resolve(_Context(home), uri)
 
 
 def _kinds(kind: Any) -> list[str] | None:
@@ -140,6 +180,7 @@ def _labels(labels: Any) -> dict[str, Any] | None:
 
 
 def list_artifacts(
+    ctx: Artifacts,
     project: str | None = None,
     kind: Any = None,
     key: str | None = None,
@@ -153,7 +194,6 @@ def list_artifacts(
     limit: int | None = 100,
     offset: int = 0,
     after: ArtifactVersion | tuple | None = None,
-    home: str | Path | None = None,
 ) -> list[ArtifactVersion]:
     """Versions matching every filter given, newest first, one page (``limit``/``offset``).
 
@@ -163,7 +203,6 @@ def list_artifacts(
     ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
     or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
     """
-    ctx = _Context(home)
     if tag is not None and tag != "latest":
         check_tag(tag)
     records = queries.search_versions(
@@ -172,49 +211,42 @@ def list_artifacts(
         after=after if after is None or isinstance(after, tuple) else (after.created_at, after.version, after.uid),
     )
     tags = queries.tags_of(ctx.catalog, [r["uid"] for r in records])
-    return [ArtifactVersion(r, tags[r["uid"]], settings=ctx.settings) for r in records]
+    return [ArtifactVersion(r, tags[r["uid"]], settings=ctx.settings, store=ctx.store) for r in records]
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def tag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> ArtifactVersion:
+def tag_artifact(ctx: Artifacts, uri: str, tag: str) -> ArtifactVersion:
     """Point user tag ``tag`` at the version ``uri`` names (moving it off another version)."""
     check_tag(tag)
-    ctx = _Context(home)
     version = resolve(ctx, uri)
     ctx.store.append_tag_event(version.project, version.key,
-                               {"op": "add", "tag": tag, "uid": version.uid, "time": _now()})
+                               {"op": "add", "tag": tag, "uid": version.uid, "time": utc_now_iso()})
     queries.set_tag(ctx.catalog, version.project, version.key, tag, version.uid)
     return ctx.version(version.record)
 
 
-def untag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> None:
+def untag_artifact(ctx: Artifacts, uri: str, tag: str) -> None:
     """Remove user tag ``tag`` from the artifact ``uri`` names."""
     check_tag(tag)
-    ctx = _Context(home)
     ref = parse_store_uri(uri)
     found = queries.find_version(ctx.catalog, ref.project, ref.key, tag=tag)
     if found is None:
         raise NotFoundError(f"Artifact {ref.project}/{ref.key} has no tag {tag!r}; nothing to remove.")
-    ctx.store.append_tag_event(ref.project, ref.key, {"op": "remove", "tag": tag, "time": _now()})
+    ctx.store.append_tag_event(ref.project, ref.key, {"op": "remove", "tag": tag, "time": utc_now_iso()})
     queries.set_tag(ctx.catalog, ref.project, ref.key, tag, None)
 
 
-def delete_artifact(uri: str, *, all_versions: bool = False, data: bool = False,
-                    home: str | Path | None = None) -> list[ArtifactVersion]:
+def delete_artifact(ctx: Artifacts, uri: str, *, all_versions: bool = False,
+                    data: bool = False) -> list[ArtifactVersion]:
     """Delete the version ``uri`` names (or every version of its key with ``all_versions``).
 
     Metadata only by default; ``data=True`` also removes bytes no remaining version uses.
     Numbers of deleted versions are never reused.
     """
-    ctx = _Context(home)
     ref = parse_store_uri(uri)
     if all_versions:
         if ref.tag or ref.uid:
             raise InvalidValueError(f"all_versions deletes a whole key; pass {str(StoreUri(ref.prefix, ref.project, ref.key))!r} without a tag or uid.")
-        reindex_key(ctx, ref.project, ref.key)
+        queries.reindex_key(ctx.catalog, ctx.store, ref.project, ref.key)
         records = queries.search_versions(ctx.catalog, ref.project, key=ref.key, limit=None)
         if not records:
             raise _not_found(ctx, ref)
@@ -232,7 +264,7 @@ def delete_artifact(uri: str, *, all_versions: bool = False, data: bool = False,
     return deleted
 
 
-def _remove_bytes(ctx: _Context, record: dict[str, Any]) -> None:
+def _remove_bytes(ctx: Artifacts, record: dict[str, Any]) -> None:
     if record.get("url"):
         other = ArtifactStore(record["url"])
         other.remove(other.base)
@@ -240,10 +272,8 @@ def _remove_bytes(ctx: _Context, record: dict[str, Any]) -> None:
         ctx.store.remove(f"{ctx.store.project_dir(record['project'])}/{record['blob']}")
 
 
-def gc(project: str | None = None, *, dry_run: bool = False,
-       home: str | Path | None = None) -> dict[str, int]:
+def gc(ctx: Artifacts, project: str | None = None, *, dry_run: bool = False) -> dict[str, int]:
     """Remove stored bytes that no version references (under the artifact store)."""
-    ctx = _Context(home)
     removed = size = 0
     projects = [project] if project else ctx.store.projects()
     for name in projects:
@@ -269,74 +299,9 @@ def _size(store: ArtifactStore, path: str) -> int:
     return int(store.fs.du(path)) if store.fs.isdir(path) else int(store.fs.size(path))
 
 
-def set_project_artifact_path(project: str, artifact_path: str | None, *,
-                              home: str | Path | None = None) -> None:
+def set_project_artifact_path(ctx: Artifacts, project: str, artifact_path: str | None) -> None:
     """Set (or clear, with None) the project's artifact path, used when a log call and its
     run do not set one. It may hold ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``."""
-    import sqlalchemy as sa
-
-    from labbook.catalog import schema
-
-    from labbook.artifacts.paths import check_template
-
     check_template(artifact_path, f"The artifact path of project {project!r}")
-    ctx = _Context(home, create=True)  # project settings may come before the first run
-    with ctx.catalog.engine.begin() as conn:
-        ctx.catalog.ensure_project(conn, project)
-        current = conn.execute(sa.select(schema.projects.c.settings)
-                               .where(schema.projects.c.name == project)).scalar() or {}
-        current = {**current, "artifact_path": artifact_path}
-        conn.execute(schema.projects.update().where(schema.projects.c.name == project)
-                     .values(settings=current))
+    queries.set_project_setting(ctx.catalog, project, "artifact_path", artifact_path)
 
-
-def project_settings(catalog: Any, project: str) -> dict[str, Any]:
-    import sqlalchemy as sa
-
-    from labbook.catalog import schema
-
-    with catalog.engine.connect() as conn:
-        return conn.execute(sa.select(schema.projects.c.settings)
-                            .where(schema.projects.c.name == project)).scalar() or {}
-
-
-def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = None, *,
-                home: str | Path | None = None):
-    """The lineage graph around an artifact version (a store URI) or a run (uuid or object).
-
-    ``direction``: ``"up"`` (what produced it and what that was made from), ``"down"`` (what
-    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit).
-    """
-    from labbook.artifacts.graph import build_lineage
-
-    return build_lineage(_Context(home), uri_or_run, direction, depth)
-
-
-def reindex_artifacts(catalog: Any, artifacts_root: Path, settings: Settings | None = None) -> dict[str, Any]:
-    """Rebuild the artifact tables from the artifact store(s) and every run's lineage.jsonl.
-
-    Returns counts of ``versions`` and ``lineage`` records, and ``damaged``: the location of
-    every record found set aside as damaged (now, or earlier by a writer), for a person to see.
-    """
-    from labbook.artifacts.lineage import read_lineage
-    from labbook.catalog.indexer import iter_run_folders
-    from labbook.store.layout import RunFolder
-
-    settings = settings or Settings.load({})
-    queries.clear_artifact_tables(catalog)
-    ctx = _Context(settings=settings, catalog=catalog)
-    versions, damaged = 0, []
-    for root in dict.fromkeys([store_root(settings), str(artifacts_root)]):
-        ctx.store = ArtifactStore(root)
-        for project in ctx.store.projects():
-            for key in ctx.store.key_dirs(project):  # keys are safe names: the folder is the key
-                with ctx.store.lock(project, key):
-                    versions += reindex_key(ctx, project, key, set_aside=[])
-                damaged += ctx.store.damaged_records(project, key)
-    edges = 0
-    for folder in iter_run_folders(Path(artifacts_root)):
-        rows = [queries.lineage_row(folder.parent.name, folder.name, r)
-                for r in read_lineage(RunFolder(folder).lineage_file) if r.get("id")]
-        queries.index_lineage(catalog, rows)
-        edges += len(rows)
-    return {"versions": versions, "lineage": edges, "damaged": damaged}

@@ -14,7 +14,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from labbook.errors import InvalidValueError, MissingDependencyError
+from labbook._optional import need
+from labbook.errors import InvalidValueError
 from labbook.store.files import temporary_name
 
 PREVIEW_ROWS = 20
@@ -24,20 +25,12 @@ FORMATS = ("parquet", "csv")
 
 
 def _pandas():
-    try:
-        import pandas
-    except ImportError:
-        raise MissingDependencyError("pandas", "data", "Logging datasets") from None
-    return pandas
+    return need("pandas", "Logging datasets")
 
 
 def _pyarrow():
-    try:
-        import pyarrow
-        import pyarrow.parquet  # noqa: F401
-    except ImportError:
-        raise MissingDependencyError("pyarrow", "data", "Parquet datasets") from None
-    return pyarrow
+    need("pyarrow.parquet", "Parquet datasets")
+    return need("pyarrow", "Parquet datasets")
 
 
 def as_frame(data: Any, what: str = "log_dataset"):

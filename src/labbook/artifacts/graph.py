@@ -12,15 +12,13 @@ and ``model -> plot`` ("link"). Upstream means against the edges, downstream alo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-import sqlalchemy as sa
-
-from labbook.artifacts import catalog as queries
-from labbook.artifacts.kinds import prefix_for
-from labbook.artifacts.uri import StoreUri, is_store_uri
-from labbook.catalog import schema
+from labbook.catalog import artifacts as queries
 from labbook.errors import InvalidValueError, NotFoundError
+from labbook.store.kinds import prefix_for
+from labbook.store.uri import StoreUri, is_store_uri
 
 
 @dataclass
@@ -119,16 +117,36 @@ def _root(ctx: Any, start: Any) -> str:
     raise InvalidValueError(f"get_lineage() takes a store URI, a run uuid or a run/version object; got {start!r:.60}.")
 
 
+REF_SUMMARY_RUNS = 50  # run folders read at most for the summaries of a graph's references
+
+
+def _refs(ctx: Any, idents: list[str]) -> dict[str, dict[str, Any]]:
+    """Name, kind and summary of each reference, as its run logged it. The catalog keeps name
+    and kind; the summary is read from the logging run's lineage.jsonl (the record)."""
+    from labbook.artifacts.lineage import read_lineage
+    from labbook.store.layout import RunFolder
+
+    refs = queries.refs_named(ctx.catalog, idents) if idents else {}
+    wanted: dict[str, list[str]] = {}
+    for ident, ref in refs.items():
+        wanted.setdefault(ref.pop("run"), []).append(ident)
+    for run, names in list(wanted.items())[:REF_SUMMARY_RUNS]:
+        path = ctx.catalog.run_path(run)
+        if not path:
+            continue
+        for record in read_lineage(RunFolder(Path(path)).lineage_file):
+            ident = record.get("path") or record.get("name")
+            if not record.get("uid") and ident in names and record.get("summary"):
+                refs[ident]["summary"] = record["summary"]
+    return refs
+
+
 def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
     uids = [n[9:] for n in ids if n.startswith("artifact:")]
     runs = [n[4:] for n in ids if n.startswith("run:")]
     records = queries.records_by_uid(ctx.catalog, uids)
-    run_rows = {}
-    if runs:
-        R = schema.runs
-        with ctx.catalog.engine.connect() as conn:
-            run_rows = {r.uuid: r for r in conn.execute(
-                sa.select(R.c.uuid, R.c.name, R.c.project, R.c.status).where(R.c.uuid.in_(runs)))}
+    refs = _refs(ctx, [n[4:] for n in ids if n.startswith("ref:")])
+    run_rows = queries.run_nodes(ctx.catalog, runs)
     nodes = {}
     for node_id in sorted(ids):
         kind, _, ident = node_id.partition(":")
@@ -148,7 +166,8 @@ def _describe(ctx: Any, ids: set[str]) -> dict[str, LineageNode]:
                                           "name": row.name if row else None,
                                           "status": row.status if row else None})
         else:
-            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident})
+            named = refs.get(ident, {})
+            nodes[node_id] = LineageNode(node_id, "ref", ident, {"path": ident, **named})
     return nodes
 
 

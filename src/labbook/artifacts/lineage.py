@@ -16,15 +16,16 @@ from __future__ import annotations
 import os
 import uuid as uuid_module
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from labbook.artifacts.kinds import kind_value
+from labbook._time import utc_now_iso
 from labbook.errors import InvalidValueError
+from labbook.store.kinds import kind_value
 from labbook.store.names import check_name
+from labbook.store.record import read_lineage  # noqa: F401 - the reader lives with the store
 
 
 @dataclass
@@ -51,7 +52,7 @@ class RunArtifact:
         data["summary"] = dict(self.summary or {})
         data["is_input"] = bool(self.is_input)
         record = {"id": uuid_module.uuid4().hex,
-                  "time": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                  "time": utc_now_iso(),
                   **{k: v for k, v in data.items() if v is not None or k in ("path", "uri", "uid")}}
         try:
             orjson.dumps(record, option=orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS)
@@ -63,7 +64,7 @@ class RunArtifact:
         return record
 
     @classmethod
-    def from_value(cls, value: Any) -> "RunArtifact":
+    def from_value(cls, value: Any) -> RunArtifact:
         if isinstance(value, RunArtifact):
             return value
         if hasattr(value, "to_dict"):
@@ -97,17 +98,3 @@ def append_lineage(path: Path, records: list[dict[str, Any]]) -> None:
         os.close(fd)
 
 
-def read_lineage(path: Path) -> list[dict[str, Any]]:
-    """Every complete record of a lineage.jsonl ([] if absent); a torn last line is skipped."""
-    try:
-        data = Path(path).read_bytes()
-    except FileNotFoundError:
-        return []
-    records = []
-    for line in data.split(b"\n")[:-1]:
-        if line.strip():
-            try:
-                records.append(orjson.loads(line))
-            except orjson.JSONDecodeError:
-                continue  # a line torn by a crash mid-write
-    return records

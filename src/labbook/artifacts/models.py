@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from labbook._values import json_value
 from labbook.errors import InvalidValueError
-from labbook.tracking.values import json_value
 
 
 def _schema(items: Any, what: str) -> list[dict[str, Any]] | None:

@@ -2,7 +2,8 @@
 
 ::
 
-    version, created = publish(settings, "churn", "train", "dataset", Path("train.parquet"))
+    version, created = publish(settings, "churn", "train", "dataset", Path("train.parquet"),
+                               catalog=workspace.catalog)
 
 Logging a key again with content identical to its newest version makes no new version and
 returns that one. Otherwise the next number is taken under a per-key lock (local stores), the
@@ -16,17 +17,17 @@ from __future__ import annotations
 import getpass
 import hashlib
 import socket
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts.hashing import hash_dir, hash_file
-from labbook.artifacts.paths import store_root
-from labbook.artifacts.registry import VERSION_SCHEMA, VERSION_SCHEMA_VERSION, ArtifactStore
-from labbook.artifacts.uri import check_key
+from labbook._time import utc_now_iso
 from labbook.artifacts.version import ArtifactVersion
 from labbook.errors import RunStateError
+from labbook.store.blobs import VERSION_SCHEMA, VERSION_SCHEMA_VERSION, ArtifactStore
+from labbook.store.hashing import hash_dir, hash_file
 from labbook.store.names import encode_name
+from labbook.store.policy import store_root
+from labbook.store.uri import check_key
 
 MAX_NUMBER_RETRIES = 20
 
@@ -68,7 +69,7 @@ def publish(
     links: dict[str, str] | None = None,
     format: str | None = None,
     description: str | None = None,
-    catalog: Any = None,
+    catalog: Any,
 ) -> tuple[ArtifactVersion, bool]:
     """Store ``source`` as the next version of ``project/key``; (version, whether it is new)."""
     check_key(key)
@@ -110,10 +111,10 @@ def publish(
                 "labels": dict(labels or {}), "summary": dict(summary or {}), "meta": dict(meta or {}),
                 "producer": producer or default_producer(), "sources": list(sources or []),
                 "links": dict(links or {}), "description": description,
-                "created_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+                "created_at": utc_now_iso(),
             }
             if target.local and not is_dir:
-                from labbook.artifacts.registry import blob_fingerprint
+                from labbook.store.blobs import blob_fingerprint
 
                 record["blob_stat"] = blob_fingerprint(blob)
             if store.write_version(record):
@@ -126,9 +127,7 @@ def publish(
 
 def _index(settings: Any, catalog: Any, record: dict[str, Any]) -> ArtifactVersion:
     """Index the record (the store already holds it; a failure here is repaired on read)."""
-    from labbook.artifacts.catalog import index_versions, tags_of
-    from labbook.catalog.indexer import open_catalog
+    from labbook.catalog.artifacts import index_versions, tags_of
 
-    catalog = catalog or open_catalog(settings.catalog_url)
     index_versions(catalog, [record])
     return ArtifactVersion(record, tags_of(catalog, [record["uid"]])[record["uid"]], settings=settings)

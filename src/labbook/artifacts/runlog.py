@@ -5,30 +5,42 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from labbook.artifacts.lineage import RunArtifact, append_lineage
-from labbook.artifacts.uri import check_key, is_store_uri
 from labbook.errors import InvalidValueError
 from labbook.store.layout import safe_join
 from labbook.store.names import check_name
+from labbook.store.uri import check_key, is_store_uri
+from labbook.writer.surface import RunSurface
+
+if TYPE_CHECKING:
+    from labbook.artifacts.api import Artifacts
 
 # Old Polyaxon arguments that no longer change anything (``versioned`` was removed upstream).
 _IGNORED = frozenset({"versioned"})
 
 
 
-def _state(run: Any) -> dict[str, Any]:
-    state = run.__dict__.get("_artifact_state")
-    if state is None:
-        state = run.__dict__["_artifact_state"] = {"consumed": [], "tensorboard": False}
-    return state
+def _state(run: RunSurface) -> dict[str, Any]:
+    return run._artifact_state
 
 
-def _context(run: Any):
-    from labbook.artifacts.api import _Context
+def _context(run: RunSurface) -> Artifacts:
+    """The artifact API over the run's settings and the catalog its indexer holds open (a forked
+    child has no indexer: it opens the catalog once for itself)."""
+    from labbook.artifacts.api import Artifacts
+    from labbook.catalog.indexer import RunIndexer
 
-    return _Context(settings=run._settings)
+    indexer = run._indexer
+    if isinstance(indexer, RunIndexer):
+        return Artifacts(run._settings, indexer.catalog)
+    state = _state(run)
+    if state.get("catalog_pid") != os.getpid():
+        from labbook.catalog.catalog import Catalog
+
+        state["catalog"], state["catalog_pid"] = Catalog(run._settings.catalog_url), os.getpid()
+    return Artifacts(run._settings, state["catalog"])
 
 
 def _existing(path: Any, function: str) -> Path:
@@ -54,7 +66,7 @@ def _stem(path: Path) -> str:
     return name.split(".", 1)[0] if not name.startswith(".") and "." in name else name
 
 
-def _producer(run: Any) -> dict[str, Any]:
+def _producer(run: RunSurface) -> dict[str, Any]:
     from labbook.artifacts.publish import default_producer
 
     env = run._record.get("env") or {}
@@ -65,7 +77,7 @@ def _producer(run: Any) -> dict[str, Any]:
             "git_commit": code.get("commit")}
 
 
-def _pinned(run: Any, values: Any, what: str) -> Any:
+def _pinned(run: RunSurface, values: Any, what: str) -> Any:
     """Store URIs resolved to pinned ones (``...@uid``); ArtifactVersions to their URI."""
     from labbook.artifacts.api import resolve
 
@@ -83,30 +95,30 @@ def _pinned(run: Any, values: Any, what: str) -> Any:
     return [pin(v) for v in ([values] if isinstance(values, str) else values)]
 
 
-def _artifact_path(run: Any, call: str | None) -> str:
-    from labbook.artifacts.api import project_settings
-    from labbook.artifacts.paths import resolve_artifact_path
+def _artifact_path(run: RunSurface, call: str | None) -> str:
+    from labbook.store.policy import resolve_artifact_path
 
     ctx = _context(run)
     return resolve_artifact_path(run._settings, run.project, call=call,
                                  run={"uuid": run.uuid, "name": run.name, "meta": run._record.get("meta")},
-                                 project_settings=project_settings(ctx.catalog, run.project))
+                                 project_settings=ctx.project_settings(run.project))
 
 
-def _record_lineage(run: Any, artifacts: list[RunArtifact]) -> list[dict[str, Any]]:
+def _record_lineage(run: RunSurface, artifacts: list[RunArtifact]) -> list[dict[str, Any]]:
     """Append to the run's lineage.jsonl (the record), then index (repairable by a rebuild)."""
-    from labbook.artifacts.catalog import index_lineage, lineage_row
+    from labbook.catalog.artifacts import index_lineage, lineage_row
 
     records = [a.to_record() for a in artifacts]
     append_lineage(run._folder.lineage_file, records)
     try:
         index_lineage(_context(run).catalog, [lineage_row(run.project, run.uuid, r) for r in records])
     except Exception as error:  # noqa: BLE001 - the folder is the record; 'labbook index --rebuild' repairs
-        run._indexer.errors.append(f"{type(error).__name__}: {error}")
+        if run._indexer is not None:  # None in a forked child, which has no indexer
+            run._indexer.errors.append(f"{type(error).__name__}: {error}")
     return records
 
 
-def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None, summary: Any = None,
+def _register(run: RunSurface, source: Path, key: str, kind: str, *, labels: Any = None, summary: Any = None,
               meta: Any = None, sources: Any = None, links: Any = None, format: str | None = None,
               description: str | None = None, artifact_path: str | None = None):
     from labbook.artifacts.publish import publish
@@ -126,7 +138,7 @@ def _register(run: Any, source: Path, key: str, kind: str, *, labels: Any = None
 def _json_dict(value: Any, what: str) -> dict[str, Any]:
     """``value`` as JSON data by the project's one rule (``json_value``: NaN and infinities
     kept as ``"nan"``, ``"inf"``, ``"-inf"``)."""
-    from labbook.tracking.values import json_value
+    from labbook._values import json_value
 
     if value is None:
         return {}
@@ -137,14 +149,14 @@ def _json_dict(value: Any, what: str) -> dict[str, Any]:
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
-        from labbook.artifacts.registry import ArtifactStore
+        from labbook.store.blobs import ArtifactStore
 
         ArtifactStore(path.parent).remove(str(path))
     elif path.exists() or path.is_symlink():
         path.unlink()
 
 
-def _copy_into(run: Any, source: Path, dest: Path) -> None:
+def _copy_into(run: RunSurface, source: Path, dest: Path) -> None:
     """Copy the user's file or folder ``source`` to ``dest`` in the run folder, replacing what
     was there. ``source`` is only read: it stays where it was, with the same bytes and inode
     (a clone shares its blocks where the file system can). No link below the run folder is
@@ -163,7 +175,7 @@ def _copy_into(run: Any, source: Path, dest: Path) -> None:
         copy_file(source, dest)  # a rename into place: replaces a link, never writes through it
 
 
-def _outputs_dest(run: Any, rel_path: str | None, file_name: str) -> Path:
+def _outputs_dest(run: RunSurface, rel_path: str | None, file_name: str) -> Path:
     """``outputs/[<rel_path>/]<file_name>``, its folders made through no symbolic link."""
     base = run._folder.outputs_path(rel_path) if rel_path else run._folder.outputs
     dest = safe_join(base, file_name, "file name")

@@ -10,27 +10,17 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from labbook.artifacts.kinds import prefix_for
-from labbook.artifacts.paths import ReadPolicy, store_root
-from labbook.artifacts.registry import ArtifactStore
-from labbook.artifacts.uri import StoreUri
-from labbook.errors import InvalidValueError, LabbookError
-
-
-class ArtifactIntegrityError(LabbookError):
-    """A version's stored bytes were changed after it was logged."""
-
-
-@functools.lru_cache(maxsize=32)
-def _store_for(root: str) -> ArtifactStore:
-    return ArtifactStore(root)
+from labbook.errors import ArtifactIntegrityError, InvalidValueError
+from labbook.store.blobs import ArtifactStore
+from labbook.store.kinds import prefix_for
+from labbook.store.policy import ReadPolicy, store_root
+from labbook.store.uri import StoreUri
 
 
 def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:
@@ -43,9 +33,11 @@ def record_location(store: ArtifactStore, record: dict[str, Any]) -> str:
 class ArtifactVersion:
     """One immutable version of an artifact (see the module docstring)."""
 
-    def __init__(self, record: dict[str, Any], tags: list[str] | None = None, *, settings: Any) -> None:
+    def __init__(self, record: dict[str, Any], tags: list[str] | None = None, *, settings: Any,
+                 store: ArtifactStore | None = None) -> None:
         self.record = record
         self._settings = settings
+        self._store_given = store
         self.project: str = record["project"]
         self.key: str = record["key"]
         self.kind: str = record["kind"]
@@ -66,7 +58,10 @@ class ArtifactVersion:
 
     @property
     def _store(self) -> ArtifactStore:
-        return _store_for(store_root(self._settings))
+        """The artifact store it was read from (its workspace's), else the settings' one."""
+        if self._store_given is None:
+            self._store_given = ArtifactStore(store_root(self._settings))
+        return self._store_given
 
     @property
     def created_at(self) -> datetime:
@@ -91,7 +86,7 @@ class ArtifactVersion:
         location = ReadPolicy.from_settings(self._settings).check(self.location)
         recorded = self.record.get("blob_stat")
         if recorded and "://" not in location:
-            from labbook.artifacts.registry import blob_fingerprint
+            from labbook.store.blobs import blob_fingerprint
 
             now = blob_fingerprint(location)
             # Only the same file is comparable: a copied store has other inodes and times.

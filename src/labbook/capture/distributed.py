@@ -29,12 +29,18 @@ import os
 import socket
 import sys
 import uuid as uuid_module
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from labbook._time import utc_now_iso
+from labbook.config import process_environment
+from labbook.store.runfile import FINAL_STATUSES
+
+if TYPE_CHECKING:
+    from labbook.writer.surface import RunParts
 
 # Fixed namespace for labbook's derived run ids (uuid5 of "<project>/<group key>").
 RUN_NAMESPACE = uuid_module.UUID("6c0b3f4e-9a0f-5d6e-8a7b-1f2e3d4c5b6a")
-FINAL = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -73,8 +79,9 @@ def _process_start(pid: int) -> str | None:
 def group_key(env: Mapping[str, str] | None = None) -> str | None:
     """The text every process of this job shares, or None outside a distributed job."""
     env = os.environ if env is None else env
-    if env.get("LABBOOK_RUN_GROUP"):
-        return f"group/{env['LABBOOK_RUN_GROUP']}"
+    group = process_environment(env).run_group
+    if group:
+        return f"group/{group}"
     size = world_size(env)
     if size <= 1:
         return None
@@ -112,38 +119,52 @@ def shared_run_uuid(project: str, env: Mapping[str, str] | None = None) -> str |
     return uuid_module.uuid5(RUN_NAMESPACE, f"{project}/{key}").hex
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def attach(run: Any) -> None:
-    """Record this process in run.json ``ranks`` and give non-zero ranks their status policy."""
-    rank = run.rank
+def attach(parts: RunParts) -> None:
+    """Record this process in run.json ``ranks``; its entry is closed with its outcome at ``end()``.
+    What this process may do to the run's status is its ``RankPolicy``."""
+    rank = parts.rank
     me = {"pid": os.getpid(), "host": socket.gethostname(), "local_rank": local_rank(),
-          "writer": run.writer_id, "started_at": _now(), "status": "running"}
-    ops = [("merge", "ranks", {str(rank): me})]
+          "writer": parts.writer_id, "started_at": utc_now_iso(), "status": "running"}
+    ops: list[tuple[str, str, Any]] = [("merge", "ranks", {str(rank): me})]
     if rank == 0:
         ops.append(("set", "world_size", world_size()))
-    run._writer.update_run(*ops)
+    parts.writer.update_run(*ops)
 
     def record_outcome() -> None:
-        run._writer.update_run(("merge", "ranks", {str(rank): {
-            **me, "status": run._record.get("status"), "finished_at": _now()}}))
+        parts.writer.update_run(("merge", "ranks", {str(rank): {
+            **me, "status": parts.record.get("status"), "finished_at": utc_now_iso()}}))
 
-    run._closers.append(record_outcome)
-    if rank == 0:
-        return
-    run_log_status = run.log_status
+    parts.closers.append(record_outcome)
 
-    def log_status(status: str, reason: str | None = None, message: str | None = None,
-                   last_transition_time: Any = None, last_update_time: Any = None) -> None:
-        """Rank 0 owns the run's status; this rank changes it only by failing."""
-        name = str(getattr(status, "value", status)).lower()
-        if name not in FINAL or name == "failed":
-            if name == "failed":
-                message = f"rank {rank}: {message}" if message else f"rank {rank} failed"
-            run_log_status(status, reason, message, last_transition_time, last_update_time)
-            return
-        run._record["status"] = name  # this process is done; the run goes on under rank 0
 
-    run.log_status = log_status  # per instance: only this attached process follows the policy
+@dataclass(frozen=True)
+class RankPolicy:
+    """What one process of a distributed job may do to the run the job shares; ``Run`` consults it.
+
+    Rank 0 (and every process outside a distributed job) owns the run: its metrics are kept and it
+    sets the status. Another rank's metrics are kept only with ``rank_metrics="all"``, and it
+    changes the run's status only by failing (the message then names the rank); its own success
+    or stop is recorded in run.json ``ranks``, and the run goes on under rank 0.
+    """
+
+    rank: int = 0
+    keeps_metrics: bool = True
+
+    @classmethod
+    def for_rank(cls, rank: int, rank_metrics: str) -> RankPolicy:
+        return cls(rank=rank, keeps_metrics=rank == 0 or rank_metrics == "all")
+
+    @property
+    def owns_status(self) -> bool:
+        return self.rank == 0
+
+    def status_change(self, status: str, message: str | None) -> tuple[bool, str | None]:
+        """Whether this process's ``log_status(status)`` changes the run's status, and the
+        message to record with it (``status`` lower-case, as ``log_status`` normalises it)."""
+        if self.owns_status or status not in FINAL_STATUSES:
+            return True, message
+        if status == "failed":
+            return True, f"rank {self.rank}: {message}" if message else f"rank {self.rank} failed"
+        return False, message

@@ -37,11 +37,14 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
-from labbook.writer import format as fmt
 from labbook.writer.writer import Series
+
+if TYPE_CHECKING:
+    from labbook.writer.surface import RunParts
 
 _NVIDIA_DRIVER = ("/dev/nvidiactl", "/proc/driver/nvidia/version")
 FIRST_SAMPLE_DELAY = 0.25  # seconds between priming the counters and the first sample
@@ -379,14 +382,14 @@ def _text(value: Any) -> Any:
 class ResourceSampler:
     """Samples on its own daemon thread and appends to ``resources/metric/<name>/<writer>.lbm``."""
 
-    def __init__(self, run: Any, interval: float, local_rank: int) -> None:
-        self.run = run
+    def __init__(self, parts: RunParts, interval: float, local_rank: int) -> None:
+        self.parts = parts
         self.interval = float(interval)
         self.system = local_rank == 0
-        self.folder: RunFolder = run._folder
-        self.writer_id = run.writer_id
+        self.folder: RunFolder = parts.folder
+        self.writer_id = parts.writer_id
         self.host = socket.gethostname()
-        self.header = {"rank": run.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
+        self.header = {"rank": parts.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
         self._series: dict[str, Series] = {}
         self._step = 0
         self._stop = threading.Event()
@@ -400,7 +403,7 @@ class ResourceSampler:
         self._stop.set()
         self._thread.join(timeout=10)
         if self.errors:
-            self.run._writer.errors.extend(self.errors)
+            self.parts.writer.errors.extend(self.errors)
 
     def _probes(self) -> tuple[list[Any], GpuProbe, dict[str, Any]]:
         unavailable: dict[str, str] = {}
@@ -455,7 +458,7 @@ class ResourceSampler:
                 return
             if self._step == 1 and self.system:
                 info["series"] = sorted(values)
-                self.run._writer.update_run(("merge", "system", {self.host: info}))
+                self.parts.writer.update_run(("merge", "system", {self.host: info}))
 
         try:
             wait = FIRST_SAMPLE_DELAY

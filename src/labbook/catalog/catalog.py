@@ -19,16 +19,19 @@ import sqlite3
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, overload
 
 import sqlalchemy as sa
 
 from labbook.catalog import schema
 from labbook.catalog.query import after_key, ordering, parse_filter
 from labbook.errors import CatalogDamagedError, CatalogError
+from labbook.store.files import file_lock
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _PROCESS_LOCK = threading.Lock()
+# SQLite result codes (sqlite3 names them from Python 3.11 only)
+_SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
 
 
 def _utc(value: Any) -> datetime | None:
@@ -39,6 +42,14 @@ def _utc(value: Any) -> datetime | None:
     if value.tzinfo is not None:
         value = value.astimezone(timezone.utc).replace(tzinfo=None)
     return value  # stored as naive UTC, the one form SQLite and PostgreSQL compare alike
+
+
+@overload
+def as_aware(value: datetime) -> datetime: ...
+
+
+@overload
+def as_aware(value: None) -> None: ...
 
 
 def as_aware(value: datetime | None) -> datetime | None:
@@ -62,7 +73,7 @@ class Catalog:
         self.url = url
         self.path = self.sqlite_path(url)
         self.read_only = self.path is not None and self.path.is_file() and not _writable(self.path)
-        if self.read_only:
+        if self.read_only and self.path is not None:
             self.engine = _read_only_engine(self.path)
         elif self.path is not None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,10 +117,10 @@ class Catalog:
             return
         code = getattr(error, "sqlite_errorcode", None)
         text = str(error)
-        if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in text \
+        if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB) or "malformed" in text \
                 or "not a database" in text:
             raise CatalogDamagedError(self.path or self.url, text) from None
-        if code == sqlite3.SQLITE_READONLY or "readonly database" in text:
+        if code == _SQLITE_READONLY or "readonly database" in text:
             raise CatalogError(
                 f"The catalog {self.path or self.url} is read-only here ({text}), so it cannot be "
                 "changed. Reading works; to log or index, use a home you can write to "
@@ -175,10 +186,7 @@ class Catalog:
         home at once): a file lock beside a SQLite file, an advisory lock on PostgreSQL."""
         with _PROCESS_LOCK:
             if self.url.startswith("sqlite:///"):
-                import fcntl
-
-                with open(self.url[len("sqlite:///"):] + ".migrate.lock", "a+b") as handle:
-                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                with file_lock(self.url[len("sqlite:///"):] + ".migrate.lock"):
                     yield
             elif self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:

@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import os
-import re
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from labbook.catalog.catalog import Catalog
 from labbook.errors import CatalogDamagedError, LabbookError
-from labbook.store.layout import RUN_FILE, RunFolder
+from labbook.store.layout import RUN_FILE, RunFolder, RunStore
 from labbook.store.record import read_run_record
 
-_RUN_DIR = re.compile(r"^[0-9a-f]{32}$")
-
-_catalogs: dict[str, Catalog] = {}
-_open_lock = threading.Lock()
-
-
-def open_catalog(url: str) -> Catalog:
-    """One Catalog per URL per process (engines are pooled and thread-safe)."""
-    catalog = _catalogs.get(url)
-    if catalog is None:
-        with _open_lock:  # the writer thread and the caller may both open it first
-            catalog = _catalogs.get(url)
-            if catalog is None:
-                catalog = _catalogs[url] = Catalog(url)
-    return catalog
+if TYPE_CHECKING:
+    from labbook.config import Settings
 
 
 def index_run(catalog: Catalog, path: Path) -> None:
@@ -38,14 +24,8 @@ def index_run(catalog: Catalog, path: Path) -> None:
 
 
 def iter_run_folders(artifacts_root: Path) -> Iterator[Path]:
-    """Every ``<root>/<project>/<uuid>/`` holding a run.json."""
-    root = Path(artifacts_root)
-    if not root.is_dir():
-        return
-    for project_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for run_dir in sorted(project_dir.iterdir()):
-            if _RUN_DIR.match(run_dir.name) and (run_dir / RUN_FILE).is_file():
-                yield run_dir
+    """Every ``<root>/<project>/<uuid>/`` holding a run.json (``RunStore.iter_runs``)."""
+    return RunStore(artifacts_root).iter_runs()
 
 
 def rebuild(
@@ -90,19 +70,11 @@ def rebuild(
     removed = [uuid for uuid in known if uuid not in seen]
     if removed:
         catalog.delete_runs(removed)
-    from labbook.artifacts.api import reindex_artifacts
+    from labbook.catalog.artifacts import reindex_artifacts
 
     artifacts = reindex_artifacts(catalog, artifacts_root, settings)
     return {"found": len(folders), "indexed": indexed, "failed": failed, "removed": len(removed),
             "damaged": artifacts["damaged"]}
-
-
-def forget_catalog(url: str) -> None:
-    """Drop this process's open catalog for ``url`` (its file is about to be replaced)."""
-    with _open_lock:
-        catalog = _catalogs.pop(url, None)
-    if catalog is not None:
-        catalog.close()
 
 
 def set_aside(path: Path) -> Path:
@@ -116,7 +88,7 @@ def set_aside(path: Path) -> Path:
     return target
 
 
-def rebuild_home(settings: Any, *, full: bool = True,
+def rebuild_home(settings: Settings, *, full: bool = True,
                  progress: Callable[[int, int], None] | None = None,
                  on_error: Callable[[Path, Exception], None] | None = None) -> dict[str, Any]:
     """``labbook index [--rebuild]`` for one home's settings.
@@ -135,11 +107,14 @@ def rebuild_home(settings: Any, *, full: bool = True,
 
     def run() -> dict[str, Any]:
         skipped.clear()
-        catalog = open_catalog(url)
-        if full:
-            catalog.check_integrity()
-        result = rebuild(catalog, Path(settings.artifacts_root), full=full, progress=progress,
-                         settings=settings, on_error=skip)
+        catalog = Catalog(url)
+        try:
+            if full:
+                catalog.check_integrity()
+            result = rebuild(catalog, Path(settings.artifacts_root), full=full, progress=progress,
+                             settings=settings, on_error=skip)
+        finally:
+            catalog.close()
         return {**result, "skipped": list(skipped)}
 
     try:
@@ -148,7 +123,6 @@ def rebuild_home(settings: Any, *, full: bool = True,
         path = Catalog.sqlite_path(url)
         if not full or path is None:
             raise
-        forget_catalog(url)
         aside = set_aside(path)
         return {**run(), "set_aside": aside, "damage": error.reason}
 
@@ -161,6 +135,9 @@ class RunIndexer:
     (every file read waits for the interpreter lock) can take seconds. The writer only calls
     ``request()``; this thread indexes at most every ``interval`` seconds, and ``close()``
     indexes once more, synchronously, so an ended run is always current in the catalog.
+
+    The indexer owns the run's one ``Catalog`` (``catalog``, opened on first use, closed by
+    ``close()``); the run's artifact methods use it too.
     """
 
     def __init__(self, path: Path, catalog_url: str, interval: float) -> None:
@@ -168,6 +145,9 @@ class RunIndexer:
         self.catalog_url = catalog_url
         self.interval = interval
         self.errors: list[str] = []
+        self._catalog: Catalog | None = None
+        self._catalog_lock = threading.Lock()
+        self._ended = False
         self._wanted = threading.Event()
         self._first_done = threading.Event()
         self._closed = threading.Event()
@@ -185,11 +165,21 @@ class RunIndexer:
         migrations) runs at full speed; a run killed a moment later is still listed."""
         return self._first_done.wait(timeout)
 
+    @property
+    def catalog(self) -> Catalog:
+        """The run's catalog, opened once (the writer thread and the caller may both ask first)."""
+        with self._catalog_lock:
+            if self._catalog is None:
+                self._catalog = Catalog(self.catalog_url)
+            return self._catalog
+
     def index_now(self) -> None:
         try:
-            index_run(open_catalog(self.catalog_url), self.path)
+            index_run(self.catalog, self.path)
         except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
             self.errors.append(f"{type(error).__name__}: {error}")
+        if self._ended:  # a flush after the run ended: nothing keeps the catalog open now
+            self.close_catalog()
 
     def _loop(self) -> None:
         import time
@@ -211,4 +201,12 @@ class RunIndexer:
         self._closed.set()
         self._wanted.set()
         self._thread.join(timeout=5)
+        self._ended = True
         self.index_now()
+
+    def close_catalog(self) -> None:
+        """Close the catalog (a later call opens it again)."""
+        with self._catalog_lock:
+            catalog, self._catalog = self._catalog, None
+        if catalog is not None:
+            catalog.close()

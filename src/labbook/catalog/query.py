@@ -106,6 +106,7 @@ def _tokenize(text: str) -> list[tuple[str, str]]:
         if not match or match.end() == pos:
             raise QueryError(f"Cannot read the filter at position {pos}: {text[pos:pos + 20]!r}.")
         kind = match.lastgroup
+        assert kind is not None  # every alternative of _TOKEN is a named group
         tokens.append((kind, match.group(kind)))
         pos = match.end()
         while pos < len(text) and text[pos].isspace():
@@ -142,8 +143,9 @@ class _Parser:
 
     def parse(self) -> sa.ColumnElement[bool]:
         expr = self.or_expr()
-        if self.peek() is not None:
-            raise QueryError(f"Unexpected {self.peek()[1]!r} in the filter {self.text!r}.")
+        extra = self.peek()
+        if extra is not None:
+            raise QueryError(f"Unexpected {extra[1]!r} in the filter {self.text!r}.")
         return expr
 
     def or_expr(self):
@@ -218,7 +220,7 @@ class _Parser:
 
     def condition(self, field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
         """``crashed`` is not stored: it is a running run whose heartbeat is older than the
-        crash timeout (see labbook.capture.liveness), so status tests that name it or
+        crash timeout (the rule is labbook.store.liveness), so status tests that name it or
         ``running`` compare the heartbeat too."""
         if (field.table == "runs" and field.attr == "status" and self.crashed_before is not None
                 and op in ("=", "==", "!=", "<>", "in")):
@@ -232,7 +234,7 @@ class _Parser:
     def value_list(self) -> list[Any]:
         self.expect("(")
         values = [self.value()]
-        while self.peek() and self.peek()[1] == ",":
+        while (self.peek() or ("", ""))[1] == ",":
             self.take()
             values.append(self.value())
         self.expect(")")
@@ -242,11 +244,12 @@ class _Parser:
 def _status_is(status: Any, crashed_before: datetime) -> sa.ColumnElement[bool]:
     runs = schema.runs
     cutoff = _coerce_time(crashed_before.isoformat())
-    last_sign_of_life = sa.func.coalesce(runs.c.heartbeat_at, runs.c.started_at, runs.c.created_at)
+    # labbook.store.liveness: a running run with no heartbeat at all has nothing to judge by
+    stale = sa.and_(runs.c.heartbeat_at.is_not(None), runs.c.heartbeat_at < cutoff)
     if status == "crashed":
-        return sa.and_(runs.c.status == "running", last_sign_of_life < cutoff)
+        return sa.and_(runs.c.status == "running", stale)
     if status == "running":
-        return sa.and_(runs.c.status == "running", last_sign_of_life >= cutoff)
+        return sa.and_(runs.c.status == "running", sa.not_(stale))
     return runs.c.status == status
 
 

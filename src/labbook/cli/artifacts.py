@@ -41,7 +41,7 @@ def artifacts_group() -> None:
 def ls_cmd(ctx, project, project_option, kind, key, labels, tag, producer, since, until, limit, offset,
            as_json) -> None:
     """List artifact versions, newest first."""
-    from labbook.artifacts.api import list_artifacts
+    from labbook.workspace import list_artifacts
 
     project = project or project_option
 
@@ -71,7 +71,7 @@ def ls_cmd(ctx, project, project_option, kind, key, labels, tag, producer, since
 @click.pass_context
 def show_cmd(ctx, uri, as_json) -> None:
     """Show one version: store://<kind>/<project>/<key>[:tag][@uid]."""
-    from labbook.artifacts.api import get_artifact
+    from labbook.workspace import get_artifact
 
     version = get_artifact(uri, home=ctx.obj["home"])
     data = version.to_dict()
@@ -91,7 +91,7 @@ def show_cmd(ctx, uri, as_json) -> None:
 @click.pass_context
 def get_cmd(ctx, uri) -> None:
     """Print a local path to the version's bytes (downloaded to the cache if remote)."""
-    from labbook.artifacts.api import get_artifact
+    from labbook.workspace import get_artifact
 
     click.echo(shown(get_artifact(uri, home=ctx.obj["home"]).local_path()))
 
@@ -102,7 +102,7 @@ def get_cmd(ctx, uri) -> None:
 @click.pass_context
 def download_cmd(ctx, uri, dest) -> None:
     """Copy the version's bytes to DEST (a file, or a folder)."""
-    from labbook.artifacts.api import get_artifact
+    from labbook.workspace import get_artifact
 
     click.echo(shown(get_artifact(uri, home=ctx.obj["home"]).download(dest)))
 
@@ -113,7 +113,7 @@ def download_cmd(ctx, uri, dest) -> None:
 @click.pass_context
 def tag_cmd(ctx, uri, tag) -> None:
     """Point TAG at the version URI names (moving it off another version)."""
-    from labbook.artifacts.api import tag_artifact
+    from labbook.workspace import tag_artifact
 
     version = tag_artifact(uri, tag, home=ctx.obj["home"])
     click.echo(shown(f"{version.uri_with(tag)} -> v{version.version} ({version.uri})"))
@@ -125,7 +125,7 @@ def tag_cmd(ctx, uri, tag) -> None:
 @click.pass_context
 def untag_cmd(ctx, uri, tag) -> None:
     """Remove TAG from the artifact URI names."""
-    from labbook.artifacts.api import untag_artifact
+    from labbook.workspace import untag_artifact
 
     untag_artifact(uri, tag, home=ctx.obj["home"])
     click.echo(f"Removed tag {shown(repr(tag))}.")
@@ -139,7 +139,7 @@ def untag_cmd(ctx, uri, tag) -> None:
 @click.pass_context
 def rm_cmd(ctx, uri, all_versions, data, yes) -> None:
     """Delete a version (metadata only unless --data), or a whole key with --all."""
-    from labbook.artifacts.api import delete_artifact
+    from labbook.workspace import delete_artifact
 
     what = f"every version of {uri}" if all_versions else uri
     if not yes:
@@ -155,7 +155,7 @@ def rm_cmd(ctx, uri, all_versions, data, yes) -> None:
 @click.pass_context
 def gc_cmd(ctx, project, dry_run) -> None:
     """Remove stored bytes that no artifact version references."""
-    from labbook.artifacts.api import gc
+    from labbook.workspace import gc
 
     result = gc(project, dry_run=dry_run, home=ctx.obj["home"])
     verb = "Would remove" if dry_run else "Removed"
@@ -170,7 +170,7 @@ def gc_cmd(ctx, project, dry_run) -> None:
 @click.pass_context
 def lineage_cmd(ctx, target, direction, depth, as_json) -> None:
     """The lineage graph around TARGET: a store:// URI or a run uuid."""
-    from labbook.artifacts.api import get_lineage
+    from labbook.workspace import get_lineage
 
     graph = get_lineage(target, direction=direction, depth=depth, home=ctx.obj["home"])
     if as_json:

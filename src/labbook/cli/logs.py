@@ -27,13 +27,15 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
     labbook logs 3f2c --tail 50  # the last 50 lines
     labbook logs 3f2c -f         # and follow while it runs
     """
-    from labbook.capture.logs import follow_logs, read_logs
-    from labbook.runs import effective_status, resolve_run_path
+    from labbook.store.logs import follow_logs, log_files, read_logs
     from labbook.store.runfile import read_run_file
+    from labbook.workspace import Workspace
 
-    from labbook.capture.logs import log_files
-
-    path = resolve_run_path(run, home=ctx.obj["home"])
+    workspace = Workspace(home=ctx.obj["home"])
+    try:
+        path = workspace.run_path(run)
+    finally:
+        workspace.close()  # following reads only the run folder; the status rule needs only settings
     if not follow and not log_files(path):
         click.echo(f"Run {shown(path.name)} has no captured logs (was it started with track_logs=False?).",
                    err=True)
@@ -59,7 +61,7 @@ def logs_cmd(ctx: click.Context, run: str, follow: bool, tail: int | None, rank:
     def ended() -> bool:
         record = read_run_file(path / "run.json")
         record["path"] = str(path)
-        return effective_status(record) != "running"
+        return workspace.status_of(record) != "running"
 
     try:
         for line in follow_logs(path, tail=tail, rank=rank, until=ended):

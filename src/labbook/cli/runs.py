@@ -9,16 +9,13 @@ from typing import Any
 
 import click
 
-from labbook.errors import LabbookError
-
-
 from labbook.cli.output import ago as _ago
 from labbook.cli.output import console as _console
 from labbook.cli.output import dump_json as _dump_json
 from labbook.cli.output import duration as _duration
 from labbook.cli.output import format_value as _format
 from labbook.cli.output import shown, styled
-
+from labbook.errors import LabbookError
 
 STATUS_STYLE = {"succeeded": "green", "running": "cyan", "failed": "red", "crashed": "bold red",
                 "stopped": "yellow"}
@@ -55,7 +52,7 @@ def runs_group() -> None:
 @click.pass_context
 def runs_ls(ctx, project, filter_, sort, columns, limit, offset, as_json) -> None:
     """List runs, newest first unless sorted."""
-    from labbook.runs import search_runs
+    from labbook.workspace import search_runs
 
     rows = search_runs(project, filter=filter_, order_by=list(sort) or None, limit=limit,
                        offset=offset, home=ctx.obj["home"])
@@ -95,7 +92,7 @@ def _quote(name: str) -> str:
 @click.pass_context
 def runs_show(ctx, run, as_json) -> None:
     """Show one run: metadata, params, outputs, metric summaries, code and environment."""
-    from labbook.runs import get_run
+    from labbook.workspace import get_run
 
     record = get_run(run, home=ctx.obj["home"])
     if as_json:
@@ -105,7 +102,6 @@ def runs_show(ctx, run, as_json) -> None:
         return
     from rich.panel import Panel
     from rich.table import Table
-
     from rich.text import Text
 
     console = _console()
@@ -162,7 +158,7 @@ def runs_show(ctx, run, as_json) -> None:
 @click.pass_context
 def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
     """Print every point of metric NAME of RUN (step, value, timestamp)."""
-    from labbook.runs import get_run
+    from labbook.workspace import get_run
 
     series = get_run(run, home=ctx.obj["home"]).metric(name, rank=rank)
     steps, values, stamps = series.steps, series.values, series.timestamps
@@ -195,7 +191,7 @@ def metrics_cmd(ctx, run, name, fmt, rank, last) -> None:
 
 
 def _json_float(value: float) -> Any:
-    from labbook.tracking.values import json_float
+    from labbook._values import json_float
 
     return json_float(value)
 
@@ -209,7 +205,7 @@ def index_cmd(ctx, rebuild) -> None:
     """Bring the catalog in step with the run folders (only changed runs, unless --rebuild)."""
     from rich.progress import Progress
 
-    from labbook.catalog.indexer import rebuild_home
+    from labbook.workspace import Workspace
 
     settings = _home_settings(ctx)
     with Progress(transient=True) as progress:
@@ -218,7 +214,8 @@ def index_cmd(ctx, rebuild) -> None:
         def advance(done: int, total: int) -> None:
             progress.update(task, completed=done, total=total)
 
-        result = rebuild_home(settings, full=rebuild, progress=advance)
+        with Workspace(settings) as workspace:
+            result = workspace.reindex(full=rebuild, progress=advance)
     if result["set_aside"]:
         click.echo(shown(f"The catalog {settings.catalog_url} was damaged ({result['damage']}); moved "
                          f"it to {result['set_aside']} and built a new one from the run folders."),

@@ -32,7 +32,9 @@ def _serve(home: str | None, host: str, port: int, workers: int, env: dict[str, 
 
 
 def _allowed_hosts(host: str) -> dict[str, str]:
-    extra = os.environ.get("LABBOOK_SERVER_ALLOWED_HOSTS", "")
+    from labbook.config import setting_from_environment
+
+    extra = setting_from_environment("server_allowed_hosts") or ""
     hosts = [h for h in extra.split(",") if h.strip()]
     if host not in ("0.0.0.0", "::"):
         hosts.append(host)

@@ -72,7 +72,7 @@ def find_imported(source: str, run_id: str, home: str | os.PathLike[str] | None 
     """The uuid of the labbook run imported earlier from ``source``'s run ``run_id``, if any."""
     from labbook.config import Settings
     from labbook.errors import NotFoundError
-    from labbook.runs import search_runs
+    from labbook.workspace import search_runs
 
     try:
         Settings.load({}, home=home).require_home()

@@ -11,8 +11,8 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+from labbook._values import json_value
 from labbook.media.optional import need
-from labbook.tracking.values import json_value
 
 
 def init_arguments(**given: Any) -> dict[str, Any]:

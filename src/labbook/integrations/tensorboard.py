@@ -23,8 +23,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from labbook.media.tensorboard import SummaryConverter, TensorBoardSync, start_sync
 from labbook.media.optional import need
+from labbook.media.tensorboard import SummaryConverter, TensorBoardSync, start_sync
 
 __all__ = ["Logger", "TensorBoardSync", "watch"]
 

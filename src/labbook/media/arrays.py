@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from labbook._values import json_float
 from labbook.errors import InvalidValueError
-from labbook.tracking.values import json_float
 
 
 def to_numpy(what: str, argument: str, data: Any, *, copy: bool = True):
@@ -73,7 +73,7 @@ def float_list(array) -> list:
 
 def plain_list(what: str, argument: str, data: Any) -> list:
     """Labels or values as JSON data, keeping their types (str, int, float, bool, None)."""
-    from labbook.tracking.values import json_value
+    from labbook._values import json_value
 
     if hasattr(data, "tolist"):
         data = data.tolist()

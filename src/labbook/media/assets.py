@@ -16,19 +16,22 @@ from __future__ import annotations
 import threading
 import weakref
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
+from labbook._values import step_value
 from labbook.errors import InvalidValueError
 from labbook.store.files import copy_file
+from labbook.store.format import to_epoch_us
 from labbook.store.names import check_name
-from labbook.tracking.values import step_value
-from labbook.writer.format import to_epoch_us
 
 Writer = Callable[[Path], dict[str, Any]]
 # Assets waiting to be encoded hold copies of their data; past this many bytes of them (or this
 # many assets) the caller waits for the writer (back-pressure), so memory stays bounded.
 MAX_PENDING_BYTES = 256 * 1024 * 1024
 MAX_PENDING_ASSETS = 10_000
+
+if TYPE_CHECKING:
+    from labbook.writer.surface import RunSurface
 
 
 class _Pending:
@@ -46,7 +49,7 @@ class _Pending:
             return self.bytes
 
 
-_pending: "weakref.WeakKeyDictionary[Any, _Pending]" = weakref.WeakKeyDictionary()
+_pending: weakref.WeakKeyDictionary[Any, _Pending] = weakref.WeakKeyDictionary()
 _pending_lock = threading.Lock()
 
 
@@ -76,14 +79,14 @@ def unique_path(folder: Any, path: Path) -> Path:
     raise FileExistsError(f"Too many assets named {path.name} in {path.parent}")
 
 
-def event_record(run: Any, kind: str, name: str, step: Any, timestamp: Any):
+def event_record(run: RunSurface, kind: str, name: str, step: Any, timestamp: Any):
     """Checks made on the caller's thread for any event: open run, name, step, timestamp."""
     run._check_open(f"log_{kind}")
     check_name(name, f"{kind} name")
     return run._writer.series(kind, name), step_value(step), to_epoch_us(timestamp)
 
 
-def log_background_event(run: Any, kind: str, name: str, step: Any, timestamp: Any,
+def log_background_event(run: RunSurface, kind: str, name: str, step: Any, timestamp: Any,
                          compute: Callable[[], dict[str, Any]], *, nbytes: int = 0) -> None:
     """Queue ``compute() -> value`` on the writer thread, then the event with that value.
 
@@ -93,7 +96,7 @@ def log_background_event(run: Any, kind: str, name: str, step: Any, timestamp: A
     _queue(run, event_record(run, kind, name, step, timestamp), compute, nbytes)
 
 
-def _queue(run: Any, record: tuple, compute: Callable[[], dict[str, Any]], nbytes: int) -> None:
+def _queue(run: RunSurface, record: tuple, compute: Callable[[], dict[str, Any]], nbytes: int) -> None:
     series, step, moment = record
     events = run._writer.events
     pending = _pending_for(run._writer)
@@ -110,7 +113,7 @@ def _queue(run: Any, record: tuple, compute: Callable[[], dict[str, Any]], nbyte
         run._writer.flush()
 
 
-def log_asset_event(run: Any, kind: str, name: str, step: Any, timestamp: Any, ext: str,
+def log_asset_event(run: RunSurface, kind: str, name: str, step: Any, timestamp: Any, ext: str,
                     write: Writer, *, source: Path | None = None,
                     extra: dict[str, Any] | None = None, nbytes: int = 0, raw: Any = None) -> None:
     """Queue ``write(path) -> value fields`` on the writer thread, then the event ``{"path": ...}``.

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numbers
 from typing import Any
 
+from labbook._values import json_float
 from labbook.errors import InvalidValueError
 from labbook.media.arrays import float_list, numeric, plain_list, same_length
 from labbook.media.optional import need
-from labbook.tracking.values import json_float
 
 
 def _number(what: str, argument: str, value: Any) -> float | None:

@@ -329,7 +329,7 @@ class TensorBoardSync:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "TensorBoardSync":
+    def start(self) -> TensorBoardSync:
         import threading
 
         self._thread = threading.Thread(target=self._loop, name="labbook-tensorboard", daemon=True)

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from labbook._values import json_value
 from labbook.errors import InvalidValueError
-from labbook.tracking.values import json_value
 
 SPAN_KINDS = ("llm", "chain", "agent", "tool", "embedding", "retriever")
 MAX_DEPTH = 64
@@ -39,7 +39,7 @@ class Span:
     started_at: datetime | str | None = None
     finished_at: datetime | str | None = None
     status: str | None = None
-    children: list["Span"] = field(default_factory=list)
+    children: list[Span] = field(default_factory=list)
     uuid: str = field(default_factory=lambda: uuid_module.uuid4().hex)
 
     def to_dict(self) -> dict[str, Any]:

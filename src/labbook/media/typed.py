@@ -217,7 +217,7 @@ def read_typed(run: Any, kind: str, name: str) -> list[MediaEvent]:
     if hasattr(run, "events"):
         events = run.events(kind, name)
     else:
-        from labbook.runs import read_events
+        from labbook.store.events import read_events
         from labbook.store.layout import RunFolder
 
         events = read_events(RunFolder(Path(run.path)), kind, name)

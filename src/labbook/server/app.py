@@ -24,7 +24,9 @@ from labbook.server.data import ServerData
 API = "/api/v1"
 
 # The dashboard runs under this policy: its own scripts, styles and API only (docs/dashboard.md).
-DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+# Frames and media come from the API only: logged HTML and charts are sandboxed pages (routes_media).
+DASHBOARD_CSP = ("default-src 'none'; script-src 'self'; worker-src 'self'; style-src 'self'; "
+                 "img-src 'self' data: blob:; media-src 'self' blob:; frame-src 'self'; "
                  "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 
 INDEX = """<!doctype html>
@@ -78,10 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.data = data
     errors.install(app)
 
-    from labbook.server import routes_artifacts, routes_names, routes_runs, routes_write
+    from labbook.server import routes_artifacts, routes_media, routes_names, routes_runs, routes_write
 
     # routes_names first: its /runs/count must win over /runs/{uuid}
-    for module in (routes_names, routes_runs, routes_artifacts, routes_write):
+    for module in (routes_names, routes_runs, routes_artifacts, routes_media, routes_write):
         app.include_router(module.router, prefix=API)
 
     from labbook.dashboard import static_dir

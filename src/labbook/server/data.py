@@ -1,9 +1,10 @@
 """The server's one door into the library: every read and write the API makes goes through here.
 
-``ServerData`` holds the home the server was started on and calls only labbook's public API
-(``labbook.get_run``, ``search_runs``, ``list_projects``, the artifact functions,
-``labbook.tracking.Run``, ``labbook.tokens``) with that home. It also makes the per-object
-checks: a token bound to one project sees nothing of another (``Access``).
+``ServerData`` holds one ``labbook.Workspace`` on the home the server was started on, opened
+when the app starts and closed when it stops: every read (runs, projects, artifacts, lineage,
+tokens) goes through that workspace's one catalog, with that home's settings. Writes go through
+``labbook.tracking.Run``. It also makes the per-object checks: a token bound to one project
+sees nothing of another (``Access``).
 
 Writes open the run with ``Run(..., attach=True)``: the server is one more writer of an
 ordinary run folder and never decides the run's status on its own. Open runs are kept a short
@@ -15,17 +16,17 @@ from __future__ import annotations
 
 import re
 import tempfile
-from collections import OrderedDict
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import labbook
 from labbook import tokens
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, LabbookError, NotFoundError
+from labbook.workspace import Workspace
 
 SERIES_CACHE_POINTS = 8_000_000  # points kept in memory at most (about 200 MB), least recently used out
 IDLE_CLOSE = 20.0  # seconds an open run waits for the next write before it is detached
@@ -67,6 +68,7 @@ class ServerData:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.home = settings.home
+        self.workspace = Workspace(settings)
         self._open: dict[str, tuple[Any, float]] = {}
         self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
@@ -80,18 +82,18 @@ class ServerData:
     def check_catalog(self) -> None:
         """Open the catalog once: raises CatalogError (naming 'labbook db upgrade') when its
         schema is older than this version's."""
-        labbook.list_projects(home=self.home)
+        self.workspace.list_projects()
 
     def check_token(self, token: str) -> tuple[dict[str, Any] | None, str]:
-        return tokens.check_token(token, home=self.home)
+        return tokens.check_token(token, catalog=self.workspace.catalog)
 
     def list_tokens(self) -> list[dict[str, Any]]:
-        return tokens.list_tokens(home=self.home)
+        return tokens.list_tokens(catalog=self.workspace.catalog)
 
     # -- projects and runs -------------------------------------------------------------------------
 
     def list_projects(self, access: Access) -> list[Any]:
-        return [p for p in labbook.list_projects(home=self.home) if access.sees(p.name)]
+        return [p for p in self.workspace.list_projects() if access.sees(p.name)]
 
     def _project_scope(self, access: Access, project: str | None) -> str | None:
         if access.project is None:
@@ -104,8 +106,8 @@ class ServerData:
                     limit: int, after: list[Any] | None) -> list[Any]:
         project = self._project_scope(access, project)
         try:
-            return labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit,
-                                       after=after, home=self.home)
+            return self.workspace.search_runs(project, filter=filter, order_by=order_by or None, limit=limit,
+                                              after=after)
         except Exception as error:
             import sqlalchemy
 
@@ -117,7 +119,7 @@ class ServerData:
     def get_run(self, access: Access, uuid: str) -> Any:
         uuid = check_uuid(uuid)
         try:
-            run = labbook.get_run(uuid, home=self.home)
+            run = self.workspace.get_run(uuid)
         except NotFoundError:
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.") from None
         if not access.sees(run.project):
@@ -168,23 +170,23 @@ class ServerData:
                        labels: list[str] | None, tag: str | None, producer: str | None, since: Any, until: Any,
                        latest_only: bool, limit: int, after: tuple | None) -> list[Any]:
         project = self._project_scope(access, project)
-        return labbook.list_artifacts(project, kind=kind, key=key, labels=labels or None, tag=tag,
-                                      producer=producer, since=since, until=until, latest_only=latest_only,
-                                      limit=limit, after=after, home=self.home)
+        return self.workspace.list_artifacts(project, kind=kind, key=key, labels=labels or None, tag=tag,
+                                             producer=producer, since=since, until=until,
+                                             latest_only=latest_only, limit=limit, after=after)
 
     def get_artifact(self, access: Access, uri: str) -> Any:
-        version = labbook.get_artifact(uri, home=self.home)
+        version = self.workspace.get_artifact(uri)
         if not access.sees(version.project):
             raise NotFoundError(f"No artifact {uri!r} for this token.")
         return version
 
     def artifact_versions(self, access: Access, uri: str, limit: int) -> list[Any]:
         version = self.get_artifact(access, uri)
-        return labbook.list_artifacts(version.project, key=version.key, limit=limit, home=self.home)
+        return self.workspace.list_artifacts(version.project, key=version.key, limit=limit)
 
     def artifact_readable(self, version: Any) -> bool:
         """Whether the version's bytes are in a store this server reads (else: shown, never fetched)."""
-        from labbook.artifacts.paths import ReadPolicy
+        from labbook.store.policy import ReadPolicy
 
         return ReadPolicy.from_settings(self.settings).allows(version.location)
 
@@ -199,15 +201,15 @@ class ServerData:
 
     def tag_artifact(self, access: Access, uri: str, tag: str) -> Any:
         self.get_artifact(access, uri)
-        return labbook.tag_artifact(uri, tag, home=self.home)
+        return self.workspace.tag_artifact(uri, tag)
 
     def untag_artifact(self, access: Access, uri: str, tag: str) -> None:
         self.get_artifact(access, uri)
-        labbook.untag_artifact(uri, tag, home=self.home)
+        self.workspace.untag_artifact(uri, tag)
 
     def delete_artifact(self, access: Access, uri: str, all_versions: bool, data: bool) -> list[Any]:
         self.get_artifact(access, uri)  # with all_versions the URI has no tag: its latest version
-        return labbook.delete_artifact(uri, all_versions=all_versions, data=data, home=self.home)
+        return self.workspace.delete_artifact(uri, all_versions=all_versions, data=data)
 
     def lineage(self, access: Access, start: str, direction: str, depth: int) -> Any:
         if not start.startswith("store://"):
@@ -215,7 +217,7 @@ class ServerData:
             start = run.uuid
         else:
             self.get_artifact(access, start)
-        graph = labbook.get_lineage(start, direction=direction, depth=depth, home=self.home)
+        graph = self.workspace.get_lineage(start, direction=direction, depth=depth)
         if access.project is not None:  # nodes of other projects are left out, with their edges
             hidden = {n.id for n in graph.nodes.values()
                       if n.type != "ref" and n.data.get("project") not in (None, access.project)}
@@ -233,7 +235,7 @@ class ServerData:
             raise NotFoundError(f"This token cannot write to project {project!r}.")
         with self._run_lock(uuid):
             try:
-                existing = labbook.get_run(uuid, home=self.home)
+                existing = self.workspace.get_run(uuid)
             except NotFoundError:
                 existing = None
             if existing is not None:
@@ -244,7 +246,7 @@ class ServerData:
             if inputs:
                 run.log_inputs(**inputs)
             run.flush()
-        return labbook.get_run(uuid, home=self.home), True
+        return self.workspace.get_run(uuid), True
 
     def write(self, access: Access, uuid: str, action: Any, *, end: bool = False, index: bool = False) -> Any:
         """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read;
@@ -259,14 +261,14 @@ class ServerData:
                 if end:
                     self._detach(record.uuid)
             if index and not end:
-                from labbook.catalog.indexer import index_run, open_catalog
+                from labbook.catalog.indexer import index_run
 
-                index_run(open_catalog(self.settings.catalog_url), Path(record.path))
-        return labbook.get_run(record.uuid, home=self.home)
+                index_run(self.workspace.catalog, Path(record.path))
+        return self.workspace.get_run(record.uuid)
 
     @staticmethod
     def is_final(status: str) -> bool:
-        from labbook.tracking.run import FINAL_STATUSES
+        from labbook.store.runfile import FINAL_STATUSES
 
         return status in FINAL_STATUSES
 
@@ -323,7 +325,8 @@ class ServerData:
                         pass
 
     def close(self) -> None:
-        """Detach every open run (at shutdown)."""
+        """Detach every open run and close the workspace (at shutdown)."""
         self._stop.set()
         for uuid in list(self._open):
             self._detach(uuid)
+        self.workspace.close()

@@ -17,8 +17,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from labbook.errors import (CatalogError, ConfigError, InvalidNameError, InvalidValueError,
-                            LabbookError, NotFoundError, PathEscapeError, QueryError, RunStateError)
+from labbook.errors import (
+    CatalogError,
+    ConfigError,
+    InvalidNameError,
+    InvalidValueError,
+    LabbookError,
+    NotFoundError,
+    PathEscapeError,
+    QueryError,
+    RunStateError,
+)
 
 log = logging.getLogger("labbook.server")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,8 +14,8 @@ JsonDict = dict[str, Any]
 class ErrorDetail(BaseModel):
     code: str = Field(description="A stable, machine-readable code, e.g. not_found, bad_query.")
     message: str = Field(description="What happened, with the value at fault.")
-    field: Optional[str] = Field(None, description="The request field at fault, when there is one.")
-    hint: Optional[str] = Field(None, description="What to do about it.")
+    field: str | None = Field(None, description="The request field at fault, when there is one.")
+    hint: str | None = Field(None, description="What to do about it.")
 
 
 class ErrorResponse(BaseModel):
@@ -33,8 +33,8 @@ class Health(BaseModel):
 class Project(BaseModel):
     name: str
     run_count: int
-    created_at: Optional[datetime]
-    last_activity: Optional[datetime]
+    created_at: datetime | None
+    last_activity: datetime | None
 
 
 class ProjectList(BaseModel):
@@ -42,56 +42,56 @@ class ProjectList(BaseModel):
 
 
 class MetricSummary(BaseModel):
-    last: Optional[float] = None
-    min: Optional[float] = None
-    max: Optional[float] = None
+    last: float | None = None
+    min: float | None = None
+    max: float | None = None
     count: int = 0
-    last_step: Optional[int] = None
-    last_timestamp: Optional[datetime] = None
+    last_step: int | None = None
+    last_timestamp: datetime | None = None
 
 
 class RunBase(BaseModel):
     uuid: str
     project: str
-    name: Optional[str]
-    description: Optional[str]
+    name: str | None
+    description: str | None
     status: str
     tags: list[str]
-    created_at: Optional[datetime]
-    started_at: Optional[datetime]
-    finished_at: Optional[datetime]
-    duration: Optional[float]
+    created_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration: float | None
     inputs: JsonDict
     outputs: JsonDict
     metrics: dict[str, MetricSummary]
 
 
 class RunRow(RunBase):
-    user: Optional[str]
-    host: Optional[str]
-    git_commit: Optional[str]
+    user: str | None
+    host: str | None
+    git_commit: str | None
     columns: JsonDict = Field(default_factory=dict, description="The values of the columns asked for.")
 
 
 class RunPage(BaseModel):
     runs: list[RunRow]
-    next_cursor: Optional[str] = Field(None, description="Pass as cursor= for the next page; null at the end.")
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 class StatusCondition(BaseModel):
     model_config = ConfigDict(extra="allow")
     status: str
-    time: Optional[str] = None
-    reason: Optional[str] = None
-    message: Optional[str] = None
+    time: str | None = None
+    reason: str | None = None
+    message: str | None = None
 
 
 class RunDetail(RunBase):
     meta: JsonDict
     code: JsonDict
     env: JsonDict
-    readme: Optional[str]
-    heartbeat_at: Optional[datetime]
+    readme: str | None
+    heartbeat_at: datetime | None
     status_conditions: list[StatusCondition]
     events: dict[str, list[str]] = Field(description="Event names by kind (metric included).")
     resources: list[str]
@@ -110,13 +110,13 @@ class Series(BaseModel):
     x_axis: str
     raw: bool
     total: int = Field(description="Points in the visible range.")
-    x: list[Optional[float]]
-    y: list[Optional[float]]
-    x_last: list[Optional[float]]
-    first: list[Optional[float]]
-    min: list[Optional[float]]
-    max: list[Optional[float]]
-    last: list[Optional[float]]
+    x: list[float | None]
+    y: list[float | None]
+    x_last: list[float | None]
+    first: list[float | None]
+    min: list[float | None]
+    max: list[float | None]
+    last: list[float | None]
     count: list[int]
 
 
@@ -128,8 +128,8 @@ class SeriesQuery(BaseModel):
     metrics: list[str] = Field(min_length=1, max_length=20)
     x: XAxis = "step"
     points: int = Field(1000, ge=2, le=10000)
-    x_min: Optional[float] = None
-    x_max: Optional[float] = None
+    x_min: float | None = None
+    x_max: float | None = None
 
 
 class SeriesList(BaseModel):
@@ -141,10 +141,10 @@ class SeriesList(BaseModel):
 
 
 class EventOut(BaseModel):
-    step: Optional[int]
+    step: int | None
     timestamp: datetime
     value: Any
-    file: Optional[str] = Field(None, description="The asset's path in the run folder, for /files/{path}.")
+    file: str | None = Field(None, description="The asset's path in the run folder, for /files/{path}.")
 
 
 class EventList(BaseModel):
@@ -152,9 +152,9 @@ class EventList(BaseModel):
     kind: str
     name: str
     events: list[EventOut]
-    requested_step: Optional[int] = None
-    exact: Optional[bool] = Field(None, description="With step=: whether an event sits at exactly that step.")
-    next_cursor: Optional[str] = None
+    requested_step: int | None = None
+    exact: bool | None = Field(None, description="With step=: whether an event sits at exactly that step.")
+    next_cursor: str | None = None
 
 
 class StepList(BaseModel):
@@ -168,8 +168,8 @@ class LogLineOut(BaseModel):
     timestamp: datetime
     stream: str
     message: str
-    level: Optional[str] = None
-    logger: Optional[str] = None
+    level: str | None = None
+    logger: str | None = None
     rank: int = 0
 
 
@@ -195,7 +195,7 @@ class ArtifactOut(BaseModel):
     hash: str
     size: int
     is_dir: bool
-    format: Optional[str]
+    format: str | None
     tags: list[str]
     labels: JsonDict
     summary: JsonDict
@@ -203,16 +203,16 @@ class ArtifactOut(BaseModel):
     producer: JsonDict
     sources: list[Any]
     links: JsonDict
-    description: Optional[str]
+    description: str | None
     created_at: datetime
     stored_in_server: bool = Field(description="False for a version whose bytes live outside the server's "
                                                "stores: shown, never fetched.")
-    location: Optional[str] = Field(None, description="Where the bytes are, when outside the server's stores.")
+    location: str | None = Field(None, description="Where the bytes are, when outside the server's stores.")
 
 
 class ArtifactPage(BaseModel):
     artifacts: list[ArtifactOut]
-    next_cursor: Optional[str] = None
+    next_cursor: str | None = None
 
 
 class TagRequest(BaseModel):
@@ -249,8 +249,8 @@ class LineageOut(BaseModel):
 
 class RunCreate(BaseModel):
     project: str = Field(min_length=1, max_length=128)
-    name: Optional[str] = Field(None, max_length=1000)
-    description: Optional[str] = Field(None, max_length=10000)
+    name: str | None = Field(None, max_length=1000)
+    description: str | None = Field(None, max_length=10000)
     tags: list[str] = Field(default_factory=list, max_length=1000)
     inputs: JsonDict = Field(default_factory=dict)
 
@@ -267,20 +267,20 @@ class Tags(BaseModel):
 
 class StatusUpdate(BaseModel):
     status: str
-    reason: Optional[str] = Field(None, max_length=1000)
-    message: Optional[str] = Field(None, max_length=100_000)
+    reason: str | None = Field(None, max_length=1000)
+    message: str | None = Field(None, max_length=100_000)
 
 
 class RunEnd(BaseModel):
     status: Literal["succeeded", "failed", "stopped"] = "succeeded"
-    message: Optional[str] = Field(None, max_length=100_000)
+    message: str | None = Field(None, max_length=100_000)
 
 
 class MetricPoint(BaseModel):
     name: str = Field(min_length=1, max_length=1024)
     value: float
-    step: Optional[int] = None
-    timestamp: Optional[datetime] = None
+    step: int | None = None
+    timestamp: datetime | None = None
 
 
 class MetricBatch(BaseModel):
@@ -293,13 +293,13 @@ class EventIn(BaseModel):
 
     kind: Literal["text", "html", "histogram", "curve"]
     name: str = Field(min_length=1, max_length=1024)
-    step: Optional[int] = None
-    timestamp: Optional[datetime] = None
-    value: Optional[str] = None
-    values: Optional[list[float]] = None
-    counts: Optional[list[float]] = None
-    x: Optional[list[float]] = None
-    y: Optional[list[float]] = None
+    step: int | None = None
+    timestamp: datetime | None = None
+    value: str | None = None
+    values: list[float] | None = None
+    counts: list[float] | None = None
+    x: list[float] | None = None
+    y: list[float] | None = None
 
 
 class EventBatch(BaseModel):
@@ -315,19 +315,19 @@ class Uploaded(BaseModel):
     run: str
     kind: str
     name: str
-    step: Optional[int]
-    artifact: Optional[ArtifactOut] = None
+    step: int | None
+    artifact: ArtifactOut | None = None
 
 
 class TokenOut(BaseModel):
     id: str
     name: str
     scope: str
-    project: Optional[str]
-    created_at: Optional[datetime]
-    expires_at: Optional[datetime]
-    revoked_at: Optional[datetime]
-    last_used_at: Optional[datetime]
+    project: str | None
+    created_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
 
 
 class TokenList(BaseModel):

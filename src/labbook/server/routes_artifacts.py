@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
@@ -26,18 +26,18 @@ def _out(data: Data, version: object) -> models.ArtifactOut:
 @router.get("/artifacts", response_model=models.ArtifactPage, openapi_extra=scope("read"))
 def list_artifacts(
     data: Data, who: Who,
-    project: Optional[str] = Query(None, max_length=255),
-    kind: Optional[str] = Query(None, max_length=64, description="A kind (model) or a store prefix (models)."),
-    key: Optional[str] = Query(None, max_length=255, description="The exact key."),
-    q: Optional[str] = Query(None, max_length=255, description="Text the key contains."),
+    project: str | None = Query(None, max_length=255),
+    kind: str | None = Query(None, max_length=64, description="A kind (model) or a store prefix (models)."),
+    key: str | None = Query(None, max_length=255, description="The exact key."),
+    q: str | None = Query(None, max_length=255, description="Text the key contains."),
     label: list[str] = Query([], max_length=50, description="k=v, or k for 'has label k'. Repeatable, ANDed."),
-    tag: Optional[str] = Query(None, max_length=64),
-    producer: Optional[str] = Query(None, max_length=64, description="The producing run's uuid."),
-    created_after: Optional[datetime] = None, created_before: Optional[datetime] = None,
+    tag: str | None = Query(None, max_length=64),
+    producer: str | None = Query(None, max_length=64, description="The producing run's uuid."),
+    created_after: datetime | None = None, created_before: datetime | None = None,
     latest_only: bool = Query(False, description="Each key's newest version only; with created_* this "
                                                  "filters by the key's last update."),
     limit: Limit = 100,
-    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096),
+    cursor_: str | None = Query(None, alias="cursor", max_length=4096),
 ) -> models.ArtifactPage:
     """Artifact versions matching every filter, newest first, one keyset page at a time."""
     if key and q:
@@ -108,8 +108,8 @@ def delete_artifact(uri: Uri, data: Data, who: Who, all_versions: bool = False,
 @router.get("/lineage", response_model=models.LineageOut, openapi_extra=scope("read"), tags=["lineage"])
 def lineage(
     data: Data, who: Who,
-    uri: Optional[str] = Query(None, max_length=2048, description="Start at this artifact version..."),
-    run: Optional[str] = Query(None, max_length=64, description="...or at this run."),
+    uri: str | None = Query(None, max_length=2048, description="Start at this artifact version..."),
+    run: str | None = Query(None, max_length=64, description="...or at this run."),
     direction: str = Query("both", pattern="^(up|down|both)$"),
     depth: int = Query(2, ge=0, le=10, description="Hops from the start (at most 10)."),
 ) -> models.LineageOut:

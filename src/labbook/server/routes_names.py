@@ -10,7 +10,6 @@ that match. A name that only runs older than those use is not listed (it still f
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, Optional
 
 import numpy as np
@@ -79,9 +78,7 @@ class Groups(BaseModel):
 
 
 def _catalog(data: Any) -> Any:
-    from labbook.catalog.indexer import open_catalog
-
-    return open_catalog(data.settings.catalog_url)
+    return data.workspace.catalog
 
 
 @router.get("/names", response_model=Names, openapi_extra=READ)
@@ -122,10 +119,10 @@ def count_runs(data: Data, who: Who,
                filter: Optional[str] = Query(None, max_length=10_000)) -> RunCount:
     """How many runs match the filter (the same language as GET /runs)."""
     project = data._project_scope(who, project)
-    settings = data.settings
-    timeout = max(settings.crash_timeout, 3 * settings.heartbeat_interval)  # as labbook.search_runs
+    from labbook.store.liveness import crashed_before
+
     try:
-        count = _catalog(data).count(project, filter, crashed_before=datetime.now(timezone.utc) - timedelta(seconds=timeout))
+        count = _catalog(data).count(project, filter, crashed_before=crashed_before(data.settings))
     except LabbookError as error:
         raise library_error(error, "filter") from None
     return RunCount(count=count)
@@ -141,13 +138,10 @@ def run_window(data: Data, who: Who,
                limit: int = Query(100, ge=1, le=models.MAX_LIMIT)) -> models.RunPage:
     """The runs at positions ``[offset, offset + limit)`` of the ordering: what a table shows
     when its user drags the scrollbar to row 50,000 (GET /runs pages onward from a cursor)."""
-    import labbook
-
     project = data._project_scope(who, project)
     columns = [c for item in columns for c in item.split(",") if c.strip()]
     try:
-        rows = labbook.search_runs(project, filter=filter, order_by=order_by or None, limit=limit, offset=offset,
-                                   home=data.home)
+        rows = data.workspace.search_runs(project, filter=filter, order_by=order_by or None, limit=limit, offset=offset)
     except LabbookError as error:
         raise library_error(error, "filter" if filter else "order_by") from None
     return models.RunPage(runs=[views.run_row(r, columns) for r in rows], next_cursor=None)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import mimetypes
-from typing import Annotated, Optional
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
 
+from labbook.errors import LabbookError, NotFoundError
 from labbook.server import cursor, models, views
 from labbook.server.auth import access_of, scope
 from labbook.server.data import Access, ServerData
-from labbook.errors import LabbookError, NotFoundError
 from labbook.server.errors import ApiError, library_error
 
 router = APIRouter()
@@ -47,13 +47,13 @@ def list_projects(data: Data, who: Who) -> models.ProjectList:
 @router.get("/runs", response_model=models.RunPage, openapi_extra=READ, tags=["runs"])
 def search_runs(
     data: Data, who: Who,
-    project: Optional[str] = Query(None, max_length=255, description="Only this project's runs."),
-    filter: Optional[str] = Query(None, max_length=10_000,
+    project: str | None = Query(None, max_length=255, description="Only this project's runs."),
+    filter: str | None = Query(None, max_length=10_000,
                                   description="e.g. params.lr < 0.01 and (metrics.loss.min < 0.3 or 'best' in tags)"),
     order_by: list[str] = Query([], max_length=8, description="A field; '-' first for descending. Repeatable."),
     columns: list[str] = Query([], max_length=200, description="Values to return per run, e.g. metrics.loss.min."),
     limit: Limit = 100,
-    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
+    cursor_: str | None = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
 ) -> models.RunPage:
     """Runs matching the filter, in order, one keyset page at a time."""
     columns = [c for item in columns for c in item.split(",") if c.strip()]
@@ -86,7 +86,7 @@ def metric_series(
     uuid: str, data: Data, who: Who,
     name: str = Query(min_length=1, max_length=1024, description="The metric's name."),
     x: models.XAxis = "step", points: Points = 1000,
-    x_min: Optional[float] = None, x_max: Optional[float] = None,
+    x_min: float | None = None, x_max: float | None = None,
 ) -> models.Series:
     """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few)."""
     series = data.metric_series(who, uuid, name)
@@ -118,7 +118,7 @@ def resource_names(uuid: str, data: Data, who: Who) -> models.NameList:
 def resource_series(
     uuid: str, data: Data, who: Who,
     name: str = Query(min_length=1, max_length=1024), x: models.XAxis = "wall", points: Points = 1000,
-    x_min: Optional[float] = None, x_max: Optional[float] = None,
+    x_min: float | None = None, x_max: float | None = None,
 ) -> models.Series:
     """A resource series, downsampled like a metric (x is wall time by default)."""
     return views.series_model(uuid, data.resource_series(who, uuid, name), x, points, x_min, x_max)
@@ -129,10 +129,10 @@ def events(
     uuid: str, data: Data, who: Who,
     kind: str = Query(min_length=1, max_length=64, description="text, html, image, audio, histogram, ..."),
     name: str = Query(min_length=1, max_length=1024),
-    step: Optional[int] = Query(None, description="Only the event at this step, or the nearest before it."),
+    step: int | None = Query(None, description="Only the event at this step, or the nearest before it."),
     mode: str = Query("nearest_prior", pattern="^(nearest_prior|exact)$"),
     limit: Limit = 100,
-    cursor_: Optional[str] = Query(None, alias="cursor", max_length=4096),
+    cursor_: str | None = Query(None, alias="cursor", max_length=4096),
 ) -> models.EventList:
     """Events of one (kind, name) in time order; ``step=`` picks one (nearest prior by default)."""
     found = data.events(who, uuid, kind, name)
@@ -189,6 +189,7 @@ def run_file(uuid: str, path: str, data: Data, who: Who,
 def logs(uuid: str, data: Data, who: Who, tail: Limit = 1000) -> models.LogList:
     """The last ``tail`` captured lines of stdout, stderr and logging, in time order."""
     lines = data.logs(who, uuid, tail)
-    return models.LogList(run=uuid, lines=[models.LogLineOut(timestamp=l.timestamp, stream=l.stream, message=l.message,
-                                                             level=l.level, logger=l.logger, rank=l.rank)
-                                           for l in lines[-tail:]])
+    return models.LogList(run=uuid, lines=[models.LogLineOut(timestamp=line.timestamp, stream=line.stream,
+                                                             message=line.message, level=line.level,
+                                                             logger=line.logger, rank=line.rank)
+                                           for line in lines[-tail:]])

@@ -7,7 +7,6 @@ Every write lands in an ordinary run folder through ``labbook.tracking.Run`` (se
 from __future__ import annotations
 
 from pathlib import PurePosixPath
-from typing import Optional
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
@@ -103,9 +102,9 @@ def log_events(uuid: str, body: models.EventBatch, data: Data, who: Who) -> mode
 def upload(uuid: str, data: Data, who: Who,
            file: UploadFile = File(description="The file's bytes (multipart/form-data)."),
            kind: str = Form("artifact", description="image, artifact, model or dataset."),
-           name: Optional[str] = Form(None, max_length=1024, description="Default: the file's name."),
-           step: Optional[int] = Form(None),
-           artifact_kind: Optional[str] = Form(None, max_length=64, description="For kind=artifact: its kind.")
+           name: str | None = Form(None, max_length=1024, description="Default: the file's name."),
+           step: int | None = Form(None),
+           artifact_kind: str | None = Form(None, max_length=64, description="For kind=artifact: its kind.")
            ) -> models.Uploaded:
     """Upload a file: an image event (``kind=image``, needs Pillow on the server) or a versioned
     artifact, model or dataset (with ``step``: also an event)."""
@@ -142,7 +141,7 @@ def upload(uuid: str, data: Data, who: Who,
 
 
 @router.post("/runs/{uuid}/end", response_model=models.RunDetail, openapi_extra=WRITE)
-def end_run(uuid: str, data: Data, who: Who, body: Optional[models.RunEnd] = None) -> models.RunDetail:
+def end_run(uuid: str, data: Data, who: Who, body: models.RunEnd | None = None) -> models.RunDetail:
     """End the run: ``succeeded`` unless told ``failed`` or ``stopped``."""
     body = body or models.RunEnd()
 

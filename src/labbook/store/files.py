@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 from pathlib import Path
+from typing import Iterator
 
 DAMAGED_SUFFIX = ".damaged"
 _FICLONE = 0x40049409  # Linux ioctl: share the blocks copy-on-write
@@ -182,3 +183,21 @@ def link_or_copy(source: Path, dest: Path) -> None:
         os.link(source, dest)
     except OSError:
         _copy_one(str(source), str(dest))
+
+
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if absent) between processes; closing
+    the file releases it, so a killed holder never leaves it locked. On Windows (no ``fcntl``)
+    it does nothing: one writer per folder there."""
+    handle = open(path, "a+b")
+    try:
+        try:
+            import fcntl
+
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        except ImportError:  # pragma: no cover - Windows
+            pass
+        yield
+    finally:
+        handle.close()

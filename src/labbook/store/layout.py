@@ -11,7 +11,12 @@
       lineage.jsonl     artifact records produced or consumed by this run
       logs/             captured stdout/stderr
       resources/        system samples
+      heartbeat/<writer id>.json    one per live process (see labbook.store.liveness)
       code/             uncommitted git diff
+
+``RunStore`` owns the level above: where the run of a project and uuid lives under a root (a
+local folder, or an fsspec URL such as ``s3://bucket/runs`` for reading); ``RunFolder`` owns
+every path inside one run.
 
 Every path component built here passes ``check_component`` (names are encoded with
 ``encode_name``, extensions checked with ``check_extension``), and writers create folders and
@@ -26,14 +31,20 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, Iterator
 
 from labbook.errors import PathEscapeError
 from labbook.store.names import check_component, check_extension, check_name, decode_name, encode_name
 
 RUN_FILE = "run.json"
 LINEAGE_FILE = "lineage.jsonl"
+LOG_DIR = "logs"
+HEARTBEAT_DIR = "heartbeat"
+CODE_DIR = "code"
+DIFF_FILE = "uncommitted.diff"
 METRIC_EXT = ".lbm"
 JSONL_EXT = ".jsonl"
 
@@ -92,7 +103,11 @@ class RunFolder:
 
     @property
     def logs(self) -> Path:
-        return self.path / "logs"
+        return self.path / LOG_DIR
+
+    @property
+    def heartbeat(self) -> Path:
+        return self.path / HEARTBEAT_DIR
 
     @property
     def resources(self) -> Path:
@@ -100,7 +115,11 @@ class RunFolder:
 
     @property
     def code(self) -> Path:
-        return self.path / "code"
+        return self.path / CODE_DIR
+
+    @property
+    def diff_file(self) -> Path:
+        return self.code / DIFF_FILE
 
     def create(self) -> None:
         for folder in (self.path, self.outputs, self.assets, self.events, self.summaries):
@@ -118,7 +137,7 @@ class RunFolder:
 
     def series_names(self, kind: str, root: Path | None = None) -> list[str]:
         """Exact names of the series of ``kind``, read back from folder names (or headers)."""
-        from labbook.writer.format import read_header
+        from labbook.store.format import read_header
 
         kind_dir = (root or self.events) / encode_name(kind)
         if not kind_dir.is_dir():
@@ -244,3 +263,100 @@ def _checked_makedirs(root: Path, parts: tuple[str, ...]) -> Path:  # pragma: no
         if current.is_symlink() or not current.is_dir():
             raise _link_error(current)
     return current
+
+
+_RUN_DIR = re.compile(r"^[0-9a-f]{32}$")
+
+
+class RunStore:
+    """Where runs live: ``<root>/<project>/<uuid>/``, under a local folder or an fsspec URL.
+
+    ::
+
+        runs = RunStore(settings.artifacts_root)
+        runs.folder("mnist", uuid)            # RunFolder(<root>/mnist/<uuid>)
+        runs.find(uuid)                       # the folder holding run.json, or None
+        list(runs.iter_runs())                # every run folder, by project then uuid
+
+    Writing goes through local paths (``folder``); a URL root (``s3://bucket/runs``) can be
+    listed and read (``read_bytes``), which is what a server reading a synced store needs.
+    """
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        text = os.fspath(root)
+        self.url = text
+        self.local = "://" not in text or text.startswith("file://")
+        self.root = Path(text[len("file://"):] if text.startswith("file://") else text) if self.local else None
+        self._fs = None
+
+    @property
+    def fs(self) -> Any:
+        """The fsspec filesystem of a URL root (imported on first use)."""
+        if self._fs is None:
+            import fsspec
+
+            self._fs = fsspec.core.url_to_fs(self.url)[0]
+        return self._fs
+
+    def path(self, project: str, uuid: str) -> Path:
+        """The local folder of run ``uuid`` of ``project`` (whether it exists or not)."""
+        if self.root is None:
+            raise PathEscapeError(f"The run store {self.url} is not a local folder; read it with read_bytes().")
+        return self.root / check_component(project, "project") / uuid
+
+    def folder(self, project: str, uuid: str) -> RunFolder:
+        return RunFolder(self.path(project, uuid))
+
+    def find(self, uuid: str, project: str | None = None) -> Any:
+        """The folder of an existing run (a Path; a URL string for a URL root): under ``project``
+        when given, else any project's."""
+        if self.root is None:
+            for run_url in self._iter_urls():
+                if run_url.rsplit("/", 1)[-1] == uuid:
+                    return run_url
+            return None
+        if project:
+            candidate = self.root / project / uuid
+            if (candidate / RUN_FILE).is_file():
+                return candidate
+        if self.root.is_dir():
+            for project_dir in self.root.iterdir():
+                candidate = project_dir / uuid
+                if (candidate / RUN_FILE).is_file():
+                    return candidate
+        return None
+
+    def iter_runs(self) -> Iterator[Any]:
+        """Every ``<root>/<project>/<uuid>/`` holding a run.json (local paths, or URLs)."""
+        if self.root is None:
+            yield from self._iter_urls()
+            return
+        if not self.root.is_dir():
+            return
+        for project_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            for run_dir in sorted(project_dir.iterdir()):
+                if _RUN_DIR.match(run_dir.name) and (run_dir / RUN_FILE).is_file():
+                    yield run_dir
+
+    def _iter_urls(self) -> Iterator[str]:
+        fs, base = self.fs, self.url.rstrip("/")
+        if not fs.exists(base):
+            return
+        for project_dir in sorted(fs.ls(base, detail=False)):
+            if not fs.isdir(project_dir):
+                continue
+            for run_dir in sorted(fs.ls(project_dir, detail=False)):
+                name = run_dir.rstrip("/").rsplit("/", 1)[-1]
+                if _RUN_DIR.match(name) and fs.exists(f"{run_dir}/{RUN_FILE}"):
+                    yield f"{self.url.split('://', 1)[0]}://{run_dir}" if "://" not in run_dir else run_dir
+
+    def read_bytes(self, run: str | os.PathLike[str], rel_path: str) -> bytes:
+        """The bytes of ``rel_path`` inside run folder ``run`` (a path or URL this store gave)."""
+        if self.root is not None:
+            return safe_join(Path(run), rel_path, "file path").read_bytes()
+        safe_join(Path("/x"), rel_path, "file path")
+        with self.fs.open(f"{os.fspath(run).rstrip('/')}/{rel_path}", "rb") as handle:
+            return handle.read()
+
+    def __repr__(self) -> str:
+        return f"<RunStore {self.url}>"

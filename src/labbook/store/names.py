@@ -15,7 +15,7 @@ import re
 import string
 from urllib.parse import quote, unquote
 
-from labbook.errors import InvalidNameError, PathEscapeError
+from labbook.errors import ConfigError, InvalidNameError, PathEscapeError
 
 MAX_NAME_LENGTH = 1024
 _MAX_COMPONENT = 180  # bytes; leaves room for a writer id and extension under the 255-byte limit
@@ -117,3 +117,16 @@ def check_component(component: str, what: str = "path component") -> str:
             "Use a plain name (it is encoded safely when logged through labbook)."
         )
     return component
+
+
+_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_project(project: str | None) -> str:
+    """``project`` if it is a usable project name (it becomes a folder of the run store)."""
+    if not isinstance(project, str) or not _PROJECT.match(project):
+        raise ConfigError(
+            f"Project name {project!r} is not usable: use 1-128 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit."
+        )
+    return project

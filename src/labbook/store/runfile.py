@@ -13,6 +13,7 @@ holds it, so a child never starts with it.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 from pathlib import Path
@@ -20,11 +21,14 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 
-from labbook.errors import RunFileError
+from labbook.errors import RunFileError, WriteError
+from labbook.store.files import file_lock
 from labbook.store.files import write_atomic as _write_atomic
 
 RUN_FORMAT = "labbook.run"
 RUN_FORMAT_VERSION = 1
+# The statuses a run ends in: once run.json holds one, the run is over (Polyaxon's final statuses).
+FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
 
 # (op, key, value): "set" a field, "merge" into a dict field, "replace" a dict field,
 # "tags_add" / "tags_set" the tag list, "append" to a list field.
@@ -74,19 +78,8 @@ if hasattr(os, "register_at_fork"):
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    lock_path = path.with_name(path.name + ".lock")
-    with _no_fork_while_locked:
-        handle = open(lock_path, "a+b")
-        try:
-            try:
-                import fcntl
-
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            except ImportError:  # pragma: no cover - Windows: one writer per run folder there
-                pass
-            yield
-        finally:
-            handle.close()  # closing releases the lock
+    with _no_fork_while_locked, file_lock(path.with_name(path.name + ".lock")):
+        yield
 
 
 def write_atomic(path: Path, content: bytes) -> None:
@@ -123,7 +116,9 @@ def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = 
         elif initial is not None:
             data = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, **initial}
         else:
-            raise FileNotFoundError(path)
+            missing = FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path))
+            raise WriteError(f"{path} does not exist: the run folder was removed while the run was "
+                             "open. Keep run folders in place until their run has ended.", path, missing)
         apply_ops(data, ops)
         write_atomic(path, _dumps(data))
     return data

@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, ParamSpec
 
 from labbook.errors import ConfigError, NoActiveRunError
-from labbook.tracking.run import NoOpRun, Run, _active
+from labbook.tracking.run import NoOpRun as NoOpRun  # public: in __all__
+from labbook.tracking.run import Run, _active
+
+P = ParamSpec("P")
 
 # Run methods exposed as module functions: Polyaxon's tracking surface plus labbook's additions.
 FORWARDED = (
@@ -136,49 +139,36 @@ def _forwarder(name: str) -> Callable[..., Any]:
     exec(source, namespace)  # noqa: S102 - the source is built from our own signatures only
     function = functools.update_wrapper(namespace[name], method)
     del function.__wrapped__
-    function.__signature__ = signature.replace(parameters=params)
+    function.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     function.__module__ = __name__
     return function
 
 
-def init(
-    owner: str | None = None,
-    project: str | None = None,
-    run_uuid: str | None = None,
-    client: Any = None,
-    track_code: bool = True,
-    track_env: bool = True,
-    track_logs: bool = True,
-    refresh_data: bool = False,
-    artifacts_path: str | None = None,
-    collect_artifacts: bool | None = None,
-    collect_resources: bool | None = None,
-    is_offline: bool | None = None,
-    is_new: bool | None = None,
-    name: str | None = None,
-    description: str | None = None,
-    tags: str | list[str] | None = None,
-    *,
-    sync_tensorboard: bool = False,
-    **settings: Any,
-) -> Run:
-    """Start (or, with ``run_uuid``, resume) the process's active run and return it.
+def _starts_the_active_run(new_run: Callable[P, Run]) -> Callable[P, Run]:
+    """``init`` from ``Run``: the same parameters (written once, on ``Run.__init__``), and it makes
+    the run it starts the process's active run."""
 
-    A run still active from an earlier ``init()`` is ended first (``succeeded``), so calling
-    ``init()`` again in a notebook starts a fresh run cleanly. ``sync_tensorboard=True`` logs
-    what a ``SummaryWriter`` writes under ``get_tensorboard_path()`` while the run runs.
-    """
-    if _active:
-        _active[0].end()
-    run = Run(
-        owner=owner, project=project, run_uuid=run_uuid, client=client, track_code=track_code,
-        track_env=track_env, track_logs=track_logs, refresh_data=refresh_data,
-        artifacts_path=artifacts_path, collect_artifacts=collect_artifacts,
-        collect_resources=collect_resources, is_offline=is_offline, is_new=is_new, name=name,
-        description=description, tags=tags, sync_tensorboard=sync_tensorboard, **settings,
-    )
-    _active[:] = [run]  # a NoOpRun too, so module calls stay cheap no-ops
-    return run
+    def init(*args: P.args, **kwargs: P.kwargs) -> Run:
+        """Start (or, with ``run_uuid``, resume) the process's active run and return it.
+
+        The arguments are ``Run``'s. A run still active from an earlier ``init()`` is ended first
+        (``succeeded``), so calling ``init()`` again in a notebook starts a fresh run cleanly.
+        ``sync_tensorboard=True`` logs what a ``SummaryWriter`` writes under
+        ``get_tensorboard_path()`` while the run runs.
+        """
+        if _active:
+            _active[0].end()
+        run = new_run(*args, **kwargs)
+        _active[:] = [run]  # a NoOpRun too, so module calls stay cheap no-ops
+        return run
+
+    parameters = list(inspect.signature(Run.__init__).parameters.values())[1:]
+    init.__signature__ = inspect.Signature(parameters, return_annotation="Run")  # type: ignore[attr-defined]
+    init.__module__ = __name__
+    return init
+
+
+init = _starts_the_active_run(Run)
 
 
 def get_or_create_run(tracking_run: Run | None = None) -> Run:
@@ -216,7 +206,7 @@ def Experiment(  # noqa: N802 - the old Polyaxon client's class name, kept so it
 
     ``experiment = Experiment(); experiment.log_metrics(step=1000, loss=0.01, accuracy=0.97)``
     runs with only the import changed (``from labbook.tracking import Experiment``). The object
-    is a ``Run`` (a ``NoOpRun`` under ``LABBOOK_NO_OP``/``POLYAXON_NO_OP``); ``experiment_id``
+    is a ``Run`` (its no-op kind under ``LABBOOK_NO_OP``/``POLYAXON_NO_OP``); ``experiment_id``
     resumes the run with that uuid. ``group_id`` and ``outputs_store`` named server-side objects
     that labbook does not have; passing one raises.
     """
@@ -239,7 +229,7 @@ def __getattr__(name: str) -> Any:
     if name == "TRACKING_RUN":  # Polyaxon's global; read here so it is always the current run
         return get_run()
     if name in ("V1ArtifactKind", "ArtifactKind"):
-        from labbook.artifacts.kinds import ArtifactKind
+        from labbook.store.kinds import ArtifactKind
 
         return ArtifactKind
     if name in ("Span", "V1EventSpan"):

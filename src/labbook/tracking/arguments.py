@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from labbook._values import check_flag  # noqa: F401 - used here and re-exported
 from labbook.errors import InvalidTypeError, InvalidValueError
 from labbook.store.names import check_name
 
@@ -57,15 +58,6 @@ def check_init(arguments: Mapping[str, Any]) -> None:
                 f"init(settings=...) got {_shown(settings)}; pass a labbook.config.Settings "
                 "(Settings.load(...)) or None."
             )
-
-
-def check_flag(function: str, argument: str, value: Any) -> None:
-    """A yes/no argument: True, False (or 1, 0), or None."""
-    if value is None or isinstance(value, bool) or (type(value) is int and value in (0, 1)):
-        return
-    if type(value).__name__ == "bool_":  # numpy's bool
-        return
-    raise InvalidTypeError(f"{function}({argument}=...) got {_shown(value)}; pass True or False.")
 
 
 def check_text(function: str, argument: str, value: Any) -> str | None:

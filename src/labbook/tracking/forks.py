@@ -38,15 +38,18 @@ import signal
 import sys
 import threading
 import weakref
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-_live: "weakref.WeakSet[Any]" = weakref.WeakSet()
+_live: weakref.WeakSet[Any] = weakref.WeakSet()
 _registered = False
 _forking = threading.local()  # the forking thread's signal mask, kept across fork()
 _SIGTERM = {signal.SIGTERM} if hasattr(signal, "pthread_sigmask") else None
 
+if TYPE_CHECKING:
+    from labbook.tracking.run import Run
 
-def track(run: Any) -> None:
+
+def track(run: Run) -> None:
     """Adopt ``run`` in every child this process forks from now on."""
     global _registered
     _live.add(run)
@@ -76,7 +79,7 @@ def _after_fork_in_child() -> None:
         _restore_signal_mask()  # a SIGTERM sent meanwhile is handled now, by the child's run
 
 
-def adopt(run: Any) -> None:
+def adopt(run: Run) -> None:
     """Make ``run`` (a copy of the parent's, in a freshly forked child) the child's own writer."""
     from labbook.writer.writer import RunWriter
 
@@ -101,7 +104,7 @@ def adopt(run: Any) -> None:
     run._hooks.release_sigterm()
 
 
-def _write_at_exit(run: Any) -> None:
+def _write_at_exit(run: Run) -> None:
     """Once the child logs: write its records however it exits (see the module docstring)."""
     run._hooks.restore_sigterm()
     atexit.register(run._end_in_child)

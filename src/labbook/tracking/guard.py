@@ -19,12 +19,23 @@ the script, not in the data), as does logging after ``end()``.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from labbook.errors import (InvalidNameError, InvalidValueError, LabbookError, MissingDependencyError,
-                            PathEscapeError, RunStateError, WriteError)
+from labbook.errors import (
+    InvalidNameError,
+    InvalidValueError,
+    LabbookError,
+    MissingDependencyError,
+    PathEscapeError,
+    RunStateError,
+    WriteError,
+)
 
+R = TypeVar("R")
 _NOT_GUARDED = frozenset({"log_status", "log_succeeded", "log_failed", "log_stopped"})
+
+if TYPE_CHECKING:
+    from labbook.writer.surface import RunSurface
 
 
 def reason_of(error: LabbookError) -> str:
@@ -39,25 +50,38 @@ def reason_of(error: LabbookError) -> str:
     return "error"
 
 
-def guard_methods(run: Any) -> None:
-    """Replace every ``log_*`` method of ``run`` (but the status ones) by a counting one."""
-    for name in dir(type(run)):
+_NEVER_CRASH_CLASSES: dict[type, type] = {}
+
+
+def never_crash_class(cls: type[R]) -> type[R]:
+    """``cls`` with every ``log_*`` method (but the status ones) replaced by one that counts what
+    it could not log instead of raising: the class ``Run(never_crash=True)`` makes (made once)."""
+    made = _NEVER_CRASH_CLASSES.get(cls)
+    if made is None:
+        made = _NEVER_CRASH_CLASSES[cls] = _never_crash_class(cls)
+    return made
+
+
+def _never_crash_class(cls: type[R]) -> type[R]:
+    namespace: dict[str, Any] = {"__doc__": cls.__doc__, "__module__": cls.__module__}
+    for name in dir(cls):
         if name.startswith("log_") and name not in _NOT_GUARDED:
-            setattr(run, name, _guarded(run, name, getattr(run, name)))
+            namespace[name] = _guarded(name, getattr(cls, name))
+    return type(f"NeverCrash{cls.__name__}", (cls,), namespace)
 
 
-def _guarded(run: Any, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
-    def guarded(*args: Any, **kwargs: Any) -> Any:
+    def guarded(self: RunSurface, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
+            return method(self, *args, **kwargs)
         except RunStateError:
             raise
         except LabbookError as error:
             count = 1
             if name == "log_metrics":  # one value per metric passed
                 count = max(1, len([k for k in kwargs if k not in ("step", "timestamp")]))
-            run._writer.drop(reason_of(error), count, f"{name}: {error}")
+            self._writer.drop(reason_of(error), count, f"{name}: {error}")
             return None
 
     return guarded

@@ -13,15 +13,17 @@ An exception leaving the ``with`` block marks the run ``failed``; otherwise it e
 A forked child (a DataLoader worker) that logs becomes its own writer of the same run, and never
 changes its status (see ``labbook.tracking.forks``). With ``never_crash`` a value or a write that
 fails is counted and reported instead of raised (see ``labbook.tracking.guard``).
-Rich-event and artifact methods are defined beside their owners (``labbook.media.methods``,
-``labbook.artifacts.methods``) and bound onto ``Run`` at the bottom of this module.
+Rich-event and artifact methods are defined beside their owners and inherited: ``MediaMethods``
+(``labbook.media.methods``) and ``ArtifactMethods`` (``labbook.artifacts.methods``), typed against
+``RunSurface`` (``labbook.writer.surface``). In a distributed job, what this process may do to the
+shared run is its ``RankPolicy`` (``labbook.capture.distributed``). Under ``LABBOOK_NO_OP`` a
+``Run(...)`` is a ``NoOpRun``: a ``Run`` whose every public method does nothing.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import re
 import secrets
 import sys
 import threading
@@ -31,40 +33,41 @@ import uuid as uuid_module
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from labbook.config import Settings
-from labbook.errors import ConfigError, InvalidTypeError, InvalidValueError, LabbookError, RunStateError
-from labbook.store.layout import RunFolder
-from labbook.store.names import check_name, lone_surrogate
-from labbook.store.runfile import read_run_file, update_run_file
+from labbook._time import utc_now_iso as now_iso
+from labbook.artifacts.methods import ArtifactMethods
+from labbook.config import Settings, process_environment
+from labbook.errors import (
+    ConfigError,
+    InvalidTypeError,
+    InvalidValueError,
+    LabbookError,
+    NotAvailableError,
+    RunStateError,
+)
+from labbook.media.methods import MediaMethods
+from labbook.store.layout import RunFolder, RunStore
+from labbook.store.names import check_name, check_project, lone_surrogate
+from labbook.store.runfile import FINAL_STATUSES, read_run_file, update_run_file
 from labbook.tracking.arguments import check_flag, check_init, check_text, run_name, tag_list
 from labbook.tracking.hooks import ProcessHooks
 from labbook.tracking.values import json_value, metric_value, step_value
 from labbook.writer.format import STEP_MAX, STEP_MIN, to_epoch_us
+from labbook.writer.surface import RunParts
 from labbook.writer.writer import RunWriter
 
-FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstream_failed"})
+if TYPE_CHECKING:
+    from labbook.capture.distributed import RankPolicy
+    from labbook.catalog.indexer import RunIndexer
+
 STATUSES = frozenset({
     "created", "resuming", "on_schedule", "compiled", "queued", "scheduled", "starting",
     "running", "processing", "stopping", "failed", "stopped", "succeeded", "skipped", "warning",
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
-_PROJECT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _time = time.time
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
-
-
-def check_project(project: str) -> str:
-    if not isinstance(project, str) or not _PROJECT.match(project):
-        raise ConfigError(
-            f"Project name {project!r} is not usable: use 1-128 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit."
-        )
-    return project
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -97,21 +100,11 @@ def normalize_uuid(value: str) -> str:
 
 
 def find_run_folder(settings: Settings, run_uuid: str, project: str | None = None) -> Path | None:
-    """The folder of an existing run: under the given project, in the catalog, or by a scan."""
-    root = Path(settings.artifacts_root)
-    if project:
-        candidate = root / project / run_uuid
-        if (candidate / "run.json").is_file():
-            return candidate
-    if root.is_dir():
-        for project_dir in root.iterdir():
-            candidate = project_dir / run_uuid
-            if (candidate / "run.json").is_file():
-                return candidate
-    return None
+    """The folder of an existing run: under the given project, else any project's (``RunStore.find``)."""
+    return RunStore(settings.artifacts_root).find(run_uuid, project)
 
 
-class Run:
+class Run(ArtifactMethods, MediaMethods):
     """A tracked run. See the module docstring; arguments follow Polyaxon's ``tracking.init``.
 
     ``attach=True`` opens the run as one more writer that does not own its lifecycle (what the
@@ -125,14 +118,26 @@ class Run:
     ``log_status``).
     """
 
-    def __new__(cls, *args: Any, **kwargs: Any):
+    _indexer: RunIndexer | None  # None in a forked child (labbook.tracking.forks)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Run:
+        """A ``Run``: under ``no_op`` (``LABBOOK_NO_OP=1``) its ``NoOpRun`` kind, which does nothing;
+        under ``never_crash`` its kind whose ``log_*`` methods count failures instead of raising
+        (``labbook.tracking.guard``)."""
         check_init(kwargs)  # __init__ checks the positional ones too
-        no_op = kwargs.get("no_op")
-        if no_op is None:
-            settings = kwargs.get("settings") or Settings.load({}, home=kwargs.get("home"))
-            no_op = settings.no_op
+        no_op, never_crash = kwargs.get("no_op"), kwargs.get("never_crash")
+        settings = kwargs.get("settings")  # as __init__ resolves them
+        if settings is None and (no_op is None or never_crash is None):
+            settings = Settings.load({"never_crash": never_crash}, home=kwargs.get("home"))
+        if settings is not None:
+            no_op = settings.no_op if no_op is None else no_op
+            never_crash = settings.never_crash
         if no_op:
-            return NoOpRun()
+            return super().__new__(NoOpRun)
+        if never_crash:
+            from labbook.tracking.guard import never_crash_class
+
+            return super().__new__(never_crash_class(cls))
         return super().__new__(cls)
 
     def __init__(
@@ -172,7 +177,7 @@ class Run:
             {"project": project, "flush_interval": flush_interval,
              "resources_interval": resources_interval, "never_crash": never_crash}, home=home
         )
-        from labbook.artifacts.paths import check_template
+        from labbook.store.policy import check_template
 
         check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
         self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
@@ -187,9 +192,10 @@ class Run:
         if not project:
             owner, project = split_owner(owner, self._settings.project)
         self.project = check_project(project)
-        env_uuid = os.environ.get("LABBOOK_RUN_UUID")
+        process = process_environment()
+        env_uuid = process.run_uuid
         wanted = run_uuid or (env_uuid if not is_new else None)
-        from labbook.capture.distributed import shared_run_uuid  # one run per distributed job
+        from labbook.capture.distributed import RankPolicy, shared_run_uuid  # one run per distributed job
 
         self._group_uuid = None if wanted else shared_run_uuid(self.project)
         wanted = wanted or self._group_uuid
@@ -213,7 +219,8 @@ class Run:
                 f"Cannot create the run folder {folder_path}: {error.strerror}. Point LABBOOK_HOME "
                 "(or artifacts_path) at a writable folder."
             ) from None
-        self.rank = int(os.environ.get("RANK", "0") or 0)
+        self.rank = process.rank
+        self._rank_policy: RankPolicy = RankPolicy.for_rank(self.rank, self._settings.rank_metrics)
         self.writer_id = f"{self.rank}-{os.getpid()}-{secrets.token_hex(3)}"
         created = now_iso()
         begun = created if started_at is None or exists else _iso_time("started_at", started_at)
@@ -260,7 +267,7 @@ class Run:
 
         from labbook.catalog.indexer import RunIndexer
 
-        self._indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval)
+        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval)
         self._writer = RunWriter(
             self._folder,
             self.writer_id,
@@ -270,10 +277,13 @@ class Run:
             after_flush=self._after_flush,
             on_failure=None if self._never_crash else self._writer_failed,
         )
-        self._metrics = self._writer.metrics  # the hot path appends here directly
-        if self.rank != 0 and self._settings.rank_metrics == "rank0":
-            # Documented default: in a distributed job only rank 0's metrics are kept.
-            self.log_metric = self.log_metrics = _ignore
+        # The hot path appends here directly; a rank whose metrics are not kept (the documented
+        # default: only rank 0's) appends to a list that keeps nothing.
+        self._metrics = self._writer.metrics if self._rank_policy.keeps_metrics else _Discarded()
+        self._artifact_state: dict[str, Any] = {"consumed": [], "tensorboard": False}
+        self._parts = RunParts(uuid=self.uuid, rank=self.rank, writer_id=self.writer_id, folder=self._folder,
+                               writer=self._writer, settings=self._settings, record=self._record,
+                               closers=self._closers)
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, int] = {}
         from labbook.capture.env import entry_file
@@ -284,17 +294,15 @@ class Run:
         if track_env:
             self._writer.submit(lambda: self._capture_env(entry))
         self._writer.wake()  # first drain now, without waiting for it
-        self._indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
+        indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
                                    on_child=self._end_in_child)
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
-        from labbook.tracking import forks, guard
+        from labbook.tracking import forks
 
         forks.track(self)
-        if self._never_crash:
-            guard.guard_methods(self)
         if sync_tensorboard:  # what a SummaryWriter writes to get_tensorboard_path() is logged too
             from labbook.media.tensorboard import start_sync
 
@@ -375,11 +383,11 @@ class Run:
         """Accepted for Polyaxon code: resources are collected per ``collect_resources``."""
 
     def set_run_process_sidecar(self) -> None:
-        """Accepted for Polyaxon code: there is no sidecar; sync is ``labbook sync``."""
+        """Accepted for Polyaxon code: there is no sidecar; the run folder is written directly."""
 
     def get_log_level(self) -> str:
         """``LABBOOK_LOG_LEVEL`` (or ``POLYAXON_LOG_LEVEL``), ``INFO`` by default."""
-        return os.environ.get("LABBOOK_LOG_LEVEL", os.environ.get("POLYAXON_LOG_LEVEL", "INFO"))
+        return process_environment().log_level
 
     # -- metrics: the hot path -------------------------------------------------------------
 
@@ -418,6 +426,9 @@ class Run:
     def _new_metric_series(self, name: str) -> int:
         self._check_open("log_metric")
         check_name(name, "metric name")
+        if not self._rank_policy.keeps_metrics:
+            self._metric_series[name] = -1  # its points go to _Discarded
+            return -1
         series_id = self._metric_series[name] = self._writer.metric_id(name)
         return series_id
 
@@ -545,6 +556,12 @@ class Run:
     def log_status(self, status: str, reason: str | None = None, message: str | None = None,
                    last_transition_time: Any = None, last_update_time: Any = None) -> None:
         """Record a status condition (Polyaxon's statuses); a final one also sets finish times."""
+        if not self._rank_policy.owns_status:  # another rank of a distributed job
+            name = str(getattr(status, "value", status)).lower()
+            changes, message = self._rank_policy.status_change(name, message)
+            if not changes:
+                self._record["status"] = name  # this process is done; the run goes on under rank 0
+                return
         if os.getpid() != self._owner_pid:
             raise RunStateError(
                 f"log_status({status!r}): this is a forked child of process {self._owner_pid}, "
@@ -562,7 +579,7 @@ class Run:
         ops: list = [("set", "status", status), ("append", "status_conditions", condition)]
         if status in FINAL_STATUSES:
             started = self._record.get("started_at") or self._record.get("created_at")
-            duration = (datetime.fromisoformat(moment) - datetime.fromisoformat(started)).total_seconds()
+            duration = (datetime.fromisoformat(moment) - datetime.fromisoformat(str(started))).total_seconds()
             ops += [("set", "finished_at", moment), ("set", "duration", duration)]
             self._record.update(finished_at=moment, duration=duration)
         self._record["status"] = status
@@ -619,7 +636,8 @@ class Run:
                 except Exception:  # noqa: BLE001 - ending must go on; reported in errors
                     self._writer.errors.append(traceback.format_exc())
             self._writer.close()
-            self._indexer.close()
+            if self._indexer is not None:
+                self._indexer.close()
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
             self._hooks.uninstall()
@@ -657,7 +675,8 @@ class Run:
         """Polyaxon recomputes summaries from event files; labbook keeps them incrementally, so
         this flushes pending events and refreshes the catalog entry."""
         self._writer.flush()
-        self._indexer.index_now()
+        if self._indexer is not None:  # None in a forked child: its parent indexes the run
+            self._indexer.index_now()
 
     def sync_system_events_summaries(self, last_check: Any = None, events_path: str | None = None) -> None:
         """See ``sync_events_summaries``."""
@@ -666,20 +685,23 @@ class Run:
     def push_offline_run(self, path: str | None = None, upload_artifacts: bool = True, clean: bool = False,
                          **kwargs: Any) -> None:
         """Not available yet: uploading runs to a labbook server is being built."""
-        raise NotImplementedError(
-            "push_offline_run() is not implemented yet: syncing runs to a labbook server is being built."
+        raise NotAvailableError(
+            "push_offline_run(): remote sync is not available yet, so runs cannot be pushed to a "
+            "labbook server. The run stays in its run folder; copy the folder to share it."
         )
 
     def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
         """Not available yet: downloading runs from a labbook server is being built."""
-        raise NotImplementedError(
-            "pull_remote_run() is not implemented yet: syncing runs from a labbook server is being built."
+        raise NotAvailableError(
+            "pull_remote_run(): remote sync is not available yet, so runs cannot be pulled from a "
+            "labbook server. Read a shared home with labbook.get_run(uuid, home=...)."
         )
 
-    def __enter__(self) -> "Run":
+    def __enter__(self) -> Run:
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         if os.getpid() != self._owner_pid:
             self._end_in_child()
         elif exc_type is None:
@@ -732,11 +754,12 @@ class Run:
         """Logs, resources and liveness capture: see labbook.capture.session."""
         from labbook.capture.session import start_capture
 
-        start_capture(self, track_logs=track_logs, collect_resources=collect_resources)
+        start_capture(self._parts, track_logs=track_logs, collect_resources=collect_resources)
 
     # -- process hooks (see labbook.tracking.hooks) ---------------------------------------
 
-    def _failed_by_exception(self, exc_type, exc, tb) -> None:
+    def _failed_by_exception(self, exc_type: type[BaseException], exc: BaseException,
+                             tb: TracebackType | None) -> None:
         if not self._ended:
             self.log_failed(reason="ExitHandler",
                             message="".join(traceback.format_exception(exc_type, exc, tb)))
@@ -748,24 +771,29 @@ class Run:
         return f"<Run {self.project}/{self.uuid} {self.status}>"
 
 
-class NoOpRun:
-    """What ``init()`` returns under ``LABBOOK_NO_OP=1`` (or ``POLYAXON_NO_OP``): every call does nothing."""
+class NoOpRun(Run):
+    """What ``Run(...)`` and ``init()`` return under ``LABBOOK_NO_OP=1`` (or ``POLYAXON_NO_OP``):
+    a ``Run`` whose public methods do nothing and return None, and whose ``uuid``, ``path`` and
+    ``project`` are None. A name ``Run`` does not have raises ``AttributeError``, as on a ``Run``."""
 
-    uuid = None
-    run_uuid = None
-    owner = None
-    project = None
-    path = None
+    uuid = None  # type: ignore[assignment]
+    project = None  # type: ignore[assignment]
 
-    def _nothing(self, *args: Any, **kwargs: Any) -> None:
+    def __new__(cls, *args: Any, **kwargs: Any) -> NoOpRun:
+        return object.__new__(cls)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         return None
 
-    def __getattr__(self, name: str) -> Callable[..., None]:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        return self._nothing
+    def __getattribute__(self, name: str) -> Any:
+        if name[0] != "_":
+            if name in _PUBLIC_METHODS:
+                return _nothing
+            if name in _PUBLIC_PROPERTIES:  # run_uuid, path, name, status, inputs, settings ...
+                return None
+        return object.__getattribute__(self, name)
 
-    def __enter__(self) -> "NoOpRun":
+    def __enter__(self) -> NoOpRun:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -775,6 +803,29 @@ class NoOpRun:
         return "<NoOpRun>"
 
 
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+# Run's public methods and properties: on a NoOpRun each does nothing, or is None.
+_PUBLIC_METHODS = frozenset(
+    name for name in dir(Run) if not name.startswith("_") and callable(getattr(Run, name, None))
+)
+_PUBLIC_PROPERTIES = frozenset(
+    name for name in dir(Run) if not name.startswith("_") and isinstance(getattr(Run, name, None), property)
+)
+
+
+class _Discarded(list[Any]):
+    """The metric buffer of a rank whose metrics are not kept: it stays empty."""
+
+    def append(self, record: Any) -> None:
+        return None
+
+    def extend(self, records: Any) -> None:
+        return None
+
+
 # The active run of this process, set by tracking.init(); Run.end() clears it.
 _active: list[Run] = []
 
@@ -782,10 +833,6 @@ _active: list[Run] = []
 def _forget_active(run: Run) -> None:
     if _active and _active[0] is run:
         _active.clear()
-
-
-def _ignore(*args: Any, **kwargs: Any) -> None:
-    return None
 
 
 def _iso_time(argument: str, value: Any) -> str:
@@ -820,16 +867,3 @@ def _storable_text(function: str, name: str, argument: str, text: str) -> str:
             "bytes.decode('utf-8', errors='replace'))."
         )
     return text
-
-
-def _bind(module: Any) -> None:
-    """Bind the methods a layer defines for Run (its ``RUN_METHODS``) onto the class."""
-    for method_name in module.RUN_METHODS:
-        setattr(Run, method_name, getattr(module, method_name))
-
-
-from labbook.artifacts import methods as _artifact_methods  # noqa: E402 - they bind onto Run
-from labbook.media import methods as _media_methods  # noqa: E402
-
-_bind(_media_methods)
-_bind(_artifact_methods)

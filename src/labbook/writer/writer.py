@@ -34,14 +34,15 @@ from typing import Any, Callable
 
 import orjson
 
+from labbook.config import Settings
 from labbook.errors import InvalidValueError, LabbookError, PathEscapeError, WriteError
+from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
-from labbook.writer import format as fmt
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
-DEFAULT_FLUSH_INTERVAL = 1.0
-DEFAULT_MAX_PENDING = 1_000_000
+DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
+DEFAULT_MAX_PENDING = Settings.max_pending
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
 _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 

@@ -78,6 +78,7 @@ export default function Compare() {
         <h1>
           <Link to="/">Projects</Link> / {projects.length === 1 ? <Link to={`/projects/${encodeURIComponent(projects[0])}`}>{projects[0]}</Link> : "several projects"} / compare {rows.length} runs
         </h1>
+        <Link to={`/media?${rows.map((r) => `run=${r.uuid}`).join("&")}`}>Media</Link>
       </div>
       {rows.length < uuids.length ? <div className="notice">{uuids.length - rows.length} selected runs were not found.</div> : null}
       <ul className="legend" aria-label="Runs">

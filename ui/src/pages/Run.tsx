@@ -8,6 +8,7 @@ import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { CodeDiff, Logs, Readme, StatusHistory } from "../components/RunExtras";
 import { Tree } from "../components/Tree";
 import { Markdown } from "../markdown";
+import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
 import { seriesToLine } from "../series";
 import { decodeChartView, encodeChartView } from "../url";
@@ -84,6 +85,7 @@ export default function Run() {
           <Link to="/">Projects</Link> / <Link to={`/projects/${encodeURIComponent(data.project)}`}>{data.project}</Link> / {data.name ?? data.uuid.slice(0, 8)}
         </h1>
         <StatusBadge status={data.status} />
+        <RunLinks run={data} />
       </div>
       <Overview run={data} />
       <Readme run={data} />
@@ -97,6 +99,7 @@ export default function Run() {
           <Tree value={data.outputs} label="outputs" />
         </div>
       </div>
+      <RunArtifacts run={data} />
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
       <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />

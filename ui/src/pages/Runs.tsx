@@ -119,6 +119,7 @@ export default function Runs() {
     <section className="page runs-page">
       <div className="page-head">
         <h1><Link to="/">Projects</Link> / {project}</h1>
+        <Link to={`/projects/${encodeURIComponent(project)}/artifacts`}>Artifacts</Link>
         <div className="counts">
           {runs.isPending ? "Loading runs…" : windowed ? `${matching!.toLocaleString("en")} runs` : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
           {matching !== undefined && !runs.isPending ? (

@@ -1,0 +1,331 @@
+"""The read side's own object: a ``Workspace`` over one home.
+
+::
+
+    import labbook
+
+    with labbook.Workspace(home="/data/team/.labbook") as ws:
+        run = ws.get_run("3f2c...")
+        best = ws.search_runs("mnist", filter="metrics.loss < 0.5", order_by=["-metrics.accuracy"])
+        model = ws.get_artifact("store://models/mnist/clf:prod")
+
+A workspace resolves its settings once (``Workspace(settings)`` or ``Workspace(home=...)``) and
+owns what the reads need: one catalog (its engine opened on first use, closed by ``close()``),
+one ``RunStore`` (where the runs live) and one artifact store. Every rule a read applies (the
+crashed-run rule included) uses the workspace's settings, never the process's environment, so a
+server can hold several workspaces on several homes at once.
+
+The module functions (``labbook.get_run(uuid, home=...)``, ``labbook.search_runs``, the
+artifact functions) are one-line shells: each opens a workspace on ``home``, calls the method
+and closes it. A long-lived caller (a server, a notebook that reads a lot) keeps one workspace.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from labbook.config import Settings
+from labbook.errors import InvalidValueError, NotFoundError
+from labbook.runs import ProjectSummary, RunRecord, RunRow, effective_status
+from labbook.store.layout import RUN_FILE, RunStore
+from labbook.store.liveness import crashed_before
+from labbook.store.record import read_run_record
+
+if TYPE_CHECKING:  # pragma: no cover - names for annotations only
+    from labbook.artifacts.api import Artifacts
+    from labbook.artifacts.version import ArtifactVersion
+    from labbook.catalog.catalog import Catalog
+
+__all__ = [
+    "Workspace", "delete_artifact", "gc", "get_artifact", "get_lineage", "get_run", "list_artifacts",
+    "list_projects", "list_runs", "reindex", "search_runs", "set_project_artifact_path", "tag_artifact",
+    "untag_artifact",
+]
+
+
+class Workspace:
+    """One home's catalog, run store and artifact store, and the read and admin API over them.
+
+    ``Workspace(settings)`` uses resolved settings as they are; ``Workspace(home=...)`` resolves
+    them once (explicit home, else ``LABBOOK_HOME``, else the nearest ``.labbook``) and refuses a
+    home that does not exist: a read never creates one (``create=True`` allows it, for the admin
+    calls that may come before the first run).
+    """
+
+    def __init__(self, settings: Settings | None = None, *, home: str | Path | None = None,
+                 create: bool = False) -> None:
+        if settings is not None and home is not None:
+            raise InvalidValueError("Workspace() takes settings or home, not both; pass one.")
+        if settings is None:
+            settings = Settings.load({}, home=home)
+            if not create:
+                settings.require_home()
+        self.settings = settings
+        self.home = settings.home
+        self.runs = RunStore(settings.artifacts_root)
+        self._catalog: Catalog | None = None
+        self._artifacts: Artifacts | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # -- what it owns ------------------------------------------------------------------------
+
+    @property
+    def catalog(self) -> Catalog:
+        """The home's catalog, opened on first use (SQLAlchemy loads then, not at import)."""
+        with self._lock:
+            if self._closed:
+                raise InvalidValueError(f"This workspace on {self.home} is closed; open a new one.")
+            if self._catalog is None:
+                from labbook.catalog.catalog import Catalog
+
+                self._catalog = Catalog(self.settings.catalog_url)
+            return self._catalog
+
+    @property
+    def artifacts(self) -> Artifacts:
+        """The artifact API over this workspace's catalog and artifact store."""
+        if self._artifacts is None:
+            from labbook.artifacts.api import Artifacts
+
+            self._artifacts = Artifacts(self.settings, self.catalog)
+        return self._artifacts
+
+    def close(self) -> None:
+        """Close the catalog's connections. Results already returned stay readable."""
+        with self._lock:
+            self._closed = True
+            catalog, self._catalog, self._artifacts = self._catalog, None, None
+        if catalog is not None:
+            catalog.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Workspace {self.home}{' closed' if self._closed else ''}>"
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def run_path(self, uuid: str) -> Path:
+        """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
+        uuid = uuid.replace("-", "").lower()
+        catalog = self.catalog
+        path = catalog.run_path(uuid)
+        if path is None and 4 <= len(uuid) < 32:
+            matches = catalog.find_runs_by_prefix(uuid)
+            if len(matches) > 1:
+                raise NotFoundError(f"Run id prefix {uuid!r} matches several runs; give more characters.")
+            if matches:
+                path = catalog.run_path(matches[0])
+        if path is None or not (Path(path) / RUN_FILE).is_file():
+            found = self.runs.find(uuid) if len(uuid) == 32 else None
+            if found is None:
+                raise NotFoundError(
+                    f"No run {uuid!r} in {self.home}. List runs with 'labbook runs ls', or set "
+                    "LABBOOK_HOME to the home that holds it."
+                )
+            path = found
+        return Path(path)
+
+    def get_run(self, uuid: str) -> RunRecord:
+        """The run ``uuid`` (or a unique prefix), read from its folder (current even mid-run)."""
+        return RunRecord(read_run_record(self.run_path(uuid)), self.settings)
+
+    def status_of(self, record: dict[str, Any]) -> str:
+        """The status to show for run.json's ``record``: the crashed-run rule, with this home's settings."""
+        return effective_status(record, self.settings)
+
+    def search_runs(
+        self,
+        project: str | None = None,
+        filter: str | None = None,
+        order_by: list[str] | str | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        *,
+        after: list[Any] | None = None,
+    ) -> list[RunRow]:
+        """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted.
+
+        Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
+        get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
+        rows = self.catalog.search(project, filter, order_by, limit, offset,
+                                   crashed_before=crashed_before(self.settings), after=after)
+        return [RunRow(row, self.settings) for row in rows]
+
+    def list_runs(self, project: str | None = None, limit: int | None = 100) -> list[RunRow]:
+        """The runs of ``project`` (or every project), newest first: ``search_runs`` unfiltered."""
+        return self.search_runs(project, limit=limit)
+
+    def list_projects(self) -> list[ProjectSummary]:
+        """Every project in the catalog, by name."""
+        return [ProjectSummary(**row) for row in self.catalog.project_summaries()]
+
+    # -- artifacts -------------------------------------------------------------------------------
+
+    def get_artifact(self, uri: str) -> ArtifactVersion:
+        """The version ``uri`` names: ``store://<kind>/<project>/<key>[:tag][@uid]``."""
+        return self.artifacts.resolve(uri)
+
+    def list_artifacts(self, project: str | None = None, kind: Any = None, key: str | None = None,
+                       labels: Any = None, tag: str | None = None, producer: str | None = None,
+                       since: Any = None, until: Any = None, *, latest_only: bool = False,
+                       limit: int | None = 100, offset: int = 0, after: Any = None) -> list[ArtifactVersion]:
+        """Versions matching every filter given, newest first (see ``labbook.list_artifacts``)."""
+        return self.artifacts.list(project, kind, key, labels, tag, producer, since, until,
+                                   latest_only=latest_only, limit=limit, offset=offset, after=after)
+
+    def tag_artifact(self, uri: str, tag: str) -> ArtifactVersion:
+        """Point user tag ``tag`` at the version ``uri`` names (moving it off another version)."""
+        return self.artifacts.tag(uri, tag)
+
+    def untag_artifact(self, uri: str, tag: str) -> None:
+        """Remove user tag ``tag`` from the artifact ``uri`` names."""
+        self.artifacts.untag(uri, tag)
+
+    def delete_artifact(self, uri: str, *, all_versions: bool = False, data: bool = False) -> list[ArtifactVersion]:
+        """Delete the version ``uri`` names (or every version of its key with ``all_versions``);
+        ``data=True`` also removes bytes no remaining version uses."""
+        return self.artifacts.delete(uri, all_versions=all_versions, data=data)
+
+    def gc(self, project: str | None = None, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove stored bytes that no version references (under the artifact store)."""
+        return self.artifacts.gc(project, dry_run=dry_run)
+
+    def get_lineage(self, uri_or_run: Any, direction: str = "both", depth: int | None = None) -> Any:
+        """The lineage graph around an artifact version (a store URI) or a run (uuid or object):
+        ``direction`` ``"up"``, ``"down"`` or ``"both"``; ``depth`` limits the hops."""
+        return self.artifacts.lineage(uri_or_run, direction, depth)
+
+    def set_project_artifact_path(self, project: str, artifact_path: str | None) -> None:
+        """Set (or clear, with None) the project's artifact path (see ``labbook.store.policy``)."""
+        self.artifacts.set_project_artifact_path(project, artifact_path)
+
+    # -- the index -----------------------------------------------------------------------------
+
+    def reindex(self, *, full: bool = True, progress: Any = None, on_error: Any = None) -> dict[str, Any]:
+        """``labbook index [--rebuild]``: bring the catalog in step with the run folders and the
+        artifact store (``full`` clears it first; a damaged SQLite file is set aside)."""
+        from labbook.catalog.indexer import rebuild_home
+
+        with self._lock:  # the rebuild opens its own catalog and may replace the file
+            catalog, self._catalog, self._artifacts = self._catalog, None, None
+        if catalog is not None:
+            catalog.close()
+        return rebuild_home(self.settings, full=full, progress=progress, on_error=on_error)
+
+
+# -- the module functions: one workspace per call ---------------------------------------------------
+
+
+def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
+    """The run ``uuid`` (or a unique prefix), read from its folder."""
+    with Workspace(home=home) as workspace:
+        return workspace.get_run(uuid)
+
+
+def search_runs(project: str | None = None, filter: str | None = None, order_by: list[str] | str | None = None,
+                limit: int | None = 100, offset: int = 0, *, after: list[Any] | None = None,
+                home: str | Path | None = None) -> list[RunRow]:
+    """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted.
+
+    Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
+    get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
+    with Workspace(home=home) as workspace:
+        return workspace.search_runs(project, filter, order_by, limit, offset, after=after)
+
+
+def list_runs(project: str | None = None, limit: int | None = 100, *,
+              home: str | Path | None = None) -> list[RunRow]:
+    """The runs of ``project`` (or every project), newest first."""
+    with Workspace(home=home) as workspace:
+        return workspace.list_runs(project, limit)
+
+
+def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
+    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
+    with Workspace(home=home) as workspace:
+        return workspace.list_projects()
+
+
+def get_artifact(uri: str, *, home: str | Path | None = None) -> ArtifactVersion:
+    """The version ``uri`` names: ``store://<kind>/<project>/<key>[:tag][@uid]``."""
+    with Workspace(home=home) as workspace:
+        return workspace.get_artifact(uri)
+
+
+def list_artifacts(project: str | None = None, kind: Any = None, key: str | None = None, labels: Any = None,
+                   tag: str | None = None, producer: str | None = None, since: Any = None, until: Any = None,
+                   *, latest_only: bool = False, limit: int | None = 100, offset: int = 0, after: Any = None,
+                   home: str | Path | None = None) -> list[ArtifactVersion]:
+    """Versions matching every filter given, newest first, one page (``limit``/``offset``).
+
+    ``kind`` is a kind or a store prefix (``"datasets"``); ``key`` is exact, or a substring
+    with a leading ``~``; ``labels`` is a dict or ``"k=v,k2"`` (ANDed; a bare name needs the
+    label to exist); ``producer`` is a run uuid (or prefix); ``tag="latest"`` or
+    ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
+    or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
+    """
+    with Workspace(home=home) as workspace:
+        return workspace.list_artifacts(project, kind, key, labels, tag, producer, since, until,
+                                        latest_only=latest_only, limit=limit, offset=offset, after=after)
+
+
+def tag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> ArtifactVersion:
+    """Point user tag ``tag`` at the version ``uri`` names (moving it off another version)."""
+    with Workspace(home=home) as workspace:
+        return workspace.tag_artifact(uri, tag)
+
+
+def untag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> None:
+    """Remove user tag ``tag`` from the artifact ``uri`` names."""
+    with Workspace(home=home) as workspace:
+        workspace.untag_artifact(uri, tag)
+
+
+def delete_artifact(uri: str, *, all_versions: bool = False, data: bool = False,
+                    home: str | Path | None = None) -> list[ArtifactVersion]:
+    """Delete the version ``uri`` names (or every version of its key with ``all_versions``).
+
+    Metadata only by default; ``data=True`` also removes bytes no remaining version uses.
+    Numbers of deleted versions are never reused.
+    """
+    with Workspace(home=home) as workspace:
+        return workspace.delete_artifact(uri, all_versions=all_versions, data=data)
+
+
+def gc(project: str | None = None, *, dry_run: bool = False, home: str | Path | None = None) -> dict[str, int]:
+    """Remove stored bytes that no version references (under the artifact store)."""
+    with Workspace(home=home) as workspace:
+        return workspace.gc(project, dry_run=dry_run)
+
+
+def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = None, *,
+                home: str | Path | None = None) -> Any:
+    """The lineage graph around an artifact version (a store URI) or a run (uuid or object).
+
+    ``direction``: ``"up"`` (what produced it and what that was made from), ``"down"`` (what
+    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit).
+    """
+    with Workspace(home=home) as workspace:
+        return workspace.get_lineage(uri_or_run, direction, depth)
+
+
+def set_project_artifact_path(project: str, artifact_path: str | None, *,
+                              home: str | Path | None = None) -> None:
+    """Set (or clear, with None) the project's artifact path, used when a log call and its
+    run do not set one. It may hold ``{{project}}``, ``{{run.uid}}`` and ``{{run.name}}``."""
+    with Workspace(home=home, create=True) as workspace:  # may come before the first run
+        workspace.set_project_artifact_path(project, artifact_path)
+
+
+def reindex(*, full: bool = True, home: str | Path | None = None, **options: Any) -> dict[str, Any]:
+    """``labbook index [--rebuild]`` for ``home`` (see ``Workspace.reindex``)."""
+    with Workspace(home=home) as workspace:
+        return workspace.reindex(full=full, **options)

@@ -1,0 +1,177 @@
+"""The read side's Workspace: one home's settings reach every rule, and closing releases the catalog."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import labbook
+from labbook.store.runfile import read_run_file, update_run_file
+from labbook.tracking.run import Run
+from labbook.workspace import Workspace
+from tests.test_catalog import POSTGRES_URL, postgres_url  # noqa: F401 - the fixture
+
+QUIET = dict(install_handlers=False, track_env=False, track_code=False, track_logs=False, collect_resources=False)
+
+
+def _stalled_run(home: Path, seconds_ago: float, *, heartbeat: bool = True, **settings) -> str:
+    """A run in ``home`` that run.json says is ``running``, whose last heartbeat was
+    ``seconds_ago`` (no heartbeat at all with ``heartbeat=False``), as a killed process leaves it."""
+    run = Run(project="p", home=str(home), **QUIET)
+    run.log_metric("loss", 0.5, step=0)
+    run.end()
+    stamp = (datetime.now(timezone.utc) - timedelta(seconds=seconds_ago)).isoformat()
+    record = read_run_file(run.path / "run.json")
+    ops = [("set", "status", "running"), ("set", "finished_at", None), ("set", "started_at", stamp)]
+    ops.append(("set", "heartbeat_at", stamp if heartbeat else None))
+    update_run_file(run.path / "run.json", ops)
+    for beat in (run.path / "heartbeat").glob("*"):
+        beat.unlink()
+    assert record["status"] == "succeeded"
+    with Workspace(home=home) as workspace:
+        workspace.reindex(full=False)
+    return run.uuid
+
+
+def _write_config(home: Path, **values) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.toml").write_text("".join(f"{k} = {v!r}\n" for k, v in values.items()))
+
+
+def test_a_crashed_filter_returns_only_rows_whose_status_reads_crashed(home):
+    """A running run with no heartbeat at all has nothing to judge by: it reads ``running`` from
+    its folder and its row, and the catalog's filter must say the same."""
+    uuid = _stalled_run(home, 3600, heartbeat=False)
+    assert labbook.get_run(uuid).status == "running"
+    assert [(row.uuid, row.status) for row in labbook.search_runs("p", filter="status = 'crashed'")] == []
+    assert [(row.uuid, row.status) for row in labbook.search_runs("p", filter="status = 'running'")] == \
+        [(uuid, "running")]
+
+
+def test_two_workspaces_on_two_homes_read_each_with_its_own_settings(tmp_path, monkeypatch):
+    quick, patient = tmp_path / "quick" / ".labbook", tmp_path / "patient" / ".labbook"
+    _write_config(quick, crash_timeout=1)
+    _write_config(patient, crash_timeout=3600)
+    elsewhere = tmp_path / "elsewhere" / ".labbook"
+    quick_uuid = _stalled_run(quick, 120)
+    patient_uuid = _stalled_run(patient, 120)
+    # neither: every read (the crashed-run rule included) must use its own home's config.toml;
+    # the default timeout (60 s) would call both runs crashed
+    monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+
+    with Workspace(home=quick) as a, Workspace(home=patient) as b:
+        assert a.get_run(quick_uuid).status == "crashed"
+        assert b.get_run(patient_uuid).status == "running"
+        assert [(r.uuid, r.status) for r in a.search_runs("p")] == [(quick_uuid, "crashed")]
+        assert [(r.uuid, r.status) for r in b.search_runs("p")] == [(patient_uuid, "running")]
+        assert [r.uuid for r in a.search_runs("p", filter="status = 'crashed'")] == [quick_uuid]
+        assert b.search_runs("p", filter="status = 'crashed'") == []
+        assert [r.uuid for r in b.search_runs("p", filter="status = 'running'")] == [patient_uuid]
+        assert b.search_runs("p")[0].load().status == "running"
+        with pytest.raises(labbook.errors.NotFoundError):
+            a.get_run(patient_uuid)  # each sees only its own home
+        assert [p.name for p in a.list_projects()] == ["p"]
+        assert list(a.get_run(quick_uuid).metric("loss").values) == [0.5]
+    # the module functions are shells over a workspace on the home they are given
+    assert labbook.get_run(patient_uuid, home=patient).status == "running"
+    assert labbook.get_run(quick_uuid, home=quick).status == "crashed"
+
+
+def _open_files(path: Path) -> list[str]:
+    """This process's open file descriptors on ``path`` (and its -wal/-shm)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(path)):
+            found.append(target)
+    return found
+
+
+def test_closing_a_workspace_releases_its_sqlite_files(home, run_factory):
+    run = run_factory(project="p")
+    run.end()
+    database = home / "catalog.db"
+    workspace = Workspace(home=home)
+    assert _open_files(database) == []  # nothing opened before the first read
+    assert [r.uuid for r in workspace.search_runs("p")] == [run.uuid]
+    assert _open_files(database) != []
+    workspace.close()
+    assert _open_files(database) == []
+    with pytest.raises(labbook.errors.InvalidValueError, match="closed"):
+        workspace.search_runs("p")
+    assert labbook.get_run(run.uuid).status == "succeeded"
+    assert _open_files(database) == []  # a module function closes the workspace it opened
+
+
+def test_closing_a_workspace_releases_its_postgresql_connections(postgres_url, home, monkeypatch):  # noqa: F811
+    monkeypatch.setenv("LABBOOK_CATALOG_URL", postgres_url)
+    run = Run(project="p", **QUIET)
+    run.end()
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+    def connections() -> int:
+        with admin.connect() as conn:
+            return conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity WHERE datname = :d"),
+                                {"d": database}).scalar()
+
+    def settled() -> int:
+        """The count once closed sessions have left: a server process ends a moment after its
+        client hangs up, so a closed connection may still be listed for a few milliseconds."""
+        deadline = time.monotonic() + 10
+        while connections() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return connections()
+
+    try:
+        assert settled() == 0  # the run's indexer closed its catalog at end()
+        with Workspace(home=home) as workspace:
+            assert [r.uuid for r in workspace.search_runs("p")] == [run.uuid]
+            assert connections() >= 1
+        assert settled() == 0
+    finally:
+        admin.dispose()
+
+
+def test_a_workspace_takes_settings_or_home_not_both(home, run_factory):
+    from labbook.config import Settings
+
+    run_factory().end()
+    with pytest.raises(labbook.errors.InvalidValueError, match="settings or home"):
+        Workspace(Settings.load({}), home=home)
+    with pytest.raises(labbook.errors.NotFoundError):
+        Workspace(home=home.parent / "missing")  # a read never creates a home
+
+
+def test_a_run_store_on_an_fsspec_url_lists_and_reads_runs(run_factory, home):
+    """The same run folders, copied to an object-store-like filesystem, list and read through
+    RunStore (fsspec's in-memory filesystem stands in for s3:// here)."""
+    import fsspec
+
+    from labbook.store.layout import RunStore
+
+    runs = [run_factory(project="p") for _ in range(2)]
+    for run in runs:
+        run.log_metric("loss", 0.5, step=0)
+        run.end()
+    memory = fsspec.filesystem("memory")
+    root = f"/runs-{runs[0].uuid[:8]}"
+    for run in runs:
+        for path in run.path.rglob("*"):
+            if path.is_file():
+                memory.pipe(f"{root}/p/{run.uuid}/{path.relative_to(run.path).as_posix()}", path.read_bytes())
+    store = RunStore(f"memory://{root}")
+    local = RunStore(home / "artifacts")
+    assert [str(u).rsplit("/", 1)[-1] for u in store.iter_runs()] == [p.name for p in local.iter_runs()]
+    found = store.find(runs[1].uuid)
+    assert store.read_bytes(found, "run.json") == (runs[1].path / "run.json").read_bytes()
+    with pytest.raises(labbook.errors.PathEscapeError):
+        store.read_bytes(found, "../other/run.json")
