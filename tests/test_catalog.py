@@ -43,10 +43,6 @@ def fresh_postgres():
     try:
         yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        from labbook.catalog import indexer
-
-        for url in [u for u in indexer._catalogs if u.endswith(name)]:
-            indexer._catalogs.pop(url).close()
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         admin.dispose()
