@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+
 import os
 import secrets
 from pathlib import Path
@@ -26,9 +27,9 @@ POSTGRES_URL = os.environ.get("LABBOOK_TEST_POSTGRES_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
-@pytest.fixture
-def postgres_url():
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextlib.contextmanager
+def fresh_postgres():
+    """A fresh PostgreSQL database (its URL), dropped afterwards."""
     try:
         admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
@@ -39,10 +40,19 @@ def postgres_url():
     name = f"labbook_{secrets.token_hex(4)}"
     with admin.connect() as conn:
         conn.execute(sa.text(f"CREATE DATABASE {name}"))
-    yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    with fresh_postgres() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -109,8 +110,8 @@ def _get(url: str) -> tuple[int, str]:
 
 
 @contextlib.contextmanager
-def start_server(home: Path):
-    """``labbook ui`` on a free port over ``home`` (already seeded); yields its base URL."""
+def serve(home: Path, env: dict[str, str]):
+    """``labbook ui`` (or LABBOOK_TEST_SERVER_CMD) over ``home`` on a free port: its base URL."""
     from labbook.dashboard import static_dir
 
     require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
@@ -118,8 +119,8 @@ def start_server(home: Path):
     require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
     port = free_port()
     command = _server_command(port)
-    env = python_env(home)
-    log = open(home.parent / "server.log", "wb")
+    log_path = home.parent / f"server-{port}.log"
+    log = open(log_path, "wb")
     process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -127,7 +128,7 @@ def start_server(home: Path):
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 pytest.fail(f"the server exited ({process.returncode}): "
-                            f"{(home.parent / 'server.log').read_text(errors='replace')[-2000:]}")
+                            f"{log_path.read_text(errors='replace')[-2000:]}")
             try:
                 if _get(f"{base}/api/v1/health")[0] == 200:
                     break
@@ -149,16 +150,32 @@ def start_server(home: Path):
         log.close()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory):
-    from labbook.dashboard import static_dir
+@contextlib.contextmanager
+def catalog_env(backend: str, home: Path):
+    """The environment of a child process using ``home``, with a fresh PostgreSQL catalog
+    (dropped afterwards) when ``backend`` is postgresql."""
+    if backend == "sqlite":
+        yield python_env(home)
+        return
+    from tests.test_catalog import fresh_postgres
 
-    require(static_dir() is not None, "the dashboard is not built (cd ui && npm ci && npm run build)")
-    require(sync_playwright is not None, "playwright is not installed (pip install playwright)")
-    home = tmp_path_factory.mktemp("dashboard") / ".labbook"
-    subprocess.run([sys.executable, "-c", SEED], env=python_env(home), check=True, timeout=120, cwd=home.parent)
-    with start_server(home) as base:
-        yield base
+    with fresh_postgres() as url:
+        yield python_env(home, LABBOOK_CATALOG_URL=url)
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp(f"dashboard-{request.param}") / ".labbook"
+    home.mkdir(parents=True)
+    with catalog_env(request.param, home) as env:
+        subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=180, cwd=home.parent)
+        with serve(home, env) as base:
+            yield base
+
+
+def start_server(home: Path):
+    """``labbook ui`` on a free port over ``home`` (already seeded, its own SQLite catalog); yields its base URL."""
+    return serve(home, python_env(home))
 
 
 @pytest.fixture(scope="module")
@@ -374,6 +391,7 @@ def test_zoom_rereads_full_resolution(page):
     page.get_by_role("link", name="run-05").click()
     panel = page.locator(".panel[data-metric='train/loss']")
     panel.locator("canvas").wait_for()
+    panel.scroll_into_view_if_needed()  # the drag below happens where the chart is on screen
     info = panel.locator(".panel-info")
     assert "3000 points, min/max per bucket" in info.inner_text()
     box = panel.locator(".u-over").bounding_box()
@@ -424,3 +442,65 @@ def test_an_unknown_page_says_so(page):
     assert "[object Object]" not in alert.inner_text()
     page.get_by_role("link", name="Projects").click()
     page.locator("table.projects").wait_for()
+
+
+def test_demo_flow_tags_in_place_groups_and_views(page):
+    """Find the runs, filter, sort by a metric, open a run and see its charts, compare three runs
+    (parallel coordinates, scatter, grouped bands); edit a tag in place."""
+    page.goto(page.base + "/")
+    page.get_by_role("link", name="demo").click()
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    assert "12 in all" in page.locator(".counts").inner_text()
+    # the project's most used params and the last of its metrics are columns by default
+    for header in ("lr", "batch_size", "train/loss (last)"):
+        page.get_by_role("columnheader", name=header).wait_for()
+    box = page.get_by_label("Filter runs")
+    box.fill("params.lr < 0.5")
+    box.press("Enter")
+    expect(page.locator(".rt-row[data-uuid]")).to_have_count(4)
+    expect(page.get_by_label("Matching runs")).to_contain_text("4 match of 12")
+    page.get_by_role("columnheader", name="train/loss (last)").click()
+    page.wait_for_url("**sort=metrics.train*")
+    page.wait_for_timeout(300)
+    values = [float(v) for v in page.locator(".rt-row[data-uuid] [data-col='metrics.train/loss.last']").all_inner_texts()]
+    assert len(values) == 4 and values == sorted(values)
+
+    # a tag added and removed in place, through the API
+    page.locator(".runs-table").evaluate("el => { el.scrollLeft = 0; }")  # the header click scrolled right
+    row = page.locator(".rt-row[data-uuid]", has_text="run-01")
+    row.get_by_role("button", name="Add a tag").click()
+    row.get_by_label("New tag").fill("keeper")
+    row.get_by_label("New tag").press("Enter")
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", re.compile(r"^(sweep,keeper|keeper,sweep)$"))
+    page.reload()
+    row = page.locator(".rt-row[data-uuid]", has_text="run-01")
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", re.compile(r"^(sweep,keeper|keeper,sweep)$"))
+    row.get_by_role("button", name="Remove tag keeper").click()
+    expect(row.locator(".tags-cell")).to_have_attribute("data-tags", "sweep")
+
+    # open a run: its charts draw
+    page.get_by_role("link", name="run-02").click()
+    page.wait_for_url("**/#/runs/*")
+    page.locator(".panel canvas").first.wait_for()
+    assert_drawn(page)
+    page.go_back()
+
+    for name in ("run-00", "run-01", "run-02"):
+        page.get_by_label(f"Select {name}").click()
+    page.get_by_role("button", name="Compare (3)").click()
+    page.wait_for_url("**/#/compare?*")
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    parallel = page.get_by_role("img", name="Parallel coordinates")
+    parallel.scroll_into_view_if_needed()
+    assert parallel.locator("path[data-run]").count() == 3
+    assert page.get_by_role("img", name="Scatter").locator("circle[data-run]").count() == 3
+    page.get_by_label("Metric to plot").select_option("val/loss")
+    page.wait_for_url("**metric=val*")
+    shot(page, "compare-views", full_page=True)
+    page.get_by_label("Group by").select_option("batch_size")
+    page.wait_for_url("**group=batch_size*")
+    page.wait_for_function("() => document.querySelector(\".panel[data-metric='train/loss'] .chart\")?.dataset.series === '2'")
+    page.locator(".panel[data-metric='train/loss']").scroll_into_view_if_needed()
+    assert_drawn(page)
+    shot(page, "compare-grouped")

@@ -264,6 +264,81 @@ export async function querySeries(
   return (await Promise.all(requests)).flatMap((page) => page.series);
 }
 
+// -- names, counts, group bands, tags (the dashboard's helper routes) -------------------------
+
+export type NameKind = "params" | "outputs" | "metrics" | "tags";
+
+export interface NameCount {
+  name: string;
+  /** How many runs of the project have it. */
+  runs: number;
+}
+
+/** Names a project's runs use, most used first; `q` keeps those containing it. */
+export async function listNames(
+  kind: NameKind, project: string | null, q = "", limit = 200, signal?: AbortSignal,
+): Promise<{ names: NameCount[]; truncated: boolean }> {
+  return request(`/names${queryString({ kind, project, q, limit })}`, {}, signal);
+}
+
+/** How many runs match `filter` (the filter language of /runs). */
+export async function countRuns(project: string | null, filter: string | null, signal?: AbortSignal): Promise<number> {
+  return (await request<{ count: number }>(`/runs/count${queryString({ project, filter })}`, {}, signal)).count;
+}
+
+export interface GroupBand {
+  value: Json;
+  runs: string[];
+  x: number[];
+  mean: (number | null)[];
+  min: (number | null)[];
+  max: (number | null)[];
+  runs_in_bucket: number[];
+  non_finite: number;
+}
+
+export interface GroupBands {
+  metric: string;
+  group_by: string;
+  raw: boolean;
+  groups: GroupBand[];
+  missing: string[];
+}
+
+/** Runs grouped by a param: each group's mean and min/max band, computed on the server. */
+export function groupBands(
+  runs: string[], metric: string, groupBy: string, options: SeriesRequest = {}, signal?: AbortSignal,
+): Promise<GroupBands> {
+  const body = { runs, metric, group_by: groupBy, x: options.x ?? "step", points: options.points ?? 500,
+    x_min: options.xMin ?? null, x_max: options.xMax ?? null };
+  return request<GroupBands>("/series/groups", { method: "POST", body: JSON.stringify(body) }, signal);
+}
+
+/** Replace a run's tags (needs a write token on a team server; open on a local `labbook ui`). */
+export function setTags(uuid: string, tags: string[], signal?: AbortSignal): Promise<RunDetail> {
+  return request<RunDetail>(`/runs/${encodeURIComponent(uuid)}/tags`, { method: "POST", body: JSON.stringify({ tags, reset: true }) }, signal);
+}
+
+/** A text file of a run folder (the captured diff, a log), as text. */
+export async function runFileText(uuid: string, path: string, signal?: AbortSignal): Promise<string> {
+  const headers: Record<string, string> = {};
+  const token = typeof localStorage === "undefined" ? null : localStorage.getItem(TOKEN_KEY);
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const url = `${apiBase()}/runs/${encodeURIComponent(uuid)}/files/${path.split("/").map(encodeURIComponent).join("/")}`;
+  const response = await fetch(url, { headers, signal });
+  if (!response.ok) throw new ApiError(response.status, "http_error", `${response.status} reading ${path}`);
+  return response.text();
+}
+
+/** The runs at positions [offset, offset + limit) of the ordering (a table's scrollbar jump). */
+export function runWindow(search: RunSearch & { offset: number }, signal?: AbortSignal): Promise<RunPage> {
+  const qs = queryString({
+    project: search.project, filter: search.filter, order_by: search.orderBy ?? [], columns: search.columns ?? [],
+    offset: search.offset, limit: search.limit,
+  });
+  return request<RunPage>(`/runs/window${qs}`, {}, signal);
+}
+
 /** The one request function, for API modules of other pages (api2.ts). */
 export const apiRequest = request;
 

@@ -24,9 +24,10 @@ function same(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-export function decodeRunsView(search: URLSearchParams): RunsView {
+/** `defaults`: the columns when the URL names none (a project's own, see defaultColumns). */
+export function decodeRunsView(search: URLSearchParams, defaults: string[] = DEFAULT_COLUMNS): RunsView {
   const sort = search.getAll("sort").filter(Boolean);
-  const columns = search.has("col") ? search.getAll("col").filter(Boolean) : DEFAULT_COLUMNS;
+  const columns = search.has("col") ? search.getAll("col").filter(Boolean) : defaults;
   return {
     filter: search.get("filter") ?? "",
     sort: sort.length ? sort : DEFAULT_RUNS_VIEW.sort,
@@ -36,11 +37,11 @@ export function decodeRunsView(search: URLSearchParams): RunsView {
 }
 
 /** The query string of a runs view; defaults are left out to keep URLs short. */
-export function encodeRunsView(view: RunsView): URLSearchParams {
+export function encodeRunsView(view: RunsView, defaults: string[] = DEFAULT_COLUMNS): URLSearchParams {
   const search = new URLSearchParams();
   if (view.filter.trim()) search.set("filter", view.filter);
   if (!same(view.sort, DEFAULT_RUNS_VIEW.sort)) view.sort.forEach((s) => search.append("sort", s));
-  if (!same(view.columns, DEFAULT_COLUMNS)) {
+  if (!same(view.columns, defaults)) {
     if (view.columns.length === 0) search.append("col", ""); // explicitly none
     view.columns.forEach((c) => search.append("col", c));
   }

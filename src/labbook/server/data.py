@@ -248,8 +248,9 @@ class ServerData:
             run.flush()
         return self.workspace.get_run(uuid), True
 
-    def write(self, access: Access, uuid: str, action: Any, *, end: bool = False) -> Any:
-        """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read."""
+    def write(self, access: Access, uuid: str, action: Any, *, end: bool = False, index: bool = False) -> Any:
+        """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read;
+        ``index``: also update the run's catalog row now (lists and filters see the change at once)."""
         record = self.get_run(access, uuid)
         with self._run_lock(record.uuid):
             run = self._open_run(record.uuid, record.project)
@@ -259,6 +260,10 @@ class ServerData:
                 run.flush()
                 if end:
                     self._detach(record.uuid)
+            if index and not end:
+                from labbook.catalog.indexer import index_run
+
+                index_run(self.workspace.catalog, Path(record.path))
         return self.workspace.get_run(record.uuid)
 
     @staticmethod

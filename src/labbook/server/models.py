@@ -261,7 +261,7 @@ class Values(BaseModel):
 
 
 class Tags(BaseModel):
-    tags: list[str] = Field(min_length=1, max_length=1000)
+    tags: list[str] = Field(max_length=1000, description="Empty with reset: remove every tag.")
     reset: bool = False
 
 

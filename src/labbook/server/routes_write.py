@@ -31,7 +31,9 @@ def create_run(uuid: str, body: models.RunCreate, data: Data, who: Who, response
 
 
 def _write(data: Data, who: Who, uuid: str, action, *, end: bool = False) -> models.RunDetail:
-    return views.run_detail(data.write(who, uuid, action, end=end))
+    # params, results, tags and status show in lists and filters at once (metric batches wait
+    # for the writer's next catalog update)
+    return views.run_detail(data.write(who, uuid, action, end=end, index=True))
 
 
 @router.post("/runs/{uuid}/inputs", response_model=models.RunDetail, openapi_extra=WRITE)

@@ -10,7 +10,7 @@ import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { XAxis } from "../api";
 import { formatDuration, formatNumber } from "../format";
-import { chartData, type Line } from "../series";
+import { chartData, type Line, type Value } from "../series";
 
 export interface ChartLine {
   key: string;
@@ -117,7 +117,11 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
       },
       axes: [
         { values: xAxis === "relative" ? (_u, ticks) => ticks.map((t) => formatDuration(t)) : undefined },
-        { size: 60, values: (_u, ticks) => ticks.map((t) => formatNumber(t)) },
+        {
+          // wide enough for the longest tick label (1000000 must not lose its first digit)
+          size: (_u, values) => Math.max(44, 18 + 8.5 * Math.max(0, ...(values ?? []).map((v) => String(v).length))),
+          values: (_u, ticks) => ticks.map((t) => formatNumber(t)),
+        },
       ],
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
       hooks: {
@@ -134,6 +138,10 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
         setCursor: [showTip],
         draw: [
           (u) => {
+            // how many lines have a point to draw: tests and benchmarks read it from the page
+            let drawn = 0;
+            for (let i = 1; i < u.data.length; i += 3) if ((u.data[i] as Value[]).some((v) => typeof v === "number")) drawn++;
+            element.dataset.drawn = String(drawn);
             const ctx = u.ctx;
             const bottom = u.bbox.top + u.bbox.height;
             ctx.save();

@@ -1,24 +1,35 @@
 import { useMemo, useState } from "react";
+import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { columnLabel, columnGroup } from "../columns";
 
 interface Props {
   available: string[];
   selected: string[];
   onChange: (columns: string[]) => void;
+  /** Columns matching a search, asked of the server (a project may use thousands of names). */
+  lookup?: (search: string, signal: AbortSignal) => Promise<string[]>;
+  /** What `lookup` searches (the project), for caching. */
+  lookupKey?: string;
 }
 
 const SHOWN = 200;
 
 /** Search every param, output and metric column; tick to show it. Lists at most 200 matches. */
-export function ColumnChooser({ available, selected, onChange }: Props) {
+export function ColumnChooser({ available, selected, onChange, lookup, lookupKey }: Props) {
   const [open, setOpen] = useState(false);
   const [search, setSearch] = useState("");
   const chosen = useMemo(() => new Set(selected), [selected]);
+  const found = useQuery({
+    queryKey: ["column-lookup", lookupKey, search.trim()],
+    queryFn: ({ signal }) => lookup!(search.trim(), signal),
+    enabled: open && !!lookup && search.trim().length > 0,
+    placeholderData: keepPreviousData,
+  });
   const matches = useMemo(() => {
     const words = search.toLowerCase().split(/\s+/).filter(Boolean);
-    const all = [...new Set([...selected, ...available])];
+    const all = [...new Set([...selected, ...available, ...(words.length ? found.data ?? [] : [])])];
     return all.filter((c) => words.every((w) => c.toLowerCase().includes(w)));
-  }, [available, selected, search]);
+  }, [available, selected, search, found.data]);
   const toggle = (column: string) =>
     onChange(chosen.has(column) ? selected.filter((c) => c !== column) : [...selected, column]);
   return (

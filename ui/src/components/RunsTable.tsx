@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useRef } from "react";
+import { useEffect, useMemo, useRef, type ReactNode } from "react";
 import { Link } from "react-router";
 import { getCoreRowModel, useReactTable, type ColumnDef } from "@tanstack/react-table";
 import { useVirtualizer } from "@tanstack/react-virtual";
@@ -10,7 +10,13 @@ const ROW_HEIGHT = 28;
 const SELECT_WIDTH = 36;
 
 interface Props {
+  /** The loaded rows, in order (infinite mode), or the rows of a window cache by position. */
   rows: RunRow[];
+  /** Windowed mode: the number of matching runs, and the run at a position (undefined: not loaded yet). */
+  total?: number;
+  rowAt?: (index: number) => RunRow | undefined;
+  /** Windowed mode: the positions on screen (load them). */
+  onRange?: (first: number, last: number) => void;
   columns: string[];
   sort: string[];
   selected: Set<string>;
@@ -20,6 +26,8 @@ interface Props {
   onToggle: (uuid: string) => void;
   onToggleAll: () => void;
   onNeedMore: () => void;
+  /** A cell drawn by the caller (tags edited in place); undefined: the value as text. */
+  renderCell?: (run: RunRow, column: string) => ReactNode | undefined;
 }
 
 function widthOf(id: string): number {
@@ -38,7 +46,9 @@ function widthOf(id: string): number {
  * next page.
  */
 export function RunsTable(props: Props) {
-  const { rows, columns, sort, selected, hasMore, loadingMore, onSort, onToggle, onToggleAll, onNeedMore } = props;
+  const { rows, columns, sort, selected, hasMore, loadingMore, onSort, onToggle, onToggleAll, onNeedMore, renderCell } = props;
+  const { total, rowAt, onRange } = props;
+  const windowed = total !== undefined && rowAt !== undefined;
   const scroller = useRef<HTMLDivElement>(null);
 
   const defs = useMemo<ColumnDef<RunRow>[]>(
@@ -56,7 +66,7 @@ export function RunsTable(props: Props) {
   const leaf = table.getVisibleLeafColumns();
 
   const rowVirtualizer = useVirtualizer({
-    count: model.length + (hasMore ? 1 : 0),
+    count: windowed ? total : model.length + (hasMore ? 1 : 0),
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 10,
@@ -72,9 +82,11 @@ export function RunsTable(props: Props) {
 
   const items = rowVirtualizer.getVirtualItems();
   const last = items.length ? items[items.length - 1].index : 0;
+  const first = items.length ? items[0].index : 0;
   useEffect(() => {
-    if (hasMore && !loadingMore && last >= model.length - 20) onNeedMore();
-  }, [hasMore, loadingMore, last, model.length, onNeedMore]);
+    if (windowed) onRange?.(first, last);
+    else if (hasMore && !loadingMore && last >= model.length - 20) onNeedMore();
+  }, [windowed, onRange, first, hasMore, loadingMore, last, model.length, onNeedMore]);
 
   const cols = colVirtualizer.getVirtualItems();
   const totalWidth = colVirtualizer.getTotalSize() + SELECT_WIDTH;
@@ -82,7 +94,7 @@ export function RunsTable(props: Props) {
   const sortedBy = (id: string) => (sort[0] === id ? "ascending" : sort[0] === `-${id}` ? "descending" : "none");
 
   return (
-    <div className="runs-table" ref={scroller} role="grid" aria-rowcount={rows.length}>
+    <div className="runs-table" ref={scroller} role="grid" aria-rowcount={windowed ? total : rows.length}>
       <div className="rt-header" style={{ width: totalWidth }} role="row">
         <div className="rt-cell rt-select" role="columnheader">
           <input type="checkbox" aria-label="Select all loaded runs" checked={allSelected} onChange={onToggleAll} />
@@ -104,17 +116,17 @@ export function RunsTable(props: Props) {
       </div>
       <div className="rt-body" style={{ height: rowVirtualizer.getTotalSize(), width: totalWidth }}>
         {items.map((item) => {
-          const row = model[item.index];
-          if (!row) {
+          const run = windowed ? rowAt(item.index) : model[item.index]?.original;
+          if (!run) {
             return (
-              <div key="more" className="rt-row rt-more" style={{ transform: `translateY(${item.start}px)`, width: totalWidth }}>
-                Loading more runs…
+              <div key={windowed ? `pending-${item.index}` : "more"} className="rt-row rt-more"
+                   style={{ transform: `translateY(${item.start}px)`, width: totalWidth }}>
+                Loading {windowed ? `run ${item.index + 1}` : "more runs"}…
               </div>
             );
           }
-          const run = row.original;
           return (
-            <div key={row.id} role="row" data-uuid={run.uuid}
+            <div key={run.uuid} role="row" data-uuid={run.uuid} data-index={item.index}
                  className={`rt-row ${selected.has(run.uuid) ? "selected" : ""} ${item.index % 2 ? "odd" : ""}`}
                  style={{ transform: `translateY(${item.start}px)`, width: totalWidth }}>
               <div className="rt-cell rt-select" role="gridcell">
@@ -123,11 +135,12 @@ export function RunsTable(props: Props) {
               </div>
               {cols.map((c) => {
                 const id = leaf[c.index].id;
-                const text = row.getValue<string>(id);
+                const text = columnText(run, id);
+                const custom = renderCell?.(run, id);
                 return (
                   <div key={id} role="gridcell" data-col={id} className={`rt-cell ${isNumeric(id) ? "num" : ""}`}
                        style={{ left: c.start + SELECT_WIDTH, width: c.size }} title={text}>
-                    {id === "name" ? <Link to={`/runs/${run.uuid}`}>{text}</Link>
+                    {custom !== undefined ? custom : id === "name" ? <Link to={`/runs/${run.uuid}`}>{text}</Link>
                       : id === "status" ? <StatusBadge status={run.status} /> : text}
                   </div>
                 );

@@ -1,9 +1,12 @@
 import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { querySeries, searchRuns, MAX_PAGE, type RunRow } from "../api";
+import { groupBands, querySeries, searchRuns, MAX_PAGE, type RunRow } from "../api";
 import { assignColors } from "../colors";
 import { differingParams, metricNames, uuidFilters } from "../compare";
+import { groupLabel, groupLine, type Attr } from "../compareViews";
+import { ParallelCoordinates, Scatter } from "../components/CompareViews";
+import "../extra.css";
 import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { formatValue } from "../format";
@@ -25,7 +28,18 @@ export default function Compare() {
   const colors = useMemo(() => assignColors(uuids.map((u) => u.replace(/-/g, "").toLowerCase())), [uuids]);
   const rows = runs.data ?? [];
   const labels = useMemo(() => new Map(rows.map((r) => [r.uuid, r.name ?? r.uuid.slice(0, 8)])), [rows]);
-  const source = useMemo<SeriesSource>(() => ({
+  const groupBy = search.get("group") ?? "";
+  const source = useMemo<SeriesSource>(() => groupBy ? {
+    key: [...rows.map((r) => r.uuid), `group:${groupBy}`],
+    fetch: async (name, range, signal) => {
+      const answer = await groupBands(rows.map((r) => r.uuid), name, groupBy, range, signal);
+      const groupColors = assignColors(answer.groups.map((g) => JSON.stringify(g.value)));
+      return answer.groups.map((g) => ({
+        key: JSON.stringify(g.value), label: groupLabel(groupBy, g.value, g.runs.length),
+        color: groupColors.get(JSON.stringify(g.value)) ?? "#555", line: groupLine(g, answer.raw),
+      }));
+    },
+  } : {
     key: rows.map((r) => r.uuid),
     fetch: async (name, range, signal) => {
       const series = await querySeries(rows.map((r) => r.uuid), [name], range, signal);
@@ -33,7 +47,7 @@ export default function Compare() {
         key: s.run, label: labels.get(s.run) ?? s.run.slice(0, 8), color: colors.get(s.run) ?? "#555", line: seriesToLine(s),
       }));
     },
-  }), [rows, labels, colors]);
+  }, [rows, labels, colors, groupBy]);
 
   if (uuids.length === 0) return <section className="page"><h1>Compare</h1><p className="empty">Select runs in a project's runs table, then press Compare.</p></section>;
   if (runs.isPending) return <Loading what="runs" />;
@@ -46,6 +60,17 @@ export default function Compare() {
     setSearch(next);
   };
   const params = differingParams(rows, allParams);
+  const differing = differingParams(rows);
+  const metrics = metricNames(rows);
+  const setKey = (key: string, value: string) => {
+    const next = new URLSearchParams(search);
+    if (value) next.set(key, value);
+    else next.delete(key);
+    setSearch(next, { replace: true });
+  };
+  const chosenMetric = metrics.includes(search.get("metric") ?? "") ? search.get("metric")! : metrics[0] ?? null;
+  const attr = (["last", "min", "max"].includes(search.get("attr") ?? "") ? search.get("attr") : "last") as Attr;
+  const scatterX = differing.includes(search.get("sx") ?? "") ? search.get("sx")! : differing[0] ?? "";
   const projects = [...new Set(rows.map((r) => r.project))];
   return (
     <section className="page compare-page">
@@ -81,9 +106,38 @@ export default function Compare() {
           </table>
         </div>
       )}
-      <h2>Metrics <span className="count">{metricNames(rows).length}</span></h2>
+      <h2>Metrics <span className="count">{metrics.length}</span></h2>
       <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
-      <MetricPanels names={metricNames(rows)} source={source} view={view} />
+      <div className="chart-controls">
+        <label>group by{" "}
+          <select aria-label="Group by" value={groupBy} onChange={(e) => setKey("group", e.target.value)}>
+            <option value="">(each run)</option>
+            {[...new Set([...differing, ...(groupBy ? [groupBy] : [])])].map((k) => <option key={k} value={k}>{k}</option>)}
+          </select>
+        </label>
+        {groupBy ? <span className="hint">Each line is a group's mean; the band spans its runs' min and max (computed on the server).</span> : null}
+      </div>
+      <MetricPanels names={metrics} source={source} view={view} />
+      <h2>Params and a metric</h2>
+      <div className="chart-controls">
+        <label>metric{" "}
+          <select aria-label="Metric to plot" value={chosenMetric ?? ""} onChange={(e) => setKey("metric", e.target.value)}>
+            {metrics.map((m) => <option key={m} value={m}>{m}</option>)}
+          </select>
+        </label>
+        <select aria-label="Summary" value={attr} onChange={(e) => setKey("attr", e.target.value === "last" ? "" : e.target.value)}>
+          <option value="last">last</option><option value="min">min</option><option value="max">max</option>
+        </select>
+        <label>scatter x{" "}
+          <select aria-label="Scatter param" value={scatterX} onChange={(e) => setKey("sx", e.target.value)}>
+            {differing.map((k) => <option key={k} value={k}>{k}</option>)}
+          </select>
+        </label>
+      </div>
+      <div className="compare-views">
+        <div className="view"><ParallelCoordinates runs={rows} colors={colors} labels={labels} metric={chosenMetric} attr={attr} params={differing} /></div>
+        {scatterX ? <div className="view"><Scatter runs={rows} colors={colors} labels={labels} metric={chosenMetric} attr={attr} param={scatterX} /></div> : null}
+      </div>
     </section>
   );
 }

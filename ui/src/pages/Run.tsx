@@ -1,11 +1,13 @@
 import { useMemo } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { getRun, metricSeries, resourceSeries, runLogs, type Json, type RunDetail } from "../api";
+import { getRun, metricSeries, resourceSeries, type Json, type RunDetail } from "../api";
 import { runColor } from "../colors";
 import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
+import { CodeDiff, Logs, Readme, StatusHistory } from "../components/RunExtras";
 import { Tree } from "../components/Tree";
+import { Markdown } from "../markdown";
 import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
 import { seriesToLine } from "../series";
@@ -29,13 +31,14 @@ function Overview({ run }: { run: RunDetail }) {
     <dl className="overview">
       <Field label="Project"><Link to={`/projects/${encodeURIComponent(run.project)}`}>{run.project}</Link></Field>
       <Field label="Status"><StatusBadge status={run.status} /></Field>
+      <Field label="History">{run.status_conditions.length ? <StatusHistory run={run} /> : ""}</Field>
       <Field label="Run id"><code>{run.uuid}</code></Field>
       <Field label="Created">{formatTime(run.created_at)}</Field>
       <Field label="Started">{formatTime(run.started_at)}</Field>
       <Field label="Finished">{formatTime(run.finished_at)}</Field>
       <Field label="Duration">{formatDuration(run.duration)}</Field>
       <Field label="Tags">{run.tags.length ? run.tags.map((t) => <span key={t} className="tag">{t}</span>) : ""}</Field>
-      <Field label="Description">{run.description ?? ""}</Field>
+      <Field label="Description">{run.description ? <Markdown text={run.description} /> : ""}</Field>
       <Field label="Commit">{code.commit ? <code>{String(code.commit).slice(0, 12)}{code.dirty ? " (dirty)" : ""}</code> : ""}</Field>
       <Field label="Branch">{code.branch ? String(code.branch) : ""}</Field>
       <Field label="Remote">{code.remote ? String(code.remote) : ""}</Field>
@@ -46,27 +49,16 @@ function Overview({ run }: { run: RunDetail }) {
   );
 }
 
-function Logs({ uuid }: { uuid: string }) {
-  const logs = useQuery({ queryKey: ["logs", uuid], queryFn: ({ signal }) => runLogs(uuid, 1000, signal) });
-  if (logs.isPending) return <Loading what="logs" />;
-  if (logs.isError) return <ErrorBox error={logs.error} />;
-  if (logs.data.length === 0) return <p className="empty">No captured output.</p>;
-  return (
-    <pre className="logs" aria-label="Logs">
-      {logs.data.map((line, i) => (
-        <div key={i} className={`log-${line.stream}`}>
-          <span className="log-time">{formatTime(line.timestamp)}</span> {line.message}
-        </div>
-      ))}
-    </pre>
-  );
-}
-
 export default function Run() {
   const { uuid = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const view = useMemo(() => decodeChartView(search), [search]);
-  const run = useQuery({ queryKey: ["run", uuid], queryFn: ({ signal }) => getRun(uuid, signal) });
+  const run = useQuery({
+    queryKey: ["run", uuid],
+    queryFn: ({ signal }) => getRun(uuid, signal),
+    // a live run is re-read (status, summaries, new metric names); its charts re-read on change
+    refetchInterval: (query) => (["running", "created"].includes(query.state.data?.status ?? "") ? 5000 : false),
+  });
   const source = useMemo<SeriesSource>(() => ({
     key: [uuid],
     fetch: async (name, range, signal) => {
@@ -96,6 +88,7 @@ export default function Run() {
         <RunLinks run={data} />
       </div>
       <Overview run={data} />
+      <Readme run={data} />
       <div className="two-col">
         <div>
           <h2>Params</h2>
@@ -119,8 +112,9 @@ export default function Run() {
       ) : null}
       <details className="logs-section">
         <summary><h2>Logs</h2></summary>
-        <Logs uuid={data.uuid} />
+        <Logs run={data} />
       </details>
+      <CodeDiff run={data} />
       <details className="environment">
         <summary><h2>Environment</h2></summary>
         <Tree value={env} label="environment" />

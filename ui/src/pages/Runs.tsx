@@ -1,25 +1,49 @@
 import { useCallback, useMemo } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
-import { ApiError, listProjects, searchRuns } from "../api";
-import { availableColumns } from "../columns";
-import { namesOf } from "../completion";
+import { ApiError, countRuns, listNames, searchRuns, type NameCount, type NameKind } from "../api";
+import { availableColumns, SUMMARY_ATTRS } from "../columns";
+import { namesOf, quoteName, type Names } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBox } from "../components/FilterBox";
 import { ErrorBox } from "../components/Layout";
 import { RunsTable } from "../components/RunsTable";
-import { decodeRunsView, encodeRunsView, nextSort, type RunsView } from "../url";
+import { TagsCell } from "../components/TagsCell";
+import { anyLive, defaultColumns } from "../runsDefaults";
+import { useRunWindows } from "../runWindows";
+import { decodeRunsView, DEFAULT_COLUMNS, encodeRunsView, nextSort, type RunsView } from "../url";
 
 const PAGE = 200;
+const NAMES = 1000; // names per kind for completion and the chooser; more are searched on the server
+const LIVE_MS = 3000; // running runs' rows are re-read this often
+const LIVE_PAGES = 5; // ... while at most this many pages are loaded
+const WINDOW_FROM = 2000; // more matching runs than this: rows are read by position where the table shows them
+
+function useNames(project: string, kind: NameKind) {
+  return useQuery({
+    queryKey: ["names", project, kind],
+    queryFn: ({ signal }) => listNames(kind, project, "", NAMES, signal),
+    staleTime: 60_000,
+  });
+}
+
+const plain = (names: NameCount[] | undefined) => (names ?? []).map((n) => n.name);
 
 export default function Runs() {
   const { project = "" } = useParams();
   const [search, setSearch] = useSearchParams();
-  const view = useMemo(() => decodeRunsView(search), [search]);
+  const params = useNames(project, "params");
+  const outputs = useNames(project, "outputs");
+  const metrics = useNames(project, "metrics");
+  const defaults = useMemo(
+    () => (params.data && metrics.data ? defaultColumns(params.data.names, metrics.data.names) : DEFAULT_COLUMNS),
+    [params.data, metrics.data],
+  );
+  const view = useMemo(() => decodeRunsView(search, defaults), [search, defaults]);
   const navigate = useNavigate();
   const update = useCallback(
-    (change: Partial<RunsView>, replace = false) => setSearch(encodeRunsView({ ...view, ...change }), { replace }),
-    [view, setSearch],
+    (change: Partial<RunsView>, replace = false) => setSearch(encodeRunsView({ ...view, ...change }, defaults), { replace }),
+    [view, setSearch, defaults],
   );
 
   const runs = useInfiniteQuery({
@@ -30,13 +54,40 @@ export default function Runs() {
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
     retry: false,
+    refetchInterval: (query) => {
+      const pages = query.state.data?.pages ?? [];
+      return pages.length <= LIVE_PAGES && anyLive(pages.flatMap((p) => p.runs)) ? LIVE_MS : false;
+    },
   });
-  const projects = useQuery({ queryKey: ["projects"], queryFn: ({ signal }) => listProjects(signal) });
-  const total = projects.data?.find((p) => p.name === project)?.run_count;
+  const count = useQuery({
+    queryKey: ["runs-count", project, view.filter],
+    queryFn: ({ signal }) => countRuns(project, view.filter || null, signal),
+    retry: false,
+    placeholderData: keepPreviousData,
+  });
+  const total = useQuery({
+    queryKey: ["runs-count", project, ""],
+    queryFn: ({ signal }) => countRuns(project, null, signal),
+    enabled: !!view.filter,
+  });
 
+  const counted = count.isPlaceholderData ? undefined : count.data; // not the previous filter's
+  const windowed = (counted ?? 0) > WINDOW_FROM && !runs.isError;
+  const windowSearch = useMemo(() => ({ project, filter: view.filter || null, orderBy: view.sort }), [project, view.filter, view.sort]);
+  const windows = useRunWindows(windowSearch, counted ?? 0, windowed);
   const rows = useMemo(() => (runs.isError ? [] : runs.data?.pages.flatMap((p) => p.runs) ?? []), [runs.data, runs.isError]);
-  const names = useMemo(() => namesOf(rows), [rows]);
+  const names = useMemo<Names>(() => {
+    const seen = namesOf(rows);
+    const merge = (a: string[], b: string[]) => [...new Set([...a, ...b])];
+    return { params: merge(plain(params.data?.names), seen.params), outputs: merge(plain(outputs.data?.names), seen.outputs),
+      metrics: merge(plain(metrics.data?.names), seen.metrics) };
+  }, [rows, params.data, outputs.data, metrics.data]);
   const available = useMemo(() => availableColumns(names), [names]);
+  const lookup = useCallback(async (q: string, signal: AbortSignal) => {
+    const [p, o, m] = await Promise.all((["params", "outputs", "metrics"] as NameKind[]).map((k) => listNames(k, project, q, 200, signal)));
+    return [...p.names.map((n) => `params.${quoteName(n.name)}`), ...o.names.map((n) => `outputs.${quoteName(n.name)}`),
+      ...m.names.flatMap((n) => SUMMARY_ATTRS.map((a) => `metrics.${quoteName(n.name)}.${a}`))];
+  }, [project]);
   const selected = useMemo(() => new Set(view.selected), [view.selected]);
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = runs;
   const needMore = useCallback(() => {
@@ -57,6 +108,12 @@ export default function Runs() {
   };
   const filterError = runs.isError ? runs.error : null;
   const inFilterBox = filterError instanceof ApiError && (filterError.field === "filter" || filterError.code === "bad_query");
+  const matching = counted ?? (runs.isFetching || runs.hasNextPage ? undefined : rows.length);
+  const firstPage = runs.data?.pages[0]?.runs;
+  const rowAt = useCallback(
+    (index: number) => (firstPage && index < firstPage.length ? firstPage[index] : windows.rowAt(index)),
+    [firstPage, windows],
+  );
 
   return (
     <section className="page runs-page">
@@ -64,13 +121,19 @@ export default function Runs() {
         <h1><Link to="/">Projects</Link> / {project}</h1>
         <Link to={`/projects/${encodeURIComponent(project)}/artifacts`}>Artifacts</Link>
         <div className="counts">
-          {runs.isPending ? "Loading runs…" : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
-          {total !== undefined && view.filter ? ` (of ${total} in the project)` : ""}
+          {runs.isPending ? "Loading runs…" : windowed ? `${matching!.toLocaleString("en")} runs` : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
+          {matching !== undefined && !runs.isPending ? (
+            <span className="run-total" aria-label="Matching runs">
+              {" · "}{view.filter ? `${matching.toLocaleString("en")} match` : `${matching.toLocaleString("en")} in all`}
+              {view.filter && total.data !== undefined ? ` of ${total.data.toLocaleString("en")}` : ""}
+            </span>
+          ) : null}
         </div>
       </div>
       <div className="toolbar">
         <FilterBox value={view.filter} names={names} error={filterError} onApply={(filter) => update({ filter })} />
-        <ColumnChooser available={available} selected={view.columns} onChange={(columns) => update({ columns }, true)} />
+        <ColumnChooser available={available} selected={view.columns} onChange={(columns) => update({ columns }, true)}
+                       lookup={lookup} lookupKey={project} />
         <button className="primary" disabled={view.selected.length < 1} onClick={compare}>
           Compare ({view.selected.length})
         </button>
@@ -79,6 +142,9 @@ export default function Runs() {
       {filterError && !inFilterBox ? <ErrorBox error={filterError} /> : null}
       <RunsTable
         rows={rows}
+        total={windowed ? counted : undefined}
+        rowAt={windowed ? rowAt : undefined}
+        onRange={windows.request}
         columns={view.columns}
         sort={view.sort}
         selected={selected}
@@ -88,6 +154,7 @@ export default function Runs() {
         onToggle={toggle}
         onToggleAll={toggleAll}
         onNeedMore={needMore}
+        renderCell={(run, column) => (column === "tags" ? <TagsCell uuid={run.uuid} tags={run.tags} /> : undefined)}
       />
       {!runs.isPending && !runs.isError && rows.length === 0 ? (
         <p className="empty">{view.filter ? "No run matches this filter." : "No runs in this project yet."}</p>

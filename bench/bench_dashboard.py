@@ -1,0 +1,196 @@
+"""The dashboard in a real browser (Debian's Chromium through Playwright): how long until it shows.
+
+``.venv/bin/python bench/bench_dashboard.py [--backend sqlite|postgresql|both] [--repeat N]``
+
+Uses the home that ``bench/seed_runs.py --home build/dashboard-scale`` builds (built here when
+missing; it takes minutes): project ``scale`` (100,000 runs x 20 params x 20 metrics, seeded
+through the catalog), ``scale-10k`` (10,000 such runs, added here when missing) and ``charts``
+(a 1,000,000-point metric with one spike; 100 runs x 10,000 points). For PostgreSQL it makes a
+fresh database, indexes the run folders and seeds the same rows into it, and drops it at the end.
+
+Each figure starts its own ``labbook ui`` process and a fresh browser profile (cold: nothing
+cached in the server or the browser), and is timed from ``page.goto`` to:
+
+* first painted row: the first runs-table row is in the DOM and a frame has been painted;
+* 1M-point chart: the chart reports its line drawn (``data-drawn``) and a frame has been painted;
+* compare 100 runs: the chart reports 100 lines drawn.
+
+It also prints the runs page's initial JavaScript, gzipped (the entry chunk, the runs page's
+chunk and what they import). MLflow's UI is not measured here (see docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+import seed_runs  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PAINTED = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
+TARGETS = {"first row 100k": 1.0, "1M-point chart": 1.0, "compare 100 runs": 2.0}
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def child_env(home: Path, catalog: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}
+    env["LABBOOK_HOME"] = str(home)
+    env["PYTHONPATH"] = str(ROOT / "src") + os.pathsep + env.get("PYTHONPATH", "")
+    if catalog:
+        env["LABBOOK_CATALOG_URL"] = catalog
+    return env
+
+
+@contextlib.contextmanager
+def server(home: Path, env: dict[str, str]):
+    port = free_port()
+    labbook = Path(sys.executable).with_name("labbook")
+    command = [str(labbook), "ui", "--no-browser", "--port", str(port)] if labbook.exists() else \
+        [sys.executable, "-m", "labbook.cli.main", "ui", "--no-browser", "--port", str(port)]
+    process = subprocess.Popen(command, env=env, cwd=home.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"labbook ui did not start (exit code {process.poll()}): {' '.join(command)}")
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def timed(base: str, path: str, ready: str) -> float:
+    """Seconds from goto(path) to ``ready`` (a JS predicate) holding and a frame painted, in a fresh profile."""
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(profile, executable_path=CHROMIUM, headless=True,
+                                                                args=ARGS, viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(120_000)
+        start = time.perf_counter()
+        page.goto(base + path)
+        page.wait_for_function(ready, polling="raf")
+        page.evaluate(PAINTED)
+        seconds = time.perf_counter() - start
+        context.close()
+    return seconds
+
+
+def initial_js_kb() -> float:
+    static = ROOT / "src" / "labbook" / "dashboard" / "static"
+    manifest = json.loads((static / ".vite" / "manifest.json").read_text())
+    seen: set[str] = set()
+    todo = [next(k for k, v in manifest.items() if v.get("isEntry")), "src/pages/Runs.tsx"]
+    while todo:
+        key = todo.pop()
+        if key not in seen:
+            seen.add(key)
+            todo.extend(manifest[key].get("imports", []))
+    files = [manifest[k]["file"] for k in seen if manifest[k]["file"].endswith(".js")]
+    return sum(len(gzip.compress((static / f).read_bytes(), 9)) for f in files) / 1024
+
+
+@contextlib.contextmanager
+def backend(name: str, home: Path):
+    if name == "sqlite":
+        yield child_env(home, None)
+        return
+    import sqlalchemy as sa
+
+    admin_url = os.environ.get("LABBOOK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    db = f"labbook_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {db}"))
+    url = admin_url.rsplit("/", 1)[0] + f"/{db}"
+    try:
+        env = child_env(home, url)
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import seed_runs, labbook.catalog.indexer as i; "
+                "from labbook.config import Settings; s = Settings.load({}); i.rebuild_home(s); "
+                "seed_runs.seed_runs(s.catalog_url, 'scale', 100000); "
+                "seed_runs.seed_runs(s.catalog_url, 'scale-10k', 10000, start=200000)")
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code, str(ROOT / "bench")], env=env, check=True)
+        print(f"  (postgresql: indexed and seeded in {time.perf_counter() - began:.0f} s)")
+        yield env
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        admin.dispose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=3, help="Cold runs per figure (the median is reported).")
+    parser.add_argument("--folder", default=str(ROOT / "build" / "dashboard-scale"))
+    parser.add_argument("--json", help="Also write the figures here.")
+    args = parser.parse_args()
+    made = seed_runs.scale_home(args.folder)
+    home = Path(args.folder) / ".labbook"
+    marker = Path(args.folder) / "ready-10k.json"
+    if not marker.exists():
+        from labbook.config import Settings
+
+        seed_runs.seed_runs(Settings.load({}, home=home).catalog_url, "scale-10k", 10_000, start=200_000)
+        marker.write_text("{}")
+    figures: dict[str, float] = {"runs page initial JS, KB gzipped": round(initial_js_kb(), 1)}
+    first_row = "() => !!document.querySelector('.rt-row[data-uuid]')"
+    drawn = "() => document.querySelector(\".panel[data-metric='loss'] .chart-canvas\")?.dataset.drawn === '{n}'"
+    compare = "/compare?" + "&".join(f"run={u}" for u in made["compare"])
+    cases = [("first row 10k", "/#/projects/scale-10k", first_row),
+             ("first row 100k", "/#/projects/scale", first_row),
+             ("first row 100k sorted by a metric", "/#/projects/scale?sort=metrics.loss.last", first_row),
+             ("1M-point chart", f"/#/runs/{made['big']}", drawn.format(n=1)),
+             ("compare 100 runs", "/#" + compare, drawn.format(n=len(made["compare"])))]
+    names = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    for name in names:
+        with backend(name, home) as env:
+            for label, path, ready in cases:
+                times = []
+                for _ in range(args.repeat):
+                    with server(home, env) as base:
+                        times.append(timed(base, path, ready))
+                median = statistics.median(times)
+                key = f"{name}: {label}, s"
+                figures[key] = round(median, 3)
+                target = next((t for k, t in TARGETS.items() if label == k), None)
+                verdict = "" if target is None else ("  (target <= %.1f s: %s)" % (target, "met" if median <= target else "MISSED"))
+                print(f"{key:<50} {median:7.3f}   runs: {', '.join(f'{t:.3f}' for t in times)}{verdict}", flush=True)
+    print(f"{'runs page initial JS, KB gzipped':<50} {figures['runs page initial JS, KB gzipped']:7.1f}   (budget 150)")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
