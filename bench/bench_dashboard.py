@@ -79,7 +79,7 @@ def server(home: Path, env: dict[str, str]):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"labbook ui did not start (exit code {process.poll()}): {' '.join(command)}")
+                    raise SystemExit(f"labbook ui did not start (exit code {process.poll()}): {' '.join(command)}") from None
                 time.sleep(0.1)
         yield base
     finally:
@@ -184,7 +184,7 @@ def main() -> int:
                 key = f"{name}: {label}, s"
                 figures[key] = round(median, 3)
                 target = next((t for k, t in TARGETS.items() if label == k), None)
-                verdict = "" if target is None else ("  (target <= %.1f s: %s)" % (target, "met" if median <= target else "MISSED"))
+                verdict = "" if target is None else f"  (target <= {target:.1f} s: {'met' if median <= target else 'MISSED'})"
                 print(f"{key:<50} {median:7.3f}   runs: {', '.join(f'{t:.3f}' for t in times)}{verdict}", flush=True)
     print(f"{'runs page initial JS, KB gzipped':<50} {figures['runs page initial JS, KB gzipped']:7.1f}   (budget 150)")
     if args.json:

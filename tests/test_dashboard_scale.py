@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import python_env
 from tests.test_dashboard_browser import assert_drawn, browser_context, catalog_env, page, serve, shot  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,7 +124,7 @@ def test_a_million_point_spike_at_every_zoom_and_raw_when_close(page, server):
         page.mouse.down()
         page.mouse.move(at + over["width"] * fraction, y, steps=4)
         page.mouse.up()
-        page.wait_for_function(f"() => true", timeout=100)
+        page.wait_for_function("() => true", timeout=100)
         for _ in range(100):
             if len(received) > before:
                 break

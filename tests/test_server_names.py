@@ -9,8 +9,8 @@ import pytest
 
 from labbook import tokens
 from tests.server_helpers import PROJECT, ServerProcess, make_project, run_kwargs
-from tests.test_server import backend  # noqa: F401 - a fixture: sqlite, then postgresql
 from tests.test_catalog import postgres_url  # noqa: F401 - used by backend
+from tests.test_server import backend  # noqa: F401 - a fixture: sqlite, then postgresql
 
 pytestmark = pytest.mark.timeout(240)
 

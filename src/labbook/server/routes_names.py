@@ -10,7 +10,7 @@ that match. A name that only runs older than those use is not listed (it still f
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 import numpy as np
 import sqlalchemy as sa
@@ -53,17 +53,17 @@ class GroupQuery(BaseModel):
     group_by: str = Field(min_length=1, max_length=512, description="A param (input) name, e.g. lr or optimizer.name.")
     x: models.XAxis = "step"
     points: int = Field(500, ge=2, le=4000, description="Buckets of the shared x grid.")
-    x_min: Optional[float] = None
-    x_max: Optional[float] = None
+    x_min: float | None = None
+    x_max: float | None = None
 
 
 class Group(BaseModel):
     value: Any = Field(description="The param's value shared by the group's runs (null: runs without it).")
     runs: list[str]
     x: list[float] = Field(description="Each bucket's x (its first x when the grid is the raw steps).")
-    mean: list[Optional[float]] = Field(description="Mean over the group's runs of each run's bucket mean.")
-    min: list[Optional[float]] = Field(description="Smallest point of any run of the group in the bucket.")
-    max: list[Optional[float]] = Field(description="Largest point of any run of the group in the bucket.")
+    mean: list[float | None] = Field(description="Mean over the group's runs of each run's bucket mean.")
+    min: list[float | None] = Field(description="Smallest point of any run of the group in the bucket.")
+    max: list[float | None] = Field(description="Largest point of any run of the group in the bucket.")
     runs_in_bucket: list[int]
     non_finite: int = Field(description="NaN/inf points of the group's runs in range (left out of mean/min/max).")
 
@@ -84,7 +84,7 @@ def _catalog(data: Any) -> Any:
 @router.get("/names", response_model=Names, openapi_extra=READ)
 def names(data: Data, who: Who,
           kind: NameKind = Query(description="params (inputs), outputs, metrics or tags."),
-          project: Optional[str] = Query(None, max_length=255, description="Only this project's runs."),
+          project: str | None = Query(None, max_length=255, description="Only this project's runs."),
           q: str = Query("", max_length=512, description="Only names containing this text (any case)."),
           limit: int = Query(200, ge=1, le=NAME_LIMIT)) -> Names:
     """The param, output, metric or tag names the project's newest runs use (at most 5,000 runs),
@@ -115,8 +115,8 @@ def names(data: Data, who: Who,
 
 @router.get("/runs/count", response_model=RunCount, openapi_extra=READ)
 def count_runs(data: Data, who: Who,
-               project: Optional[str] = Query(None, max_length=255),
-               filter: Optional[str] = Query(None, max_length=10_000)) -> RunCount:
+               project: str | None = Query(None, max_length=255),
+               filter: str | None = Query(None, max_length=10_000)) -> RunCount:
     """How many runs match the filter (the same language as GET /runs)."""
     project = data._project_scope(who, project)
     from labbook.store.liveness import crashed_before
@@ -130,8 +130,8 @@ def count_runs(data: Data, who: Who,
 
 @router.get("/runs/window", response_model=models.RunPage, openapi_extra=READ)
 def run_window(data: Data, who: Who,
-               project: Optional[str] = Query(None, max_length=255),
-               filter: Optional[str] = Query(None, max_length=10_000),
+               project: str | None = Query(None, max_length=255),
+               filter: str | None = Query(None, max_length=10_000),
                order_by: list[str] = Query([], max_length=8),
                columns: list[str] = Query([], max_length=200),
                offset: int = Query(0, ge=0, le=10_000_000, description="Rows to skip: the window's first row."),
@@ -225,6 +225,6 @@ def group_bands(query: GroupQuery, data: Data, who: Who) -> Groups:
                   missing=missing)
 
 
-def _nullable(values: np.ndarray) -> list[Optional[float]]:
+def _nullable(values: np.ndarray) -> list[float | None]:
     finite = np.isfinite(values)
     return [v if ok else None for v, ok in zip(values.tolist(), finite.tolist())]
