@@ -16,6 +16,7 @@ message and an exit code. Each message names the value at fault and says what to
     │   └── CatalogDamagedError the catalog file is damaged: 'labbook index --rebuild' replaces it
     ├── SyncConflictError       a sync would change bytes a server already holds
     │   └── AppendConflict      bytes for an append-only file leave a gap or change committed bytes
+    ├── SyncUnavailableError    the server of LABBOOK_HOST could not be reached before the deadline
     ├── MissingDependencyError  an optional library is needed: names the extra to install
     ├── InvalidTypeError        an argument has the wrong type (also an InvalidValueError, TypeError)
     ├── RunFileError            a run's run.json is damaged, missing or not a labbook run file
@@ -80,6 +81,10 @@ class CatalogError(LabbookError):
 class SyncConflictError(LabbookError):
     """A sync would change bytes a server already committed (a gap in an append-only file, or
     different bytes at an offset it holds). Nothing is written; the message names the file."""
+
+
+class SyncUnavailableError(LabbookError):
+    """The server could not be reached (or kept failing) before the deadline."""
 
 
 class MissingDependencyError(LabbookError, ImportError):

@@ -106,7 +106,10 @@ class Worker:
         if job.kind == "compact" and job.target.startswith("metric/"):
             compact_series(self.store, job.run_uuid, job.target[len("metric/"):])
         else:
-            raise ValueError(f"unknown job kind {job.kind!r} with target {job.target!r}")
+            from labbook.errors import InvalidValueError
+
+            raise InvalidValueError(f"Job {job.id} has kind {job.kind!r} with target {job.target!r}, which this "
+                                    "worker does not know. Upgrade labbook on the worker to the servers' version.")
 
     def run_one(self) -> Any | None:
         """Claim and run one job; returns it (None when the queue was empty)."""

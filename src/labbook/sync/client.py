@@ -14,14 +14,12 @@ import threading
 import time
 from typing import Any
 
-from labbook.errors import LabbookError, NotFoundError, SyncConflictError
+from labbook.errors import LabbookError, NotFoundError, SyncConflictError, SyncUnavailableError
+
+__all__ = ["SyncClient", "SyncUnavailableError"]
 
 API = "/api/v1"
 RETRY_STATUS = {429, 500, 502, 503, 504}
-
-
-class SyncUnavailableError(LabbookError):
-    """The server could not be reached (or kept failing) before the deadline."""
 
 
 class SyncClient:
