@@ -191,7 +191,7 @@ def test_a_run_survives_two_server_sigkills_byte_identical_and_nothing_twice(hom
 
 
 def _server_run(server_home: Path, env: dict, uuid: str):
-    from labbook.runs import get_run
+    from labbook.workspace import get_run
 
     with _server_catalog(env):
         return get_run(uuid, home=server_home)
@@ -235,6 +235,7 @@ def test_two_servers_on_one_postgresql_and_one_folder_take_writes_for_one_run(ho
     settings = Settings.load({})
     stop = threading.Event()
     failures: list[BaseException] = []
+    pushers: list[RunPusher] = []
     try:
         run = Run(project=PROJECT, name="two-servers", **run_kwargs())
         pushers = [RunPusher(SyncClient(s.url, token), run.path, artifact_finder(settings)) for s in (first, second)]
@@ -280,6 +281,8 @@ def test_two_servers_on_one_postgresql_and_one_folder_take_writes_for_one_run(ho
         assert len(answers[0][4]) == 1
     finally:
         stop.set()
+        for pusher in pushers:
+            pusher.client.close()
         first.stop()
         second.stop()
 
