@@ -1,27 +1,60 @@
-"""The server's chart request: a 1M-point metric with one spike, downsampled to 2,000 buckets.
+"""The team server's figures, side by side with MLflow's tracking server on the same machine.
 
-``.venv/bin/python bench/bench_server.py [--quick]`` logs the series into a fresh home, starts
-``labbook server`` as its own process on a free port, and times GET .../metrics/series with
-``points=2000`` (full range), a 10% zoom, and a 1,000-point zoom (served raw). It reports the
-server-side time (the response's ``Server-Timing`` header: from the request's arrival to the
-first byte of the answer) of the first request (cold: the series is read from its run folder)
-and the median and p95 of the next N (warm: the server's series cache answers a zoom without
-re-reading), the client's wall time, and checks the spike is in every answer. Target (docs/server.md): full range <= 50 ms server-side.
+``.venv/bin/python bench/bench_server.py [--quick] [--only series,catalog]`` measures, each figure
+against a ``labbook server`` (or ``mlflow server``) process started fresh for it on a free port:
+
+**series**: a 1M-point metric with one spike, ``GET .../metrics/series?points=2000`` (full range),
+a 10% zoom and a 1,000-point zoom (served raw), read three ways:
+
+- ``run folder``: the series logged into a local home, read from its ``.lbm`` file;
+- ``store chunks``: the same file sent to the server's object store (``LABBOOK_STORE``, a folder
+  here, or ``--store s3://...``) in 64 KiB appends, as a syncer sends a growing file, read back
+  from its chunk objects (``labbook.catalog.chunks``);
+- ``store compacted``: after ``labbook server --role worker --once`` compacted it into Parquet
+  points and min/max tiles (``labbook.server.compact``), whose seconds are reported too.
+
+Reported per request: the server-side time of the first request (cold: a fresh process reads the
+series) and the median and p95 of the next N (warm), from the ``Server-Timing`` header (arrival to
+first byte), the client's wall time, and the answer's size; the spike is checked in every answer.
+Target (docs/server.md): full range <= 50 ms server-side.
+
+**catalog**: 100,000 runs (three params, two metric summaries each, ``peers.run_data``) written
+straight into a fresh PostgreSQL catalog's tables (setup, not a figure), then the first page of
+``GET /runs?filter=params.lr < 0.01 and metrics.loss < 0.5&order_by=-metrics.loss&limit=100``,
+and the 100th page through the keyset cursor. Target: <= 20 ms server-side. MLflow: the same runs
+written straight into ``mlflow server``'s PostgreSQL tables (runs, params, latest_metrics), then
+``POST /api/2.0/mlflow/runs/search`` with the same filter (``params.lr LIKE '0.00%'`` selects the
+same runs: MLflow params are strings) ordered by ``metrics.loss DESC``, 100 results. MLflow sends no
+server timing, so both sides also report the client's wall time.
+
+PostgreSQL: ``--postgres`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each
+figure gets a new database, dropped afterwards. MLflow runs from ``bench/.envs/mlflow`` (peers.py).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import platform
+import secrets
 import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+CHUNK = 64 * 1024  # bytes per append, as a syncer sends a growing file
+RESULTS: list[dict[str, Any]] = []
 
 
 def free_port() -> int:
@@ -30,74 +63,417 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100k points and 10 requests")
-    parser.add_argument("--requests", type=int, default=30)
-    args = parser.parse_args()
-    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
-    points = 100_000 if quick else 1_000_000
-    requests = 10 if quick else args.requests
+def record(figure: str, value: float, unit: str, **extra: Any) -> None:
+    RESULTS.append({"figure": figure, "value": value, "unit": unit, **extra})
+
+
+@contextmanager
+def fresh_database(admin_url: str) -> Iterator[str]:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"labbook_bench_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+def wait_ready(url: str, process: subprocess.Popen, what: str) -> None:
     import httpx
 
-    with tempfile.TemporaryDirectory(prefix="labbook-bench-server-") as tmp:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{what} did not start in 180 s")
+
+
+@contextmanager
+def labbook_server(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "labbook.cli.main", "server", "--port", str(port),
+                                "--log-level", "warning"], env=env)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, "labbook server")
+        yield f"http://127.0.0.1:{port}/api/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def timed(client, method: str, path: str, **kwargs) -> tuple[Any, float, float | None]:
+    begin = time.perf_counter()
+    answer = client.request(method, path, **kwargs)
+    wall = (time.perf_counter() - begin) * 1000
+    answer.raise_for_status()
+    server = answer.headers.get("server-timing")
+    return answer, wall, float(server.split("dur=")[1]) if server else None
+
+
+def p95(values: list[float]) -> float:
+    return sorted(values)[max(0, int(len(values) * 0.95) - 1)]
+
+
+# -- series --------------------------------------------------------------------------------------
+
+
+def series_figures(args, quick: bool) -> None:
+    import httpx
+
+    points = 100_000 if quick else 1_000_000
+    requests = 10 if quick else args.requests
+    with tempfile.TemporaryDirectory(prefix="labbook-bench-server-") as tmp, fresh_database(args.postgres) as url:
         home = Path(tmp) / ".labbook"
-        os.environ["LABBOOK_HOME"] = str(home)
+        store_root = args.store or str(Path(tmp) / "objects")
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LABBOOK_HOME": str(home), "LABBOOK_CATALOG_URL": url}
+        os.environ.update({k: env[k] for k in ("LABBOOK_HOME", "LABBOOK_CATALOG_URL")})
         from labbook import tokens
+        from labbook.catalog.catalog import Catalog
+        from labbook.catalog.chunks import ChunkedFiles
         from labbook.tracking import Run
 
+        Catalog(url, auto_migrate=True).close()
         spike_at = points * 2 // 3
         started = time.perf_counter()
         with Run(project="bench", install_handlers=False, track_env=False, track_code=False, track_logs=False,
                  collect_resources=False) as run:
             for step in range(points):
                 run.log_metric("loss", 1.0 / (1 + step) if step != spike_at else 1e6, step=step)
-        print(f"logged {points:,} points in {time.perf_counter() - started:.1f} s")
+        print(f"logged {points:,} points in {time.perf_counter() - started:.1f} s", flush=True)
         token, _ = tokens.create_token("bench", "read")
+
+        # a copy of the run that only the store holds (its catalog row, no metric file locally),
+        # the run folder's metric file sent to the store in 64 KiB appends, as a syncer does
+        import sqlalchemy as sa
+
+        from labbook.catalog import schema
+
+        catalog = Catalog(url)
+        store = ChunkedFiles(store_root, catalog)
+        (source,) = sorted((run.path / "events" / "metric" / "loss").glob("*.lbm"))
+        relative = source.relative_to(run.path).as_posix()
+        run_uuid, shadow = run.uuid, uuid.uuid4().hex
+        with catalog.engine.begin() as conn:
+            row = dict(conn.execute(sa.select(schema.runs).where(schema.runs.c.uuid == run_uuid)).first()._mapping)
+            row.update(uuid=shadow, path=str(Path(tmp) / "nowhere" / shadow))
+            conn.execute(schema.runs.insert().values(**row))
+        data = source.read_bytes()
+        started = time.perf_counter()
+        for at in range(0, len(data), CHUNK):
+            store.append(shadow, relative, at, data[at:at + CHUNK])
+        chunks = len(store.chunks(shadow, relative))
+        record("series: send the .lbm file to the store in 64 KiB appends (setup)", time.perf_counter() - started,
+               "s", n=chunks, bytes=len(data))
+
+        cases = [
+            ("full range, points=2000", {"points": 2000}),
+            ("10% zoom, points=2000", {"points": 2000, "x_min": spike_at - points // 20,
+                                       "x_max": spike_at + points // 20}),
+            ("1,000-point zoom (raw)", {"points": 2000, "x_min": spike_at - 500, "x_max": spike_at + 499}),
+        ]
+        server_env = {**env, "LABBOOK_STORE": store_root}
+
+        def measure(source_label: str, target: str, expect: str) -> None:
+            with labbook_server(server_env) as base:
+                client = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
+                client.get("/projects").raise_for_status()  # the first API call opens the catalog
+                for label, params in cases:
+                    server_ms, wall_ms, size, cold = [], [], 0, None
+                    for index in range(requests + 1):
+                        answer, wall, server = timed(client, "GET", f"/runs/{target}/metrics/series",
+                                                     params={"name": "loss", **params})
+                        body = answer.json()
+                        assert body["source"] == expect, body["source"]
+                        spike = max(body["y"]) if body["raw"] else max(body["max"])
+                        assert spike == 1e6, f"{label}: the spike was lost"
+                        if index == 0:
+                            cold = server
+                            continue
+                        server_ms.append(server)
+                        wall_ms.append(wall)
+                        size = len(answer.content)
+                    figure = f"series {points // 1000:,}k, {label}, from {source_label}"
+                    record(figure, statistics.median(server_ms), "ms", cold=cold, p95=p95(server_ms),
+                           wall=statistics.median(wall_ms), bytes=size, n=requests)
+                    print(f"{figure}: cold {cold:.1f} ms, warm median {statistics.median(server_ms):.1f} ms "
+                          f"(p95 {p95(server_ms):.1f}), wall {statistics.median(wall_ms):.1f} ms, {size:,} B",
+                          flush=True)
+
+        measure("the run folder", run_uuid, "run_folder")
+        measure(f"store chunks ({chunks} objects)", shadow, "chunks")
+        from labbook.server.worker import enqueue_compaction
+
+        enqueue_compaction(store, shadow)
+        started = time.perf_counter()
+        done = subprocess.run([sys.executable, "-m", "labbook.cli.main", "server", "--role", "worker", "--once",
+                               "--log-level", "warning"], env=server_env, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0 and done.stdout.strip(), done.stderr
+        record(f"series: compact {points:,} points (labbook server --role worker --once, a fresh process)",
+               time.perf_counter() - started, "s")
+        measure("store compacted (Parquet + tiles)", shadow, "compacted")
+        catalog.close()
+
+
+# -- catalog ---------------------------------------------------------------------------------------
+
+
+def _run_rows(count: int) -> Iterator[tuple[int, str, dict, list]]:
+    from peers import run_data
+
+    for index in range(count):
+        params, points = run_data(index)
+        yield index, uuid.UUID(int=index + 1).hex, params, points
+
+
+def fill_labbook_catalog(url: str, count: int) -> float:
+    """``count`` runs into labbook's tables, in batches (the rows labbook's indexer writes)."""
+    import sqlalchemy as sa
+
+    from labbook.catalog import schema
+    from labbook.catalog.catalog import Catalog
+
+    catalog = Catalog(url, auto_migrate=True)
+    started = time.perf_counter()
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    batch: dict[str, list] = {"runs": [], "params": [], "metrics": []}
+
+    def flush(conn) -> None:
+        for name, rows in batch.items():
+            if rows:
+                conn.execute(getattr(schema, name).insert(), rows)
+                rows.clear()
+
+    with catalog.engine.begin() as conn:
+        catalog.ensure_project(conn, "bench")
+        for index, run_uuid, params, points in _run_rows(count):
+            batch["runs"].append({"uuid": run_uuid, "project": "bench", "name": f"run-{index}", "status": "succeeded",
+                                  "created_at": now, "path": f"/nowhere/{run_uuid}", "inputs": params, "outputs": {},
+                                  "meta": {}})
+            for key, value in params.items():
+                batch["params"].append({"run_uuid": run_uuid, "section": "inputs", "key": key,
+                                        "value_num": value if isinstance(value, (int, float)) else None,
+                                        "value_text": value if isinstance(value, str) else None, "value_json": value})
+            for position, name in ((1, "loss"), (2, "accuracy")):
+                values = [p[position] for p in points]
+                batch["metrics"].append({"run_uuid": run_uuid, "name": name, "last": values[-1], "min": min(values),
+                                         "max": max(values), "count": len(values), "last_step": len(values) - 1,
+                                         "last_timestamp": now})
+            if len(batch["runs"]) >= 5000:
+                flush(conn)
+        flush(conn)
+        conn.execute(sa.text("ANALYZE"))
+    catalog.close()
+    return time.perf_counter() - started
+
+
+def catalog_figures(args, quick: bool) -> None:
+    import httpx
+    from peers import expected_matches
+
+    count = 10_000 if quick else args.runs
+    requests = 10 if quick else args.requests
+    expected = expected_matches(count)
+    query = {"project": "bench", "filter": "params.lr < 0.01 and metrics.loss < 0.5",
+             "order_by": "-metrics.loss", "limit": 100}
+    with tempfile.TemporaryDirectory(prefix="labbook-bench-catalog-") as tmp, fresh_database(args.postgres) as url:
+        home = Path(tmp) / ".labbook"
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LABBOOK_HOME": str(home), "LABBOOK_CATALOG_URL": url}
+        os.environ.update({k: env[k] for k in ("LABBOOK_HOME", "LABBOOK_CATALOG_URL")})
+        setup = fill_labbook_catalog(url, count)
+        record(f"catalog: write {count:,} runs into PostgreSQL (setup)", setup, "s")
+        from labbook import tokens
+
+        token, _ = tokens.create_token("bench", "read")
+        with labbook_server(env) as base:
+            client = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
+            client.get("/health").raise_for_status()
+            server_ms, wall_ms, cold = [], [], None
+            for index in range(requests + 1):
+                answer, wall, server = timed(client, "GET", "/runs", params=query)
+                page = answer.json()["runs"]
+                losses = [r["metrics"]["loss"]["last"] for r in page]
+                assert len(page) == min(100, expected) and losses == sorted(losses, reverse=True)
+                if index == 0:
+                    cold = server
+                    continue
+                server_ms.append(server)
+                wall_ms.append(wall)
+            figure = f"catalog {count:,} runs: first page (filter on a param and a metric, ordered by a metric), labbook"
+            record(figure, statistics.median(server_ms), "ms", cold=cold, p95=p95(server_ms),
+                   wall=statistics.median(wall_ms), n=requests, matches=expected)
+            print(f"{figure}: cold {cold:.1f} ms, warm median {statistics.median(server_ms):.1f} ms, "
+                  f"wall {statistics.median(wall_ms):.1f} ms ({expected:,} runs match)", flush=True)
+            # deep down: page 100 through the keyset cursor (the pages before are read to get there)
+            params, seen, deep = dict(query), 0, []
+            for page_number in range(1, 101):
+                answer, wall, server = timed(client, "GET", "/runs", params=params)
+                body = answer.json()
+                seen += len(body["runs"])
+                if page_number > 90:
+                    deep.append(server)
+                if not body["next_cursor"]:
+                    break
+                params = {**query, "cursor": body["next_cursor"]}
+            figure = f"catalog {count:,} runs: pages 91-100 of the same query (keyset cursor), labbook"
+            record(figure, statistics.median(deep) if deep else float("nan"), "ms", n=len(deep), rows_read=seen)
+            print(f"{figure}: median {statistics.median(deep) if deep else float('nan'):.1f} ms", flush=True)
+    if args.no_mlflow:
+        return
+    mlflow_catalog(args, count, requests, expected)
+
+
+def mlflow_catalog(args, count: int, requests: int, expected: int) -> None:
+    import httpx
+    from peers import PeerUnavailable, peer_python, peer_version
+
+    try:
+        python = peer_python("mlflow", install=not args.no_install)
+    except PeerUnavailable as error:
+        print(f"MLflow skipped: {error}")
+        return
+    version = peer_version(python, "mlflow")
+    with tempfile.TemporaryDirectory(prefix="labbook-bench-mlflow-") as tmp, fresh_database(args.postgres) as url:
+        backend = url.replace("postgresql+psycopg://", "postgresql://")
         port = free_port()
-        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-        server = subprocess.Popen([sys.executable, "-m", "labbook.cli.main", "server", "--port", str(port),
-                                   "--log-level", "warning"], env=env)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_") and k != "PYTHONPATH"}
+        mlflow_bin = str(Path(python).parent / "mlflow")
+        process = subprocess.Popen([mlflow_bin, "server", "--backend-store-uri", backend, "--host", "127.0.0.1",
+                                    "--port", str(port), "--workers", "1",
+                                    "--default-artifact-root", str(Path(tmp) / "artifacts")],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "mlflow.log", "wb"))
         try:
-            client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/v1", timeout=60,
-                                  headers={"Authorization": f"Bearer {token}"})
-            for _ in range(600):
-                try:
-                    if client.get("/health").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            client.get("/projects").raise_for_status()  # the first API call opens the catalog
-            cases = [
-                ("full range, points=2000", {"points": 2000}),
-                ("10% zoom, points=2000", {"points": 2000, "x_min": spike_at - points // 20,
-                                           "x_max": spike_at + points // 20}),
-                ("1,000-point zoom (raw)", {"points": 2000, "x_min": spike_at - 500, "x_max": spike_at + 499}),
-            ]
-            print(f"{'request':<28}{'cold':>10}{'warm median':>13}{'warm p95':>10}{'wall median':>13}{'bytes':>10}")
-            for label, params in cases:
-                server_ms, wall_ms, size = [], [], 0
-                for index in range(requests + 1):
-                    begin = time.perf_counter()
-                    answer = client.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", **params})
-                    wall = (time.perf_counter() - begin) * 1000
-                    answer.raise_for_status()
-                    body = answer.json()
-                    spike = max(body["y"]) if body["raw"] else max(body["max"])
-                    assert spike == 1e6, f"{label}: the spike was lost"
-                    if index == 0:
-                        cold = float(answer.headers["server-timing"].split("dur=")[1])
-                        continue
-                    server_ms.append(float(answer.headers["server-timing"].split("dur=")[1]))
-                    wall_ms.append(wall)
-                    size = len(answer.content)
-                p95 = sorted(server_ms)[max(0, int(len(server_ms) * 0.95) - 1)]
-                print(f"{label:<28}{cold:>7.1f} ms{statistics.median(server_ms):>10.1f} ms{p95:>7.1f} ms"
-                      f"{statistics.median(wall_ms):>10.1f} ms{size:>10,}")
-            print(f"series: {points:,} points, spike at step {spike_at:,} kept in every answer")
+            wait_ready(f"http://127.0.0.1:{port}/health", process, "mlflow server")
+            client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/2.0/mlflow", timeout=600)
+            experiment = client.post("/experiments/create", json={"name": "bench"}).json()["experiment_id"]
+            setup = fill_mlflow_tables(url, experiment, count)
+            record(f"catalog: write {count:,} runs into MLflow's PostgreSQL tables (setup)", setup, "s",
+                   mlflow=version)
+            body = {"experiment_ids": [experiment], "filter": "params.lr LIKE '0.00%' and metrics.loss < 0.5",
+                    "order_by": ["metrics.loss DESC"], "max_results": 100}
+            wall_ms, cold = [], None
+            for index in range(requests + 1):
+                answer, wall, _ = timed(client, "POST", "/runs/search", json=body)
+                runs = answer.json().get("runs", [])
+                assert len(runs) == min(100, expected), len(runs)
+                if index == 0:
+                    cold = wall
+                    continue
+                wall_ms.append(wall)
+            figure = f"catalog {count:,} runs: first page, same query, MLflow {version} server (PostgreSQL)"
+            record(figure, statistics.median(wall_ms), "ms wall", cold=cold, p95=p95(wall_ms), n=requests)
+            print(f"{figure}: cold {cold:.1f} ms, warm median wall {statistics.median(wall_ms):.1f} ms", flush=True)
         finally:
-            server.terminate()
-            server.wait(timeout=20)
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def fill_mlflow_tables(url: str, experiment: str, count: int) -> float:
+    """The runs of ``_run_rows`` written into MLflow's own tables (runs, params, latest_metrics):
+    logging 100,000 runs through its REST API would take hours."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    meta = sa.MetaData()
+    meta.reflect(engine, only=["runs", "params", "latest_metrics"])
+    started = time.perf_counter()
+    now_ms = int(time.time() * 1000)
+    rows: dict[str, list] = {"runs": [], "params": [], "latest_metrics": []}
+    with engine.begin() as conn:
+        def flush() -> None:
+            for name, batch in rows.items():
+                if batch:
+                    conn.execute(meta.tables[name].insert(), batch)
+                    batch.clear()
+
+        for index, run_uuid, params, points in _run_rows(count):
+            rows["runs"].append({"run_uuid": run_uuid, "name": f"run-{index}", "source_type": "LOCAL",
+                                 "source_name": "", "entry_point_name": "", "user_id": "bench", "status": "FINISHED",
+                                 "start_time": now_ms, "end_time": now_ms, "source_version": "",
+                                 "lifecycle_stage": "active", "artifact_uri": f"/nowhere/{run_uuid}",
+                                 "experiment_id": int(experiment)})
+            for key, value in params.items():
+                rows["params"].append({"key": key, "value": str(value), "run_uuid": run_uuid})
+            for position, name in ((1, "loss"), (2, "accuracy")):
+                rows["latest_metrics"].append({"key": name, "value": points[-1][position], "timestamp": now_ms,
+                                               "step": len(points) - 1, "is_nan": False, "run_uuid": run_uuid})
+            if len(rows["runs"]) >= 5000:
+                flush()
+        flush()
+        conn.execute(sa.text("ANALYZE"))
+    engine.dispose()
+    return time.perf_counter() - started
+
+
+# -- main --------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="100k points, 10k runs, 10 requests")
+    parser.add_argument("--only", default="series,catalog", help="comma-separated: series, catalog")
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get("LABBOOK_BENCH_POSTGRES_URL",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--store", default=None, help="the object store for the series figure (default: a folder)")
+    parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--no-install", action="store_true", help="use bench/.envs/mlflow only if it exists")
+    parser.add_argument("--figure", default=None, help=argparse.SUPPRESS)  # one figure, in this process
+    parser.add_argument("--json", default=None, help="write the figures to this JSON file")
+    args = parser.parse_args()
+    quick = args.quick or os.environ.get("LABBOOK_BENCH_QUICK") == "1"
+    if args.figure:
+        {"series": series_figures, "catalog": catalog_figures}[args.figure](args, quick)
+        print("FIGURES " + json.dumps(RESULTS), flush=True)
+        return 0
+    started = time.perf_counter()
+    print(f"labbook server bench, {datetime.now(timezone.utc):%Y-%m-%dT%H:%M:%S}Z, Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}", flush=True)
+    figures: list[dict[str, Any]] = []
+    for name in [n.strip() for n in args.only.split(",") if n.strip()]:
+        # each group in a fresh process: no cache, import or connection carried from the one before
+        command = [sys.executable, __file__, "--figure", name, "--requests", str(args.requests), "--runs",
+                   str(args.runs), "--postgres", args.postgres] + (["--quick"] if quick else []) \
+            + (["--store", args.store] if args.store else []) + (["--no-mlflow"] if args.no_mlflow else []) \
+            + (["--no-install"] if args.no_install else [])
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600,
+                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+        sys.stdout.write("".join(line + "\n" for line in done.stdout.splitlines() if not line.startswith("FIGURES ")))
+        if done.returncode != 0:
+            sys.stdout.write(done.stderr[-4000:])
+            return done.returncode
+        for line in done.stdout.splitlines():
+            if line.startswith("FIGURES "):
+                figures.extend(json.loads(line[len("FIGURES "):]))
+    print()
+    print("| Figure | Value | Cold | p95 | Client wall | n |")
+    print("|---|---:|---:|---:|---:|---:|")
+    def fmt(f: dict, key: str) -> str:
+        value = f.get(key)
+        return "" if value is None else f"{value:,.1f}"
+
+    for f in figures:
+        print(f"| {f['figure']} | {f['value']:,.2f} {f['unit']} | {fmt(f, 'cold')} | {fmt(f, 'p95')} | {fmt(f, 'wall')} "
+              f"| {f.get('n', '')} |")
+    print(f"\n{time.perf_counter() - started:.0f} s in all")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=1))
     return 0
 
 

@@ -16,10 +16,10 @@ PROJECT = "churn"
 class ServerProcess:
     """``labbook server`` started for real on a free port of 127.0.0.1; ``stop()`` ends it."""
 
-    def __init__(self, home: Path, *args: str, **env: str) -> None:
+    def __init__(self, home: Path, *args: str, port: int | None = None, **env: str) -> None:
         import httpx
 
-        self.port = free_port()
+        self.port = port or free_port()  # a port again: the same server restarted
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = home.parent / f"server-{self.port}.log"
         home.mkdir(parents=True, exist_ok=True)

@@ -104,13 +104,6 @@ def test_a_missing_run_file_is_a_write_error(tmp_path):
     assert isinstance(caught.value, FileNotFoundError) or caught.value.errno == 2
 
 
-@pytest.mark.parametrize("name", ["push_offline_run", "pull_remote_run"])
-def test_remote_sync_says_it_is_not_available(run_factory, name):
-    run = run_factory()
-    with pytest.raises(errors.NotAvailableError, match="remote sync is not available yet"):
-        getattr(run, name)()
-
-
 def test_messages_name_no_missing_command_or_function():
     """Pointers in the source (``labbook <command>``, ``labbook.x.y()``) name things that exist."""
     import re

@@ -20,7 +20,7 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 PARTS = {
     "labbook.errors": "ground", "labbook.config": "ground", "labbook._values": "ground", "labbook._time": "ground",
     "labbook._optional": "ground", "labbook.gcfreeze": "ground",
-    "labbook.runs": "read", "labbook.workspace": "read", "labbook.tokens": "read",
+    "labbook.runs": "read", "labbook.workspace": "read", "labbook.tokens": "read", "labbook.remote": "read",
     "labbook.demo": "demo",
     "labbook.tracking.contrib": "tracking.contrib",
 }
@@ -33,17 +33,18 @@ ALLOWED: dict[str, set[str]] = {
     "capture": {"ground", "store", "writer"},
     "media": {"ground", "store", "writer"},
     "catalog": {"ground", "store"},
+    "sync": {"ground", "store", "catalog"},
     "artifacts": {"ground", "store", "writer", "capture", "catalog"},
-    "tracking": {"ground", "store", "writer", "capture", "media", "catalog", "artifacts"},
-    "read": {"ground", "store", "catalog", "artifacts", "media"},
+    "tracking": {"ground", "store", "writer", "capture", "media", "catalog", "artifacts", "sync"},
+    "read": {"ground", "store", "catalog", "artifacts", "media", "sync"},
     "integrations": {"ground", "store", "media", "tracking", "labbook"},
     "tracking.contrib": {"ground", "tracking", "integrations"},
     "importers": {"ground", "store", "writer", "media", "tracking", "read", "labbook"},
     "dashboard": set(),
-    "server": {"ground", "store", "read", "tracking", "dashboard", "labbook"},
+    "server": {"ground", "store", "catalog", "sync", "read", "tracking", "dashboard", "labbook"},
     "demo": {"ground", "media", "tracking", "read", "labbook"},
     "labbook": {"ground", "read", "store", "tracking"},  # the package's lazy public names
-    "cli": {"ground", "store", "writer", "capture", "media", "catalog", "artifacts", "tracking", "read",
+    "cli": {"ground", "store", "writer", "capture", "media", "catalog", "sync", "artifacts", "tracking", "read",
             "integrations", "importers", "server", "dashboard", "demo", "labbook"},
 }
 

@@ -37,12 +37,17 @@ SAMPLE_BODIES = {
     ("POST", "/api/v1/runs/{uuid}/metrics"): {"points": [{"name": "m", "value": 1}]},
     ("POST", "/api/v1/runs/{uuid}/events"): {"events": [{"kind": "text", "name": "t", "value": "v"}]},
     ("POST", "/api/v1/runs/{uuid}/end"): {"status": "succeeded"},
+    ("PUT", "/api/v1/sync/runs/{uuid}"): {"project": PROJECT, "run_json": "{}"},
+    ("POST", "/api/v1/sync/runs/{uuid}/link"): {"files": {}},
+    ("POST", "/api/v1/sync/runs/{uuid}/artifacts"): {"versions": []},
+    ("POST", "/api/v1/sync/blobs/missing"): {"hashes": []},
 }
+SYNC_PARAMS = {"path": "events/text/note/0-1-abcdef.jsonl", "offset": 0, "size": 0}
 
 
 def _request(client, method, template, made, body_ok=True):
     path = template.removeprefix("/api/v1").replace("{uuid}", made["runs"][0]).replace("{path:path}", "run.json") \
-        .replace("{path}", "run.json")
+        .replace("{path}", "run.json").replace("{sha256}", "0" * 64)
     params = {"name": "loss", "kind": "text", "uri": made["model_uri"], "tag": "prod", "project": PROJECT,
               "path": "run.json"}
     if template.endswith("/artifacts/tags") and method == "POST":
@@ -53,6 +58,8 @@ def _request(client, method, template, made, body_ok=True):
         return client.request(method, path, data={"kind": "artifact"}, files={"file": ("a.txt", b"a")})
     if template.startswith("/api/v1/lineage"):
         params = {"run": made["runs"][0]}
+    if template.startswith("/api/v1/sync"):
+        params = SYNC_PARAMS
     body = SAMPLE_BODIES.get((method, template))
     return client.request(method, path, params=params, json=body)
 

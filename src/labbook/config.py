@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -64,6 +64,8 @@ RANGES: dict[str, tuple[float, float, str]] = {
     "heartbeat_interval": (0.1, 86400.0, "seconds"),
     "crash_timeout": (1.0, 30 * 86400.0, "seconds"),
     "server_max_body": (1024, 64 * 1024**3, "bytes"),
+    "sync_timeout": (0.0, 86400.0, "seconds"),
+    "sync_interval": (0.05, 3600.0, "seconds"),
 }
 CHOICES: dict[str, tuple[str, ...]] = {"rank_metrics": ("rank0", "all")}
 
@@ -95,6 +97,13 @@ class Settings:
     server_max_body: int = 32 * 1024 * 1024  # bytes; larger request bodies get 413
     server_public_read: bool = False  # reads need no token
     server_local_only: bool = False  # labbook ui: every loopback request is allowed, no token
+    # remote tracking (docs/server.md): runs are written locally and shipped to this server
+    host: str | None = None  # http(s)://server[:port]; None: local only
+    token: str | None = field(default=None, repr=False)  # never printed
+    offline: bool = False  # log locally without syncing (is_offline=True)
+    sync_timeout: float = 30.0  # seconds end() waits for the last bytes to reach the server
+    sync_interval: float = 0.5  # seconds between two passes of the background syncer
+    store: str | None = None  # the server's object store for synced run files (s3://bucket/prefix or a folder)
 
     # setting name -> (environment variables, parser): derived from SETTINGS below
     _ENV: ClassVar[dict[str, tuple[tuple[str, ...], Any]]]
@@ -177,6 +186,9 @@ class Settings:
                 value = getattr(self, item.name)
                 if value is not None or item.name in CHOICES or item.name in RANGES:
                     self._checked(item.name, value, f"{item.name}={value!r}")
+        if self.host is not None and not self.host.startswith(("http://", "https://")):
+            raise ConfigError(f"host={self.host!r} is not a server URL. Set LABBOOK_HOST to "
+                              "http://server:port or https://server (or unset it to log locally only).")
         if "://" in str(self.artifacts_root):
             raise ConfigError(
                 f"artifacts_root={self.artifacts_root!r} must be a local folder: run folders are "
@@ -254,6 +266,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Reads need no token (labbook server --public-read)."),
     Setting("server_local_only", ("LABBOOK_SERVER_LOCAL_ONLY",), "bool",
             "Every request from a loopback address is allowed without a token (what labbook ui sets)."),
+    Setting("host", ("LABBOOK_HOST",), str,
+            "A labbook server (http://server:8000): runs are written locally and also shipped there."),
+    Setting("token", ("LABBOOK_TOKEN",), str,
+            "The token sent to LABBOOK_HOST (never printed)."),
+    Setting("offline", ("LABBOOK_OFFLINE", "POLYAXON_IS_OFFLINE"), "bool",
+            "Log locally without syncing, even when LABBOOK_HOST is set (push later with labbook sync)."),
+    Setting("sync_timeout", ("LABBOOK_SYNC_TIMEOUT",), float,
+            "Seconds end() waits for the last bytes to reach the server."),
+    Setting("sync_interval", ("LABBOOK_SYNC_INTERVAL",), float,
+            "Seconds between two passes of the background syncer."),
+    Setting("store", ("LABBOOK_STORE",), str,
+            "The server's object store for synced run files (s3://bucket/prefix, an fsspec URL or a folder)."),
 )
 Settings._ENV = {setting.name: (setting.variables, setting.kind) for setting in SETTINGS}
 

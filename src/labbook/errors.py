@@ -14,6 +14,9 @@ message and an exit code. Each message names the value at fault and says what to
     ├── QueryError              a search filter or ordering could not be parsed
     ├── CatalogError            the catalog cannot be opened or is at the wrong revision
     │   └── CatalogDamagedError the catalog file is damaged: 'labbook index --rebuild' replaces it
+    ├── SyncConflictError       a sync would change bytes a server already holds
+    │   └── AppendConflict      bytes for an append-only file leave a gap or change committed bytes
+    ├── SyncUnavailableError    the server of LABBOOK_HOST could not be reached before the deadline
     ├── MissingDependencyError  an optional library is needed: names the extra to install
     ├── InvalidTypeError        an argument has the wrong type (also an InvalidValueError, TypeError)
     ├── RunFileError            a run's run.json is damaged, missing or not a labbook run file
@@ -73,6 +76,15 @@ class QueryError(LabbookError, ValueError):
 
 class CatalogError(LabbookError):
     pass
+
+
+class SyncConflictError(LabbookError):
+    """A sync would change bytes a server already committed (a gap in an append-only file, or
+    different bytes at an offset it holds). Nothing is written; the message names the file."""
+
+
+class SyncUnavailableError(LabbookError):
+    """The server could not be reached (or kept failing) before the deadline."""
 
 
 class MissingDependencyError(LabbookError, ImportError):
@@ -137,3 +149,32 @@ class WriteError(LabbookError, OSError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class AppendConflict(SyncConflictError):
+    """Bytes sent for an append-only file that do not continue what is committed.
+
+    ``reason`` is ``"gap"`` (they start past the committed end), ``"changed"`` (they overlap
+    committed bytes and differ: the local file was rewritten) or ``"busy"`` (other writers kept
+    winning the commit). ``committed`` is the server's length: resend from there.
+    """
+
+    def __init__(self, run_uuid: str, path: str, offset: int, end: int, committed: int, reason: str) -> None:
+        fixes = {
+            "gap": f"bytes [{offset}, {end}) start past the {committed} committed; resend from offset {committed}",
+            "changed": (f"bytes [{offset}, {end}) differ from the {committed} committed bytes they overlap: the "
+                        "file was rewritten, not appended to; append-only files must only grow (send only the "
+                        f"bytes from offset {committed}, or log to a new run)"),
+            "busy": (f"bytes [{offset}, {end}) lost the commit to other writers {_RETRIES_TEXT}; "
+                     f"retry from offset {committed}"),
+        }
+        super().__init__(f"Cannot append to {path!r} of run {run_uuid}: {fixes[reason]}.")
+        self.run_uuid = run_uuid
+        self.path = path
+        self.offset = offset
+        self.end = end
+        self.committed = committed
+        self.reason = reason
+
+
+_RETRIES_TEXT = "64 times in a row"

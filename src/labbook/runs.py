@@ -132,6 +132,22 @@ def _time(value: Any) -> datetime | None:
     return parse_time(value)
 
 
+def _remote_settings(home: str | Path | None) -> Settings | None:
+    """The settings when reads go to a server: ``LABBOOK_HOST`` set and not offline (a
+    ``labbook server`` process is always offline: it reads its own stores)."""
+    settings = Settings.load({}, home=home)
+    return settings if settings.host and not settings.offline else None
+
+
+def remote_cache(settings: Settings) -> Settings:
+    """Where runs read from the server are kept: one folder per server under the home's cache."""
+    import dataclasses
+    import hashlib
+
+    slug = hashlib.sha256(settings.host.rstrip("/").encode()).hexdigest()[:16]
+    return dataclasses.replace(settings, artifacts_root=str(settings.home / "cache" / "remote" / slug))
+
+
 class RunRow:
     """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record.
 
@@ -239,6 +255,18 @@ def _stored_time(value: Any) -> datetime | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+class RemoteRunRow(RunRow):
+    """A ``RunRow`` listed by a server (``LABBOOK_HOST``): its folder is pulled on first read."""
+
+    def load(self) -> RunRecord:
+        from labbook.workspace import get_run
+
+        return get_run(self.uuid, home=self._settings.home)
+
+    def metric(self, name: str, rank: int | None = None) -> MetricSeries:
+        return self.load().metric(name, rank)
 
 
 @dataclass(frozen=True)

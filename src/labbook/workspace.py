@@ -232,9 +232,21 @@ class Workspace:
 
 
 def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
-    """The run ``uuid`` (or a unique prefix), read from its folder."""
-    with Workspace(home=home) as workspace:
-        return workspace.get_run(uuid)
+    """The run ``uuid`` (or a unique prefix), read from its folder.
+
+    With ``LABBOOK_HOST`` set, a run this home does not hold is read from the server: its folder
+    is pulled, byte for byte, into ``<home>/cache/remote/`` (only the bytes not fetched before)
+    and read from there, so the same object comes back (``labbook.remote``)."""
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    try:
+        with Workspace(home=home) as workspace:
+            return workspace.get_run(uuid)
+    except NotFoundError:
+        if settings is None:
+            raise
+    return remote.get_run(uuid, settings)
 
 
 def search_runs(project: str | None = None, filter: str | None = None, order_by: list[str] | str | None = None,
@@ -243,16 +255,21 @@ def search_runs(project: str | None = None, filter: str | None = None, order_by:
     """Runs matching ``filter`` (see ``labbook.catalog.query`` for the language), sorted.
 
     Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
-    get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
+    get the next page (keyset paging: as fast at row 100,000 as at row 0). With ``LABBOOK_HOST``
+    set, the server's catalog answers (``labbook.remote``)."""
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.search_runs(settings, project, filter, order_by, limit, offset, after)
     with Workspace(home=home) as workspace:
         return workspace.search_runs(project, filter, order_by, limit, offset, after=after)
 
 
 def list_runs(project: str | None = None, limit: int | None = 100, *,
               home: str | Path | None = None) -> list[RunRow]:
-    """The runs of ``project`` (or every project), newest first."""
-    with Workspace(home=home) as workspace:
-        return workspace.list_runs(project, limit)
+    """The runs of ``project`` (or every project), newest first: ``search_runs`` unfiltered."""
+    return search_runs(project, limit=limit, home=home)
 
 
 def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
@@ -262,9 +279,20 @@ def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
 
 
 def get_artifact(uri: str, *, home: str | Path | None = None) -> ArtifactVersion:
-    """The version ``uri`` names: ``store://<kind>/<project>/<key>[:tag][@uid]``."""
-    with Workspace(home=home) as workspace:
-        return workspace.get_artifact(uri)
+    """The version ``uri`` names: ``store://<kind>/<project>/<key>[:tag][@uid]``.
+
+    With ``LABBOOK_HOST`` set, a version this home does not hold is read from the server: its
+    record, and its bytes into the home's cache (``<home>/cache/remote/``), once."""
+    from labbook import remote
+
+    try:
+        with Workspace(home=home) as workspace:
+            return workspace.get_artifact(uri)
+    except NotFoundError:
+        settings = remote.remote_settings(home)
+        if settings is None:
+            raise
+    return remote.get_artifact(uri, settings)
 
 
 def list_artifacts(project: str | None = None, kind: Any = None, key: str | None = None, labels: Any = None,

@@ -23,13 +23,11 @@ from typing import Any
 from labbook._time import utc_now_iso
 from labbook.artifacts.version import ArtifactVersion
 from labbook.errors import RunStateError
-from labbook.store.blobs import VERSION_SCHEMA, VERSION_SCHEMA_VERSION, ArtifactStore
+from labbook.store.blobs import MAX_NUMBER_RETRIES, VERSION_SCHEMA, VERSION_SCHEMA_VERSION, ArtifactStore
 from labbook.store.hashing import hash_dir, hash_file
 from labbook.store.names import encode_name
 from labbook.store.policy import store_root
 from labbook.store.uri import check_key
-
-MAX_NUMBER_RETRIES = 20
 
 
 def make_uid(project: str, key: str, digest: str, number: int) -> str:

@@ -218,7 +218,8 @@ class Catalog:
     def clear(self) -> None:
         with self.engine.begin() as conn:
             for table in reversed(schema.metadata.sorted_tables):
-                conn.execute(table.delete())
+                if table.name not in schema.STORE_TABLES:  # those are records, not an index
+                    conn.execute(table.delete())
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 
 metadata = sa.MetaData()
 
@@ -186,4 +186,71 @@ api_tokens = sa.Table(
     sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
     sa.Index("ix_api_tokens_name", "name"),
+)
+
+
+# -- object store (revision 0004): append-only files as immutable chunks; see labbook.catalog.chunks --
+
+# Unlike every table above, these are the record of what an object store holds (its objects
+# cannot be listed back into ranges): ``labbook index --rebuild`` leaves them alone.
+STORE_TABLES = frozenset({"stream_files", "file_chunks", "series_compactions", "jobs"})
+
+# One row per append-only file of a run kept in an object store: how many bytes are committed.
+# Appends move ``committed`` forward by compare-and-set (``WHERE committed = <offset>``), so two
+# writers of one file serialise on this row.
+stream_files = sa.Table(
+    "stream_files",
+    metadata,
+    sa.Column("run_uuid", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("committed", sa.BigInteger, nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The committed byte ranges: chunk ``[offset, offset + length)`` of a file is the object ``object``.
+file_chunks = sa.Table(
+    "file_chunks",
+    metadata,
+    sa.Column("run_uuid", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("offset", sa.BigInteger, primary_key=True),
+    sa.Column("length", sa.BigInteger, nullable=False),
+    sa.Column("object", sa.String(1200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# A metric series compacted into one Parquet object (points) plus one of tiles; ``covers`` maps
+# each file of the series to the committed length it was built from, so a reader uses it only
+# while it is current.
+series_compactions = sa.Table(
+    "series_compactions",
+    metadata,
+    sa.Column("run_uuid", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(1024), primary_key=True),
+    sa.Column("points_object", sa.String(1200), nullable=False),
+    sa.Column("tiles_object", sa.String(1200), nullable=False),
+    sa.Column("points", sa.BigInteger, nullable=False),
+    sa.Column("covers", sa.JSON, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Background work for ``labbook server --role worker``: claimed with SELECT ... FOR UPDATE SKIP
+# LOCKED (PostgreSQL) and a compare-and-set on ``state``, so each job runs once.
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(32), nullable=False),  # "compact"
+    sa.Column("run_uuid", sa.String(64), nullable=False),
+    sa.Column("target", sa.String(1100), nullable=False),  # "metric/<name>"
+    sa.Column("state", sa.String(16), nullable=False),  # pending, running, done, failed
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("claimed_by", sa.String(128), nullable=True),
+    sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_jobs_state_id", "state", "id"),
+    sa.Index("ix_jobs_target", "run_uuid", "target", "state"),
 )

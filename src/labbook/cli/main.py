@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "labbook.cli.demo",
     "labbook.cli.server",
     "labbook.cli.importers",
+    "labbook.cli.sync",
 )
 
 

@@ -26,9 +26,45 @@ def _serve(home: str | None, host: str, port: int, workers: int, env: dict[str, 
     if home:
         os.environ["LABBOOK_HOME"] = str(home)
     os.environ.update(env)
+    os.environ["LABBOOK_OFFLINE"] = "1"  # a server reads its own stores, never another server (LABBOOK_HOST)
     _check_catalog(home)
     uvicorn.run("labbook.server.app:create_app", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, server_header=False, proxy_headers=False)
+
+
+def _work(home: str | None, once: bool, poll: float, log_level: str) -> None:
+    """The worker role: claim jobs from the catalog and run them (see labbook.server.worker)."""
+    import logging
+    import signal
+    import threading
+
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.chunks import ChunkedFiles
+    from labbook.config import Settings
+    from labbook.errors import ConfigError
+    from labbook.server.worker import Worker
+
+    settings = Settings.load({}, home=home)
+    if not settings.store:
+        raise ConfigError("labbook server --role worker needs the object store: set LABBOOK_STORE "
+                          "(e.g. s3://bucket/prefix) and LABBOOK_CATALOG_URL as for the API servers.")
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    catalog = Catalog(settings.catalog_url)
+    try:
+        worker = Worker(ChunkedFiles(settings.store, catalog))
+        if once:
+            for job in worker.run_until_idle():
+                click.echo(f"{job.id} {job.kind} {job.run_uuid} {job.target}")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        click.echo(f"labbook worker {worker.id}: waiting for jobs (Ctrl+C stops it).", err=True)
+        try:
+            worker.run_forever(stop, poll)
+        except KeyboardInterrupt:
+            pass
+    finally:
+        catalog.close()
 
 
 def _allowed_hosts(host: str) -> dict[str, str]:
@@ -50,14 +86,23 @@ def _allowed_hosts(host: str) -> dict[str, str]:
 @click.option("--public-read", is_flag=True, help="Serve reads without a token (writes still need one).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--role", default="api", show_default=True, type=click.Choice(["api", "worker"]),
+              help="api serves requests; worker does the background work (compaction) queued in the catalog.")
+@click.option("--once", is_flag=True, help="Worker: run the queued jobs, then exit.")
+@click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(0.05, 3600),
+              help="Worker: seconds between looks at an empty queue.")
 @click.pass_context
-def server_group(ctx, host, port, workers, public_read, log_level) -> None:
+def server_group(ctx, host, port, workers, public_read, log_level, role, once, poll) -> None:
     """Run the labbook server: the REST API over this home or the configured catalog and stores.
 
-    Configuration as everywhere: LABBOOK_HOME, LABBOOK_CATALOG_URL, LABBOOK_ARTIFACT_STORE, and
-    LABBOOK_SERVER_* (see docs/server.md). Every write needs a token ('labbook server token create').
+    Configuration as everywhere: LABBOOK_HOME, LABBOOK_CATALOG_URL, LABBOOK_ARTIFACT_STORE,
+    LABBOOK_STORE and LABBOOK_SERVER_* (see docs/server.md). Every write needs a token
+    ('labbook server token create'). '--role worker' runs the background worker instead.
     """
     if ctx.invoked_subcommand is not None:
+        return
+    if role == "worker":
+        _work(ctx.obj["home"], once, poll, log_level)
         return
     env = _allowed_hosts(host)
     if public_read:

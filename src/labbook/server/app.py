@@ -80,10 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.data = data
     errors.install(app)
 
-    from labbook.server import routes_artifacts, routes_media, routes_names, routes_runs, routes_write
+    from labbook.server import routes_artifacts, routes_media, routes_names, routes_runs, routes_sync, routes_write
 
     # routes_names first: its /runs/count must win over /runs/{uuid}
-    for module in (routes_names, routes_runs, routes_artifacts, routes_media, routes_write):
+    for module in (routes_names, routes_runs, routes_artifacts, routes_media, routes_write, routes_sync):
         app.include_router(module.router, prefix=API)
 
     from labbook.dashboard import static_dir

@@ -52,6 +52,12 @@ class Access:
 FULL = Access("admin")
 
 
+def _in_store(path: str) -> bool:
+    """Whether a synced file goes to the object store (``LABBOOK_STORE``): metric series files,
+    the high-volume ones the store chunks and compacts; the rest stays in the run folder."""
+    return path.startswith("events/metric/") and path.endswith(".lbm")
+
+
 def check_uuid(value: str, field: str = "uuid") -> str:
     """A run id must be a whole UUID (32 hex digits, dashes allowed): no prefixes, no paths."""
     if not isinstance(value, str) or not _UUID.match(value):
@@ -70,12 +76,16 @@ class ServerData:
         self.home = settings.home
         self.workspace = Workspace(settings)
         self._open: dict[str, tuple[Any, float]] = {}
+        self._store: Any = None
         self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._closer = threading.Thread(target=self._close_idle_loop, name="labbook-server-runs", daemon=True)
         self._closer.start()
+        from labbook.server.ingest import RunIngest
+
+        self.ingest = RunIngest(settings.artifacts_root)
 
     # -- catalog ------------------------------------------------------------------------------
 
@@ -83,6 +93,9 @@ class ServerData:
         """Open the catalog once: raises CatalogError (naming 'labbook db upgrade') when its
         schema is older than this version's."""
         self.workspace.list_projects()
+        if self.settings.store:
+            self.store  # noqa: B018 - opens it: a bad store URL or a missing driver stops the start
+            import pyarrow.parquet  # noqa: F401 - compacted series are Parquet: loaded at start, not on a chart
 
     def check_token(self, token: str) -> tuple[dict[str, Any] | None, str]:
         return tokens.check_token(token, catalog=self.workspace.catalog)
@@ -126,27 +139,58 @@ class ServerData:
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
         return run
 
-    def metric_series(self, access: Access, uuid: str, name: str) -> Any:
-        """A metric's points. Series are append-only, so a series read before whose summary
-        (count, last step, last time) has not changed since is the same: it is served from a
-        small in-process cache (a zoom re-reads nothing). The run folder stays the record."""
-        run = self.get_run(access, uuid)
-        summary = (run.summaries or {}).get(name)
-        if summary is None:
-            return run.metric(name)  # raises NotFoundError naming the run's metrics
-        key = (run.uuid, name)
-        version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
+    @property
+    def store(self) -> Any:
+        """The object store of run files (``LABBOOK_STORE``), or None when the server has none."""
+        if self._store is None and self.settings.store:
+            from labbook.catalog.chunks import ChunkedFiles
+
+            self._store = ChunkedFiles(self.settings.store, self.workspace.catalog)
+        return self._store
+
+    def _cached_series(self, key: tuple, version: tuple, read: Any) -> Any:
         with self._lock:
             cached = self._series.get(key)
             if cached is not None and cached[0] == version:
                 self._series.move_to_end(key)
                 return cached[1]
-        series = run.metric(name)
+        series = read()
         with self._lock:
             self._series[key] = (version, series)
             while sum(len(v[1]) for v in self._series.values()) > SERIES_CACHE_POINTS and len(self._series) > 1:
                 self._series.popitem(last=False)
         return series
+
+    def store_series(self, access: Access, uuid: str, name: str) -> Any | None:
+        """A metric series held in the object store: from its compacted form (Parquet points and
+        min/max tiles) when that is current, else from its chunks; None when the store holds
+        none of it. Cached per process like run-folder series, keyed by the files' committed
+        lengths (which change whenever the series grows)."""
+        from labbook.server import compact
+
+        uuid = check_uuid(uuid)
+        project, version = compact.series_state(self.store, uuid, name)
+        if project is None or not version:
+            return None
+        if not access.sees(project):
+            raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
+        return self._cached_series(("store", uuid, name), version, lambda: compact.read_series(self.store, uuid, name))
+
+    def metric_series(self, access: Access, uuid: str, name: str) -> Any:
+        """A metric's points. Series are append-only, so a series read before whose summary
+        (count, last step, last time) has not changed since is the same: it is served from a
+        small in-process cache (a zoom re-reads nothing). The run folder stays the record;
+        with an object store (``LABBOOK_STORE``), series it holds are read from it."""
+        if self.store is not None:
+            stored = self.store_series(access, uuid, name)
+            if stored is not None:
+                return stored
+        run = self.get_run(access, uuid)
+        summary = (run.summaries or {}).get(name)
+        if summary is None:
+            return run.metric(name)  # raises NotFoundError naming the run's metrics
+        version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
+        return self._cached_series((run.uuid, name), version, lambda: run.metric(name))
 
     def resource_series(self, access: Access, uuid: str, name: str) -> Any:
         return self.get_run(access, uuid).resource(name)
@@ -284,6 +328,126 @@ class ServerData:
         import shutil
 
         shutil.rmtree(path.parent, ignore_errors=True)
+
+    # -- sync (the protocol of labbook.sync; labbook.server.ingest keeps the files) --------------
+
+    def sync_folder(self, access: Access, uuid: str) -> Any:
+        """The server's folder of run ``uuid`` (404 when it has none, or the token may not see it)."""
+        uuid = check_uuid(uuid)
+        path = self.workspace.catalog.run_path(uuid)
+        folder = None
+        if path and (Path(path) / "run.json").is_file():
+            folder = self.ingest.folder(Path(path).parent.name, uuid)
+        else:
+            root = Path(self.settings.artifacts_root)
+            found = sorted(root.glob(f"*/{uuid}/run.json")) if root.is_dir() else []
+            folder = self.ingest.folder(found[0].parent.parent.name, uuid) if found else None
+        if folder is None or not access.sees(folder.path.parent.name):
+            raise NotFoundError(f"No run {uuid!r} on this server to sync into; create it with "
+                                f"PUT /api/v1/sync/runs/{uuid}.")
+        return folder
+
+    def sync_create(self, access: Access, uuid: str, project: str, run_json: bytes) -> tuple[Any, bool]:
+        """Create run ``uuid``'s folder from its run.json (idempotent): (folder, created)."""
+        uuid = check_uuid(uuid)
+        if not access.sees(project):
+            raise NotFoundError(f"This token cannot write to project {project!r}.")
+        try:
+            existing = self.sync_folder(FULL, uuid)
+        except NotFoundError:
+            existing = None
+        if existing is not None:
+            if not access.sees(existing.path.parent.name):
+                raise NotFoundError(f"This token cannot write to run {uuid!r}.")
+            return existing, False
+        folder, created = self.ingest.create(project, uuid, run_json)
+        self._index_synced(folder, run=True)
+        return folder, created
+
+    def sync_manifest(self, access: Access, uuid: str) -> tuple[Any, dict[str, dict[str, Any]]]:
+        """(folder, what the server holds of run ``uuid``: path -> {mode, size, sha256})."""
+        folder = self.sync_folder(access, uuid)
+        files = self.ingest.manifest(folder)
+        if self.store is not None:  # series files held as chunks on the object store
+            for path, committed in self.store.files(folder.path.name).items():
+                if _in_store(path):
+                    files[path] = {"mode": "append", "size": committed, "sha256": None}
+        return folder, files
+
+    def sync_read(self, access: Access, uuid: str, path: str, start: int) -> bytes:
+        """The bytes of an append-only file from ``start`` (object store or run folder)."""
+        folder = self.sync_folder(access, uuid)
+        if self.store is not None and _in_store(path):
+            return self.store.read(folder.path.name, path, start)
+        target = folder.path.joinpath(*path.split("/"))
+        if not target.is_file():
+            raise NotFoundError(f"Run {uuid} has no file {path!r} on this server.")
+        with open(target, "rb") as handle:
+            handle.seek(start)
+            return handle.read()
+
+    def sync_append(self, access: Access, uuid: str, path: str, offset: int, data: bytes) -> int:
+        folder = self.sync_folder(access, uuid)
+        if self.store is not None and _in_store(path):
+            committed = self.store.append(folder.path.name, path, offset, data)
+            self._compact_if_ended(folder)  # bytes that arrive after the final run.json
+            return committed
+        committed = self.ingest.append(folder, path, offset, data)
+        if path == "lineage.jsonl":
+            self._index_synced(folder, lineage=True)
+        return committed
+
+    def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> None:
+        folder = self.sync_folder(access, uuid)
+        self.ingest.replace(folder, path, data)
+        if path == "run.json" or path.startswith("summaries/"):
+            self._index_synced(folder, run=True)
+        if path == "run.json" and self.store is not None:
+            self._compact_if_ended(folder)
+
+    def _compact_if_ended(self, folder: Any) -> None:
+        """Queue the compaction of an ended run's series (the worker role does it; a job
+        already pending is not queued twice, and one done is queued again when bytes arrive)."""
+        import json
+
+        try:
+            status = json.loads(folder.run_file.read_bytes()).get("status")
+        except (OSError, ValueError):
+            return
+        if self.is_final(str(status)):
+            from labbook.server.worker import enqueue_compaction
+
+            enqueue_compaction(self.store, folder.path.name)
+
+    def sync_link(self, access: Access, uuid: str, files: dict[str, str]) -> list[str]:
+        """Link each path to its blob; returns the hashes the server does not hold yet."""
+        folder = self.sync_folder(access, uuid)
+        return [sha for path, sha in files.items() if not self.ingest.link(folder, path, sha)]
+
+    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """Make each version record logged by run ``uuid`` on a client a version on this server
+        (same uid, so its ``store://…@uid`` URI resolves here; numbered by this server)."""
+        folder = self.sync_folder(access, uuid)
+        from labbook.server.ingest import import_versions
+
+        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records)
+
+    def _index_synced(self, folder: Any, *, run: bool = False, lineage: bool = False) -> None:
+        from labbook.catalog.indexer import index_run
+
+        catalog = self.workspace.catalog
+        if run:
+            index_run(catalog, folder.path)
+        if lineage:
+            from labbook.catalog.artifacts import index_lineage, lineage_row
+            from labbook.store.record import read_lineage
+
+            project, uuid = folder.path.parent.name, folder.path.name
+            rows = [lineage_row(project, uuid, r) for r in read_lineage(folder.lineage_file) if r.get("id")]
+            try:
+                index_lineage(catalog, rows)
+            except Exception:  # noqa: BLE001 - another server inserted the same rows first: read again
+                index_lineage(catalog, rows)
 
     def _run_lock(self, uuid: str) -> threading.Lock:
         with self._lock:

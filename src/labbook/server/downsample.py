@@ -38,27 +38,84 @@ def _list(values: np.ndarray) -> list[Any]:
 
 
 def downsample(x: np.ndarray, y: np.ndarray, points: int, x_min: float | None = None,
-               x_max: float | None = None) -> Downsampled:
-    """Bucket ``(x, y)`` (any order; sorted here by x) into at most ``points`` buckets."""
+               x_max: float | None = None, tiles: Tiles | None = None) -> Downsampled:
+    """Bucket ``(x, y)`` (any order; sorted here by x) into at most ``points`` buckets.
+
+    ``tiles`` (min and max of every ``size`` consecutive points of ``y`` as given) answers each
+    bucket's min and max from whole tiles plus the few points at its edges, with the same result
+    as reading every point; they are used only when ``x`` needs no sorting."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     if len(x) > 1 and np.any(x[1:] < x[:-1]):
         order = np.argsort(x, kind="stable")
         x, y = x[order], y[order]
+        tiles = None  # they describe the points in their stored order
     lo = 0 if x_min is None else int(np.searchsorted(x, x_min, side="left"))
     hi = len(x) if x_max is None else int(np.searchsorted(x, x_max, side="right"))
-    x, y = x[lo:hi], y[lo:hi]
-    total = len(x)
+    total = hi - lo
     if total <= points:
-        return Downsampled(True, total, _list(x), _list(y), [], [], [], [], [], [])
-    start = x[0] if x_min is None else max(x_min, x[0])
-    stop = x[-1] if x_max is None else min(x_max, x[-1])
+        return Downsampled(True, total, _list(x[lo:hi]), _list(y[lo:hi]), [], [], [], [], [], [])
+    start = x[lo] if x_min is None else max(x_min, x[lo])
+    stop = x[hi - 1] if x_max is None else min(x_max, x[hi - 1])
     edges = np.linspace(start, stop, points + 1)[1:-1]
-    starts = np.concatenate(([0], np.searchsorted(x, edges, side="left")))
-    starts = np.unique(starts)  # empty buckets share a start: drop them
-    ends = np.concatenate((starts[1:], [total]))
-    with np.errstate(invalid="ignore"):
-        low = np.fmin.reduceat(y, starts)  # fmin/fmax skip NaN, so one NaN cannot hide a bucket
-        high = np.fmax.reduceat(y, starts)
+    starts = np.concatenate(([lo], np.searchsorted(x, edges, side="left")))
+    starts = np.unique(np.clip(starts, lo, hi))  # empty buckets share a start: drop them
+    ends = np.concatenate((starts[1:], [hi]))
+    if tiles is None:
+        with np.errstate(invalid="ignore"):
+            low = np.fmin.reduceat(y[:hi], starts)  # fmin/fmax skip NaN, so one NaN cannot hide a bucket
+            high = np.fmax.reduceat(y[:hi], starts)
+    else:
+        low, high = tiles.extremes(y, starts, ends)
     return Downsampled(False, total, _list(x[starts]), [], _list(x[ends - 1]), _list(y[starts]),
                        _list(low), _list(high), _list(y[ends - 1]), (ends - starts).tolist())
+
+
+@dataclass
+class Tiles:
+    """Min and max (NaN skipped, as ``numpy.fmin``) of each ``size`` consecutive points of a series."""
+
+    size: int
+    min: np.ndarray
+    max: np.ndarray
+
+    @classmethod
+    def of(cls, y: np.ndarray, size: int) -> Tiles:
+        y = np.asarray(y, dtype=np.float64)
+        starts = np.arange(0, len(y), size)
+        if not len(starts):
+            return cls(size, np.empty(0), np.empty(0))
+        with np.errstate(invalid="ignore"):
+            return cls(size, np.fmin.reduceat(y, starts), np.fmax.reduceat(y, starts))
+
+    def extremes(self, y: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) of ``y[starts[k]:ends[k]]`` for each k: whole tiles, then the edge points."""
+        size = self.size
+        first_tile = -(-starts // size)
+        end_tile = ends // size
+        whole = first_tile < end_tile
+        low = np.full(len(starts), np.nan)
+        high = np.full(len(starts), np.nan)
+        if whole.any():
+            low[whole] = _pairs(np.fmin, self.min, first_tile[whole], end_tile[whole])
+            high[whole] = _pairs(np.fmax, self.max, first_tile[whole], end_tile[whole])
+        # the points outside whole tiles: a head before the first whole tile, a tail after the last
+        head_end = np.where(whole, np.minimum(first_tile * size, ends), ends)
+        tail_start = np.where(whole, np.maximum(end_tile * size, starts), ends)
+        for seg_start, seg_end in ((starts, head_end), (tail_start, ends)):
+            some = seg_start < seg_end
+            if some.any():
+                low[some] = np.fmin(low[some], _pairs(np.fmin, y, seg_start[some], seg_end[some]))
+                high[some] = np.fmax(high[some], _pairs(np.fmax, y, seg_start[some], seg_end[some]))
+        return low, high
+
+
+def _pairs(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``ufunc.reduce(values[s:e])`` for each non-empty ``[s, e)`` (in increasing order), in one
+    ``reduceat`` call: the odd results, over the gaps between segments, are dropped."""
+    bounds = np.empty(2 * len(starts), dtype=np.intp)
+    bounds[0::2], bounds[1::2] = starts, ends
+    if bounds[-1] == len(values):  # the last segment runs to the end: reduceat's own last slice
+        bounds = bounds[:-1]
+    with np.errstate(invalid="ignore"):
+        return ufunc.reduceat(values, bounds)[0::2]

@@ -27,6 +27,7 @@ from labbook.errors import (
     PathEscapeError,
     QueryError,
     RunStateError,
+    SyncConflictError,
 )
 
 log = logging.getLogger("labbook.server")
@@ -44,6 +45,7 @@ _LIBRARY = (
     (InvalidNameError, 422, "invalid_name", None),
     (InvalidValueError, 422, "invalid_value", None),
     (RunStateError, 409, "run_state", None),
+    (SyncConflictError, 409, "conflict", "Ask GET /api/v1/sync/runs/{uuid} what the server holds and send from there."),
     (ConfigError, 422, "invalid_value", None),
     (CatalogError, 503, "catalog_unavailable", None),
 )

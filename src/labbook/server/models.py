@@ -118,6 +118,9 @@ class Series(BaseModel):
     max: list[float | None]
     last: list[float | None]
     count: list[int]
+    source: Literal["run_folder", "chunks", "compacted"] = Field(
+        "run_folder", description="Where the points came from: the run folder, the object store's raw chunks, "
+                                  "or its compacted form (min/max from tiles). The answer is the same.")
 
 
 XAxis = Literal["step", "wall", "relative"]
@@ -332,3 +335,61 @@ class TokenOut(BaseModel):
 
 class TokenList(BaseModel):
     tokens: list[TokenOut]
+
+
+# -- sync (labbook.sync's protocol) --------------------------------------------------------------
+
+
+class SyncFile(BaseModel):
+    mode: Literal["append", "replace", "blob"]
+    size: int
+    sha256: str | None = Field(None, description="Not given for append-only files (their size says it).")
+
+
+class SyncManifest(BaseModel):
+    uuid: str
+    project: str
+    files: dict[str, SyncFile]
+
+
+class SyncCreate(BaseModel):
+    project: str = Field(min_length=1, max_length=255)
+    run_json: str = Field(max_length=16 * 1024 * 1024, description="The run folder's run.json, as text.")
+
+
+class SyncCommitted(BaseModel):
+    path: str
+    committed: int = Field(description="Bytes of the file the server holds now.")
+
+
+class SyncLink(BaseModel):
+    files: dict[str, str] = Field(max_length=MAX_LIMIT, description="path -> SHA-256 of its bytes.")
+
+
+class SyncLinked(BaseModel):
+    missing: list[str] = Field(description="Hashes the server does not hold: upload them, then link again.")
+
+
+class SyncHashes(BaseModel):
+    hashes: list[str] = Field(max_length=MAX_LIMIT)
+
+
+class SyncPart(BaseModel):
+    committed: int
+    complete: bool
+
+
+class SyncArtifacts(BaseModel):
+    versions: list[dict[str, Any]] = Field(max_length=MAX_LIMIT, description="Version records, as stored.")
+
+
+class SyncVersions(BaseModel):
+    imported: list[str]
+    existing: list[str]
+    missing: list[str]
+    skipped: list[str]
+
+
+class SyncRecord(BaseModel):
+    record: dict[str, Any] = Field(description="The artifact version record, as stored.")
+    tags: list[str]

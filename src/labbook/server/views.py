@@ -87,11 +87,18 @@ def x_values(series: Any, axis: str) -> np.ndarray:
 
 def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
                  x_max: float | None) -> models.Series:
-    result = downsample(x_values(series, axis), series.values, points, x_min, x_max)
+    result = downsample(x_values(series, axis), series.values, points, x_min, x_max,
+                        tiles=getattr(series, "tiles", None))  # a compacted series' min/max tiles
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
-        count=result.count)
+        count=result.count, source=_source(series))
+
+
+def _source(series: Any) -> str:
+    if not hasattr(series, "compacted"):
+        return "run_folder"
+    return "compacted" if series.compacted else "chunks"
 
 
 def event_model(event: Any) -> models.EventOut:

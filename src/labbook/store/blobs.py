@@ -41,6 +41,7 @@ from labbook.store.names import check_component, check_extension, encode_name
 ARTIFACTS_DIR = "_artifacts"
 _DRIVERS = {"s3": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs"}
 VERSION_SCHEMA = "labbook.artifact"
+MAX_NUMBER_RETRIES = 20  # attempts at the next version number of a key when writers race for it
 VERSION_SCHEMA_VERSION = 1
 _REQUIRED = ("schema", "project", "key", "kind", "number", "uid", "hash", "size", "created_at")
 

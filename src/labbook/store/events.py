@@ -92,6 +92,14 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
         ranks.append(np.full(len(records), file_rank, dtype=np.int32))
     if not parts:
         raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
+    return merge_metric_parts(name, parts, ranks, skipped)
+
+
+def merge_metric_parts(name: str, parts: list[Any], ranks: list[Any], skipped: int = 0) -> MetricSeries:
+    """One series from the records of each of its files (``ranks``: one array per part, the
+    rank of each record): sorted by step, then time, stably, whichever writers logged them."""
+    import numpy as np
+
     if len(parts) == 1:
         records, rank_arr = parts[0], ranks[0]
     else:

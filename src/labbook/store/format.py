@@ -166,10 +166,14 @@ def read_metric_records(path: Path) -> tuple[Any, int]:
     Such damage leaves the file's length off the record grid (but for one case in 24), which is
     what makes a reader look for it; an intact file is read without a scan.
     """
+    return parse_metric_records(path.read_bytes())
+
+
+def parse_metric_records(data: bytes) -> tuple[Any, int]:
+    """``(records, skipped)`` of a metric file's bytes (header line included), as above."""
     import numpy as np
 
     dtype = metric_dtype()
-    data = path.read_bytes()
     start = data.find(b"\n") + 1
     if start == 0:  # the header itself was torn
         return np.empty(0, dtype=dtype), 0

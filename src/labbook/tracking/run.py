@@ -44,7 +44,6 @@ from labbook.errors import (
     InvalidTypeError,
     InvalidValueError,
     LabbookError,
-    NotAvailableError,
     RunStateError,
 )
 from labbook.gcfreeze import freeze_imports
@@ -189,6 +188,7 @@ class Run(ArtifactMethods, MediaMethods):
         # alone, and end() flushes and detaches without finishing the run.
         self._attached = attach
         self._closers: list[Callable[[], None]] = []
+        self._syncer: Any = None  # ships the run folder to LABBOOK_HOST (labbook.sync)
         self._lock = threading.RLock()
         if not project:
             owner, project = split_owner(owner, self._settings.project)
@@ -302,6 +302,13 @@ class Run(ArtifactMethods, MediaMethods):
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
+        offline = self._settings.offline if is_offline is None else bool(is_offline)
+        if self._settings.host and not offline and not attach and self.rank == 0:
+            # One syncer per run folder: rank 0's ships every writer's files (its run.json is the
+            # one that decides the status); the run folder stays the record.
+            from labbook.sync.runs import Syncer
+
+            self._syncer = Syncer(self._folder.path, self._settings)
         from labbook.tracking import forks
 
         forks.track(self)
@@ -661,6 +668,8 @@ class Run(ArtifactMethods, MediaMethods):
             self._writer.close()
             if self._indexer is not None:
                 self._indexer.close()
+            if self._syncer is not None:
+                self._syncer.close(self._settings.sync_timeout)  # bounded; the rest: 'labbook sync'
             self._ended = True
             self._metric_series = {}  # the hot path then re-checks and refuses: the run has ended
             self._metric_rows = {}
@@ -709,18 +718,23 @@ class Run(ArtifactMethods, MediaMethods):
 
     def push_offline_run(self, path: str | None = None, upload_artifacts: bool = True, clean: bool = False,
                          **kwargs: Any) -> None:
-        """Not available yet: uploading runs to a labbook server is being built."""
-        raise NotAvailableError(
-            "push_offline_run(): remote sync is not available yet, so runs cannot be pushed to a "
-            "labbook server. The run stays in its run folder; copy the folder to share it."
-        )
+        """Send a run folder logged offline (``is_offline=True``, ``LABBOOK_OFFLINE=1``) to the
+        server of ``LABBOOK_HOST``: this run's folder, or the run folder at ``path``. Only what
+        the server lacks is sent. ``upload_artifacts=False`` leaves its artifact versions out;
+        ``clean=True`` removes the local folder once the server holds all of it. Raises
+        ``SyncUnavailableError`` when the server cannot be reached within ``sync_timeout``."""
+        from labbook.sync.runs import push_folder
+
+        if path is None and not self._ended:
+            self.flush()
+        push_folder(Path(path) if path else self.path, self._settings, artifacts=upload_artifacts, clean=clean)
 
     def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
-        """Not available yet: downloading runs from a labbook server is being built."""
-        raise NotAvailableError(
-            "pull_remote_run(): remote sync is not available yet, so runs cannot be pulled from a "
-            "labbook server. Read a shared home with labbook.get_run(uuid, home=...)."
-        )
+        """Rebuild this run's folder from the server of ``LABBOOK_HOST``, byte for byte: into
+        ``path``, or into its place in this home (only the bytes it lacks are fetched)."""
+        from labbook.sync.runs import pull_run
+
+        pull_run(self.uuid, self._settings, dest=path)
 
     def __enter__(self) -> Run:
         return self

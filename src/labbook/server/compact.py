@@ -1,0 +1,236 @@
+"""Metric series kept as chunks in an object store, and their compaction into Parquet.
+
+A metric series of a run held by ``ChunkedFiles`` is the set of its ``.lbm`` files
+(``events/metric/<encoded name>/<writer>.lbm``), each a header line and 24-byte records, stored as
+many chunk objects. Reading it raw means fetching every chunk, parsing and merging the writers.
+
+Compaction (``compact_series``, run by ``labbook server --role worker``) writes the merged series
+once, sorted by step then time, as two objects:
+
+- ``<gen>.points.parquet``: columns ``step``, ``timestamp`` (µs since the epoch), ``value`` (and
+  ``rank`` when several ranks wrote), in row groups of 65,536 points, LZ4, integers delta-coded;
+- ``<gen>.tiles.parquet``: for tiles of 64 and 4,096 consecutive points, each tile's first and
+  last step and time, first, min, max and last value and count (min/max skip NaN).
+
+and records them in ``series_compactions`` with the committed length of each file it was built
+from. A reader uses the compacted form only while those lengths are still the files' committed
+lengths, so it answers exactly what the raw chunks would (``read_series``); chart buckets take
+their min and max from the tiles (``labbook.server.downsample.Tiles``).
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from labbook.catalog import schema
+from labbook.catalog.chunks import ChunkedFiles, check_run
+from labbook.errors import NotFoundError
+from labbook.store import format as fmt
+from labbook.store.events import MetricSeries, merge_metric_parts
+from labbook.store.names import decode_name, encode_name
+
+TILE_SIZES = (64, 4096)
+ROW_GROUP = 65_536
+
+
+class StoredSeries(MetricSeries):
+    """A metric series read from the object store; ``tiles`` (64-point min/max) when it was
+    read from its compacted form, else None. ``version`` changes whenever the series grows."""
+
+    tiles: Any = None
+    version: tuple = ()
+    compacted: bool = False
+
+
+def series_files(files: dict[str, int], name: str, kind: str = "metric") -> dict[str, int]:
+    """The files of one series among a run's ``files`` (path -> committed length)."""
+    prefix = f"events/{kind}/{encode_name(name)}/"
+    return {path: length for path, length in files.items()
+            if path.startswith(prefix) and path.endswith(".lbm") and "/" not in path[len(prefix):]}
+
+
+def metric_names(files: dict[str, int]) -> list[str]:
+    """Names of the metric series among a run's files."""
+    names = set()
+    for path in files:
+        parts = path.split("/")
+        if len(parts) == 4 and parts[:2] == ["events", "metric"] and parts[3].endswith(".lbm"):
+            name = decode_name(parts[2])
+            if name is not None:
+                names.add(name)
+    return sorted(names)
+
+
+def _rank(data: bytes) -> int:
+    import orjson
+
+    try:
+        return int(orjson.loads(data[:data.index(b"\n")]).get("rank", 0))
+    except (ValueError, AttributeError):
+        return 0
+
+
+def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None) -> StoredSeries:
+    """The series read from its chunks: what ``labbook.get_run(...).metric(name)`` gives for the
+    same files in a run folder."""
+    import numpy as np
+
+    paths = series_files(store.files(run_uuid) if files is None else files, name)
+    if not paths:
+        raise NotFoundError(f"Run {run_uuid} has no metric {name!r} in the store {store.root_url}.")
+    parts, ranks, skipped = [], [], 0
+    for path, length in sorted(paths.items()):
+        data = store.read(run_uuid, path, 0, length)
+        records, damaged = fmt.parse_metric_records(data)
+        parts.append(records)
+        ranks.append(np.full(len(records), _rank(data), dtype=np.int32))
+        skipped += damaged
+    merged = merge_metric_parts(name, parts, ranks, skipped)
+    series = StoredSeries(name, merged.steps, merged.values, merged.timestamps, merged.ranks, merged.skipped)
+    series.version = tuple(sorted(paths.items()))
+    return series
+
+
+def _tiles_table(series: MetricSeries):
+    import numpy as np
+    import pyarrow as pa
+
+    columns: dict[str, list] = {k: [] for k in ("size", "index", "step_first", "step_last", "time_first",
+                                                "time_last", "first", "min", "max", "last", "count")}
+    n = len(series)
+    times = series.timestamps.astype("datetime64[us]").astype(np.int64)
+    values = np.asarray(series.values, dtype=np.float64)
+    for size in TILE_SIZES:
+        starts = np.arange(0, n, size)
+        if not len(starts):
+            continue
+        lasts = np.minimum(starts + size, n) - 1
+        with np.errstate(invalid="ignore"):
+            low, high = np.fmin.reduceat(values, starts), np.fmax.reduceat(values, starts)
+        for key, column in (("size", np.full(len(starts), size)), ("index", starts // size),
+                            ("step_first", series.steps[starts]), ("step_last", series.steps[lasts]),
+                            ("time_first", times[starts]), ("time_last", times[lasts]),
+                            ("first", values[starts]), ("min", low), ("max", high), ("last", values[lasts]),
+                            ("count", lasts - starts + 1)):
+            columns[key].append(column)
+    return pa.table({k: (np.concatenate(v) if v else np.empty(0)) for k, v in columns.items()})
+
+
+def _parquet(table) -> bytes:
+    """Parquet for fast reads: no dictionaries, delta-coded integers, LZ4 (1M points: about
+    7.7 MB and 16 ms to read, against 24 MB of raw records and 120-240 ms with zstd)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    deltas = {f.name: "DELTA_BINARY_PACKED" for f in table.schema if pa.types.is_int64(f.type)}
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=ROW_GROUP, compression="lz4", use_dictionary=False,
+                   column_encoding=deltas)
+    return sink.getvalue()
+
+
+def compact_series(store: ChunkedFiles, run_uuid: str, name: str) -> dict[str, Any]:
+    """Write the series' compacted form and record it (replacing an older one); returns the record."""
+    import numpy as np
+    import pyarrow as pa
+
+    run_uuid = check_run(run_uuid)
+    series = read_raw(store, run_uuid, name)
+    columns = {"step": series.steps, "timestamp": series.timestamps.astype("datetime64[us]").astype(np.int64),
+               "value": series.values}
+    if series.ranks is not None:
+        columns["rank"] = series.ranks
+    points = pa.table(columns)
+    points = points.replace_schema_metadata({"labbook.skipped": str(series.skipped), "labbook.name": name})
+    generation = secrets.token_hex(6)
+    base = store.object_path("compacted", run_uuid, "metric", encode_name(name), generation)
+    points_key, tiles_key = f"{base}.points.parquet", f"{base}.tiles.parquet"
+    store.put_object(points_key, _parquet(points))
+    store.put_object(tiles_key, _parquet(_tiles_table(series)))
+    record = {"run_uuid": run_uuid, "kind": "metric", "name": name, "points_object": points_key,
+              "tiles_object": tiles_key, "points": len(series), "covers": {"files": dict(series.version)},
+              "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
+    T = schema.series_compactions
+    where = (T.c.run_uuid == run_uuid, T.c.kind == "metric", T.c.name == name)
+    with store.engine.begin() as conn:
+        old = conn.execute(sa.select(T.c.points_object, T.c.tiles_object).where(*where)).first()
+        conn.execute(T.delete().where(*where))
+        conn.execute(T.insert().values(**record))
+    if old is not None:  # a reader holding the old names falls back to the chunks (see read_series)
+        for key in old:
+            store.delete_object(key)
+    return record
+
+
+def read_compacted(store: ChunkedFiles, run_uuid: str, name: str,
+                   files: dict[str, int] | None = None) -> StoredSeries | None:
+    """The compacted series, or None when there is none or the series grew since."""
+    import pyarrow.parquet as pq
+
+    from labbook.server.downsample import Tiles
+
+    T = schema.series_compactions
+    with store.engine.connect() as conn:
+        row = conn.execute(sa.select(T).where(T.c.run_uuid == run_uuid, T.c.kind == "metric",
+                                              T.c.name == name)).first()
+    if row is None:
+        return None
+    current = series_files(store.files(run_uuid) if files is None else files, name)
+    if dict(row.covers.get("files", {})) != current:
+        return None
+    try:
+        # ParquetFile rather than read_table: no dataset machinery (which imports pyarrow.compute)
+        points = pq.ParquetFile(io.BytesIO(store.get_object(row.points_object))).read()
+        tiles = pq.ParquetFile(io.BytesIO(store.get_object(row.tiles_object))).read(columns=["size", "min", "max"])
+    except FileNotFoundError:  # replaced by a newer compaction while we read
+        return None
+    finest = _numpy(tiles, "size") == TILE_SIZES[0]
+    meta = points.schema.metadata or {}
+    ranks = _numpy(points, "rank") if "rank" in points.column_names else None
+    series = StoredSeries(name, _numpy(points, "step"), _numpy(points, "value"),
+                          _numpy(points, "timestamp").view("datetime64[us]"), ranks,
+                          int(meta.get(b"labbook.skipped", b"0")))
+    series.tiles = Tiles(TILE_SIZES[0], _numpy(tiles, "min")[finest], _numpy(tiles, "max")[finest])
+    series.version = tuple(sorted(current.items()))
+    series.compacted = True
+    return series
+
+
+def _numpy(table, name: str):
+    """A column without nulls as a numpy array, from its buffer (``to_numpy`` imports pandas,
+    a second on a cold server)."""
+    import numpy as np
+
+    column = table.column(name).combine_chunks()
+    assert column.null_count == 0, f"column {name} has nulls"
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    return np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
+
+
+def read_series(store: ChunkedFiles, run_uuid: str, name: str) -> StoredSeries:
+    """The series from its compacted form when current, else from its chunks: the same points."""
+    files = store.files(check_run(run_uuid))
+    return read_compacted(store, run_uuid, name, files) or read_raw(store, run_uuid, name, files)
+
+
+def series_state(store: ChunkedFiles, run_uuid: str, name: str) -> tuple[str | None, tuple]:
+    """(the run's project in the catalog, the series' version) in one connection. The version
+    changes whenever the series grows or is compacted: its files' committed lengths and its
+    current compaction's object; it is empty when the store holds no file of the series."""
+    run_uuid = check_run(run_uuid)
+    S, T, R = schema.stream_files, schema.series_compactions, schema.runs
+    prefix = f"events/metric/{encode_name(name)}/"
+    with store.engine.connect() as conn:
+        project = conn.execute(sa.select(R.c.project).where(R.c.uuid == run_uuid)).scalar()
+        found = conn.execute(sa.select(S.c.path, S.c.committed).where(
+            S.c.run_uuid == run_uuid, S.c.path.startswith(prefix, autoescape=True)))
+        files = tuple(sorted(series_files({p: int(n) for p, n in found}, name).items()))
+        row = None if not files else conn.execute(sa.select(T.c.points_object, T.c.covers).where(
+            T.c.run_uuid == run_uuid, T.c.kind == "metric", T.c.name == name)).first()
+    current = row is not None and tuple(sorted(row.covers.get("files", {}).items())) == files
+    return project, files + ((row.points_object,) if current else ())

@@ -1,0 +1,611 @@
+"""Remote tracking, local first: runs written locally and shipped to a real ``labbook server``.
+
+Every test starts ``labbook server`` as a process on a free port with its own home (SQLite or
+PostgreSQL catalog), logs in this process with ``LABBOOK_HOST`` set, and compares both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import labbook
+from labbook.sync.protocol import iter_files
+from tests.conftest import PYTHON, python_env
+from tests.server_helpers import PROJECT, ServerProcess, make_project, run_kwargs
+from tests.test_catalog import postgres_url  # noqa: F401 - a fixture: a fresh PostgreSQL database
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def server_env(request, tmp_path):
+    """The server's own home, and its catalog URL (PostgreSQL for the second variant)."""
+    home = tmp_path / "server" / ".labbook"
+    home.mkdir(parents=True)
+    env = {}
+    if request.param == "postgresql":
+        env["LABBOOK_CATALOG_URL"] = request.getfixturevalue("postgres_url")
+    return home, env
+
+
+def write_token(home: Path, env: dict, scope: str = "write") -> str:
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.tokens import create_token
+    from labbook.config import Settings
+
+    settings = Settings.load(env_settings(env), home=home)
+    catalog = Catalog(settings.catalog_url)
+    try:
+        token, _ = create_token(catalog, f"sync-{scope}", scope, None, None)
+    finally:
+        catalog.close()
+    return token
+
+
+def env_settings(env: dict) -> dict:
+    return {"catalog_url": env["LABBOOK_CATALOG_URL"]} if "LABBOOK_CATALOG_URL" in env else {}
+
+
+def server_settings(home: Path, env: dict):
+    from labbook.config import Settings
+
+    return Settings.load(env_settings(env), home=home)
+
+
+def folder_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every synced file of a run folder (heartbeats are rewritten while alive: left out
+    only when ``live``)."""
+    return {rel: hashlib.sha256(path.read_bytes()).hexdigest() for rel, path, _mode in iter_files(folder)}
+
+
+def remote(monkeypatch, server: ServerProcess, token: str, **extra: str) -> None:
+    monkeypatch.setenv("LABBOOK_HOST", server.url)
+    monkeypatch.setenv("LABBOOK_TOKEN", token)
+    for key, value in extra.items():
+        monkeypatch.setenv(key, value)
+
+
+def sync_cli(*args: str, home: Path, host: str, token: str, timeout: float = 120) -> dict:
+    """``labbook sync --json ...`` in a fresh process; its JSON summary."""
+    done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "sync", "--json", *args],
+                          env=python_env(home, LABBOOK_HOST=host, LABBOOK_TOKEN=token),
+                          capture_output=True, text=True, timeout=timeout)
+    assert done.returncode == 0, done.stderr + done.stdout
+    return json.loads(done.stdout)
+
+
+def test_a_run_logged_with_labbook_host_is_byte_identical_on_the_server(home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    try:
+        token = write_token(server_home, env)
+        remote(monkeypatch, server, token)
+        from labbook.tracking import Run
+
+        with Run(project=PROJECT, name="remote", **run_kwargs()) as run:
+            run.log_inputs(lr=0.1)
+            for step in range(1000):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+            run.log_image(np.zeros((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
+        local = run.path
+        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+        assert folder_hashes(local) == folder_hashes(served)
+        assert len(folder_hashes(local)) >= 5
+    finally:
+        server.stop()
+
+
+def test_a_server_stopped_10_s_mid_run_loses_nothing_and_a_second_sync_sends_no_bytes(
+        home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    port = server.port
+    remote(monkeypatch, server, token, LABBOOK_SYNC_TIMEOUT="20")
+    from labbook.tracking import Run
+
+    try:
+        with Run(project=PROJECT, name="outage", **run_kwargs()) as run:
+            for step in range(2000):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+            time.sleep(1.5)
+            server.stop()
+            stopped = time.monotonic()
+            while time.monotonic() - stopped < 10:  # logging goes on while the server is away
+                step += 1
+                run.log_metric("loss", 1 / (step + 1), step=step)
+                run.log_text("note", f"step {step}", step=step)
+                time.sleep(0.01)
+            server = ServerProcess(server_home, port=port, **env)
+            for _ in range(500):
+                step += 1
+                run.log_metric("loss", 1 / (step + 1), step=step)
+        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+        first = sync_cli(run.uuid, home=home, host=server.url, token=token)
+        assert folder_hashes(run.path) == folder_hashes(served)
+        assert len(labbook.get_run(run.uuid).metric("loss")) == step + 1
+        second = sync_cli(run.uuid, home=home, host=server.url, token=token)
+        assert second["runs"][0]["data_bytes"] == 0, second
+        assert second["runs"][0]["requests"] == 1  # one question: what do you hold?
+        assert first["runs"][0]["conflicts"] == []
+    finally:
+        server.stop()
+
+
+def kill_and_restart(server: ServerProcess, server_home: Path, env: dict) -> ServerProcess:
+    server.process.send_signal(signal.SIGKILL)
+    server.process.wait(timeout=20)
+    server.stop()
+    return ServerProcess(server_home, port=server.port, **env)
+
+
+def test_a_run_survives_two_server_sigkills_byte_identical_and_nothing_twice(home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    remote(monkeypatch, server, token, LABBOOK_SYNC_TIMEOUT="30", LABBOOK_SYNC_INTERVAL="0.2")
+    from labbook.tracking import Run
+
+    weights = tmp_path / "weights.bin"
+    weights.write_bytes(os.urandom(3 * 1024 * 1024))
+    killed = 0
+    try:
+        with Run(project=PROJECT, name="kills", **run_kwargs()) as run:
+            for step in range(200_000):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+                if step % 20_000 == 0:
+                    run.log_image(np.full((16, 16, 3), step % 255, dtype=np.uint8), name="sample", step=step,
+                                  dataformats="HWC")
+                if step in (60_000, 140_000):
+                    run.flush()
+                    time.sleep(0.5)  # some bytes in flight when it dies
+                    server = kill_and_restart(server, server_home, env)
+                    killed += 1
+                if step == 100_000:
+                    version = run.log_artifact(str(weights), name="weights", kind="model")
+        assert killed == 2
+        sync_cli(run.uuid, home=home, host=server.url, token=token)
+        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+        local, there = folder_hashes(run.path), folder_hashes(served)
+        assert local == there
+        # nothing twice: the server's series holds each step once
+        remote_run = _server_run(server_home, env, run.uuid)
+        steps = np.asarray(remote_run.metric("loss").steps)
+        assert len(steps) == 200_000 and len(np.unique(steps)) == 200_000
+        assert len(remote_run.events("image", "sample")) == 10
+        artifact = _server_artifact(server_home, env, version.uri)
+        assert artifact.uid == version.uid and artifact.hash == version.hash
+        assert hashlib.sha256(Path(artifact.local_path()).read_bytes()).hexdigest() == version.hash
+    finally:
+        server.stop()
+
+
+def _server_run(server_home: Path, env: dict, uuid: str):
+    from labbook.workspace import get_run
+
+    with _server_catalog(env):
+        return get_run(uuid, home=server_home)
+
+
+def _server_artifact(server_home: Path, env: dict, uri: str):
+    with _server_catalog(env):
+        return labbook.get_artifact(uri, home=server_home)
+
+
+class _server_catalog:
+    """LABBOOK_CATALOG_URL set to the server's catalog while reading its side."""
+
+    def __init__(self, env: dict) -> None:
+        self.env = env
+
+    def __enter__(self):
+        self.saved = os.environ.get("LABBOOK_CATALOG_URL")
+        if "LABBOOK_CATALOG_URL" in self.env:
+            os.environ["LABBOOK_CATALOG_URL"] = self.env["LABBOOK_CATALOG_URL"]
+
+    def __exit__(self, *exc):
+        if self.saved is None:
+            os.environ.pop("LABBOOK_CATALOG_URL", None)
+        else:
+            os.environ["LABBOOK_CATALOG_URL"] = self.saved
+
+
+def test_two_servers_on_one_postgresql_and_one_folder_take_writes_for_one_run(home, tmp_path, postgres_url):
+    store = tmp_path / "store"
+    env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_ARTIFACTS_ROOT": str(store)}
+    first = ServerProcess(tmp_path / "a" / ".labbook", **env)
+    second = ServerProcess(tmp_path / "b" / ".labbook", **env)
+    token = write_token(tmp_path / "a" / ".labbook", env)
+    from labbook.config import Settings
+    from labbook.sync.client import SyncClient
+    from labbook.sync.push import RunPusher
+    from labbook.sync.runs import artifact_finder
+    from labbook.tracking import Run
+
+    settings = Settings.load({})
+    stop = threading.Event()
+    failures: list[BaseException] = []
+    pushers: list[RunPusher] = []
+    try:
+        run = Run(project=PROJECT, name="two-servers", **run_kwargs())
+        pushers = [RunPusher(SyncClient(s.url, token), run.path, artifact_finder(settings)) for s in (first, second)]
+
+        def keep_pushing(pusher: RunPusher, every: float) -> None:
+            try:
+                while not stop.is_set():
+                    pusher.push(deadline=time.monotonic() + 30)
+                    time.sleep(every)
+            except BaseException as error:  # noqa: BLE001 - reported by the test
+                failures.append(error)
+
+        threads = [threading.Thread(target=keep_pushing, args=(p, e)) for p, e in zip(pushers, (0.1, 0.17))]
+        for thread in threads:
+            thread.start()
+        for step in range(30_000):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+            if step % 3000 == 0:
+                run.log_text("note", f"at {step}", step=step)
+                run.flush()
+                time.sleep(0.1)
+        run.log_artifact(str(_file(tmp_path / "data.csv", b"x,y\n1,2\n")), name="data", kind="dataset")
+        run.end()
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert failures == []
+        for index, pusher in enumerate(pushers * 2):  # a last pass through each, twice: the second sends nothing
+            result = pusher.push(deadline=time.monotonic() + 30)
+            if index >= 2:
+                assert result.data_bytes == 0 and result.conflicts == []
+        assert folder_hashes(run.path) == folder_hashes(store / PROJECT / run.uuid)
+        answers = []
+        for server in (first, second, first):
+            with server.client(token) as api:
+                detail = api.get(f"/runs/{run.uuid}").json()
+                series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 10_000}).json()
+                artifacts = api.get("/artifacts", params={"project": PROJECT}).json()
+                answers.append((detail["status"], detail["metrics"]["loss"]["count"], series["total"],
+                                sum(series["count"]), sorted(a["uri"] for a in artifacts["artifacts"])))
+        assert answers[0] == answers[1] == answers[2]
+        assert answers[0][:4] == ("succeeded", 30_000, 30_000, 30_000)
+        assert len(answers[0][4]) == 1
+    finally:
+        stop.set()
+        for pusher in pushers:
+            pusher.client.close()
+        first.stop()
+        second.stop()
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _project_view(made: dict, home: Path) -> dict:
+    """Everything a reader sees of the demo-like project, through the Python read API."""
+    view = {"runs": {}}
+    for uuid in made["runs"] + [made["model_run"]]:
+        run = labbook.get_run(uuid, home=home)
+        metrics = {}
+        for name in run.metric_names():
+            series = run.metric(name)
+            metrics[name] = (list(series.steps), [float(v) for v in series.values], list(series.timestamps))
+        events = {}
+        for kind in run.event_kinds():
+            if kind == "metric":
+                continue
+            for name in run.event_names(kind):
+                listed = run.events(kind, name)
+                events[(kind, name)] = [(e.step, str(e.timestamp), json.dumps(e.value, sort_keys=True, default=str))
+                                        for e in listed]
+        assets = {rel: hashlib.sha256(path.read_bytes()).hexdigest()
+                  for rel, path, _ in iter_files(run.path) if rel.startswith(("assets/", "outputs/"))}
+        view["runs"][uuid] = {"name": run.name, "status": run.status, "tags": sorted(run.tags),
+                              "inputs": run.inputs, "outputs": run.outputs, "metrics": metrics,
+                              "events": events, "assets": assets}
+    keep = ("uid", "key", "kind", "number", "hash", "size", "labels", "meta", "producer", "tags", "uri")
+    view["artifacts"] = sorted(
+        json.dumps({k: getattr(v, k, None) for k in keep}, sort_keys=True, default=str)
+         for v in labbook.list_artifacts(PROJECT, home=home))
+    graph = labbook.get_lineage(made["model_uri"], direction="both", depth=5, home=home)
+    view["lineage"] = (sorted((e.source, e.target, e.relation) for e in graph.edges),
+                       sorted((n.id, n.type, n.label) for n in graph.nodes.values()))
+    return view
+
+
+def test_the_demo_project_logged_remotely_reads_back_equal_on_the_server(home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    remote(monkeypatch, server, token)
+    work = tmp_path / "work"
+    try:
+        made = make_project(home, work)
+        local = _project_view(made, home)
+        monkeypatch.delenv("LABBOOK_HOST")
+        with _server_catalog(env):
+            there = _project_view(made, server_home)
+        assert there["runs"] == local["runs"]
+        assert there["artifacts"] == local["artifacts"] and len(local["artifacts"]) == 3
+        assert there["lineage"] == local["lineage"] and local["lineage"][0]
+        with server.client(token) as api:  # and through the REST API
+            for uuid in made["runs"]:
+                detail = api.get(f"/runs/{uuid}").json()
+                assert detail["inputs"] == local["runs"][uuid]["inputs"]
+                assert sorted(detail["tags"]) == local["runs"][uuid]["tags"]
+                series = api.get(f"/runs/{uuid}/metrics/series", params={"name": "loss"}).json()
+                assert series["raw"] and series["y"] == local["runs"][uuid]["metrics"]["loss"][1]
+            lineage = api.get("/lineage", params={"uri": made["model_uri"], "direction": "both", "depth": 5}).json()
+            assert sorted((e["source"], e["target"], e["relation"]) for e in lineage["edges"]) == local["lineage"][0]
+    finally:
+        server.stop()
+
+
+def test_an_offline_run_is_pushed_later_and_pulled_back_byte_identical(home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    remote(monkeypatch, server, token)
+    from labbook.tracking import Run
+
+    try:
+        with Run(project=PROJECT, name="offline", is_offline=True, **run_kwargs()) as run:
+            run.log_metrics(step=1, loss=0.5, acc=0.1)
+            run.log_text("note", "written offline", step=1)
+            run.log_image(np.ones((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
+        with server.client(token) as api:
+            assert api.get(f"/sync/runs/{run.uuid}").status_code == 404  # nothing was sent
+        monkeypatch.setenv("LABBOOK_OFFLINE", "1")
+        with Run(project=PROJECT, name="offline-env", **run_kwargs()) as env_run:
+            env_run.log_metric("loss", 1.0)
+        with server.client(token) as api:
+            assert api.get(f"/sync/runs/{env_run.uuid}").status_code == 404
+        monkeypatch.delenv("LABBOOK_OFFLINE")
+
+        run.push_offline_run()
+        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+        assert folder_hashes(run.path) == folder_hashes(served)
+
+        elsewhere = tmp_path / "elsewhere" / ".labbook"
+        monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+        labbook.tracking.pull_remote_run  # the module-level function exists too
+        from labbook.config import Settings
+        from labbook.sync.runs import pull_run
+
+        pulled = pull_run(run.uuid, Settings.load({}))
+        assert pulled == elsewhere / "artifacts" / PROJECT / run.uuid
+        assert folder_hashes(pulled) == folder_hashes(run.path)
+        assert labbook.get_run(run.uuid).metric("loss").values.tolist() == [0.5]  # indexed in that home
+    finally:
+        server.stop()
+
+
+def test_a_gap_or_changed_bytes_is_a_409_conflict_and_a_resend_is_a_no_op(home, tmp_path, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    uuid = "0" * 31 + "1"
+    run_json = json.dumps({"format": "labbook.run", "uuid": uuid, "project": PROJECT, "status": "running",
+                           "created_at": "2026-11-30T12:00:00+00:00"})
+    path = "events/text/note/0-1-abcdef.jsonl"
+    try:
+        with server.client(token) as api:
+            bad = api.put(f"/sync/runs/{uuid}", json={"project": PROJECT, "run_json": "{}"})
+            assert bad.status_code == 422 and "run_json" in bad.json()["error"]["message"]
+            created = api.put(f"/sync/runs/{uuid}", json={"project": PROJECT, "run_json": run_json})
+            again = api.put(f"/sync/runs/{uuid}", json={"project": PROJECT, "run_json": run_json})
+            assert (created.status_code, again.status_code) == (201, 200)
+            def append(offset, data):
+                return api.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": offset}, content=data)
+
+            assert append(0, b"hello ").json()["committed"] == 6
+            assert append(0, b"hello world\n").json()["committed"] == 12  # overlap compared, rest appended
+            assert append(6, b"world\n").json()["committed"] == 12  # a resend: nothing written
+            gap = append(20, b"late")
+            changed = append(0, b"HELLO")
+            for answer in (gap, changed):
+                assert answer.status_code == 409
+                assert answer.json()["error"]["code"] == "conflict" and path in answer.json()["error"]["message"]
+            held = api.get(f"/sync/runs/{uuid}").json()["files"]
+            assert held[path] == {"mode": "append", "size": 12, "sha256": None}
+            escape = api.post(f"/sync/runs/{uuid}/append", params={"path": "../x.jsonl", "offset": 0}, content=b"x")
+            assert escape.status_code == 403 and escape.json()["error"]["code"] == "forbidden_path"
+            wrong = api.put(f"/sync/blobs/{'a' * 64}", params={"offset": 0, "size": 3}, content=b"abc")
+            assert wrong.status_code == 409  # bytes that do not hash to the blob's name are refused
+            digest = hashlib.sha256(b"abc").hexdigest()
+            part = api.put(f"/sync/blobs/{digest}", params={"offset": 0, "size": 3}, content=b"ab").json()
+            assert part == {"committed": 2, "complete": False}
+            assert api.get(f"/sync/blobs/{digest}/upload").json() == {"committed": 2, "complete": False}
+            assert api.put(f"/sync/blobs/{digest}", params={"offset": 2, "size": 3}, content=b"c").json()["complete"]
+            assert api.post("/sync/blobs/missing", json={"hashes": [digest, "b" * 64]}).json() == {"hashes": ["b" * 64]}
+            read_only = write_token(server_home, env, "read")
+        with server.client(read_only) as api:
+            assert api.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": 12}, content=b"x").status_code == 403
+    finally:
+        server.stop()
+
+
+def test_the_read_api_and_cli_read_a_server_with_labbook_host_set(home, tmp_path, monkeypatch, server_env):
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    remote(monkeypatch, server, token)
+    try:
+        made = make_project(home, tmp_path / "work")
+        monkeypatch.setenv("LABBOOK_OFFLINE", "1")  # this home's own copies, read locally
+        expected = {u: labbook.get_run(u) for u in made["runs"]}
+        local_rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
+        assert all(type(r) is labbook.runs.RunRow for r in local_rows)
+        monkeypatch.delenv("LABBOOK_OFFLINE")
+        elsewhere = tmp_path / "elsewhere" / ".labbook"  # a machine that logged none of them
+        monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+        rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
+        assert [r.uuid for r in rows] == [r.uuid for r in local_rows] and len(rows) == 2
+        assert [r.inputs for r in rows] == [r.inputs for r in local_rows]
+        assert [r.summaries["loss"]["min"] for r in rows] == [r.summaries["loss"]["min"] for r in local_rows]
+        assert type(rows[0]) is labbook.runs.RemoteRunRow and isinstance(rows[0], labbook.runs.RunRow)
+        assert rows[0].status == "succeeded"
+        for uuid, mine in expected.items():
+            theirs = labbook.get_run(uuid)
+            assert type(theirs) is type(mine)
+            assert theirs.inputs == mine.inputs and theirs.tags == mine.tags and theirs.outputs == mine.outputs
+            assert theirs.metric("loss").values.tolist() == mine.metric("loss").values.tolist()
+            assert [e.value for e in theirs.events("text", "note")] == [e.value for e in mine.events("text", "note")]
+            assert folder_hashes(theirs.path) == folder_hashes(mine.path)
+        assert rows[0].metric("loss").values.tolist() == expected[rows[0].uuid].metric("loss").values.tolist()
+        shown = subprocess.run([PYTHON, "-m", "labbook.cli.main", "runs", "ls", "-p", PROJECT, "--json"],
+                               env=python_env(elsewhere, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                               capture_output=True, text=True, timeout=60)
+        assert shown.returncode == 0, shown.stderr
+        assert {r["uuid"] for r in json.loads(shown.stdout)} == set(made["runs"]) | {made["model_run"]}
+    finally:
+        server.stop()
+
+
+def test_the_curl_guide_of_the_docs_runs_as_written(home, tmp_path):
+    """docs/server.md's 'Tracking a run with curl' block, run by bash with curl, unchanged but
+    for the server's port."""
+    import re
+    import shutil
+    import sys
+
+    from tests.conftest import require
+
+    require(shutil.which("curl") is not None, "curl is not installed")
+    text = (Path(__file__).resolve().parents[1] / "docs" / "server.md").read_text()
+    block = re.search(r"### Tracking a run with curl\n\n```bash\n(.*?)```", text, re.S).group(1)
+    server = ServerProcess(home)
+    try:
+        (tmp_path / "work" / "weights.bin").write_bytes(b"\x00\x01" * 100)
+        script = block.replace("http://127.0.0.1:8000", server.url)
+        env = python_env(home)
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]  # the labbook command
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=tmp_path / "work", env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr + done.stdout
+        runs = labbook.search_runs("demo", home=home)
+        assert [r.name for r in runs] == ["from-curl"] and runs[0].status == "succeeded"
+        assert runs[0].inputs == {"lr": 0.01} and runs[0].outputs == {"accuracy": 0.7}
+        assert runs[0].metric("loss").values.tolist() == [0.9, 0.5]
+        assert labbook.get_artifact("store://artifacts/demo/weights", home=home).read_bytes() == b"\x00\x01" * 100
+        assert '"name":"loss"' in done.stdout.replace(" ", "")  # the series read back at the end
+    finally:
+        server.stop()
+
+
+from tests.test_artifacts_s3 import s3_server  # noqa: E402,F401 - a fixture: moto on loopback
+from tests.test_store_chunks import s3_bucket  # noqa: E402,F401 - a fixture: a fresh bucket on moto
+
+
+def test_a_server_on_s3_and_postgresql_holds_synced_series_as_chunks(home, tmp_path, monkeypatch, s3_bucket,
+                                                                     postgres_url):
+    server_home = tmp_path / "server" / ".labbook"
+    env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_STORE": s3_bucket}
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, env)
+    remote(monkeypatch, server, token, LABBOOK_SYNC_INTERVAL="0.2")
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.chunks import ChunkedFiles
+    from labbook.tracking import Run
+
+    try:
+        with Run(project=PROJECT, name="on-s3", **run_kwargs()) as run:
+            for step in range(50_000):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+                if step == 20_000:
+                    run.flush()
+                    time.sleep(0.5)
+                    server = kill_and_restart(server, server_home, env)
+            run.log_text("note", "done", step=step)
+        sync_cli(run.uuid, home=home, host=server.url, token=token)
+        catalog = Catalog(postgres_url)
+        store = ChunkedFiles(s3_bucket, catalog)
+        held = store.files(run.uuid)
+        series_files = {rel: path for rel, path, _ in iter_files(run.path) if rel.startswith("events/metric/")}
+        assert set(held) == set(series_files) and held
+        for rel, path in series_files.items():
+            assert store.read(run.uuid, rel) == path.read_bytes()  # byte for byte, nothing twice
+        catalog.close()
+        folder = server_home / "artifacts" / PROJECT / run.uuid
+        assert not list(folder.glob("events/metric/**/*.lbm"))  # not in the server's folder
+        rest = {rel: h for rel, h in folder_hashes(run.path).items() if not rel.startswith("events/metric/")}
+        assert folder_hashes(folder) == rest
+        with server.client(token) as api:
+            series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 100}).json()
+            assert series["total"] == 50_000 and series["source"] in ("chunks", "compacted")
+            done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "server", "--role", "worker", "--once"],
+                                  env=python_env(server_home, **env), capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            again = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 100}).json()
+            assert again["source"] == "compacted", (done.stdout, done.stderr)
+            assert again["max"] == series["max"] and again["count"] == series["count"]
+        elsewhere = tmp_path / "elsewhere"
+        from labbook.config import Settings
+        from labbook.sync.runs import pull_run
+
+        pulled = pull_run(run.uuid, Settings.load({}), dest=elsewhere)
+        assert folder_hashes(pulled) == folder_hashes(run.path)
+    finally:
+        server.stop()
+
+
+def test_labbook_sync_follow_ships_an_offline_run_while_it_runs_and_stops_when_it_ends(home, tmp_path, monkeypatch):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {})
+    from labbook.tracking import Run
+
+    try:
+        run = Run(project=PROJECT, name="followed", is_offline=True, **run_kwargs())
+        run.log_metric("loss", 1.0, step=0)
+        run.flush()
+        follower = subprocess.Popen([PYTHON, "-m", "labbook.cli.main", "sync", run.uuid, "--follow", "--json"],
+                                    env=python_env(home, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        served = server_home / "artifacts" / PROJECT / run.uuid
+        seen_live = False
+        for step in range(1, 400):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+            time.sleep(0.01)
+            if not seen_live and (served / "run.json").is_file():
+                seen_live = json.loads((served / "run.json").read_text())["status"] == "running"
+        assert follower.poll() is None  # still following: the run runs
+        run.end()
+        out, err = follower.communicate(timeout=60)
+        assert follower.returncode == 0, err
+        assert seen_live
+        assert json.loads(out)["runs"][0]["data_bytes"] > 0
+        assert folder_hashes(run.path) == folder_hashes(served)
+    finally:
+        server.stop()
+
+
+def test_get_artifact_reads_a_version_from_the_server_with_labbook_host_set(home, tmp_path, monkeypatch):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {})
+    remote(monkeypatch, server, token)
+    try:
+        made = make_project(home, tmp_path / "work")
+        mine = labbook.get_artifact(made["model_uri"])
+        monkeypatch.setenv("LABBOOK_HOME", str(tmp_path / "elsewhere" / ".labbook"))
+        theirs = labbook.get_artifact(made["model_uri"])
+        assert type(theirs) is type(mine)
+        assert (theirs.uid, theirs.key, theirs.kind, theirs.hash, theirs.meta) == (mine.uid, mine.key, mine.kind,
+                                                                                mine.hash, mine.meta)
+        assert Path(theirs.local_path()).read_bytes() == Path(mine.local_path()).read_bytes() == b"weights" * 10
+        latest = labbook.get_artifact(f"store://datasets/{PROJECT}/train-data")
+        assert latest.uid == labbook.get_artifact(made["data_uri"], home=home).uid
+    finally:
+        server.stop()
