@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
 from labbook.store.files import file_lock
 
-HEAD_REVISION = "0003"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
+HEAD_REVISION = "0004"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
 _PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py uses it too)
 # SQLite result codes (sqlite3 names them from Python 3.11 only)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
@@ -71,6 +71,12 @@ SCHEMA = (
     'CREATE INDEX ix_lineage_path ON lineage (path)',
     'CREATE TABLE api_tokens (\n\tid VARCHAR(16) NOT NULL, \n\tname VARCHAR(255) NOT NULL, \n\tscope VARCHAR(16) NOT NULL, \n\tproject VARCHAR(255), \n\tsalt VARCHAR(64) NOT NULL, \n\thash VARCHAR(64) NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\texpires_at DATETIME, \n\trevoked_at DATETIME, \n\tlast_used_at DATETIME, \n\tPRIMARY KEY (id)\n)',
     'CREATE INDEX ix_api_tokens_name ON api_tokens (name)',
+    'CREATE TABLE stream_files (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tpath VARCHAR(1024) NOT NULL, \n\tcommitted BIGINT NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\tPRIMARY KEY (run_uuid, path)\n)',
+    'CREATE TABLE file_chunks (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tpath VARCHAR(1024) NOT NULL, \n\t"offset" BIGINT NOT NULL, \n\tlength BIGINT NOT NULL, \n\tobject VARCHAR(1200) NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tPRIMARY KEY (run_uuid, path, "offset")\n)',
+    'CREATE TABLE series_compactions (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tkind VARCHAR(32) NOT NULL, \n\tname VARCHAR(1024) NOT NULL, \n\tpoints_object VARCHAR(1200) NOT NULL, \n\ttiles_object VARCHAR(1200) NOT NULL, \n\tpoints BIGINT NOT NULL, \n\tcovers JSON NOT NULL, \n\tcreated_at DATETIME NOT NULL, \n\tPRIMARY KEY (run_uuid, kind, name)\n)',
+    'CREATE TABLE jobs (\n\tid INTEGER NOT NULL, \n\tkind VARCHAR(32) NOT NULL, \n\trun_uuid VARCHAR(64) NOT NULL, \n\ttarget VARCHAR(1100) NOT NULL, \n\tstate VARCHAR(16) NOT NULL, \n\tattempts INTEGER NOT NULL, \n\tclaimed_by VARCHAR(128), \n\tclaimed_at DATETIME, \n\tfinished_at DATETIME, \n\terror TEXT, \n\tcreated_at DATETIME NOT NULL, \n\tPRIMARY KEY (id)\n)',
+    'CREATE INDEX ix_jobs_state_id ON jobs (state, id)',
+    'CREATE INDEX ix_jobs_target ON jobs (run_uuid, target, state)',
 )
 
 
