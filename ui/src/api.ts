@@ -141,6 +141,17 @@ export function setToken(token: string | null): void {
   else localStorage.removeItem(TOKEN_KEY);
 }
 
+/** The Authorization header of the stored token, or nothing (a local `labbook ui`, a public server). */
+export function authHeaders(): Record<string, string> {
+  const token = typeof localStorage === "undefined" ? null : localStorage.getItem(TOKEN_KEY);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** Whether requests carry a token: then nothing may be loaded by a plain URL (it would go without one). */
+export function tokenInUse(): boolean {
+  return "Authorization" in authHeaders();
+}
+
 type Query = Record<string, string | number | boolean | null | undefined | (string | number)[]>;
 
 export function queryString(params: Query): string {
@@ -155,9 +166,7 @@ export function queryString(params: Query): string {
 }
 
 async function request<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  const token = typeof localStorage === "undefined" ? null : localStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   if (init.body) headers["Content-Type"] = "application/json";
   const response = await fetch(`${apiBase()}${path}`, { ...init, headers, signal });
   const text = await response.text();
@@ -321,9 +330,7 @@ export function setTags(uuid: string, tags: string[], signal?: AbortSignal): Pro
 
 /** A text file of a run folder (the captured diff, a log), as text. */
 export async function runFileText(uuid: string, path: string, signal?: AbortSignal): Promise<string> {
-  const headers: Record<string, string> = {};
-  const token = typeof localStorage === "undefined" ? null : localStorage.getItem(TOKEN_KEY);
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers = authHeaders();
   const url = `${apiBase()}/runs/${encodeURIComponent(uuid)}/files/${path.split("/").map(encodeURIComponent).join("/")}`;
   const response = await fetch(url, { headers, signal });
   if (!response.ok) throw new ApiError(response.status, "http_error", `${response.status} reading ${path}`);

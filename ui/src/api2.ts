@@ -2,7 +2,7 @@
  * The REST API of media events, artifacts and lineage (the paths and shapes these pages use).
  * Requests go through api.ts's one request function, so errors and tokens work the same.
  */
-import { apiRequest, apiUrl, queryString, type Json, type JsonDict } from "./api";
+import { apiRequest, apiUrl, authHeaders, queryString, type Json, type JsonDict } from "./api";
 
 export interface MediaEvent {
   step: number | null;
@@ -35,6 +35,12 @@ export function runFileUrl(uuid: string, path: string, download = false): string
   return apiUrl(`/runs/${encodeURIComponent(uuid)}/files/${encoded}${download ? "?download=true" : ""}`);
 }
 
+/** The empty sandboxed page a token-holding dashboard writes a fetched HTML or chart page into. */
+export function shellUrl(kind: "html" | "chart"): string {
+  // served beside the API (outside it: the page holds no data), where the render routes are
+  return new URL(`/shell/${kind}`, new URL(apiUrl("/"), location.href)).href;
+}
+
 /** The sandboxed page of a logged HTML event or chart at a step (nearest prior). */
 export function renderUrl(uuid: string, kind: "html" | "chart", name: string, step: number | null): string {
   return apiUrl(`/runs/${encodeURIComponent(uuid)}/render/${kind}${queryString({ name, step })}`);
@@ -52,10 +58,6 @@ export async function runFileBytes(uuid: string, path: string, signal?: AbortSig
   return response.arrayBuffer();
 }
 
-function authHeaders(): Record<string, string> {
-  const token = typeof localStorage === "undefined" ? null : localStorage.getItem("labbook.token");
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}
 
 export interface TablePage {
   columns: { name: string; type: string }[];

@@ -86,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (routes_names, routes_runs, routes_artifacts, routes_media, routes_write, routes_sync):
         app.include_router(module.router, prefix=API)
 
+    # The empty page a token-holding dashboard writes fetched HTML and charts into (no data, no token).
+    app.router.routes.append(Route("/shell/{kind}", routes_media.shell_page, methods=["GET"], include_in_schema=False))
+
     from labbook.dashboard import static_dir
 
     dashboard = static_dir()

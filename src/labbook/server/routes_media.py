@@ -7,6 +7,8 @@ so even opened directly it lives in an opaque origin: no cookies, no local stora
 - ``/runs/{uuid}/render/html``: the HTML event at a step, scripts off (``sandbox`` alone).
 - ``/runs/{uuid}/table``: one page of rows of a logged CSV or Parquet table, as JSON.
 - ``/artifacts/render``: an HTML artifact version as a page, scripts off (like logged HTML).
+- ``/shell/{kind}`` (outside the API): an empty page holding no data, into which a dashboard that
+  needs a token writes the page it fetched with its header (the same policy, the same opaque origin).
 - ``/artifacts/stats``: per-column statistics and histograms of a dataset version (CSV/Parquet).
 - ``/runs/{uuid}/render/chart``: a plotly, vega/altair or bokeh chart drawn by its own library,
   which the dashboard's build copies into ``vendor/`` (never fetched from the internet). Scripts
@@ -15,6 +17,8 @@ so even opened directly it lives in an opaque origin: no cookies, no local stora
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import json
 import math
@@ -24,6 +28,8 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
+from starlette.requests import Request
+from starlette.responses import Response
 
 from labbook.errors import NotFoundError
 from labbook.server.auth import scope
@@ -42,6 +48,19 @@ LIBRARIES = {
     "vega": ["vega.min.js", "vega-lite.min.js", "vega-embed.min.js"],
     "bokeh": ["bokeh.min.js"],
 }
+# A team server's dashboard cannot load a frame by URL (no Authorization header goes with it, and a
+# token never goes in a URL): it fetches the page with its header and hands the text to this shell,
+# which holds no data (no token needed) and writes the page into itself. The shell keeps the
+# page's policy: its one inline script runs (allowed by hash), nothing the page brings does
+# (HTML), or only this server's vendor files do (charts); the frame stays an opaque origin.
+SHELL_SCRIPT = ("addEventListener('message',function f(e){if(e.source!==parent||e.origin!==location.origin"
+                "||typeof e.data!=='string')return;removeEventListener('message',f);"
+                "document.open();document.write(e.data);document.close()});parent.postMessage('labbook-shell','*')")
+SHELL_HASH = "'sha256-" + base64.b64encode(hashlib.sha256(SHELL_SCRIPT.encode()).digest()).decode() + "'"
+SHELL_CSP = {
+    "html": HTML_CSP.replace("sandbox;", "sandbox allow-scripts;") + f"; script-src {SHELL_HASH}",
+    "chart": CHART_CSP.replace("script-src 'self'", f"script-src 'self' {SHELL_HASH}"),
+}
 PAGE_STYLE = "html,body{margin:0;font:13px system-ui,sans-serif;background:#fff}#chart{width:100%;height:100vh}"
 
 
@@ -58,6 +77,16 @@ def _event_at(data: Any, who: Any, uuid: str, kind: str, name: str, step: int | 
 def _page(body: str, csp: str) -> HTMLResponse:
     return HTMLResponse(body, headers={"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
                                        "Cache-Control": "private, max-age=0"})
+
+
+def shell_page(request: Request) -> Response:
+    """``/shell/{kind}``: an empty sandboxed page that shows the HTML or chart page its dashboard
+    posts to it. Outside the API, like the dashboard's own files: it holds no data."""
+    kind = request.path_params["kind"]
+    if kind not in SHELL_CSP:
+        return Response(f"No shell {kind!r}; there are {', '.join(SHELL_CSP)}.", status_code=404,
+                        media_type="text/plain")
+    return _page(f"<!doctype html><meta charset=utf-8><script>{SHELL_SCRIPT}</script>", SHELL_CSP[kind])
 
 
 @router.get("/runs/{uuid}/render/html", response_class=HTMLResponse, openapi_extra=scope("read"))

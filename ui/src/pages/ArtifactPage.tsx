@@ -7,8 +7,9 @@
 import { useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { ApiError, type Json, type JsonDict } from "../api";
+import { ApiError, authHeaders, type Json, type JsonDict } from "../api";
 import { artifactDownloadUrl, artifactRenderUrl, artifactStats, artifactVersions, getArtifact, tagArtifact, untagArtifact, type Artifact } from "../api2";
+import { ApiImg, DownloadLink, SandboxFrame } from "../components/Authed";
 import { ErrorBox, Loading } from "../components/Layout";
 import { PagedTable } from "../components/panels/DataPanels";
 import { formatTime } from "../format";
@@ -71,7 +72,7 @@ function Preview({ artifact }: { artifact: Artifact }) {
   const text = useQuery({
     queryKey: ["artifact-text", artifact.uri],
     enabled: artifact.stored_in_server && TEXT.has(format) && artifact.size <= PREVIEW_BYTES,
-    queryFn: async ({ signal }) => (await fetch(artifactDownloadUrl(artifact.uri), { signal })).text(),
+    queryFn: async ({ signal }) => (await fetch(artifactDownloadUrl(artifact.uri), { signal, headers: authHeaders() })).text(),
     staleTime: Infinity,
   });
   const blocks: React.ReactNode[] = [];
@@ -99,10 +100,10 @@ function Preview({ artifact }: { artifact: Artifact }) {
     );
   }
   if (artifact.stored_in_server && (IMAGE.has(format) || artifact.kind === "plot" && IMAGE.has(format))) {
-    blocks.push(<img key="img" className="artifact-image" src={artifactDownloadUrl(artifact.uri)} alt={artifact.key} />);
+    blocks.push(<ApiImg key="img" className="artifact-image" src={artifactDownloadUrl(artifact.uri)} alt={artifact.key} />);
   }
   if (artifact.stored_in_server && (format === "html" || format === "htm") && artifact.size <= 10 * PREVIEW_BYTES) {
-    blocks.push(<iframe key="html" className="html-frame artifact-html" sandbox="" title={`${artifact.key} preview`} src={artifactRenderUrl(artifact.uri)} />);
+    blocks.push(<SandboxFrame key="html" kind="html" className="html-frame artifact-html" title={`${artifact.key} preview`} src={artifactRenderUrl(artifact.uri)} />);
   }
   if (text.data !== undefined) blocks.push(<pre key="text" className="text-cell artifact-text">{text.data}</pre>);
   const files = Array.isArray(meta.files) ? meta.files.map(obj) : [];
@@ -197,7 +198,7 @@ export default function ArtifactPage() {
         </tbody></table>
         <div>
           <div className="actions">
-            {a.stored_in_server && !a.is_dir ? <a className="button" href={artifactDownloadUrl(pinned)} download>Download</a> : <span className="hint">Bytes kept outside this server: use the location.</span>}{" "}
+            {a.stored_in_server && !a.is_dir ? <DownloadLink className="button" href={artifactDownloadUrl(pinned)}>Download</DownloadLink> : <span className="hint">Bytes kept outside this server: use the location.</span>}{" "}
             <a className="button" download={`${a.key}-v${a.version}.yaml`} href={`data:application/yaml;charset=utf-8,${encodeURIComponent(yamlText)}`}>Download YAML</a>{" "}
             <button onClick={() => setYaml(!yaml)}>{yaml ? "Hide" : "View"} YAML</button>{" "}
             <Link to={`/lineage?uri=${encodeURIComponent(pinned)}`}>Full lineage</Link>

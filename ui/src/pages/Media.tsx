@@ -9,9 +9,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQueries, useQuery } from "@tanstack/react-query";
-import { getRun, metricSeries, type RunDetail } from "../api";
+import { getRun, metricSeries, tokenInUse, type RunDetail } from "../api";
 import { runEvents, runFileUrl, type MediaEvent } from "../api2";
 import { runColor } from "../colors";
+import { blobUrl } from "../components/Authed";
 import { ErrorBox, Loading } from "../components/Layout";
 import { nearestPrior, neighbours, stepBy, unionSteps } from "../stepcursor";
 import {
@@ -43,6 +44,10 @@ const prefetched = new Set<string>();
 function prefetch(url: string) {
   if (prefetched.has(url) || typeof Image === "undefined") return;
   prefetched.add(url);
+  if (tokenInUse()) { // fetched with the header into the cache the panels read from
+    blobUrl(url).catch(() => prefetched.delete(url));
+    return;
+  }
   const img = new Image();
   img.src = url;
   img.decode().catch(() => prefetched.delete(url)); // decoded ahead too; a failed load may be retried

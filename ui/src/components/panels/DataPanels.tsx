@@ -7,6 +7,7 @@ import { useMemo, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import type { Json, JsonDict } from "../../api";
 import { runFileText, runFileUrl, runTable, type MediaEvent } from "../../api2";
+import { DownloadLink } from "../Authed";
 import { ErrorBox } from "../Layout";
 import type { CellProps } from "./MediaPanels";
 
@@ -221,7 +222,7 @@ export function DataFrameCell({ run, event }: CellProps) {
   if (!event.file) return <p className="empty">No file.</p>;
   if (value.content_type === "parquet") return <ServerTable run={run} path={event.file} />;
   if (!csv) {
-    return <p>{String(value.content_type ?? "file")} · {String(value.rows ?? "?")} rows × {String(value.columns ?? "?")} columns · <a href={runFileUrl(run, event.file, true)} download>download</a></p>;
+    return <p>{String(value.content_type ?? "file")} · {String(value.rows ?? "?")} rows × {String(value.columns ?? "?")} columns · <DownloadLink href={runFileUrl(run, event.file, true)}>download</DownloadLink></p>;
   }
   if (!table) return <div className="loading">Loading table…</div>;
   return <PagedTable header={table[0] ?? []} rows={table.slice(1).filter((r) => r.length > 1 || r[0] !== "")} />;
@@ -241,7 +242,7 @@ function ServerTable({ run, path, pageSize = 20 }: { run: string; path: string; 
     <div className="paged-table">
       <Rows header={rows.data.columns.map((c) => c.name)} rows={rows.data.rows} />
       <Pager page={page} pages={pages} total={rows.data.total} onPage={setPage}>
-        <a href={runFileUrl(run, path, true)} download>download</a>
+        <DownloadLink href={runFileUrl(run, path, true)}>download</DownloadLink>
       </Pager>
     </div>
   );

@@ -5,6 +5,7 @@
 import { useEffect, useRef, useState } from "react";
 import { useQuery } from "@tanstack/react-query";
 import type { Json, JsonDict } from "../../api";
+import { ApiAudio, ApiImg, ApiVideo, DownloadLink, SandboxFrame, useLoadableUrl } from "../Authed";
 import { renderUrl, runFileBytes, runFileUrl, type MediaEvent } from "../../api2";
 
 export interface CellProps {
@@ -82,7 +83,7 @@ export function ImageCell({ run, event, view = NO_ZOOM, onView }: CellProps) {
           // the box of the picture itself, so stored boxes drawn over it line up at any size
           aspectRatio: `${width} / ${height}`, width: `min(100%, ${(IMAGE_HEIGHT * width) / height}px)`,
         }}>
-          <img src={runFileUrl(run, path)} alt={`step ${event.step}`} draggable={false} data-step={event.step ?? ""} />
+          <ApiImg src={runFileUrl(run, path)} alt={`step ${event.step}`} draggable={false} data-step={event.step ?? ""} />
           {showBoxes && boxes.length ? (
             <svg className="boxes" viewBox={`0 0 ${width} ${height}`} preserveAspectRatio="none" aria-label="Boxes">
               {boxes.map((b, i) => (
@@ -109,8 +110,8 @@ export function ImageCell({ run, event, view = NO_ZOOM, onView }: CellProps) {
 export function ImageCompare({ left, right, mode }: { left: { run: string; event: MediaEvent }; right: { run: string; event: MediaEvent }; mode: "swipe" | "difference" }) {
   const [at, setAt] = useState(50);
   const canvas = useRef<HTMLCanvasElement>(null);
-  const a = left.event.file ? runFileUrl(left.run, left.event.file) : null;
-  const b = right.event.file ? runFileUrl(right.run, right.event.file) : null;
+  const a = useLoadableUrl(left.event.file ? runFileUrl(left.run, left.event.file) : null);
+  const b = useLoadableUrl(right.event.file ? runFileUrl(right.run, right.event.file) : null);
   const [diff, setDiff] = useState<number | null>(null);
   useEffect(() => {
     if (mode !== "difference" || !a || !b || !canvas.current) return;
@@ -221,7 +222,7 @@ export function AudioCell({ run, event }: CellProps) {
           {peaks.data.map(([lo, hi], i) => <line key={i} x1={i + 0.5} x2={i + 0.5} y1={50 - hi * 48} y2={50 - lo * 48 + 0.5} />)}
         </svg>
       ) : null}
-      <audio controls preload="metadata" src={runFileUrl(run, file)} />
+      <ApiAudio controls preload="metadata" src={runFileUrl(run, file)} />
       <div className="hint">{value.sample_rate ? `${value.sample_rate} Hz` : ""} {value.length_frames && value.sample_rate ? `· ${(Number(value.length_frames) / Number(value.sample_rate)).toFixed(2)} s` : ""}</div>
     </div>
   );
@@ -233,8 +234,8 @@ export function VideoCell({ run, event }: CellProps) {
   const url = runFileUrl(run, event.file);
   // GIFs play as images; other containers in the video element.
   return value.content_type === "gif" || event.file.endsWith(".gif")
-    ? <img className="video-gif" src={url} alt={`video at step ${event.step}`} />
-    : <video className="video" controls preload="metadata" src={url} />;
+    ? <ApiImg className="video-gif" src={url} alt={`video at step ${event.step}`} />
+    : <ApiVideo className="video" controls preload="metadata" src={url} />;
 }
 
 export function TextCell({ event }: CellProps) {
@@ -243,7 +244,7 @@ export function TextCell({ event }: CellProps) {
 
 /** Logged HTML: the server's sandboxed page, scripts off, in a frame with no same-origin rights. */
 export function HtmlCell({ run, name, event }: CellProps) {
-  return <iframe className="html-frame" sandbox="" title={`${name} at step ${event.step}`} src={renderUrl(run, "html", name, event.step)} />;
+  return <SandboxFrame className="html-frame" kind="html" title={`${name} at step ${event.step}`} src={renderUrl(run, "html", name, event.step)} />;
 }
 
 /** A plotly / vega / bokeh chart drawn by its own library in a sandboxed page (opaque origin). */
@@ -251,8 +252,8 @@ export function ChartCell({ run, name, event }: CellProps) {
   const kind = String(obj(event.value).kind ?? "");
   return (
     <div className="chart-cell">
-      <iframe className="chart-frame" sandbox="allow-scripts" title={`${name} (${kind}) at step ${event.step}`}
-              src={renderUrl(run, "chart", name, event.step)} data-kind={kind} />
+      <SandboxFrame className="chart-frame" kind="chart" title={`${name} (${kind}) at step ${event.step}`}
+                    src={renderUrl(run, "chart", name, event.step)} data-kind={kind} />
     </div>
   );
 }
@@ -265,7 +266,7 @@ export function FilesCell({ run, event }: CellProps) {
     <div className="files-cell">
       {event.file ? (
         <ul className="file-list">
-          <li><code>{event.file}</code> <a href={runFileUrl(run, event.file, true)} download>download</a></li>
+          <li><code>{event.file}</code> <DownloadLink href={runFileUrl(run, event.file, true)}>download</DownloadLink></li>
         </ul>
       ) : null}
       {entries.length ? <pre className="text-cell">{entries.map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`).join("\n")}</pre> : null}
