@@ -189,6 +189,8 @@ export interface RunSearch {
   filter?: string | null;
   orderBy?: string[];
   columns?: string[];
+  /** Rows carry only the params, outputs and metrics that `columns` name (a table's visible ones). */
+  onlyColumns?: boolean;
   limit?: number;
   cursor?: string | null;
 }
@@ -200,6 +202,7 @@ export function searchRuns(search: RunSearch, signal?: AbortSignal): Promise<Run
     filter: search.filter,
     order_by: search.orderBy ?? [],
     columns: search.columns ?? [],
+    only_columns: search.onlyColumns || undefined,
     limit: search.limit,
     cursor: search.cursor,
   });
@@ -334,7 +337,7 @@ export async function runFileText(uuid: string, path: string, signal?: AbortSign
 export function runWindow(search: RunSearch & { offset: number }, signal?: AbortSignal): Promise<RunPage> {
   const qs = queryString({
     project: search.project, filter: search.filter, order_by: search.orderBy ?? [], columns: search.columns ?? [],
-    offset: search.offset, limit: search.limit,
+    only_columns: search.onlyColumns || undefined, offset: search.offset, limit: search.limit,
   });
   return request<RunPage>(`/runs/window${qs}`, {}, signal);
 }

@@ -52,6 +52,8 @@ def search_runs(
                                   description="e.g. params.lr < 0.01 and (metrics.loss.min < 0.3 or 'best' in tags)"),
     order_by: list[str] = Query([], max_length=8, description="A field; '-' first for descending. Repeatable."),
     columns: list[str] = Query([], max_length=200, description="Values to return per run, e.g. metrics.loss.min."),
+    only_columns: bool = Query(False, description="Rows carry only the params, outputs and metrics that columns "
+                                                  "name (in inputs, outputs, metrics), not every one of the run."),
     limit: Limit = 100,
     cursor_: str | None = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
 ) -> models.RunPage:
@@ -68,7 +70,7 @@ def search_runs(
         raise library_error(error, field) from None
     page = rows[:limit]
     next_cursor = cursor.encode(page[-1].sort_key, query) if len(rows) > limit and page else None
-    return models.RunPage(runs=[views.run_row(r, columns) for r in page], next_cursor=next_cursor)
+    return models.RunPage(runs=[views.run_row(r, columns, only_columns) for r in page], next_cursor=next_cursor)
 
 
 @router.get("/runs/{uuid}", response_model=models.RunDetail, openapi_extra=READ, tags=["runs"])
