@@ -87,12 +87,17 @@ def _series(data: ServerData, who: Access, uuid: str, name: str, resource: bool)
 def metric_series(
     uuid: str, data: Data, who: Who,
     name: str = Query(min_length=1, max_length=1024, description="The metric's name."),
-    x: models.XAxis = "step", points: Points = 1000,
+    x: models.MetricXAxis = "step", points: Points = 1000,
     x_min: float | None = None, x_max: float | None = None,
 ) -> models.Series:
-    """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few)."""
+    """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few);
+    ``x=metric:<name>`` puts each point at the run's <name> at the same step."""
     series = data.metric_series(who, uuid, name)
-    return views.series_model(uuid, series, x, points, x_min, x_max)
+    return views.series_model(uuid, series, x, points, x_min, x_max, _x_series(data, who, uuid, x))
+
+
+def _x_series(data: ServerData, who: Access, uuid: str, x: str) -> object:
+    return data.metric_series(who, uuid, x.removeprefix("metric:")) if x.startswith("metric:") else None
 
 
 @router.post("/series/query", response_model=models.SeriesList, openapi_extra=READ, tags=["series"])
@@ -106,7 +111,12 @@ def query_series(query: models.SeriesQuery, data: Data, who: Who) -> models.Seri
             except NotFoundError:
                 missing.append({"run": run, "name": name})
                 continue
-            out.append(views.series_model(run, series, query.x, query.points, query.x_min, query.x_max))
+            try:
+                x_series = _x_series(data, who, run, query.x)
+            except NotFoundError:
+                missing.append({"run": run, "name": query.x.removeprefix("metric:")})
+                continue
+            out.append(views.series_model(run, series, query.x, query.points, query.x_min, query.x_max, x_series))
     return models.SeriesList(series=out, missing=missing)
 
 

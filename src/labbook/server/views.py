@@ -115,9 +115,31 @@ def x_values(series: Any, axis: str) -> np.ndarray:
     return wall
 
 
+def align_by_step(steps: Any, values: Any, x_steps: Any, x_metric: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``(x, y)``: each point of a series (``steps``, ``values``) paired with another metric's
+    value at the same step (its last one when logged twice at a step). Steps the other metric lacks,
+    and steps where it is NaN or infinite, are left out (no x to place them at)."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(np.asarray(x_steps), kind="stable")
+    x_steps = np.asarray(x_steps)[order]
+    x_metric = np.asarray(x_metric, dtype=np.float64)[order]
+    at = np.searchsorted(x_steps, steps, side="right") - 1
+    found = at >= 0
+    found[found] = x_steps[at[found]] == steps[found]
+    x = x_metric[at[found]]
+    finite = np.isfinite(x)
+    return x[finite], values[found][finite]
+
+
 def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
-                 x_max: float | None) -> models.Series:
-    result = downsample(x_values(series, axis), series.values, points, x_min, x_max)
+                 x_max: float | None, x_series: Any = None) -> models.Series:
+    """``series`` downsampled over ``axis``; for ``metric:<name>``, ``x_series`` is that metric."""
+    if x_series is not None:
+        x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
+    else:
+        x, y = x_values(series, axis), series.values
+    result = downsample(x, y, points, x_min, x_max)
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
