@@ -75,7 +75,8 @@ export interface RunDetail extends RunFields {
   resources: string[];
 }
 
-export type XAxis = "step" | "wall" | "relative";
+/** x of a chart: the step, wall time, time since the first point, or another metric of the run at the same step. */
+export type XAxis = "step" | "wall" | "relative" | `metric:${string}`;
 
 /**
  * One series over the visible range. `raw`: `x`/`y` hold every point. Otherwise one entry per

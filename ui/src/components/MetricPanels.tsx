@@ -2,7 +2,7 @@ import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { XAxis } from "../api";
 import { groupByPrefix } from "../series";
-import type { ChartView } from "../url";
+import { xAxisOptions, type ChartView } from "../url";
 import type { ChartLine } from "./Chart";
 import { ErrorBox } from "./Layout";
 
@@ -87,16 +87,14 @@ export function MetricPanels({ names, source, view }: { names: string[]; source:
   );
 }
 
-export function ChartControls({ view, onChange }: { view: ChartView; onChange: (view: ChartView) => void }) {
+export function ChartControls({ view, onChange, metrics = [] }: { view: ChartView; onChange: (view: ChartView) => void; metrics?: string[] }) {
   return (
     <div className="chart-controls">
       <input aria-label="Search metrics" placeholder="Search metrics…" value={view.search}
              onChange={(e) => onChange({ ...view, search: e.target.value })} />
       <label>x-axis{" "}
         <select aria-label="x-axis" value={view.x} onChange={(e) => onChange({ ...view, x: e.target.value as XAxis })}>
-          <option value="step">step</option>
-          <option value="wall">wall time</option>
-          <option value="relative">relative time</option>
+          {xAxisOptions(metrics, view.x).map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
         </select>
       </label>
       <label>smoothing{" "}

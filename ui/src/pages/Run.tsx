@@ -101,13 +101,13 @@ export default function Run() {
       </div>
       <RunArtifacts run={data} />
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
-      <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
+      <ChartControls view={view} metrics={metricNames} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />
       {data.resources.length ? (
         <>
           <h2>System <span className="count">{data.resources.length}</span></h2>
           {/* resources are sampled in time, not in steps */}
-          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" ? "relative" : view.x }} />
+          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" || view.x.startsWith("metric:") ? "relative" : view.x }} />
         </>
       ) : null}
       <details className="logs-section">
