@@ -6,7 +6,8 @@ import { xAxisOptions, type ChartView } from "../url";
 import type { ChartLine } from "./Chart";
 import { ErrorBox } from "./Layout";
 
-const Chart = lazy(() => import("./Chart"));
+const loadChart = () => import("./Chart");
+const Chart = lazy(loadChart);
 
 export interface SeriesSource {
   /** Identifies the runs, for caching. */
@@ -69,6 +70,7 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
 
 /** A panel per metric, grouped by the part of the name before the first "/". */
 export function MetricPanels({ names, source, view }: { names: string[]; source: SeriesSource; view: ChartView }) {
+  useEffect(() => void loadChart(), []); // the chart's code loads while the series are asked for
   const words = view.search.toLowerCase().split(/\s+/).filter(Boolean);
   const shown = names.filter((n) => words.every((w) => n.toLowerCase().includes(w)));
   if (names.length === 0) return <p className="empty">No metrics logged.</p>;
