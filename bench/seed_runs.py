@@ -66,13 +66,22 @@ def _run_rows(project: str, start: int, count: int, params: int, metrics: int, b
 def seed_runs(catalog_url: str, project: str = "scale", runs: int = 100_000, params: int = 20, metrics: int = 20,
               start: int = 0) -> float:
     """Insert ``runs`` runs into ``project`` of the catalog at ``catalog_url``; the seconds it took."""
+
+    from labbook.catalog.catalog import Catalog
+
+    began = time.perf_counter()
+    catalog = Catalog(catalog_url)
+    try:
+        return _seed(catalog, project, runs, params, metrics, start, began)
+    finally:
+        catalog.close()
+
+
+def _seed(catalog: Any, project: str, runs: int, params: int, metrics: int, start: int, began: float) -> float:
     import sqlalchemy as sa
 
     from labbook.catalog import schema
-    from labbook.catalog.indexer import open_catalog
 
-    began = time.perf_counter()
-    catalog = open_catalog(catalog_url)
     base = datetime(2026, 1, 1, tzinfo=timezone.utc)
     with catalog.engine.begin() as conn:
         catalog.ensure_project(conn, project)

@@ -209,6 +209,13 @@ class Workspace:
 
     # -- the index -----------------------------------------------------------------------------
 
+    def index_run(self, path: str | Path) -> None:
+        """Bring the catalog's row of the run folder at ``path`` up to date now (what a server
+        does after it writes to a run, so lists show the change at once)."""
+        from labbook.catalog.indexer import index_run
+
+        index_run(self.catalog, Path(path))
+
     def reindex(self, *, full: bool = True, progress: Any = None, on_error: Any = None) -> dict[str, Any]:
         """``labbook index [--rebuild]``: bring the catalog in step with the run folders and the
         artifact store (``full`` clears it first; a damaged SQLite file is set aside)."""

@@ -329,6 +329,35 @@ class Catalog:
         with self.engine.connect() as conn:
             return conn.execute(select).scalar_one()
 
+    def name_counts(self, kind: str, project: str | None = None, text: str = "", limit: int = 200,
+                    sample: int = 5000) -> tuple[list[tuple[str, int]], int]:
+        """The param (``params``), output, metric or tag names the ``sample`` newest runs use,
+        with how many of those runs use each, most used first (``limit + 1`` at most, so a caller
+        can tell the list was cut), and how many runs were sampled. ``text``: only names holding
+        it, in any case. An index range over the newest runs: the same cost at 100 or 100,000 runs."""
+        R = schema.runs
+        if kind in ("params", "outputs"):
+            table, column = schema.params, schema.params.c.key
+            where = [table.c.section == ("inputs" if kind == "params" else "outputs")]
+        elif kind == "metrics":
+            table, column, where = schema.metrics, schema.metrics.c.name, []
+        else:
+            table, column, where = schema.tags, schema.tags.c.tag, []
+        if text:
+            where.append(sa.func.lower(column).contains(text.lower(), autoescape=True))
+        newest = sa.select(R.c.uuid).order_by(R.c.created_at.desc()).limit(sample)
+        if project is not None:
+            newest = newest.where(R.c.project == project)
+        runs_of = newest.subquery()
+        runs = sa.func.count().label("runs")
+        select = (sa.select(column.label("name"), runs)
+                  .select_from(table.join(runs_of, table.c.run_uuid == runs_of.c.uuid))
+                  .where(*where).group_by(column).order_by(runs.desc(), column).limit(limit + 1))
+        with self.engine.connect() as conn:
+            found = [(r.name, r.runs) for r in conn.execute(select)]
+            sampled = conn.execute(sa.select(sa.func.count()).select_from(runs_of)).scalar_one()
+        return found, sampled
+
     def close(self) -> None:
         if self._sqlite_index is not None:
             self._sqlite_index.close()

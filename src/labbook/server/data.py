@@ -261,9 +261,7 @@ class ServerData:
                 if end:
                     self._detach(record.uuid)
             if index and not end:
-                from labbook.catalog.indexer import index_run
-
-                index_run(self.workspace.catalog, Path(record.path))
+                self.workspace.index_run(Path(record.path))
         return self.workspace.get_run(record.uuid)
 
     @staticmethod

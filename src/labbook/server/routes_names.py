@@ -13,11 +13,9 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from labbook.catalog import schema
 from labbook.errors import LabbookError, NotFoundError
 from labbook.server import models, views
 from labbook.server.auth import scope
@@ -90,26 +88,8 @@ def names(data: Data, who: Who,
     """The param, output, metric or tag names the project's newest runs use (at most 5,000 runs),
     with how many of those runs use each."""
     project = data._project_scope(who, project)
-    R = schema.runs
-    if kind in ("params", "outputs"):
-        table, column = schema.params, schema.params.c.key
-        where = [table.c.section == ("inputs" if kind == "params" else "outputs")]
-    elif kind == "metrics":
-        table, column, where = schema.metrics, schema.metrics.c.name, []
-    else:
-        table, column, where = schema.tags, schema.tags.c.tag, []
-    if q:
-        where.append(sa.func.lower(column).contains(q.lower(), autoescape=True))
-    newest = sa.select(R.c.uuid).order_by(R.c.created_at.desc()).limit(NAME_SAMPLE)
-    if project is not None:
-        newest = newest.where(R.c.project == project)
-    sample = newest.subquery()
-    runs = sa.func.count().label("runs")
-    select = (sa.select(column.label("name"), runs).select_from(table.join(sample, table.c.run_uuid == sample.c.uuid))
-              .where(*where).group_by(column).order_by(runs.desc(), column).limit(limit + 1))
-    with _catalog(data).engine.connect() as conn:
-        found = [NameCount(name=r.name, runs=r.runs) for r in conn.execute(select)]
-        sampled = conn.execute(sa.select(sa.func.count()).select_from(sample)).scalar_one()
+    counts, sampled = _catalog(data).name_counts(kind, project, q, limit, NAME_SAMPLE)
+    found = [NameCount(name=name, runs=runs) for name, runs in counts]
     return Names(kind=kind, names=found[:limit], truncated=len(found) > limit, sampled_runs=sampled)
 
 
