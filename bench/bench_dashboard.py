@@ -154,6 +154,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="Cold runs per figure (the median is reported).")
     parser.add_argument("--folder", default=str(ROOT / "build" / "dashboard-scale"))
     parser.add_argument("--json", help="Also write the figures here.")
+    parser.add_argument("--only", help="Only the figures whose label holds this text, e.g. 'first row 100k'.")
     args = parser.parse_args()
     made = seed_runs.scale_home(args.folder)
     home = Path(args.folder) / ".labbook"
@@ -172,6 +173,7 @@ def main() -> int:
              ("first row 100k sorted by a metric", "/#/projects/scale?sort=metrics.loss.last", first_row),
              ("1M-point chart", f"/#/runs/{made['big']}", drawn.format(n=1)),
              ("compare 100 runs", "/#" + compare, drawn.format(n=len(made["compare"])))]
+    cases = [case for case in cases if not args.only or args.only in case[0]]
     names = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for name in names:
         with backend(name, home) as env:

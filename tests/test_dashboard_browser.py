@@ -371,6 +371,16 @@ def test_run_page_draws_metric_charts(page):
     page.wait_for_url("**log=1*")
     assert_drawn(page)
 
+    # another metric of the run as x: each point sits at train/loss of the same step (acc = 1 - loss / 3)
+    page.get_by_label("log scale").uncheck()
+    with page.expect_response(lambda r: "name=train%2Facc" in r.url and "x=metric%3Atrain%2Floss" in r.url) as answer:
+        page.get_by_label("x-axis").select_option("metric:train/loss")
+    page.wait_for_url("**x=metric*")
+    series = answer.value.json()
+    assert series["x_axis"] == "metric:train/loss" and series["raw"] and len(series["x"]) > 10
+    assert all(abs(y - (1 - x / 3)) < 1e-9 for x, y in zip(series["x"], series["y"]))
+    assert_drawn(page)
+
 
 def test_run_page_shows_system_charts_and_logs(page):
     page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-00%27")

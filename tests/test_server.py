@@ -50,6 +50,14 @@ def test_the_api_reads_back_what_the_python_api_reads(home, tmp_path, backend):
             assert [r["columns"]["params.lr"] for r in page["runs"]] == [r.inputs.get("lr") for r in rows]
             assert [r["columns"]["metrics.loss.min"] for r in page["runs"]] == \
                 [(r.summaries.get("loss") or {}).get("min") for r in rows]
+            slim = api.get("/runs", params={"project": PROJECT, "order_by": "metrics.loss.min", "only_columns": "true",
+                                            "columns": "name,tags,params.lr,metrics.loss.min"}).json()
+            assert [r["inputs"] for r in slim["runs"]] == [{"lr": r.inputs["lr"]} if "lr" in r.inputs else {}
+                                                           for r in rows]
+            assert [set(r["metrics"]) for r in slim["runs"]] == [set(r.summaries) & {"loss"} for r in rows]
+            assert all(r["outputs"] == {} and r["tags"] is not None for r in slim["runs"])
+            bad = api.get("/runs", params={"project": PROJECT, "only_columns": "true", "columns": "nope"})
+            assert bad.status_code == 422 and "nope" in bad.text
 
             filtered = api.get("/runs", params={"project": PROJECT,
                                                 "filter": "params.lr < 0.05 and ('best' in tags or not params.layers = 4)"}).json()

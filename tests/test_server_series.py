@@ -54,6 +54,38 @@ def test_nan_and_infinity_become_null_and_do_not_hide_a_bucket():
     assert raw.y == [1.0, None, 3.0, None, 5.0, 6.0]
 
 
+def test_another_metric_as_x_pairs_points_by_step():
+    from labbook.server.views import align_by_step
+
+    # lr logged at steps 0, 2, 4 (twice at 4: the last counts) and NaN at 6; loss at every step 0..7
+    x, y = align_by_step(np.arange(8), np.arange(8) * 10.0, [4, 0, 2, 4, 6], [0.3, 0.1, 0.2, 0.4, np.nan])
+    assert x.tolist() == [0.1, 0.2, 0.4] and y.tolist() == [0.0, 20.0, 40.0]
+
+
+def test_a_metric_x_axis_over_http(home):
+    from labbook.tracking import Run
+
+    with Run(project="xaxis", **run_kwargs()) as run:
+        for step in range(10):
+            run.log_metric("loss", 100.0 - step, step=step)
+            if step % 3 == 0:
+                run.log_metric("epoch", step / 3, step=step)
+    token, _ = tokens.create_token("test", "read")
+    server = ServerProcess(home)
+    try:
+        with server.client(token) as api:
+            series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "x": "metric:epoch"}).json()
+            assert series["x_axis"] == "metric:epoch" and series["raw"] is True
+            assert series["x"] == [0.0, 1.0, 2.0, 3.0] and series["y"] == [100.0, 97.0, 94.0, 91.0]
+            both = api.post("/series/query", json={"runs": [run.uuid], "metrics": ["loss"], "x": "metric:epoch"}).json()
+            assert both["series"][0]["x"] == series["x"]
+            missing = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "x": "metric:nope"})
+            assert missing.status_code == 404 and "nope" in missing.text
+            assert api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "x": "epochs"}).status_code == 422
+    finally:
+        server.stop()
+
+
 def test_a_million_point_series_keeps_its_spike_over_http(home):
     from labbook.tracking import Run
 

@@ -75,7 +75,8 @@ export interface RunDetail extends RunFields {
   resources: string[];
 }
 
-export type XAxis = "step" | "wall" | "relative";
+/** x of a chart: the step, wall time, time since the first point, or another metric of the run at the same step. */
+export type XAxis = "step" | "wall" | "relative" | `metric:${string}`;
 
 /**
  * One series over the visible range. `raw`: `x`/`y` hold every point. Otherwise one entry per
@@ -198,6 +199,8 @@ export interface RunSearch {
   filter?: string | null;
   orderBy?: string[];
   columns?: string[];
+  /** Rows carry only the params, outputs and metrics that `columns` name (a table's visible ones). */
+  onlyColumns?: boolean;
   limit?: number;
   cursor?: string | null;
 }
@@ -209,6 +212,7 @@ export function searchRuns(search: RunSearch, signal?: AbortSignal): Promise<Run
     filter: search.filter,
     order_by: search.orderBy ?? [],
     columns: search.columns ?? [],
+    only_columns: search.onlyColumns || undefined,
     limit: search.limit,
     cursor: search.cursor,
   });
@@ -341,7 +345,7 @@ export async function runFileText(uuid: string, path: string, signal?: AbortSign
 export function runWindow(search: RunSearch & { offset: number }, signal?: AbortSignal): Promise<RunPage> {
   const qs = queryString({
     project: search.project, filter: search.filter, order_by: search.orderBy ?? [], columns: search.columns ?? [],
-    offset: search.offset, limit: search.limit,
+    only_columns: search.onlyColumns || undefined, offset: search.offset, limit: search.limit,
   });
   return request<RunPage>(`/runs/window${qs}`, {}, signal);
 }

@@ -18,7 +18,7 @@ export function pagesFor(first: number, last: number, total: number, page = WIND
 }
 
 export function useRunWindows(search: RunSearch, total: number, enabled: boolean) {
-  const key = JSON.stringify([search.project, search.filter, search.orderBy]);
+  const key = JSON.stringify([search.project, search.filter, search.orderBy, search.columns]);
   const [pages, setPages] = useState<Map<number, RunRow[]>>(new Map());
   const asked = useRef<Set<number>>(new Set());
   const current = useRef(key);

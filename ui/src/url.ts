@@ -70,11 +70,20 @@ export function decodeChartView(search: URLSearchParams): ChartView {
   const x = search.get("x");
   const smoothing = Number(search.get("smooth") ?? 0);
   return {
-    x: x === "wall" || x === "relative" ? x : "step",
+    x: x === "wall" || x === "relative" || (x !== null && x.startsWith("metric:") && x.length > 7) ? (x as XAxis) : "step",
     smoothing: Number.isFinite(smoothing) ? Math.min(Math.max(smoothing, 0), 0.99) : 0,
     log: search.get("log") === "1",
     search: search.get("q") ?? "",
   };
+}
+
+/** The x-axis choices: step, wall and relative time, then each metric (x = its value at the same step). */
+export function xAxisOptions(metrics: string[], current: XAxis): { value: XAxis; label: string }[] {
+  const names = [...new Set([...metrics, ...(current.startsWith("metric:") ? [current.slice(7)] : [])])];
+  return [
+    { value: "step", label: "step" }, { value: "wall", label: "wall time" }, { value: "relative", label: "relative time" },
+    ...names.map((name) => ({ value: `metric:${name}` as XAxis, label: `metric: ${name}` })),
+  ];
 }
 
 /** Writes the chart view into `search` (other keys are kept), leaving defaults out. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_COLUMNS, DEFAULT_RUNS_VIEW, decodeChartView, decodeRunsView, encodeChartView, encodeRunsView, nextSort, type RunsView } from "../src/url";
+import { DEFAULT_COLUMNS, DEFAULT_RUNS_VIEW, decodeChartView, decodeRunsView, encodeChartView, encodeRunsView, nextSort, xAxisOptions, type RunsView } from "../src/url";
 
 describe("runs view in the URL", () => {
   const roundTrip = (view: RunsView) => decodeRunsView(new URLSearchParams(encodeRunsView(view).toString()));
@@ -47,5 +47,21 @@ describe("chart view in the URL", () => {
   it("clamps and defaults bad values", () => {
     expect(decodeChartView(new URLSearchParams("x=bogus&smooth=7"))).toMatchObject({ x: "step", smoothing: 0.99 });
     expect(decodeChartView(new URLSearchParams("smooth=abc")).smoothing).toBe(0);
+  });
+});
+
+describe("another metric as the x-axis", () => {
+  it("round-trips x=metric:<name> and refuses an empty name", () => {
+    const view = { x: "metric:train/epoch" as const, smoothing: 0, log: false, search: "" };
+    const encoded = encodeChartView(view);
+    expect(encoded.get("x")).toBe("metric:train/epoch");
+    expect(decodeChartView(encoded)).toEqual(view);
+    expect(decodeChartView(new URLSearchParams("x=metric:")).x).toBe("step");
+  });
+
+  it("offers each metric after step and the times, and keeps a chosen one the list lacks", () => {
+    expect(xAxisOptions(["loss", "epoch"], "step").map((o) => o.value))
+      .toEqual(["step", "wall", "relative", "metric:loss", "metric:epoch"]);
+    expect(xAxisOptions([], "metric:lr").map((o) => o.value)).toEqual(["step", "wall", "relative", "metric:lr"]);
   });
 });

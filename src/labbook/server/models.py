@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -124,12 +124,15 @@ class Series(BaseModel):
 
 
 XAxis = Literal["step", "wall", "relative"]
+MetricXAxis = Annotated[str, Field(pattern=r"^(step|wall|relative|metric:.+)$", max_length=1031,
+                                   description="step, wall, relative, or metric:<name>: x is that metric of the "
+                                               "same run at the same step (steps without it are left out).")]
 
 
 class SeriesQuery(BaseModel):
     runs: list[str] = Field(min_length=1, max_length=200)
     metrics: list[str] = Field(min_length=1, max_length=20)
-    x: XAxis = "step"
+    x: MetricXAxis = "step"
     points: int = Field(1000, ge=2, le=10000)
     x_min: float | None = None
     x_max: float | None = None

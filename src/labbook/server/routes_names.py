@@ -114,6 +114,7 @@ def run_window(data: Data, who: Who,
                filter: str | None = Query(None, max_length=10_000),
                order_by: list[str] = Query([], max_length=8),
                columns: list[str] = Query([], max_length=200),
+               only_columns: bool = Query(False, description="As in GET /runs."),
                offset: int = Query(0, ge=0, le=10_000_000, description="Rows to skip: the window's first row."),
                limit: int = Query(100, ge=1, le=models.MAX_LIMIT)) -> models.RunPage:
     """The runs at positions ``[offset, offset + limit)`` of the ordering: what a table shows
@@ -124,7 +125,7 @@ def run_window(data: Data, who: Who,
         rows = data.workspace.search_runs(project, filter=filter, order_by=order_by or None, limit=limit, offset=offset)
     except LabbookError as error:
         raise library_error(error, "filter" if filter else "order_by") from None
-    return models.RunPage(runs=[views.run_row(r, columns) for r in rows], next_cursor=None)
+    return models.RunPage(runs=[views.run_row(r, columns, only_columns) for r in rows], next_cursor=None)
 
 
 def _param(inputs: dict, name: str) -> Any:

@@ -52,6 +52,8 @@ def search_runs(
                                   description="e.g. params.lr < 0.01 and (metrics.loss.min < 0.3 or 'best' in tags)"),
     order_by: list[str] = Query([], max_length=8, description="A field; '-' first for descending. Repeatable."),
     columns: list[str] = Query([], max_length=200, description="Values to return per run, e.g. metrics.loss.min."),
+    only_columns: bool = Query(False, description="Rows carry only the params, outputs and metrics that columns "
+                                                  "name (in inputs, outputs, metrics), not every one of the run."),
     limit: Limit = 100,
     cursor_: str | None = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
 ) -> models.RunPage:
@@ -68,7 +70,7 @@ def search_runs(
         raise library_error(error, field) from None
     page = rows[:limit]
     next_cursor = cursor.encode(page[-1].sort_key, query) if len(rows) > limit and page else None
-    return models.RunPage(runs=[views.run_row(r, columns) for r in page], next_cursor=next_cursor)
+    return models.RunPage(runs=[views.run_row(r, columns, only_columns) for r in page], next_cursor=next_cursor)
 
 
 @router.get("/runs/{uuid}", response_model=models.RunDetail, openapi_extra=READ, tags=["runs"])
@@ -85,12 +87,17 @@ def _series(data: ServerData, who: Access, uuid: str, name: str, resource: bool)
 def metric_series(
     uuid: str, data: Data, who: Who,
     name: str = Query(min_length=1, max_length=1024, description="The metric's name."),
-    x: models.XAxis = "step", points: Points = 1000,
+    x: models.MetricXAxis = "step", points: Points = 1000,
     x_min: float | None = None, x_max: float | None = None,
 ) -> models.Series:
-    """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few)."""
+    """A metric, downsampled to ``points`` min/max buckets over ``[x_min, x_max]`` (raw when few);
+    ``x=metric:<name>`` puts each point at the run's <name> at the same step."""
     series = data.metric_series(who, uuid, name)
-    return views.series_model(uuid, series, x, points, x_min, x_max)
+    return views.series_model(uuid, series, x, points, x_min, x_max, _x_series(data, who, uuid, x))
+
+
+def _x_series(data: ServerData, who: Access, uuid: str, x: str) -> object:
+    return data.metric_series(who, uuid, x.removeprefix("metric:")) if x.startswith("metric:") else None
 
 
 @router.post("/series/query", response_model=models.SeriesList, openapi_extra=READ, tags=["series"])
@@ -104,7 +111,12 @@ def query_series(query: models.SeriesQuery, data: Data, who: Who) -> models.Seri
             except NotFoundError:
                 missing.append({"run": run, "name": name})
                 continue
-            out.append(views.series_model(run, series, query.x, query.points, query.x_min, query.x_max))
+            try:
+                x_series = _x_series(data, who, run, query.x)
+            except NotFoundError:
+                missing.append({"run": run, "name": query.x.removeprefix("metric:")})
+                continue
+            out.append(views.series_model(run, series, query.x, query.points, query.x_min, query.x_max, x_series))
     return models.SeriesList(series=out, missing=missing)
 
 

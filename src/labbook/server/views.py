@@ -43,19 +43,49 @@ def column_value(row: Any, column: str) -> Any:
         if len(rest) > 1 and rest[-1] in _METRIC_ATTRS:
             attr, rest = rest[-1], rest[:-1]
         return (row.summaries.get(".".join(rest)) or {}).get(attr)
-    raise ApiError(422, f"Unknown column {column!r}.", code="bad_column", field="columns",
-                   hint="Use params.<key>, outputs.<key>, metrics.<name>[.last|.min|.max|.count|.last_step], "
-                        f"tags, or one of: {', '.join(_RUN_COLUMNS)}.")
+    raise _unknown_column(column)
 
 
-def run_row(row: Any, columns: list[str]) -> models.RunRow:
+def _unknown_column(column: str) -> ApiError:
+    return ApiError(422, f"Unknown column {column!r}.", code="bad_column", field="columns",
+                    hint="Use params.<key>, outputs.<key>, metrics.<name>[.last|.min|.max|.count|.last_step], "
+                         f"tags, or one of: {', '.join(_RUN_COLUMNS)}.")
+
+
+def run_row(row: Any, columns: list[str], only_columns: bool = False) -> models.RunRow:
+    """One row of /runs. With ``only_columns`` its inputs, outputs and metrics hold just the keys the
+    columns name (a table of 20 visible columns need not carry every param and metric of every run)."""
+    inputs, outputs, summaries = row.inputs, row.outputs, row.summaries
+    if only_columns:
+        keys = _column_keys(columns)
+        inputs = {k: inputs[k] for k in keys["params"] if k in inputs}
+        outputs = {k: outputs[k] for k in keys["outputs"] if k in outputs}
+        summaries = {k: summaries[k] for k in keys["metrics"] if k in summaries}
     return models.RunRow(
         uuid=row.uuid, project=row.project, name=row.name, description=row.description, status=row.status,
         tags=list(row.tags), created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
-        duration=row.duration, user=row.user, host=row.host, git_commit=row.git_commit, inputs=row.inputs,
-        outputs=row.outputs, metrics=_summaries(row.summaries),
-        columns={c: _jsonable(column_value(row, c)) for c in columns},
+        duration=row.duration, user=row.user, host=row.host, git_commit=row.git_commit, inputs=inputs,
+        outputs=outputs, metrics=_summaries(summaries),
+        columns={} if only_columns else {c: _jsonable(column_value(row, c)) for c in columns},
     )
+
+
+def _column_keys(columns: list[str]) -> dict[str, set[str]]:
+    """The param, output and metric keys that ``columns`` name (run fields are always sent)."""
+    keys: dict[str, set[str]] = {"params": set(), "outputs": set(), "metrics": set()}
+    for column in columns:
+        parts = split_column(column)
+        head = parts[0].lower() if parts else ""
+        rest = parts[1:]
+        if head == "metrics" and len(rest) > 1 and rest[-1] in _METRIC_ATTRS:
+            rest = rest[:-1]
+        if head == "inputs":
+            head = "params"
+        if head in keys and rest:
+            keys[head].add(".".join(rest))
+        elif not (len(parts) == 1 and (head in _RUN_COLUMNS or head == "tags")):
+            raise _unknown_column(column)
+    return keys
 
 
 def _jsonable(value: Any) -> Any:
@@ -85,10 +115,33 @@ def x_values(series: Any, axis: str) -> np.ndarray:
     return wall
 
 
+def align_by_step(steps: Any, values: Any, x_steps: Any, x_metric: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points ``(x, y)``: each point of a series (``steps``, ``values``) paired with another metric's
+    value at the same step (its last one when logged twice at a step). Steps the other metric lacks,
+    and steps where it is NaN or infinite, are left out (no x to place them at)."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    order = np.argsort(np.asarray(x_steps), kind="stable")
+    x_steps = np.asarray(x_steps)[order]
+    x_metric = np.asarray(x_metric, dtype=np.float64)[order]
+    at = np.searchsorted(x_steps, steps, side="right") - 1
+    found = at >= 0
+    found[found] = x_steps[at[found]] == steps[found]
+    x = x_metric[at[found]]
+    finite = np.isfinite(x)
+    return x[finite], values[found][finite]
+
+
 def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
-                 x_max: float | None) -> models.Series:
-    result = downsample(x_values(series, axis), series.values, points, x_min, x_max,
-                        tiles=getattr(series, "tiles", None))  # a compacted series' min/max tiles
+                 x_max: float | None, x_series: Any = None) -> models.Series:
+    """``series`` downsampled over ``axis``; for ``metric:<name>``, ``x_series`` is that metric."""
+    if x_series is not None:
+        x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
+        tiles = None  # a compacted series' tiles are over its own steps, not another metric's values
+    else:
+        x, y = x_values(series, axis), series.values
+        tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
+    result = downsample(x, y, points, x_min, x_max, tiles=tiles)
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,

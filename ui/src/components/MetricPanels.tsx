@@ -2,11 +2,12 @@ import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { XAxis } from "../api";
 import { groupByPrefix } from "../series";
-import type { ChartView } from "../url";
+import { xAxisOptions, type ChartView } from "../url";
 import type { ChartLine } from "./Chart";
 import { ErrorBox } from "./Layout";
 
-const Chart = lazy(() => import("./Chart"));
+const loadChart = () => import("./Chart");
+const Chart = lazy(loadChart);
 
 export interface SeriesSource {
   /** Identifies the runs, for caching. */
@@ -69,6 +70,7 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
 
 /** A panel per metric, grouped by the part of the name before the first "/". */
 export function MetricPanels({ names, source, view }: { names: string[]; source: SeriesSource; view: ChartView }) {
+  useEffect(() => void loadChart(), []); // the chart's code loads while the series are asked for
   const words = view.search.toLowerCase().split(/\s+/).filter(Boolean);
   const shown = names.filter((n) => words.every((w) => n.toLowerCase().includes(w)));
   if (names.length === 0) return <p className="empty">No metrics logged.</p>;
@@ -87,16 +89,14 @@ export function MetricPanels({ names, source, view }: { names: string[]; source:
   );
 }
 
-export function ChartControls({ view, onChange }: { view: ChartView; onChange: (view: ChartView) => void }) {
+export function ChartControls({ view, onChange, metrics = [] }: { view: ChartView; onChange: (view: ChartView) => void; metrics?: string[] }) {
   return (
     <div className="chart-controls">
       <input aria-label="Search metrics" placeholder="Search metrics…" value={view.search}
              onChange={(e) => onChange({ ...view, search: e.target.value })} />
       <label>x-axis{" "}
         <select aria-label="x-axis" value={view.x} onChange={(e) => onChange({ ...view, x: e.target.value as XAxis })}>
-          <option value="step">step</option>
-          <option value="wall">wall time</option>
-          <option value="relative">relative time</option>
+          {xAxisOptions(metrics, view.x).map((o) => <option key={o.value} value={o.value}>{o.label}</option>)}
         </select>
       </label>
       <label>smoothing{" "}

@@ -107,7 +107,8 @@ export default function Compare() {
         </div>
       )}
       <h2>Metrics <span className="count">{metrics.length}</span></h2>
-      <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
+      <ChartControls view={view} metrics={groupBy ? [] : metrics}
+                     onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <div className="chart-controls">
         <label>group by{" "}
           <select aria-label="Group by" value={groupBy} onChange={(e) => setKey("group", e.target.value)}>
@@ -117,7 +118,8 @@ export default function Compare() {
         </label>
         {groupBy ? <span className="hint">Each line is a group's mean; the band spans its runs' min and max (computed on the server).</span> : null}
       </div>
-      <MetricPanels names={metrics} source={source} view={view} />
+      {/* group bands are computed over step or time, not over another metric */}
+      <MetricPanels names={metrics} source={source} view={groupBy && view.x.startsWith("metric:") ? { ...view, x: "step" } : view} />
       <h2>Params and a metric</h2>
       <div className="chart-controls">
         <label>metric{" "}

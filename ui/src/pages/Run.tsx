@@ -1,4 +1,4 @@
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { getRun, metricSeries, resourceSeries, type Json, type RunDetail } from "../api";
@@ -52,6 +52,7 @@ function Overview({ run }: { run: RunDetail }) {
 export default function Run() {
   const { uuid = "" } = useParams();
   const [search, setSearch] = useSearchParams();
+  const [logsOpen, setLogsOpen] = useState(false); // read when opened: not a request racing the charts
   const view = useMemo(() => decodeChartView(search), [search]);
   const run = useQuery({
     queryKey: ["run", uuid],
@@ -101,18 +102,18 @@ export default function Run() {
       </div>
       <RunArtifacts run={data} />
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
-      <ChartControls view={view} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
+      <ChartControls view={view} metrics={metricNames} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />
       {data.resources.length ? (
         <>
           <h2>System <span className="count">{data.resources.length}</span></h2>
           {/* resources are sampled in time, not in steps */}
-          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" ? "relative" : view.x }} />
+          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" || view.x.startsWith("metric:") ? "relative" : view.x }} />
         </>
       ) : null}
-      <details className="logs-section">
+      <details className="logs-section" onToggle={(e) => setLogsOpen(e.currentTarget.open)}>
         <summary><h2>Logs</h2></summary>
-        <Logs run={data} />
+        {logsOpen ? <Logs run={data} /> : null}
       </details>
       <CodeDiff run={data} />
       <details className="environment">

@@ -1,8 +1,8 @@
-import { useCallback, useMemo } from "react";
+import { useCallback, useEffect, useMemo, useRef } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError, countRuns, listNames, searchRuns, type NameCount, type NameKind } from "../api";
-import { availableColumns, SUMMARY_ATTRS } from "../columns";
+import { availableColumns, parseColumn, SUMMARY_ATTRS } from "../columns";
 import { namesOf, quoteName, type Names } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBox } from "../components/FilterBox";
@@ -46,10 +46,15 @@ export default function Runs() {
     [view, setSearch, defaults],
   );
 
+  const columnsRef = useRef(view.columns);
+  columnsRef.current = view.columns;
   const runs = useInfiniteQuery({
     queryKey: ["runs", project, view.filter, view.sort],
+    // Rows carry only the visible columns' values (not every param and metric of every run); a
+    // change of columns re-reads the loaded pages in place (below) rather than starting over.
     queryFn: ({ pageParam, signal }) =>
-      searchRuns({ project, filter: view.filter || null, orderBy: view.sort, limit: PAGE, cursor: pageParam }, signal),
+      searchRuns({ project, filter: view.filter || null, orderBy: view.sort, columns: columnsRef.current, onlyColumns: true,
+                   limit: PAGE, cursor: pageParam }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
@@ -59,6 +64,14 @@ export default function Runs() {
       return pages.length <= LIVE_PAGES && anyLive(pages.flatMap((p) => p.runs)) ? LIVE_MS : false;
     },
   });
+  const dataColumns = useMemo(() => JSON.stringify(view.columns.filter((c) => parseColumn(c).kind !== "run").sort()), [view.columns]);
+  const readColumns = useRef(dataColumns);
+  const { refetch } = runs;
+  useEffect(() => {
+    if (readColumns.current === dataColumns) return;
+    readColumns.current = dataColumns;
+    void refetch();
+  }, [dataColumns, refetch]);
   const count = useQuery({
     queryKey: ["runs-count", project, view.filter],
     queryFn: ({ signal }) => countRuns(project, view.filter || null, signal),
@@ -73,7 +86,8 @@ export default function Runs() {
 
   const counted = count.isPlaceholderData ? undefined : count.data; // not the previous filter's
   const windowed = (counted ?? 0) > WINDOW_FROM && !runs.isError;
-  const windowSearch = useMemo(() => ({ project, filter: view.filter || null, orderBy: view.sort }), [project, view.filter, view.sort]);
+  const windowSearch = useMemo(() => ({ project, filter: view.filter || null, orderBy: view.sort, columns: view.columns, onlyColumns: true }),
+    [project, view.filter, view.sort, view.columns]);
   const windows = useRunWindows(windowSearch, counted ?? 0, windowed);
   const rows = useMemo(() => (runs.isError ? [] : runs.data?.pages.flatMap((p) => p.runs) ?? []), [runs.data, runs.isError]);
   const names = useMemo<Names>(() => {
