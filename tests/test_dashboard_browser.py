@@ -372,7 +372,8 @@ def test_run_page_draws_metric_charts(page):
     assert_drawn(page)
 
     # another metric of the run as x: each point sits at train/loss of the same step (acc = 1 - loss / 3)
-    page.get_by_label("log scale").uncheck()
+    page.get_by_label("log scale").click()  # the box follows the URL: wait for the view, not the box
+    page.wait_for_url(lambda url: "log=1" not in url)
     with page.expect_response(lambda r: "name=train%2Facc" in r.url and "x=metric%3Atrain%2Floss" in r.url) as answer:
         page.get_by_label("x-axis").select_option("metric:train/loss")
     page.wait_for_url("**x=metric*")
