@@ -11,7 +11,7 @@ import { Link, useSearchParams } from "react-router";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { getRun, metricSeries, tokenInUse, type RunDetail } from "../api";
 import { runEvents, runFileUrl, type MediaEvent } from "../api2";
-import { runColor } from "../colors";
+import { assignColors } from "../colors";
 import { blobUrl } from "../components/Authed";
 import { ErrorBox, Loading } from "../components/Layout";
 import { nearestPrior, neighbours, stepBy, unionSteps } from "../stepcursor";
@@ -170,12 +170,13 @@ export default function Media() {
   if (runs.some((r) => r.isPending)) return <Loading what="runs" />;
 
   const metricNames = [...new Set(details.flatMap((d) => Object.keys(d.metrics)))].sort();
+  const colors = assignColors(details.map((d) => d.uuid)); // distinct, as on the compare page
   return (
     <div className="media-page">
       <div className="page-head">
         <h1>Media</h1>
         <span className="counts">{details.map((d) => (
-          <Link key={d.uuid} to={`/runs/${d.uuid}`} className="run-chip" style={{ borderColor: runColor(d.uuid) }}>{d.name ?? d.uuid.slice(0, 8)}</Link>
+          <Link key={d.uuid} to={`/runs/${d.uuid}`} className="run-chip" style={{ borderColor: colors.get(d.uuid) }}>{d.name ?? d.uuid.slice(0, 8)}</Link>
         ))}</span>
         {details[0] ? <Link to={`/projects/${encodeURIComponent(details[0].project)}/artifacts`}>Artifacts</Link> : null}
       </div>
@@ -204,6 +205,7 @@ function PanelRow({ panel, runs, step, pin, events, stepsOf, onStep, onPin }: {
   stepsOf: (run: string, key: string) => number[]; onStep: (s: number | null) => void; onPin: (s: number | null) => void;
 }) {
   const present = runs.filter((r) => r.events[panel.kind]?.includes(panel.name));
+  const colors = assignColors(runs.map((r) => r.uuid));
   const marks = unionSteps(present.map((r) => stepsOf(r.uuid, panel.key)));
   const shown = pin ?? step;
   const [mode, setMode] = useState<string>("side");
@@ -257,7 +259,7 @@ function PanelRow({ panel, runs, step, pin, events, stepsOf, onStep, onPin }: {
               <div key={run.uuid} className="cell" data-run={run.uuid} data-shown-step={event ? stepOf(event) : ""}
                    data-exact={match ? String(match.exact) : ""}>
                 <div className="cell-head">
-                  <span className="run-dot" style={{ background: runColor(run.uuid) }} />
+                  <span className="run-dot" style={{ background: colors.get(run.uuid) }} />
                   <span className="cell-run">{run.name ?? run.uuid.slice(0, 8)}</span>
                   {event ? (
                     match!.exact
@@ -280,6 +282,7 @@ function PanelRow({ panel, runs, step, pin, events, stepsOf, onStep, onPin }: {
 
 /** One metric of every run as small lines; a click sets the cursor to the nearest logged step. */
 function MetricStrip({ runs, names, step, onStep }: { runs: RunDetail[]; names: string[]; step: number | null; onStep: (s: number) => void }) {
+  const colors = assignColors(runs.map((r) => r.uuid));
   // The metric most runs have, a loss first among equals.
   const [name, setName] = useState(() => {
     const runsWith = (n: string) => runs.filter((r) => r.metrics[n]).length * 2 + (/loss/.test(n) ? 1 : 0);
@@ -317,7 +320,7 @@ function MetricStrip({ runs, names, step, onStep }: { runs: RunDetail[]; names: 
                onStep(Math.round(best));
              }}>
           {lines.map((line, i) => (
-            <polyline key={i} points={line.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")} stroke={runColor(series.data![i].run)} />
+            <polyline key={i} points={line.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(" ")} stroke={colors.get(series.data![i].run)} />
           ))}
           {step !== null && Number.isFinite(x0) ? <line className="cursor-line" x1={sx(step)} x2={sx(step)} y1={4} y2={H - 12} /> : null}
           <text x={30} y={H - 2}>{Number.isFinite(x0) ? x0 : ""}</text>
