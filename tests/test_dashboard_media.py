@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import yaml
 
 from tests.conftest import python_env
 from tests.test_dashboard_browser import (  # noqa: F401 (fixtures)
@@ -273,6 +274,8 @@ def test_keyboard_stepping_play_and_pin(page, world):
     a, b, c = world["a"], world["b"], world["c"]
     page.goto(page.base + media_url(a, b, c, step=2))
     page.locator('section[data-panel="text:note"] .cell').first.wait_for()
+    # the keys step along the union of every panel's marks: wait until all of them are loaded
+    page.locator('.media-page[aria-busy="false"]').wait_for()
     page.locator("h1").click()  # focus on the page, not a control
     page.keyboard.press("ArrowRight")
     page.wait_for_url("**step=3*")
@@ -411,8 +414,9 @@ def test_download_returns_the_exact_bytes_and_the_yaml(page, world):
     assert Path(download.value.path()).read_bytes() == Path(version.location).read_bytes()
     with page.expect_download() as download:
         page.get_by_role("link", name="Download YAML").click()
-    text = Path(download.value.path()).read_text()
-    assert f"uid: {version.uid}" in text and "key: evaluation-report" in text
+    record = yaml.safe_load(Path(download.value.path()).read_text())
+    # read as YAML: a uid that starts with a digit is written quoted
+    assert record["uid"] == version.uid and record["key"] == "evaluation-report"
     assert page.locator("code.store-uri").inner_text() == f"store://artifacts/churn-demo/evaluation-report@{version.uid}"
 
 

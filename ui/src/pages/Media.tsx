@@ -172,7 +172,7 @@ export default function Media() {
   const metricNames = [...new Set(details.flatMap((d) => Object.keys(d.metrics)))].sort();
   const colors = assignColors(details.map((d) => d.uuid)); // distinct, as on the compare page
   return (
-    <div className="media-page">
+    <div className="media-page" aria-busy={eventQueries.some((q) => q.isPending)}>
       <div className="page-head">
         <h1>Media</h1>
         <span className="counts">{details.map((d) => (
