@@ -26,14 +26,14 @@ from __future__ import annotations
 import errno
 import math
 import os
+import struct
 import threading
 import time
 import traceback
-from array import array
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -44,9 +44,13 @@ from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 
 _FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
-_US = (1000).__rfloordiv__  # queued times are ns (time.time_ns()); the files hold µs
+# What packing a column raises for a record the call site should have refused (see _packed).
+_UNPACKABLE = (struct.error, OverflowError, ValueError, TypeError)
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
+# Queued metric records (tuples) that start a drain before flush_interval is up: they take
+# ~130 bytes each as tuples and 24 once written, so this bounds what logging holds in memory.
+DRAIN_BATCH = 8192
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
 _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -164,6 +168,7 @@ class RunWriter:
         self._start_lock = threading.Lock()
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
+        self._batch_due = False  # a batch of metrics is queued: write it (queue_full)
         self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
@@ -237,6 +242,20 @@ class RunWriter:
         if self._thread is None:
             self._start()
         self.run_ops.extend(ops)
+
+    def queue_full(self) -> int:
+        """Called by the logging hot path when the metric queue passed its mark: past
+        ``max_pending`` it waits (back-pressure); below, it asks the flusher thread to write
+        the queue now, without waiting. Returns the next mark, one batch further."""
+        pending = len(self.metrics)
+        if pending > self.max_pending:
+            self.backpressure()
+            pending = len(self.metrics)
+        elif self._thread is not None:
+            with self._cond:
+                self._batch_due = True
+                self._cond.notify_all()
+        return min(pending + DRAIN_BATCH, self.max_pending)
 
     def backpressure(self) -> None:
         """Block until the pending records fit under ``max_pending`` again (a writer that cannot
@@ -341,6 +360,11 @@ class RunWriter:
 
     def _due(self, now: float) -> bool:
         """Whether the flusher thread should drain this writer now (called holding _cond)."""
+        return self._batch_due or self._full_drain_due(now)
+
+    def _full_drain_due(self, now: float) -> bool:
+        """Whether the next drain must be a whole one: asked for (``flush``), the interval is
+        up, or the queues are half full. Otherwise a drain due to a batch only writes metrics."""
         return (self._requested != self._completed or now >= self._next_flush
                 or len(self.metrics) + len(self.events) > self.max_pending // 2)
 
@@ -355,6 +379,17 @@ class RunWriter:
                     entry[2]()
                 except Exception:  # noqa: BLE001 - reported at end(); the next call may work
                     self.errors.append(traceback.format_exc())
+
+    def _drain_batch(self) -> None:
+        """Write the queued metrics alone: what a batch (``queue_full``) asks for. The rest
+        (tasks, events, summaries, run.json, the catalog) waits for the next whole drain."""
+        failed: list[tuple[Path, OSError]] = []
+        try:
+            self._drain_metrics(failed)
+        except Exception:  # noqa: BLE001 - the thread must survive to keep writing later records
+            self.errors.append(traceback.format_exc())
+        if failed or self.write_failure is not None:
+            self._update_failure(failed)
 
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
@@ -432,8 +467,10 @@ class RunWriter:
 
     def _drain_metrics(self, failed: list) -> set[Series]:
         """Encode and write the queued metric records. A record is ``(series id, step or None,
-        time in ns, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
-        ``log_metrics`` call; columns are built with ``array`` (no numpy in a logging process)."""
+        time in µs, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
+        ``log_metrics`` call. Each column is packed by one ``struct.pack`` call (no numpy in a
+        logging process, and no per-record Python work), then interleaved into the file's
+        24-byte records by three strided copies (``_records``)."""
         count = len(self.metrics)
         if not count:
             return set()
@@ -442,53 +479,59 @@ class RunWriter:
         touched: set[Series] = set()
         ids = list(map(_FIRST, records))
         first = ids[0]
-        one_kind = ids.count(first) == count
-        if one_kind and type(first) is tuple:
-            # The common log_metrics case: every record is one step of the same metrics,
-            # encoded column by column without splitting the records.
+        if ids.count(first) == count:  # one series, or one log_metrics row of the same names
+            width = len(first) if type(first) is tuple else 0
             try:
-                steps, times_us, has_missing_steps = _step_columns(records)
-                values = array("d", chain.from_iterable(map(_FOURTH, records)))
-                if len(values) != count * len(first):
-                    raise ValueError("rows of different lengths")
-            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
-                records = _split_rows(records)
-                ids, one_kind = list(map(_FIRST, records)), False
+                steps = list(map(_SECOND, records))
+                times = _packed("q", map(_THIRD, records), count)
+                values = (_packed("d", chain.from_iterable(map(_FOURTH, records)), count * width) if width
+                          else _packed("d", map(_FOURTH, records), count))
+                packed_steps = None if None in steps else _packed("q", steps, count)
+            except _UNPACKABLE:  # a record the call site did not catch: the careful path below
+                pass
             else:
-                width = len(first)
-                for column, series_id in enumerate(first):
-                    self._write_metric_group(series_id, steps, times_us, values[column::width],
-                                             has_missing_steps, failed, touched)
+                if not width:
+                    self._write_metric_group(first, steps, packed_steps, times, values, failed, touched)
+                for column, series_id in enumerate(first if width else ()):
+                    self._write_metric_group(series_id, steps, packed_steps, times, values[column::width],
+                                             failed, touched)
                 return touched
-        elif not one_kind and tuple in set(map(type, ids)):  # log_metric and log_metrics mixed
+        if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
             records = _split_rows(records)
             ids = list(map(_FIRST, records))
-            one_kind = ids.count(ids[0]) == len(ids)
-        if one_kind:
-            groups = {ids[0]: records}  # the common case: one series, no regrouping
-        else:
-            groups = {}
-            for record in records:  # in logging order within each series
-                groups.setdefault(record[0], []).append(record)
+        groups: dict[int, list[tuple]] = {}
+        for record in records:  # in logging order within each series
+            groups.setdefault(record[0], []).append(record)
         for series_id, group in groups.items():
+            count = len(group)
             try:
-                columns = _metric_columns(group)
-            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                steps = list(map(_SECOND, group))
+                times = _packed("q", map(_THIRD, group), count)
+                values = _packed("d", map(_FOURTH, group), count)
+                packed_steps = None if None in steps else _packed("q", steps, count)
+            except _UNPACKABLE:  # a value the call site did not catch: checked one by one
                 group = self._valid_metric_records(group)
                 if not group:
                     continue
-                columns = _metric_columns(group)
-            self._write_metric_group(series_id, *columns, failed, touched)
+                count = len(group)
+                steps = list(map(_SECOND, group))
+                times = _packed("q", map(_THIRD, group), count)
+                values = _packed("d", map(_FOURTH, group), count)
+                packed_steps = None if None in steps else _packed("q", steps, count)
+            self._write_metric_group(series_id, steps, packed_steps, times, values, failed, touched)
         return touched
 
-    def _write_metric_group(self, series_id: int, steps: list, times_us: array, values: array,
-                            has_missing_steps: bool, failed: list, touched: set) -> None:
+    def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
+                            times: memoryview, values: memoryview, failed: list, touched: set) -> None:
+        """Queue and write one series' records: ``steps`` as logged (None where a point had no
+        step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing)."""
         series = self._by_id[series_id]
-        if has_missing_steps:
+        if packed_steps is None:
             steps = self._fill_steps(series, list(steps))
+            packed_steps = _packed("q", steps, len(steps))
         series.next_step = steps[-1] + 1
-        payload = fmt.encode_metric_records(steps, times_us, values)
-        if self._queue(series, payload, len(values)) and self._write(series, failed):
+        count = len(values)
+        if self._queue(series, _records(packed_steps, times, values), count) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -499,8 +542,8 @@ class RunWriter:
             try:
                 if step is not None and not (type(step) is int and fmt.STEP_MIN <= step <= fmt.STEP_MAX):
                     raise ValueError(f"step={step!r:.40} is not an int64 step")
-                # epoch ns as queued, or epoch seconds (a float) from older callers
-                time_us = moment // 1000 if type(moment) is int else round(float(moment) * 1e6)
+                # epoch µs as queued, or epoch seconds (a float) from older callers
+                time_us = moment if type(moment) is int else round(float(moment) * 1e6)
                 if not fmt.EPOCH_US_MIN <= time_us <= fmt.EPOCH_US_MAX:
                     raise ValueError(f"timestamp {moment!r:.40} is out of range")
                 value = float(value)
@@ -509,7 +552,7 @@ class RunWriter:
                 message = f"log_metric({name!r}) at step {step!r:.40}: {error}; the point was left out."
                 self._left_out("invalid_value", 1, message, InvalidValueError(message))
                 continue
-            valid.append((series_id, step, time_us * 1000, value))
+            valid.append((series_id, step, time_us, value))
         return valid
 
     @staticmethod
@@ -522,11 +565,12 @@ class RunWriter:
             next_step = step + 1
         return steps
 
-    def _summarise(self, series: Series, payload: bytes) -> None:
-        steps, times_us, values = fmt.decode_metric_columns(payload)
-        count = len(values)
+    def _summarise(self, series: Series, payload: bytes | bytearray) -> None:
+        steps, times_us, column = fmt.decode_metric_columns(payload)
+        count = len(column)
         if not count:
             return
+        values = column.tolist()  # one float each, once: the three passes below read the list
         summary = series.summary or {"count": 0, "min": None, "max": None}
         summary["count"] += count
         try:
@@ -534,7 +578,7 @@ class RunWriter:
         except (OverflowError, ValueError):  # inf - inf, or a sum past the float range
             all_finite = False
         finite = values if all_finite else [v for v in values if math.isfinite(v)]
-        if len(finite):
+        if finite:
             low, high = min(finite), max(finite)
             summary["min"] = low if summary["min"] is None else min(summary["min"], low)
             summary["max"] = high if summary["max"] is None else max(summary["max"], high)
@@ -652,7 +696,8 @@ _CONDITION = threading.Condition()  # every writer's and the flusher's: one lock
 class _Flusher:
     """The one thread per process that drains every open ``RunWriter``: each at least every
     ``flush_interval`` seconds, at once when asked (``wake``, ``flush``) or when its pending
-    records pass half of ``max_pending``. A run starts and stops no thread of its own; a
+    records pass half of ``max_pending``; between those, the metrics alone whenever a batch of
+    them is queued (``queue_full``). A run starts and stops no thread of its own; a
     forked child gets its own flusher when one of its writers first starts."""
 
     def __init__(self) -> None:
@@ -682,8 +727,10 @@ class _Flusher:
                     cond.wait(max(0.0, min(soonest - now, 0.05)))
                 work = []
                 for writer in ready:
-                    work.append((writer, writer._requested, writer._fsync_requested))
+                    full = writer._full_drain_due(now)
+                    work.append((writer, writer._requested, writer._fsync_requested, full))
                     writer._fsync_requested = False
+                    writer._batch_due = False
                     writer._busy = True
                 for writer in ticking:
                     writer._busy = True
@@ -695,11 +742,15 @@ class _Flusher:
                         with cond:
                             writer._busy = False
                             cond.notify_all()
-            for writer, ticket, fsync in work:
+            for writer, ticket, fsync, full in work:
                 try:
-                    writer._drain(fsync)
+                    if full:
+                        writer._drain(fsync)
+                    else:
+                        writer._drain_batch()
                 finally:
-                    writer._next_flush = time.monotonic() + writer.flush_interval
+                    if full:
+                        writer._next_flush = time.monotonic() + writer.flush_interval
                     with cond:
                         writer._busy = False
                         writer._completed = max(writer._completed, ticket)
@@ -744,23 +795,20 @@ def _split_rows(records: list[tuple]) -> list[tuple]:
     return out
 
 
-def _step_columns(records: list[tuple]) -> tuple[list, array, bool]:
-    """(steps, times in µs, has missing steps) of queued records; raises OverflowError,
-    ValueError or TypeError for a step or time the format cannot hold."""
-    steps = list(map(_SECOND, records))
-    times_us = array("q", map(_US, map(_THIRD, records)))
-    if not (fmt.EPOCH_US_MIN <= min(times_us) and max(times_us) <= fmt.EPOCH_US_MAX):
-        raise ValueError("a timestamp is out of range")
-    has_missing_steps = None in steps
-    if not has_missing_steps:
-        steps = array("q", steps)  # OverflowError past int64, TypeError for a non-int
-        if min(steps) == fmt.NO_STEP:
-            raise ValueError("a step is out of range")
-    return steps, times_us, has_missing_steps
+def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
+    """``count`` items packed little-endian as int64 (``code`` "q") or float64 ("d"), viewed as
+    8-byte units so that columns of either kind interleave by plain copies. Raises
+    ``struct.error`` for an item that is not an int64 (None, a float time, a step past the
+    range), a number of items other than ``count``, or TypeError for a value that is no number."""
+    return memoryview(struct.pack(f"<{count}{code}", *items)).cast("q")
 
 
-def _metric_columns(records: list[tuple]) -> tuple[list, array, array, bool]:
-    """(steps, times in µs, values, has missing steps) of one series' queued records."""
-    steps, times_us, has_missing_steps = _step_columns(records)
-    values = array("d", map(_FOURTH, records))
-    return steps, times_us, values, has_missing_steps
+def _records(steps: memoryview, times: memoryview, values: memoryview) -> bytearray:
+    """Packed columns (``_packed``) as the metric file's records: (step, time µs, value), 24
+    bytes each, little-endian (``labbook.store.format``'s ``metric_dtype``)."""
+    data = bytearray(24 * len(values))
+    records = memoryview(data).cast("q")
+    records[0::3] = steps
+    records[1::3] = times
+    records[2::3] = values
+    return data
