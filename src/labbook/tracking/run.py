@@ -401,8 +401,8 @@ class Run(ArtifactMethods, MediaMethods):
     # -- metrics: the hot path -------------------------------------------------------------
 
     # The metric queue's length at which the hot path next calls the writer (queue_full): it
-    # asks the flusher to write the queue then (so at most a batch of records waits, as tuples,
-    # between two drains) and blocks past max_pending. Below the smallest max_pending allowed.
+    # asks the flusher to write the queue then (so about a batch of records waits between two
+    # drains) and blocks past max_pending. Below the smallest max_pending allowed.
     _drain_mark = 1000
 
     def log_metric(self, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
@@ -414,7 +414,7 @@ class Run(ArtifactMethods, MediaMethods):
             value = metric_value(name, value)
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
-        self._metrics.append(
+        self._metrics.extend(  # one record, four entries, added at once (see RunWriter.metrics)
             (series, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp), value)
         )
         if len(self._metrics) > self._drain_mark:
@@ -426,7 +426,7 @@ class Run(ArtifactMethods, MediaMethods):
 
     def _queue_metrics(self, step: int | None, timestamp: Any, metrics: dict[str, Any]) -> None:
         """``log_metrics`` with the metrics as one dict. The step is queued as ONE record,
-        ``(ids, step, time, values)``, which the writer splits into the metrics' files."""
+        ``ids, step, time, values``, which the writer splits into the metrics' files."""
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         names = tuple(metrics)
@@ -440,7 +440,7 @@ class Run(ArtifactMethods, MediaMethods):
             if type(value) is not float:
                 values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
                 break  # all or nothing: a bad value above logs none of them
-        self._metrics.append((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
+        self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
         if len(self._metrics) > self._drain_mark:
             self._drain_mark = self._writer.queue_full()

@@ -43,14 +43,15 @@ from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 
-_FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
+_SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(1, 4))
 # What packing a column raises for a record the call site should have refused (see _packed).
 _UNPACKABLE = (struct.error, OverflowError, ValueError, TypeError)
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
-# Queued metric records (tuples) that start a drain before flush_interval is up: they take
-# ~130 bytes each as tuples and 24 once written, so this bounds what logging holds in memory.
+# Queued metric records that start a drain before flush_interval is up (queue_full), and the
+# most one encoding step takes: a queued record holds ~100 bytes, a written one 24.
 DRAIN_BATCH = 8192
+RECORD_WIDTH = 4  # queue entries per metric record (see _drain_metrics)
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
 _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -154,10 +155,10 @@ class RunWriter:
         self.after_flush = after_flush
         self.on_failure = on_failure  # called on the writer thread when a failure is first seen
         self.on_start = on_start  # called once, when the thread starts
-        # pending records: metrics (metric id, step or None, epoch ns, value), or for one
-        # log_metrics call (metric ids, step or None, epoch ns, values);
-        # events (Series, step or None, epoch µs, JSON value)
-        self.metrics: list[tuple] = []
+        # pending records: metrics, flat, four entries each (see _drain_metrics): metric id,
+        # step or None, epoch µs, value, or for one log_metrics call metric ids, step or None,
+        # epoch µs, values; events (Series, step or None, epoch µs, JSON value)
+        self.metrics: list[Any] = []
         self.events: list[tuple] = []
         self.tasks: list[Callable[[], None]] = []
         self.run_ops: list[Op] = []
@@ -245,8 +246,8 @@ class RunWriter:
 
     def queue_full(self) -> int:
         """Called by the logging hot path when the metric queue passed its mark: past
-        ``max_pending`` it waits (back-pressure); below, it asks the flusher thread to write
-        the queue now, without waiting. Returns the next mark, one batch further."""
+        ``max_pending`` entries it waits (back-pressure); below, it asks the flusher thread to
+        write the queue now, without waiting. Returns the next mark, one batch further."""
         pending = len(self.metrics)
         if pending > self.max_pending:
             self.backpressure()
@@ -255,7 +256,7 @@ class RunWriter:
             with self._cond:
                 self._batch_due = True
                 self._cond.notify_all()
-        return min(pending + DRAIN_BATCH, self.max_pending)
+        return min(pending + DRAIN_BATCH * RECORD_WIDTH, self.max_pending)
 
     def backpressure(self) -> None:
         """Block until the pending records fit under ``max_pending`` again (a writer that cannot
@@ -309,7 +310,7 @@ class RunWriter:
 
     @property
     def pending(self) -> int:
-        return (len(self.metrics) + len(self.events) + len(self.tasks) + len(self.run_ops)
+        return (len(self.metrics) // RECORD_WIDTH + len(self.events) + len(self.tasks) + len(self.run_ops)
                 + self._backlog_records)
 
     def drop(self, reason: str, count: int, message: str) -> None:
@@ -432,7 +433,7 @@ class RunWriter:
         first = self.write_failure is None
         self.write_failure = WriteError(
             f"Could not write {path}: {error.strerror or error} [Errno {error.errno}]. "
-            f"{self._backlog_records + len(self.metrics) + len(self.events)} records are kept "
+            f"{self._backlog_records + len(self.metrics) // RECORD_WIDTH + len(self.events)} records are kept "
             f"pending and are written when the disk has room again (at most max_pending="
             f"{self.max_pending}; beyond that they are dropped and counted)"
             + (f"; {lost} records were dropped so far" if lost else "")
@@ -466,26 +467,35 @@ class RunWriter:
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
-        """Encode and write the queued metric records. A record is ``(series id, step or None,
-        time in µs, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
-        ``log_metrics`` call. Each column is packed by one ``struct.pack`` call (no numpy in a
-        logging process, and no per-record Python work), then interleaved into the file's
-        24-byte records by three strided copies (``_records``)."""
-        count = len(self.metrics)
-        if not count:
-            return set()
-        records = self.metrics[:count]
-        del self.metrics[:count]
+        """Encode and write the queued metrics, a batch (``DRAIN_BATCH`` records) at a time so
+        that what encoding holds stays small. The queue is flat: each call extends it by one
+        record of four entries, ``series id, step or None, time in µs, value`` from
+        ``log_metric`` or ``ids, step, time, values`` from ``log_metrics``; a list's extend is
+        atomic, so records logged from several threads never mix."""
         touched: set[Series] = set()
-        ids = list(map(_FIRST, records))
+        count = len(self.metrics)
+        count -= count % RECORD_WIDTH  # whole records only (every call adds one at once)
+        for start in range(0, count, DRAIN_BATCH * RECORD_WIDTH):
+            size = min(DRAIN_BATCH * RECORD_WIDTH, count - start)
+            queue = self.metrics[:size]
+            del self.metrics[:size]
+            self._write_metric_queue(queue, failed, touched)
+        return touched
+
+    def _write_metric_queue(self, queue: list, failed: list, touched: set[Series]) -> None:
+        """Write records taken off the queue. Each column is packed by one ``struct.pack`` call
+        (no numpy in a logging process, and no Python work per record), then interleaved into
+        the file's 24-byte records by three strided copies (``_records``)."""
+        ids = queue[0::RECORD_WIDTH]
+        count = len(ids)
         first = ids[0]
         if ids.count(first) == count:  # one series, or one log_metrics row of the same names
             width = len(first) if type(first) is tuple else 0
             try:
-                steps = list(map(_SECOND, records))
-                times = _packed("q", map(_THIRD, records), count)
-                values = (_packed("d", chain.from_iterable(map(_FOURTH, records)), count * width) if width
-                          else _packed("d", map(_FOURTH, records), count))
+                steps = queue[1::RECORD_WIDTH]
+                times = _packed("q", queue[2::RECORD_WIDTH], count)
+                values = (_packed("d", chain.from_iterable(queue[3::RECORD_WIDTH]), count * width) if width
+                          else _packed("d", queue[3::RECORD_WIDTH], count))
                 packed_steps = None if None in steps else _packed("q", steps, count)
             except _UNPACKABLE:  # a record the call site did not catch: the careful path below
                 pass
@@ -495,10 +505,10 @@ class RunWriter:
                 for column, series_id in enumerate(first if width else ()):
                     self._write_metric_group(series_id, steps, packed_steps, times, values[column::width],
                                              failed, touched)
-                return touched
+                return
+        records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
             records = _split_rows(records)
-            ids = list(map(_FIRST, records))
         groups: dict[int, list[tuple]] = {}
         for record in records:  # in logging order within each series
             groups.setdefault(record[0], []).append(record)
@@ -519,7 +529,6 @@ class RunWriter:
                 values = _packed("d", map(_FOURTH, group), count)
                 packed_steps = None if None in steps else _packed("q", steps, count)
             self._write_metric_group(series_id, steps, packed_steps, times, values, failed, touched)
-        return touched
 
     def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
                             times: memoryview, values: memoryview, failed: list, touched: set) -> None:
