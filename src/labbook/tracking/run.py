@@ -400,11 +400,6 @@ class Run(ArtifactMethods, MediaMethods):
 
     # -- metrics: the hot path -------------------------------------------------------------
 
-    # The metric queue's length at which the hot path next calls the writer (queue_full): it
-    # asks the flusher to write the queue then (so about a batch of records waits between two
-    # drains) and blocks past max_pending. Below the smallest max_pending allowed.
-    _drain_mark = 1000
-
     def log_metric(self, name: str, value: Any, step: int | None = None, timestamp: Any = None) -> None:
         """Log one value of the metric ``name``: ``run.log_metric("loss", 0.3, step=10)``."""
         series = self._metric_series.get(name)
@@ -417,8 +412,8 @@ class Run(ArtifactMethods, MediaMethods):
         self._metrics.extend(  # one record, four entries, added at once (see RunWriter.metrics)
             (series, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp), value)
         )
-        if len(self._metrics) > self._drain_mark:
-            self._drain_mark = self._writer.queue_full()
+        if len(self._metrics) > self._writer.drain_mark:  # a batch to write, or back-pressure
+            self._writer.queue_full()
 
     def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
         """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
@@ -442,8 +437,8 @@ class Run(ArtifactMethods, MediaMethods):
                 break  # all or nothing: a bad value above logs none of them
         self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
-        if len(self._metrics) > self._drain_mark:
-            self._drain_mark = self._writer.queue_full()
+        if len(self._metrics) > self._writer.drain_mark:  # a batch to write, or back-pressure
+            self._writer.queue_full()
 
     # What tracking.log_metrics calls with its keyword arguments as they are (no re-packing);
     # the never-crash class guards it as it guards log_metrics (tracking/guard.py).

@@ -159,6 +159,7 @@ class RunWriter:
         # step or None, epoch µs, value, or for one log_metrics call metric ids, step or None,
         # epoch µs, values; events (Series, step or None, epoch µs, JSON value)
         self.metrics: list[Any] = []
+        self.drain_mark = 0  # the queue length at which log_metric calls queue_full()
         self.events: list[tuple] = []
         self.tasks: list[Callable[[], None]] = []
         self.run_ops: list[Op] = []
@@ -170,6 +171,7 @@ class RunWriter:
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
         self._batch_due = False  # a batch of metrics is queued: write it (queue_full)
+        self._set_drain_mark()
         self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
@@ -244,19 +246,22 @@ class RunWriter:
             self._start()
         self.run_ops.extend(ops)
 
-    def queue_full(self) -> int:
-        """Called by the logging hot path when the metric queue passed its mark: past
-        ``max_pending`` entries it waits (back-pressure); below, it asks the flusher thread to
-        write the queue now, without waiting. Returns the next mark, one batch further."""
+    def queue_full(self) -> None:
+        """Called by the logging hot path when the metric queue is longer than ``drain_mark``:
+        past ``max_pending`` entries it waits (back-pressure); below, it asks the flusher thread
+        to write the queue now, without waiting. Each drain sets the mark one batch above what
+        it leaves queued."""
         pending = len(self.metrics)
         if pending > self.max_pending:
             self.backpressure()
-            pending = len(self.metrics)
         elif self._thread is not None:
             with self._cond:
                 self._batch_due = True
                 self._cond.notify_all()
-        return min(pending + DRAIN_BATCH * RECORD_WIDTH, self.max_pending)
+        self._set_drain_mark()  # not again before one more batch, or the flusher took these
+
+    def _set_drain_mark(self) -> None:
+        self.drain_mark = min(len(self.metrics) + DRAIN_BATCH * RECORD_WIDTH, self.max_pending)
 
     def backpressure(self) -> None:
         """Block until the pending records fit under ``max_pending`` again (a writer that cannot
@@ -467,44 +472,48 @@ class RunWriter:
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
-        """Encode and write the queued metrics, a batch (``DRAIN_BATCH`` records) at a time so
-        that what encoding holds stays small. The queue is flat: each call extends it by one
+        """Encode and write the queued metrics, a batch (``DRAIN_BATCH`` records, or an eighth
+        of a longer queue) at a time so that what encoding holds stays small. The queue is flat: each call extends it by one
         record of four entries, ``series id, step or None, time in µs, value`` from
         ``log_metric`` or ``ids, step, time, values`` from ``log_metrics``; a list's extend is
         atomic, so records logged from several threads never mix."""
         touched: set[Series] = set()
         count = len(self.metrics)
         count -= count % RECORD_WIDTH  # whole records only (every call adds one at once)
-        for start in range(0, count, DRAIN_BATCH * RECORD_WIDTH):
-            size = min(DRAIN_BATCH * RECORD_WIDTH, count - start)
-            queue = self.metrics[:size]
-            del self.metrics[:size]
-            self._write_metric_queue(queue, failed, touched)
+        # a batch at a time, each freed before the next (at most 8 steps: each shifts the rest)
+        batch = max(DRAIN_BATCH * RECORD_WIDTH, -(-count // 8 // RECORD_WIDTH) * RECORD_WIDTH)
+        while count > 0:
+            queue = self.metrics[:min(batch, count)]
+            del self.metrics[:len(queue)]
+            self._set_drain_mark()
+            count -= batch
+            if queue:
+                self._write_metric_queue(queue, failed, touched)
         return touched
 
     def _write_metric_queue(self, queue: list, failed: list, touched: set[Series]) -> None:
-        """Write records taken off the queue. Each column is packed by one ``struct.pack`` call
-        (no numpy in a logging process, and no Python work per record), then interleaved into
-        the file's 24-byte records by three strided copies (``_records``)."""
+        """Write records taken off the queue. When the series repeat in the same order (one
+        series; one log_metrics row; the same metrics logged at every step), each series'
+        column is a strided slice of the queue, packed by one ``struct.pack`` call (no numpy in
+        a logging process, and no Python work per record), then interleaved into the file's
+        24-byte records by three strided copies (``_records``). Otherwise, or for a record the
+        call site should have refused, the records are gathered and checked one by one."""
         ids = queue[0::RECORD_WIDTH]
-        count = len(ids)
-        first = ids[0]
-        if ids.count(first) == count:  # one series, or one log_metrics row of the same names
-            width = len(first) if type(first) is tuple else 0
+        period = _period(ids)
+        if period:
             try:
-                steps = queue[1::RECORD_WIDTH]
-                times = _packed("q", queue[2::RECORD_WIDTH], count)
-                values = (_packed("d", chain.from_iterable(queue[3::RECORD_WIDTH]), count * width) if width
-                          else _packed("d", queue[3::RECORD_WIDTH], count))
-                packed_steps = None if None in steps else _packed("q", steps, count)
+                positions = [_pack_position(queue, position, period, ids[position]) for position in range(period)]
             except _UNPACKABLE:  # a record the call site did not catch: the careful path below
                 pass
             else:
-                if not width:
-                    self._write_metric_group(first, steps, packed_steps, times, values, failed, touched)
-                for column, series_id in enumerate(first if width else ()):
-                    self._write_metric_group(series_id, steps, packed_steps, times, values[column::width],
-                                             failed, touched)
+                for ids_at, steps, packed_steps, times, values in positions:
+                    if type(ids_at) is not tuple:
+                        self._write_metric_group(ids_at, steps, packed_steps, times, values, failed, touched)
+                        continue
+                    width = len(ids_at)
+                    for column, series_id in enumerate(ids_at):
+                        self._write_metric_group(series_id, steps, packed_steps, times, values[column::width],
+                                                 failed, touched)
                 return
         records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
@@ -802,6 +811,37 @@ def _split_rows(records: list[tuple]) -> list[tuple]:
         else:
             out.append(record)
     return out
+
+
+def _period(ids: list) -> int:
+    """After how many records the queued series repeat in the same order: 1 for one series or
+    one log_metrics row, n when the same n metrics are logged in turn (each series then stands
+    at every n-th record); 0 when they do not repeat so, or too few times to be worth it."""
+    count = len(ids)
+    if ids.count(ids[0]) == count:
+        return 1
+    period = len(set(ids))
+    if count < 4 * period:
+        return 0
+    head = ids[:period]
+    series = [x for ids_at in head for x in (ids_at if type(ids_at) is tuple else (ids_at,))]
+    if len(set(series)) != len(series):  # a series in two of the repeating records
+        return 0
+    return period if (head * (count // period + 1))[:count] == ids else 0
+
+
+def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tuple:
+    """The columns of the records at ``position``, ``position + period``, ... of a flat queue
+    (see ``_period``): ``(ids, steps, packed steps or None, packed times, packed values)``."""
+    at, stride = RECORD_WIDTH * position, RECORD_WIDTH * period
+    steps = queue[at + 1::stride]
+    count = len(steps)
+    times = _packed("q", queue[at + 2::stride], count)
+    if type(ids_at) is tuple:
+        values = _packed("d", chain.from_iterable(queue[at + 3::stride]), count * len(ids_at))
+    else:
+        values = _packed("d", queue[at + 3::stride], count)
+    return ids_at, steps, None if None in steps else _packed("q", steps, count), times, values
 
 
 def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
