@@ -68,6 +68,7 @@ STATUSES = frozenset({
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _time_ns = time.time_ns
+_ONLY_FLOAT = frozenset((float,))
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -431,10 +432,9 @@ class Run(ArtifactMethods, MediaMethods):
                 return
             ids = self._new_metric_row(names)
         values = tuple(metrics.values())
-        for value in values:
-            if type(value) is not float:
-                values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
-                break  # all or nothing: a bad value above logs none of them
+        if not _ONLY_FLOAT.issuperset(map(type, values)):  # one pass in C when all are floats
+            # all or nothing: a bad value raises here and logs none of them
+            values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
         self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
         if len(self._metrics) > self._writer.drain_mark:  # a batch to write, or back-pressure
