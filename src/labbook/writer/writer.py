@@ -69,11 +69,12 @@ class Series:
     """One (kind, name) series as written by this process.
 
     ``size`` is where the file's last whole record ends; ``backlog`` holds encoded records that
-    could not be written yet, oldest first, and ``backlog_records`` how many there are.
+    could not be written yet, oldest first, and ``backlog_records`` how many there are; for a
+    metric, ``backlog_stats`` what they add to its summary (see ``RunWriter._summarise``).
     """
 
     __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary", "size", "backlog",
-                 "backlog_records", "make_dirs")
+                 "backlog_records", "backlog_stats", "make_dirs")
 
     def __init__(self, kind: str, name: str, path: Path, id: int = -1,
                  make_dirs: Callable[[Path], Any] | None = None) -> None:
@@ -87,6 +88,7 @@ class Series:
         self.size = 0
         self.backlog: list[bytes] = []
         self.backlog_records = 0
+        self.backlog_stats: list[tuple] = []  # metrics: what the summary gains once written
         # The run folder's make_dirs: creates the series' folders through no symbolic link.
         self.make_dirs = make_dirs or (lambda folder: folder.mkdir(parents=True, exist_ok=True))
 
@@ -506,14 +508,15 @@ class RunWriter:
             except _UNPACKABLE:  # a record the call site did not catch: the careful path below
                 pass
             else:
-                for ids_at, steps, packed_steps, times, values in positions:
+                for ids_at, columns, floats in positions:
                     if type(ids_at) is not tuple:
-                        self._write_metric_group(ids_at, steps, packed_steps, times, values, failed, touched)
+                        self._write_metric_group(ids_at, *columns, floats, failed, touched)
                         continue
+                    steps, packed_steps, times, last_time, values = columns
                     width = len(ids_at)
                     for column, series_id in enumerate(ids_at):
-                        self._write_metric_group(series_id, steps, packed_steps, times, values[column::width],
-                                                 failed, touched)
+                        self._write_metric_group(series_id, steps, packed_steps, times, last_time,
+                                                 values[column::width], floats[column::width], failed, touched)
                 return
         records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
@@ -522,34 +525,29 @@ class RunWriter:
         for record in records:  # in logging order within each series
             groups.setdefault(record[0], []).append(record)
         for series_id, group in groups.items():
-            count = len(group)
             try:
-                steps = list(map(_SECOND, group))
-                times = _packed("q", map(_THIRD, group), count)
-                values = _packed("d", map(_FOURTH, group), count)
-                packed_steps = None if None in steps else _packed("q", steps, count)
+                columns = _group_columns(group)
             except _UNPACKABLE:  # a value the call site did not catch: checked one by one
                 group = self._valid_metric_records(group)
                 if not group:
                     continue
-                count = len(group)
-                steps = list(map(_SECOND, group))
-                times = _packed("q", map(_THIRD, group), count)
-                values = _packed("d", map(_FOURTH, group), count)
-                packed_steps = None if None in steps else _packed("q", steps, count)
-            self._write_metric_group(series_id, steps, packed_steps, times, values, failed, touched)
+                columns = _group_columns(group)
+            self._write_metric_group(series_id, *columns, list(map(_FOURTH, group)), failed, touched)
 
     def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
-                            times: memoryview, values: memoryview, failed: list, touched: set) -> None:
+                            times: memoryview, last_time: int, values: memoryview, floats: list,
+                            failed: list, touched: set) -> None:
         """Queue and write one series' records: ``steps`` as logged (None where a point had no
-        step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing)."""
+        step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing),
+        the last time in µs and the values as floats (for the summary)."""
         series = self._by_id[series_id]
         if packed_steps is None:
             steps = self._fill_steps(series, list(steps))
             packed_steps = _packed("q", steps, len(steps))
-        series.next_step = steps[-1] + 1
-        count = len(values)
-        if self._queue(series, _records(packed_steps, times, values), count) and self._write(series, failed):
+        last_step = steps[-1]
+        series.next_step = last_step + 1
+        stats = _summary_of(floats, last_step, last_time)
+        if self._queue(series, _records(packed_steps, times, values), len(floats), stats) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -583,27 +581,18 @@ class RunWriter:
             next_step = step + 1
         return steps
 
-    def _summarise(self, series: Series, payload: bytes | bytearray) -> None:
-        steps, times_us, column = fmt.decode_metric_columns(payload)
-        count = len(column)
-        if not count:
-            return
-        values = column.tolist()  # one float each, once: the three passes below read the list
+    def _summarise(self, series: Series) -> None:
+        """Add what the records just written bring to the series' summary (``_summary_of``)."""
         summary = series.summary or {"count": 0, "min": None, "max": None}
-        summary["count"] += count
-        try:
-            all_finite = math.isfinite(math.fsum(values))
-        except (OverflowError, ValueError):  # inf - inf, or a sum past the float range
-            all_finite = False
-        finite = values if all_finite else [v for v in values if math.isfinite(v)]
-        if finite:
-            low, high = min(finite), max(finite)
-            summary["min"] = low if summary["min"] is None else min(summary["min"], low)
-            summary["max"] = high if summary["max"] is None else max(summary["max"], high)
-        last = values[-1]
-        summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
-        summary["last_step"] = steps[-1]
-        summary["last_timestamp"] = fmt.iso(times_us[-1])
+        for count, low, high, last, last_step, last_time in series.backlog_stats:
+            summary["count"] += count
+            if low is not None:
+                summary["min"] = low if summary["min"] is None else min(summary["min"], low)
+                summary["max"] = high if summary["max"] is None else max(summary["max"], high)
+            summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
+            summary["last_step"] = last_step
+            summary["last_timestamp"] = fmt.iso(last_time)
+        series.backlog_stats = []
         series.summary = summary
         self._summaries_due = True
 
@@ -628,7 +617,7 @@ class RunWriter:
             if self._queue(series, b"".join(lines), len(lines)):
                 self._write(series, failed)
 
-    def _queue(self, series: Series, payload: bytes, count: int) -> bool:
+    def _queue(self, series: Series, payload: bytes | bytearray, count: int, stats: tuple | None = None) -> bool:
         """Add encoded records to the series' backlog; False when they do not fit while the
         disk is failing (then they are dropped and counted)."""
         if (series.backlog or self.write_failure is not None) and (
@@ -641,6 +630,8 @@ class RunWriter:
                       f"written ({failure})")
             return False
         series.backlog.append(payload)
+        if stats is not None:
+            series.backlog_stats.append(stats)
         series.backlog_records += count
         self._backlog_records += count
         return True
@@ -657,8 +648,8 @@ class RunWriter:
         series.backlog = []
         self._backlog_records -= series.backlog_records
         series.backlog_records = 0
-        if series.kind == "metric":
-            self._summarise(series, data)
+        if series.backlog_stats:
+            self._summarise(series)
         return True
 
     def _retry_backlog(self, failed: list) -> None:
@@ -676,7 +667,7 @@ class RunWriter:
                           f"{series.kind} {series.name!r}: {series.backlog_records} records could "
                           f"not be written to {series.path} before the run ended ({error})")
                 self._backlog_records -= series.backlog_records
-                series.backlog, series.backlog_records = [], 0
+                series.backlog, series.backlog_records, series.backlog_stats = [], 0, []
 
     def _write_run_ops(self, failed: list, final: bool) -> bool:
         ops = self.run_ops[: len(self.run_ops)]
@@ -831,17 +822,42 @@ def _period(ids: list) -> int:
 
 
 def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tuple:
-    """The columns of the records at ``position``, ``position + period``, ... of a flat queue
-    (see ``_period``): ``(ids, steps, packed steps or None, packed times, packed values)``."""
+    """The records at ``position``, ``position + period``, ... of a flat queue (see
+    ``_period``): ``(ids, (steps, packed steps or None, packed times, last time, packed
+    values), values as floats)``."""
     at, stride = RECORD_WIDTH * position, RECORD_WIDTH * period
     steps = queue[at + 1::stride]
     count = len(steps)
-    times = _packed("q", queue[at + 2::stride], count)
+    times = queue[at + 2::stride]
+    floats = queue[at + 3::stride]
     if type(ids_at) is tuple:
-        values = _packed("d", chain.from_iterable(queue[at + 3::stride]), count * len(ids_at))
+        floats = list(chain.from_iterable(floats))
+        values = _packed("d", floats, count * len(ids_at))
     else:
-        values = _packed("d", queue[at + 3::stride], count)
-    return ids_at, steps, None if None in steps else _packed("q", steps, count), times, values
+        values = _packed("d", floats, count)
+    packed_steps = None if None in steps else _packed("q", steps, count)
+    return ids_at, (steps, packed_steps, _packed("q", times, count), times[-1], values), floats
+
+
+def _group_columns(group: list[tuple]) -> tuple:
+    """``(steps, packed steps or None, packed times, last time, packed values)`` of one
+    series' records ``(id, step, time µs, value)``."""
+    count = len(group)
+    steps = list(map(_SECOND, group))
+    return (steps, None if None in steps else _packed("q", steps, count),
+            _packed("q", map(_THIRD, group), count), group[-1][2], _packed("d", map(_FOURTH, group), count))
+
+
+def _summary_of(values: list, last_step: int, last_time: int) -> tuple:
+    """What records add to their series' summary: ``(count, min, max, last value, last step,
+    last time µs)``, min and max over the finite values (None without one)."""
+    try:
+        all_finite = math.isfinite(sum(values))  # NaN or inf anywhere makes the sum so
+    except OverflowError:
+        all_finite = False
+    finite = values if all_finite else [v for v in values if math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (None, None)
+    return len(values), low, high, float(values[-1]), last_step, last_time
 
 
 def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
