@@ -48,8 +48,8 @@ _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(1, 4))
 _UNPACKABLE = (struct.error, OverflowError, ValueError, TypeError)
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
-# Queued metric records that start a drain before flush_interval is up (queue_full), and the
-# most one encoding step takes: a queued record holds ~100 bytes, a written one 24.
+# Queued metric points that start a drain before flush_interval is up (queue_full), and the
+# most records one encoding step takes: a queued point holds ~100 bytes, a written one 24.
 DRAIN_BATCH = 8192
 RECORD_WIDTH = 4  # queue entries per metric record (see _drain_metrics)
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
@@ -172,12 +172,11 @@ class RunWriter:
         self._start_lock = threading.Lock()
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
-        self._batch_due = False  # a batch of metrics is queued: write it (queue_full)
+        self._record_points = 1  # points per queued metric record, as the last drain found
         self._set_drain_mark()
         self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
-        self._fsync_requested = False
         self._closing = False
         self._closed = False
         self.errors: list[str] = []
@@ -249,21 +248,34 @@ class RunWriter:
         self.run_ops.extend(ops)
 
     def queue_full(self) -> None:
-        """Called by the logging hot path when the metric queue is longer than ``drain_mark``:
-        past ``max_pending`` entries it waits (back-pressure); below, it asks the flusher thread
-        to write the queue now, without waiting. Each drain sets the mark one batch above what
-        it leaves queued."""
-        pending = len(self.metrics)
-        if pending > self.max_pending:
+        """Called by the logging hot path when the metric queue is longer than ``drain_mark``
+        (a batch, ``DRAIN_BATCH`` points, more than the last drain left): past ``max_pending``
+        entries it waits (back-pressure); below, it writes the queued metrics itself, unless
+        the flusher is draining this writer now. A caller that logs a batch within one flush
+        interval is busy in Python: the flusher thread would take the same time from it under
+        the interpreter lock, plus two thread switches per batch (each a scheduling delay on a
+        busy machine), and the queue would grow meanwhile. A caller that logs less never gets
+        here: the flusher writes everything, off its thread, every flush interval."""
+        if len(self.metrics) > self.max_pending:
             self.backpressure()
-        elif self._thread is not None:
+        elif self._thread is not None and not self._closing:
             with self._cond:
-                self._batch_due = True
-                self._cond.notify_all()
-        self._set_drain_mark()  # not again before one more batch, or the flusher took these
+                claimed = not self._busy  # else the flusher is draining: it takes these too
+                self._busy = True
+            if claimed:
+                try:
+                    self._drain_batch()
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+        self._set_drain_mark()  # not again before one more batch, or a drain took these
 
     def _set_drain_mark(self) -> None:
-        self.drain_mark = min(len(self.metrics) + DRAIN_BATCH * RECORD_WIDTH, self.max_pending)
+        # a batch counts points (a log_metrics record holds one per metric), within 4x: a drain
+        # costs a write per series
+        batch = max(DRAIN_BATCH // self._record_points, DRAIN_BATCH // 4)
+        self.drain_mark = min(len(self.metrics) + batch * RECORD_WIDTH, self.max_pending)
 
     def backpressure(self) -> None:
         """Block until the pending records fit under ``max_pending`` again (a writer that cannot
@@ -278,18 +290,30 @@ class RunWriter:
         ``WriteError`` of records still pending (they are retried) or the one record left out.
         """
         if not self._closed:
-            if not self._alive():
-                self._drain(fsync)
+            if not self._alive() or threading.current_thread() is self._thread:
+                self._drain(fsync)  # no flusher, or called from a task or periodic function
             else:
-                with self._cond:
-                    self._requested += 1
-                    ticket = self._requested
-                    self._fsync_requested = fsync
-                    self._cond.notify_all()
-                    while self._completed < ticket and self._alive():
-                        self._cond.wait(0.1)
+                self._drain_here(fsync)
         if check:
             self.check()
+
+    def _drain_here(self, fsync: bool) -> None:
+        """``flush``'s drain, on the caller's thread: it waits for it anyway, and handing the
+        work to the flusher thread and the result back would cost two thread switches (each a
+        scheduling delay on a busy machine). It waits while the flusher drains this writer."""
+        with self._cond:
+            while self._busy and self._alive():
+                self._cond.wait(0.1)
+            self._busy = True  # the flusher leaves this writer alone meanwhile (_Flusher._loop)
+            ticket = self._requested
+        try:
+            self._drain(fsync)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._completed = max(self._completed, ticket)
+                self._next_flush = time.monotonic() + self.flush_interval
+                self._cond.notify_all()
 
     def check(self) -> None:
         """Raise what a logging call must report: a record that was left out (once), or the
@@ -368,11 +392,6 @@ class RunWriter:
 
     def _due(self, now: float) -> bool:
         """Whether the flusher thread should drain this writer now (called holding _cond)."""
-        return self._batch_due or self._full_drain_due(now)
-
-    def _full_drain_due(self, now: float) -> bool:
-        """Whether the next drain must be a whole one: asked for (``flush``), the interval is
-        up, or the queues are half full. Otherwise a drain due to a batch only writes metrics."""
         return (self._requested != self._completed or now >= self._next_flush
                 or len(self.metrics) + len(self.events) > self.max_pending // 2)
 
@@ -389,8 +408,8 @@ class RunWriter:
                     self.errors.append(traceback.format_exc())
 
     def _drain_batch(self) -> None:
-        """Write the queued metrics alone: what a batch (``queue_full``) asks for. The rest
-        (tasks, events, summaries, run.json, the catalog) waits for the next whole drain."""
+        """Write the queued metrics alone (``queue_full``). The rest (tasks, events, the
+        summaries file, run.json, the catalog) waits for the next whole drain."""
         failed: list[tuple[Path, OSError]] = []
         try:
             self._drain_metrics(failed)
@@ -501,6 +520,8 @@ class RunWriter:
         24-byte records by three strided copies (``_records``). Otherwise, or for a record the
         call site should have refused, the records are gathered and checked one by one."""
         ids = queue[0::RECORD_WIDTH]
+        first = ids[0]
+        self._record_points = len(first) if type(first) is tuple else 1
         period = _period(ids)
         if period:
             try:
@@ -704,9 +725,9 @@ _CONDITION = threading.Condition()  # every writer's and the flusher's: one lock
 
 class _Flusher:
     """The one thread per process that drains every open ``RunWriter``: each at least every
-    ``flush_interval`` seconds, at once when asked (``wake``, ``flush``) or when its pending
-    records pass half of ``max_pending``; between those, the metrics alone whenever a batch of
-    them is queued (``queue_full``). A run starts and stops no thread of its own; a
+    ``flush_interval`` seconds, at once when asked (``wake``; ``flush`` drains on its caller's
+    thread, as ``queue_full`` writes a batch of metrics) or when its pending records pass half
+    of ``max_pending``. A run starts and stops no thread of its own; a
     forked child gets its own flusher when one of its writers first starts."""
 
     def __init__(self) -> None:
@@ -727,19 +748,17 @@ class _Flusher:
             with cond:
                 while True:
                     now = time.monotonic()
-                    ready = [w for w in self.writers if w._due(now)]
-                    ticking = [w for w in self.writers if w._periodic
+                    free = [w for w in self.writers if not w._busy]  # busy: a flush() drains it
+                    ready = [w for w in free if w._due(now)]
+                    ticking = [w for w in free if w._periodic
                                and min(entry[0] for entry in w._periodic) <= now]
                     if ready or ticking:
                         break
-                    soonest = min((w._next_time() for w in self.writers), default=now + 0.05)
+                    soonest = min((w._next_time() for w in free), default=now + 0.05)
                     cond.wait(max(0.0, min(soonest - now, 0.05)))
                 work = []
                 for writer in ready:
-                    full = writer._full_drain_due(now)
-                    work.append((writer, writer._requested, writer._fsync_requested, full))
-                    writer._fsync_requested = False
-                    writer._batch_due = False
+                    work.append((writer, writer._requested))
                     writer._busy = True
                 for writer in ticking:
                     writer._busy = True
@@ -751,15 +770,11 @@ class _Flusher:
                         with cond:
                             writer._busy = False
                             cond.notify_all()
-            for writer, ticket, fsync, full in work:
+            for writer, ticket in work:
                 try:
-                    if full:
-                        writer._drain(fsync)
-                    else:
-                        writer._drain_batch()
+                    writer._drain()
                 finally:
-                    if full:
-                        writer._next_flush = time.monotonic() + writer.flush_interval
+                    writer._next_flush = time.monotonic() + writer.flush_interval
                     with cond:
                         writer._busy = False
                         writer._completed = max(writer._completed, ticket)
