@@ -1,10 +1,13 @@
-"""The run writer: takes logged records on the caller's thread and writes them off it.
+"""The run writer: takes logged records on the caller's thread and writes them to the run folder.
 
-The caller's side is a list append (atomic under the GIL) of a small tuple (one per
-``log_metric``, one per ``log_metrics`` call); the process's one flusher thread (``_Flusher``,
-shared by every open writer) takes what is pending at least every ``flush_interval`` seconds,
-encodes it (``array``, orjson; no numpy) and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
-to catch up (back-pressure), which is the documented policy.
+The caller's side is one ``list.extend`` (atomic under the GIL) of a record of four entries
+(one per ``log_metric``, one per ``log_metrics`` call) onto a flat queue. The process's one
+flusher thread (``_Flusher``, shared by every open writer) takes what is pending at least every
+``flush_interval`` seconds, encodes it (``struct``, orjson; no numpy) and appends it to the
+series files; ``flush()`` does the same on its caller's thread, and so does the logging call
+that completes a batch of ``DRAIN_BATCH`` points (``queue_full``: metrics only). Past
+``max_pending`` queue entries the caller waits for the writer to catch up (back-pressure), which
+is the documented policy. docs/architecture.md ("Writing") says why.
 
 Nothing is lost without a count, and no file is left damaged:
 
