@@ -81,9 +81,9 @@ def test_the_writer_leaves_out_a_record_it_cannot_write_and_only_that_one(run_fa
     _good_points(run)
     run.log_text("t", "kept", step=0)
     writer = run._writer
-    writer.metrics.append((writer.metric_id("b"), 2**70, time.time(), 2.0))
-    writer.metrics.append((writer.metric_id("b"), 1, -1e12, 2.0))
-    writer.metrics.append((writer.metric_id("b"), 2, time.time(), 2.0))
+    writer.metrics.extend((writer.metric_id("b"), 2**70, time.time(), 2.0))
+    writer.metrics.extend((writer.metric_id("b"), 1, -1e12, 2.0))
+    writer.metrics.extend((writer.metric_id("b"), 2, time.time(), 2.0))
     writer.events.append((writer.series("text", "t"), 1, fmt.to_epoch_us(None), "bad\ud800"))
     run.log_text("t", "kept too", step=2)
     with pytest.raises(InvalidValueError, match="left out"):
@@ -102,7 +102,7 @@ def test_a_record_left_out_is_raised_by_the_next_logging_call(run_factory):
     run = run_factory()
     writer = run._writer
     run.log_metric("a", 1.0, step=0)
-    writer.metrics.append((writer.metric_id("b"), 2**70, time.time(), 2.0))
+    writer.metrics.extend((writer.metric_id("b"), 2**70, time.time(), 2.0))
     writer.wake()
     deadline = time.monotonic() + 10
     while writer.record_failure is None and time.monotonic() < deadline:

@@ -68,6 +68,7 @@ STATUSES = frozenset({
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _time_ns = time.time_ns
+_ONLY_FLOAT = frozenset((float,))
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -409,11 +410,11 @@ class Run(ArtifactMethods, MediaMethods):
             value = metric_value(name, value)
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
-        self._metrics.append(
-            (series, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000, value)
+        self._metrics.extend(  # one record, four entries, added at once (see RunWriter.metrics)
+            (series, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp), value)
         )
-        if len(self._metrics) > self._max_pending:
-            self._writer.backpressure()
+        if len(self._metrics) > self._writer.drain_mark:  # a batch to write, or back-pressure
+            self._writer.queue_full()
 
     def log_metrics(self, step: int | None = None, timestamp: Any = None, **metrics: Any) -> None:
         """Log several metrics at one step: ``run.log_metrics(step=3, loss=0.2, accuracy=0.9)``."""
@@ -421,7 +422,7 @@ class Run(ArtifactMethods, MediaMethods):
 
     def _queue_metrics(self, step: int | None, timestamp: Any, metrics: dict[str, Any]) -> None:
         """``log_metrics`` with the metrics as one dict. The step is queued as ONE record,
-        ``(ids, step, time, values)``, which the writer splits into the metrics' files."""
+        ``ids, step, time, values``, which the writer splits into the metrics' files."""
         if step is not None and (type(step) is not int or not STEP_MIN <= step <= STEP_MAX):
             step = step_value(step)
         names = tuple(metrics)
@@ -431,14 +432,13 @@ class Run(ArtifactMethods, MediaMethods):
                 return
             ids = self._new_metric_row(names)
         values = tuple(metrics.values())
-        for value in values:
-            if type(value) is not float:
-                values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
-                break  # all or nothing: a bad value above logs none of them
-        self._metrics.append((ids, step, _time_ns() if timestamp is None else to_epoch_us(timestamp) * 1000,
+        if not _ONLY_FLOAT.issuperset(map(type, values)):  # one pass in C when all are floats
+            # all or nothing: a bad value raises here and logs none of them
+            values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
+        self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
-        if len(self._metrics) > self._max_pending:
-            self._writer.backpressure()
+        if len(self._metrics) > self._writer.drain_mark:  # a batch to write, or back-pressure
+            self._writer.queue_full()
 
     # What tracking.log_metrics calls with its keyword arguments as they are (no re-packing);
     # the never-crash class guards it as it guards log_metrics (tracking/guard.py).

@@ -1,10 +1,13 @@
-"""The run writer: takes logged records on the caller's thread and writes them off it.
+"""The run writer: takes logged records on the caller's thread and writes them to the run folder.
 
-The caller's side is a list append (atomic under the GIL) of a small tuple (one per
-``log_metric``, one per ``log_metrics`` call); the process's one flusher thread (``_Flusher``,
-shared by every open writer) takes what is pending at least every ``flush_interval`` seconds,
-encodes it (``array``, orjson; no numpy) and appends it to the series files. Past ``max_pending`` records the caller waits for the thread
-to catch up (back-pressure), which is the documented policy.
+The caller's side is one ``list.extend`` (atomic under the GIL) of a record of four entries
+(one per ``log_metric``, one per ``log_metrics`` call) onto a flat queue. The process's one
+flusher thread (``_Flusher``, shared by every open writer) takes what is pending at least every
+``flush_interval`` seconds, encodes it (``struct``, orjson; no numpy) and appends it to the
+series files; ``flush()`` does the same on its caller's thread, and so does the logging call
+that completes a batch of ``DRAIN_BATCH`` points (``queue_full``: metrics only). Past
+``max_pending`` queue entries the caller waits for the writer to catch up (back-pressure), which
+is the documented policy. docs/architecture.md ("Writing") says why.
 
 Nothing is lost without a count, and no file is left damaged:
 
@@ -26,14 +29,14 @@ from __future__ import annotations
 import errno
 import math
 import os
+import struct
 import threading
 import time
 import traceback
-from array import array
 from itertools import chain
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import orjson
 
@@ -43,10 +46,15 @@ from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
 
-_FIRST, _SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(4))
-_US = (1000).__rfloordiv__  # queued times are ns (time.time_ns()); the files hold µs
+_SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(1, 4))
+# What packing a column raises for a record the call site should have refused (see _packed).
+_UNPACKABLE = (struct.error, OverflowError, ValueError, TypeError)
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
+# Queued metric points that start a drain before flush_interval is up (queue_full), and the
+# most records one encoding step takes: a queued point holds ~100 bytes, a written one 24.
+DRAIN_BATCH = 8192
+RECORD_WIDTH = 4  # queue entries per metric record (see _drain_metrics)
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
 _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -64,11 +72,12 @@ class Series:
     """One (kind, name) series as written by this process.
 
     ``size`` is where the file's last whole record ends; ``backlog`` holds encoded records that
-    could not be written yet, oldest first, and ``backlog_records`` how many there are.
+    could not be written yet, oldest first, and ``backlog_records`` how many there are; for a
+    metric, ``backlog_stats`` what they add to its summary (see ``RunWriter._summarise``).
     """
 
     __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary", "size", "backlog",
-                 "backlog_records", "make_dirs")
+                 "backlog_records", "backlog_stats", "make_dirs")
 
     def __init__(self, kind: str, name: str, path: Path, id: int = -1,
                  make_dirs: Callable[[Path], Any] | None = None) -> None:
@@ -82,6 +91,7 @@ class Series:
         self.size = 0
         self.backlog: list[bytes] = []
         self.backlog_records = 0
+        self.backlog_stats: list[tuple] = []  # metrics: what the summary gains once written
         # The run folder's make_dirs: creates the series' folders through no symbolic link.
         self.make_dirs = make_dirs or (lambda folder: folder.mkdir(parents=True, exist_ok=True))
 
@@ -150,10 +160,11 @@ class RunWriter:
         self.after_flush = after_flush
         self.on_failure = on_failure  # called on the writer thread when a failure is first seen
         self.on_start = on_start  # called once, when the thread starts
-        # pending records: metrics (metric id, step or None, epoch ns, value), or for one
-        # log_metrics call (metric ids, step or None, epoch ns, values);
-        # events (Series, step or None, epoch µs, JSON value)
-        self.metrics: list[tuple] = []
+        # pending records: metrics, flat, four entries each (see _drain_metrics): metric id,
+        # step or None, epoch µs, value, or for one log_metrics call metric ids, step or None,
+        # epoch µs, values; events (Series, step or None, epoch µs, JSON value)
+        self.metrics: list[Any] = []
+        self.drain_mark = 0  # the queue length at which log_metric calls queue_full()
         self.events: list[tuple] = []
         self.tasks: list[Callable[[], None]] = []
         self.run_ops: list[Op] = []
@@ -164,10 +175,11 @@ class RunWriter:
         self._start_lock = threading.Lock()
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
+        self._record_points = 1  # points per queued metric record, as the last drain found
+        self._set_drain_mark()
         self._periodic: list[list] = []  # [next time, interval, function]: see every()
         self._requested = 0
         self._completed = 0
-        self._fsync_requested = False
         self._closing = False
         self._closed = False
         self.errors: list[str] = []
@@ -238,6 +250,36 @@ class RunWriter:
             self._start()
         self.run_ops.extend(ops)
 
+    def queue_full(self) -> None:
+        """Called by the logging hot path when the metric queue is longer than ``drain_mark``
+        (a batch, ``DRAIN_BATCH`` points, more than the last drain left): past ``max_pending``
+        entries it waits (back-pressure); below, it writes the queued metrics itself, unless
+        the flusher is draining this writer now. A caller that logs a batch within one flush
+        interval is busy in Python: the flusher thread would take the same time from it under
+        the interpreter lock, plus two thread switches per batch (each a scheduling delay on a
+        busy machine), and the queue would grow meanwhile. A caller that logs less never gets
+        here: the flusher writes everything, off its thread, every flush interval."""
+        if len(self.metrics) > self.max_pending:
+            self.backpressure()
+        elif self._thread is not None and not self._closing:
+            with self._cond:
+                claimed = not self._busy  # else the flusher is draining: it takes these too
+                self._busy = True
+            if claimed:
+                try:
+                    self._drain_batch()
+                finally:
+                    with self._cond:
+                        self._busy = False
+                        self._cond.notify_all()
+        self._set_drain_mark()  # not again before one more batch, or a drain took these
+
+    def _set_drain_mark(self) -> None:
+        # a batch counts points (a log_metrics record holds one per metric), within 4x: a drain
+        # costs a write per series
+        batch = max(DRAIN_BATCH // self._record_points, DRAIN_BATCH // 4)
+        self.drain_mark = min(len(self.metrics) + batch * RECORD_WIDTH, self.max_pending)
+
     def backpressure(self) -> None:
         """Block until the pending records fit under ``max_pending`` again (a writer that cannot
         write moves them to its bounded backlog, dropping and counting what does not fit)."""
@@ -251,18 +293,30 @@ class RunWriter:
         ``WriteError`` of records still pending (they are retried) or the one record left out.
         """
         if not self._closed:
-            if not self._alive():
-                self._drain(fsync)
+            if not self._alive() or threading.current_thread() is self._thread:
+                self._drain(fsync)  # no flusher, or called from a task or periodic function
             else:
-                with self._cond:
-                    self._requested += 1
-                    ticket = self._requested
-                    self._fsync_requested = fsync
-                    self._cond.notify_all()
-                    while self._completed < ticket and self._alive():
-                        self._cond.wait(0.1)
+                self._drain_here(fsync)
         if check:
             self.check()
+
+    def _drain_here(self, fsync: bool) -> None:
+        """``flush``'s drain, on the caller's thread: it waits for it anyway, and handing the
+        work to the flusher thread and the result back would cost two thread switches (each a
+        scheduling delay on a busy machine). It waits while the flusher drains this writer."""
+        with self._cond:
+            while self._busy and self._alive():
+                self._cond.wait(0.1)
+            self._busy = True  # the flusher leaves this writer alone meanwhile (_Flusher._loop)
+            ticket = self._requested
+        try:
+            self._drain(fsync)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._completed = max(self._completed, ticket)
+                self._next_flush = time.monotonic() + self.flush_interval
+                self._cond.notify_all()
 
     def check(self) -> None:
         """Raise what a logging call must report: a record that was left out (once), or the
@@ -290,7 +344,7 @@ class RunWriter:
 
     @property
     def pending(self) -> int:
-        return (len(self.metrics) + len(self.events) + len(self.tasks) + len(self.run_ops)
+        return (len(self.metrics) // RECORD_WIDTH + len(self.events) + len(self.tasks) + len(self.run_ops)
                 + self._backlog_records)
 
     def drop(self, reason: str, count: int, message: str) -> None:
@@ -356,6 +410,17 @@ class RunWriter:
                 except Exception:  # noqa: BLE001 - reported at end(); the next call may work
                     self.errors.append(traceback.format_exc())
 
+    def _drain_batch(self) -> None:
+        """Write the queued metrics alone (``queue_full``). The rest (tasks, events, the
+        summaries file, run.json, the catalog) waits for the next whole drain."""
+        failed: list[tuple[Path, OSError]] = []
+        try:
+            self._drain_metrics(failed)
+        except Exception:  # noqa: BLE001 - the thread must survive to keep writing later records
+            self.errors.append(traceback.format_exc())
+        if failed or self.write_failure is not None:
+            self._update_failure(failed)
+
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
         try:
@@ -397,7 +462,7 @@ class RunWriter:
         first = self.write_failure is None
         self.write_failure = WriteError(
             f"Could not write {path}: {error.strerror or error} [Errno {error.errno}]. "
-            f"{self._backlog_records + len(self.metrics) + len(self.events)} records are kept "
+            f"{self._backlog_records + len(self.metrics) // RECORD_WIDTH + len(self.events)} records are kept "
             f"pending and are written when the disk has room again (at most max_pending="
             f"{self.max_pending}; beyond that they are dropped and counted)"
             + (f"; {lost} records were dropped so far" if lost else "")
@@ -431,64 +496,82 @@ class RunWriter:
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
     def _drain_metrics(self, failed: list) -> set[Series]:
-        """Encode and write the queued metric records. A record is ``(series id, step or None,
-        time in ns, value)`` from ``log_metric`` or ``(ids, step, time, values)`` from one
-        ``log_metrics`` call; columns are built with ``array`` (no numpy in a logging process)."""
-        count = len(self.metrics)
-        if not count:
-            return set()
-        records = self.metrics[:count]
-        del self.metrics[:count]
+        """Encode and write the queued metrics, a batch (``DRAIN_BATCH`` records, or an eighth
+        of a longer queue) at a time so that what encoding holds stays small. The queue is flat: each call extends it by one
+        record of four entries, ``series id, step or None, time in µs, value`` from
+        ``log_metric`` or ``ids, step, time, values`` from ``log_metrics``; a list's extend is
+        atomic, so records logged from several threads never mix."""
         touched: set[Series] = set()
-        ids = list(map(_FIRST, records))
+        count = len(self.metrics)
+        count -= count % RECORD_WIDTH  # whole records only (every call adds one at once)
+        # a batch at a time, each freed before the next (at most 8 steps: each shifts the rest)
+        batch = max(DRAIN_BATCH * RECORD_WIDTH, -(-count // 8 // RECORD_WIDTH) * RECORD_WIDTH)
+        while count > 0:
+            queue = self.metrics[:min(batch, count)]
+            del self.metrics[:len(queue)]
+            self._set_drain_mark()
+            count -= batch
+            if queue:
+                self._write_metric_queue(queue, failed, touched)
+        return touched
+
+    def _write_metric_queue(self, queue: list, failed: list, touched: set[Series]) -> None:
+        """Write records taken off the queue. When the series repeat in the same order (one
+        series; one log_metrics row; the same metrics logged at every step), each series'
+        column is a strided slice of the queue, packed by one ``struct.pack`` call (no numpy in
+        a logging process, and no Python work per record), then interleaved into the file's
+        24-byte records by three strided copies (``_records``). Otherwise, or for a record the
+        call site should have refused, the records are gathered and checked one by one."""
+        ids = queue[0::RECORD_WIDTH]
         first = ids[0]
-        one_kind = ids.count(first) == count
-        if one_kind and type(first) is tuple:
-            # The common log_metrics case: every record is one step of the same metrics,
-            # encoded column by column without splitting the records.
+        self._record_points = len(first) if type(first) is tuple else 1
+        period = _period(ids)
+        if period:
             try:
-                steps, times_us, has_missing_steps = _step_columns(records)
-                values = array("d", chain.from_iterable(map(_FOURTH, records)))
-                if len(values) != count * len(first):
-                    raise ValueError("rows of different lengths")
-            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
-                records = _split_rows(records)
-                ids, one_kind = list(map(_FIRST, records)), False
+                positions = [_pack_position(queue, position, period, ids[position]) for position in range(period)]
+            except _UNPACKABLE:  # a record the call site did not catch: the careful path below
+                pass
             else:
-                width = len(first)
-                for column, series_id in enumerate(first):
-                    self._write_metric_group(series_id, steps, times_us, values[column::width],
-                                             has_missing_steps, failed, touched)
-                return touched
-        elif not one_kind and tuple in set(map(type, ids)):  # log_metric and log_metrics mixed
+                for ids_at, columns, floats in positions:
+                    if type(ids_at) is not tuple:
+                        self._write_metric_group(ids_at, *columns, floats, failed, touched)
+                        continue
+                    steps, packed_steps, times, last_time, values = columns
+                    width = len(ids_at)
+                    for column, series_id in enumerate(ids_at):
+                        self._write_metric_group(series_id, steps, packed_steps, times, last_time,
+                                                 values[column::width], floats[column::width], failed, touched)
+                return
+        records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
+        if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
             records = _split_rows(records)
-            ids = list(map(_FIRST, records))
-            one_kind = ids.count(ids[0]) == len(ids)
-        if one_kind:
-            groups = {ids[0]: records}  # the common case: one series, no regrouping
-        else:
-            groups = {}
-            for record in records:  # in logging order within each series
-                groups.setdefault(record[0], []).append(record)
+        groups: dict[int, list[tuple]] = {}
+        for record in records:  # in logging order within each series
+            groups.setdefault(record[0], []).append(record)
         for series_id, group in groups.items():
             try:
-                columns = _metric_columns(group)
-            except (OverflowError, ValueError, TypeError):  # a value the call site did not catch
+                columns = _group_columns(group)
+            except _UNPACKABLE:  # a value the call site did not catch: checked one by one
                 group = self._valid_metric_records(group)
                 if not group:
                     continue
-                columns = _metric_columns(group)
-            self._write_metric_group(series_id, *columns, failed, touched)
-        return touched
+                columns = _group_columns(group)
+            self._write_metric_group(series_id, *columns, list(map(_FOURTH, group)), failed, touched)
 
-    def _write_metric_group(self, series_id: int, steps: list, times_us: array, values: array,
-                            has_missing_steps: bool, failed: list, touched: set) -> None:
+    def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
+                            times: memoryview, last_time: int, values: memoryview, floats: list,
+                            failed: list, touched: set) -> None:
+        """Queue and write one series' records: ``steps`` as logged (None where a point had no
+        step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing),
+        the last time in µs and the values as floats (for the summary)."""
         series = self._by_id[series_id]
-        if has_missing_steps:
+        if packed_steps is None:
             steps = self._fill_steps(series, list(steps))
-        series.next_step = steps[-1] + 1
-        payload = fmt.encode_metric_records(steps, times_us, values)
-        if self._queue(series, payload, len(values)) and self._write(series, failed):
+            packed_steps = _packed("q", steps, len(steps))
+        last_step = steps[-1]
+        series.next_step = last_step + 1
+        stats = _summary_of(floats, last_step, last_time)
+        if self._queue(series, _records(packed_steps, times, values), len(floats), stats) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -499,8 +582,8 @@ class RunWriter:
             try:
                 if step is not None and not (type(step) is int and fmt.STEP_MIN <= step <= fmt.STEP_MAX):
                     raise ValueError(f"step={step!r:.40} is not an int64 step")
-                # epoch ns as queued, or epoch seconds (a float) from older callers
-                time_us = moment // 1000 if type(moment) is int else round(float(moment) * 1e6)
+                # epoch µs as queued, or epoch seconds (a float) from older callers
+                time_us = moment if type(moment) is int else round(float(moment) * 1e6)
                 if not fmt.EPOCH_US_MIN <= time_us <= fmt.EPOCH_US_MAX:
                     raise ValueError(f"timestamp {moment!r:.40} is out of range")
                 value = float(value)
@@ -509,7 +592,7 @@ class RunWriter:
                 message = f"log_metric({name!r}) at step {step!r:.40}: {error}; the point was left out."
                 self._left_out("invalid_value", 1, message, InvalidValueError(message))
                 continue
-            valid.append((series_id, step, time_us * 1000, value))
+            valid.append((series_id, step, time_us, value))
         return valid
 
     @staticmethod
@@ -522,26 +605,18 @@ class RunWriter:
             next_step = step + 1
         return steps
 
-    def _summarise(self, series: Series, payload: bytes) -> None:
-        steps, times_us, values = fmt.decode_metric_columns(payload)
-        count = len(values)
-        if not count:
-            return
+    def _summarise(self, series: Series) -> None:
+        """Add what the records just written bring to the series' summary (``_summary_of``)."""
         summary = series.summary or {"count": 0, "min": None, "max": None}
-        summary["count"] += count
-        try:
-            all_finite = math.isfinite(math.fsum(values))
-        except (OverflowError, ValueError):  # inf - inf, or a sum past the float range
-            all_finite = False
-        finite = values if all_finite else [v for v in values if math.isfinite(v)]
-        if len(finite):
-            low, high = min(finite), max(finite)
-            summary["min"] = low if summary["min"] is None else min(summary["min"], low)
-            summary["max"] = high if summary["max"] is None else max(summary["max"], high)
-        last = values[-1]
-        summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
-        summary["last_step"] = steps[-1]
-        summary["last_timestamp"] = fmt.iso(times_us[-1])
+        for count, low, high, last, last_step, last_time in series.backlog_stats:
+            summary["count"] += count
+            if low is not None:
+                summary["min"] = low if summary["min"] is None else min(summary["min"], low)
+                summary["max"] = high if summary["max"] is None else max(summary["max"], high)
+            summary["last"] = last if math.isfinite(last) else repr(last)  # JSON has no NaN/inf
+            summary["last_step"] = last_step
+            summary["last_timestamp"] = fmt.iso(last_time)
+        series.backlog_stats = []
         series.summary = summary
         self._summaries_due = True
 
@@ -566,7 +641,7 @@ class RunWriter:
             if self._queue(series, b"".join(lines), len(lines)):
                 self._write(series, failed)
 
-    def _queue(self, series: Series, payload: bytes, count: int) -> bool:
+    def _queue(self, series: Series, payload: bytes | bytearray, count: int, stats: tuple | None = None) -> bool:
         """Add encoded records to the series' backlog; False when they do not fit while the
         disk is failing (then they are dropped and counted)."""
         if (series.backlog or self.write_failure is not None) and (
@@ -579,6 +654,8 @@ class RunWriter:
                       f"written ({failure})")
             return False
         series.backlog.append(payload)
+        if stats is not None:
+            series.backlog_stats.append(stats)
         series.backlog_records += count
         self._backlog_records += count
         return True
@@ -595,8 +672,8 @@ class RunWriter:
         series.backlog = []
         self._backlog_records -= series.backlog_records
         series.backlog_records = 0
-        if series.kind == "metric":
-            self._summarise(series, data)
+        if series.backlog_stats:
+            self._summarise(series)
         return True
 
     def _retry_backlog(self, failed: list) -> None:
@@ -614,7 +691,7 @@ class RunWriter:
                           f"{series.kind} {series.name!r}: {series.backlog_records} records could "
                           f"not be written to {series.path} before the run ended ({error})")
                 self._backlog_records -= series.backlog_records
-                series.backlog, series.backlog_records = [], 0
+                series.backlog, series.backlog_records, series.backlog_stats = [], 0, []
 
     def _write_run_ops(self, failed: list, final: bool) -> bool:
         ops = self.run_ops[: len(self.run_ops)]
@@ -651,8 +728,9 @@ _CONDITION = threading.Condition()  # every writer's and the flusher's: one lock
 
 class _Flusher:
     """The one thread per process that drains every open ``RunWriter``: each at least every
-    ``flush_interval`` seconds, at once when asked (``wake``, ``flush``) or when its pending
-    records pass half of ``max_pending``. A run starts and stops no thread of its own; a
+    ``flush_interval`` seconds, at once when asked (``wake``; ``flush`` drains on its caller's
+    thread, as ``queue_full`` writes a batch of metrics) or when its pending records pass half
+    of ``max_pending``. A run starts and stops no thread of its own; a
     forked child gets its own flusher when one of its writers first starts."""
 
     def __init__(self) -> None:
@@ -673,17 +751,17 @@ class _Flusher:
             with cond:
                 while True:
                     now = time.monotonic()
-                    ready = [w for w in self.writers if w._due(now)]
-                    ticking = [w for w in self.writers if w._periodic
+                    free = [w for w in self.writers if not w._busy]  # busy: a flush() drains it
+                    ready = [w for w in free if w._due(now)]
+                    ticking = [w for w in free if w._periodic
                                and min(entry[0] for entry in w._periodic) <= now]
                     if ready or ticking:
                         break
-                    soonest = min((w._next_time() for w in self.writers), default=now + 0.05)
+                    soonest = min((w._next_time() for w in free), default=now + 0.05)
                     cond.wait(max(0.0, min(soonest - now, 0.05)))
                 work = []
                 for writer in ready:
-                    work.append((writer, writer._requested, writer._fsync_requested))
-                    writer._fsync_requested = False
+                    work.append((writer, writer._requested))
                     writer._busy = True
                 for writer in ticking:
                     writer._busy = True
@@ -695,9 +773,9 @@ class _Flusher:
                         with cond:
                             writer._busy = False
                             cond.notify_all()
-            for writer, ticket, fsync in work:
+            for writer, ticket in work:
                 try:
-                    writer._drain(fsync)
+                    writer._drain()
                 finally:
                     writer._next_flush = time.monotonic() + writer.flush_interval
                     with cond:
@@ -744,23 +822,76 @@ def _split_rows(records: list[tuple]) -> list[tuple]:
     return out
 
 
-def _step_columns(records: list[tuple]) -> tuple[list, array, bool]:
-    """(steps, times in µs, has missing steps) of queued records; raises OverflowError,
-    ValueError or TypeError for a step or time the format cannot hold."""
-    steps = list(map(_SECOND, records))
-    times_us = array("q", map(_US, map(_THIRD, records)))
-    if not (fmt.EPOCH_US_MIN <= min(times_us) and max(times_us) <= fmt.EPOCH_US_MAX):
-        raise ValueError("a timestamp is out of range")
-    has_missing_steps = None in steps
-    if not has_missing_steps:
-        steps = array("q", steps)  # OverflowError past int64, TypeError for a non-int
-        if min(steps) == fmt.NO_STEP:
-            raise ValueError("a step is out of range")
-    return steps, times_us, has_missing_steps
+def _period(ids: list) -> int:
+    """After how many records the queued series repeat in the same order: 1 for one series or
+    one log_metrics row, n when the same n metrics are logged in turn (each series then stands
+    at every n-th record); 0 when they do not repeat so, or too few times to be worth it."""
+    count = len(ids)
+    if ids.count(ids[0]) == count:
+        return 1
+    period = len(set(ids))
+    if count < 4 * period:
+        return 0
+    head = ids[:period]
+    series = [x for ids_at in head for x in (ids_at if type(ids_at) is tuple else (ids_at,))]
+    if len(set(series)) != len(series):  # a series in two of the repeating records
+        return 0
+    return period if (head * (count // period + 1))[:count] == ids else 0
 
 
-def _metric_columns(records: list[tuple]) -> tuple[list, array, array, bool]:
-    """(steps, times in µs, values, has missing steps) of one series' queued records."""
-    steps, times_us, has_missing_steps = _step_columns(records)
-    values = array("d", map(_FOURTH, records))
-    return steps, times_us, values, has_missing_steps
+def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tuple:
+    """The records at ``position``, ``position + period``, ... of a flat queue (see
+    ``_period``): ``(ids, (steps, packed steps or None, packed times, last time, packed
+    values), values as floats)``."""
+    at, stride = RECORD_WIDTH * position, RECORD_WIDTH * period
+    steps = queue[at + 1::stride]
+    count = len(steps)
+    times = queue[at + 2::stride]
+    floats = queue[at + 3::stride]
+    if type(ids_at) is tuple:
+        floats = list(chain.from_iterable(floats))
+        values = _packed("d", floats, count * len(ids_at))
+    else:
+        values = _packed("d", floats, count)
+    packed_steps = None if None in steps else _packed("q", steps, count)
+    return ids_at, (steps, packed_steps, _packed("q", times, count), times[-1], values), floats
+
+
+def _group_columns(group: list[tuple]) -> tuple:
+    """``(steps, packed steps or None, packed times, last time, packed values)`` of one
+    series' records ``(id, step, time µs, value)``."""
+    count = len(group)
+    steps = list(map(_SECOND, group))
+    return (steps, None if None in steps else _packed("q", steps, count),
+            _packed("q", map(_THIRD, group), count), group[-1][2], _packed("d", map(_FOURTH, group), count))
+
+
+def _summary_of(values: list, last_step: int, last_time: int) -> tuple:
+    """What records add to their series' summary: ``(count, min, max, last value, last step,
+    last time µs)``, min and max over the finite values (None without one)."""
+    try:
+        all_finite = math.isfinite(sum(values))  # NaN or inf anywhere makes the sum so
+    except OverflowError:
+        all_finite = False
+    finite = values if all_finite else [v for v in values if math.isfinite(v)]
+    low, high = (min(finite), max(finite)) if finite else (None, None)
+    return len(values), low, high, float(values[-1]), last_step, last_time
+
+
+def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
+    """``count`` items packed little-endian as int64 (``code`` "q") or float64 ("d"), viewed as
+    8-byte units so that columns of either kind interleave by plain copies. Raises
+    ``struct.error`` for an item that is not an int64 (None, a float time, a step past the
+    range), a number of items other than ``count``, or TypeError for a value that is no number."""
+    return memoryview(struct.pack(f"<{count}{code}", *items)).cast("q")
+
+
+def _records(steps: memoryview, times: memoryview, values: memoryview) -> bytearray:
+    """Packed columns (``_packed``) as the metric file's records: (step, time µs, value), 24
+    bytes each, little-endian (``labbook.store.format``'s ``metric_dtype``)."""
+    data = bytearray(24 * len(values))
+    records = memoryview(data).cast("q")
+    records[0::3] = steps
+    records[1::3] = times
+    records[2::3] = values
+    return data
