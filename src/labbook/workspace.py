@@ -273,7 +273,13 @@ def list_runs(project: str | None = None, limit: int | None = 100, *,
 
 
 def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
-    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
+    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``.
+    With ``LABBOOK_HOST`` set, the server's projects (``labbook.remote``)."""
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.list_projects(settings)
     with Workspace(home=home) as workspace:
         return workspace.list_projects()
 
@@ -306,7 +312,14 @@ def list_artifacts(project: str | None = None, kind: Any = None, key: str | None
     label to exist); ``producer`` is a run uuid (or prefix); ``tag="latest"`` or
     ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
     or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
+    With ``LABBOOK_HOST`` set, the server's versions (``labbook.remote``; ``after`` is local only).
     """
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.list_artifacts(settings, project, kind, key, labels, tag, producer, since, until,
+                                     latest_only=latest_only, limit=limit, offset=offset, after=after)
     with Workspace(home=home) as workspace:
         return workspace.list_artifacts(project, kind, key, labels, tag, producer, since, until,
                                         latest_only=latest_only, limit=limit, offset=offset, after=after)
@@ -346,8 +359,14 @@ def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = No
     """The lineage graph around an artifact version (a store URI) or a run (uuid or object).
 
     ``direction``: ``"up"`` (what produced it and what that was made from), ``"down"`` (what
-    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit).
+    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit). With
+    ``LABBOOK_HOST`` set, the server's graph (``labbook.remote``: at most 10 hops, None meaning 10).
     """
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.get_lineage(settings, uri_or_run, direction, depth)
     with Workspace(home=home) as workspace:
         return workspace.get_lineage(uri_or_run, direction, depth)
 

@@ -214,6 +214,8 @@ class ArtifactOut(BaseModel):
     stored_in_server: bool = Field(description="False for a version whose bytes live outside the server's "
                                                "stores: shown, never fetched.")
     location: str | None = Field(None, description="Where the bytes are, when outside the server's stores.")
+    record: JsonDict | None = Field(None, description="The version record as stored (with records=true): what "
+                                                      "a client's labbook.list_artifacts rebuilds the version from.")
 
 
 class ArtifactPage(BaseModel):

@@ -19,8 +19,11 @@ Uri = Annotated[str, Query(min_length=1, max_length=2048, description="store://<
 MAX_LINEAGE_NODES = 1000
 
 
-def _out(data: Data, version: object) -> models.ArtifactOut:
-    return views.artifact_model(version, data.artifact_readable(version))
+def _out(data: Data, version: object, record: bool = False) -> models.ArtifactOut:
+    out = views.artifact_model(version, data.artifact_readable(version))
+    if record:
+        out.record = version.record  # type: ignore[attr-defined]
+    return out
 
 
 @router.get("/artifacts", response_model=models.ArtifactPage, openapi_extra=scope("read"))
@@ -38,6 +41,7 @@ def list_artifacts(
                                                  "filters by the key's last update."),
     limit: Limit = 100,
     cursor_: str | None = Query(None, alias="cursor", max_length=4096),
+    records: bool = Query(False, description="Also send each version's record as stored."),
 ) -> models.ArtifactPage:
     """Artifact versions matching every filter, newest first, one keyset page at a time."""
     if key and q:
@@ -58,7 +62,7 @@ def list_artifacts(
     if len(versions) > limit and page:
         last = page[-1]
         next_cursor = cursor.encode([last.created_at, last.version, last.uid], query)
-    return models.ArtifactPage(artifacts=[_out(data, v) for v in page], next_cursor=next_cursor)
+    return models.ArtifactPage(artifacts=[_out(data, v, records) for v in page], next_cursor=next_cursor)
 
 
 @router.get("/artifacts/version", response_model=models.ArtifactOut, openapi_extra=scope("read"))
