@@ -716,12 +716,18 @@ def test_every_read_function_and_cli_read_command_reads_the_server_with_labbook_
                                  summary={"rows": 12, "split": "test"}, is_input=True)
             run.log_artifact(str(_file(tmp_path / "preds.csv", b"p\n1\n")), name="preds", kind="dataset",
                              labels={"split": "test"})
+        searches = [dict(filter="params.lr < 0.05", order_by=["metrics.loss.min"], limit=None),
+                    dict(order_by=["params.lr"], limit=3, offset=1), dict(order_by="-name", limit=None),
+                    dict(filter="tags contains 'sweep'", order_by=["-params.layers", "name"], limit=2, offset=1),
+                    dict(filter="status = 'succeeded'", limit=0)]
         monkeypatch.setenv("LABBOOK_OFFLINE", "1")  # what the logging home reads of its own catalog
         queries = [dict(), dict(kind="dataset"), dict(kind="datasets", latest_only=True), dict(key="train-data"),
                    dict(key="~data"), dict(labels={"split": "test"}), dict(labels="split"), dict(tag="latest"),
                    dict(producer=made["model_run"]), dict(limit=2, offset=1), dict(limit=None)]
         local = {"projects": [(p.name, p.run_count) for p in labbook.list_projects()],
                  "runs": [r.uuid for r in labbook.list_runs(PROJECT, limit=None)],
+                 "searches": [[(r.uuid, r.status, r.inputs) for r in labbook.search_runs(PROJECT, **q)]
+                              for q in searches],
                  "artifacts": [_artifact_view(labbook.list_artifacts(PROJECT, **q)) for q in queries],
                  "lineage": [_graph_view(labbook.get_lineage(start, direction="both", depth=3))
                              for start in (made["model_uri"], run.uuid)]}
@@ -731,11 +737,14 @@ def test_every_read_function_and_cli_read_command_reads_the_server_with_labbook_
         monkeypatch.setattr(remote_module, "PAGE_SIZE", 2)  # every answer below takes several pages
         there = {"projects": [(p.name, p.run_count) for p in labbook.list_projects()],
                  "runs": [r.uuid for r in labbook.list_runs(PROJECT, limit=None)],
+                 "searches": [[(r.uuid, r.status, r.inputs) for r in labbook.search_runs(PROJECT, **q)]
+                              for q in searches],
                  "artifacts": [_artifact_view(labbook.list_artifacts(PROJECT, **q)) for q in queries],
                  "lineage": [_graph_view(labbook.get_lineage(start, direction="both", depth=3))
                              for start in (made["model_uri"], run.uuid)]}
         assert there == local
         assert len(local["runs"]) == 5 and [len(a) for a in local["artifacts"]][:2] == [4, 3]
+        assert [len(found) for found in local["searches"]] == [2, 3, 5, 2, 0]
         assert all(local["artifacts"]) and local["artifacts"][-2] == local["artifacts"][0][1:3]
         ref = [n for n in labbook.get_lineage(run.uuid).nodes.values() if n.type == "ref"
                and n.data.get("name") == "eval-report"]
