@@ -771,3 +771,52 @@ def test_every_read_function_and_cli_read_command_reads_the_server_with_labbook_
         assert sorted((e["source"], e["target"], e["relation"]) for e in graph["edges"]) == local["lineage"][0][1]
     finally:
         server.stop()
+
+
+def test_tag_moves_untags_and_deletes_after_the_run_reach_the_server_and_labbook_sync_finishes_them(
+        home, tmp_path, monkeypatch, capfd):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {}, "admin")  # DELETE /artifacts needs an admin token
+    remote(monkeypatch, server, token, LABBOOK_SYNC_TIMEOUT="3")
+    from labbook.sync import changes
+    from labbook.tracking import Run
+
+    def on_server(uri: str):
+        with server.client(token) as api:
+            answer = api.get("/artifacts/version", params={"uri": uri})
+            return answer.json()["uid"] if answer.status_code == 200 else answer.status_code
+
+    try:
+        with Run(project=PROJECT, name="versions", **run_kwargs()) as run:
+            first = run.log_artifact(str(_file(tmp_path / "m.bin", b"one")), name="clf", kind="model")
+            second = run.log_artifact(str(_file(tmp_path / "m.bin", b"two")), name="clf", kind="model")
+        tagged = f"store://models/{PROJECT}/clf"
+        labbook.tag_artifact(first.uri, "prod")
+        assert on_server(f"{tagged}:prod") == first.uid
+        labbook.tag_artifact(second.uri, "prod")  # the tag moves
+        assert on_server(f"{tagged}:prod") == second.uid
+        labbook.untag_artifact(tagged, "prod")
+        assert on_server(f"{tagged}:prod") == 404
+        labbook.delete_artifact(first.uri)
+        assert on_server(first.uri) == 404 and on_server(second.uri) == second.uid
+        assert changes.pending(labbook.config.Settings.load({})) == []
+
+        port = server.port
+        server.stop()  # a change the server cannot take now is kept, and labbook sync sends it
+        labbook.tag_artifact(second.uri, "stable")
+        labbook.untag_artifact(tagged, "stable")
+        labbook.tag_artifact(second.uri, "stable")
+        assert "'labbook sync' sends them" in capfd.readouterr().err
+        kept = changes.pending(labbook.config.Settings.load({}))
+        assert [(c["op"], c["tag"]) for c in kept] == [("tag", "stable"), ("untag", "stable"), ("tag", "stable")]
+        server = ServerProcess(server_home, port=port)
+        done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "sync", "--json"],
+                              env=python_env(home, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["changes"] == {"sent": 3, "pending": 0, "dropped": [], "reason": None}
+        assert on_server(f"{tagged}:stable") == second.uid  # applied in order: tagged, untagged, tagged
+        assert changes.pending(labbook.config.Settings.load({})) == []
+    finally:
+        server.stop()

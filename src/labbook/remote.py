@@ -220,6 +220,37 @@ def get_lineage(settings: Settings, start: Any, direction: str, depth: int | Non
     return LineageGraph(answer["root"], nodes, edges)
 
 
+def _version(settings: Settings, item: dict[str, Any]) -> ArtifactVersion:
+    answer = _call(settings, "GET", "/sync/artifacts/record", params={"uri": item["uri"]})
+    return _remote_version_class()(answer["record"], answer["tags"], settings=_artifact_cache(settings),
+                                   remote=settings)
+
+
+def tag_artifact(settings: Settings, uri: str, tag: str) -> ArtifactVersion:
+    """Tag a version only the server holds (``POST /artifacts/tags``, retried)."""
+    return _version(settings, _call(settings, "POST", "/artifacts/tags", json={"uri": uri, "tag": tag}))
+
+
+def untag_artifact(settings: Settings, uri: str, tag: str) -> None:
+    _call(settings, "DELETE", "/artifacts/tags", params={"uri": uri, "tag": tag}, raw=True)  # 204: no body
+
+
+def delete_artifact(settings: Settings, uri: str, all_versions: bool, data: bool) -> list[ArtifactVersion]:
+    """Delete versions only the server holds (``DELETE /artifacts``: an admin token)."""
+    answer = _call(settings, "DELETE", "/artifacts", params={"uri": uri, "all_versions": all_versions, "data": data})
+    cache = _artifact_cache(settings)
+    made = _remote_version_class()
+    return [made({**_record_of(item), "blob": None}, item["tags"], settings=cache, remote=settings)
+            for item in answer["deleted"]]
+
+
+def _record_of(item: dict[str, Any]) -> dict[str, Any]:
+    """A version record rebuilt from the REST shape (for versions the server no longer has)."""
+    keep = ("project", "key", "kind", "uid", "hash", "size", "is_dir", "format", "labels", "summary", "meta",
+            "producer", "sources", "links", "description", "created_at")
+    return {**{k: item.get(k) for k in keep}, "number": item["version"]}
+
+
 def _artifact_cache(settings: Settings) -> Settings:
     return dataclasses.replace(remote_cache(settings), artifact_store=None, artifact_path=None)
 

@@ -161,6 +161,8 @@ class Syncer:
                 delay = self.interval
                 if final is not None:
                     self._complete = not result.conflicts
+                    if self._complete:
+                        self._send_changes()
                     break
             except SyncUnavailableError as error:
                 self.last_error = str(error)
@@ -175,6 +177,16 @@ class Syncer:
                 self._wake.wait(delay)
                 self._wake.clear()
         self._done.set()
+
+    def _send_changes(self) -> None:
+        """Artifact changes kept while the run's versions were not on the server yet."""
+        from labbook.sync import changes
+
+        try:
+            if changes.pending(self._settings):
+                changes.flush(self._settings, self.client)
+        except Exception as error:  # noqa: BLE001 - kept for 'labbook sync'; the run is complete
+            self.last_error = f"{type(error).__name__}: {error}"
 
     def close(self, timeout: float) -> bool:
         """A last pass after the run's last write, at most ``timeout`` seconds; True when the
