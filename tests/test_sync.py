@@ -820,3 +820,40 @@ def test_tag_moves_untags_and_deletes_after_the_run_reach_the_server_and_labbook
         assert changes.pending(labbook.config.Settings.load({})) == []
     finally:
         server.stop()
+
+
+def test_a_directory_artifact_logged_with_labbook_host_becomes_the_same_version_on_the_server(
+        home, tmp_path, monkeypatch):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {})
+    remote(monkeypatch, server, token)
+    from labbook.tracking import Run
+
+    folder = tmp_path / "checkpoint"
+    (folder / "shards").mkdir(parents=True)
+    (folder / "config.json").write_text('{"layers": 3}')
+    (folder / "shards" / "0.bin").write_bytes(os.urandom(70_000))
+    (folder / "shards" / "1.bin").write_bytes(b"same" * 10)
+    (folder / "copy.bin").write_bytes(b"same" * 10)  # two files, one blob
+    try:
+        with Run(project=PROJECT, name="dir", **run_kwargs()) as run:
+            version = run.log_artifact(str(folder), name="checkpoint", kind="model")
+        assert version.is_dir
+        there = _server_artifact(server_home, {}, version.uri)
+        assert (there.uid, there.hash, there.is_dir, there.size) == (version.uid, version.hash, True, version.size)
+        served = Path(there.local_path())
+        assert sorted(p.relative_to(served).as_posix() for p in served.rglob("*") if p.is_file()) == \
+            ["config.json", "copy.bin", "shards/0.bin", "shards/1.bin"]
+        for rel in ("config.json", "copy.bin", "shards/0.bin", "shards/1.bin"):
+            assert (served / rel).read_bytes() == (folder / rel).read_bytes()
+        second = sync_cli(run.uuid, home=home, host=server.url, token=token)
+        assert second["runs"][0]["data_bytes"] == 0  # nothing twice
+        with server.client(token) as api:  # a directory whose files do not hash to its record is refused
+            record = {**version.record, "uid": "f" * 32}
+            files = {"config.json": hashlib.sha256(b'{"layers": 3}').hexdigest()}
+            answer = api.post(f"/sync/runs/{run.uuid}/artifacts", json={"versions": [record],
+                                                                       "dir_files": {"f" * 32: files}})
+            assert answer.status_code == 409 and "hash to" in answer.json()["error"]["message"]
+    finally:
+        server.stop()

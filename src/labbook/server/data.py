@@ -507,22 +507,27 @@ class ServerData:
             self.stored.fetch_blob(sha256, path)
         return self.ingest.read_blob(sha256)
 
-    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]],
+                       dir_files: dict[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
         """Make each version record logged by run ``uuid`` on a client a version on this server
         (same uid, so its ``store://…@uid`` URI resolves here; numbered by this server)."""
         folder = self.sync_folder(access, uuid)
         from labbook.server.ingest import import_versions
 
+        dir_files = dir_files or {}
         if self.stored is not None:  # bytes another replica took are fetched from the store
             for record in records:
-                digest = record.get("hash") if isinstance(record, dict) else None
-                if isinstance(digest, str) and not record.get("is_dir") and not self.ingest.has_blob(digest):
-                    try:
-                        self.sync_blob(digest)
-                    except (NotFoundError, InvalidValueError):
-                        pass  # reported as missing by import_versions
-
-        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records)
+                if not isinstance(record, dict):
+                    continue
+                wanted = list(dir_files.get(str(record.get("uid")), {}).values()) if record.get("is_dir") \
+                    else [record.get("hash")]
+                for digest in wanted:
+                    if isinstance(digest, str) and not self.ingest.has_blob(digest):
+                        try:
+                            self.sync_blob(digest)
+                        except (NotFoundError, InvalidValueError):
+                            pass  # reported as missing by import_versions
+        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records, dir_files)
 
     def _index_synced(self, folder: Any, *, run: bool = False, lineage: bool = False) -> None:
         from labbook.catalog.indexer import index_run

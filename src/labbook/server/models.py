@@ -386,6 +386,8 @@ class SyncPart(BaseModel):
 
 class SyncArtifacts(BaseModel):
     versions: list[dict[str, Any]] = Field(max_length=MAX_LIMIT, description="Version records, as stored.")
+    dir_files: dict[str, dict[str, str]] = Field(default_factory=dict, description=(
+        "For each directory version (by uid): its files, path inside it -> SHA-256 of a blob sent first."))
 
 
 class SyncVersions(BaseModel):

@@ -101,7 +101,7 @@ def link(uuid: str, body: models.SyncLink, data: Data, who: Who) -> models.SyncL
 @router.post("/runs/{uuid}/artifacts", response_model=models.SyncVersions, openapi_extra=WRITE)
 def artifacts(uuid: str, body: models.SyncArtifacts, data: Data, who: Who) -> models.SyncVersions:
     """Make artifact versions the run logged on its client versions on this server (same uid)."""
-    return models.SyncVersions(**data.sync_artifacts(who, uuid, body.versions))
+    return models.SyncVersions(**data.sync_artifacts(who, uuid, body.versions, body.dir_files))
 
 
 @router.get("/artifacts/record", response_model=models.SyncRecord, openapi_extra=READ)

@@ -49,7 +49,8 @@ def artifact_finder(settings: Settings) -> Callable[[dict[str, Any]], tuple[dict
             for record in store.iter_versions(ref.project, ref.key):
                 if record.get("uid") == entry["uid"] and record.get("blob"):
                     path = Path(store.join(ref.project, ARTIFACTS_DIR, *record["blob"].split("/")))
-                    return (record, path) if path.is_file() else None
+                    whole = path.is_dir() if record.get("is_dir") else path.is_file()
+                    return (record, path) if whole else None
         except (LabbookError, OSError, ValueError):
             return None
         return None
