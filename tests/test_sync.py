@@ -767,6 +767,7 @@ def test_every_read_function_and_cli_read_command_reads_the_server_with_labbook_
         listed = cli("artifacts", "ls", PROJECT, "--json")
         assert sorted(v["uid"] for v in listed) == sorted(json.loads(v[1]) for v in local["artifacts"][0])
         assert cli("artifacts", "show", made["model_uri"], "--json")["uid"] == made["model_uri"].rsplit("@", 1)[1]
+        assert [(p["name"], p["run_count"]) for p in cli("projects", "--json")] == local["projects"]
         graph = cli("lineage", made["model_uri"], "--depth", "3", "--json")
         assert sorted((e["source"], e["target"], e["relation"]) for e in graph["edges"]) == local["lineage"][0][1]
     finally:
