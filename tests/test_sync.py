@@ -850,6 +850,18 @@ def test_a_directory_artifact_logged_with_labbook_host_becomes_the_same_version_
             assert (served / rel).read_bytes() == (folder / rel).read_bytes()
         second = sync_cli(run.uuid, home=home, host=server.url, token=token)
         assert second["runs"][0]["data_bytes"] == 0  # nothing twice
+        monkeypatch.setenv("LABBOOK_HOME", str(tmp_path / "elsewhere" / ".labbook"))  # read back from the server
+        theirs = labbook.get_artifact(version.uri)
+        assert theirs.is_dir and (Path(theirs.local_path()) / "shards" / "0.bin").read_bytes() == \
+            (folder / "shards" / "0.bin").read_bytes()
+        listed = labbook.list_artifacts(PROJECT, key="checkpoint")[0]
+        with listed.open(path="config.json") as handle:
+            assert handle.read() == b'{"layers": 3}'
+        with server.client(token) as api:
+            whole = api.get("/artifacts/download", params={"uri": version.uri})
+            assert whole.status_code == 422 and "path=" in whole.json()["error"]["message"]
+            escape = api.get("/artifacts/download", params={"uri": version.uri, "path": "../../run.json"})
+            assert escape.status_code in (403, 422)
         with server.client(token) as api:  # a directory whose files do not hash to its record is refused
             record = {**version.record, "uid": "f" * 32}
             files = {"config.json": hashlib.sha256(b'{"layers": 3}').hexdigest()}

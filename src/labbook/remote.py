@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -265,19 +266,38 @@ def _fetch_bytes(version: ArtifactVersion, settings: Settings) -> None:
     from labbook.sync.runs import client_for
 
     record = version.record
-    if not record.get("blob") or record.get("is_dir") or record.get("url"):
+    if not record.get("blob") or record.get("url"):
         return
     record.pop("blob_stat", None)  # the cached copy is another file
     path = Path(ArtifactStore(store_root(version._settings)).project_dir(record["project"])) / record["blob"]
-    if path.is_file():
+    if path.exists():
         return
+    path.parent.mkdir(parents=True, exist_ok=True)
     client = client_for(settings)
     try:
-        data = client.download(f"/artifacts/download?{urlencode({'uri': version.uri})}")
+        if not record.get("is_dir"):
+            write_atomic(path, client.download(f"/artifacts/download?{urlencode({'uri': version.uri})}"),
+                         durable=False)
+            return
+        # a directory: each of its files, into a folder renamed into place once whole
+        from labbook.store.files import temporary_name
+        from labbook.store.layout import safe_join
+
+        listed = client.call("GET", "/artifacts/files", params={"uri": version.uri})["files"]
+        partial = temporary_name(path)
+        for item in listed:
+            target = safe_join(partial, item["path"], "file in the artifact")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            query = urlencode({"uri": version.uri, "path": item["path"]})
+            write_atomic(target, client.download(f"/artifacts/download?{query}"), durable=False)
+        partial.mkdir(exist_ok=True)  # an empty directory version
+        try:
+            os.rename(partial, path)
+        except OSError:
+            if not path.is_dir():  # else another reader put it there first
+                raise
     finally:
         client.close()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, data, durable=False)
 
 
 @functools.cache

@@ -257,14 +257,33 @@ class ServerData:
 
         return ReadPolicy.from_settings(self.settings).allows(version.location)
 
-    def artifact_file(self, access: Access, uri: str) -> tuple[Any, Path]:
-        """The version and a local path to its bytes; only from the configured stores
-        (the library's read policy refuses any other location)."""
+    def artifact_file(self, access: Access, uri: str, path: str | None = None) -> tuple[Any, Path]:
+        """The version and a local path to its bytes (``path``: one file of a directory version);
+        only from the configured stores (the library's read policy refuses any other location)."""
         version = self.get_artifact(access, uri)
-        if version.is_dir:
-            raise InvalidValueError(f"{uri!r} is a directory artifact; download its files one by one "
-                                    "with the Python API (version.open(path=...)).")
-        return version, Path(version.local_path())
+        if not version.is_dir:
+            if path is not None:
+                raise InvalidValueError(f"{uri!r} is a file artifact; download it without path=.")
+            return version, Path(version.local_path())
+        if path is None:
+            raise InvalidValueError(f"{uri!r} is a directory artifact; download its files one by one with "
+                                    "path= (GET /api/v1/artifacts/files lists them).")
+        from labbook.store.layout import safe_join
+
+        target = safe_join(Path(version.local_path()), path, "path")
+        if not target.is_file():
+            raise NotFoundError(f"Directory artifact {uri!r} has no file {path!r}; GET /api/v1/artifacts/files "
+                                "lists them.")
+        return version, target
+
+    def artifact_files(self, access: Access, uri: str) -> list[tuple[str, int]]:
+        """(path inside it, size) of each file of a directory version."""
+        version = self.get_artifact(access, uri)
+        if not version.is_dir:
+            raise InvalidValueError(f"{uri!r} is a file artifact, not a directory; download it whole.")
+        root = Path(version.local_path())
+        return [(p.relative_to(root).as_posix(), p.stat().st_size)
+                for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()]
 
     def tag_artifact(self, access: Access, uri: str, tag: str) -> Any:
         self.get_artifact(access, uri)

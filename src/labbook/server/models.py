@@ -223,6 +223,16 @@ class ArtifactPage(BaseModel):
     next_cursor: str | None = None
 
 
+class ArtifactFile(BaseModel):
+    path: str
+    size: int
+
+
+class ArtifactFiles(BaseModel):
+    uri: str
+    files: list[ArtifactFile]
+
+
 class TagRequest(BaseModel):
     uri: str = Field(description="store://<kind>/<project>/<key>[:tag][@uid]")
     tag: str

@@ -79,14 +79,26 @@ def artifact_versions(uri: Uri, data: Data, who: Who, limit: Limit = 100) -> mod
 
 @router.get("/artifacts/download", openapi_extra=scope("read"),
             responses={200: {"content": {"application/octet-stream": {}}, "description": "The version's bytes."}})
-def download_artifact(uri: Uri, data: Data, who: Who) -> FileResponse:
-    """The bytes of a file artifact, as an attachment. Only from the server's own stores: a version
-    kept elsewhere (another bucket, a path, a URL) is refused with 403, never fetched."""
-    version, path = data.artifact_file(who, uri)
-    name = f"{version.key}{version.record.get('ext') or ''}"
+def download_artifact(uri: Uri, data: Data, who: Who,
+                      path: str | None = Query(None, min_length=1, max_length=4096,
+                                               description="A file inside a directory version "
+                                                           "(see /artifacts/files).")) -> FileResponse:
+    """The bytes of a file artifact (or of one file of a directory artifact), as an attachment.
+    Only from the server's own stores: a version kept elsewhere (another bucket, a path, a URL)
+    is refused with 403, never fetched."""
+    version, target = data.artifact_file(who, uri, path)
+    name = target.name if path else f"{version.key}{version.record.get('ext') or ''}"
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers=SANDBOX, filename=name,
+    return FileResponse(target, media_type=media_type, headers=SANDBOX, filename=name,
                         content_disposition_type="attachment")
+
+
+@router.get("/artifacts/files", response_model=models.ArtifactFiles, openapi_extra=scope("read"))
+def artifact_files(uri: Uri, data: Data, who: Who) -> models.ArtifactFiles:
+    """The files of a directory artifact: each one's path inside it and size (download one with
+    /artifacts/download?path=)."""
+    return models.ArtifactFiles(uri=uri, files=[models.ArtifactFile(path=p, size=n)
+                                                for p, n in data.artifact_files(who, uri)])
 
 
 @router.post("/artifacts/tags", response_model=models.ArtifactOut, openapi_extra=scope("write"))
