@@ -28,7 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.errors import NotFoundError
+from labbook.errors import NotFoundError, SyncConflictError
 from labbook.store.files import write_atomic
 from labbook.store.layout import RUN_FILE
 from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, sha256_bytes, sha256_file
@@ -89,7 +89,8 @@ class StoredRuns:
                     return None
                 except sa.exc.IntegrityError:  # another server inserted it first: update it then
                     continue
-        raise NotFoundError(f"Could not record {path!r} of run {uuid}: the catalog kept refusing it.")
+        raise SyncConflictError(f"Could not record {path!r} of run {uuid}: other servers kept changing its row. "
+                                "Send it again.")
 
     # -- objects ----------------------------------------------------------------------------------
 
