@@ -870,3 +870,38 @@ def test_a_directory_artifact_logged_with_labbook_host_becomes_the_same_version_
             assert answer.status_code == 409 and "hash to" in answer.json()["error"]["message"]
     finally:
         server.stop()
+
+
+def test_series_bytes_reaching_a_replica_after_the_final_run_json_reached_another_queue_compaction(
+        home, tmp_path, s3_bucket, postgres_url):
+    import sqlalchemy as sa
+
+    env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_STORE": s3_bucket}
+    first = ServerProcess(tmp_path / "a" / ".labbook", **env)
+    second = ServerProcess(tmp_path / "b" / ".labbook", **env)
+    token = write_token(tmp_path / "a" / ".labbook", env)
+    uuid = "0" * 31 + "2"
+    path = "events/metric/loss/0-1-abcdef.lbm"
+
+    def run_json(status: str) -> str:
+        return json.dumps({"format": "labbook.run", "uuid": uuid, "project": PROJECT, "status": status,
+                           "created_at": "2026-11-30T12:00:00+00:00"})
+
+    engine = sa.create_engine(postgres_url)
+    try:
+        with first.client(token) as one, second.client(token) as two:
+            assert one.put(f"/sync/runs/{uuid}", json={"project": PROJECT, "run_json": run_json("running")}).status_code == 201
+            assert two.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": 0}, content=b"abc").json()["committed"] == 3
+            assert one.put(f"/sync/runs/{uuid}/file", params={"path": "run.json"}, content=run_json("succeeded")).status_code == 200
+            with engine.begin() as conn:
+                jobs = conn.execute(sa.text("SELECT state FROM jobs WHERE run_uuid = :u"), {"u": uuid}).scalars().all()
+                assert jobs == ["pending"]  # queued by the server that took the final run.json
+                conn.execute(sa.text("UPDATE jobs SET state = 'done' WHERE run_uuid = :u"), {"u": uuid})
+            assert two.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": 3}, content=b"def").json()["committed"] == 6
+            with engine.begin() as conn:
+                states = sorted(conn.execute(sa.text("SELECT state FROM jobs WHERE run_uuid = :u"), {"u": uuid}).scalars())
+            assert states == ["done", "pending"]  # the replica read the current run.json from the store
+    finally:
+        engine.dispose()
+        first.stop()
+        second.stop()

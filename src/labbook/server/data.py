@@ -477,6 +477,8 @@ class ServerData:
         already pending is not queued twice, and one done is queued again when bytes arrive)."""
         import json
 
+        if self.stored is not None:  # run.json may have reached another replica: its current version
+            self.stored.refresh_record(folder.path.name, "run.json")
         try:
             status = json.loads(folder.run_file.read_bytes()).get("status")
         except (OSError, ValueError):

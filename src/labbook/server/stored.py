@@ -58,11 +58,14 @@ class StoredRuns:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(F.c.project).where(F.c.run_uuid == uuid, F.c.path == RUN_FILE)).scalar()
 
-    def rows(self, uuid: str) -> dict[str, dict[str, Any]]:
+    def rows(self, uuid: str, path: str | None = None) -> dict[str, dict[str, Any]]:
+        """The run's rows (only ``path``'s when given): path -> {mode, size, sha256, object, project}."""
         F = schema.stored_files
+        query = sa.select(F.c.path, F.c.mode, F.c.size, F.c.sha256, F.c.object, F.c.project).where(F.c.run_uuid == uuid)
+        if path is not None:
+            query = query.where(F.c.path == path)
         with self.engine.connect() as conn:
-            found = conn.execute(sa.select(F.c.path, F.c.mode, F.c.size, F.c.sha256, F.c.object, F.c.project)
-                                 .where(F.c.run_uuid == uuid))
+            found = conn.execute(query)
             return {p: {"mode": m, "size": int(s), "sha256": h, "object": o, "project": pr}
                     for p, m, s, h, o, pr in found}
 
@@ -182,6 +185,19 @@ class StoredRuns:
                 missing, position = missing[written:], position + written
         finally:
             os.close(fd)
+
+    def refresh_record(self, uuid: str, path: str) -> None:
+        """Bring one replaced-whole record of the cache to its current version (if it changed)."""
+        row = self.rows(uuid, path).get(path)
+        if row is None:
+            return
+        target = self.local(str(row["project"]), uuid, path)
+        if target.is_file() and target.stat().st_size == row["size"] and sha256_file(target) == row["sha256"]:
+            return
+        try:
+            write_atomic(target, self.chunks.get_object(row["object"]), durable=False)
+        except FileNotFoundError:  # replaced meanwhile: the next call takes the new version
+            pass
 
     def refresh(self, uuid: str, *, blobs: bool = True) -> Path | None:
         """Bring the cached folder of run ``uuid`` up to what the store holds (only what it
