@@ -262,10 +262,10 @@ def test_an_old_catalog_is_refused_by_both_roles_until_db_upgrade(home, postgres
         done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "server", *role], env=env,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 1
-        assert "revision 0003; this version needs 0004. Run 'labbook db upgrade'" in done.stderr
+        assert f"revision 0003; this version needs {schema.HEAD_REVISION}. Run 'labbook db upgrade'" in done.stderr
     upgrade = subprocess.run([PYTHON, "-m", "labbook.cli.main", "db", "upgrade"], env=env,
                              capture_output=True, text=True, timeout=120)
-    assert upgrade.returncode == 0 and "revision 0004" in upgrade.stdout
+    assert upgrade.returncode == 0 and f"revision {schema.HEAD_REVISION}" in upgrade.stdout
     with engine.connect() as conn:
         assert schema.STORE_TABLES <= set(sa.inspect(conn).get_table_names())
     worker = subprocess.run([PYTHON, "-m", "labbook.cli.main", "server", "--role", "worker", "--once"], env=env,

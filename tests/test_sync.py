@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -508,7 +509,7 @@ from tests.test_artifacts_s3 import s3_server  # noqa: E402,F401 - a fixture: mo
 from tests.test_store_chunks import s3_bucket  # noqa: E402,F401 - a fixture: a fresh bucket on moto
 
 
-def test_a_server_on_s3_and_postgresql_holds_synced_series_as_chunks(home, tmp_path, monkeypatch, s3_bucket,
+def test_a_server_on_s3_and_postgresql_holds_every_synced_file_in_the_store(home, tmp_path, monkeypatch, s3_bucket,
                                                                      postgres_url):
     server_home = tmp_path / "server" / ".labbook"
     env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_STORE": s3_bucket}
@@ -532,15 +533,13 @@ def test_a_server_on_s3_and_postgresql_holds_synced_series_as_chunks(home, tmp_p
         catalog = Catalog(postgres_url)
         store = ChunkedFiles(s3_bucket, catalog)
         held = store.files(run.uuid)
-        series_files = {rel: path for rel, path, _ in iter_files(run.path) if rel.startswith("events/metric/")}
-        assert set(held) == set(series_files) and held
-        for rel, path in series_files.items():
+        append_files = {rel: path for rel, path, mode in iter_files(run.path) if mode == "append"}
+        assert set(held) == set(append_files) and any(rel.startswith("events/metric/") for rel in held)
+        for rel, path in append_files.items():
             assert store.read(run.uuid, rel) == path.read_bytes()  # byte for byte, nothing twice
         catalog.close()
-        folder = server_home / "artifacts" / PROJECT / run.uuid
-        assert not list(folder.glob("events/metric/**/*.lbm"))  # not in the server's folder
-        rest = {rel: h for rel, h in folder_hashes(run.path).items() if not rel.startswith("events/metric/")}
-        assert folder_hashes(folder) == rest
+        assert _store_hashes(s3_bucket, postgres_url, run.uuid) == folder_hashes(run.path)  # every file
+        shutil.rmtree(server_home / "artifacts" / PROJECT / run.uuid)  # the server's folder is only a cache
         with server.client(token) as api:
             series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 100}).json()
             assert series["total"] == 50_000 and series["source"] in ("chunks", "compacted")
@@ -609,3 +608,300 @@ def test_get_artifact_reads_a_version_from_the_server_with_labbook_host_set(home
         assert latest.uid == labbook.get_artifact(made["data_uri"], home=home).uid
     finally:
         server.stop()
+
+
+def _store_hashes(store_url: str, catalog_url: str, uuid: str) -> dict[str, str]:
+    """sha256 of every file of a run as the object store holds it (chunks, records and blobs)."""
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.chunks import ChunkedFiles
+    from labbook.server.stored import StoredRuns
+
+    catalog = Catalog(catalog_url)
+    try:
+        stored = StoredRuns(ChunkedFiles(store_url, catalog), "/nonexistent")
+        found = {rel: hashlib.sha256(stored.read(uuid, rel)).hexdigest()
+                 for rel in stored.chunks.files(uuid)}
+        for rel, row in stored.rows(uuid).items():
+            data = stored.chunks.get_object(row["object"])
+            assert hashlib.sha256(data).hexdigest() == row["sha256"] and len(data) == row["size"]
+            found[rel] = row["sha256"]
+        return found
+    finally:
+        catalog.close()
+
+
+def test_two_servers_on_one_postgresql_and_one_bucket_serve_every_kind_without_a_shared_folder(
+        home, tmp_path, monkeypatch, s3_bucket, postgres_url):
+    """Stateless replicas: a client writes through one server; the other, whose home holds
+    nothing of the run, reads every kind back from the bucket and the catalog."""
+    env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_STORE": s3_bucket}
+    first_home, second_home = tmp_path / "a" / ".labbook", tmp_path / "b" / ".labbook"
+    first = ServerProcess(first_home, **env)
+    second = ServerProcess(second_home, **env)
+    token = write_token(first_home, env)
+    remote(monkeypatch, first, token, LABBOOK_SYNC_INTERVAL="0.2")
+    from labbook.tracking import Run
+
+    weights = _file(tmp_path / "weights.bin", os.urandom(300_000))
+    image = np.arange(32 * 32 * 3, dtype=np.uint8).reshape(32, 32, 3)
+    try:
+        with Run(project=PROJECT, name="replicas", **run_kwargs(track_logs=True)) as run:
+            for step in range(3000):
+                run.log_metric("loss", 1 / (step + 1), step=step)
+            run.log_image(image, name="sample", step=7, dataformats="HWC")
+            run.log_text("note", "from the first server", step=1)
+            for index in range(5):
+                os.write(1, f"replica line {index}\n".encode())
+            version = run.log_artifact(str(weights), name="weights", kind="model")
+        sync_cli(run.uuid, home=home, host=first.url, token=token)
+        assert _store_hashes(s3_bucket, postgres_url, run.uuid) == folder_hashes(run.path)
+        shutil.rmtree(first_home / "artifacts")  # neither server keeps anything the other needs
+        assert not (second_home / "artifacts" / PROJECT / run.uuid).exists()
+        with second.client(token) as api:
+            detail = api.get(f"/runs/{run.uuid}").json()
+            assert detail["status"] == "succeeded" and detail["metrics"]["loss"]["count"] == 3000
+            series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 10_000}).json()
+            assert series["total"] == 3000 and series["y"][:2] == [1.0, 0.5]
+            texts = api.get(f"/runs/{run.uuid}/events", params={"kind": "text", "name": "note"}).json()
+            assert [e["value"] for e in texts["events"]] == ["from the first server"]
+            images = api.get(f"/runs/{run.uuid}/events", params={"kind": "image", "name": "sample"}).json()
+            asset = images["events"][0]["file"]
+            whole = (run.path / asset).read_bytes()
+            ranged = api.get(f"/runs/{run.uuid}/files/{asset}", headers={"Range": "bytes=10-49"})
+            assert ranged.status_code == 206 and ranged.content == whole[10:50]
+            assert api.get(f"/runs/{run.uuid}/files/{asset}").content == whole
+            logs = api.get(f"/runs/{run.uuid}/logs").json()
+            assert [f"replica line {i}" for i in range(5)] == [
+                line["message"] for line in logs["lines"] if line["message"].startswith("replica line")]
+            download = api.get("/artifacts/download", params={"uri": version.uri})
+            assert download.status_code == 200 and download.content == weights.read_bytes()
+        with first.client(token) as api:  # the first server rebuilds its cache from the store too
+            download = api.get(f"/runs/{run.uuid}/files/{asset}")
+            assert download.content == whole
+        assert not list(second_home.glob("artifacts/.sync/blobs/*/*"))  # no blob was written there
+    finally:
+        first.stop()
+        second.stop()
+
+
+def _artifact_view(versions) -> list:
+    keep = ("uri", "uid", "key", "kind", "version", "hash", "size", "labels", "meta", "producer", "tags",
+            "summary", "created_at", "description")
+    return [tuple(json.dumps(getattr(v, k), sort_keys=True, default=str) for k in keep) for v in versions]
+
+
+def _graph_view(graph) -> tuple:
+    return (graph.root, sorted((e.source, e.target, e.relation) for e in graph.edges),
+            sorted((n.id, n.type, n.label, json.dumps(n.data, sort_keys=True, default=str))
+                   for n in graph.nodes.values()))
+
+
+def test_every_read_function_and_cli_read_command_reads_the_server_with_labbook_host_set(
+        home, tmp_path, monkeypatch):
+    """list_projects, list_runs, list_artifacts (every filter, paging), get_lineage (reference
+    nodes with name, kind and summary) and the CLI's artifacts ls/show and lineage: from a home
+    that logged nothing, equal to what the logging home reads locally."""
+    from labbook import remote as remote_module
+    from labbook.tracking import Run
+
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {})
+    remote(monkeypatch, server, token)
+    try:
+        made = make_project(home, tmp_path / "work")
+        with Run(project=PROJECT, name="with-ref", **run_kwargs()) as run:
+            run.use_artifact(made["model_uri"])
+            run.log_artifact_ref("s3://bucket/eval/report.json", name="eval-report", kind="dataset",
+                                 summary={"rows": 12, "split": "test"}, is_input=True)
+            run.log_artifact(str(_file(tmp_path / "preds.csv", b"p\n1\n")), name="preds", kind="dataset",
+                             labels={"split": "test"})
+        searches = [dict(filter="params.lr < 0.05", order_by=["metrics.loss.min"], limit=None),
+                    dict(order_by=["params.lr"], limit=3, offset=1), dict(order_by="-name", limit=None),
+                    dict(filter="tags contains 'sweep'", order_by=["-params.layers", "name"], limit=2, offset=1),
+                    dict(filter="status = 'succeeded'", limit=0)]
+        monkeypatch.setenv("LABBOOK_OFFLINE", "1")  # what the logging home reads of its own catalog
+        queries = [dict(), dict(kind="dataset"), dict(kind="datasets", latest_only=True), dict(key="train-data"),
+                   dict(key="~data"), dict(labels={"split": "test"}), dict(labels="split"), dict(tag="latest"),
+                   dict(producer=made["model_run"]), dict(limit=2, offset=1), dict(limit=None)]
+        local = {"projects": [(p.name, p.run_count) for p in labbook.list_projects()],
+                 "runs": [r.uuid for r in labbook.list_runs(PROJECT, limit=None)],
+                 "searches": [[(r.uuid, r.status, r.inputs) for r in labbook.search_runs(PROJECT, **q)]
+                              for q in searches],
+                 "artifacts": [_artifact_view(labbook.list_artifacts(PROJECT, **q)) for q in queries],
+                 "lineage": [_graph_view(labbook.get_lineage(start, direction="both", depth=3))
+                             for start in (made["model_uri"], run.uuid)]}
+        monkeypatch.delenv("LABBOOK_OFFLINE")
+        elsewhere = tmp_path / "elsewhere" / ".labbook"
+        monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+        monkeypatch.setattr(remote_module, "PAGE_SIZE", 2)  # every answer below takes several pages
+        there = {"projects": [(p.name, p.run_count) for p in labbook.list_projects()],
+                 "runs": [r.uuid for r in labbook.list_runs(PROJECT, limit=None)],
+                 "searches": [[(r.uuid, r.status, r.inputs) for r in labbook.search_runs(PROJECT, **q)]
+                              for q in searches],
+                 "artifacts": [_artifact_view(labbook.list_artifacts(PROJECT, **q)) for q in queries],
+                 "lineage": [_graph_view(labbook.get_lineage(start, direction="both", depth=3))
+                             for start in (made["model_uri"], run.uuid)]}
+        assert there == local
+        assert len(local["runs"]) == 5 and [len(a) for a in local["artifacts"]][:2] == [4, 3]
+        assert [len(found) for found in local["searches"]] == [2, 3, 5, 2, 0]
+        assert all(local["artifacts"]) and local["artifacts"][-2] == local["artifacts"][0][1:3]
+        ref = [n for n in labbook.get_lineage(run.uuid).nodes.values() if n.type == "ref"
+               and n.data.get("name") == "eval-report"]
+        assert ref and ref[0].data["kind"] == "dataset" and ref[0].data["summary"] == {"rows": 12, "split": "test"}
+        listed = labbook.list_artifacts(PROJECT, key="clf")
+        assert isinstance(listed[0], labbook.ArtifactVersion) and isinstance(listed[0], remote_module.RemoteArtifactVersion)
+        assert listed[0].read_bytes() == b"weights" * 10  # its bytes come from the server when first read
+        with pytest.raises(labbook.errors.InvalidValueError, match="after="):
+            labbook.list_artifacts(PROJECT, after=listed[0])
+        with pytest.raises(labbook.errors.InvalidValueError, match="depth="):
+            labbook.get_lineage(made["model_uri"], depth=11)
+
+        def cli(*args: str):
+            done = subprocess.run([PYTHON, "-m", "labbook.cli.main", *args],
+                                  env=python_env(elsewhere, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                                  capture_output=True, text=True, timeout=60)
+            assert done.returncode == 0, done.stderr
+            return json.loads(done.stdout)
+
+        listed = cli("artifacts", "ls", PROJECT, "--json")
+        assert sorted(v["uid"] for v in listed) == sorted(json.loads(v[1]) for v in local["artifacts"][0])
+        assert cli("artifacts", "show", made["model_uri"], "--json")["uid"] == made["model_uri"].rsplit("@", 1)[1]
+        assert [(p["name"], p["run_count"]) for p in cli("projects", "--json")] == local["projects"]
+        graph = cli("lineage", made["model_uri"], "--depth", "3", "--json")
+        assert sorted((e["source"], e["target"], e["relation"]) for e in graph["edges"]) == local["lineage"][0][1]
+    finally:
+        server.stop()
+
+
+def test_tag_moves_untags_and_deletes_after_the_run_reach_the_server_and_labbook_sync_finishes_them(
+        home, tmp_path, monkeypatch, capfd):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {}, "admin")  # DELETE /artifacts needs an admin token
+    remote(monkeypatch, server, token, LABBOOK_SYNC_TIMEOUT="3")
+    from labbook.sync import changes
+    from labbook.tracking import Run
+
+    def on_server(uri: str):
+        with server.client(token) as api:
+            answer = api.get("/artifacts/version", params={"uri": uri})
+            return answer.json()["uid"] if answer.status_code == 200 else answer.status_code
+
+    try:
+        with Run(project=PROJECT, name="versions", **run_kwargs()) as run:
+            first = run.log_artifact(str(_file(tmp_path / "m.bin", b"one")), name="clf", kind="model")
+            second = run.log_artifact(str(_file(tmp_path / "m.bin", b"two")), name="clf", kind="model")
+        tagged = f"store://models/{PROJECT}/clf"
+        labbook.tag_artifact(first.uri, "prod")
+        assert on_server(f"{tagged}:prod") == first.uid
+        labbook.tag_artifact(second.uri, "prod")  # the tag moves
+        assert on_server(f"{tagged}:prod") == second.uid
+        labbook.untag_artifact(tagged, "prod")
+        assert on_server(f"{tagged}:prod") == 404
+        labbook.delete_artifact(first.uri)
+        assert on_server(first.uri) == 404 and on_server(second.uri) == second.uid
+        assert changes.pending(labbook.config.Settings.load({})) == []
+
+        port = server.port
+        server.stop()  # a change the server cannot take now is kept, and labbook sync sends it
+        labbook.tag_artifact(second.uri, "stable")
+        labbook.untag_artifact(tagged, "stable")
+        labbook.tag_artifact(second.uri, "stable")
+        assert "'labbook sync' sends them" in capfd.readouterr().err
+        kept = changes.pending(labbook.config.Settings.load({}))
+        assert [(c["op"], c["tag"]) for c in kept] == [("tag", "stable"), ("untag", "stable"), ("tag", "stable")]
+        server = ServerProcess(server_home, port=port)
+        done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "sync", "--json"],
+                              env=python_env(home, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["changes"] == {"sent": 3, "pending": 0, "dropped": [], "reason": None}
+        assert on_server(f"{tagged}:stable") == second.uid  # applied in order: tagged, untagged, tagged
+        assert changes.pending(labbook.config.Settings.load({})) == []
+    finally:
+        server.stop()
+
+
+def test_a_directory_artifact_logged_with_labbook_host_becomes_the_same_version_on_the_server(
+        home, tmp_path, monkeypatch):
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home)
+    token = write_token(server_home, {})
+    remote(monkeypatch, server, token)
+    from labbook.tracking import Run
+
+    folder = tmp_path / "checkpoint"
+    (folder / "shards").mkdir(parents=True)
+    (folder / "config.json").write_text('{"layers": 3}')
+    (folder / "shards" / "0.bin").write_bytes(os.urandom(70_000))
+    (folder / "shards" / "1.bin").write_bytes(b"same" * 10)
+    (folder / "copy.bin").write_bytes(b"same" * 10)  # two files, one blob
+    try:
+        with Run(project=PROJECT, name="dir", **run_kwargs()) as run:
+            version = run.log_artifact(str(folder), name="checkpoint", kind="model")
+        assert version.is_dir
+        there = _server_artifact(server_home, {}, version.uri)
+        assert (there.uid, there.hash, there.is_dir, there.size) == (version.uid, version.hash, True, version.size)
+        served = Path(there.local_path())
+        assert sorted(p.relative_to(served).as_posix() for p in served.rglob("*") if p.is_file()) == \
+            ["config.json", "copy.bin", "shards/0.bin", "shards/1.bin"]
+        for rel in ("config.json", "copy.bin", "shards/0.bin", "shards/1.bin"):
+            assert (served / rel).read_bytes() == (folder / rel).read_bytes()
+        second = sync_cli(run.uuid, home=home, host=server.url, token=token)
+        assert second["runs"][0]["data_bytes"] == 0  # nothing twice
+        monkeypatch.setenv("LABBOOK_HOME", str(tmp_path / "elsewhere" / ".labbook"))  # read back from the server
+        theirs = labbook.get_artifact(version.uri)
+        assert theirs.is_dir and (Path(theirs.local_path()) / "shards" / "0.bin").read_bytes() == \
+            (folder / "shards" / "0.bin").read_bytes()
+        listed = labbook.list_artifacts(PROJECT, key="checkpoint")[0]
+        with listed.open(path="config.json") as handle:
+            assert handle.read() == b'{"layers": 3}'
+        with server.client(token) as api:
+            whole = api.get("/artifacts/download", params={"uri": version.uri})
+            assert whole.status_code == 422 and "path=" in whole.json()["error"]["message"]
+            escape = api.get("/artifacts/download", params={"uri": version.uri, "path": "../../run.json"})
+            assert escape.status_code in (403, 422)
+        with server.client(token) as api:  # a directory whose files do not hash to its record is refused
+            record = {**version.record, "uid": "f" * 32}
+            files = {"config.json": hashlib.sha256(b'{"layers": 3}').hexdigest()}
+            answer = api.post(f"/sync/runs/{run.uuid}/artifacts", json={"versions": [record],
+                                                                       "dir_files": {"f" * 32: files}})
+            assert answer.status_code == 409 and "hash to" in answer.json()["error"]["message"]
+    finally:
+        server.stop()
+
+
+def test_series_bytes_reaching_a_replica_after_the_final_run_json_reached_another_queue_compaction(
+        home, tmp_path, s3_bucket, postgres_url):
+    import sqlalchemy as sa
+
+    env = {"LABBOOK_CATALOG_URL": postgres_url, "LABBOOK_STORE": s3_bucket}
+    first = ServerProcess(tmp_path / "a" / ".labbook", **env)
+    second = ServerProcess(tmp_path / "b" / ".labbook", **env)
+    token = write_token(tmp_path / "a" / ".labbook", env)
+    uuid = "0" * 31 + "2"
+    path = "events/metric/loss/0-1-abcdef.lbm"
+
+    def run_json(status: str) -> str:
+        return json.dumps({"format": "labbook.run", "uuid": uuid, "project": PROJECT, "status": status,
+                           "created_at": "2026-11-30T12:00:00+00:00"})
+
+    engine = sa.create_engine(postgres_url)
+    try:
+        with first.client(token) as one, second.client(token) as two:
+            assert one.put(f"/sync/runs/{uuid}", json={"project": PROJECT, "run_json": run_json("running")}).status_code == 201
+            assert two.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": 0}, content=b"abc").json()["committed"] == 3
+            assert one.put(f"/sync/runs/{uuid}/file", params={"path": "run.json"}, content=run_json("succeeded")).status_code == 200
+            with engine.begin() as conn:
+                jobs = conn.execute(sa.text("SELECT state FROM jobs WHERE run_uuid = :u"), {"u": uuid}).scalars().all()
+                assert jobs == ["pending"]  # queued by the server that took the final run.json
+                conn.execute(sa.text("UPDATE jobs SET state = 'done' WHERE run_uuid = :u"), {"u": uuid})
+            assert two.post(f"/sync/runs/{uuid}/append", params={"path": path, "offset": 3}, content=b"def").json()["committed"] == 6
+            with engine.begin() as conn:
+                states = sorted(conn.execute(sa.text("SELECT state FROM jobs WHERE run_uuid = :u"), {"u": uuid}).scalars())
+            assert states == ["done", "pending"]  # the replica read the current run.json from the store
+    finally:
+        engine.dispose()
+        first.stop()
+        second.stop()

@@ -273,7 +273,13 @@ def list_runs(project: str | None = None, limit: int | None = 100, *,
 
 
 def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
-    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
+    """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``.
+    With ``LABBOOK_HOST`` set, the server's projects (``labbook.remote``)."""
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.list_projects(settings)
     with Workspace(home=home) as workspace:
         return workspace.list_projects()
 
@@ -306,22 +312,58 @@ def list_artifacts(project: str | None = None, kind: Any = None, key: str | None
     label to exist); ``producer`` is a run uuid (or prefix); ``tag="latest"`` or
     ``latest_only=True`` keeps each key's newest version. ``after`` (the last version of a page,
     or its ``(created_at, version, uid)``) starts the next page right after it, however deep.
+    With ``LABBOOK_HOST`` set, the server's versions (``labbook.remote``; ``after`` is local only).
     """
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.list_artifacts(settings, project, kind, key, labels, tag, producer, since, until,
+                                     latest_only=latest_only, limit=limit, offset=offset, after=after)
     with Workspace(home=home) as workspace:
         return workspace.list_artifacts(project, kind, key, labels, tag, producer, since, until,
                                         latest_only=latest_only, limit=limit, offset=offset, after=after)
 
 
 def tag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> ArtifactVersion:
-    """Point user tag ``tag`` at the version ``uri`` names (moving it off another version)."""
-    with Workspace(home=home) as workspace:
-        return workspace.tag_artifact(uri, tag)
+    """Point user tag ``tag`` at the version ``uri`` names (moving it off another version).
+
+    With ``LABBOOK_HOST`` set, the server's version is tagged too (``labbook.sync.changes``: at
+    once, or by ``labbook sync`` when the server cannot take it now); a version this home does
+    not hold is tagged on the server only."""
+    from labbook import remote
+    from labbook.sync import changes
+
+    settings = remote.remote_settings(home)
+    try:
+        with Workspace(home=home) as workspace:
+            version = workspace.tag_artifact(uri, tag)
+    except NotFoundError:
+        if settings is None:
+            raise
+        return remote.tag_artifact(settings, uri, tag)
+    if settings is not None:
+        changes.send_change(settings, "tag", version.uri, tag=tag)
+    return version
 
 
 def untag_artifact(uri: str, tag: str, *, home: str | Path | None = None) -> None:
-    """Remove user tag ``tag`` from the artifact ``uri`` names."""
-    with Workspace(home=home) as workspace:
-        workspace.untag_artifact(uri, tag)
+    """Remove user tag ``tag`` from the artifact ``uri`` names (on the server too with
+    ``LABBOOK_HOST``, as ``tag_artifact`` does)."""
+    from labbook import remote
+    from labbook.sync import changes
+
+    settings = remote.remote_settings(home)
+    try:
+        with Workspace(home=home) as workspace:
+            workspace.untag_artifact(uri, tag)
+    except NotFoundError:
+        if settings is None:
+            raise
+        remote.untag_artifact(settings, uri, tag)
+        return
+    if settings is not None:
+        changes.send_change(settings, "untag", uri, tag=tag)
 
 
 def delete_artifact(uri: str, *, all_versions: bool = False, data: bool = False,
@@ -329,10 +371,25 @@ def delete_artifact(uri: str, *, all_versions: bool = False, data: bool = False,
     """Delete the version ``uri`` names (or every version of its key with ``all_versions``).
 
     Metadata only by default; ``data=True`` also removes bytes no remaining version uses.
-    Numbers of deleted versions are never reused.
+    Numbers of deleted versions are never reused. With ``LABBOOK_HOST`` set, the server's
+    version(s) are deleted too (its ``DELETE /artifacts`` needs an admin token), as
+    ``tag_artifact`` does.
     """
-    with Workspace(home=home) as workspace:
-        return workspace.delete_artifact(uri, all_versions=all_versions, data=data)
+    from labbook import remote
+    from labbook.sync import changes
+
+    settings = remote.remote_settings(home)
+    try:
+        with Workspace(home=home) as workspace:
+            deleted = workspace.delete_artifact(uri, all_versions=all_versions, data=data)
+    except NotFoundError:
+        if settings is None:
+            raise
+        return remote.delete_artifact(settings, uri, all_versions, data)
+    if settings is not None and deleted:
+        target = uri if all_versions else deleted[0].uri
+        changes.send_change(settings, "delete", target, all_versions=all_versions, data=data)
+    return deleted
 
 
 def gc(project: str | None = None, *, dry_run: bool = False, home: str | Path | None = None) -> dict[str, int]:
@@ -346,8 +403,14 @@ def get_lineage(uri_or_run: Any, direction: str = "both", depth: int | None = No
     """The lineage graph around an artifact version (a store URI) or a run (uuid or object).
 
     ``direction``: ``"up"`` (what produced it and what that was made from), ``"down"`` (what
-    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit).
+    consumed it, and onwards) or ``"both"``; ``depth`` limits the hops (None: no limit). With
+    ``LABBOOK_HOST`` set, the server's graph (``labbook.remote``: at most 10 hops, None meaning 10).
     """
+    from labbook import remote
+
+    settings = remote.remote_settings(home)
+    if settings is not None:
+        return remote.get_lineage(settings, uri_or_run, direction, depth)
     with Workspace(home=home) as workspace:
         return workspace.get_lineage(uri_or_run, direction, depth)
 

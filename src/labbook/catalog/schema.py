@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 metadata = sa.MetaData()
 
@@ -193,7 +193,7 @@ api_tokens = sa.Table(
 
 # Unlike every table above, these are the record of what an object store holds (its objects
 # cannot be listed back into ranges): ``labbook index --rebuild`` leaves them alone.
-STORE_TABLES = frozenset({"stream_files", "file_chunks", "series_compactions", "jobs"})
+STORE_TABLES = frozenset({"stream_files", "file_chunks", "series_compactions", "jobs", "stored_files"})
 
 # One row per append-only file of a run kept in an object store: how many bytes are committed.
 # Appends move ``committed`` forward by compare-and-set (``WHERE committed = <offset>``), so two
@@ -253,4 +253,24 @@ jobs = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_jobs_state_id", "state", "id"),
     sa.Index("ix_jobs_target", "run_uuid", "target", "state"),
+)
+
+
+# -- object store (revision 0005): the other files of synced runs; see labbook.server.stored --
+
+# One row per replaced-whole record (run.json, summaries/, heartbeat/) or content-addressed file
+# (assets, outputs) of a run synced to an object store: its bytes are the object ``object``
+# (``blobs/<sha[:2]>/<sha256>``, shared by every run), so a replica that holds no local folder
+# rebuilds the file from here.
+stored_files = sa.Table(
+    "stored_files",
+    metadata,
+    sa.Column("run_uuid", sa.String(64), primary_key=True),
+    sa.Column("path", sa.String(1024), primary_key=True),
+    sa.Column("project", sa.String(255), nullable=False),
+    sa.Column("mode", sa.String(16), nullable=False),  # "replace" or "blob"
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("object", sa.String(1200), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
 from labbook.store.files import file_lock
 
-HEAD_REVISION = "0004"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
+HEAD_REVISION = "0005"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
 _PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py uses it too)
 # SQLite result codes (sqlite3 names them from Python 3.11 only)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
@@ -77,6 +77,7 @@ SCHEMA = (
     'CREATE TABLE jobs (\n\tid INTEGER NOT NULL, \n\tkind VARCHAR(32) NOT NULL, \n\trun_uuid VARCHAR(64) NOT NULL, \n\ttarget VARCHAR(1100) NOT NULL, \n\tstate VARCHAR(16) NOT NULL, \n\tattempts INTEGER NOT NULL, \n\tclaimed_by VARCHAR(128), \n\tclaimed_at DATETIME, \n\tfinished_at DATETIME, \n\terror TEXT, \n\tcreated_at DATETIME NOT NULL, \n\tPRIMARY KEY (id)\n)',
     'CREATE INDEX ix_jobs_state_id ON jobs (state, id)',
     'CREATE INDEX ix_jobs_target ON jobs (run_uuid, target, state)',
+    'CREATE TABLE stored_files (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tpath VARCHAR(1024) NOT NULL, \n\tproject VARCHAR(255) NOT NULL, \n\tmode VARCHAR(16) NOT NULL, \n\tsize BIGINT NOT NULL, \n\tsha256 VARCHAR(64) NOT NULL, \n\tobject VARCHAR(1200) NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\tPRIMARY KEY (run_uuid, path)\n)',
 )
 
 

@@ -233,6 +233,28 @@ def index_cmd(ctx, rebuild) -> None:
             click.echo(shown(f"  {location}"))
 
 
+@click.command("projects")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def projects_cmd(ctx, as_json) -> None:
+    """List projects: runs and last activity (the server's with LABBOOK_HOST set)."""
+    from labbook.workspace import list_projects
+
+    found = list_projects(home=ctx.obj["home"])
+    if as_json:
+        _dump_json([{"name": p.name, "run_count": p.run_count, "created_at": p.created_at,
+                     "last_activity": p.last_activity} for p in found])
+        return
+    from rich.table import Table
+
+    table = Table(box=None)
+    for column in ("project", "runs", "created", "last activity"):
+        table.add_column(column)
+    for p in found:
+        table.add_row(shown(p.name), str(p.run_count), _format(p.created_at), _format(p.last_activity))
+    _console().print(table)
+
+
 def _home_settings(ctx):
     """The settings of an existing home: a command never creates one."""
     from labbook.config import Settings
@@ -273,5 +295,6 @@ def db_revision(ctx) -> None:
 def register(cli: click.Group) -> None:
     cli.add_command(runs_group)
     cli.add_command(metrics_cmd)
+    cli.add_command(projects_cmd)
     cli.add_command(index_cmd)
     cli.add_command(db_group)

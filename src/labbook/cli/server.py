@@ -11,9 +11,10 @@ import click
 
 def _check_catalog(home: str | None) -> None:
     """Open the catalog before serving: an old schema stops here, naming 'labbook db upgrade'."""
-    import labbook
+    from labbook.workspace import Workspace
 
-    labbook.list_projects(home=home)
+    with Workspace(home=home) as workspace:  # its own catalog, whatever LABBOOK_HOST says
+        workspace.list_projects()
 
 
 def _serve(home: str | None, host: str, port: int, workers: int, env: dict[str, str], log_level: str) -> None:

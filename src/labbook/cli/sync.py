@@ -29,15 +29,21 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
     labbook sync --all            # every run of this home (offline runs included)
     labbook sync 3f2c --follow    # while it runs, until it ends
     labbook sync --pull 3f2c9a... # rebuild a server's run in this home (whole uuid)
+    labbook sync                  # only the artifact changes (tags, deletions) not sent yet
+
+    Every push then sends the artifact changes the server could not take when they were made
+    (tag_artifact, untag_artifact, delete_artifact with LABBOOK_HOST set), oldest first.
     """
     from labbook.config import Settings
+    from labbook.sync import changes
     from labbook.sync.runs import client_for, is_finished, local_runs, pull_run, push_run
 
     settings = Settings.load({}, home=ctx.obj["home"])
-    if not runs and not all_runs:
+    if not runs and not all_runs and (pull or not changes.pending(settings)):
         raise click.UsageError("Name the runs to sync, or pass --all.")
     client = client_for(settings)
     report: list[dict] = []
+    sent_changes: dict | None = None
     try:
         if pull:
             for uuid in runs:
@@ -46,7 +52,7 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
                 if not as_json:
                     click.echo(f"Pulled run {shown(folder.name)} into {shown(str(folder))}")
         else:
-            folders = local_runs(settings, () if all_runs else runs)
+            folders = local_runs(settings, () if all_runs else runs) if runs or all_runs else []
             totals: dict[str, dict] = {}
             while True:
                 finished = follow and all(is_finished(f) for f in folders)  # then one last pass
@@ -60,6 +66,10 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
                     break
                 time.sleep(max(settings.sync_interval, 0.5))
             report = list(totals.values())
+            sent_changes = changes.flush(settings, client)
+            if not as_json and (sent_changes["sent"] or sent_changes["pending"]):
+                click.echo(f"Artifact changes: {sent_changes['sent']} sent, {sent_changes['pending']} still kept"
+                           f"{shown(' (' + sent_changes['reason'] + ')') if sent_changes['reason'] else ''}")
             if not as_json:
                 for entry in report:
                     conflicts = f"; {len(entry['conflicts'])} conflict(s): {entry['conflicts'][0]}" \
@@ -70,7 +80,7 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
     finally:
         client.close()
     if as_json:
-        click.echo(json.dumps({"host": settings.host, "runs": report}))
+        click.echo(json.dumps({"host": settings.host, "runs": report, "changes": sent_changes}))
     if any(entry.get("conflicts") for entry in report):
         raise SystemExit(2)
 

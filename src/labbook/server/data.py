@@ -52,10 +52,17 @@ class Access:
 FULL = Access("admin")
 
 
-def _in_store(path: str) -> bool:
-    """Whether a synced file goes to the object store (``LABBOOK_STORE``): metric series files,
-    the high-volume ones the store chunks and compacts; the rest stays in the run folder."""
+def _is_series(path: str) -> bool:
+    """Whether a synced file is a metric series file (what the worker compacts on a store)."""
     return path.startswith("events/metric/") and path.endswith(".lbm")
+
+
+def _check_mode(path: str, mode: str) -> None:
+    from labbook.sync.protocol import file_mode
+
+    if file_mode(path) != mode:
+        raise InvalidValueError(f"path={path!r} is sent as {file_mode(path)!r}, not {mode!r}; "
+                                "see the sync protocol in docs/server.md.")
 
 
 def check_uuid(value: str, field: str = "uuid") -> str:
@@ -72,11 +79,16 @@ class ServerData:
     """Everything the API reads and writes, for one home (see the module docstring)."""
 
     def __init__(self, settings: Settings) -> None:
+        if settings.store and not settings.artifact_store:  # artifact versions live in the store too
+            import dataclasses
+
+            settings = dataclasses.replace(settings, artifact_store=settings.store.rstrip("/") + "/artifacts")
         self.settings = settings
         self.home = settings.home
         self.workspace = Workspace(settings)
         self._open: dict[str, tuple[Any, float]] = {}
         self._store: Any = None
+        self._stored: Any = None
         self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
@@ -131,6 +143,8 @@ class ServerData:
 
     def get_run(self, access: Access, uuid: str) -> Any:
         uuid = check_uuid(uuid)
+        if self.stored is not None:  # this server's folder is a cache of the store: bring it up to date
+            self.stored.refresh(uuid)
         try:
             run = self.workspace.get_run(uuid)
         except NotFoundError:
@@ -147,6 +161,15 @@ class ServerData:
 
             self._store = ChunkedFiles(self.settings.store, self.workspace.catalog)
         return self._store
+
+    @property
+    def stored(self) -> Any:
+        """Every file of synced runs in the object store (``labbook.server.stored``), or None."""
+        if self._stored is None and self.store is not None:
+            from labbook.server.stored import StoredRuns
+
+            self._stored = StoredRuns(self.store, self.settings.artifacts_root, self.ingest.blob_path)
+        return self._stored
 
     def _cached_series(self, key: tuple, version: tuple, read: Any) -> Any:
         with self._lock:
@@ -234,14 +257,33 @@ class ServerData:
 
         return ReadPolicy.from_settings(self.settings).allows(version.location)
 
-    def artifact_file(self, access: Access, uri: str) -> tuple[Any, Path]:
-        """The version and a local path to its bytes; only from the configured stores
-        (the library's read policy refuses any other location)."""
+    def artifact_file(self, access: Access, uri: str, path: str | None = None) -> tuple[Any, Path]:
+        """The version and a local path to its bytes (``path``: one file of a directory version);
+        only from the configured stores (the library's read policy refuses any other location)."""
         version = self.get_artifact(access, uri)
-        if version.is_dir:
-            raise InvalidValueError(f"{uri!r} is a directory artifact; download its files one by one "
-                                    "with the Python API (version.open(path=...)).")
-        return version, Path(version.local_path())
+        if not version.is_dir:
+            if path is not None:
+                raise InvalidValueError(f"{uri!r} is a file artifact; download it without path=.")
+            return version, Path(version.local_path())
+        if path is None:
+            raise InvalidValueError(f"{uri!r} is a directory artifact; download its files one by one with "
+                                    "path= (GET /api/v1/artifacts/files lists them).")
+        from labbook.store.layout import safe_join
+
+        target = safe_join(Path(version.local_path()), path, "path")
+        if not target.is_file():
+            raise NotFoundError(f"Directory artifact {uri!r} has no file {path!r}; GET /api/v1/artifacts/files "
+                                "lists them.")
+        return version, target
+
+    def artifact_files(self, access: Access, uri: str) -> list[tuple[str, int]]:
+        """(path inside it, size) of each file of a directory version."""
+        version = self.get_artifact(access, uri)
+        if not version.is_dir:
+            raise InvalidValueError(f"{uri!r} is a file artifact, not a directory; download it whole.")
+        root = Path(version.local_path())
+        return [(p.relative_to(root).as_posix(), p.stat().st_size)
+                for p in sorted(root.rglob("*")) if p.is_file() and not p.is_symlink()]
 
     def tag_artifact(self, access: Access, uri: str, tag: str) -> Any:
         self.get_artifact(access, uri)
@@ -336,7 +378,10 @@ class ServerData:
         uuid = check_uuid(uuid)
         path = self.workspace.catalog.run_path(uuid)
         folder = None
-        if path and (Path(path) / "run.json").is_file():
+        project = self.stored.project_of(uuid) if self.stored is not None else None
+        if project is not None:
+            folder = self.ingest.folder(project, uuid)
+        elif path and (Path(path) / "run.json").is_file():
             folder = self.ingest.folder(Path(path).parent.name, uuid)
         else:
             root = Path(self.settings.artifacts_root)
@@ -360,25 +405,34 @@ class ServerData:
             if not access.sees(existing.path.parent.name):
                 raise NotFoundError(f"This token cannot write to run {uuid!r}.")
             return existing, False
-        folder, created = self.ingest.create(project, uuid, run_json)
+        if self.stored is not None:
+            from labbook.server.ingest import _check_run_json
+
+            _check_run_json(run_json, uuid, project)
+            folder = self.ingest.folder(project, uuid)
+            self.stored.replace(project, uuid, "run.json", run_json)
+            created = True
+        else:
+            folder, created = self.ingest.create(project, uuid, run_json)
         self._index_synced(folder, run=True)
         return folder, created
 
     def sync_manifest(self, access: Access, uuid: str) -> tuple[Any, dict[str, dict[str, Any]]]:
         """(folder, what the server holds of run ``uuid``: path -> {mode, size, sha256})."""
         folder = self.sync_folder(access, uuid)
-        files = self.ingest.manifest(folder)
-        if self.store is not None:  # series files held as chunks on the object store
-            for path, committed in self.store.files(folder.path.name).items():
-                if _in_store(path):
-                    files[path] = {"mode": "append", "size": committed, "sha256": None}
-        return folder, files
+        if self._in_store(folder):
+            return folder, self.stored.manifest(folder.path.name)
+        return folder, self.ingest.manifest(folder)
+
+    def _in_store(self, folder: Any) -> bool:
+        """Whether the run is kept in the object store (every run synced since it was set)."""
+        return self.stored is not None and self.stored.project_of(folder.path.name) is not None
 
     def sync_read(self, access: Access, uuid: str, path: str, start: int) -> bytes:
         """The bytes of an append-only file from ``start`` (object store or run folder)."""
         folder = self.sync_folder(access, uuid)
-        if self.store is not None and _in_store(path):
-            return self.store.read(folder.path.name, path, start)
+        if self._in_store(folder):
+            return self.stored.read(folder.path.name, path, start)
         target = folder.path.joinpath(*path.split("/"))
         if not target.is_file():
             raise NotFoundError(f"Run {uuid} has no file {path!r} on this server.")
@@ -388,21 +442,34 @@ class ServerData:
 
     def sync_append(self, access: Access, uuid: str, path: str, offset: int, data: bytes) -> int:
         folder = self.sync_folder(access, uuid)
-        if self.store is not None and _in_store(path):
-            committed = self.store.append(folder.path.name, path, offset, data)
-            self._compact_if_ended(folder)  # bytes that arrive after the final run.json
-            return committed
-        committed = self.ingest.append(folder, path, offset, data)
+        if self._in_store(folder):
+            _check_mode(path, "append")
+            committed = self.stored.append(folder.path.parent.name, folder.path.name, path, offset, data)
+            if _is_series(path):
+                self._compact_if_ended(folder)  # bytes that arrive after the final run.json
+        else:
+            committed = self.ingest.append(folder, path, offset, data)
         if path == "lineage.jsonl":
             self._index_synced(folder, lineage=True)
         return committed
 
     def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> None:
         folder = self.sync_folder(access, uuid)
-        self.ingest.replace(folder, path, data)
+        stored = self._in_store(folder)
+        if stored:
+            from labbook.server.ingest import _check_run_json
+
+            _check_mode(path, "replace")
+            if path == "run.json":
+                _check_run_json(data, folder.path.name, folder.path.parent.name)
+            self.stored.replace(folder.path.parent.name, folder.path.name, path, data)
+        else:
+            self.ingest.replace(folder, path, data)
         if path == "run.json" or path.startswith("summaries/"):
+            if stored:  # what another server took of this run is in the store: the cache gets it first
+                self.stored.refresh(folder.path.name, blobs=False)
             self._index_synced(folder, run=True)
-        if path == "run.json" and self.store is not None:
+        if path == "run.json" and stored:
             self._compact_if_ended(folder)
 
     def _compact_if_ended(self, folder: Any) -> None:
@@ -410,6 +477,8 @@ class ServerData:
         already pending is not queued twice, and one done is queued again when bytes arrive)."""
         import json
 
+        if self.stored is not None:  # run.json may have reached another replica: its current version
+            self.stored.refresh_record(folder.path.name, "run.json")
         try:
             status = json.loads(folder.run_file.read_bytes()).get("status")
         except (OSError, ValueError):
@@ -422,15 +491,64 @@ class ServerData:
     def sync_link(self, access: Access, uuid: str, files: dict[str, str]) -> list[str]:
         """Link each path to its blob; returns the hashes the server does not hold yet."""
         folder = self.sync_folder(access, uuid)
+        if self._in_store(folder):
+            missing = []
+            for path, sha in files.items():
+                _check_mode(path, "blob")
+                if not self.stored.link(folder.path.parent.name, folder.path.name, path, sha, self.ingest.blob_path(sha)):
+                    missing.append(sha)
+            return missing
         return [sha for path, sha in files.items() if not self.ingest.link(folder, path, sha)]
 
-    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]]) -> dict[str, list[str]]:
+    def sync_missing(self, hashes: list[str]) -> list[str]:
+        """Of these blob hashes, those the server holds nowhere (its folder, or the object store)."""
+        missing = self.ingest.missing(hashes)
+        if self.stored is not None:
+            missing = [h for h in missing if not self.stored.has_blob(h)]
+        return missing
+
+    def sync_part_committed(self, sha256: str) -> int:
+        """Bytes of an unfinished upload held here; -1 when the blob is whole (here or in the store).
+        Parts are kept by the server that took them: an upload resumed on another replica starts over."""
+        committed = self.ingest.part_committed(sha256)
+        if committed >= 0 and self.stored is not None and self.stored.has_blob(sha256):
+            return -1
+        return committed
+
+    def sync_put_part(self, sha256: str, offset: int, size: int, data: bytes) -> tuple[int, bool]:
+        committed, complete = self.ingest.put_part(sha256, offset, size, data)
+        if complete and self.stored is not None:
+            self.stored.put_blob(sha256, self.ingest.blob_path(sha256))
+        return committed, complete
+
+    def sync_blob(self, sha256: str) -> Path:
+        """A local path to a blob's bytes (fetched from the object store when this server lacks it)."""
+        path = self.ingest.blob_path(sha256)
+        if not path.is_file() and self.stored is not None:
+            self.stored.fetch_blob(sha256, path)
+        return self.ingest.read_blob(sha256)
+
+    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]],
+                       dir_files: dict[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
         """Make each version record logged by run ``uuid`` on a client a version on this server
         (same uid, so its ``store://…@uid`` URI resolves here; numbered by this server)."""
         folder = self.sync_folder(access, uuid)
         from labbook.server.ingest import import_versions
 
-        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records)
+        dir_files = dir_files or {}
+        if self.stored is not None:  # bytes another replica took are fetched from the store
+            for record in records:
+                if not isinstance(record, dict):
+                    continue
+                wanted = list(dir_files.get(str(record.get("uid")), {}).values()) if record.get("is_dir") \
+                    else [record.get("hash")]
+                for digest in wanted:
+                    if isinstance(digest, str) and not self.ingest.has_blob(digest):
+                        try:
+                            self.sync_blob(digest)
+                        except (NotFoundError, InvalidValueError):
+                            pass  # reported as missing by import_versions
+        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records, dir_files)
 
     def _index_synced(self, folder: Any, *, run: bool = False, lineage: bool = False) -> None:
         from labbook.catalog.indexer import index_run

@@ -239,14 +239,16 @@ def _check_run_json(data: bytes, uuid: str, project: str) -> dict[str, Any]:
 
 
 def import_versions(settings: Any, catalog: Any, ingest: RunIngest, folder: RunFolder,
-                    records: list[dict[str, Any]]) -> dict[str, list[str]]:
+                    records: list[dict[str, Any]], dir_files: dict[str, dict[str, str]] | None = None
+                    ) -> dict[str, list[str]]:
     """Make artifact version records logged on a client versions of this server's artifact store.
 
     A version keeps its uid (so ``store://…@uid`` resolves here) and takes this server's next
     number of its key; a uid the server has is left as it is (a resend is a no-op). Its bytes
-    must be a blob the server holds (``missing`` lists the hashes to send first). Directory
-    versions are not carried by sync yet (``skipped``). ``catalog`` (the server's, open) indexes
-    the new versions."""
+    must be a blob the server holds (``missing`` lists the hashes to send first). A directory
+    version comes with ``dir_files[uid]`` (path inside it -> blob hash): the folder is rebuilt
+    from those blobs and must hash to the record's hash; without it the version is ``skipped``.
+    ``catalog`` (the server's, open) indexes the new versions."""
     from labbook.catalog.artifacts import index_versions
     from labbook.store.blobs import MAX_NUMBER_RETRIES, VERSION_SCHEMA, ArtifactStore, blob_fingerprint
     from labbook.store.names import encode_name
@@ -262,12 +264,16 @@ def import_versions(settings: Any, catalog: Any, ingest: RunIngest, folder: RunF
             raise InvalidValueError(f"versions.{index} is not a version record of project {project!r}. "
                                     "Send the records of the run's own artifact versions.")
         key, uid, digest = check_key(record.get("key")), str(record.get("uid")), record.get("hash")
-        if record.get("is_dir"):
-            result["skipped"].append(uid)
-            continue
+        is_dir = bool(record.get("is_dir"))
         check_sha256(digest)
-        if not ingest.has_blob(digest):
-            result["missing"].append(digest)
+        files = (dir_files or {}).get(uid) if is_dir else None
+        if is_dir and not files:
+            result["skipped"].append(uid)  # a client that does not send directories yet
+            continue
+        needed = list(_check_tree(files, uid).values()) if files else [digest]
+        lacking = [h for h in dict.fromkeys(needed) if not ingest.has_blob(h)]
+        if lacking:
+            result["missing"] += lacking
             continue
         ext = record.get("ext") or ""
         blob = store.blob_path(store.key_dir(project, key), digest, ext.lstrip("."))
@@ -275,12 +281,15 @@ def import_versions(settings: Any, catalog: Any, ingest: RunIngest, folder: RunF
             if any(v.get("uid") == uid for v in store.iter_versions(project, key)):
                 result["existing"].append(uid)
                 continue
-            store.put_blob(ingest.blob_path(digest), blob, False)
+            if files:
+                _put_tree(store, ingest, files, digest, blob, uid)
+            else:
+                store.put_blob(ingest.blob_path(digest), blob, False)
             for _attempt in range(MAX_NUMBER_RETRIES):
                 _latest, highest = store.latest_version(project, key, set_aside=[])
                 placed = {k: v for k, v in record.items() if k not in ("url", "blob_stat")}
                 placed.update(number=highest + 1, blob=f"{encode_name(key)}/{digest[:2]}/{digest}{ext}")
-                if store.local:
+                if store.local and not is_dir:
                     placed["blob_stat"] = blob_fingerprint(blob)
                 if store.write_version(placed):
                     indexed.append(placed)
@@ -289,3 +298,45 @@ def import_versions(settings: Any, catalog: Any, ingest: RunIngest, folder: RunF
     if indexed:
         index_versions(catalog, indexed)
     return result
+
+
+def _check_tree(files: Any, uid: str) -> dict[str, str]:
+    """A directory version's map of files: relative '/'-paths of safe names -> SHA-256."""
+    from labbook.store.names import check_component
+
+    if not isinstance(files, dict):
+        raise InvalidValueError(f"dir_files.{uid} is not a map of path -> sha256. Send the directory's files.")
+    for rel, digest in files.items():
+        parts = str(rel).split("/")
+        if not rel or any(p in ("", ".", "..") for p in parts):
+            raise PathEscapeError(f"dir_files.{uid}: {str(rel)[:80]!r} is not a path inside the directory.")
+        for part in parts:
+            check_component(part, "path component")
+        check_sha256(digest)
+    return files
+
+
+def _put_tree(store: Any, ingest: RunIngest, files: dict[str, str], digest: str, blob: str, uid: str) -> None:
+    """Rebuild a directory version from its files' blobs, check its hash, and store it."""
+    import shutil
+    import tempfile
+
+    from labbook.store.files import link_or_copy
+    from labbook.store.hashing import hash_dir
+
+    ingest.parts.mkdir(parents=True, exist_ok=True)
+    tree = Path(tempfile.mkdtemp(prefix="dir-", dir=ingest.parts))
+    try:
+        for rel, sha in files.items():
+            target = tree.joinpath(*rel.split("/"))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            link_or_copy(ingest.blob_path(sha), target)
+        found = hash_dir(tree)[0]
+        if found != digest:
+            raise SyncConflictError(f"Directory version {uid}: its {len(files)} files hash to {found[:12]}…, not to "
+                                    f"the record's {digest[:12]}…. Send the directory's files as they were logged.")
+        store.put_blob(tree, blob, True)
+    finally:
+        for path, _dirs, _names in os.walk(tree):
+            os.chmod(path, 0o755)
+        shutil.rmtree(tree, ignore_errors=True)

@@ -214,11 +214,23 @@ class ArtifactOut(BaseModel):
     stored_in_server: bool = Field(description="False for a version whose bytes live outside the server's "
                                                "stores: shown, never fetched.")
     location: str | None = Field(None, description="Where the bytes are, when outside the server's stores.")
+    record: JsonDict | None = Field(None, description="The version record as stored (with records=true): what "
+                                                      "a client's labbook.list_artifacts rebuilds the version from.")
 
 
 class ArtifactPage(BaseModel):
     artifacts: list[ArtifactOut]
     next_cursor: str | None = None
+
+
+class ArtifactFile(BaseModel):
+    path: str
+    size: int
+
+
+class ArtifactFiles(BaseModel):
+    uri: str
+    files: list[ArtifactFile]
 
 
 class TagRequest(BaseModel):
@@ -384,6 +396,8 @@ class SyncPart(BaseModel):
 
 class SyncArtifacts(BaseModel):
     versions: list[dict[str, Any]] = Field(max_length=MAX_LIMIT, description="Version records, as stored.")
+    dir_files: dict[str, dict[str, str]] = Field(default_factory=dict, description=(
+        "For each directory version (by uid): its files, path inside it -> SHA-256 of a blob sent first."))
 
 
 class SyncVersions(BaseModel):

@@ -19,8 +19,11 @@ Uri = Annotated[str, Query(min_length=1, max_length=2048, description="store://<
 MAX_LINEAGE_NODES = 1000
 
 
-def _out(data: Data, version: object) -> models.ArtifactOut:
-    return views.artifact_model(version, data.artifact_readable(version))
+def _out(data: Data, version: object, record: bool = False) -> models.ArtifactOut:
+    out = views.artifact_model(version, data.artifact_readable(version))
+    if record:
+        out.record = version.record  # type: ignore[attr-defined]
+    return out
 
 
 @router.get("/artifacts", response_model=models.ArtifactPage, openapi_extra=scope("read"))
@@ -38,6 +41,7 @@ def list_artifacts(
                                                  "filters by the key's last update."),
     limit: Limit = 100,
     cursor_: str | None = Query(None, alias="cursor", max_length=4096),
+    records: bool = Query(False, description="Also send each version's record as stored."),
 ) -> models.ArtifactPage:
     """Artifact versions matching every filter, newest first, one keyset page at a time."""
     if key and q:
@@ -58,7 +62,7 @@ def list_artifacts(
     if len(versions) > limit and page:
         last = page[-1]
         next_cursor = cursor.encode([last.created_at, last.version, last.uid], query)
-    return models.ArtifactPage(artifacts=[_out(data, v) for v in page], next_cursor=next_cursor)
+    return models.ArtifactPage(artifacts=[_out(data, v, records) for v in page], next_cursor=next_cursor)
 
 
 @router.get("/artifacts/version", response_model=models.ArtifactOut, openapi_extra=scope("read"))
@@ -75,14 +79,26 @@ def artifact_versions(uri: Uri, data: Data, who: Who, limit: Limit = 100) -> mod
 
 @router.get("/artifacts/download", openapi_extra=scope("read"),
             responses={200: {"content": {"application/octet-stream": {}}, "description": "The version's bytes."}})
-def download_artifact(uri: Uri, data: Data, who: Who) -> FileResponse:
-    """The bytes of a file artifact, as an attachment. Only from the server's own stores: a version
-    kept elsewhere (another bucket, a path, a URL) is refused with 403, never fetched."""
-    version, path = data.artifact_file(who, uri)
-    name = f"{version.key}{version.record.get('ext') or ''}"
+def download_artifact(uri: Uri, data: Data, who: Who,
+                      path: str | None = Query(None, min_length=1, max_length=4096,
+                                               description="A file inside a directory version "
+                                                           "(see /artifacts/files).")) -> FileResponse:
+    """The bytes of a file artifact (or of one file of a directory artifact), as an attachment.
+    Only from the server's own stores: a version kept elsewhere (another bucket, a path, a URL)
+    is refused with 403, never fetched."""
+    version, target = data.artifact_file(who, uri, path)
+    name = target.name if path else f"{version.key}{version.record.get('ext') or ''}"
     media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(path, media_type=media_type, headers=SANDBOX, filename=name,
+    return FileResponse(target, media_type=media_type, headers=SANDBOX, filename=name,
                         content_disposition_type="attachment")
+
+
+@router.get("/artifacts/files", response_model=models.ArtifactFiles, openapi_extra=scope("read"))
+def artifact_files(uri: Uri, data: Data, who: Who) -> models.ArtifactFiles:
+    """The files of a directory artifact: each one's path inside it and size (download one with
+    /artifacts/download?path=)."""
+    return models.ArtifactFiles(uri=uri, files=[models.ArtifactFile(path=p, size=n)
+                                                for p, n in data.artifact_files(who, uri)])
 
 
 @router.post("/artifacts/tags", response_model=models.ArtifactOut, openapi_extra=scope("write"))

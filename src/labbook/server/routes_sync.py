@@ -101,7 +101,7 @@ def link(uuid: str, body: models.SyncLink, data: Data, who: Who) -> models.SyncL
 @router.post("/runs/{uuid}/artifacts", response_model=models.SyncVersions, openapi_extra=WRITE)
 def artifacts(uuid: str, body: models.SyncArtifacts, data: Data, who: Who) -> models.SyncVersions:
     """Make artifact versions the run logged on its client versions on this server (same uid)."""
-    return models.SyncVersions(**data.sync_artifacts(who, uuid, body.versions))
+    return models.SyncVersions(**data.sync_artifacts(who, uuid, body.versions, body.dir_files))
 
 
 @router.get("/artifacts/record", response_model=models.SyncRecord, openapi_extra=READ)
@@ -117,13 +117,13 @@ def artifact_record(data: Data, who: Who,
 @router.post("/blobs/missing", response_model=models.SyncHashes, openapi_extra=WRITE)
 def missing(body: models.SyncHashes, data: Data, who: Who) -> models.SyncHashes:
     """Of these hashes, those whose bytes the server does not hold (send only these)."""
-    return models.SyncHashes(hashes=data.ingest.missing(body.hashes))
+    return models.SyncHashes(hashes=data.sync_missing(body.hashes))
 
 
 @router.get("/blobs/{sha256}/upload", response_model=models.SyncPart, openapi_extra=WRITE)
 def upload_state(sha256: str, data: Data, who: Who) -> models.SyncPart:
     """How much of an upload of ``sha256`` the server holds (``complete`` when all of it)."""
-    committed = data.ingest.part_committed(_sha(sha256))
+    committed = data.sync_part_committed(_sha(sha256))
     return models.SyncPart(committed=max(committed, 0), complete=committed < 0)
 
 
@@ -134,14 +134,14 @@ async def put_part(sha256: str, request: Request, data: Data, who: Who,
     """A part of blob ``sha256`` at ``offset`` (resumable: ask ``/upload`` where to go on). The
     last part checks the hash; the blob is then whole and immutable."""
     body = await _body(request)
-    committed, complete = await _thread(data.ingest.put_part, _sha(sha256), offset, size, body)
+    committed, complete = await _thread(data.sync_put_part, _sha(sha256), offset, size, body)
     return models.SyncPart(committed=committed, complete=complete)
 
 
 @router.get("/blobs/{sha256}", openapi_extra=READ, response_class=FileResponse)
 def get_blob(sha256: str, data: Data, who: Who) -> FileResponse:
     """A blob's bytes (what ``pull_remote_run`` fetches for immutable files)."""
-    return FileResponse(data.ingest.read_blob(_sha(sha256)), media_type="application/octet-stream")
+    return FileResponse(data.sync_blob(_sha(sha256)), media_type="application/octet-stream")
 
 
 def _sha(value: str) -> str:

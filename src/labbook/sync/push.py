@@ -6,7 +6,8 @@ that account up to date from the answers, so a pass while a run runs costs one r
 file that grew. After a conflict or an unreachable server it asks again before the next pass.
 
 Artifact versions the run logged (``lineage.jsonl`` records with a uid) are sent as their
-version records, with their bytes as blobs, so they become versions on the server.
+version records, with their bytes as blobs, so they become versions on the server; a directory
+version's files go one blob each, with the map of its files (path -> hash) beside its record.
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ class RunPusher:
             return
         data = lineage.read_bytes()
         records, sources = [], {}
+        dir_files: dict[str, dict[str, str]] = {}
         for line in data.split(b"\n")[:-1]:
             try:
                 entry = json.loads(line)
@@ -214,14 +216,21 @@ class RunPusher:
                     or entry["uid"] in self._versions_sent:
                 continue
             found = self.artifact_records(entry)
-            if found is None or found[0].get("is_dir"):  # directory versions: not carried yet
+            if found is None:
                 continue
             records.append(found[0])
-            sources[found[0]["hash"]] = found[1]
+            if found[0].get("is_dir"):
+                tree = dir_files[found[0]["uid"]] = {}
+                for path in sorted(p for p in found[1].rglob("*") if p.is_file() and not p.is_symlink()):
+                    digest = sha256_file(path)
+                    tree[path.relative_to(found[1]).as_posix()] = digest
+                    sources[digest] = path
+            else:
+                sources[found[0]["hash"]] = found[1]
         if records:
             self.upload(sources, deadline)
-            answer = self.client.call("POST", f"/sync/runs/{self.uuid}/artifacts", json={"versions": records},
-                                      deadline=deadline)
+            answer = self.client.call("POST", f"/sync/runs/{self.uuid}/artifacts", deadline=deadline,
+                                      json={"versions": records, "dir_files": dir_files})
             if answer["missing"]:
                 raise LabbookError(f"The server still lacks the bytes of {len(answer['missing'])} artifact "
                                    "version(s) after they were sent; the next pass sends them again.")

@@ -49,7 +49,8 @@ def artifact_finder(settings: Settings) -> Callable[[dict[str, Any]], tuple[dict
             for record in store.iter_versions(ref.project, ref.key):
                 if record.get("uid") == entry["uid"] and record.get("blob"):
                     path = Path(store.join(ref.project, ARTIFACTS_DIR, *record["blob"].split("/")))
-                    return (record, path) if path.is_file() else None
+                    whole = path.is_dir() if record.get("is_dir") else path.is_file()
+                    return (record, path) if whole else None
         except (LabbookError, OSError, ValueError):
             return None
         return None
@@ -161,6 +162,8 @@ class Syncer:
                 delay = self.interval
                 if final is not None:
                     self._complete = not result.conflicts
+                    if self._complete:
+                        self._send_changes()
                     break
             except SyncUnavailableError as error:
                 self.last_error = str(error)
@@ -175,6 +178,16 @@ class Syncer:
                 self._wake.wait(delay)
                 self._wake.clear()
         self._done.set()
+
+    def _send_changes(self) -> None:
+        """Artifact changes kept while the run's versions were not on the server yet."""
+        from labbook.sync import changes
+
+        try:
+            if changes.pending(self._settings):
+                changes.flush(self._settings, self.client)
+        except Exception as error:  # noqa: BLE001 - kept for 'labbook sync'; the run is complete
+            self.last_error = f"{type(error).__name__}: {error}"
 
     def close(self, timeout: float) -> bool:
         """A last pass after the run's last write, at most ``timeout`` seconds; True when the

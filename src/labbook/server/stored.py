@@ -1,0 +1,234 @@
+"""Synced runs kept whole in an object store (``LABBOOK_STORE``): what makes replicas stateless.
+
+With an object store, every file a client syncs lives there, and the server's local folder of a
+run is only a cache, rebuilt from the store whenever it is read (delete it at any time):
+
+- **append-only files** (events of every kind, logs, resources, ``lineage.jsonl``): immutable
+  chunks with their committed ranges in the catalog (``labbook.catalog.chunks.ChunkedFiles``);
+- **replaced-whole records** (``run.json``, ``summaries/``, ``heartbeat/``): one object per
+  version, ``records/<run>/<path>/<sha256>``, and a row of ``stored_files`` naming the current
+  one (the row is updated after the object is written, so a reader never sees half a record);
+  the previous version's object is deleted once the row has moved;
+- **immutable files** (assets, outputs, code): blobs by content, ``blobs/<sha[:2]>/<sha256>``,
+  shared by every run, and a row of ``stored_files`` per path.
+
+So two servers on one catalog and one bucket, with no shared folder, serve the same runs: a
+read on either asks the catalog what is committed (two queries), and fetches only the bytes its
+cache lacks: the tail of an append-only file, a record whose hash changed, a blob not held.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from labbook.catalog import schema
+from labbook.errors import NotFoundError, SyncConflictError
+from labbook.store.files import write_atomic
+from labbook.store.layout import RUN_FILE
+from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, sha256_bytes, sha256_file
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class StoredRuns:
+    """The files of synced runs in an object store (``chunks``: the server's ``ChunkedFiles``),
+    with local caches of run folders under ``root`` (see the module docstring)."""
+
+    def __init__(self, chunks: Any, root: str | os.PathLike[str], local_blob: Any = None) -> None:
+        self.chunks = chunks
+        self.engine: sa.Engine = chunks.engine
+        self.root = Path(root)
+        self.local_blob = local_blob  # sha256 -> a local path that may hold the blob (the upload area)
+
+    # -- the catalog's rows --------------------------------------------------------------------
+
+    def project_of(self, uuid: str) -> str | None:
+        """The project of run ``uuid`` when the store holds its run.json, else None."""
+        F = schema.stored_files
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(F.c.project).where(F.c.run_uuid == uuid, F.c.path == RUN_FILE)).scalar()
+
+    def rows(self, uuid: str, path: str | None = None) -> dict[str, dict[str, Any]]:
+        """The run's rows (only ``path``'s when given): path -> {mode, size, sha256, object, project}."""
+        F = schema.stored_files
+        query = sa.select(F.c.path, F.c.mode, F.c.size, F.c.sha256, F.c.object, F.c.project).where(F.c.run_uuid == uuid)
+        if path is not None:
+            query = query.where(F.c.path == path)
+        with self.engine.connect() as conn:
+            found = conn.execute(query)
+            return {p: {"mode": m, "size": int(s), "sha256": h, "object": o, "project": pr}
+                    for p, m, s, h, o, pr in found}
+
+    def manifest(self, uuid: str) -> dict[str, dict[str, Any]]:
+        """What the store holds of a run: path -> {mode, size, sha256 (None for appends)}."""
+        files = {p: {"mode": r["mode"], "size": r["size"], "sha256": r["sha256"]} for p, r in self.rows(uuid).items()}
+        for path, committed in self.chunks.files(uuid).items():
+            files[path] = {"mode": APPEND, "size": committed, "sha256": None}
+        return files
+
+    def _put_row(self, uuid: str, project: str, path: str, mode: str, size: int, sha: str, key: str) -> str | None:
+        """Point ``path`` at object ``key``; returns the object it pointed at before (or None)."""
+        F = schema.stored_files
+        values = {"project": project, "mode": mode, "size": size, "sha256": sha, "object": key, "updated_at": _now()}
+        for _attempt in range(3):
+            with self.engine.begin() as conn:
+                where = (F.c.run_uuid == uuid) & (F.c.path == path)
+                old = conn.execute(sa.select(F.c.object).where(where)).scalar()
+                if old is not None:
+                    conn.execute(F.update().where(where).values(**values))
+                    return str(old)
+                try:
+                    conn.execute(F.insert().values(run_uuid=uuid, path=path, **values))
+                    return None
+                except sa.exc.IntegrityError:  # another server inserted it first: update it then
+                    continue
+        raise SyncConflictError(f"Could not record {path!r} of run {uuid}: other servers kept changing its row. "
+                                "Send it again.")
+
+    # -- objects ----------------------------------------------------------------------------------
+
+    def blob_key(self, sha256: str) -> str:
+        check_sha256(sha256)
+        return self.chunks.object_path("blobs", sha256[:2], sha256)
+
+    def has_blob(self, sha256: str) -> bool:
+        F = schema.stored_files
+        with self.engine.connect() as conn:
+            if conn.execute(sa.select(F.c.path).where(F.c.sha256 == sha256, F.c.mode == BLOB).limit(1)).first():
+                return True
+        return bool(self.chunks.fs.exists(self.blob_key(sha256)))
+
+    def put_blob(self, sha256: str, source: Path) -> None:
+        """Copy a whole, checked blob (a local file) into the store, unless it is there."""
+        key = self.blob_key(sha256)
+        if not self.chunks.fs.exists(key):
+            self.chunks.put_object(key, Path(source).read_bytes())
+
+    def fetch_blob(self, sha256: str, dest: Path) -> Path:
+        """The blob's bytes at ``dest`` (fetched once: blobs never change)."""
+        if not dest.is_file():
+            try:
+                data = self.chunks.get_object(self.blob_key(sha256))
+            except FileNotFoundError:
+                raise NotFoundError(f"No blob {sha256} on this server.") from None
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(dest, data, durable=False)
+        return dest
+
+    # -- writes -----------------------------------------------------------------------------------
+
+    def append(self, project: str, uuid: str, path: str, offset: int, data: bytes) -> int:
+        committed = self.chunks.append(uuid, path, offset, data)
+        self._mirror_append(project, uuid, path, offset, data, committed)
+        return committed
+
+    def replace(self, project: str, uuid: str, path: str, data: bytes) -> None:
+        sha = sha256_bytes(data)
+        key = self.chunks.object_path("records", uuid, path, sha)
+        self.chunks.put_object(key, data)
+        old = self._put_row(uuid, project, path, REPLACE, len(data), sha, key)
+        if old is not None and old != key:
+            self.chunks.delete_object(old)
+        write_atomic(self.local(project, uuid, path), data, durable=False)
+
+    def link(self, project: str, uuid: str, path: str, sha256: str, local_blob: Path | None) -> bool:
+        """Make ``path`` the blob ``sha256``; False when the store does not hold that blob."""
+        if local_blob is not None and local_blob.is_file():
+            self.put_blob(sha256, local_blob)
+        elif not self.has_blob(sha256):
+            return False
+        size = local_blob.stat().st_size if local_blob is not None and local_blob.is_file() else \
+            int(self.chunks.fs.size(self.blob_key(sha256)))
+        self._put_row(uuid, project, path, BLOB, size, sha256, self.blob_key(sha256))
+        return True
+
+    def read(self, uuid: str, path: str, start: int = 0) -> bytes:
+        """An append-only file's committed bytes from ``start``."""
+        return self.chunks.read(uuid, path, start)
+
+    # -- the local cache ----------------------------------------------------------------------------
+
+    def local(self, project: str, uuid: str, path: str = "") -> Path:
+        folder = self.root / project / uuid
+        target = folder.joinpath(*path.split("/")) if path else folder
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def _mirror_append(self, project: str, uuid: str, path: str, offset: int, data: bytes, committed: int) -> None:
+        """Bring the cached copy of an append-only file to ``committed`` bytes: from ``data`` when
+        it holds the missing bytes, else from the store."""
+        target = self.local(project, uuid, path)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size >= committed:
+                return
+            end = offset + len(data)
+            if offset <= size and end == committed:
+                missing = memoryview(data)[size - offset:]
+            else:
+                missing = memoryview(self.chunks.read(uuid, path, size, committed))
+            position = size
+            while missing:
+                written = os.pwrite(fd, missing, position)
+                missing, position = missing[written:], position + written
+        finally:
+            os.close(fd)
+
+    def refresh_record(self, uuid: str, path: str) -> None:
+        """Bring one replaced-whole record of the cache to its current version (if it changed)."""
+        row = self.rows(uuid, path).get(path)
+        if row is None:
+            return
+        target = self.local(str(row["project"]), uuid, path)
+        if target.is_file() and target.stat().st_size == row["size"] and sha256_file(target) == row["sha256"]:
+            return
+        try:
+            write_atomic(target, self.chunks.get_object(row["object"]), durable=False)
+        except FileNotFoundError:  # replaced meanwhile: the next call takes the new version
+            pass
+
+    def refresh(self, uuid: str, *, blobs: bool = True) -> Path | None:
+        """Bring the cached folder of run ``uuid`` up to what the store holds (only what it
+        lacks); None when the store holds no such run. ``blobs=False`` leaves immutable files
+        out (what indexing needs is the records and the append-only files)."""
+        rows = self.rows(uuid)
+        run_row = rows.get(RUN_FILE)
+        if run_row is None:
+            return None
+        project = str(run_row["project"])
+        for path, committed in self.chunks.files(uuid).items():
+            target = self.local(project, uuid, path)
+            size = target.stat().st_size if target.is_file() else 0
+            if size < committed:
+                self._mirror_append(project, uuid, path, size, b"", committed)
+        fetch = []
+        for path, row in rows.items():
+            if row["mode"] == BLOB and not blobs:
+                continue
+            target = self.local(project, uuid, path)
+            if target.is_file() and target.stat().st_size == row["size"] and (
+                    row["mode"] == BLOB or sha256_file(target) == row["sha256"]):
+                continue
+            fetch.append((path, row))
+        # run.json last: a reader that sees the new run.json sees everything it names
+        fetch.sort(key=lambda item: item[0] == RUN_FILE)
+        for path, row in fetch:
+            held = self.local_blob(row["sha256"]) if row["mode"] == BLOB and self.local_blob else None
+            try:
+                data = held.read_bytes() if held is not None and held.is_file() else self.chunks.get_object(row["object"])
+            except FileNotFoundError:  # replaced meanwhile: the next read takes the new version
+                continue
+            write_atomic(self.local(project, uuid, path), data, durable=False)
+        return self.root / project / uuid
