@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import dataclasses
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
@@ -143,6 +144,23 @@ class Settings:
         values.setdefault("catalog_url", f"sqlite:///{home_path / 'catalog.db'}")
         settings = cls(home=home_path, **values)
         settings.validate()
+        return settings
+
+    def with_overrides(self, explicit: Mapping[str, Any]) -> Settings:
+        """These settings with the arguments ``explicit`` applied on top, as ``load(explicit)``
+        on the same home and environment would give (arguments win over the file and the
+        environment; None leaves a setting as it is), without reading them again."""
+        changes = {}
+        for name, value in explicit.items():
+            if name not in self._ENV:
+                raise _unknown_setting(name, "an argument")
+            if value is not None:
+                changes[name] = self._checked(name, value, f"{name}={value!r}")
+        if not changes:
+            return self
+        settings = dataclasses.replace(self, **changes)
+        if changes.keys() & {"host", "artifacts_root"}:  # every other value was checked above
+            settings.validate()
         return settings
 
     @classmethod

@@ -84,6 +84,16 @@ class Workspace:
                 self._catalog = Catalog(self.settings.catalog_url)
             return self._catalog
 
+    def current_catalog(self) -> Catalog:
+        """The catalog, once the runs marked as not yet indexed (a run that started or ended a
+        moment ago, or was killed then) are indexed from their folders
+        (``labbook.catalog.indexer.index_pending``): what the run listings read."""
+        catalog = self.catalog
+        from labbook.catalog.indexer import index_pending
+
+        index_pending(catalog)
+        return catalog
+
     @property
     def artifacts(self) -> Artifacts:
         """The artifact API over this workspace's catalog and artifact store."""
@@ -115,7 +125,7 @@ class Workspace:
     def run_path(self, uuid: str) -> Path:
         """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
         uuid = uuid.replace("-", "").lower()
-        catalog = self.catalog
+        catalog = self.current_catalog()
         path = catalog.run_path(uuid)
         if path is None and 4 <= len(uuid) < 32:
             matches = catalog.find_runs_by_prefix(uuid)
@@ -155,7 +165,7 @@ class Workspace:
 
         Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
         get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
-        rows = self.catalog.search(project, filter, order_by, limit, offset,
+        rows = self.current_catalog().search(project, filter, order_by, limit, offset,
                                    crashed_before=crashed_before(self.settings), after=after)
         return [RunRow(row, self.settings) for row in rows]
 
@@ -165,7 +175,7 @@ class Workspace:
 
     def list_projects(self) -> list[ProjectSummary]:
         """Every project in the catalog, by name."""
-        return [ProjectSummary(**row) for row in self.catalog.project_summaries()]
+        return [ProjectSummary(**row) for row in self.current_catalog().project_summaries()]
 
     # -- artifacts -------------------------------------------------------------------------------
 

@@ -43,13 +43,15 @@ class Heartbeat:
         self.path = heartbeat_dir(parts.path) / f"{parts.writer_id}.json"
         self._handle: list | None = None
 
-    def start(self) -> None:
+    def start(self, recorded: bool = False) -> None:
+        """Write the heartbeat file and start refreshing it; ``recorded``: run.json already
+        holds this interval and a fresh ``heartbeat_at`` (else rank 0 records them now)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(orjson.dumps({
             "pid": os.getpid(), "host": socket.gethostname(), "rank": self._parts.rank,
             "writer": self._parts.writer_id, "interval": self.interval,
         }))
-        if self._parts.rank == 0:
+        if self._parts.rank == 0 and not recorded:
             self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
         self._handle = self._parts.writer.every(self.interval, self.beat)

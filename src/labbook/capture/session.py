@@ -26,8 +26,11 @@ if TYPE_CHECKING:
     from labbook.writer.surface import RunParts
 
 
-def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | None) -> None:
-    """Start the heartbeat, then log capture and resource sampling as asked."""
+def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | None,
+                  liveness_recorded: bool = False) -> None:
+    """Start the heartbeat, then log capture and resource sampling as asked.
+    ``liveness_recorded``: run.json already holds rank 0's ``liveness`` and ``heartbeat_at``
+    (``Run`` writes them with the run's first record)."""
     settings = parts.settings
     for name in ("resources_interval", "heartbeat_interval", "crash_timeout"):
         value = getattr(settings, name)
@@ -38,7 +41,7 @@ def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | N
     if parts.rank != 0 or distributed.world_size() > 1 or process_environment().run_group:
         distributed.attach(parts)
     heartbeat = Heartbeat(parts, settings.heartbeat_interval)
-    heartbeat.start()
+    heartbeat.start(recorded=liveness_recorded)
     parts.closers.append(heartbeat.stop)
     if track_logs:
         _start_logs(parts)

@@ -182,17 +182,24 @@ class Catalog:
                 schema.projects.insert().values(name=name, created_at=_utc(datetime.now(timezone.utc)))
             )
 
-    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries). A writable SQLite
-        catalog is written by ``SqliteIndex``, as the logging processes write it."""
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None,
+                   newer_only: bool = False) -> None:
+        """Index one run record (run.json plus merged metric summaries); ``newer_only``: not
+        over a row indexed from a newer run.json. A writable SQLite catalog is written by
+        ``SqliteIndex``, as the logging processes write it."""
         if self.path is not None and not self.read_only:
             if self._sqlite_index is None:
                 self._sqlite_index = SqliteIndex(self.path)
-            self._sqlite_index.upsert_run(record, run_file_mtime)
+            self._sqlite_index.upsert_run(record, run_file_mtime, newer_only)
             return
         uuid = record["uuid"]
         row, param_rows, metric_rows, tag_rows = run_rows(record, run_file_mtime)
         with self.engine.begin() as conn:
+            if newer_only and run_file_mtime is not None:
+                indexed = conn.execute(sa.select(schema.runs.c.run_file_mtime)
+                                       .where(schema.runs.c.uuid == uuid)).scalar()
+                if indexed is not None and indexed > run_file_mtime:
+                    return
             self.ensure_project(conn, record["project"])
             updated = conn.execute(
                 schema.runs.update().where(schema.runs.c.uuid == uuid).values(**row)

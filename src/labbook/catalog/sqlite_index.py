@@ -252,8 +252,10 @@ class SqliteIndex:
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
 
-    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries), in one transaction."""
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None,
+                   newer_only: bool = False) -> None:
+        """Index one run record (run.json plus merged metric summaries), in one transaction;
+        ``newer_only``: not over a row indexed from a newer run.json (``run_file_mtime``)."""
         row, params, metrics, tags = run_rows(record, run_file_mtime)
         uuid = record["uuid"]
         columns = list(row)
@@ -265,6 +267,12 @@ class SqliteIndex:
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
+                    if newer_only and run_file_mtime is not None:
+                        found = connection.execute("SELECT run_file_mtime FROM runs WHERE uuid = ?",
+                                                   (uuid,)).fetchone()
+                        if found is not None and found[0] is not None and found[0] > run_file_mtime:
+                            connection.execute("ROLLBACK")
+                            return
                     if connection.execute("SELECT 1 FROM projects WHERE name = ?",
                                           (row["project"],)).fetchone() is None:
                         connection.execute("INSERT INTO projects (name, created_at) VALUES (?, ?)",
