@@ -372,6 +372,32 @@ class GpuProbe:
             self.handles = []
 
 
+class _Probes:
+    """One process's probes, primed once; NVML stays open while the process lives."""
+
+    def __init__(self, probes: list[Any], gpu: GpuProbe, info: dict[str, Any]) -> None:
+        self.probes, self.gpu, self.info = probes, gpu, info
+        self.lock = threading.Lock()
+        now = time.time()
+        for probe in probes:
+            probe.prime(now)
+        self.primed = time.monotonic()
+
+
+_shared: dict[tuple[int, bool, str], _Probes] = {}
+_shared_lock = threading.Lock()
+
+
+def _forked_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()  # a sampler thread of the parent may have held it at the fork
+    _shared.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -405,6 +431,18 @@ class ResourceSampler:
         if self.errors:
             self.parts.writer.errors.extend(self.errors)
 
+    def _shared_probes(self) -> _Probes:
+        """This process's probes (per volume, system or not): built and primed by its first
+        run, reused by the next ones. A run then starts no probing of its own (importing
+        psutil, reading cgroups, loading NVML, priming counters), and its first values measure
+        from the last sample any run of the process took."""
+        key = (os.getpid(), self.system, str(self.folder.path.parent))
+        with _shared_lock:
+            shared = _shared.get(key)
+            if shared is None:
+                shared = _shared[key] = _Probes(*self._probes())
+            return shared
+
     def _probes(self) -> tuple[list[Any], GpuProbe, dict[str, Any]]:
         unavailable: dict[str, str] = {}
         try:
@@ -430,22 +468,23 @@ class ResourceSampler:
 
     def _loop(self) -> None:
         try:
-            probes, gpu, info = self._probes()
-            now = time.time()
-            for probe in probes:
-                probe.prime(now)
+            shared = self._shared_probes()
         except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
             self.errors.append(traceback.format_exc())
             return
+        probes, gpu = shared.probes, shared.gpu
+        info = {**shared.info, "unavailable": dict(shared.info["unavailable"])}
         process = next((p for p in probes if isinstance(p, ProcessProbe)), None)
 
         def sample() -> dict[str, float]:
             values: dict[str, float] = {}
-            now = time.time()
-            for probe in probes:
-                values.update(probe.sample(now))
-            if gpu.handles:
-                values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+            with shared.lock:  # several runs of a process may sample at once
+                now = time.time()
+                for probe in probes:
+                    values.update(probe.sample(now))
+                if gpu.handles:
+                    values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+                info["unavailable"].update(shared.info["unavailable"])
             self._write(values, now)
             return values
 
@@ -460,15 +499,12 @@ class ResourceSampler:
                 info["series"] = sorted(values)
                 self.parts.writer.update_run(("merge", "system", {self.host: info}))
 
-        try:
-            wait = FIRST_SAMPLE_DELAY
-            while not self._stop.wait(wait):
-                wait = self.interval
-                sample_and_report()
-            if self._step == 0:  # a run shorter than the first delay still gets one sample
-                sample_and_report()
-        finally:
-            gpu.close()
+        wait = max(0.0, FIRST_SAMPLE_DELAY - (time.monotonic() - shared.primed))
+        while not self._stop.wait(wait):
+            wait = self.interval
+            sample_and_report()
+        if self._step == 0:  # a run shorter than the first delay still gets one sample
+            sample_and_report()
 
     def _write(self, values: dict[str, float], now: float) -> None:
         moment = round(now * 1e6)
