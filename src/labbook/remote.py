@@ -31,9 +31,10 @@ if TYPE_CHECKING:  # pragma: no cover - names for annotations only
     from labbook.artifacts.version import ArtifactVersion
 
 
-def remote_settings(home: str | Path | None) -> Settings | None:
-    """The settings when reads go to a server: ``LABBOOK_HOST`` set and not offline."""
-    settings = Settings.load({}, home=home)
+def remote_settings(home: str | Path | None, settings: Settings | None = None) -> Settings | None:
+    """The settings when reads go to a server: ``LABBOOK_HOST`` set and not offline
+    (``settings``: those of ``home``, when the caller has them already)."""
+    settings = settings or Settings.load({}, home=home)
     return settings if settings.host and not settings.offline else None
 
 

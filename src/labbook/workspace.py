@@ -22,9 +22,11 @@ and closes it. A long-lived caller (a server, a notebook that reads a lot) keeps
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, NotFoundError
@@ -80,8 +82,10 @@ class Workspace:
                 raise InvalidValueError(f"This workspace on {self.home} is closed; open a new one.")
             if self._catalog is None:
                 from labbook.catalog.catalog import Catalog
+                from labbook.gcfreeze import freeze_imports
 
                 self._catalog = Catalog(self.settings.catalog_url)
+                freeze_imports("catalog")  # SQLAlchemy's objects: not walked at each listing's full collection
             return self._catalog
 
     def current_catalog(self) -> Catalog:
@@ -239,6 +243,56 @@ class Workspace:
 
 
 # -- the module functions: one workspace per call ---------------------------------------------------
+#
+# The run listings (search_runs, list_runs, list_projects) keep their workspace for the next call
+# on the same home, as a notebook that reads a lot would: opening a catalog and compiling its
+# statements again costs more than listing a thousand runs. A kept workspace is used only while
+# its SQLite file is the one it opened (a rebuild that set the file aside, or a deleted home,
+# opens a new one); a few homes are kept, the least recently used closed first.
+
+_KEPT_WORKSPACES = 4
+_kept: dict[tuple[int, Settings], tuple[Workspace, Any]] = {}
+_kept_lock = threading.Lock()
+
+
+def _catalog_identity(settings: Settings) -> Any:
+    """What tells one SQLite catalog file from a new one at the same path (None for servers'
+    databases, which stay the same database)."""
+    if not settings.catalog_url.startswith("sqlite:///"):
+        return None
+    try:
+        found = os.stat(settings.catalog_url[len("sqlite:///"):])
+    except OSError:
+        return False  # none yet: never kept
+    return (found.st_dev, found.st_ino)
+
+
+@contextlib.contextmanager
+def _listing_workspace(settings: Settings) -> Iterator[Workspace]:
+    """A workspace with ``settings`` (a home's) for one listing, kept for the next (see above)."""
+    settings.require_home()
+    key = (os.getpid(), settings)
+    identity = _catalog_identity(settings)
+    with _kept_lock:
+        kept = _kept.pop(key, None)
+    if kept is not None and (kept[1] != identity or identity is False):
+        kept[0].close()
+        kept = None
+    workspace = kept[0] if kept is not None else Workspace(settings)
+    try:
+        yield workspace
+    except BaseException:
+        workspace.close()
+        raise
+    if identity is False:
+        identity = _catalog_identity(settings)  # made by this listing's catalog
+    evicted = []
+    with _kept_lock:
+        _kept[key] = (workspace, identity)
+        while len(_kept) > _KEPT_WORKSPACES:
+            evicted.append(_kept.pop(next(iter(_kept)))[0])
+    for old in evicted:
+        old.close()
 
 
 def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
@@ -269,10 +323,11 @@ def search_runs(project: str | None = None, filter: str | None = None, order_by:
     set, the server's catalog answers (``labbook.remote``)."""
     from labbook import remote
 
-    settings = remote.remote_settings(home)
-    if settings is not None:
-        return remote.search_runs(settings, project, filter, order_by, limit, offset, after)
-    with Workspace(home=home) as workspace:
+    settings = Settings.load({}, home=home)
+    server = remote.remote_settings(home, settings)
+    if server is not None:
+        return remote.search_runs(server, project, filter, order_by, limit, offset, after)
+    with _listing_workspace(settings) as workspace:
         return workspace.search_runs(project, filter, order_by, limit, offset, after=after)
 
 
@@ -284,7 +339,7 @@ def list_runs(project: str | None = None, limit: int | None = 100, *,
 
 def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
     """Every project in the catalog, by name: ``[p.name for p in labbook.list_projects()]``."""
-    with Workspace(home=home) as workspace:
+    with _listing_workspace(Settings.load({}, home=home)) as workspace:
         return workspace.list_projects()
 
 

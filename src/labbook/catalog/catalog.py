@@ -280,7 +280,7 @@ class Catalog:
         page after that row: keyset paging, as fast deep down as on the first page.
 
         Rows hold the values as the database returns them, unconverted: times and JSON columns
-        as stored (text on SQLite), and ``metrics`` as tuples ``(name, last, min, max, count,
+        as stored (text on SQLite), and ``metrics`` as rows ``(run_uuid, name, last, min, max, count,
         last_step, last_timestamp)``. ``labbook.runs.RunRow`` converts a value when it is read,
         so listing many runs costs little more than the SQL itself."""
         runs = schema.runs
@@ -304,13 +304,19 @@ class Catalog:
         with self.engine.connect() as conn:
             result = conn.execute(select)
             names = list(result.keys())[:width]
+            fetched = result.all()  # one fetchall, not a fetch per row
+            # Each row's summaries and tags go into lists that its dict holds already, found by
+            # uuid (no second pass over the rows); the rows come straight from the fetch.
+            metrics: dict[str, list] = {}
+            tags: dict[str, list[str]] = {}
             rows = []
-            for found in result.all():  # one fetchall, not a fetch per row
+            for found in fetched:
                 row = dict(zip(names, found))
+                uuid = row["uuid"]
                 row["sort_key"] = list(found[width:])
+                row["metrics"] = metrics[uuid] = []
+                row["tags"] = tags[uuid] = []
                 rows.append(row)
-            metrics: dict[str, list[tuple]] = {row["uuid"]: [] for row in rows}
-            tags: dict[str, list[str]] = {uuid: [] for uuid in metrics}
             if rows:
                 # the runs' summaries and tags, selected by the same query (no list of ids to bind)
                 chosen = select.with_only_columns(runs.c.uuid)
@@ -318,12 +324,9 @@ class Catalog:
                 metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
                                   m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
                 for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
-                    metrics[r[0]].append(tuple(r[1:]))
+                    metrics[r[0]].append(r)  # (run_uuid, name, last, ...): RunRow skips the uuid
                 for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
                     tags[uuid].append(tag)
-        for row in rows:
-            row["metrics"] = metrics[row["uuid"]]
-            row["tags"] = tags[row["uuid"]]
         return rows
 
     def count(self, project: str | None = None, filter: str | None = None,
