@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -158,7 +157,7 @@ class Settings:
                 changes[name] = self._checked(name, value, f"{name}={value!r}")
         if not changes:
             return self
-        settings = dataclasses.replace(self, **changes)
+        settings = replace(self, **changes)
         if changes.keys() & {"host", "artifacts_root"}:  # every other value was checked above
             settings.validate()
         return settings
