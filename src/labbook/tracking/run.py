@@ -119,7 +119,7 @@ class Run(ArtifactMethods, MediaMethods):
     """
 
     _indexer: RunIndexer | None  # None in a forked child (labbook.tracking.forks)
-    _loaded: Settings  # the settings __new__ read, which __init__ takes (not reading them again)
+    _loaded: Settings | None  # the settings __new__ read, which __init__ takes (not reading them again)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Run:
         """A ``Run``: under ``no_op`` (``LABBOOK_NO_OP=1``) its ``NoOpRun`` kind, which does nothing;
