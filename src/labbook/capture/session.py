@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from labbook.capture import distributed
 from labbook.capture.liveness import Heartbeat
-from labbook.capture.logs import LOG_DIR, LogCapture
 from labbook.config import process_environment
 from labbook.errors import ConfigError
 
@@ -54,6 +53,8 @@ def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | N
 
 
 def _start_logs(parts: RunParts) -> None:
+    from labbook.capture.logs import LOG_DIR, LogCapture  # logging, select: loaded when logs are captured
+
     capture = LogCapture(parts.path / LOG_DIR / f"{parts.writer_id}.jsonl", parts.rank, parts.writer_id,
                          parts.writer.errors)
     try:

@@ -38,15 +38,15 @@ def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
 
 # -- runs whose row may be missing or behind: a marker per run beside the SQLite catalog ------
 #
-# A logging process writes its runs' rows off the caller's path (the indexer thread below), so a
-# run starts without waiting for the catalog (nor, in a new home, for its creation). For the
-# time between, the run leaves a marker: ``<catalog file>.pending/<uuid>``, a symbolic link to
-# its folder (a small file holding the path where links cannot be made), made before ``init()``
-# returns and again when the run ends; the indexer thread removes it once the row is written.
-# A reader (``Workspace``) indexes the runs it finds marked before it reads, so a run killed a
-# moment after it started, or a moment after it ended, is still listed, and listed as it is.
+# A logging process writes a run's first row off the caller's path (the indexer thread below), so
+# a run starts without waiting for the catalog (nor, in a new home, for its creation). Until that
+# row is written, the run is marked: ``<catalog file>.pending/<uuid>``, a symbolic link to its
+# folder (a small file holding the path where links cannot be made), made before ``init()``
+# returns and removed by whoever writes the row. A reader (``Workspace``) indexes the runs it
+# finds marked before it reads, so a run killed a moment after it started is still listed.
 
 PENDING_SUFFIX = ".pending"
+FIRST_ROW_DELAY = 0.5  # seconds from a run's start to its first row (it is marked meanwhile)
 
 
 def pending_folder(catalog_url: str) -> Path | None:
@@ -329,10 +329,23 @@ class _Keeper:
 
 
 _keeper: list[_Keeper] = []
+_keeper_lock = threading.Lock()
+
+
+def _forked_child() -> None:
+    """A forked child gets fresh locks: the parent's indexer thread, which is not in the child,
+    may have held one at the fork (creating a catalog, say)."""
+    global _open_lock, _keeper_lock
+    _open_lock = threading.Lock()
+    _keeper_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
 
 
 def _the_keeper() -> _Keeper:
-    with _open_lock:
+    with _keeper_lock:  # not _open_lock, which the thread may hold while it creates a catalog
         if not _keeper or _keeper[0].pid != os.getpid():  # a forked child starts its own
             _keeper[:] = [_Keeper()]
             if not _exit_hook:  # registered before any run's own exit hook, so it runs after them
@@ -349,22 +362,22 @@ def finish_pending() -> None:
 class RunIndexer:
     """Keeps one live run's catalog entry current, off the caller's path.
 
-    The catalog is an index, so it must never hold up logging. Every row is written by the
-    process's one indexer thread (``_Keeper``): soon after the run starts, at most every
-    ``interval`` seconds after a change, and soon after the run ends (``close()``); the rows
-    still due when the process exits are written by its exit hook (``finish_pending``). For the
-    embedded SQLite catalog they are written with the standard library (``run_index``: no
-    SQLAlchemy, no Alembic in a logging process; a new home's catalog is created there too),
-    and the run is marked pending (see ``mark_pending``) when it starts and when it ends, until
-    its row is written: a reader indexes marked runs first, so a run killed a moment after it
-    started is listed, and a run that just ended is listed as ended. A catalog that needs
-    SQLAlchemy (PostgreSQL) is opened and first indexed on the thread too, ``wait_first`` waiting
-    for it there (the caller holds no interpreter lock meanwhile), and the run's last row is
-    written by ``close()`` itself.
+    The catalog is an index, so it must never hold up logging. For the embedded SQLite catalog
+    the run's rows are written with the standard library (``run_index``: no SQLAlchemy, no
+    Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
+    a reader indexes it from its folder, so it is listed at once, even if killed a moment
+    later), and its first row is written by the process's one indexer thread (``_Keeper``),
+    ``FIRST_ROW_DELAY`` seconds later, or at once in a process that has not opened the catalog
+    yet (opening it, or creating it in a new home, then happens beside the run). In between,
+    the thread re-indexes the run at most every ``interval`` seconds after a change, and
+    ``close()`` writes the last row itself, synchronously, so an ended run is always current
+    (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
+    (PostgreSQL, or an older SQLite revision to migrate) is opened and first indexed on the
+    thread, and ``wait_first`` waits for it there: the caller holds no interpreter lock
+    meanwhile.
 
     The run's ``Catalog`` (``catalog``: opened on first use, by the artifact methods or, without
-    a ``SqliteIndex``, by indexing) belongs to this indexer and is closed once its last row is
-    written.
+    a ``SqliteIndex``, by indexing) belongs to this indexer and is closed by ``close()``.
     """
 
     def __init__(self, path: Path, catalog_url: str, interval: float, uuid: str | None = None) -> None:
@@ -382,24 +395,23 @@ class RunIndexer:
         self._closed = False  # the last row is written
         self._index: SqliteIndex | None = None
         self._index_open = False  # run_index() asked (on the indexer thread)
-        self._marks = 0  # markers left; a row read after the latest one removes it
-        self._pending = pending_folder(catalog_url)
+        self._pending = pending_folder(catalog_url)  # None: the run is not marked
         keeper = _the_keeper()
         if self._pending is not None:
             try:
-                self._mark()
+                mark_pending(self._pending, self.uuid, self.path)
             except OSError as error:  # a catalog folder this process cannot write to
                 self.errors.append(f"{type(error).__name__}: {error}")
                 self._pending = None
-        if self._pending is not None:
+        if self._pending is None:
+            keeper.request(self, 0.0)
+        else:
             self._first_done.set()  # listed at once: a reader indexes the marked run
-        keeper.request(self, 0.0)
-
-    def _mark(self) -> None:
-        assert self._pending is not None
-        with self._lock:
-            self._marks += 1
-        mark_pending(self._pending, self.uuid, self.path)
+            # The first row can wait (a run that ends before is indexed once, by close()),
+            # except in a process that has not opened this catalog yet: opening it (creating
+            # it, in a new home) then starts at once, beside the run rather than at its end.
+            opened = (os.getpid(), catalog_url) in _indexes
+            keeper.request(self, time.monotonic() + FIRST_ROW_DELAY if opened else 0.0)
 
     def request(self) -> None:
         _the_keeper().request(self, self._last + self.interval)
@@ -437,11 +449,11 @@ class RunIndexer:
         with self._lock:  # the thread's pass and close()'s never interleave read and write
             if self._closed:
                 return  # the last row is written
-            marks = self._marks
             try:
                 index_run(self._rows(), self.path, newer_only=self._pending is not None)
-                if self._pending is not None and marks == self._marks:
-                    unmark_pending(self._pending, self.uuid)  # the row is as current as the marker
+                if self._pending is not None:
+                    unmark_pending(self._pending, self.uuid)  # listed without it from now on
+                    self._pending = None
             except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
                 self.errors.append(f"{type(error).__name__}: {error}")
             self._last = time.monotonic()
@@ -452,18 +464,11 @@ class RunIndexer:
             self.close_catalog()
 
     def close(self) -> None:
-        """The run ended: its last row is due now (written here for a catalog without markers)."""
+        """The run ended: write its last row now, so an ended run is current in the catalog."""
         with self._lock:
             if self._closing:
                 return
             self._closing = True
-        if self._pending is not None:
-            try:
-                self._mark()
-                _the_keeper().request(self, 0.0)
-                return
-            except OSError as error:
-                self.errors.append(f"{type(error).__name__}: {error}")
         if _keeper:
             _keeper[0].forget(self)
         self.index_now()

@@ -80,6 +80,15 @@ SCHEMA = (
 )
 
 
+def _forked_child() -> None:
+    global _PROCESS_LOCK
+    _PROCESS_LOCK = threading.Lock()  # a logging process's indexer thread may hold it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
 class NeedsCatalog(LabbookError):
     """The catalog needs what only ``Catalog`` does (a migration); open it with that instead."""
 
