@@ -17,7 +17,9 @@ server can hold several workspaces on several homes at once.
 
 The module functions (``labbook.get_run(uuid, home=...)``, ``labbook.search_runs``, the
 artifact functions) are one-line shells: each opens a workspace on ``home``, calls the method
-and closes it. A long-lived caller (a server, a notebook that reads a lot) keeps one workspace.
+and closes it; the run listings keep theirs for the next call on the same home (see
+``_listing_workspace``). A long-lived caller (a server, a notebook that reads a lot) keeps one
+workspace.
 """
 
 from __future__ import annotations
@@ -242,7 +244,7 @@ class Workspace:
         return rebuild_home(self.settings, full=full, progress=progress, on_error=on_error)
 
 
-# -- the module functions: one workspace per call ---------------------------------------------------
+# -- the module functions: one workspace per call (kept, for the listings) ----------------------
 #
 # The run listings (search_runs, list_runs, list_projects) keep their workspace for the next call
 # on the same home, as a notebook that reads a lot would: opening a catalog and compiling its

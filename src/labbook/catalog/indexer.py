@@ -46,7 +46,6 @@ def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
 # finds marked before it reads, so a run killed a moment after it started is still listed.
 
 PENDING_SUFFIX = ".pending"
-FIRST_ROW_DELAY = 0.5  # seconds from a run's start to its first row (it is marked meanwhile)
 
 
 def pending_folder(catalog_url: str) -> Path | None:
@@ -366,10 +365,10 @@ class RunIndexer:
     the run's rows are written with the standard library (``run_index``: no SQLAlchemy, no
     Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
     a reader indexes it from its folder, so it is listed at once, even if killed a moment
-    later), and its first row is written by the process's one indexer thread (``_Keeper``),
-    ``FIRST_ROW_DELAY`` seconds later, or at once in a process that has not opened the catalog
-    yet (opening it, or creating it in a new home, then happens beside the run). In between,
-    the thread re-indexes the run at most every ``interval`` seconds after a change, and
+    later), and its first row is written by the process's one indexer thread (``_Keeper``)
+    ``interval`` seconds later, or at once in a process that has not opened the catalog yet
+    (opening it, or creating it in a new home, then happens beside the run). In between, the
+    thread re-indexes the run at most every ``interval`` seconds after a change, and
     ``close()`` writes the last row itself, synchronously, so an ended run is always current
     (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
     (PostgreSQL, or an older SQLite revision to migrate) is opened and first indexed on the
@@ -407,11 +406,11 @@ class RunIndexer:
             keeper.request(self, 0.0)
         else:
             self._first_done.set()  # listed at once: a reader indexes the marked run
-            # The first row can wait (a run that ends before is indexed once, by close()),
-            # except in a process that has not opened this catalog yet: opening it (creating
-            # it, in a new home) then starts at once, beside the run rather than at its end.
+            # The first row waits one interval, as any change does (a run that ends before is
+            # indexed once, by close()), except in a process that has not opened this catalog
+            # yet: opening it (creating it, in a new home) then starts at once, beside the run.
             opened = (os.getpid(), catalog_url) in _indexes
-            keeper.request(self, time.monotonic() + FIRST_ROW_DELAY if opened else 0.0)
+            keeper.request(self, time.monotonic() + interval if opened else 0.0)
 
     def request(self) -> None:
         _the_keeper().request(self, self._last + self.interval)
