@@ -239,17 +239,28 @@ def _safe(function: Callable[[], Any]) -> Any:
 class ProcessProbe:
     """This process and its children: CPU, resident memory, process count."""
 
+    TREE_TTL = 1.0  # seconds a listing of the children is reused (runs started back to back)
+
     def __init__(self, psutil: Any, memory_total: Callable[[], float | None]) -> None:
         self.psutil = psutil
         self.me = psutil.Process()
         self._known: dict[int, Any] = {}
         self.memory_total = memory_total
+        self._tree: tuple[float, list[Any]] | None = None
 
     def tree(self) -> list[Any]:
+        """This process and its children. Listing the children reads every process's entry in
+        /proc, so a listing is reused for ``TREE_TTL`` seconds: the samples of runs started
+        back to back (a process shared by their samplers) list them once."""
+        now = time.monotonic()
+        if self._tree is not None and now - self._tree[0] < self.TREE_TTL:
+            return self._tree[1]
         try:
-            return [self.me, *self.me.children(recursive=True)]
+            found = [self.me, *self.me.children(recursive=True)]
         except self.psutil.Error:
-            return [self.me]
+            found = [self.me]
+        self._tree = (now, found)
+        return found
 
     def pids(self) -> set[int]:
         return {p.pid for p in self.tree()}
