@@ -257,6 +257,16 @@ _kept: dict[tuple[int, Settings], tuple[Workspace, Any]] = {}
 _kept_lock = threading.Lock()
 
 
+def _forked_child() -> None:
+    global _kept_lock
+    _kept_lock = threading.Lock()
+    _kept.clear()  # the parent's connections: never used, nor closed, here
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
 def _catalog_identity(settings: Settings) -> Any:
     """What tells one SQLite catalog file from a new one at the same path (None for servers'
     databases, which stay the same database)."""
@@ -290,6 +300,9 @@ def _listing_workspace(settings: Settings) -> Iterator[Workspace]:
         identity = _catalog_identity(settings)  # made by this listing's catalog
     evicted = []
     with _kept_lock:
+        displaced = _kept.pop(key, None)  # another thread's, for the same home meanwhile
+        if displaced is not None:
+            evicted.append(displaced[0])
         _kept[key] = (workspace, identity)
         while len(_kept) > _KEPT_WORKSPACES:
             evicted.append(_kept.pop(next(iter(_kept)))[0])
