@@ -233,3 +233,18 @@ def test_a_reader_never_indexes_over_a_newer_row(home):
         index_run(catalog, run.path, newer_only=True)
         assert [row.status for row in workspace.search_runs("p")] == ["succeeded"]
         assert list(folder.iterdir()) == []
+
+
+def test_the_listing_functions_reopen_a_catalog_file_that_was_replaced(home):
+    """``labbook.search_runs`` keeps its workspace for the next call, but never reads a catalog
+    file that is no longer the home's (a deleted one, or one a rebuild set aside)."""
+    first = Run(project="p", home=str(home), **QUIET)
+    first.end()
+    assert [r.uuid for r in labbook.search_runs("p", home=home)] == [first.uuid]
+    close_run_indexes()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{home / 'catalog.db'}{suffix}").unlink(missing_ok=True)
+    second = Run(project="p", home=str(home), **QUIET)  # a new catalog, holding this run only
+    second.end()
+    assert [r.uuid for r in labbook.search_runs("p", home=home)] == [second.uuid]
+    assert [p.name for p in labbook.list_projects(home=home)] == ["p"]
