@@ -201,7 +201,7 @@ def test_a_run_killed_before_its_first_row_is_listed_from_its_marker(home, tmp_p
                             timeout=120, cwd=tmp_path)
     assert result.returncode == -signal.SIGKILL, result.stderr
     uuid = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("RUN "))
-    pending = home / "catalog.db.pending"
+    pending = home / ".catalog.db.pending"
     assert [p.name for p in pending.iterdir()] == [uuid]  # the marker the killed run left
     with sa.create_engine(f"sqlite:///{home / 'catalog.db'}").connect() as conn:
         indexed = set(conn.execute(sa.text("SELECT uuid FROM runs")).scalars())

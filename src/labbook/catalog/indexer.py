@@ -40,18 +40,17 @@ def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
 #
 # A logging process writes a run's first row off the caller's path (the indexer thread below), so
 # a run starts without waiting for the catalog (nor, in a new home, for its creation). Until that
-# row is written, the run is marked: ``<catalog file>.pending/<uuid>``, a symbolic link to its
+# row is written, the run is marked: ``.<catalog file>.pending/<uuid>``, a symbolic link to its
 # folder (a small file holding the path where links cannot be made), made before ``init()``
 # returns and removed by whoever writes the row. A reader (``Workspace``) indexes the runs it
 # finds marked before it reads, so a run killed a moment after it started is still listed.
 
-PENDING_SUFFIX = ".pending"
-
-
 def pending_folder(catalog_url: str) -> Path | None:
-    """Where the runs of a SQLite catalog file leave their markers (None for other catalogs)."""
+    """Where the runs of a SQLite catalog file leave their markers: ``.<file name>.pending``
+    beside it, hidden (None for other catalogs)."""
     if catalog_url.startswith("sqlite:///") and not catalog_url.endswith(":memory:"):
-        return Path(catalog_url[len("sqlite:///"):] + PENDING_SUFFIX)
+        path = Path(catalog_url[len("sqlite:///"):])
+        return path.with_name(f".{path.name}.pending")
     return None
 
 
