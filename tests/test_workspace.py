@@ -177,3 +177,74 @@ def test_a_run_store_on_an_fsspec_url_lists_and_reads_runs(run_factory, home):
     assert store.read_bytes(found, "run.json") == (runs[1].path / "run.json").read_bytes()
     with pytest.raises(labbook.errors.PathEscapeError):
         store.read_bytes(found, "../other/run.json")
+
+
+def test_a_run_killed_before_its_first_row_is_listed_from_its_marker(home, tmp_path):
+    """A run's first row is written off the caller's path; until then the run is marked, and a
+    reader indexes it from its folder: killed a moment after init(), it is still listed."""
+    import signal
+    import subprocess
+    import textwrap
+
+    from tests.conftest import PYTHON, python_env
+
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal
+        from labbook import tracking
+        tracking.init(project="k", track_env=False, track_code=False, track_logs=False).end()
+        run = tracking.init(project="k", name="killed", track_env=False, track_code=False, track_logs=False)
+        print("RUN", run.uuid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)  # before the indexer thread's first row for it
+    """))
+    result = subprocess.run([PYTHON, str(script)], env=python_env(home), capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    uuid = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("RUN "))
+    pending = home / ".catalog.db.pending"
+    assert [p.name for p in pending.iterdir()] == [uuid]  # the marker the killed run left
+    with sa.create_engine(f"sqlite:///{home / 'catalog.db'}").connect() as conn:
+        indexed = set(conn.execute(sa.text("SELECT uuid FROM runs")).scalars())
+    assert uuid not in indexed and len(indexed) == 1  # only the first run has its row
+
+    rows = {row.uuid: row for row in labbook.search_runs("k")}
+    assert rows[uuid].name == "killed" and rows[uuid].status == "running"  # crashed once stale
+    assert list(pending.iterdir()) == []  # indexed by the reader, the marker is gone
+    assert labbook.get_run(uuid).name == "killed"
+
+
+def test_a_reader_never_indexes_over_a_newer_row(home):
+    """The reader's row from a marker is written only if the catalog's row is not from a newer
+    run.json: a reader that read the folder before the run ended cannot undo its last row."""
+    from labbook.catalog.indexer import index_run, mark_pending, pending_folder
+
+    run = Run(project="p", home=str(home), **QUIET)
+    stale_mtime = (run.path / "run.json").stat().st_mtime
+    stale = read_run_file(run.path / "run.json")
+    run.end()
+    with Workspace(home=home) as workspace:
+        catalog = workspace.catalog
+        stale.update(path=str(run.path), metrics={})
+        catalog.upsert_run(stale, run_file_mtime=stale_mtime, newer_only=True)  # the late reader
+        assert workspace.search_runs("p")[0].status == "succeeded"
+        folder = pending_folder(catalog.url)
+        assert folder is not None
+        mark_pending(folder, run.uuid, run.path)  # a marker left over: indexed, then removed
+        index_run(catalog, run.path, newer_only=True)
+        assert [row.status for row in workspace.search_runs("p")] == ["succeeded"]
+        assert list(folder.iterdir()) == []
+
+
+def test_the_listing_functions_reopen_a_catalog_file_that_was_replaced(home):
+    """``labbook.search_runs`` keeps its workspace for the next call, but never reads a catalog
+    file that is no longer the home's (a deleted one, or one a rebuild set aside)."""
+    first = Run(project="p", home=str(home), **QUIET)
+    first.end()
+    assert [r.uuid for r in labbook.search_runs("p", home=home)] == [first.uuid]
+    close_run_indexes()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{home / 'catalog.db'}{suffix}").unlink(missing_ok=True)
+    second = Run(project="p", home=str(home), **QUIET)  # a new catalog, holding this run only
+    second.end()
+    assert [r.uuid for r in labbook.search_runs("p", home=home)] == [second.uuid]
+    assert [p.name for p in labbook.list_projects(home=home)] == ["p"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -121,8 +121,23 @@ class Settings:
         if home is not None and not isinstance(home, (str, os.PathLike)):
             raise ConfigError(f"home={home!r} ({type(home).__name__}) is not a path. Pass a str or a Path.")
         home_path = Path(home).expanduser().absolute() if home else find_home(cwd, env)
-        values: dict[str, Any] = {}
         config_file = home_path / CONFIG_FILE
+        # What the result depends on: the home, its config file as it is now, the variables and
+        # the arguments. The same inputs give the same settings, already checked (a process
+        # starting a thousand runs reads them a thousand times).
+        try:
+            stamp: Any = config_file.read_bytes()  # its text, not its time: rewritten within a clock tick
+        except OSError:  # none (or not a file): no settings from it, as below
+            stamp = None
+        try:
+            key: Any = (cls, home_path, stamp, tuple(env.get(v) for v in _VARIABLES),
+                        tuple((explicit or {}).items()))
+            hash(key)
+        except TypeError:  # an argument that cannot be a key: resolved without the memo
+            key = None
+        if key is not None and key in _loaded:
+            return _loaded[key]
+        values: dict[str, Any] = {}
         for name, value in _read_config_file(config_file).items():
             if name not in cls._ENV:
                 raise _unknown_setting(name, f"in {config_file}")
@@ -143,6 +158,27 @@ class Settings:
         values.setdefault("catalog_url", f"sqlite:///{home_path / 'catalog.db'}")
         settings = cls(home=home_path, **values)
         settings.validate()
+        if key is not None:
+            if len(_loaded) >= 64:
+                _loaded.clear()
+            _loaded[key] = settings
+        return settings
+
+    def with_overrides(self, explicit: Mapping[str, Any]) -> Settings:
+        """These settings with the arguments ``explicit`` applied on top, as ``load(explicit)``
+        on the same home and environment would give (arguments win over the file and the
+        environment; None leaves a setting as it is), without reading them again."""
+        changes = {}
+        for name, value in explicit.items():
+            if name not in self._ENV:
+                raise _unknown_setting(name, "an argument")
+            if value is not None:
+                changes[name] = self._checked(name, value, f"{name}={value!r}")
+        if not changes:
+            return self
+        settings = replace(self, **changes)
+        if changes.keys() & {"host", "artifacts_root"}:  # every other value was checked above
+            settings.validate()
         return settings
 
     @classmethod
@@ -280,6 +316,8 @@ SETTINGS: tuple[Setting, ...] = (
             "The server's object store for synced run files (s3://bucket/prefix, an fsspec URL or a folder)."),
 )
 Settings._ENV = {setting.name: (setting.variables, setting.kind) for setting in SETTINGS}
+_VARIABLES = tuple(variable for setting in SETTINGS for variable in setting.variables)
+_loaded: dict[Any, Settings] = {}  # Settings.load's memo (Settings are frozen)
 
 
 def _unknown_setting(name: str, where: str) -> ConfigError:

@@ -41,9 +41,10 @@ PAGE_SIZE = 1000  # rows asked of the server per request (its most)
 MAX_DEPTH = 10  # hops a server's lineage route follows at most
 
 
-def remote_settings(home: str | Path | None) -> Settings | None:
-    """The settings when reads go to a server: ``LABBOOK_HOST`` set and not offline."""
-    settings = Settings.load({}, home=home)
+def remote_settings(home: str | Path | None, settings: Settings | None = None) -> Settings | None:
+    """The settings when reads go to a server: ``LABBOOK_HOST`` set and not offline
+    (``settings``: those of ``home``, when the caller has them already)."""
+    settings = settings or Settings.load({}, home=home)
     return settings if settings.host and not settings.offline else None
 
 

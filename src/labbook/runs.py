@@ -156,18 +156,48 @@ class RunRow:
     so listing a thousand runs costs little more than the SQL."""
 
     def __init__(self, row: dict[str, Any], settings: Settings) -> None:
-        self._row = row
+        self._row = row  # every field is read from it when first asked for
         self._settings = settings
-        self.uuid: str = row["uuid"]
-        self.project: str = row["project"]
-        self.name: str | None = row["name"]
-        self.description: str | None = row["description"]
-        self.tags: list[str] = row["tags"]
-        self.duration: float | None = row["duration"]
-        self.user = row["user"]
-        self.host = row["host"]
-        self.git_commit = row["git_commit"]
-        self.sort_key: list[Any] = list(row.get("sort_key") or [])
+
+    @cached_property
+    def uuid(self) -> str:
+        return self._row["uuid"]
+
+    @cached_property
+    def project(self) -> str:
+        return self._row["project"]
+
+    @cached_property
+    def name(self) -> str | None:
+        return self._row["name"]
+
+    @cached_property
+    def description(self) -> str | None:
+        return self._row["description"]
+
+    @cached_property
+    def tags(self) -> list[str]:
+        return self._row["tags"]
+
+    @cached_property
+    def duration(self) -> float | None:
+        return self._row["duration"]
+
+    @cached_property
+    def user(self) -> str | None:
+        return self._row["user"]
+
+    @cached_property
+    def host(self) -> str | None:
+        return self._row["host"]
+
+    @cached_property
+    def git_commit(self) -> str | None:
+        return self._row["git_commit"]
+
+    @cached_property
+    def sort_key(self) -> list[Any]:
+        return list(self._row.get("sort_key") or [])
 
     @cached_property
     def inputs(self) -> dict[str, Any]:
@@ -184,7 +214,7 @@ class RunRow:
             return found
         return {name: {"last": last, "min": low, "max": high, "count": count, "last_step": last_step,
                        "last_timestamp": _stored_time(moment)}
-                for name, last, low, high, count, last_step, moment in found}
+                for _, name, last, low, high, count, last_step, moment in found}
 
     @cached_property
     def created_at(self) -> datetime | None:

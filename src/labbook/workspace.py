@@ -17,14 +17,18 @@ server can hold several workspaces on several homes at once.
 
 The module functions (``labbook.get_run(uuid, home=...)``, ``labbook.search_runs``, the
 artifact functions) are one-line shells: each opens a workspace on ``home``, calls the method
-and closes it. A long-lived caller (a server, a notebook that reads a lot) keeps one workspace.
+and closes it; the run listings keep theirs for the next call on the same home (see
+``_listing_workspace``). A long-lived caller (a server, a notebook that reads a lot) keeps one
+workspace.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, NotFoundError
@@ -80,9 +84,21 @@ class Workspace:
                 raise InvalidValueError(f"This workspace on {self.home} is closed; open a new one.")
             if self._catalog is None:
                 from labbook.catalog.catalog import Catalog
+                from labbook.gcfreeze import freeze_imports
 
                 self._catalog = Catalog(self.settings.catalog_url)
+                freeze_imports("catalog")  # SQLAlchemy's objects: not walked at each listing's full collection
             return self._catalog
+
+    def current_catalog(self) -> Catalog:
+        """The catalog, once the runs marked as not yet indexed (a run that started or ended a
+        moment ago, or was killed then) are indexed from their folders
+        (``labbook.catalog.indexer.index_pending``): what the run listings read."""
+        catalog = self.catalog
+        from labbook.catalog.indexer import index_pending
+
+        index_pending(catalog)
+        return catalog
 
     @property
     def artifacts(self) -> Artifacts:
@@ -115,7 +131,7 @@ class Workspace:
     def run_path(self, uuid: str) -> Path:
         """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
         uuid = uuid.replace("-", "").lower()
-        catalog = self.catalog
+        catalog = self.current_catalog()
         path = catalog.run_path(uuid)
         if path is None and 4 <= len(uuid) < 32:
             matches = catalog.find_runs_by_prefix(uuid)
@@ -155,7 +171,7 @@ class Workspace:
 
         Each row has ``sort_key``, its values in the ordering; pass the last row's as ``after`` to
         get the next page (keyset paging: as fast at row 100,000 as at row 0)."""
-        rows = self.catalog.search(project, filter, order_by, limit, offset,
+        rows = self.current_catalog().search(project, filter, order_by, limit, offset,
                                    crashed_before=crashed_before(self.settings), after=after)
         return [RunRow(row, self.settings) for row in rows]
 
@@ -165,7 +181,7 @@ class Workspace:
 
     def list_projects(self) -> list[ProjectSummary]:
         """Every project in the catalog, by name."""
-        return [ProjectSummary(**row) for row in self.catalog.project_summaries()]
+        return [ProjectSummary(**row) for row in self.current_catalog().project_summaries()]
 
     # -- artifacts -------------------------------------------------------------------------------
 
@@ -228,7 +244,70 @@ class Workspace:
         return rebuild_home(self.settings, full=full, progress=progress, on_error=on_error)
 
 
-# -- the module functions: one workspace per call ---------------------------------------------------
+# -- the module functions: one workspace per call (kept, for the listings) ----------------------
+#
+# The run listings (search_runs, list_runs, list_projects) keep their workspace for the next call
+# on the same home, as a notebook that reads a lot would: opening a catalog and compiling its
+# statements again costs more than listing a thousand runs. A kept workspace is used only while
+# its SQLite file is the one it opened (a rebuild that set the file aside, or a deleted home,
+# opens a new one); a few homes are kept, the least recently used closed first.
+
+_KEPT_WORKSPACES = 4
+_kept: dict[tuple[int, Settings], tuple[Workspace, Any]] = {}
+_kept_lock = threading.Lock()
+
+
+def _forked_child() -> None:
+    global _kept_lock
+    _kept_lock = threading.Lock()
+    _kept.clear()  # the parent's connections: never used, nor closed, here
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
+def _catalog_identity(settings: Settings) -> Any:
+    """What tells one SQLite catalog file from a new one at the same path (None for servers'
+    databases, which stay the same database)."""
+    if not settings.catalog_url.startswith("sqlite:///"):
+        return None
+    try:
+        found = os.stat(settings.catalog_url[len("sqlite:///"):])
+    except OSError:
+        return False  # none yet: never kept
+    return (found.st_dev, found.st_ino)
+
+
+@contextlib.contextmanager
+def _listing_workspace(settings: Settings) -> Iterator[Workspace]:
+    """A workspace with ``settings`` (a home's) for one listing, kept for the next (see above)."""
+    settings.require_home()
+    key = (os.getpid(), settings)
+    identity = _catalog_identity(settings)
+    with _kept_lock:
+        kept = _kept.pop(key, None)
+    if kept is not None and (kept[1] != identity or identity is False):
+        kept[0].close()
+        kept = None
+    workspace = kept[0] if kept is not None else Workspace(settings)
+    try:
+        yield workspace
+    except BaseException:
+        workspace.close()
+        raise
+    if identity is False:
+        identity = _catalog_identity(settings)  # made by this listing's catalog
+    evicted = []
+    with _kept_lock:
+        displaced = _kept.pop(key, None)  # another thread's, for the same home meanwhile
+        if displaced is not None:
+            evicted.append(displaced[0])
+        _kept[key] = (workspace, identity)
+        while len(_kept) > _KEPT_WORKSPACES:
+            evicted.append(_kept.pop(next(iter(_kept)))[0])
+    for old in evicted:
+        old.close()
 
 
 def get_run(uuid: str, *, home: str | Path | None = None) -> RunRecord:
@@ -259,10 +338,11 @@ def search_runs(project: str | None = None, filter: str | None = None, order_by:
     set, the server's catalog answers (``labbook.remote``)."""
     from labbook import remote
 
-    settings = remote.remote_settings(home)
-    if settings is not None:
-        return remote.search_runs(settings, project, filter, order_by, limit, offset, after)
-    with Workspace(home=home) as workspace:
+    settings = Settings.load({}, home=home)
+    server = remote.remote_settings(home, settings)
+    if server is not None:
+        return remote.search_runs(server, project, filter, order_by, limit, offset, after)
+    with _listing_workspace(settings) as workspace:
         return workspace.search_runs(project, filter, order_by, limit, offset, after=after)
 
 
@@ -277,10 +357,11 @@ def list_projects(*, home: str | Path | None = None) -> list[ProjectSummary]:
     With ``LABBOOK_HOST`` set, the server's projects (``labbook.remote``)."""
     from labbook import remote
 
-    settings = remote.remote_settings(home)
-    if settings is not None:
-        return remote.list_projects(settings)
-    with Workspace(home=home) as workspace:
+    settings = Settings.load({}, home=home)
+    server = remote.remote_settings(home, settings)
+    if server is not None:
+        return remote.list_projects(server)
+    with _listing_workspace(settings) as workspace:
         return workspace.list_projects()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,27 @@ def _git(cwd: Path, *args: str) -> str | None:
     return result.stdout.decode("utf-8", "replace").strip()
 
 
+# folder -> (summary, diff): what this process found there first (see capture_code)
+_captured: dict[Path, tuple[dict[str, Any], str | None]] = {}
+_captured_lock = threading.Lock()
+
+
 def capture_code(start: Path | None = None, entry: str | None = None) -> tuple[dict[str, Any], str | None]:
-    """(code summary, uncommitted diff or None). An empty summary outside a git repository."""
+    """(code summary, uncommitted diff or None). An empty summary outside a git repository.
+
+    Asked once per process and folder: the code a process runs is what it imported when it
+    started, so every run it starts records that state, without running git again for each
+    (five git commands cost tens of milliseconds; a script may start thousands of runs)."""
     cwd = start or script_dir(entry)
+    with _captured_lock:
+        found = _captured.get(cwd)
+        if found is None:
+            found = _captured[cwd] = _capture(cwd)
+    summary, diff = found
+    return {**summary, "untracked": list(summary.get("untracked", []))} if summary else {}, diff
+
+
+def _capture(cwd: Path) -> tuple[dict[str, Any], str | None]:
     top = _git(cwd, "rev-parse", "--show-toplevel")
     if not top:
         return {}, None

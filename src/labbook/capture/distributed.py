@@ -26,13 +26,13 @@ the rank); one that succeeds or stops records that in run.json ``ranks`` only.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid as uuid_module
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from labbook._time import utc_now_iso
+from labbook.capture.liveness import hostname
 from labbook.config import process_environment
 from labbook.store.runfile import FINAL_STATUSES
 
@@ -93,7 +93,7 @@ def group_key(env: Mapping[str, str] | None = None) -> str | None:
         parent = os.getppid()
         started = _process_start(parent)
         if started is not None:
-            return f"parent/{socket.gethostname()}/{parent}/{started}/{env.get('MASTER_PORT', '')}"
+            return f"parent/{hostname()}/{parent}/{started}/{env.get('MASTER_PORT', '')}"
     if env.get("SLURM_JOB_ID"):
         return f"slurm/{env['SLURM_JOB_ID']}/{env.get('SLURM_STEP_ID', '')}"
     return None
@@ -125,7 +125,7 @@ def attach(parts: RunParts) -> None:
     """Record this process in run.json ``ranks``; its entry is closed with its outcome at ``end()``.
     What this process may do to the run's status is its ``RankPolicy``."""
     rank = parts.rank
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "local_rank": local_rank(),
+    me = {"pid": os.getpid(), "host": hostname(), "local_rank": local_rank(),
           "writer": parts.writer_id, "started_at": utc_now_iso(), "status": "running"}
     ops: list[tuple[str, str, Any]] = [("merge", "ranks", {str(rank): me})]
     if rank == 0:

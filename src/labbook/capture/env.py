@@ -106,15 +106,25 @@ def entry_file() -> str | None:
     return os.path.abspath(main_file) if main_file else None
 
 
+def _machine() -> dict[str, Any]:
+    """What stays put while a process runs (the interpreter, the platform, the user), asked
+    once per process: ``platform.platform()`` alone reads the interpreter's binary."""
+    if "machine" not in _cache:
+        _cache["machine"] = {
+            "python": platform.python_version(),
+            "python_implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "platform": platform.platform(),
+            "system": platform.system(),
+            "machine": platform.machine(),
+        }
+    return _cache["machine"]
+
+
 def capture_env(packages: bool = True, entry: str | None = None) -> dict[str, Any]:
     main_file = entry if entry is not None else entry_file()
     env: dict[str, Any] = {
-        "python": platform.python_version(),
-        "python_implementation": platform.python_implementation(),
-        "executable": sys.executable,
-        "platform": platform.platform(),
-        "system": platform.system(),
-        "machine": platform.machine(),
+        **_machine(),
         "hostname": socket.gethostname(),
         "user": _user(),
         "pid": os.getpid(),

@@ -15,7 +15,6 @@ run like any other.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +26,17 @@ from labbook.store.liveness import crash_timeout, last_heartbeat, reported_statu
 
 if TYPE_CHECKING:
     from labbook.writer.surface import RunParts
+
+
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it (without importing socket, a
+    cost a run's start need not pay, where ``os.uname`` exists)."""
+    uname = getattr(os, "uname", None)
+    if uname is not None:
+        return uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:
@@ -43,13 +53,15 @@ class Heartbeat:
         self.path = heartbeat_dir(parts.path) / f"{parts.writer_id}.json"
         self._handle: list | None = None
 
-    def start(self) -> None:
+    def start(self, recorded: bool = False) -> None:
+        """Write the heartbeat file and start refreshing it; ``recorded``: run.json already
+        holds this interval and a fresh ``heartbeat_at`` (else rank 0 records them now)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.path.write_bytes(orjson.dumps({
-            "pid": os.getpid(), "host": socket.gethostname(), "rank": self._parts.rank,
+            "pid": os.getpid(), "host": hostname(), "rank": self._parts.rank,
             "writer": self._parts.writer_id, "interval": self.interval,
         }))
-        if self._parts.rank == 0:
+        if self._parts.rank == 0 and not recorded:
             self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())
         self._handle = self._parts.writer.every(self.interval, self.beat)

@@ -239,17 +239,28 @@ def _safe(function: Callable[[], Any]) -> Any:
 class ProcessProbe:
     """This process and its children: CPU, resident memory, process count."""
 
+    TREE_TTL = 1.0  # seconds a listing of the children is reused (runs started back to back)
+
     def __init__(self, psutil: Any, memory_total: Callable[[], float | None]) -> None:
         self.psutil = psutil
         self.me = psutil.Process()
         self._known: dict[int, Any] = {}
         self.memory_total = memory_total
+        self._tree: tuple[float, list[Any]] | None = None
 
     def tree(self) -> list[Any]:
+        """This process and its children. Listing the children reads every process's entry in
+        /proc, so a listing is reused for ``TREE_TTL`` seconds: the samples of runs started
+        back to back (a process shared by their samplers) list them once."""
+        now = time.monotonic()
+        if self._tree is not None and now - self._tree[0] < self.TREE_TTL:
+            return self._tree[1]
         try:
-            return [self.me, *self.me.children(recursive=True)]
+            found = [self.me, *self.me.children(recursive=True)]
         except self.psutil.Error:
-            return [self.me]
+            found = [self.me]
+        self._tree = (now, found)
+        return found
 
     def pids(self) -> set[int]:
         return {p.pid for p in self.tree()}
@@ -372,6 +383,32 @@ class GpuProbe:
             self.handles = []
 
 
+class _Probes:
+    """One process's probes, primed once; NVML stays open while the process lives."""
+
+    def __init__(self, probes: list[Any], gpu: GpuProbe, info: dict[str, Any]) -> None:
+        self.probes, self.gpu, self.info = probes, gpu, info
+        self.lock = threading.Lock()
+        now = time.time()
+        for probe in probes:
+            probe.prime(now)
+        self.primed = time.monotonic()
+
+
+_shared: dict[tuple[int, bool, str], _Probes] = {}
+_shared_lock = threading.Lock()
+
+
+def _forked_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()  # a sampler thread of the parent may have held it at the fork
+    _shared.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
 def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -405,6 +442,18 @@ class ResourceSampler:
         if self.errors:
             self.parts.writer.errors.extend(self.errors)
 
+    def _shared_probes(self) -> _Probes:
+        """This process's probes (per volume, system or not): built and primed by its first
+        run, reused by the next ones. A run then starts no probing of its own (importing
+        psutil, reading cgroups, loading NVML, priming counters), and its first values measure
+        from the last sample any run of the process took."""
+        key = (os.getpid(), self.system, str(self.folder.path.parent))
+        with _shared_lock:
+            shared = _shared.get(key)
+            if shared is None:
+                shared = _shared[key] = _Probes(*self._probes())
+            return shared
+
     def _probes(self) -> tuple[list[Any], GpuProbe, dict[str, Any]]:
         unavailable: dict[str, str] = {}
         try:
@@ -430,22 +479,23 @@ class ResourceSampler:
 
     def _loop(self) -> None:
         try:
-            probes, gpu, info = self._probes()
-            now = time.time()
-            for probe in probes:
-                probe.prime(now)
+            shared = self._shared_probes()
         except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
             self.errors.append(traceback.format_exc())
             return
+        probes, gpu = shared.probes, shared.gpu
+        info = {**shared.info, "unavailable": dict(shared.info["unavailable"])}
         process = next((p for p in probes if isinstance(p, ProcessProbe)), None)
 
         def sample() -> dict[str, float]:
             values: dict[str, float] = {}
-            now = time.time()
-            for probe in probes:
-                values.update(probe.sample(now))
-            if gpu.handles:
-                values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+            with shared.lock:  # several runs of a process may sample at once
+                now = time.time()
+                for probe in probes:
+                    values.update(probe.sample(now))
+                if gpu.handles:
+                    values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+                info["unavailable"].update(shared.info["unavailable"])
             self._write(values, now)
             return values
 
@@ -460,15 +510,12 @@ class ResourceSampler:
                 info["series"] = sorted(values)
                 self.parts.writer.update_run(("merge", "system", {self.host: info}))
 
-        try:
-            wait = FIRST_SAMPLE_DELAY
-            while not self._stop.wait(wait):
-                wait = self.interval
-                sample_and_report()
-            if self._step == 0:  # a run shorter than the first delay still gets one sample
-                sample_and_report()
-        finally:
-            gpu.close()
+        wait = max(0.0, FIRST_SAMPLE_DELAY - (time.monotonic() - shared.primed))
+        while not self._stop.wait(wait):
+            wait = self.interval
+            sample_and_report()
+        if self._step == 0:  # a run shorter than the first delay still gets one sample
+            sample_and_report()
 
     def _write(self, values: dict[str, float], now: float) -> None:
         moment = round(now * 1e6)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from labbook.capture import distributed
 from labbook.capture.liveness import Heartbeat
-from labbook.capture.logs import LOG_DIR, LogCapture
 from labbook.config import process_environment
 from labbook.errors import ConfigError
 
@@ -26,8 +25,11 @@ if TYPE_CHECKING:
     from labbook.writer.surface import RunParts
 
 
-def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | None) -> None:
-    """Start the heartbeat, then log capture and resource sampling as asked."""
+def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | None,
+                  liveness_recorded: bool = False) -> None:
+    """Start the heartbeat, then log capture and resource sampling as asked.
+    ``liveness_recorded``: run.json already holds rank 0's ``liveness`` and ``heartbeat_at``
+    (``Run`` writes them with the run's first record)."""
     settings = parts.settings
     for name in ("resources_interval", "heartbeat_interval", "crash_timeout"):
         value = getattr(settings, name)
@@ -38,7 +40,7 @@ def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | N
     if parts.rank != 0 or distributed.world_size() > 1 or process_environment().run_group:
         distributed.attach(parts)
     heartbeat = Heartbeat(parts, settings.heartbeat_interval)
-    heartbeat.start()
+    heartbeat.start(recorded=liveness_recorded)
     parts.closers.append(heartbeat.stop)
     if track_logs:
         _start_logs(parts)
@@ -51,6 +53,8 @@ def start_capture(parts: RunParts, track_logs: bool, collect_resources: bool | N
 
 
 def _start_logs(parts: RunParts) -> None:
+    from labbook.capture.logs import LOG_DIR, LogCapture  # logging, select: loaded when logs are captured
+
     capture = LogCapture(parts.path / LOG_DIR / f"{parts.writer_id}.jsonl", parts.rank, parts.writer_id,
                          parts.writer.errors)
     try:

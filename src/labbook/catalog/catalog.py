@@ -182,17 +182,24 @@ class Catalog:
                 schema.projects.insert().values(name=name, created_at=_utc(datetime.now(timezone.utc)))
             )
 
-    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries). A writable SQLite
-        catalog is written by ``SqliteIndex``, as the logging processes write it."""
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None,
+                   newer_only: bool = False) -> None:
+        """Index one run record (run.json plus merged metric summaries); ``newer_only``: not
+        over a row indexed from a newer run.json. A writable SQLite catalog is written by
+        ``SqliteIndex``, as the logging processes write it."""
         if self.path is not None and not self.read_only:
             if self._sqlite_index is None:
                 self._sqlite_index = SqliteIndex(self.path)
-            self._sqlite_index.upsert_run(record, run_file_mtime)
+            self._sqlite_index.upsert_run(record, run_file_mtime, newer_only)
             return
         uuid = record["uuid"]
         row, param_rows, metric_rows, tag_rows = run_rows(record, run_file_mtime)
         with self.engine.begin() as conn:
+            if newer_only and run_file_mtime is not None:
+                indexed = conn.execute(sa.select(schema.runs.c.run_file_mtime)
+                                       .where(schema.runs.c.uuid == uuid)).scalar()
+                if indexed is not None and indexed > run_file_mtime:
+                    return
             self.ensure_project(conn, record["project"])
             updated = conn.execute(
                 schema.runs.update().where(schema.runs.c.uuid == uuid).values(**row)
@@ -273,13 +280,11 @@ class Catalog:
         page after that row: keyset paging, as fast deep down as on the first page.
 
         Rows hold the values as the database returns them, unconverted: times and JSON columns
-        as stored (text on SQLite), and ``metrics`` as tuples ``(name, last, min, max, count,
+        as stored (text on SQLite), and ``metrics`` as rows ``(run_uuid, name, last, min, max, count,
         last_step, last_timestamp)``. ``labbook.runs.RunRow`` converts a value when it is read,
         so listing many runs costs little more than the SQL itself."""
         runs = schema.runs
-        columns = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
-                   for c in runs.c]
-        select = sa.select(*columns).select_from(runs)
+        select = sa.select(*_search_columns()).select_from(runs)
         if project is not None:
             select = select.where(runs.c.project == project)
         condition = parse_filter(filter, crashed_before)
@@ -297,26 +302,31 @@ class Catalog:
         with self.engine.connect() as conn:
             result = conn.execute(select)
             names = list(result.keys())[:width]
+            fetched = result.all()  # one fetchall, not a fetch per row
+            # Each row's summaries and tags go into lists that its dict holds already, found by
+            # uuid (no second pass over the rows); the rows come straight from the fetch.
+            metrics: dict[str, list] = {}
+            tags: dict[str, list[str]] = {}
             rows = []
-            for found in result.all():  # one fetchall, not a fetch per row
+            for found in fetched:
                 row = dict(zip(names, found))
+                uuid = row["uuid"]
                 row["sort_key"] = list(found[width:])
+                row["metrics"] = metrics[uuid] = []
+                row["tags"] = tags[uuid] = []
                 rows.append(row)
-            metrics: dict[str, list[tuple]] = {row["uuid"]: [] for row in rows}
-            tags: dict[str, list[str]] = {uuid: [] for uuid in metrics}
             if rows:
                 # the runs' summaries and tags, selected by the same query (no list of ids to bind)
                 chosen = select.with_only_columns(runs.c.uuid)
+                if limit is None and not offset:
+                    chosen = chosen.order_by(None)  # every matching run: no order to pick a page by
                 m, t = schema.metrics, schema.tags
                 metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
                                   m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
                 for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
-                    metrics[r[0]].append(tuple(r[1:]))
+                    metrics[r[0]].append(r)  # (run_uuid, name, last, ...): RunRow skips the uuid
                 for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
                     tags[uuid].append(tag)
-        for row in rows:
-            row["metrics"] = metrics[row["uuid"]]
-            row["tags"] = tags[row["uuid"]]
         return rows
 
     def count(self, project: str | None = None, filter: str | None = None,
@@ -391,6 +401,18 @@ def _read_only_engine(path: Path) -> sa.Engine:
             return sqlite3.connect(f"{target}?immutable=1", uri=True, check_same_thread=False)
 
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
+
+
+_columns: list[Any] = []
+
+
+def _search_columns() -> list[Any]:
+    """The runs' columns as ``search`` selects them (built once: SQLAlchemy's coercions cost a
+    millisecond a listing)."""
+    if not _columns:
+        _columns[:] = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
+                       for c in schema.runs.c]
+    return _columns
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

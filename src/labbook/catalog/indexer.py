@@ -23,13 +23,104 @@ if TYPE_CHECKING:
 class RunRows(Protocol):
     """What run rows are written with: a ``Catalog`` or a logging process's ``SqliteIndex``."""
 
-    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None: ...
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None,
+                   newer_only: bool = False) -> None: ...
 
 
-def index_run(catalog: RunRows, path: Path) -> None:
+def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
+    """Write the run folder's row. ``newer_only``: leave a row indexed from a newer run.json
+    alone (two indexers of one run, a reader and the logging process, may race)."""
     folder = RunFolder(Path(path))
+    mtime = folder.run_file.stat().st_mtime  # before reading: the row never claims a newer file
     record = read_run_record(folder.path)
-    catalog.upsert_run(record, run_file_mtime=folder.run_file.stat().st_mtime)
+    catalog.upsert_run(record, run_file_mtime=mtime, newer_only=newer_only)
+
+
+# -- runs whose row may be missing or behind: a marker per run beside the SQLite catalog ------
+#
+# A logging process writes a run's first row off the caller's path (the indexer thread below), so
+# a run starts without waiting for the catalog (nor, in a new home, for its creation). Until that
+# row is written, the run is marked: ``.<catalog file>.pending/<uuid>``, a symbolic link to its
+# folder (a small file holding the path where links cannot be made), made before ``init()``
+# returns and removed by whoever writes the row. A reader (``Workspace``) indexes the runs it
+# finds marked before it reads, so a run killed a moment after it started is still listed.
+
+def pending_folder(catalog_url: str) -> Path | None:
+    """Where the runs of a SQLite catalog file leave their markers: ``.<file name>.pending``
+    beside it, hidden (None for other catalogs)."""
+    if catalog_url.startswith("sqlite:///") and not catalog_url.endswith(":memory:"):
+        path = Path(catalog_url[len("sqlite:///"):])
+        return path.with_name(f".{path.name}.pending")
+    return None
+
+
+def mark_pending(folder: Path, uuid: str, run_path: Path) -> None:
+    """Leave run ``uuid``'s marker (OSError when the folder cannot be written)."""
+    marker = folder / uuid
+    for attempt in (1, 2):
+        try:
+            os.symlink(run_path, marker)
+            return
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            folder.mkdir(parents=True, exist_ok=True)
+        except (OSError, NotImplementedError):  # no symbolic links here (Windows without the right)
+            from labbook.store.files import write_atomic
+
+            write_atomic(marker, os.fsencode(run_path), durable=False)
+            return
+
+
+def unmark_pending(folder: Path, uuid: str) -> None:
+    try:
+        os.unlink(folder / uuid)
+    except FileNotFoundError:
+        pass
+
+
+def _marked_path(marker: Path) -> Path | None:
+    try:
+        return Path(os.readlink(marker))
+    except FileNotFoundError:
+        return None  # removed meanwhile: indexed by its writer
+    except OSError:  # a file holding the path
+        try:
+            return Path(os.fsdecode(marker.read_bytes()))
+        except OSError:
+            return None
+
+
+def index_pending(catalog: Catalog) -> int:
+    """Index the runs marked as not (or not yet fully) indexed, as a reader does before it
+    reads; returns how many. A row indexed from a newer run.json is left as it is."""
+    folder = pending_folder(catalog.url)
+    if folder is None or catalog.read_only:
+        return 0
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return 0  # none, the usual case
+    done = 0
+    for name in names:
+        if name.startswith("."):
+            continue  # a marker being written
+        marker = folder / name
+        path = _marked_path(marker)
+        if path is None:
+            continue
+        if (path / RUN_FILE).is_file():
+            try:
+                index_run(catalog, path, newer_only=True)
+                done += 1
+            except CatalogDamagedError:
+                raise
+            except (LabbookError, ValueError, KeyError, TypeError, OSError):
+                pass  # a damaged run.json: 'labbook index' reports it; nothing to retry here
+        unmark_pending(folder, name)
+    return done
 
 
 def iter_run_folders(artifacts_root: Path) -> Iterator[Path]:
@@ -160,7 +251,10 @@ def run_index(url: str) -> SqliteIndex | None:
 
 def close_run_indexes(url: str | None = None) -> None:
     """Close this process's run indexes (of ``url``, or all): their file is about to be
-    replaced, or the process is done. Live runs reopen theirs at their next write."""
+    replaced, or the process is done (then the rows still due are written first). Live runs
+    reopen theirs at their next write."""
+    if url is None:
+        finish_pending()
     with _open_lock:
         for key in [k for k in _indexes if url is None or k[1] == url]:
             index = _indexes.pop(key)
@@ -200,9 +294,17 @@ class _Keeper:
 
     def request(self, indexer: RunIndexer, at: float) -> None:
         with self.cond:
-            if indexer not in self.due:
+            due = self.due.get(indexer)
+            if due is None or at < due:
                 self.due[indexer] = at
                 self.cond.notify()
+
+    def finish(self) -> None:
+        """Index every run still due, now, on the calling thread (at exit)."""
+        with self.cond:
+            due, self.due = list(self.due), {}
+        for indexer in due:
+            indexer.index_now(background=True)
 
     def forget(self, indexer: RunIndexer) -> None:
         with self.cond:
@@ -225,33 +327,60 @@ class _Keeper:
 
 
 _keeper: list[_Keeper] = []
+_keeper_lock = threading.Lock()
+
+
+def _forked_child() -> None:
+    """A forked child gets fresh locks: the parent's indexer thread, which is not in the child,
+    may have held one at the fork (creating a catalog, say)."""
+    global _open_lock, _keeper_lock
+    _open_lock = threading.Lock()
+    _keeper_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
 
 
 def _the_keeper() -> _Keeper:
-    with _open_lock:
+    with _keeper_lock:  # not _open_lock, which the thread may hold while it creates a catalog
         if not _keeper or _keeper[0].pid != os.getpid():  # a forked child starts its own
             _keeper[:] = [_Keeper()]
+            if not _exit_hook:  # registered before any run's own exit hook, so it runs after them
+                _exit_hook.append(atexit.register(close_run_indexes))
         return _keeper[0]
+
+
+def finish_pending() -> None:
+    """Write the rows this process still owes the catalog (its runs' last changes), now."""
+    if _keeper and _keeper[0].pid == os.getpid():
+        _keeper[0].finish()
 
 
 class RunIndexer:
     """Keeps one live run's catalog entry current, off the caller's path.
 
     The catalog is an index, so it must never hold up logging. For the embedded SQLite catalog
-    the run's row is written with the standard library (``run_index``: no SQLAlchemy, no
-    Alembic in a logging process): once when the run starts, so a run killed a moment later is
-    listed, and once more, synchronously, at ``close()``, so an ended run is always current. In
-    between, the process's one indexer thread (``_Keeper``) re-indexes it at most every
-    ``interval`` seconds after a change. A catalog that needs SQLAlchemy (PostgreSQL, or an
-    older SQLite revision to migrate) is opened and first indexed on that thread, and
-    ``wait_first`` waits for it there: the caller holds no interpreter lock meanwhile.
+    the run's rows are written with the standard library (``run_index``: no SQLAlchemy, no
+    Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
+    a reader indexes it from its folder, so it is listed at once, even if killed a moment
+    later), and its first row is written by the process's one indexer thread (``_Keeper``)
+    ``interval`` seconds later, or at once in a process that has not opened the catalog yet
+    (opening it, or creating it in a new home, then happens beside the run). In between, the
+    thread re-indexes the run at most every ``interval`` seconds after a change, and
+    ``close()`` writes the last row itself, synchronously, so an ended run is always current
+    (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
+    (PostgreSQL, or an older SQLite revision to migrate) is opened and first indexed on the
+    thread, and ``wait_first`` waits for it there: the caller holds no interpreter lock
+    meanwhile.
 
     The run's ``Catalog`` (``catalog``: opened on first use, by the artifact methods or, without
     a ``SqliteIndex``, by indexing) belongs to this indexer and is closed by ``close()``.
     """
 
-    def __init__(self, path: Path, catalog_url: str, interval: float) -> None:
+    def __init__(self, path: Path, catalog_url: str, interval: float, uuid: str | None = None) -> None:
         self.path = Path(path)
+        self.uuid = uuid or self.path.name
         self.catalog_url = catalog_url
         self.interval = interval
         self.errors: list[str] = []
@@ -260,23 +389,34 @@ class RunIndexer:
         self._first_done = threading.Event()
         self._lock = threading.RLock()
         self._last = 0.0
-        self._closed = False
-        self._index: SqliteIndex | None
-        try:
-            self._index = run_index(catalog_url)
-        except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
-            self.errors.append(f"{type(error).__name__}: {error}")
-            self._index = None
-        if self._index is not None:
-            self.index_now()
+        self._closing = False  # close() was called: the next row is the run's last
+        self._closed = False  # the last row is written
+        self._index: SqliteIndex | None = None
+        self._index_open = False  # run_index() asked (on the indexer thread)
+        self._pending = pending_folder(catalog_url)  # None: the run is not marked
+        keeper = _the_keeper()
+        if self._pending is not None:
+            try:
+                mark_pending(self._pending, self.uuid, self.path)
+            except OSError as error:  # a catalog folder this process cannot write to
+                self.errors.append(f"{type(error).__name__}: {error}")
+                self._pending = None
+        if self._pending is None:
+            keeper.request(self, 0.0)
         else:
-            _the_keeper().request(self, 0.0)
+            self._first_done.set()  # listed at once: a reader indexes the marked run
+            # The first row waits one interval, as any change does (a run that ends before is
+            # indexed once, by close()), except in a process that has not opened this catalog
+            # yet: opening it (creating it, in a new home) then starts at once, beside the run.
+            opened = (os.getpid(), catalog_url) in _indexes
+            keeper.request(self, time.monotonic() + interval if opened else 0.0)
 
     def request(self) -> None:
         _the_keeper().request(self, self._last + self.interval)
 
     def wait_first(self, timeout: float) -> bool:
-        """Wait until the run's first index is done (or failed), at most ``timeout`` seconds.
+        """Wait until the run is listed: at once for a SQLite catalog (the run is marked
+        pending), else until its first row is written (or failed), at most ``timeout`` seconds.
         Waiting here, the caller holds no interpreter lock, so a first-time catalog open (import,
         migrations) runs at full speed; a run killed a moment later is still listed."""
         return self._first_done.wait(timeout)
@@ -294,24 +434,42 @@ class RunIndexer:
                 freeze_imports("catalog")  # SQLAlchemy's objects: never walked again by a full collection
             return self._catalog
 
+    def _rows(self) -> RunRows:
+        if not self._index_open:
+            self._index_open = True
+            try:
+                self._index = run_index(self.catalog_url)
+            except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
+                self.errors.append(f"{type(error).__name__}: {error}")
+        return self._index or self.catalog
+
     def index_now(self, background: bool = False) -> None:
         with self._lock:  # the thread's pass and close()'s never interleave read and write
-            if background and self._closed:
-                return  # closed meanwhile, and indexed by close()
+            if self._closed:
+                return  # the last row is written
             try:
-                index_run(self._index or self.catalog, self.path)
+                index_run(self._rows(), self.path, newer_only=self._pending is not None)
+                if self._pending is not None:
+                    unmark_pending(self._pending, self.uuid)  # listed without it from now on
+                    self._pending = None
             except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
                 self.errors.append(f"{type(error).__name__}: {error}")
             self._last = time.monotonic()
+            if self._closing:
+                self._closed = True
         self._first_done.set()
+        if self._closed:
+            self.close_catalog()
 
     def close(self) -> None:
+        """The run ended: write its last row now, so an ended run is current in the catalog."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
         if _keeper:
             _keeper[0].forget(self)
-        with self._lock:
-            self.index_now()
-            self._closed = True
-        self.close_catalog()
+        self.index_now()
 
     def close_catalog(self) -> None:
         """Close the run's catalog, if it opened one (a later call opens it again)."""

@@ -81,6 +81,15 @@ SCHEMA = (
 )
 
 
+def _forked_child() -> None:
+    global _PROCESS_LOCK
+    _PROCESS_LOCK = threading.Lock()  # a logging process's indexer thread may hold it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
+
+
 class NeedsCatalog(LabbookError):
     """The catalog needs what only ``Catalog`` does (a migration); open it with that instead."""
 
@@ -253,8 +262,10 @@ class SqliteIndex:
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
 
-    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None) -> None:
-        """Index one run record (run.json plus merged metric summaries), in one transaction."""
+    def upsert_run(self, record: dict[str, Any], run_file_mtime: float | None = None,
+                   newer_only: bool = False) -> None:
+        """Index one run record (run.json plus merged metric summaries), in one transaction;
+        ``newer_only``: not over a row indexed from a newer run.json (``run_file_mtime``)."""
         row, params, metrics, tags = run_rows(record, run_file_mtime)
         uuid = record["uuid"]
         columns = list(row)
@@ -266,6 +277,12 @@ class SqliteIndex:
             try:
                 connection.execute("BEGIN IMMEDIATE")
                 try:
+                    if newer_only and run_file_mtime is not None:
+                        found = connection.execute("SELECT run_file_mtime FROM runs WHERE uuid = ?",
+                                                   (uuid,)).fetchone()
+                        if found is not None and found[0] is not None and found[0] > run_file_mtime:
+                            connection.execute("ROLLBACK")
+                            return
                     if connection.execute("SELECT 1 FROM projects WHERE name = ?",
                                           (row["project"],)).fetchone() is None:
                         connection.execute("INSERT INTO projects (name, created_at) VALUES (?, ?)",

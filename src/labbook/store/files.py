@@ -52,9 +52,14 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, exclusive: bool =
     (a full disk, say) the temporary file is removed and ``path`` is as it was.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = temporary_name(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileNotFoundError:  # its folder first
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o644)
+    placed = False
     try:
         try:
             view = memoryview(data)
@@ -77,9 +82,11 @@ def write_atomic(path: str | os.PathLike[str], data: bytes, *, exclusive: bool =
                 os.replace(tmp, path)
         else:
             os.replace(tmp, path)
+            placed = True
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if not placed:  # a link left it, or a failure did
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     if durable:
         _fsync_dir(path.parent)
     return True
@@ -190,14 +197,14 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Hold an exclusive lock on the file ``path`` (created if absent) between processes; closing
     the file releases it, so a killed holder never leaves it locked. On Windows (no ``fcntl``)
     it does nothing: one writer per folder there."""
-    handle = open(path, "a+b")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
         try:
             import fcntl
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         except ImportError:  # pragma: no cover - Windows
             pass
         yield
     finally:
-        handle.close()
+        os.close(fd)

@@ -122,8 +122,9 @@ class RunFolder:
         return self.code / DIFF_FILE
 
     def create(self) -> None:
-        for folder in (self.path, self.outputs, self.assets, self.events, self.summaries):
-            folder.mkdir(parents=True, exist_ok=True)
+        """The run folder and its ``outputs/`` (the user's, who may write there at once); the
+        other folders are made by their first write (every writer here makes its folders)."""
+        self.outputs.mkdir(parents=True, exist_ok=True)
 
     # -- events -------------------------------------------------------------------------
 

@@ -120,6 +120,7 @@ class Run(ArtifactMethods, MediaMethods):
     """
 
     _indexer: RunIndexer | None  # None in a forked child (labbook.tracking.forks)
+    _loaded: Settings | None  # the settings __new__ read, which __init__ takes (not reading them again)
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Run:
         """A ``Run``: under ``no_op`` (``LABBOOK_NO_OP=1``) its ``NoOpRun`` kind, which does nothing;
@@ -138,8 +139,12 @@ class Run(ArtifactMethods, MediaMethods):
         if never_crash:
             from labbook.tracking.guard import never_crash_class
 
-            return super().__new__(never_crash_class(cls))
-        return super().__new__(cls)
+            run = super().__new__(never_crash_class(cls))
+        else:
+            run = super().__new__(cls)
+        if kwargs.get("settings") is None:
+            run._loaded = settings  # __init__ applies its arguments to these, not reading them again
+        return run
 
     def __init__(
         self,
@@ -174,10 +179,12 @@ class Run(ArtifactMethods, MediaMethods):
     ) -> None:
         check_init(locals())
         owner, project = split_owner(owner, project)
-        self._settings = settings or Settings.load(
-            {"project": project, "flush_interval": flush_interval,
-             "resources_interval": resources_interval, "never_crash": never_crash}, home=home
-        )
+        explicit = {"project": project, "flush_interval": flush_interval,
+                    "resources_interval": resources_interval, "never_crash": never_crash}
+        loaded: Settings | None = self.__dict__.pop("_loaded", None)  # by __new__, from the same call
+        if settings is None:
+            settings = loaded.with_overrides(explicit) if loaded is not None else Settings.load(explicit, home=home)
+        self._settings = settings
         from labbook.store.policy import check_template
 
         check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
@@ -258,6 +265,11 @@ class Run(ArtifactMethods, MediaMethods):
             ops = []  # another process of a distributed job attaching: rank 0 owns the status
         if exists and attach:
             ops = [op for op in ops if op[1] in ("name", "description", "tags")]
+        # Rank 0's liveness goes into this same write of run.json (the heartbeat then only
+        # refreshes it), so a new run's run.json is written once when it starts.
+        liveness_recorded = self.rank == 0 and any(op[1] == "heartbeat_at" for op in ops)
+        if liveness_recorded:
+            ops.append(("set", "liveness", {"heartbeat_interval": float(self._settings.heartbeat_interval)}))
         try:
             self._record = update_run_file(self._folder.run_file, ops, initial=record)
         except OSError as error:
@@ -269,7 +281,8 @@ class Run(ArtifactMethods, MediaMethods):
 
         from labbook.catalog.indexer import RunIndexer
 
-        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval)
+        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval,
+                                             self.uuid)
         self._writer = RunWriter(
             self._folder,
             self.writer_id,
@@ -289,20 +302,22 @@ class Run(ArtifactMethods, MediaMethods):
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, int] = {}
         self._metric_rows: dict[tuple[str, ...], tuple[int, ...]] = {}  # log_metrics names -> ids
-        from labbook.capture.env import entry_file
+        if track_env or (track_code and self.rank == 0):
+            from labbook.capture.env import entry_file
 
-        entry = entry_file()  # now: the background capture may run after the script has ended
-        if track_code and self.rank == 0:
-            self._writer.submit(lambda: self._capture_code(entry))
-        if track_env:
-            self._writer.submit(lambda: self._capture_env(entry))
-        self._writer.wake()  # first drain now, without waiting for it
+            entry = entry_file()  # now: the background capture may run after the script has ended
+            if track_code and self.rank == 0:
+                self._writer.submit(lambda: self._capture_code(entry))
+            if track_env:
+                self._writer.submit(lambda: self._capture_env(entry))
+            self._writer.wake()  # first drain now, without waiting for it
         indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
                                    on_child=self._end_in_child)
         if install_handlers:
             self._hooks.install()
-        self._start_capture(track_logs=track_logs, collect_resources=collect_resources)
+        self._start_capture(track_logs=track_logs, collect_resources=collect_resources,
+                            liveness_recorded=liveness_recorded)
         offline = self._settings.offline if is_offline is None else bool(is_offline)
         if self._settings.host and not offline and not attach and self.rank == 0:
             # One syncer per run folder: rank 0's ships every writer's files (its run.json is the
@@ -790,11 +805,13 @@ class Run(ArtifactMethods, MediaMethods):
         self._record["env"] = env
         self._writer.update_run(("set", "env", env))
 
-    def _start_capture(self, track_logs: bool, collect_resources: bool | None) -> None:
+    def _start_capture(self, track_logs: bool, collect_resources: bool | None,
+                       liveness_recorded: bool = False) -> None:
         """Logs, resources and liveness capture: see labbook.capture.session."""
         from labbook.capture.session import start_capture
 
-        start_capture(self._parts, track_logs=track_logs, collect_resources=collect_resources)
+        start_capture(self._parts, track_logs=track_logs, collect_resources=collect_resources,
+                      liveness_recorded=liveness_recorded)
 
     # -- process hooks (see labbook.tracking.hooks) ---------------------------------------
 
