@@ -7,6 +7,7 @@ uvicorn (``labbook.server.app:create_app``, a factory, so every worker builds it
 
 from __future__ import annotations
 
+import mimetypes
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dashboard = static_dir()
     if dashboard is not None:
         # Mounted after the API routes, so /api/v1/... never reaches it; the bundle holds no data.
+        mimetypes.init()  # read the system's type table now, not while the first page waits
         app.mount("/", DashboardFiles(directory=dashboard, html=True), name="dashboard")
     else:
         async def index(request):

@@ -20,7 +20,6 @@ import os
 from typing import Any
 
 import anyio
-
 from starlette.datastructures import Headers
 from starlette.responses import FileResponse, Response
 from starlette.staticfiles import NotModifiedResponse, StaticFiles

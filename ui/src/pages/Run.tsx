@@ -3,13 +3,14 @@ import { Link, useParams, useSearchParams } from "react-router";
 import { useIsFetching, useQuery } from "@tanstack/react-query";
 import { getRun, metricSeries, resourceSeries, type Json, type RunDetail } from "../api";
 import { runColor } from "../colors";
-import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
+import { ChartControls, loadChart, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { CodeDiff, Logs, Readme, StatusHistory } from "../components/RunExtras";
 import { Tree } from "../components/Tree";
 import { Markdown } from "../markdown";
 import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
+import { runKey } from "../prefetch";
 import { seriesToLine } from "../series";
 import { decodeChartView, encodeChartView } from "../url";
 
@@ -49,6 +50,8 @@ function Overview({ run }: { run: RunDetail }) {
   );
 }
 
+void loadChart(); // the chart's code loads while the run is asked for, not once its metrics are known
+
 const LATER_MS = 2000; // what waits for the charts goes out after this at the latest
 
 /** True once the page's first series requests have come back (or none went out in time): what
@@ -75,7 +78,7 @@ export default function Run() {
   const [logsOpen, setLogsOpen] = useState(false); // read when opened: not a request racing the charts
   const view = useMemo(() => decodeChartView(search), [search]);
   const run = useQuery({
-    queryKey: ["run", uuid],
+    queryKey: runKey(uuid), // the route asked for it already (prefetch.ts)
     queryFn: ({ signal }) => getRun(uuid, signal),
     // a live run is re-read (status, summaries, new metric names); its charts re-read on change
     refetchInterval: (query) => (["running", "created"].includes(query.state.data?.status ?? "") ? 5000 : false),

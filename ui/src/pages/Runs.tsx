@@ -10,11 +10,10 @@ import { ErrorBox } from "../components/Layout";
 import { RunsTable } from "../components/RunsTable";
 import { TagsCell } from "../components/TagsCell";
 import { anyLive, defaultColumns } from "../runsDefaults";
+import { countKey, FIRST_RUNS_PAGE, RUNS_PAGE, runsKey } from "../prefetch";
 import { useRunWindows } from "../runWindows";
 import { decodeRunsView, DEFAULT_COLUMNS, encodeRunsView, nextSort, type RunsView } from "../url";
 
-const PAGE = 200;
-const FIRST_PAGE = 50; // the first request holds a screenful: the first rows paint sooner
 const NAMES = 1000; // names per kind for completion and the chooser; more are searched on the server
 const LIVE_MS = 3000; // running runs' rows are re-read this often
 const LIVE_PAGES = 5; // ... while at most this many pages are loaded
@@ -54,12 +53,12 @@ export default function Runs() {
   const columnsRef = useRef(view.columns);
   columnsRef.current = view.columns;
   const runs = useInfiniteQuery({
-    queryKey: ["runs", project, view.filter, view.sort],
+    queryKey: runsKey(project, view.filter, view.sort), // the route asked for the first page already (prefetch.ts)
     // Rows carry only the visible columns' values (not every param and metric of every run); a
     // change of columns re-reads the loaded pages in place (below) rather than starting over.
     queryFn: ({ pageParam, signal }) =>
       searchRuns({ project, filter: view.filter || null, orderBy: view.sort, columns: columnsRef.current, onlyColumns: true,
-                   limit: pageParam === null ? FIRST_PAGE : PAGE, cursor: pageParam }, signal),
+                   limit: pageParam === null ? FIRST_RUNS_PAGE : RUNS_PAGE, cursor: pageParam }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
@@ -82,13 +81,13 @@ export default function Runs() {
     void refetch();
   }, [dataColumns, refetch]);
   const count = useQuery({
-    queryKey: ["runs-count", project, view.filter],
+    queryKey: countKey(project, view.filter),
     queryFn: ({ signal }) => countRuns(project, view.filter || null, signal),
     retry: false,
     placeholderData: keepPreviousData,
   });
   const total = useQuery({
-    queryKey: ["runs-count", project, ""],
+    queryKey: countKey(project, ""),
     queryFn: ({ signal }) => countRuns(project, null, signal),
     enabled: !!view.filter,
   });
