@@ -14,6 +14,7 @@ export const RUNS_PAGE = 200;
 export const runKey = (uuid: string) => ["run", uuid];
 export const runsKey = (project: string, filter: string, sort: string[]) => ["runs", project, filter, sort];
 export const countKey = (project: string, filter: string) => ["runs-count", project, filter];
+export const namesKey = (project: string, kind: string) => ["names", project, kind];
 
 /** The run page's run (unless it is known already: then the page's own query decides). */
 export function prefetchRun(client: QueryClient, uuid: string): void {
@@ -24,9 +25,12 @@ export function prefetchRun(client: QueryClient, uuid: string): void {
 /** The runs page's first rows (with the columns the URL names, or the default ones) and count. */
 export function prefetchRuns(client: QueryClient, project: string, search: URLSearchParams): void {
   const view = decodeRunsView(search);
-  // Only what is not known yet: the loader runs again on every change of the URL (a selection),
-  // and what the page has loaded (more pages, other columns) is the page's own to refresh.
-  if (!client.getQueryState(runsKey(project, view.filter, view.sort))) {
+  // Only what is not known yet: the loader runs again on every change of the URL (a selection, a
+  // sort), and what the page has loaded (more pages, other columns) is the page's own to refresh.
+  // Once the project's names are known, its default columns hold its most used params and
+  // metrics, which this cannot know: then the page asks for its rows itself.
+  const defaultsKnown = !search.has("col") && ["params", "metrics"].some((k) => client.getQueryState(namesKey(project, k)));
+  if (!defaultsKnown && !client.getQueryState(runsKey(project, view.filter, view.sort))) {
     void client.prefetchInfiniteQuery({
       queryKey: runsKey(project, view.filter, view.sort),
       queryFn: ({ pageParam, signal }) => searchRuns({

@@ -10,7 +10,7 @@ import { ErrorBox } from "../components/Layout";
 import { RunsTable } from "../components/RunsTable";
 import { TagsCell } from "../components/TagsCell";
 import { anyLive, defaultColumns } from "../runsDefaults";
-import { countKey, FIRST_RUNS_PAGE, RUNS_PAGE, runsKey } from "../prefetch";
+import { countKey, FIRST_RUNS_PAGE, namesKey, RUNS_PAGE, runsKey } from "../prefetch";
 import { useRunWindows } from "../runWindows";
 import { decodeRunsView, DEFAULT_COLUMNS, encodeRunsView, nextSort, type RunsView } from "../url";
 
@@ -21,7 +21,7 @@ const WINDOW_FROM = 2000; // more matching runs than this: rows are read by posi
 
 function useNames(project: string, kind: NameKind, enabled: boolean) {
   return useQuery({
-    queryKey: ["names", project, kind],
+    queryKey: namesKey(project, kind),
     queryFn: ({ signal }) => listNames(kind, project, "", NAMES, signal),
     staleTime: 60_000,
     enabled,
