@@ -1,4 +1,5 @@
 import { lazy, Suspense, useState } from "react";
+import { columnGroup, columnLabel } from "../columns";
 
 export interface ChooserProps {
   available: string[];
@@ -22,7 +23,8 @@ export function ColumnChooser(props: ChooserProps) {
       <button aria-expanded={open} onClick={() => setOpen(!open)}>Columns ({props.selected.length})</button>
       {open ? (
         <Suspense fallback={<div className="chooser-panel" aria-busy="true" />}>
-          <Panel {...props} search={search} setSearch={setSearch} onClose={() => setOpen(false)} />
+          <Panel {...props} search={search} setSearch={setSearch} onClose={() => setOpen(false)}
+                 columnGroup={columnGroup} columnLabel={columnLabel} />
         </Suspense>
       ) : null}
     </div>

@@ -1,13 +1,15 @@
 /** The column chooser's open panel: its own chunk, loaded when the chooser is first opened. */
 import { useMemo } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
-import { columnLabel, columnGroup } from "../columns";
 import type { ChooserProps } from "./ColumnChooser";
 
 const SHOWN = 200;
 
-export default function ColumnChooserPanel({ available, selected, onChange, lookup, lookupKey, search, setSearch, onClose }:
-  ChooserProps & { search: string; setSearch: (search: string) => void; onClose: () => void }) {
+// columnGroup and columnLabel come as props: an import of ../columns would tie this chunk to the runs page's
+export default function ColumnChooserPanel({ available, selected, onChange, lookup, lookupKey, search, setSearch, onClose,
+                                             columnGroup, columnLabel }:
+  ChooserProps & { search: string; setSearch: (search: string) => void; onClose: () => void;
+                   columnGroup: (column: string) => string; columnLabel: (column: string) => string }) {
   const chosen = useMemo(() => new Set(selected), [selected]);
   const found = useQuery({
     queryKey: ["column-lookup", lookupKey, search.trim()],
