@@ -17,7 +17,8 @@ pytestmark = pytest.mark.timeout(240)
 
 def _grouped_runs() -> dict[str, str]:
     """Four runs of project 'bands': opt a (two runs), opt b (one run, with a spike and a NaN),
-    and one with no param opt; metric m is 10*i + step over steps 0..9."""
+    and one with no param opt; metric m is 10*i + step over steps 0..9; metric tokens is
+    100*step (run g1: at even steps only; run g3: none)."""
     from labbook.tracking import Run
 
     made = {}
@@ -31,6 +32,8 @@ def _grouped_runs() -> dict[str, str]:
                 if i == 2 and step == 7:
                     value = float("nan")
                 run.log_metric("m", value, step=step)
+                if i in (0, 2) or (i == 1 and step % 2 == 0):
+                    run.log_metric("tokens", 100.0 * step, step=step)
             made[f"g{i}"] = run.uuid
     with Run(project="bands", name="no-metric", **run_kwargs()) as run:
         run.log_inputs(opt="a")
@@ -101,6 +104,20 @@ def test_names_counts_and_group_bands(home, tmp_path, backend):  # noqa: F811 - 
                                                       "x_min": 3, "x_max": 4}).json()
             assert zoomed["groups"][0]["x"] == [3.0, 4.0] and zoomed["groups"][0]["mean"] == [8.0, 9.0]
             assert api.post("/series/groups", json={"runs": ["0" * 32], "metric": "m", "group_by": "opt"}).status_code == 404
+
+            # x=metric:tokens: each point sits at its run's tokens at the same step; steps without
+            # tokens are left out, and a run without tokens is missing
+            by_tokens = api.post("/series/groups", json={"runs": runs, "metric": "m", "group_by": "opt",
+                                                         "x": "metric:tokens"}).json()
+            assert by_tokens["x_axis"] == "metric:tokens" and by_tokens["raw"]
+            assert sorted(by_tokens["missing"]) == sorted([made["g3"], made["no-metric"]])
+            a = {g["value"]: g for g in by_tokens["groups"]}["a"]
+            assert a["x"] == [100.0 * s for s in range(10)]
+            assert a["runs_in_bucket"] == [2 if s % 2 == 0 else 1 for s in range(10)]  # g1 only at even steps
+            assert a["mean"] == [5.0 + s if s % 2 == 0 else float(s) for s in range(10)]
+            assert [g["value"] for g in by_tokens["groups"]] == ["a", "b"]
+            bad_x = api.post("/series/groups", json={"runs": runs, "metric": "m", "group_by": "opt", "x": "tokens"})
+            assert bad_x.status_code == 422
 
         # tags written over the API show in lists and filters at once; an empty list with reset removes them
         writer, _ = tokens.create_token("writer", "write")

@@ -313,12 +313,15 @@ export interface GroupBand {
 export interface GroupBands {
   metric: string;
   group_by: string;
+  /** The x of the grid: step, wall, relative, or metric:<name> (each run's <name> at the same step). */
+  x_axis: XAxis;
   raw: boolean;
   groups: GroupBand[];
   missing: string[];
 }
 
-/** Runs grouped by a param: each group's mean and min/max band, computed on the server. */
+/** Runs grouped by a param: each group's mean and min/max band, computed on the server (over any
+ * x-axis, another metric's value included). */
 export function groupBands(
   runs: string[], metric: string, groupBy: string, options: SeriesRequest = {}, signal?: AbortSignal,
 ): Promise<GroupBands> {

@@ -7,18 +7,19 @@ uvicorn (``labbook.server.app:create_app``, a factory, so every worker builds it
 
 from __future__ import annotations
 
+import mimetypes
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from starlette.routing import Route
-from starlette.staticfiles import StaticFiles
 
 from labbook import __version__
 from labbook.config import Settings
 from labbook.server import errors, guards, models
 from labbook.server.auth import authorize
+from labbook.server.compression import JsonGzip, PrecompressedFiles
 from labbook.server.data import ServerData
 
 API = "/api/v1"
@@ -40,6 +41,8 @@ INDEX = """<!doctype html>
 </body></html>
 """
 
+JSON_GZIP_FROM = 1024  # JSON answers from this many bytes go gzipped to clients that take it
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": models.ErrorResponse, "description": text}
     for status, text in ((400, "Bad request"), (401, "No or bad token"), (403, "Not allowed"),
@@ -48,8 +51,9 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-class DashboardFiles(StaticFiles):
-    """The dashboard's built files, each sent with the dashboard's Content-Security-Policy."""
+class DashboardFiles(PrecompressedFiles):
+    """The dashboard's built files, each sent with the dashboard's Content-Security-Policy (and
+    pre-compressed when the browser takes it: ``labbook.server.compression``)."""
 
     async def get_response(self, path: str, scope: Any) -> Any:
         response = await super().get_response(path, scope)
@@ -94,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     dashboard = static_dir()
     if dashboard is not None:
         # Mounted after the API routes, so /api/v1/... never reaches it; the bundle holds no data.
+        mimetypes.init()  # read the system's type table now, not while the first page waits
         app.mount("/", DashboardFiles(directory=dashboard, html=True), name="dashboard")
     else:
         async def index(request):
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         origins = [o.strip() for o in settings.server_cors_origins.split(",") if o.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(JsonGzip, minimum_size=JSON_GZIP_FROM)
     app.add_middleware(guards.SecurityHeaders)
     app.add_middleware(guards.BodyLimit, limit=settings.server_max_body)
     cors_hosts = {guards._hostname(o.split("://", 1)[-1]) for o in (settings.server_cors_origins or "").split(",") if o.strip()}

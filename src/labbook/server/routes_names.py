@@ -49,7 +49,7 @@ class GroupQuery(BaseModel):
     runs: list[str] = Field(min_length=1, max_length=1000)
     metric: str = Field(min_length=1, max_length=1024)
     group_by: str = Field(min_length=1, max_length=512, description="A param (input) name, e.g. lr or optimizer.name.")
-    x: models.XAxis = "step"
+    x: models.MetricXAxis = "step"
     points: int = Field(500, ge=2, le=4000, description="Buckets of the shared x grid.")
     x_min: float | None = None
     x_max: float | None = None
@@ -72,7 +72,7 @@ class Groups(BaseModel):
     x_axis: str
     raw: bool = Field(description="The grid is every distinct x (few points): nothing was bucketed.")
     groups: list[Group]
-    missing: list[str] = Field(description="Runs that have no such metric.")
+    missing: list[str] = Field(description="Runs that have no such metric (or, for x=metric:<name>, no <name>).")
 
 
 def _catalog(data: Any) -> Any:
@@ -144,18 +144,25 @@ def _param(inputs: dict, name: str) -> Any:
 def group_bands(query: GroupQuery, data: Data, who: Who) -> Groups:
     """Runs grouped by a param's value: per group, over one x grid shared by every run, the mean
     of the runs' bucket means and the min/max of every point (so a spike of one run shows in its
-    group's band). When all runs together hold at most ``points`` distinct x, the grid is those x."""
+    group's band). When all runs together hold at most ``points`` distinct x, the grid is those x.
+    With ``x=metric:<name>``, each point sits at its run's <name> at the same step (as in
+    /series/query); steps without it are left out, and runs without it are listed as missing."""
     series: list[tuple[str, Any, np.ndarray, np.ndarray]] = []
     missing = []
+    x_metric = query.x.removeprefix("metric:") if query.x.startswith("metric:") else None
     for uuid in dict.fromkeys(query.runs):
         run = data.get_run(who, uuid)
         try:
             points = data.metric_series(who, run.uuid, query.metric)
+            x_series = data.metric_series(who, run.uuid, x_metric) if x_metric is not None else None
         except NotFoundError:
             missing.append(run.uuid)
             continue
-        x = views.x_values(points, query.x)
-        y = np.asarray(points.values, dtype=np.float64)
+        if x_series is not None:
+            x, y = views.align_by_step(points.steps, points.values, x_series.steps, x_series.values)
+        else:
+            x = views.x_values(points, query.x)
+            y = np.asarray(points.values, dtype=np.float64)
         keep = np.ones(len(x), dtype=bool)
         if query.x_min is not None:
             keep &= x >= query.x_min

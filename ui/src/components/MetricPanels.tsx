@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { XAxis } from "../api";
 import { groupByPrefix } from "../series";
@@ -6,7 +6,8 @@ import { xAxisOptions, type ChartView } from "../url";
 import type { ChartLine } from "./Chart";
 import { ErrorBox } from "./Layout";
 
-const loadChart = () => import("./Chart");
+export const loadChart = () => import("./Chart");
+const MARGIN_PX = 300; // a chart this near the viewport loads
 const Chart = lazy(loadChart);
 
 export interface SeriesSource {
@@ -19,12 +20,17 @@ export interface SeriesSource {
 function useSeen<T extends Element>() {
   const ref = useRef<T>(null);
   const [seen, setSeen] = useState(false);
+  // on screen when mounted: known before the first paint, not a frame later from the observer
+  useLayoutEffect(() => {
+    const box = ref.current?.getBoundingClientRect();
+    if (box && box.top < window.innerHeight + MARGIN_PX && box.bottom > -MARGIN_PX) setSeen(true);
+  }, []);
   useEffect(() => {
     const element = ref.current;
     if (!element || seen) return;
     const observer = new IntersectionObserver((entries) => {
       if (entries.some((e) => e.isIntersecting)) setSeen(true);
-    }, { rootMargin: "300px" });
+    }, { rootMargin: `${MARGIN_PX}px` });
     observer.observe(element);
     return () => observer.disconnect();
   }, [seen]);

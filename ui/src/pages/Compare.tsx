@@ -107,7 +107,7 @@ export default function Compare() {
         </div>
       )}
       <h2>Metrics <span className="count">{metrics.length}</span></h2>
-      <ChartControls view={view} metrics={groupBy ? [] : metrics}
+      <ChartControls view={view} metrics={metrics}
                      onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <div className="chart-controls">
         <label>group by{" "}
@@ -118,8 +118,7 @@ export default function Compare() {
         </label>
         {groupBy ? <span className="hint">Each line is a group's mean; the band spans its runs' min and max (computed on the server).</span> : null}
       </div>
-      {/* group bands are computed over step or time, not over another metric */}
-      <MetricPanels names={metrics} source={source} view={groupBy && view.x.startsWith("metric:") ? { ...view, x: "step" } : view} />
+      <MetricPanels names={metrics} source={source} view={view} />
       <h2>Params and a metric</h2>
       <div className="chart-controls">
         <label>metric{" "}

@@ -1,15 +1,16 @@
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
-import { useQuery } from "@tanstack/react-query";
+import { useIsFetching, useQuery } from "@tanstack/react-query";
 import { getRun, metricSeries, resourceSeries, type Json, type RunDetail } from "../api";
 import { runColor } from "../colors";
-import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
+import { ChartControls, loadChart, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { CodeDiff, Logs, Readme, StatusHistory } from "../components/RunExtras";
 import { Tree } from "../components/Tree";
 import { Markdown } from "../markdown";
 import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
+import { runKey } from "../prefetch";
 import { seriesToLine } from "../series";
 import { decodeChartView, encodeChartView } from "../url";
 
@@ -49,13 +50,35 @@ function Overview({ run }: { run: RunDetail }) {
   );
 }
 
+void loadChart(); // the chart's code loads while the run is asked for, not once its metrics are known
+
+const LATER_MS = 2000; // what waits for the charts goes out after this at the latest
+
+/** True once the page's first series requests have come back (or none went out in time): what
+ * the first paint does not need (the lineage) waits until then rather than compete with them. */
+function useAfterCharts(loaded: boolean, charts: boolean): boolean {
+  const fetching = useIsFetching({ queryKey: ["series"] });
+  const [started, setStarted] = useState(false);
+  const [done, setDone] = useState(false);
+  useEffect(() => {
+    if (fetching > 0) setStarted(true);
+    else if (started) setDone(true);
+  }, [fetching, started]);
+  useEffect(() => {
+    if (!loaded) return;
+    const timer = setTimeout(() => setDone(true), LATER_MS);
+    return () => clearTimeout(timer);
+  }, [loaded]);
+  return loaded && (done || !charts);
+}
+
 export default function Run() {
   const { uuid = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   const [logsOpen, setLogsOpen] = useState(false); // read when opened: not a request racing the charts
   const view = useMemo(() => decodeChartView(search), [search]);
   const run = useQuery({
-    queryKey: ["run", uuid],
+    queryKey: runKey(uuid), // the route asked for it already (prefetch.ts)
     queryFn: ({ signal }) => getRun(uuid, signal),
     // a live run is re-read (status, summaries, new metric names); its charts re-read on change
     refetchInterval: (query) => (["running", "created"].includes(query.state.data?.status ?? "") ? 5000 : false),
@@ -74,6 +97,8 @@ export default function Run() {
       return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
     },
   }), [uuid]);
+  const metricCount = run.data ? (run.data.events.metric ?? Object.keys(run.data.metrics)).length : 0;
+  const later = useAfterCharts(!!run.data, metricCount > 0);
   if (run.isPending) return <Loading what="the run" />;
   if (run.isError) return <ErrorBox error={run.error} />;
   const data = run.data;
@@ -100,7 +125,7 @@ export default function Run() {
           <Tree value={data.outputs} label="outputs" />
         </div>
       </div>
-      <RunArtifacts run={data} />
+      <RunArtifacts run={data} enabled={later} />
       <h2>Metrics <span className="count">{metricNames.length}</span></h2>
       <ChartControls view={view} metrics={metricNames} onChange={(next) => setSearch(encodeChartView(next, search), { replace: true })} />
       <MetricPanels names={metricNames} source={source} view={view} />

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useRef } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError, countRuns, listNames, searchRuns, type NameCount, type NameKind } from "../api";
@@ -10,20 +10,21 @@ import { ErrorBox } from "../components/Layout";
 import { RunsTable } from "../components/RunsTable";
 import { TagsCell } from "../components/TagsCell";
 import { anyLive, defaultColumns } from "../runsDefaults";
+import { countKey, FIRST_RUNS_PAGE, namesKey, RUNS_PAGE, runsKey } from "../prefetch";
 import { useRunWindows } from "../runWindows";
 import { decodeRunsView, DEFAULT_COLUMNS, encodeRunsView, nextSort, type RunsView } from "../url";
 
-const PAGE = 200;
 const NAMES = 1000; // names per kind for completion and the chooser; more are searched on the server
 const LIVE_MS = 3000; // running runs' rows are re-read this often
 const LIVE_PAGES = 5; // ... while at most this many pages are loaded
 const WINDOW_FROM = 2000; // more matching runs than this: rows are read by position where the table shows them
 
-function useNames(project: string, kind: NameKind) {
+function useNames(project: string, kind: NameKind, enabled: boolean) {
   return useQuery({
-    queryKey: ["names", project, kind],
+    queryKey: namesKey(project, kind),
     queryFn: ({ signal }) => listNames(kind, project, "", NAMES, signal),
     staleTime: 60_000,
+    enabled,
   });
 }
 
@@ -32,9 +33,12 @@ const plain = (names: NameCount[] | undefined) => (names ?? []).map((n) => n.nam
 export default function Runs() {
   const { project = "" } = useParams();
   const [search, setSearch] = useSearchParams();
-  const params = useNames(project, "params");
-  const outputs = useNames(project, "outputs");
-  const metrics = useNames(project, "metrics");
+  // The names (default columns, completion, the chooser) are asked for once the first rows are
+  // in: they would compete with them for a cold server, and the first rows need none of them.
+  const [firstIn, setFirstIn] = useState(false);
+  const params = useNames(project, "params", firstIn);
+  const outputs = useNames(project, "outputs", firstIn);
+  const metrics = useNames(project, "metrics", firstIn);
   const defaults = useMemo(
     () => (params.data && metrics.data ? defaultColumns(params.data.names, metrics.data.names) : DEFAULT_COLUMNS),
     [params.data, metrics.data],
@@ -49,12 +53,12 @@ export default function Runs() {
   const columnsRef = useRef(view.columns);
   columnsRef.current = view.columns;
   const runs = useInfiniteQuery({
-    queryKey: ["runs", project, view.filter, view.sort],
+    queryKey: runsKey(project, view.filter, view.sort), // the route asked for the first page already (prefetch.ts)
     // Rows carry only the visible columns' values (not every param and metric of every run); a
     // change of columns re-reads the loaded pages in place (below) rather than starting over.
     queryFn: ({ pageParam, signal }) =>
       searchRuns({ project, filter: view.filter || null, orderBy: view.sort, columns: columnsRef.current, onlyColumns: true,
-                   limit: PAGE, cursor: pageParam }, signal),
+                   limit: pageParam === null ? FIRST_RUNS_PAGE : RUNS_PAGE, cursor: pageParam }, signal),
     initialPageParam: null as string | null,
     getNextPageParam: (last) => last.next_cursor,
     placeholderData: keepPreviousData,
@@ -64,6 +68,10 @@ export default function Runs() {
       return pages.length <= LIVE_PAGES && anyLive(pages.flatMap((p) => p.runs)) ? LIVE_MS : false;
     },
   });
+  const settled = runs.data !== undefined || runs.isError;
+  useEffect(() => {
+    if (settled) setFirstIn(true);
+  }, [settled]);
   const dataColumns = useMemo(() => JSON.stringify(view.columns.filter((c) => parseColumn(c).kind !== "run").sort()), [view.columns]);
   const readColumns = useRef(dataColumns);
   const { refetch } = runs;
@@ -73,13 +81,13 @@ export default function Runs() {
     void refetch();
   }, [dataColumns, refetch]);
   const count = useQuery({
-    queryKey: ["runs-count", project, view.filter],
+    queryKey: countKey(project, view.filter),
     queryFn: ({ signal }) => countRuns(project, view.filter || null, signal),
     retry: false,
     placeholderData: keepPreviousData,
   });
   const total = useQuery({
-    queryKey: ["runs-count", project, ""],
+    queryKey: countKey(project, ""),
     queryFn: ({ signal }) => countRuns(project, null, signal),
     enabled: !!view.filter,
   });
@@ -128,6 +136,12 @@ export default function Runs() {
     (index: number) => (firstPage && index < firstPage.length ? firstPage[index] : windows.rowAt(index)),
     [firstPage, windows],
   );
+  // Positions past the first page are read by window; none before the first page is in (the
+  // count usually comes back first, and the window requests would compete with it).
+  const { request: requestWindows } = windows;
+  const onRange = useCallback((first: number, last: number) => {
+    if (firstPage && last >= firstPage.length) requestWindows(Math.max(first, firstPage.length), last);
+  }, [firstPage, requestWindows]);
 
   return (
     <section className="page runs-page">
@@ -158,7 +172,7 @@ export default function Runs() {
         rows={rows}
         total={windowed ? counted : undefined}
         rowAt={windowed ? rowAt : undefined}
-        onRange={windows.request}
+        onRange={onRange}
         columns={view.columns}
         sort={view.sort}
         selected={selected}

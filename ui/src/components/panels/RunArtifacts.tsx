@@ -35,11 +35,13 @@ function VersionList({ nodes, label }: { nodes: LineageNode[]; label: string }) 
   );
 }
 
-/** What the run produced (outputs) and consumed (inputs), from its lineage one hop out. */
-export function RunArtifacts({ run }: { run: RunDetail }) {
+/** What the run produced (outputs) and consumed (inputs), from its lineage one hop out; asked
+ * for once `enabled` (the run page waits for its charts' first series). */
+export function RunArtifacts({ run, enabled = true }: { run: RunDetail; enabled?: boolean }) {
   const lineage = useQuery({
     queryKey: ["lineage", "run", run.uuid, "both", 1],
     queryFn: ({ signal }) => getLineage({ run: run.uuid }, "both", 1, signal),
+    enabled,
   });
   if (!lineage.data) return null;
   const byId = new Map(lineage.data.nodes.map((n) => [n.id, n]));
