@@ -22,7 +22,8 @@ from typing import Any, Iterable, Iterator, overload
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.query import after_key, ordering, parse_filter
+from labbook.catalog.query import (Conjunct, after_key, after_value, check_after, metric_bounds, metric_order, ordering, parse_filter,
+                                   parse_filter_parts)
 from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
 from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
@@ -279,45 +280,72 @@ class Catalog:
         runs = schema.runs
         columns = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
                    for c in runs.c]
-        select = sa.select(*columns).select_from(runs)
-        if project is not None:
-            select = select.where(runs.c.project == project)
-        condition = parse_filter(filter, crashed_before)
-        if condition is not None:
-            select = select.where(condition)
-        select, keys = ordering(select, order_by)
-        select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+        condition, conjuncts = parse_filter_parts(filter, crashed_before)
+        in_project = [] if project is None else [runs.c.project == project]
         if after is not None:
-            select = select.where(after_key(keys, [_utc(v) if isinstance(v, datetime) else v for v in after]))
-        if limit is not None:
-            select = select.limit(limit)
-        if offset:
-            select = select.offset(offset)
-        width = len(runs.c)
+            after = [_utc(v) if isinstance(v, datetime) else v for v in after]
         with self.engine.connect() as conn:
-            result = conn.execute(select)
-            names = list(result.keys())[:width]
-            rows = []
-            for found in result.all():  # one fetchall, not a fetch per row
-                row = dict(zip(names, found))
-                row["sort_key"] = list(found[width:])
-                rows.append(row)
-            metrics: dict[str, list[tuple]] = {row["uuid"]: [] for row in rows}
-            tags: dict[str, list[str]] = {uuid: [] for uuid in metrics}
-            if rows:
-                # the runs' summaries and tags, selected by the same query (no list of ids to bind)
-                chosen = select.with_only_columns(runs.c.uuid)
-                m, t = schema.metrics, schema.tags
-                metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
-                                  m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
-                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
+            if offset == 0 and order_by and metric_order(order_by) is not None:
+                rows = self._search_by_metric(conn, columns, in_project, conjuncts, order_by, limit, after)
+            else:
+                where = in_project if condition is None else [*in_project, condition]
+                select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
+                if after is not None:
+                    select = select.where(after_key(keys, after))
+                rows = _fetch(conn, select.limit(limit).offset(offset or None), keys)
+            uuids = [row["uuid"] for row in rows]
+            metrics: dict[str, list[tuple]] = {uuid: [] for uuid in uuids}
+            tags: dict[str, list[str]] = {uuid: [] for uuid in uuids}
+            m, t = schema.metrics, schema.tags
+            metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
+                              m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
+            for some in _chunks(uuids, 500):  # the page's runs by id: the search is not run again
+                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(some))).all():
                     metrics[r[0]].append(tuple(r[1:]))
-                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(some))).all():
                     tags[uuid].append(tag)
         for row in rows:
             row["metrics"] = metrics[row["uuid"]]
             row["tags"] = tags[row["uuid"]]
         return rows
+
+    @staticmethod
+    def _search_by_metric(conn: sa.Connection, columns: list[Any], in_project: list[Any], conjuncts: list[Conjunct],
+                          order_by: list[str] | str, limit: int | None,
+                          after: list[Any] | None) -> list[dict[str, Any]]:
+        """``search`` ordered by one metric summary, read in the order of that metric's index.
+
+        The general query joins every matching run to its summary and sorts them all (NULLs
+        last). Here the runs that have a value come first, from an inner join walked in the
+        order of ``(name, <summary>, run_uuid)`` and stopped at the page's size (a comparison
+        of the same summary in the filter bounds the walk, in place of its own test); then, while the page is not full,
+        the runs without one, by uuid, from the general query. Same rows, same order, same
+        ``sort_key`` as the general query (a test compares the two)."""
+        runs = schema.runs
+        field, descending = metric_order(order_by) or (None, False)
+        assert field is not None, "ordered by one metric summary"
+        m = schema.metrics.alias("order_m0")
+        value, uuid = m.c[field.attr], m.c.run_uuid
+        bounds, others = metric_bounds(conjuncts, field, value)
+        where = [*in_project, *others]
+        if after is not None:
+            check_after(2, after)
+        rows: list[dict[str, Any]] = []
+        if after is None or after[0] is not None:
+            select = (sa.select(*columns).select_from(m.join(runs, runs.c.uuid == m.c.run_uuid))
+                      .where(*where, m.c.name == field.key, value.is_not(None), *bounds))
+            if after is not None:
+                select = select.where(*after_value(value, descending, uuid, after))
+            # no NULL among them: plain ASC/DESC, the order an index scan gives in either direction
+            select = select.order_by(value.desc() if descending else value.asc(), uuid.asc())
+            rows = _fetch(conn, select.limit(limit), [(value, descending), (runs.c.uuid, False)])
+        if (limit is not None and len(rows) >= limit) or bounds:  # a bound excludes runs without a value
+            return rows
+        select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
+        select = select.where(keys[0][0].is_(None))  # (no bound: ``others`` is the whole filter)
+        if after is not None and after[0] is None:
+            select = select.where(after_key(keys, after))
+        return rows + _fetch(conn, select.limit(None if limit is None else limit - len(rows)), keys)
 
     def count(self, project: str | None = None, filter: str | None = None,
               crashed_before: datetime | None = None) -> int:
@@ -391,6 +419,20 @@ def _read_only_engine(path: Path) -> sa.Engine:
             return sqlite3.connect(f"{target}?immutable=1", uri=True, check_same_thread=False)
 
     return sa.create_engine("sqlite://", creator=connect, poolclass=sa.pool.NullPool)
+
+
+def _fetch(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, bool]]) -> list[dict[str, Any]]:
+    """The rows of ``select`` as dicts, each with ``sort_key``: its values of ``keys``."""
+    select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+    result = conn.execute(select)
+    width = len(result.keys()) - len(keys)
+    names = list(result.keys())[:width]
+    rows = []
+    for found in result.all():  # one fetchall, not a fetch per row
+        row = dict(zip(names, found))
+        row["sort_key"] = list(found[width:])
+        rows.append(row)
+    return rows
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
