@@ -12,6 +12,7 @@ query, whose message says to run ``labbook index --rebuild``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -22,8 +23,17 @@ from typing import Any, Iterable, Iterator, overload
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.query import (Conjunct, after_key, after_value, check_after, metric_bounds, metric_order, ordering, parse_filter,
-                                   parse_filter_parts)
+from labbook.catalog.query import (
+    Conjunct,
+    after_key,
+    after_value,
+    check_after,
+    metric_bounds,
+    metric_order,
+    ordering,
+    parse_filter,
+    parse_filter_parts,
+)
 from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
 from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
@@ -69,7 +79,7 @@ class Catalog:
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
         else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.engine = sa.create_engine(url, pool_pre_ping=True, json_deserializer=_json_loads)
         sa.event.listen(self.engine, "handle_error", self._translate_error)
         if auto_migrate is None:  # the embedded SQLite catalog upgrades itself; servers are explicit
             auto_migrate = url.startswith("sqlite")
@@ -300,9 +310,10 @@ class Catalog:
             metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
                               m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
             for some in _chunks(uuids, 500):  # the page's runs by id: the search is not run again
-                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(some))).all():
+                for r in conn.execute(sa.select(*metric_columns).where(_one_of(conn, m.c.run_uuid, some))).all():
                     metrics[r[0]].append(tuple(r[1:]))
-                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(some))).all():
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag)
+                                              .where(_one_of(conn, t.c.run_uuid, some))).all():
                     tags[uuid].append(tag)
         for row in rows:
             row["metrics"] = metrics[row["uuid"]]
@@ -433,6 +444,27 @@ def _fetch(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, bool]])
         row["sort_key"] = list(found[width:])
         rows.append(row)
     return rows
+
+
+def _one_of(conn: sa.Connection, column: Any, values: list[str]) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter: a statement of a
+    hundred parameters is longer than psycopg caches, so it would be parsed again each time."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam("values", values, type_=ARRAY(sa.String)))
+    return column.in_(values)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns as PostgreSQL sends them, read by orjson (several times faster than ``json``,
+    a page of runs holds hundreds of values); ``json`` reads what orjson refuses (NaN)."""
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
