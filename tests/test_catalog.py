@@ -395,15 +395,19 @@ def test_ordering_by_a_metric_walks_its_index_with_the_same_rows(catalog_url, mo
                          key=lambda u: (-values[u] if descending else values[u], u))
         absent = sorted(u for u in [r["uuid"] for r in expected] if values[u] is None)
         assert [r["uuid"] for r in expected] == present + absent, order
-        # keyset pages of 4 (ties and the step from values to NULLs fall inside and across pages)
-        paged, after = [], None
-        while True:
-            page = catalog.search("order", filter_, [order], limit=4, after=after)
-            paged += page
-            if len(page) < 4:
-                break
-            after = orjson.loads(orjson.dumps(page[-1]["sort_key"]))  # as a cursor carries it
-        assert [r["uuid"] for r in paged] == [r["uuid"] for r in expected], order
+        # keyset pages of 4 (ties and the step from values to NULLs fall inside and across pages),
+        # the walk reading every value it needs, or held to a window of 8 (the rest: general query)
+        for window in (catalog_module.WALK_WINDOW, 3):
+            monkeypatch.setattr(catalog_module, "WALK_WINDOW", window)
+            paged, after = [], None
+            while True:
+                page = catalog.search("order", filter_, [order], limit=4, after=after)
+                paged += page
+                if len(page) < 4:
+                    break
+                after = orjson.loads(orjson.dumps(page[-1]["sort_key"]))  # as a cursor carries it
+            assert [r["uuid"] for r in paged] == [r["uuid"] for r in expected], (order, window)
+            assert [r["sort_key"] for r in paged] == [r["sort_key"] for r in expected], (order, window)
     assert walked, "the index walk was never taken"
     catalog.close()
 

@@ -40,6 +40,7 @@ from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _CONVERTED = (sa.JSON, sa.DateTime)  # what search() leaves to RunRow to convert when read
+WALK_WINDOW = 2000  # index entries a search ordered by one metric walks at most (twice the page, if more)
 
 
 @overload
@@ -295,10 +296,10 @@ class Catalog:
         if after is not None:
             after = [_utc(v) if isinstance(v, datetime) else v for v in after]
         with self.engine.connect() as conn:
+            where = in_project if condition is None else [*in_project, condition]
             if offset == 0 and order_by and metric_order(order_by) is not None:
-                rows = self._search_by_metric(conn, columns, in_project, conjuncts, order_by, limit, after)
+                rows = self._search_by_metric(conn, columns, where, in_project, conjuncts, order_by, limit, after)
             else:
-                where = in_project if condition is None else [*in_project, condition]
                 select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
                 if after is not None:
                     select = select.where(after_key(keys, after))
@@ -321,40 +322,58 @@ class Catalog:
         return rows
 
     @staticmethod
-    def _search_by_metric(conn: sa.Connection, columns: list[Any], in_project: list[Any], conjuncts: list[Conjunct],
+    def _search_by_metric(conn: sa.Connection, columns: list[Any], where: list[Any], in_project: list[Any],
+                          conjuncts: list[Conjunct],
                           order_by: list[str] | str, limit: int | None,
                           after: list[Any] | None) -> list[dict[str, Any]]:
         """``search`` ordered by one metric summary, read in the order of that metric's index.
 
         The general query joins every matching run to its summary and sorts them all (NULLs
-        last). Here the runs that have a value come first, from an inner join walked in the
-        order of ``(name, <summary>, run_uuid)`` and stopped at the page's size (a comparison
-        of the same summary in the filter bounds the walk, in place of its own test); then, while the page is not full,
-        the runs without one, by uuid, from the general query. Same rows, same order, same
-        ``sort_key`` as the general query (a test compares the two)."""
+        last). Here the runs that have a value come first, from an inner join that walks the
+        index ``(name, <summary>, run_uuid)`` from the page's first value and stops when the page
+        is full; a comparison of the same summary in the filter bounds the walk (in place of
+        its own test). The walk is held to the first ``WALK_WINDOW`` values of the index (and
+        any ties of the last), so a filter that matches only far down the index (one that runs
+        against the order: ``-metrics.loss`` with ``metrics.accuracy > 0.99``) costs a short
+        walk, not the whole index; what the page still lacks then comes from the general
+        query, restricted to the runs beyond the window (and those without a value, by uuid).
+        Same rows, same order, same ``sort_key`` as the general query (a test compares them)."""
         runs = schema.runs
         field, descending = metric_order(order_by) or (None, False)
         assert field is not None, "ordered by one metric summary"
         m = schema.metrics.alias("order_m0")
         value, uuid = m.c[field.attr], m.c.run_uuid
         bounds, others = metric_bounds(conjuncts, field, value)
-        where = [*in_project, *others]
         if after is not None:
             check_after(2, after)
         rows: list[dict[str, Any]] = []
+        edge = None  # the value the walk stops at (None: it reads every value)
         if after is None or after[0] is not None:
+            in_index = [m.c.name == field.key, value.is_not(None), *bounds]
+            start = [] if after is None else after_value(value, descending, uuid, after)
+            in_order = value.desc() if descending else value.asc()
+            if limit is not None:
+                window = max(WALK_WINDOW, 2 * limit)
+                edge = conn.execute(sa.select(value).where(*in_index, *start[:1]).order_by(in_order)
+                                    .offset(window - 1).limit(1)).scalar()
+            if edge is not None:
+                in_index.append(value >= edge if descending else value <= edge)
             select = (sa.select(*columns).select_from(m.join(runs, runs.c.uuid == m.c.run_uuid))
-                      .where(*where, m.c.name == field.key, value.is_not(None), *bounds))
-            if after is not None:
-                select = select.where(*after_value(value, descending, uuid, after))
-            # no NULL among them: plain ASC/DESC, the order an index scan gives in either direction
-            select = select.order_by(value.desc() if descending else value.asc(), uuid.asc())
+                      .where(*in_project, *others, *in_index, *start)
+                      # no NULL among them: plain ASC/DESC, the order an index scan gives either way
+                      .order_by(in_order, uuid.asc()))
             rows = _fetch(conn, select.limit(limit), [(value, descending), (runs.c.uuid, False)])
-        if (limit is not None and len(rows) >= limit) or bounds:  # a bound excludes runs without a value
+            if limit is not None and len(rows) >= limit:
+                return rows
+        if edge is None and bounds:  # every value was walked, and a bound excludes runs without one
             return rows
         select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
-        select = select.where(keys[0][0].is_(None))  # (no bound: ``others`` is the whole filter)
-        if after is not None and after[0] is None:
+        column = keys[0][0]
+        rest = column.is_(None)
+        if edge is not None:
+            rest = sa.or_(column < edge if descending else column > edge, rest)
+        select = select.where(rest)
+        if after is not None:
             select = select.where(after_key(keys, after))
         return rows + _fetch(conn, select.limit(None if limit is None else limit - len(rows)), keys)
 
