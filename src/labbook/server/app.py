@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        data.warm_up()  # before the first request is accepted: a cold server's first chart reads data only
         yield
         data.close()
 
