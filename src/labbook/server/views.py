@@ -16,8 +16,11 @@ _RUN_COLUMNS = ("uuid", "project", "name", "description", "status", "created_at"
                 "finished_at", "duration", "user", "host", "git_commit")
 
 
+_SUMMARY_FIELDS = frozenset(models.MetricSummary.model_fields)  # (read once: pydantic's class property is slow)
+
+
 def _summaries(summaries: dict[str, Any]) -> dict[str, models.MetricSummary]:
-    return {name: models.MetricSummary(**{k: v for k, v in (s or {}).items() if k in models.MetricSummary.model_fields})
+    return {name: models.MetricSummary(**{k: v for k, v in (s or {}).items() if k in _SUMMARY_FIELDS})
             for name, s in (summaries or {}).items()}
 
 
