@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import secrets
 from pathlib import Path
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from hypothesis import given
@@ -319,3 +321,110 @@ def test_rows_written_without_sqlalchemy_read_back_alike(home, tmp_path):
             connection.close()
 
     assert stored(tmp_path / "fast.db") == stored(tmp_path / "slow.db")
+
+
+def _index_runs_for_ordering(url: str) -> list[dict]:
+    """60 runs in two projects: metric values with many ties, NaN (stored as NULL), runs
+    without the metric, and a second metric; written as the indexer writes them."""
+    catalog = Catalog(url)
+    records = []
+    for i in range(60):
+        metrics = {}
+        if i % 7 != 3:  # some runs never logged "loss"
+            last = float("nan") if i % 11 == 5 else (i * 7 % 6) / 10
+            metrics["loss"] = {"last": last, "min": (i % 4) / 10, "max": 1 + (i % 3) / 10, "count": 1 + i % 5,
+                               "last_step": None if i % 9 == 0 else i % 6,
+                               "last_timestamp": "2026-01-02T03:04:05+00:00"}
+        if i % 2:
+            metrics["acc"] = {"last": (i % 10) / 10, "min": 0.0, "max": 1.0, "count": 2, "last_step": 1,
+                              "last_timestamp": "2026-01-02T03:04:05+00:00"}
+        record = {"uuid": f"{(i * 37) % 101:032x}", "project": "order" if i % 6 else "other", "name": f"r{i}",
+                  "status": "finished", "created_at": f"2026-01-02T03:{i // 60:02d}:{i % 60:02d}+00:00",
+                  "path": f"/nowhere/{i}", "inputs": {"lr": (0.001, 0.01, 0.1)[i % 3], "opt": ("adam", "sgd")[i % 2]},
+                  "outputs": {}, "meta": {}, "tags": ["even"] if i % 2 == 0 else [], "metrics": metrics}
+        catalog.upsert_run(record)
+        records.append(record)
+    catalog.close()
+    return records
+
+
+@pytest.mark.parametrize("filter_", [
+    None,
+    "params.lr < 0.05",
+    "metrics.loss < 0.35",
+    "metrics.loss >= 0.2 and params.opt = 'adam'",
+    "metrics.loss.min <= 0.2 and metrics.loss.min > 0",
+    "metrics.loss < 0.3 or params.lr > 0.05",
+    "not metrics.loss > 0.3",
+    "metrics.acc > 0.2 and 'even' in tags",
+    "metrics.loss is null",
+    "(metrics.loss = 0.2 and params.lr = 0.01)",
+])
+def test_ordering_by_a_metric_walks_its_index_with_the_same_rows(catalog_url, monkeypatch, filter_):
+    """Ordered by one metric summary, a search reads that summary's index (runs with a value, then
+    those without); it gives the rows, order and sort keys of the general query (join all, sort
+    all), page by page through the keyset, in both directions, with ties and NULLs."""
+    import labbook.catalog.catalog as catalog_module
+    from labbook.catalog import query
+
+    records = _index_runs_for_ordering(catalog_url)
+    catalog = Catalog(catalog_url)
+    walked: list[str] = []
+    real = catalog_module.Catalog._search_by_metric
+
+    def counted(*args, **kwargs):
+        walked.append("index")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_module.Catalog, "_search_by_metric", staticmethod(counted))
+    for order in ("metrics.loss", "-metrics.loss", "-metrics.loss.min", "metrics.loss.max",
+                  "-metrics.loss.last_step", "metrics.acc"):
+        field, descending = query.metric_order([order])
+        general = catalog.search("order", filter_, [order], limit=None, offset=0, after=None)
+        with monkeypatch.context() as patched:  # the general query: join every run, sort them all
+            patched.setattr(catalog_module, "metric_order", lambda _order_by: None)
+            expected = catalog.search("order", filter_, [order], limit=None)
+        assert [r["uuid"] for r in general] == [r["uuid"] for r in expected], order
+        assert [r["sort_key"] for r in general] == [r["sort_key"] for r in expected], order
+        assert [(r["uuid"], sorted(r["metrics"]), r["tags"]) for r in general] == \
+               [(r["uuid"], sorted(r["metrics"]), r["tags"]) for r in expected]
+        # an independent oracle for the order: values first (ties by uuid), then runs without one
+        values = {r["uuid"]: (r["metrics"].get(field.key) or {}).get(field.attr) for r in records}
+        values = {u: None if isinstance(v, float) and math.isnan(v) else v for u, v in values.items()}
+        present = sorted((u for u in [r["uuid"] for r in expected] if values[u] is not None),
+                         key=lambda u: (-values[u] if descending else values[u], u))
+        absent = sorted(u for u in [r["uuid"] for r in expected] if values[u] is None)
+        assert [r["uuid"] for r in expected] == present + absent, order
+        # keyset pages of 4 (ties and the step from values to NULLs fall inside and across pages),
+        # the walk reading every value it needs, or held to a window of 8 (the rest: general query)
+        for window in (catalog_module.WALK_WINDOW, 3):
+            monkeypatch.setattr(catalog_module, "WALK_WINDOW", window)
+            paged, after = [], None
+            while True:
+                page = catalog.search("order", filter_, [order], limit=4, after=after)
+                paged += page
+                if len(page) < 4:
+                    break
+                after = orjson.loads(orjson.dumps(page[-1]["sort_key"]))  # as a cursor carries it
+            assert [r["uuid"] for r in paged] == [r["uuid"] for r in expected], (order, window)
+            assert [r["sort_key"] for r in paged] == [r["sort_key"] for r in expected], (order, window)
+    assert walked, "the index walk was never taken"
+    catalog.close()
+
+
+def test_ordering_walk_refuses_a_cursor_of_another_ordering(catalog_url):
+    _index_runs_for_ordering(catalog_url)
+    catalog = Catalog(catalog_url)
+    with pytest.raises(QueryError, match="cursor holds 3 sort values"):
+        catalog.search("order", None, ["-metrics.loss"], limit=5, after=[0.5, None, "x"])
+    catalog.close()
+
+
+def test_top_level_conjuncts_of_a_filter():
+    from labbook.catalog.query import parse_filter_parts
+
+    _, parts = parse_filter_parts("metrics.loss < 0.5 and (params.lr = 1 and metrics.acc > 2) and not name = 'x'")
+    assert [(p.field and p.field.key, p.op, p.value) for p in parts] == \
+           [("loss", "<", 0.5), ("lr", "=", 1), ("acc", ">", 2), (None, "", None)]
+    _, parts = parse_filter_parts("metrics.loss < 0.5 or metrics.acc > 2")
+    assert [p.field for p in parts] == [None]

@@ -251,12 +251,20 @@ def test_the_server_reads_store_series_the_same_before_and_after_compaction(home
 
 
 def test_an_old_catalog_is_refused_by_both_roles_until_db_upgrade(home, postgres_url, tmp_path):  # noqa: F811
+    from alembic import command
+    from alembic.config import Config
+
+    from labbook.catalog.catalog import _MIGRATIONS
+
     Catalog(postgres_url, auto_migrate=True).engine.dispose()
     engine = sa.create_engine(postgres_url)
-    with engine.begin() as conn:
-        for table in schema.STORE_TABLES:
-            conn.execute(sa.text(f"DROP TABLE {table}"))
-        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0003'"))
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:  # the catalog as revision 0003 left it (before the object store)
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0003")
+    with engine.connect() as conn:
+        assert not schema.STORE_TABLES & set(sa.inspect(conn).get_table_names())
     env = python_env(home, LABBOOK_CATALOG_URL=postgres_url, LABBOOK_STORE=str(tmp_path / "objects"))
     for role in (["--port", "1"], ["--role", "worker", "--once"]):
         done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "server", *role], env=env,

@@ -12,6 +12,7 @@ query, whose message says to run ``labbook index --rebuild``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sqlite3
@@ -22,13 +23,24 @@ from typing import Any, Iterable, Iterator, overload
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.query import after_key, ordering, parse_filter
+from labbook.catalog.query import (
+    Conjunct,
+    after_key,
+    after_value,
+    check_after,
+    metric_bounds,
+    metric_order,
+    ordering,
+    parse_filter,
+    parse_filter_parts,
+)
 from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
 from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _CONVERTED = (sa.JSON, sa.DateTime)  # what search() leaves to RunRow to convert when read
+WALK_WINDOW = 2000  # index entries a search ordered by one metric walks at most (twice the page, if more)
 
 
 @overload
@@ -68,7 +80,7 @@ class Catalog:
                 cursor.execute("PRAGMA synchronous=NORMAL")
                 cursor.close()
         else:
-            self.engine = sa.create_engine(url, pool_pre_ping=True)
+            self.engine = sa.create_engine(url, pool_pre_ping=True, json_deserializer=_json_loads)
         sa.event.listen(self.engine, "handle_error", self._translate_error)
         if auto_migrate is None:  # the embedded SQLite catalog upgrades itself; servers are explicit
             auto_migrate = url.startswith("sqlite")
@@ -284,50 +296,92 @@ class Catalog:
         last_step, last_timestamp)``. ``labbook.runs.RunRow`` converts a value when it is read,
         so listing many runs costs little more than the SQL itself."""
         runs = schema.runs
-        select = sa.select(*_search_columns()).select_from(runs)
-        if project is not None:
-            select = select.where(runs.c.project == project)
-        condition = parse_filter(filter, crashed_before)
-        if condition is not None:
-            select = select.where(condition)
-        select, keys = ordering(select, order_by)
-        select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+        columns = _search_columns()
+        condition, conjuncts = parse_filter_parts(filter, crashed_before)
+        in_project = [] if project is None else [runs.c.project == project]
         if after is not None:
-            select = select.where(after_key(keys, [_utc(v) if isinstance(v, datetime) else v for v in after]))
-        if limit is not None:
-            select = select.limit(limit)
-        if offset:
-            select = select.offset(offset)
-        width = len(runs.c)
+            after = [_utc(v) if isinstance(v, datetime) else v for v in after]
         with self.engine.connect() as conn:
-            result = conn.execute(select)
-            names = list(result.keys())[:width]
-            fetched = result.all()  # one fetchall, not a fetch per row
-            # Each row's summaries and tags go into lists that its dict holds already, found by
-            # uuid (no second pass over the rows); the rows come straight from the fetch.
-            metrics: dict[str, list] = {}
-            tags: dict[str, list[str]] = {}
-            rows = []
-            for found in fetched:
-                row = dict(zip(names, found))
-                uuid = row["uuid"]
-                row["sort_key"] = list(found[width:])
-                row["metrics"] = metrics[uuid] = []
-                row["tags"] = tags[uuid] = []
-                rows.append(row)
-            if rows:
-                # the runs' summaries and tags, selected by the same query (no list of ids to bind)
-                chosen = select.with_only_columns(runs.c.uuid)
-                if limit is None and not offset:
-                    chosen = chosen.order_by(None)  # every matching run: no order to pick a page by
-                m, t = schema.metrics, schema.tags
-                metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
-                                  m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
-                for r in conn.execute(sa.select(*metric_columns).where(m.c.run_uuid.in_(chosen))).all():
+            where = in_project if condition is None else [*in_project, condition]
+            if offset == 0 and order_by and metric_order(order_by) is not None:
+                rows = self._search_by_metric(conn, columns, where, in_project, conjuncts, order_by, limit, after)
+            else:
+                select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
+                if after is not None:
+                    select = select.where(after_key(keys, after))
+                rows = _fetch(conn, select.limit(limit).offset(offset or None), keys)
+            uuids = [row["uuid"] for row in rows]
+            metrics: dict[str, list[tuple]] = {uuid: [] for uuid in uuids}
+            tags: dict[str, list[str]] = {uuid: [] for uuid in uuids}
+            m, t = schema.metrics, schema.tags
+            metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
+                              m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
+            for some in _chunks(uuids, 500):  # the page's runs by id: the search is not run again
+                for r in conn.execute(sa.select(*metric_columns).where(_one_of(conn, m.c.run_uuid, some))).all():
                     metrics[r[0]].append(r)  # (run_uuid, name, last, ...): RunRow skips the uuid
-                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag).where(t.c.run_uuid.in_(chosen))).all():
+                for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag)
+                                              .where(_one_of(conn, t.c.run_uuid, some))).all():
                     tags[uuid].append(tag)
+        for row in rows:
+            row["metrics"] = metrics[row["uuid"]]
+            row["tags"] = tags[row["uuid"]]
         return rows
+
+    @staticmethod
+    def _search_by_metric(conn: sa.Connection, columns: list[Any], where: list[Any], in_project: list[Any],
+                          conjuncts: list[Conjunct],
+                          order_by: list[str] | str, limit: int | None,
+                          after: list[Any] | None) -> list[dict[str, Any]]:
+        """``search`` ordered by one metric summary, read in the order of that metric's index.
+
+        The general query joins every matching run to its summary and sorts them all (NULLs
+        last). Here the runs that have a value come first, from an inner join that walks the
+        index ``(name, <summary>, run_uuid)`` from the page's first value and stops when the page
+        is full; a comparison of the same summary in the filter bounds the walk (in place of
+        its own test). The walk is held to the first ``WALK_WINDOW`` values of the index (and
+        any ties of the last), so a filter that matches only far down the index (one that runs
+        against the order: ``-metrics.loss`` with ``metrics.accuracy > 0.99``) costs a short
+        walk, not the whole index; what the page still lacks then comes from the general
+        query, restricted to the runs beyond the window (and those without a value, by uuid).
+        Same rows, same order, same ``sort_key`` as the general query (a test compares them)."""
+        runs = schema.runs
+        field, descending = metric_order(order_by) or (None, False)
+        assert field is not None, "ordered by one metric summary"
+        m = schema.metrics.alias("order_m0")
+        value, uuid = m.c[field.attr], m.c.run_uuid
+        bounds, others = metric_bounds(conjuncts, field, value)
+        if after is not None:
+            check_after(2, after)
+        rows: list[dict[str, Any]] = []
+        edge = None  # the value the walk stops at (None: it reads every value)
+        if after is None or after[0] is not None:
+            in_index = [m.c.name == field.key, value.is_not(None), *bounds]
+            start = [] if after is None else after_value(value, descending, uuid, after)
+            in_order = value.desc() if descending else value.asc()
+            if limit is not None:
+                window = max(WALK_WINDOW, 2 * limit)
+                edge = conn.execute(sa.select(value).where(*in_index, *start[:1]).order_by(in_order)
+                                    .offset(window - 1).limit(1)).scalar()
+            if edge is not None:
+                in_index.append(value >= edge if descending else value <= edge)
+            select = (sa.select(*columns).select_from(m.join(runs, runs.c.uuid == m.c.run_uuid))
+                      .where(*in_project, *others, *in_index, *start)
+                      # no NULL among them: plain ASC/DESC, the order an index scan gives either way
+                      .order_by(in_order, uuid.asc()))
+            rows = _fetch(conn, select.limit(limit), [(value, descending), (runs.c.uuid, False)])
+            if limit is not None and len(rows) >= limit:
+                return rows
+        if edge is None and bounds:  # every value was walked, and a bound excludes runs without one
+            return rows
+        select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
+        column = keys[0][0]
+        rest = column.is_(None)
+        if edge is not None:
+            rest = sa.or_(column < edge if descending else column > edge, rest)
+        select = select.where(rest)
+        if after is not None:
+            select = select.where(after_key(keys, after))
+        return rows + _fetch(conn, select.limit(None if limit is None else limit - len(rows)), keys)
 
     def count(self, project: str | None = None, filter: str | None = None,
               crashed_before: datetime | None = None) -> int:
@@ -413,6 +467,41 @@ def _search_columns() -> list[Any]:
         _columns[:] = [sa.type_coerce(c, sa.Text).label(c.name) if isinstance(c.type, _CONVERTED) else c
                        for c in schema.runs.c]
     return _columns
+
+
+def _fetch(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, bool]]) -> list[dict[str, Any]]:
+    """The rows of ``select`` as dicts, each with ``sort_key``: its values of ``keys``."""
+    select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+    result = conn.execute(select)
+    width = len(result.keys()) - len(keys)
+    names = list(result.keys())[:width]
+    rows = []
+    for found in result.all():  # one fetchall, not a fetch per row
+        row = dict(zip(names, found))
+        row["sort_key"] = list(found[width:])
+        rows.append(row)
+    return rows
+
+
+def _one_of(conn: sa.Connection, column: Any, values: list[str]) -> sa.ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``= ANY(array)``, one parameter: a statement of a
+    hundred parameters is longer than psycopg caches, so it would be parsed again each time."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam("values", values, type_=ARRAY(sa.String)))
+    return column.in_(values)
+
+
+def _json_loads(text: str | bytes) -> Any:
+    """JSON columns as PostgreSQL sends them, read by orjson (several times faster than ``json``,
+    a page of runs holds hundreds of values); ``json`` reads what orjson refuses (NaN)."""
+    import orjson
+
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:

@@ -58,6 +58,17 @@ class Field:
     path: tuple[str, ...] = ()  # keys inside the run's meta JSON
 
 
+@dataclass(frozen=True)
+class Conjunct:
+    """One of the conditions a filter ANDs together at its top level (under no ``or`` or
+    ``not``); ``field``, ``op`` and ``value`` when it is a plain ``field op value``."""
+
+    condition: Any
+    field: Field | None = None
+    op: str = ""
+    value: Any = None
+
+
 def parse_field(text: str) -> Field:
     parts = _split_dotted(text)
     head = parts[0].lower()
@@ -141,31 +152,39 @@ class _Parser:
         if token[1].lower() != value:
             raise QueryError(f"Expected {value!r} in the filter, found {token[1]!r}.")
 
-    def parse(self) -> sa.ColumnElement[bool]:
-        expr = self.or_expr()
+    def parse(self) -> tuple[sa.ColumnElement[bool], list[Conjunct]]:
+        expr, conjuncts = self.or_expr()
         extra = self.peek()
         if extra is not None:
             raise QueryError(f"Unexpected {extra[1]!r} in the filter {self.text!r}.")
-        return expr
+        return expr, conjuncts
 
-    def or_expr(self):
+    # Each level returns (condition, conjuncts): conditions whose AND is the condition.
+
+    def or_expr(self) -> tuple[Any, list[Conjunct]]:
         parts = [self.and_expr()]
         while self.keyword("or"):
             self.take()
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else sa.or_(*parts)
+        if len(parts) == 1:
+            return parts[0]
+        expr = sa.or_(*(expr for expr, _ in parts))
+        return expr, [Conjunct(expr)]
 
-    def and_expr(self):
+    def and_expr(self) -> tuple[Any, list[Conjunct]]:
         parts = [self.not_expr()]
         while self.keyword("and"):
             self.take()
             parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else sa.and_(*parts)
+        if len(parts) == 1:
+            return parts[0]
+        return sa.and_(*(expr for expr, _ in parts)), [c for _, conjuncts in parts for c in conjuncts]
 
-    def not_expr(self):
+    def not_expr(self) -> tuple[Any, list[Conjunct]]:
         if self.keyword("not"):
             self.take()
-            return sa.not_(self.not_expr())
+            expr = sa.not_(self.not_expr()[0])
+            return expr, [Conjunct(expr)]
         return self.atom()
 
     def value(self) -> Any:
@@ -181,18 +200,18 @@ class _Parser:
             return None
         raise QueryError(f"Expected a value in the filter, found {text!r}. Quote text values.")
 
-    def atom(self):
+    def atom(self) -> tuple[Any, list[Conjunct]]:
         token = self.peek()
         if token and token[1] == "(":
             self.take()
-            expr = self.or_expr()
+            inner = self.or_expr()
             self.expect(")")
-            return expr
+            return inner
         if token and token[0] in ("num", "str"):  # 'x' in tags
             value = self.value()
             self.expect("in")
             self.expect("tags")
-            return _tag_condition(value)
+            return _whole(_tag_condition(value))
         kind, text = self.take()
         if kind not in ("word", "quoted"):
             raise QueryError(f"Expected a field name in the filter, found {text!r}.")
@@ -204,19 +223,21 @@ class _Parser:
                 self.take()
             self.expect("null")
             condition = self.condition(field, "is_null", None)
-            return sa.not_(condition) if negate else condition
+            return _whole(sa.not_(condition) if negate else condition)
         if self.keyword("not"):
             self.take()
             self.expect("in")
-            return sa.not_(self.condition(field, "in", self.value_list()))
+            return _whole(sa.not_(self.condition(field, "in", self.value_list())))
         if self.keyword("in"):
             self.take()
-            return self.condition(field, "in", self.value_list())
+            return _whole(self.condition(field, "in", self.value_list()))
         op_kind, op = self.take()
         op = op.lower()
         if op_kind == "word" and op not in ("like", "contains"):
             raise QueryError(f"Unknown operator {op!r}. Use =, !=, <, <=, >, >=, in, like or contains.")
-        return self.condition(field, op, self.value())
+        value = self.value()
+        condition = self.condition(field, op, value)
+        return condition, [Conjunct(condition, field, op, value)]
 
     def condition(self, field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
         """``crashed`` is not stored: it is a running run whose heartbeat is older than the
@@ -239,6 +260,10 @@ class _Parser:
             values.append(self.value())
         self.expect(")")
         return values
+
+
+def _whole(condition: Any) -> tuple[Any, list[Conjunct]]:
+    return condition, [Conjunct(condition)]
 
 
 def _status_is(status: Any, crashed_before: datetime) -> sa.ColumnElement[bool]:
@@ -341,8 +366,15 @@ def _condition(field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
 def parse_filter(text: str | None, crashed_before: datetime | None = None) -> sa.ColumnElement[bool] | None:
     """The SQL condition for ``text``; ``crashed_before`` (an aware time) lets ``status`` tests
     tell crashed runs (running, heartbeat older than that) from live ones."""
+    return parse_filter_parts(text, crashed_before)[0]
+
+
+def parse_filter_parts(text: str | None, crashed_before: datetime | None = None
+                       ) -> tuple[sa.ColumnElement[bool] | None, list[Conjunct]]:
+    """``parse_filter``, plus its top-level conjuncts: conditions whose AND is the filter (every
+    run it matches satisfies each of them), each plain comparison with its field, op and value."""
     if text is None or not text.strip():
-        return None
+        return None, []
     return _Parser(text, crashed_before).parse()
 
 
@@ -354,19 +386,7 @@ def order_clauses(select: sa.Select, order_by: list[str] | str | None) -> sa.Sel
 def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Select, list[tuple[Any, bool]]]:
     """``order_clauses``, plus the sort key: (column, descending) pairs, ending with the uuid."""
     keys: list[tuple[Any, bool]] = []
-    if not order_by:
-        order_by = ["-created_at"]
-    if isinstance(order_by, str):
-        order_by = [order_by]
-    for index, item in enumerate(order_by):
-        text = item.strip()
-        descending = text.startswith("-")
-        text = text.lstrip("-+").strip()
-        lowered = text.lower()
-        if lowered.endswith(" desc") or lowered.endswith(" asc"):
-            descending = lowered.endswith(" desc")
-            text = text.rsplit(" ", 1)[0].strip()
-        field = parse_field(text)
+    for index, (field, descending, text) in enumerate(order_fields(order_by)):
         if field.table == "runs":
             column = schema.runs.c[field.attr]
         elif field.table == "metrics":
@@ -393,12 +413,67 @@ def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Se
     return select, keys
 
 
+def order_fields(order_by: list[str] | str | None) -> list[tuple[Field, bool, str]]:
+    """(field, descending, text) of each ``order_by`` item; newest first when none is given."""
+    if not order_by:
+        order_by = ["-created_at"]
+    if isinstance(order_by, str):
+        order_by = [order_by]
+    fields = []
+    for item in order_by:
+        text = item.strip()
+        descending = text.startswith("-")
+        text = text.lstrip("-+").strip()
+        lowered = text.lower()
+        if lowered.endswith(" desc") or lowered.endswith(" asc"):
+            descending = lowered.endswith(" desc")
+            text = text.rsplit(" ", 1)[0].strip()
+        fields.append((parse_field(text), descending, text))
+    return fields
+
+
+def metric_order(order_by: list[str] | str | None) -> tuple[Field, bool] | None:
+    """(the metric summary, descending) when ``order_by`` is that one metric field alone."""
+    fields = order_fields(order_by)
+    if len(fields) != 1 or fields[0][0].table != "metrics":
+        return None
+    return fields[0][0], fields[0][1]
+
+
+def metric_bounds(conjuncts: list[Conjunct], field: Field, column: Any) -> tuple[list[Any], list[Any]]:
+    """The filter's conjuncts (of ``parse_filter_parts``) split in two: its numeric comparisons of
+    the metric summary ``field``, made on ``column`` (that summary's column of the run's own
+    row: they bound a walk of the summary's index, and each excludes runs without a value), and
+    the conditions of the other conjuncts."""
+    bounds, others = [], []
+    for c in conjuncts:
+        if (c.field == field and c.op in ("<", "<=", ">", ">=", "=", "==")
+                and isinstance(c.value, (int, float)) and not isinstance(c.value, bool)):
+            bounds.append(_compare(column, c.op, c.value))
+        else:
+            others.append(c.condition)
+    return bounds, others
+
+
+def check_after(width: int, values: list[Any]) -> None:
+    if len(values) != width:
+        raise QueryError(f"The cursor holds {len(values)} sort values but the ordering has {width}; "
+                         "use the cursor with the same order_by it was made with.")
+
+
+def after_value(column: Any, descending: bool, uuid: Any, values: list[Any]) -> list[sa.ColumnElement[bool]]:
+    """``after_key`` for rows ordered by ``column`` (never NULL among them), then ``uuid``, after
+    the sort key ``values`` (its value not NULL): a range of the column that an index scan can
+    start at, and the tie-break on the uuid."""
+    value, last_uuid = values
+    return [column <= value if descending else column >= value,
+            sa.or_(column < value if descending else column > value, uuid > last_uuid)]
+
+
 def after_key(keys: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[bool]:
     """Rows strictly after the sort key ``values`` in the order ``keys`` gives (NULLs last):
     the condition of a keyset page, with every value bound as a parameter."""
-    if len(values) != len(keys):
-        raise QueryError(f"The cursor holds {len(values)} sort values but the ordering has {len(keys)}; "
-                         "use the cursor with the same order_by it was made with.")
+    check_after(len(keys), values)
     (column, descending), value = keys[0], values[0]
     if len(keys) == 1:
         if value is None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 metadata = sa.MetaData()
 
@@ -70,7 +70,10 @@ metrics = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
     sa.Column("last_step", sa.BigInteger, nullable=True),
     sa.Column("last_timestamp", sa.DateTime(timezone=True), nullable=True),
-    sa.Index("ix_metrics_name_last", "name", "last"),
+    # (revision 0005) a search ordered by one summary walks its index (catalog.Catalog._search_by_metric)
+    sa.Index("ix_metrics_name_last_run", "name", "last", "run_uuid"),
+    sa.Index("ix_metrics_name_min_run", "name", "min", "run_uuid"),
+    sa.Index("ix_metrics_name_max_run", "name", "max", "run_uuid"),
 )
 
 tags = sa.Table(

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
 from labbook.store.files import file_lock
 
-HEAD_REVISION = "0005"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
+HEAD_REVISION = "0006"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
 _PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py uses it too)
 # SQLite result codes (sqlite3 names them from Python 3.11 only)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
@@ -50,7 +50,6 @@ SCHEMA = (
     'CREATE TABLE params (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tsection VARCHAR(8) NOT NULL, \n\t"key" VARCHAR(512) NOT NULL, \n\tvalue_num FLOAT, \n\tvalue_text TEXT, \n\tvalue_json JSON, \n\tPRIMARY KEY (run_uuid, section, "key"), \n\tFOREIGN KEY(run_uuid) REFERENCES runs (uuid) ON DELETE CASCADE\n)',
     'CREATE INDEX ix_params_key_num ON params (section, "key", value_num)',
     'CREATE TABLE metrics (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tname VARCHAR(1024) NOT NULL, \n\tlast FLOAT, \n\tmin FLOAT, \n\tmax FLOAT, \n\tcount INTEGER NOT NULL, \n\tlast_step BIGINT, \n\tlast_timestamp DATETIME, \n\tPRIMARY KEY (run_uuid, name), \n\tFOREIGN KEY(run_uuid) REFERENCES runs (uuid) ON DELETE CASCADE\n)',
-    'CREATE INDEX ix_metrics_name_last ON metrics (name, last)',
     'CREATE TABLE tags (\n\trun_uuid VARCHAR(64) NOT NULL, \n\ttag VARCHAR(255) NOT NULL, \n\tPRIMARY KEY (run_uuid, tag), \n\tFOREIGN KEY(run_uuid) REFERENCES runs (uuid) ON DELETE CASCADE\n)',
     'CREATE INDEX ix_tags_tag ON tags (tag)',
     'CREATE TABLE artifacts (\n\tproject VARCHAR(255) NOT NULL, \n\t"key" VARCHAR(255) NOT NULL, \n\tkind VARCHAR(32) NOT NULL, \n\tlatest_number INTEGER NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\tPRIMARY KEY (project, "key")\n)',
@@ -78,6 +77,9 @@ SCHEMA = (
     'CREATE INDEX ix_jobs_state_id ON jobs (state, id)',
     'CREATE INDEX ix_jobs_target ON jobs (run_uuid, target, state)',
     'CREATE TABLE stored_files (\n\trun_uuid VARCHAR(64) NOT NULL, \n\tpath VARCHAR(1024) NOT NULL, \n\tproject VARCHAR(255) NOT NULL, \n\tmode VARCHAR(16) NOT NULL, \n\tsize BIGINT NOT NULL, \n\tsha256 VARCHAR(64) NOT NULL, \n\tobject VARCHAR(1200) NOT NULL, \n\tupdated_at DATETIME NOT NULL, \n\tPRIMARY KEY (run_uuid, path)\n)',
+    'CREATE INDEX ix_metrics_name_last_run ON metrics (name, last, run_uuid)',
+    'CREATE INDEX ix_metrics_name_min_run ON metrics (name, min, run_uuid)',
+    'CREATE INDEX ix_metrics_name_max_run ON metrics (name, max, run_uuid)',
 )
 
 

@@ -40,11 +40,27 @@ ROW_GROUP = 65_536
 
 class StoredSeries(MetricSeries):
     """A metric series read from the object store; ``tiles`` (64-point min/max) when it was
-    read from its compacted form, else None. ``version`` changes whenever the series grows."""
+    read from its compacted form, else None. ``version`` changes whenever the series grows.
+
+    Read from its compacted form, its timestamps are decoded when first used (a chart over
+    steps never needs them: a third of the decoding of a cold read)."""
 
     tiles: Any = None
     version: tuple = ()
     compacted: bool = False
+    _timestamps: Any = None
+    _read_timestamps: Any = None
+
+    @property  # type: ignore[override]
+    def timestamps(self) -> Any:
+        if self._timestamps is None and self._read_timestamps is not None:
+            self._timestamps = self._read_timestamps()
+            self._read_timestamps = None
+        return self._timestamps
+
+    @timestamps.setter
+    def timestamps(self, value: Any) -> None:
+        self._timestamps = value
 
 
 def series_files(files: dict[str, int], name: str, kind: str = "metric") -> dict[str, int]:
@@ -185,20 +201,42 @@ def read_compacted(store: ChunkedFiles, run_uuid: str, name: str,
         return None
     try:
         # ParquetFile rather than read_table: no dataset machinery (which imports pyarrow.compute)
-        points = pq.ParquetFile(io.BytesIO(store.get_object(row.points_object))).read()
+        parquet = pq.ParquetFile(io.BytesIO(store.get_object(row.points_object)))
         tiles = pq.ParquetFile(io.BytesIO(store.get_object(row.tiles_object))).read(columns=["size", "min", "max"])
     except FileNotFoundError:  # replaced by a newer compaction while we read
         return None
+    names = parquet.schema_arrow.names
+    points = parquet.read(columns=[c for c in ("step", "value", "rank") if c in names])
     finest = _numpy(tiles, "size") == TILE_SIZES[0]
-    meta = points.schema.metadata or {}
-    ranks = _numpy(points, "rank") if "rank" in points.column_names else None
-    series = StoredSeries(name, _numpy(points, "step"), _numpy(points, "value"),
-                          _numpy(points, "timestamp").view("datetime64[us]"), ranks,
+    meta = parquet.schema_arrow.metadata or {}
+    ranks = _numpy(points, "rank") if "rank" in names else None
+    series = StoredSeries(name, _numpy(points, "step"), _numpy(points, "value"), None, ranks,
                           int(meta.get(b"labbook.skipped", b"0")))
+    series._read_timestamps = lambda: _numpy(parquet.read(columns=["timestamp"]), "timestamp").view("datetime64[us]")
     series.tiles = Tiles(TILE_SIZES[0], _numpy(tiles, "min")[finest], _numpy(tiles, "max")[finest])
     series.version = tuple(sorted(current.items()))
     series.compacted = True
     return series
+
+
+def warm_up(store: ChunkedFiles) -> None:
+    """Compact a small series in memory and read it back, and look up one that does not exist:
+    loads and runs, at server start, what a first read of a compacted series would (Parquet's
+    reader and thread pool, the catalog statements; see ``ServerData.warm_up``)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 5000
+    series = MetricSeries("warm-up", np.arange(n), np.zeros(n), np.zeros(n, dtype="datetime64[us]"))
+    points = pa.table({"step": series.steps, "timestamp": np.zeros(n, dtype=np.int64), "value": series.values})
+    for table, columns in ((points, ["step", "value"]), (_tiles_table(series), ["size", "min", "max"])):
+        read = pq.ParquetFile(io.BytesIO(_parquet(table))).read(columns=columns)
+        for column in columns:
+            _numpy(read, column)
+    nobody = "0" * 32
+    series_state(store, nobody, "warm-up")
+    read_compacted(store, nobody, "warm-up", {})
 
 
 def _numpy(table, name: str):
@@ -212,9 +250,11 @@ def _numpy(table, name: str):
     return np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
 
 
-def read_series(store: ChunkedFiles, run_uuid: str, name: str) -> StoredSeries:
-    """The series from its compacted form when current, else from its chunks: the same points."""
-    files = store.files(check_run(run_uuid))
+def read_series(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None) -> StoredSeries:
+    """The series from its compacted form when current, else from its chunks: the same points.
+    ``files``: the run's files and committed lengths when known (``series_state`` read them)."""
+    if files is None:
+        files = store.files(check_run(run_uuid))
     return read_compacted(store, run_uuid, name, files) or read_raw(store, run_uuid, name, files)
 
 

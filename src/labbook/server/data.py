@@ -109,6 +109,19 @@ class ServerData:
             self.store  # noqa: B018 - opens it: a bad store URL or a missing driver stops the start
             import pyarrow.parquet  # noqa: F401 - compacted series are Parquet: loaded at start, not on a chart
 
+    def warm_up(self) -> None:
+        """Do once, when the server starts, what a fresh process would otherwise do on its first
+        chart: load the modules that read and downsample a series and run each step on a small
+        series (numpy's functions, pydantic's serializer of a series, and with an object store
+        Parquet's reader and its thread pool). A first request then pays for its data only."""
+        from labbook.server import views
+
+        views.warm_up()
+        if self.settings.store:
+            from labbook.server import compact
+
+            compact.warm_up(self.store)
+
     def check_token(self, token: str) -> tuple[dict[str, Any] | None, str]:
         return tokens.check_token(token, catalog=self.workspace.catalog)
 
@@ -197,7 +210,9 @@ class ServerData:
             return None
         if not access.sees(project):
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
-        return self._cached_series(("store", uuid, name), version, lambda: compact.read_series(self.store, uuid, name))
+        files = dict(part for part in version if isinstance(part, tuple))  # as series_state read them
+        return self._cached_series(("store", uuid, name), version,
+                                   lambda: compact.read_series(self.store, uuid, name, files))
 
     def metric_series(self, access: Access, uuid: str, name: str) -> Any:
         """A metric's points. Series are append-only, so a series read before whose summary

@@ -16,8 +16,11 @@ _RUN_COLUMNS = ("uuid", "project", "name", "description", "status", "created_at"
                 "finished_at", "duration", "user", "host", "git_commit")
 
 
+_SUMMARY_FIELDS = frozenset(models.MetricSummary.model_fields)  # (read once: pydantic's class property is slow)
+
+
 def _summaries(summaries: dict[str, Any]) -> dict[str, models.MetricSummary]:
-    return {name: models.MetricSummary(**{k: v for k, v in (s or {}).items() if k in models.MetricSummary.model_fields})
+    return {name: models.MetricSummary(**{k: v for k, v in (s or {}).items() if k in _SUMMARY_FIELDS})
             for name, s in (summaries or {}).items()}
 
 
@@ -146,6 +149,24 @@ def series_model(run: str, series: Any, axis: str, points: int, x_min: float | N
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
         count=result.count, source=_source(series))
+
+
+def warm_up() -> None:
+    """Serve a small series once, with and without tiles: loads and runs, at server start, the
+    code a first chart would (see ``ServerData.warm_up``)."""
+    from labbook.server.downsample import Tiles
+    from labbook.store.events import MetricSeries, merge_metric_parts  # noqa: F401 - a run folder's reader
+    from labbook.store.format import metric_dtype
+
+    records = np.zeros(5000, dtype=metric_dtype())
+    records["step"] = np.arange(len(records))
+    records["value"] = np.sin(records["step"])
+    series = merge_metric_parts("warm-up", [records], [np.zeros(len(records), dtype=np.int32)])
+    for tiles in (None, Tiles.of(series.values, 64)):
+        series.tiles = tiles  # type: ignore[attr-defined]
+        for axis in ("step", "wall"):
+            model = series_model("0" * 32, series, axis, 100, None, None)
+            models.Series.model_validate(model.model_dump()).model_dump_json()
 
 
 def _source(series: Any) -> str:

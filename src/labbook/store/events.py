@@ -89,7 +89,7 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
         records, damaged = fmt.read_metric_records(path)
         skipped += damaged
         parts.append(records)
-        ranks.append(np.full(len(records), file_rank, dtype=np.int32))
+        ranks.append(np.broadcast_to(np.int32(file_rank), len(records)))  # a view: no array of 1M ranks
     if not parts:
         raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
     return merge_metric_parts(name, parts, ranks, skipped)
