@@ -15,7 +15,7 @@ Data, built once under ``--folder`` (``build/dashboard-mlflow``; delete it to re
 
 Each figure starts its own server process (``labbook ui``, or ``mlflow server`` from MLflow's
 environment, peers.py) and a browser with a fresh profile (Playwright driving Debian's Chromium,
-headless), and is timed from ``page.goto`` until a row showing a run name (``run-NNNNNN``) is in
+headless), and is timed from ``page.goto`` until a row showing a run name (``run-NNNNNNN``) is in
 the runs table and a frame has been painted. Repetitions are interleaved (labbook, MLflow, labbook,
 ...); medians are reported. Also the JavaScript each page loaded until then (every script response,
 gzipped at level 9), and a screenshot of each UI at 100,000 runs (``--folder``/screenshots).
@@ -44,7 +44,7 @@ sys.path.insert(0, str(HERE))
 import bench_dashboard  # noqa: E402  (bench/ is not a package)
 import seed_runs  # noqa: E402
 
-ROW = r"/run-\d{6}/"
+ROW = r"/run-\d{6,}/"
 LABBOOK_READY = f"() => [...document.querySelectorAll('.rt-row[data-uuid]')].some(r => {ROW}.test(r.textContent))"
 # MLflow's runs table (ag-grid in MLflow 2.x and 3.x): any grid row holding a run's name
 MLFLOW_READY = (f"() => [...document.querySelectorAll('.ag-row, [role=row]')]"
