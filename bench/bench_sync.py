@@ -402,8 +402,8 @@ def main() -> None:
                         help="3 repetitions; throughput clients log 5,000 points (MLflow's 500)")
     parser.add_argument("--only", choices=["call", "throughput"], help="one group of figures")
     parser.add_argument("--calls", type=int, default=100_000)
-    parser.add_argument("--mlflow-calls", type=int, default=2_000,
-                        help="MLflow pays milliseconds per call (--quick: 500)")
+    parser.add_argument("--mlflow-calls", type=int, default=None,
+                        help="MLflow pays milliseconds per call: 2,000 (--quick: 500)")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--points", type=int, default=None, help="points per throughput client (20,000)")
     parser.add_argument("--mlflow-points", type=int, default=None, help="points per MLflow client (2,000)")
@@ -433,8 +433,7 @@ def main() -> None:
     reps = 3 if quick else 5
     options.points = options.points or (5_000 if quick else 20_000)
     options.mlflow_points = options.mlflow_points or (500 if quick else 2_000)
-    if quick and options.mlflow_calls == 2_000:
-        options.mlflow_calls = 500
+    options.mlflow_calls = options.mlflow_calls or (500 if quick else 2_000)
     info = machine()
     print(f"labbook sync bench {info['date']} | {info['cpus']} CPUs | load {info['load_average']} "
           f"| labbook {info['labbook_commit']}", flush=True)
