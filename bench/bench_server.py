@@ -104,16 +104,51 @@ def wait_ready(url: str, process: subprocess.Popen, what: str) -> None:
 
 
 @contextmanager
-def labbook_server(env: dict[str, str]) -> Iterator[str]:
+def labbook_server(env: dict[str, str], extra: tuple[str, ...] = (), log: Path | None = None) -> Iterator[str]:
+    """A ``labbook server`` process on a free loopback port; yields its API base URL.
+
+    ``extra``: more options (``("--workers", "2")``); ``log``: a file for its output (else ours)."""
     port = free_port()
+    output = open(log, "wb") if log else None
     process = subprocess.Popen([sys.executable, "-m", "labbook.cli.main", "server", "--port", str(port),
-                                "--log-level", "warning"], env=env)
+                                "--log-level", "warning", *extra], env=env, stdout=output,
+                               stderr=subprocess.STDOUT if output else None)
     try:
         wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, "labbook server")
         yield f"http://127.0.0.1:{port}/api/v1"
     finally:
-        process.terminate()
+        stop(process)
+        if output:
+            output.close()
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
         process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextmanager
+def mlflow_server(python: Path, backend: str, folder: Path, workers: int = 1) -> Iterator[str]:
+    """``mlflow server`` from MLflow's environment (peers.py) on a free loopback port, with the
+    backend store ``backend`` and artifacts under ``folder``; yields its base URL. Its output goes
+    to ``folder/mlflow.log``. A new SQLite or PostgreSQL store gets MLflow's schema on start."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_") and k != "PYTHONPATH"}
+    log = open(folder / "mlflow.log", "ab")
+    process = subprocess.Popen([str(Path(python).parent / "mlflow"), "server", "--backend-store-uri", backend,
+                                "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
+                                "--default-artifact-root", str(folder / "artifacts")],
+                               env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/health", process, "mlflow server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+        log.close()
 
 
 def timed(client, method: str, path: str, **kwargs) -> tuple[Any, float, float | None]:
@@ -363,16 +398,8 @@ def mlflow_catalog(args, count: int, requests: int, expected: int) -> None:
     version = peer_version(python, "mlflow")
     with tempfile.TemporaryDirectory(prefix="labbook-bench-mlflow-") as tmp, fresh_database(args.postgres) as url:
         backend = url.replace("postgresql+psycopg://", "postgresql://")
-        port = free_port()
-        env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_") and k != "PYTHONPATH"}
-        mlflow_bin = str(Path(python).parent / "mlflow")
-        process = subprocess.Popen([mlflow_bin, "server", "--backend-store-uri", backend, "--host", "127.0.0.1",
-                                    "--port", str(port), "--workers", "1",
-                                    "--default-artifact-root", str(Path(tmp) / "artifacts")],
-                                   env=env, stdout=subprocess.DEVNULL, stderr=open(Path(tmp) / "mlflow.log", "wb"))
-        try:
-            wait_ready(f"http://127.0.0.1:{port}/health", process, "mlflow server")
-            client = httpx.Client(base_url=f"http://127.0.0.1:{port}/api/2.0/mlflow", timeout=600)
+        with mlflow_server(python, backend, Path(tmp)) as host:
+            client = httpx.Client(base_url=f"{host}/api/2.0/mlflow", timeout=600)
             experiment = client.post("/experiments/create", json={"name": "bench"}).json()["experiment_id"]
             setup = fill_mlflow_tables(url, experiment, count)
             record(f"catalog: write {count:,} runs into MLflow's PostgreSQL tables (setup)", setup, "s",
@@ -391,13 +418,6 @@ def mlflow_catalog(args, count: int, requests: int, expected: int) -> None:
             figure = f"catalog {count:,} runs: first page, same query, MLflow {version} server (PostgreSQL)"
             record(figure, statistics.median(wall_ms), "ms wall", cold=cold, p95=p95(wall_ms), n=requests)
             print(f"{figure}: cold {cold:.1f} ms, warm median wall {statistics.median(wall_ms):.1f} ms", flush=True)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def fill_mlflow_tables(url: str, experiment: str, count: int) -> float:

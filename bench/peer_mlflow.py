@@ -251,7 +251,51 @@ def task_first_run(spec, root):
     emit("first_run.s", perf() - started)
 
 
+def task_rest_log_metric(spec, root):
+    """bench_sync.py: ``mlflow.log_metric`` against ``mlflow server`` at ``spec["host"]`` (its REST
+    client: one HTTP request per call, durable on the server when it returns)."""
+    import mlflow
+
+    quiet()
+    calls = spec["calls"]
+    mlflow.set_tracking_uri(spec["host"])
+    mlflow.set_experiment(spec.get("experiment", "bench-sync"))
+    mlflow.start_run()
+    log = mlflow.log_metric
+    for step in range(50):  # warm up: the connection pool, the run's first rows
+        log("warm", 1.0, step=step)
+    started = perf()
+    for step in range(calls):
+        log("loss", 1.0 / (step + 1), step=step)
+    emit("rest_log_metric.call_us", (perf() - started) / calls * 1e6, n=calls)
+    mlflow.end_run()
+
+
+def task_batch_client(spec, root):
+    """bench_sync.py's throughput: one of many concurrent clients. Creates a run on ``spec["host"]``,
+    prints its id, waits for the file ``spec["go"]``, then sends ``spec["points"]`` points of one
+    metric through ``MlflowClient.log_batch`` (at most 1,000 metrics a request, MLflow's limit)."""
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    quiet()
+    client = MlflowClient(spec["host"])
+    run_id = client.create_run(spec["experiment_id"]).info.run_id
+    print(json.dumps({"run": run_id}), flush=True)
+    while not os.path.exists(spec["go"]):
+        time.sleep(0.005)
+    points, batch = spec["points"], 1000
+    now = int(time.time() * 1000)
+    for at in range(0, points, batch):
+        client.log_batch(run_id, metrics=[Metric("loss", 1.0 / (step + 1), now, step)
+                                          for step in range(at, min(points, at + batch))])
+    print(json.dumps({"logged": time.time()}), flush=True)
+    client.set_terminated(run_id)
+
+
 TASKS = {
+    "rest_log_metric": task_rest_log_metric,
+    "batch_client": task_batch_client,
     "create_runs": task_create_runs,
     "first_run": task_first_run,
     "import": task_import,
