@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 import yaml
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import python_env
 from tests.test_dashboard_browser import (  # noqa: F401 (fixtures)
@@ -132,8 +133,12 @@ BLOCKED = "because the document's frame is sandboxed and the 'allow-scripts' per
 
 def wait_steps(page, panel: str, steps: list[str]) -> None:
     """Until the panel's cells (in run order) show these steps."""
-    page.wait_for_function("""([panel, steps]) => JSON.stringify([...document.querySelectorAll(
-        `section[data-panel="${panel}"] .cell`)].map(c => c.dataset.shownStep)) === JSON.stringify(steps)""", arg=[panel, steps])
+    shown = """(panel) => [...document.querySelectorAll(`section[data-panel="${panel}"] .cell`)].map(c => c.dataset.shownStep)"""
+    try:
+        page.wait_for_function(f"([panel, steps]) => JSON.stringify(({shown})(panel)) === JSON.stringify(steps)",
+                               arg=[panel, steps])
+    except PlaywrightTimeout:
+        raise AssertionError(f"{panel} shows steps {page.evaluate(shown, panel)}, not {steps}, at {page.url}") from None
 
 
 def media_url(*runs: str, step: int | None = None) -> str:
@@ -285,9 +290,11 @@ def test_keyboard_stepping_play_and_pin(page, world):
     page.wait_for_url("**step=9*")
     page.keyboard.press("ArrowLeft")
     page.wait_for_url("**step=8*")
+    # the URL changes before the page draws step 8: pin what is shown, once it is
+    wait_steps(page, "text:note", ["8", "8", "6"])
     # pin the text panel at 8, then move the cursor: the pinned panel stays
     page.locator('section[data-panel="text:note"] button.pin').click()
-    page.wait_for_url("**pin=text*")
+    page.wait_for_url("**pin=text%3Anote%408*")
     page.keyboard.press("Shift+ArrowLeft")
     page.wait_for_url("**step=0*")
     wait_steps(page, "histogram:weights", ["0", "0", "0"])

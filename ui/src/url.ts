@@ -6,6 +6,9 @@
  *              run=<uuid> (repeatable: the selection)
  * Charts:      x=step|wall|relative smooth=<0..0.99> log=1 q=<metric search>
  */
+import { useCallback } from "react";
+import { useSearchParams } from "react-router";
+
 import type { XAxis } from "./api";
 
 export interface RunsView {
@@ -95,4 +98,26 @@ export function encodeChartView(view: ChartView, search = new URLSearchParams())
   if (view.log) out.set("log", "1");
   if (view.search) out.set("q", view.search);
   return out;
+}
+
+/** The query string the address bar holds now (the hash router's), which can be ahead of the
+ * `useSearchParams()` of the last render: two changes made before React draws again (a pin, then a
+ * key) must both be kept, and react-router hands its updater the params of the last render. */
+export function currentSearch(fallback: URLSearchParams): URLSearchParams {
+  if (typeof window === "undefined") return new URLSearchParams(fallback);
+  const hash = window.location.hash;
+  const at = hash.indexOf("?");
+  return new URLSearchParams(at >= 0 ? hash.slice(at + 1) : "");
+}
+
+/** Change the view's query string in place (no history entry), starting from the address bar's. */
+export function useUpdateSearch(): (change: (next: URLSearchParams) => void) => void {
+  const [, setParams] = useSearchParams();
+  return useCallback((change: (next: URLSearchParams) => void) => {
+    setParams((rendered) => {
+      const next = currentSearch(rendered);
+      change(next);
+      return next;
+    }, { replace: true });
+  }, [setParams]);
 }

@@ -6,6 +6,7 @@
  */
 import { useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
+import { useUpdateSearch } from "../url";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import type { Json } from "../api";
 import { listArtifacts, type Artifact } from "../api2";
@@ -35,7 +36,7 @@ function Labels({ labels }: { labels: Record<string, Json> }) {
 
 export default function Artifacts() {
   const { project = "" } = useParams();
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const tab = TABS.find((t) => t.id === params.get("tab")) ?? TABS[0];
   const labels = params.getAll("label");
   const filters = {
@@ -43,18 +44,15 @@ export default function Artifacts() {
     from: params.get("from"), to: params.get("to"), latest: params.get("latest") === "1",
   };
   const [draftLabel, setDraftLabel] = useState("");
-  const set = (key: string, value: string | null) => setParams((current) => {
-    const next = new URLSearchParams(current);
+  const update = useUpdateSearch();
+  const set = (key: string, value: string | null) => update((next) => {
     if (value === null || value === "") next.delete(key);
     else next.set(key, value);
-    return next;
-  }, { replace: true });
-  const setLabels = (values: string[]) => setParams((current) => {
-    const next = new URLSearchParams(current);
+  });
+  const setLabels = (values: string[]) => update((next) => {
     next.delete("label");
     values.forEach((v) => next.append("label", v));
-    return next;
-  }, { replace: true });
+  });
 
   // One kind per request for the named tabs; "Artifacts" lists every kind and leaves the named ones out.
   const kinds = tab.kinds ?? [null];

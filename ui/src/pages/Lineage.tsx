@@ -3,20 +3,18 @@
  * and `cluster=0` to draw every node): the graph around one run or artifact version.
  */
 import { Link, useSearchParams } from "react-router";
+import { useUpdateSearch } from "../url";
 import LineageGraph from "./LineageGraph";
 
 export default function Lineage() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const uri = params.get("uri");
   const run = params.get("run");
   const depth = Math.min(10, Math.max(0, Number(params.get("depth") ?? 2) || 0));
   const direction = ["up", "down", "both"].includes(params.get("direction") ?? "") ? params.get("direction")! : "both";
   const cluster = params.get("cluster") !== "0";
-  const set = (key: string, value: string) => setParams((current) => {
-    const next = new URLSearchParams(current);
-    next.set(key, value);
-    return next;
-  }, { replace: true });
+  const update = useUpdateSearch();
+  const set = (key: string, value: string) => update((next) => next.set(key, value));
   if (!uri && !run) return <p className="empty">Open the lineage from a run or an artifact.</p>;
   return (
     <section className="page lineage-page">

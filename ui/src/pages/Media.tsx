@@ -8,6 +8,7 @@
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Link, useSearchParams } from "react-router";
+import { useUpdateSearch } from "../url";
 import { useQueries, useQuery } from "@tanstack/react-query";
 import { getRun, metricSeries, tokenInUse, type RunDetail } from "../api";
 import { runEvents, runFileUrl, type MediaEvent } from "../api2";
@@ -64,7 +65,7 @@ function parsePins(values: string[]): Map<string, number> {
 }
 
 export default function Media() {
-  const [params, setParams] = useSearchParams();
+  const [params] = useSearchParams();
   const runIds = params.getAll("run");
   const stepParam = params.get("step");
   const cursor = stepParam === null || stepParam === "" ? null : Number(stepParam);
@@ -103,13 +104,7 @@ export default function Media() {
   const allSteps = unionSteps([...events.values()].map((list) => list.map(stepOf)));
   const step = cursor ?? (allSteps.length ? allSteps[allSteps.length - 1] : null);
 
-  const update = useCallback((change: (next: URLSearchParams) => void) => {
-    setParams((current) => {
-      const next = new URLSearchParams(current);
-      change(next);
-      return next;
-    }, { replace: true });
-  }, [setParams]);
+  const update = useUpdateSearch();
   const setStep = useCallback((value: number | null) => update((next) => {
     if (value === null) next.delete("step");
     else next.set("step", String(value));
