@@ -32,7 +32,7 @@ same runs: MLflow params are strings) ordered by ``metrics.loss DESC``, 100 resu
 server timing, so both sides also report the client's wall time.
 
 PostgreSQL: ``--postgres`` (default ``postgresql+psycopg://postgres@127.0.0.1:5432/test``); each
-figure gets a new database, dropped afterwards. MLflow runs from ``bench/.envs/mlflow`` (peers.py).
+figure gets a new database, dropped afterwards. MLflow runs from its own environment (``peers.py``: ``~/.cache/labbook-bench/envs/mlflow`` or ``$LABBOOK_BENCH_ENVS``).
 """
 
 from __future__ import annotations
@@ -471,7 +471,7 @@ def main() -> int:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--store", default=None, help="the object store for the series figure (default: a folder)")
     parser.add_argument("--no-mlflow", action="store_true")
-    parser.add_argument("--no-install", action="store_true", help="use bench/.envs/mlflow only if it exists")
+    parser.add_argument("--no-install", action="store_true", help="use MLflow's environment (peers.py) only if it exists")
     parser.add_argument("--figure", default=None, help=argparse.SUPPRESS)  # one figure, in this process
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")
     args = parser.parse_args()
