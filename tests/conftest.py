@@ -95,13 +95,20 @@ class SmallDisk:
     def fill(self, leave: int = 0) -> None:
         """Take all free space but ``leave`` bytes (roughly: tmpfs counts whole pages)."""
         free = os.statvfs(self.path).f_bavail * os.statvfs(self.path).f_frsize
-        with open(self._ballast, "ab") as handle:
+        try:
+            # unbuffered: a write the disk refuses is not left in a buffer for close() to retry
+            handle = open(self._ballast, "ab", buffering=0)  # noqa: SIM115 - closed below
+        except OSError:
+            return  # not even room for the ballast's entry: the disk is full already
+        with handle:
             chunk = b"\0" * 65536
             remaining = max(free - leave, 0)
             try:
                 while remaining > 0:
-                    remaining -= handle.write(chunk[: min(len(chunk), remaining)])
-                    handle.flush()
+                    written = handle.write(chunk[: min(len(chunk), remaining)])
+                    if not written:
+                        break
+                    remaining -= written
             except OSError:
                 pass
 

@@ -137,6 +137,16 @@ class Catalog:
             alembic_logger.setLevel(level)
 
     def _check_revision(self, auto_migrate: bool) -> None:
+        if self.path is not None and not self.read_only:
+            # A logging process's row writer may be creating this file right now (its schema in
+            # one transaction, under the same lock): a read racing that creation is refused at
+            # once ("database is locked"), so the revision is read once no creator holds the file.
+            with self._migration_lock():
+                self._check_revision_locked(auto_migrate, locked=True)
+            return
+        self._check_revision_locked(auto_migrate, locked=False)
+
+    def _check_revision_locked(self, auto_migrate: bool, locked: bool) -> None:
         try:
             current = self.revision()
         except sa.exc.OperationalError as error:
@@ -155,6 +165,9 @@ class Catalog:
                 "version that wrote it."
             )
         if auto_migrate or current is None:  # an empty database is always safe to create
+            if locked:
+                self.upgrade()
+                return
             with self._migration_lock():
                 if self.revision() != schema.HEAD_REVISION:  # another process may have done it
                     self.upgrade()
