@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sqlite3
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Iterator, overload
@@ -41,6 +42,7 @@ from labbook.errors import CatalogDamagedError, CatalogError
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _CONVERTED = (sa.JSON, sa.DateTime)  # what search() leaves to RunRow to convert when read
 WALK_WINDOW = 2000  # index entries a search ordered by one metric walks at most (twice the page, if more)
+FIRST_READ_PATIENCE = 30.0  # seconds a first read refused as "database is locked" is asked again
 
 
 @overload
@@ -148,7 +150,7 @@ class Catalog:
 
     def _check_revision_locked(self, auto_migrate: bool, locked: bool) -> None:
         try:
-            current = self.revision()
+            current = self._first_revision()
         except sa.exc.OperationalError as error:
             hint = ""
             if self.path is not None and not os.access(self.path.parent, os.W_OK):
@@ -176,6 +178,20 @@ class Catalog:
             f"Catalog schema at {self.url} is at revision {current or 'none'}; this version needs "
             f"{schema.HEAD_REVISION}. Run 'labbook db upgrade'."
         )
+
+    def _first_revision(self) -> str | None:
+        """The revision, read by this catalog's first connection. SQLite can refuse that first read
+        at once, without its busy timeout, while another connection (a logging process's row
+        writer, on its own thread) sets up the file's write-ahead log: it is asked again for up to
+        ``FIRST_READ_PATIENCE`` seconds."""
+        deadline = time.monotonic() + FIRST_READ_PATIENCE
+        while True:
+            try:
+                return self.revision()
+            except sa.exc.OperationalError as error:
+                if self.path is None or "locked" not in str(error.orig) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:
