@@ -6,6 +6,8 @@ import contextlib
 import math
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -428,3 +430,45 @@ def test_top_level_conjuncts_of_a_filter():
            [("loss", "<", 0.5), ("lr", "=", 1), ("acc", ">", 2), (None, "", None)]
     _, parts = parse_filter_parts("metrics.loss < 0.5 or metrics.acc > 2")
     assert [p.field for p in parts] == [None]
+
+
+FORK_WHILE_LOCKED = """
+import os, sys, threading, time
+from labbook.catalog import sqlite_index
+from labbook.catalog.catalog import Catalog
+
+held, release = threading.Event(), threading.Event()
+
+def hold():
+    with sqlite_index._PROCESS_LOCK:   # a logging process's indexer thread, migrating at the fork
+        held.set()
+        release.wait(30)
+
+threading.Thread(target=hold, daemon=True).start()
+assert held.wait(10)
+pid = os.fork()
+if pid == 0:
+    catalog = Catalog(sys.argv[1])
+    with catalog._migration_lock():
+        pass
+    catalog.close()
+    os._exit(0)
+release.set()
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        sys.exit(os.waitstatus_to_exitcode(status))
+    time.sleep(0.05)
+os.kill(pid, 9)
+sys.exit("the forked child is still waiting for the process lock its parent's thread held at the fork")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork() is POSIX only")
+def test_a_forked_child_migrates_though_a_parent_thread_held_the_lock_at_the_fork(postgres_url, tmp_path):
+    script = tmp_path / "fork_while_locked.py"
+    script.write_text(FORK_WHILE_LOCKED)
+    result = subprocess.run([sys.executable, str(script), postgres_url], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "PYTHONPATH": str(Path(labbook.__file__).parents[1])})
+    assert result.returncode == 0, result.stderr

@@ -35,7 +35,7 @@ from labbook.catalog.query import (
     parse_filter,
     parse_filter_parts,
 )
-from labbook.catalog.sqlite_index import _PROCESS_LOCK, SqliteIndex, creation_lock, run_rows, translate
+from labbook.catalog.sqlite_index import SqliteIndex, creation_lock, process_lock, run_rows, translate
 from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
 
@@ -201,7 +201,7 @@ class Catalog:
             with creation_lock(Path(self.url[len("sqlite:///"):])):
                 yield
             return
-        with _PROCESS_LOCK:
+        with process_lock():
             if self.engine.dialect.name == "postgresql":
                 with self.engine.connect() as conn:
                     conn.execute(sa.text("SELECT pg_advisory_lock(4242001)"))

@@ -36,7 +36,7 @@ from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
 from labbook.store.files import file_lock
 
 HEAD_REVISION = "0006"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
-_PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py uses it too)
+_PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py takes it through process_lock())
 # SQLite result codes (sqlite3 names them from Python 3.11 only)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26
 
@@ -90,6 +90,12 @@ def _forked_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked_child)
+
+
+def process_lock() -> threading.Lock:
+    """This process's creator/migrator lock: the current one (a forked child gets a new one), so
+    never import ``_PROCESS_LOCK`` by name."""
+    return _PROCESS_LOCK
 
 
 class NeedsCatalog(LabbookError):
