@@ -2,7 +2,7 @@
 
 A peer is never installed into labbook's environment: its dependencies would change what labbook
 imports and how fast. ``peer_python("mlflow")`` creates ``<cache>/mlflow`` with
-``python -m venv`` and ``pip install mlflow`` the first time (about a minute), then reuses it.
+``python -m venv`` and ``pip install mlflow psycopg2-binary`` the first time (about a minute), then reuses it.
 The cache folder is ``$LABBOOK_BENCH_ENVS``, else ``$XDG_CACHE_HOME/labbook-bench/envs`` (by
 default ``~/.cache/labbook-bench/envs``); peers: ``mlflow``, ``tensorboardx``, ``dvclive``.
 ``run_worker`` runs a worker script with that interpreter and streams its JSON lines back::
@@ -11,8 +11,8 @@ default ``~/.cache/labbook-bench/envs``); peers: ``mlflow``, ``tensorboardx``, `
     for message in run_worker(python, HERE / "peer_mlflow.py", {"tasks": ["import"]}):
         print(message)
 
-Delete a peer's folder to reinstall it. ``LABBOOK_BENCH_<PEER>_SPEC`` picks the pip requirement,
-e.g. ``LABBOOK_BENCH_MLFLOW_SPEC=mlflow==3.1.0`` or ``LABBOOK_BENCH_DVCLIVE_SPEC=dvclive==3.48.0``.
+Delete a peer's folder to reinstall it. ``LABBOOK_BENCH_<PEER>_SPEC`` picks the pip requirements (space-separated;
+a changed one tops the environment up), e.g. ``LABBOOK_BENCH_MLFLOW_SPEC=mlflow==3.1.0`` or ``LABBOOK_BENCH_DVCLIVE_SPEC=dvclive==3.48.0``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ HERE = Path(__file__).resolve().parent
 ENVS = Path(os.environ.get("LABBOOK_BENCH_ENVS") or Path(
     os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labbook-bench" / "envs")
 REQUIREMENTS = {name: os.environ.get(f"LABBOOK_BENCH_{name.upper()}_SPEC", package)
-                for name, package in (("mlflow", "mlflow"), ("tensorboardx", "tensorboardX"),
+                # MLflow's server needs a PostgreSQL driver for the 100k-run catalog figure.
+                for name, package in (("mlflow", "mlflow psycopg2-binary"), ("tensorboardx", "tensorboardX"),
                                       ("dvclive", "dvclive"))}
 READY = ".installed"  # written last, so an interrupted install is redone
 
@@ -47,21 +48,22 @@ def peer_python(name: str, *, install: bool = True, timeout: float = 900) -> Pat
     """The interpreter of peer ``name``'s environment, created and installed on first use."""
     env = ENVS / name
     python = env_python(env)
-    if (env / READY).is_file() and python.is_file():
-        return python
+    requirement = REQUIREMENTS[name]
+    ready = env / READY
+    if ready.is_file() and python.is_file() and ready.read_text().strip() == requirement:
+        return python  # an environment made for another requirement is topped up below
     if not install:
         raise PeerUnavailable(f"{env} is not installed; run without --no-install to create it.")
-    requirement = REQUIREMENTS[name]
-    print(f"[peers] creating {env} and installing {requirement!r} (once; about a minute)", flush=True)
+    print(f"[peers] preparing {env}: installing {requirement!r} (once; about a minute)", flush=True)
     started = time.monotonic()
     try:
         if not python.is_file():
             subprocess.run([sys.executable, "-m", "venv", str(env)], check=True, timeout=timeout)
         subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                        requirement], check=True, timeout=timeout)
+                        *requirement.split()], check=True, timeout=timeout)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
         raise PeerUnavailable(f"installing {requirement!r} into {env} failed: {error}") from None
-    (env / READY).write_text(requirement + "\n")
+    ready.write_text(requirement + "\n")
     print(f"[peers] {name} ready in {time.monotonic() - started:.0f} s", flush=True)
     return python
 
