@@ -373,13 +373,16 @@ class RunWriter:
 
     # -- writer thread -------------------------------------------------------------------
 
-    def every(self, interval: float, function: Callable[[], None]) -> list:
-        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time one
-        interval from now, until ``cancel(handle)`` (what a heartbeat does, without a thread of
-        its own). It must be quick and must not wait for this writer."""
+    def every(self, interval: float, function: Callable[[], float | None],
+              first: float | None = None) -> list:
+        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time
+        ``first`` seconds from now (one interval by default), until ``cancel(handle)`` (what a
+        heartbeat and the resource sampler do, without a thread of their own). A function that
+        returns a number of seconds is called next that many seconds from its return instead of
+        one interval from its start. It must be quick and must not wait for this writer."""
         if self._thread is None:
             self._start()
-        handle = [time.monotonic() + interval, float(interval), function]
+        handle = [time.monotonic() + (interval if first is None else first), float(interval), function]
         with self._cond:
             self._periodic.append(handle)
             self._cond.notify_all()
@@ -406,7 +409,9 @@ class RunWriter:
             if entry[0] <= now:
                 entry[0] = now + entry[1]
                 try:
-                    entry[2]()
+                    after = entry[2]()
+                    if after is not None:
+                        entry[0] = time.monotonic() + after
                 except Exception:  # noqa: BLE001 - reported at end(); the next call may work
                     self.errors.append(traceback.format_exc())
 
