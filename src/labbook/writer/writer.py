@@ -543,9 +543,12 @@ class RunWriter:
                         continue
                     steps, packed_steps, times, last_time, values = columns
                     width = len(ids_at)
+                    # The row's metrics share their steps and times: interleaved once, copied per metric.
+                    frame = None if packed_steps is None else _records(packed_steps, times, None)
                     for column, series_id in enumerate(ids_at):
                         self._write_metric_group(series_id, steps, packed_steps, times, last_time,
-                                                 values[column::width], floats[column::width], failed, touched)
+                                                 values[column::width], floats[column::width], failed, touched,
+                                                 frame)
                 return
         records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
@@ -565,18 +568,25 @@ class RunWriter:
 
     def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
                             times: memoryview, last_time: int, values: memoryview, floats: list,
-                            failed: list, touched: set) -> None:
+                            failed: list, touched: set, frame: bytearray | None = None) -> None:
         """Queue and write one series' records: ``steps`` as logged (None where a point had no
         step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing),
-        the last time in µs and the values as floats (for the summary)."""
+        the last time in µs and the values as floats (for the summary). ``frame``: these steps
+        and times already interleaved as records (``_records`` without values), to copy."""
         series = self._by_id[series_id]
         if packed_steps is None:
             steps = self._fill_steps(series, list(steps))
             packed_steps = _packed("q", steps, len(steps))
+            frame = None
         last_step = steps[-1]
         series.next_step = last_step + 1
         stats = _summary_of(floats, last_step, last_time)
-        if self._queue(series, _records(packed_steps, times, values), len(floats), stats) and self._write(series, failed):
+        if frame is None:
+            records = _records(packed_steps, times, values)
+        else:
+            records = bytearray(frame)
+            memoryview(records).cast("q")[2::3] = values
+        if self._queue(series, records, len(floats), stats) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -891,12 +901,14 @@ def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
     return memoryview(struct.pack(f"<{count}{code}", *items)).cast("q")
 
 
-def _records(steps: memoryview, times: memoryview, values: memoryview) -> bytearray:
+def _records(steps: memoryview, times: memoryview, values: memoryview | None) -> bytearray:
     """Packed columns (``_packed``) as the metric file's records: (step, time µs, value), 24
-    bytes each, little-endian (``labbook.store.format``'s ``metric_dtype``)."""
-    data = bytearray(24 * len(values))
+    bytes each, little-endian (``labbook.store.format``'s ``metric_dtype``); without
+    ``values``, their place is left zero (a frame that several metrics' values fill)."""
+    data = bytearray(24 * len(steps))
     records = memoryview(data).cast("q")
     records[0::3] = steps
     records[1::3] = times
-    records[2::3] = values
+    if values is not None:
+        records[2::3] = values
     return data
