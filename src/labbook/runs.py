@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar, overload
 
 from labbook._time import parse_time
 from labbook.config import Settings
@@ -30,6 +30,8 @@ from labbook.store.events import Event, EventList, MetricSeries, read_events, re
 from labbook.store.layout import RunFolder
 from labbook.store.liveness import reported_status
 from labbook.store.record import read_run_record
+
+T = TypeVar("T")
 
 
 def effective_status(record: dict[str, Any], settings: Settings) -> str:
@@ -148,6 +150,26 @@ def remote_cache(settings: Settings) -> Settings:
     return dataclasses.replace(settings, artifacts_root=str(settings.home / "cache" / "remote" / slug))
 
 
+class _Column(Generic[T]):
+    """A ``RunRow`` field that is its row's value as it is: ``uuid = _Column()`` reads
+    ``row._row["uuid"]`` (the fields that need a conversion are cached properties instead)."""
+
+    __slots__ = ("key",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+    @overload
+    def __get__(self, row: None, owner: type | None = None) -> _Column[T]: ...
+    @overload
+    def __get__(self, row: RunRow, owner: type | None = None) -> T: ...
+
+    def __get__(self, row: RunRow | None, owner: type | None = None) -> T | _Column[T]:
+        if row is None:
+            return self
+        return row._row[self.key]
+
+
 class RunRow:
     """A run as the catalog indexes it: quick to list, with ``.load()`` for the full record.
 
@@ -159,41 +181,16 @@ class RunRow:
         self._row = row  # every field is read from it when first asked for
         self._settings = settings
 
-    @cached_property
-    def uuid(self) -> str:
-        return self._row["uuid"]
-
-    @cached_property
-    def project(self) -> str:
-        return self._row["project"]
-
-    @cached_property
-    def name(self) -> str | None:
-        return self._row["name"]
-
-    @cached_property
-    def description(self) -> str | None:
-        return self._row["description"]
-
-    @cached_property
-    def tags(self) -> list[str]:
-        return self._row["tags"]
-
-    @cached_property
-    def duration(self) -> float | None:
-        return self._row["duration"]
-
-    @cached_property
-    def user(self) -> str | None:
-        return self._row["user"]
-
-    @cached_property
-    def host(self) -> str | None:
-        return self._row["host"]
-
-    @cached_property
-    def git_commit(self) -> str | None:
-        return self._row["git_commit"]
+    # Fields the row holds as they are read: each a lookup in the row, at every read.
+    uuid: _Column[str] = _Column()
+    project: _Column[str] = _Column()
+    name: _Column[str | None] = _Column()
+    description: _Column[str | None] = _Column()
+    tags: _Column[list[str]] = _Column()
+    duration: _Column[float | None] = _Column()
+    user: _Column[str | None] = _Column()
+    host: _Column[str | None] = _Column()
+    git_commit: _Column[str | None] = _Column()
 
     @cached_property
     def sort_key(self) -> list[Any]:

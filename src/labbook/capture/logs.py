@@ -109,8 +109,11 @@ class LogCapture:
         self._pending: deque = deque()  # logging records not yet matched to a printed line
         self._pending_lock = threading.Lock()
         self._recording = False
-        self._stopping = False
-        self._done = threading.Event()
+        # Held while output is read and recorded, by the reader thread or by stop(): stop()
+        # records what is left in the pipes itself, on its caller's thread, instead of waking
+        # the reader and waiting for it to be scheduled (two thread hand-offs per run).
+        self._lock = threading.Lock()
+        self._by_fd: dict[int, _Stream] = {}  # the pipes still open, by read fd
         self._pid = os.getpid()
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
         self._file = None
@@ -143,6 +146,7 @@ class LogCapture:
                 stream.saved = os.dup(stream.fd)
                 stream.read_fd, write_fd = _terminal_like(stream.fd)
                 prepared.append((stream, write_fd))
+                os.set_blocking(stream.read_fd, False)  # two threads may read it: neither may block
         except OSError:
             for stream, write_fd in prepared:
                 for fd in (stream.saved, stream.read_fd, write_fd):
@@ -155,6 +159,7 @@ class LogCapture:
             os.dup2(write_fd, stream.fd)
             os.close(write_fd)
             stream.inode = os.fstat(stream.fd).st_ino
+        self._by_fd = {stream.read_fd: stream for stream, _ in prepared}
         self._recording = True
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._record_factory)
@@ -190,20 +195,23 @@ class LogCapture:
         children that outlive the run still reaches the console, unrecorded."""
         if self._thread is None:
             return
+        self._thread = None  # a signal handler ending the run meanwhile finds it stopped
         atexit.unregister(self.stop)
         self._restore()
         if os.getpid() != self._pid:  # a forked child ending its copy: the reader is the parent's
-            self._thread = None
             return
-        self._stopping = True
-        self._wake(b"x")  # if that fails, the reader sees _stopping at its next idle tick
-        if self._done.wait(timeout=10):
+        with self._lock:  # the reader is not reading meanwhile; it only forwards from now on
+            try:
+                self._finish()
+            except Exception:  # noqa: BLE001 - the run's end goes on; reported at end()
+                self.errors.append(traceback.format_exc())
+                self._recording = False
             moment = iso(time.time_ns() // 1000)
             for stream_name, level, text in closing_lines:
                 for line in text.rstrip("\n").split("\n"):
                     self._file.write(self._encode(moment, stream_name, line, level, "labbook"))
             self._file.close()
-        self._thread = None
+        self._wake(b"x")  # the reader sees the pipes' ends (or goes on forwarding a child's output)
 
     def _record_factory(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._previous_factory(*args, **kwargs)
@@ -245,13 +253,10 @@ class LogCapture:
         import select
 
         poller = select.poll()
-        by_fd = {}
-        for stream in self._streams:
-            if stream.read_fd is not None:
-                poller.register(stream.read_fd, select.POLLIN)
-                by_fd[stream.read_fd] = stream
+        for fd in self._by_fd:
+            poller.register(fd, select.POLLIN)
         poller.register(self._wake_r, select.POLLIN)
-        while by_fd or self._recording:
+        while self._by_fd or self._recording:
             try:
                 # Sleep until output arrives, unless a record or a partial line has a deadline:
                 # an idle reader never takes the GIL from the training loop.
@@ -259,28 +264,26 @@ class LogCapture:
                 events = poller.poll(250 if waiting else IDLE_TICK)
             except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
                 continue
-            now = time.time()
             got_output = False
-            for fd, _ in events:
-                if fd == self._wake_r:
-                    os.read(fd, 64)
-                    continue
-                self._read(by_fd[fd], now, poller, by_fd)
-                got_output = True
-            if self._recording:
-                try:
-                    self._expire(time.monotonic(), now, final=False)
-                    if self._stopping:
-                        self._finish(poller, by_fd)
-                    else:
+            with self._lock:
+                now = time.time()
+                for fd, _ in events:
+                    if fd == self._wake_r:
+                        _read_quietly(fd)
+                        continue
+                    stream = self._by_fd.get(fd)
+                    if stream is None:  # its end was read by stop()
+                        poller.unregister(fd)
+                        continue
+                    got_output = self._read(stream, now) or got_output
+                if self._recording:
+                    try:
+                        self._expire(time.monotonic(), now, final=False)
                         self._file.flush()
-                        if got_output:  # let a few more lines arrive: fewer GIL hand-offs
-                            time.sleep(COALESCE)
-                except Exception:  # noqa: BLE001 - the thread must keep forwarding output
-                    self.errors.append(traceback.format_exc())
-                    if self._stopping:
-                        self._recording = False
-                        self._done.set()
+                    except Exception:  # noqa: BLE001 - the thread must keep forwarding output
+                        self.errors.append(traceback.format_exc())
+            if got_output and self._recording:  # let a few more lines arrive: fewer GIL hand-offs
+                time.sleep(COALESCE)
         for stream in self._streams:
             for fd in (stream.read_fd, stream.saved):
                 if fd is not None:
@@ -289,36 +292,45 @@ class LogCapture:
             _close_quietly(self._wake_r)
             _close_quietly(self._wake_w)
 
-    def _read(self, stream: _Stream, now: float, poller: Any, by_fd: dict[int, _Stream]) -> None:
+    def _read(self, stream: _Stream, now: float) -> bool:
+        """Forward what the pipe holds, and record it while recording (holding ``_lock``);
+        False when there was nothing. At the pipe's end it leaves ``_by_fd``."""
         try:
             data = os.read(stream.read_fd, 1 << 16)
         except BlockingIOError:
-            return
+            return False
         except OSError as error:  # a pseudo-terminal says EIO once its last writer is gone
             if error.errno != errno.EIO:
                 raise
             data = b""
         if not data:  # every writer closed its end: our restore and the last child exited
-            poller.unregister(stream.read_fd)
-            del by_fd[stream.read_fd]
-            return
+            self._by_fd.pop(stream.read_fd, None)
+            return False
         _write_all(stream.saved, data)
         if self._recording:
             try:
                 self._take(stream, data, now)
             except Exception:  # noqa: BLE001 - the thread must keep forwarding output
                 self.errors.append(traceback.format_exc())
+        return True
 
-    def _finish(self, poller: Any, by_fd: dict[int, _Stream]) -> None:
-        """After stop(): record what our process left in the pipes, then only forward."""
+    def _finish(self) -> None:
+        """In stop(), holding ``_lock``, fds 1 and 2 restored: record what our process left in
+        the pipes, then stop recording (the reader thread only forwards from then on)."""
+        import select
+
+        poller = select.poll()  # stop()'s own: the reader thread may be inside its poll()
+        for fd in self._by_fd:
+            poller.register(fd, select.POLLIN)
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline:
-            ready = [fd for fd, _ in poller.poll(0) if fd in by_fd]
+        while self._by_fd and time.monotonic() < deadline:
+            ready = [fd for fd, _ in poller.poll(0) if fd in self._by_fd]
             if not ready:
                 break
             now = time.time()
             for fd in ready:
-                self._read(by_fd[fd], now, poller, by_fd)
+                if not self._read(self._by_fd[fd], now) and fd not in self._by_fd:
+                    poller.unregister(fd)
         now = time.time()
         for stream in self._streams:
             if stream.partial:
@@ -327,7 +339,6 @@ class LogCapture:
         self._expire(time.monotonic(), now, final=True)
         self._file.flush()
         self._recording = False
-        self._done.set()
 
     def _take(self, stream: _Stream, data: bytes, now: float) -> None:
         buffer = stream.partial + data if stream.partial else data
@@ -403,6 +414,13 @@ def _same_file(fd: int, inode: int) -> bool:
         return os.fstat(fd).st_ino == inode
     except OSError:
         return False
+
+
+def _read_quietly(fd: int) -> None:
+    try:
+        os.read(fd, 64)
+    except OSError:
+        pass
 
 
 def _close_quietly(fd: int) -> None:

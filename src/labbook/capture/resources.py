@@ -1,6 +1,6 @@
 """Resource sampling: CPU, memory, disk, network, load and NVIDIA GPUs, as time series.
 
-A daemon thread samples every ``resources_interval`` seconds (10 s by default,
+The process's writer thread (the one that drains every run) samples every ``resources_interval`` seconds (10 s by default,
 ``LABBOOK_RESOURCES_INTERVAL`` or ``init(resources_interval=...)``) and appends each value to a
 metric series under the run folder's ``resources/`` folder, in the same binary format as logged
 metrics, so they read back through the same API::
@@ -417,7 +417,13 @@ def _text(value: Any) -> Any:
 
 
 class ResourceSampler:
-    """Samples on its own daemon thread and appends to ``resources/metric/<name>/<writer>.lbm``."""
+    """Samples every ``interval`` seconds and appends to ``resources/metric/<name>/<writer>.lbm``.
+
+    No thread of its own: the samples are taken on the process's flusher thread (``RunWriter.every``,
+    as the heartbeat is), so a run starts and joins no sampler thread. The first call builds this
+    process's probes (once per process, ``_shared_probes``), and the first sample follows
+    ``FIRST_SAMPLE_DELAY`` after they were primed. A run that ends before its first sample takes
+    one in ``stop()``, on the caller's thread."""
 
     def __init__(self, parts: RunParts, interval: float, local_rank: int) -> None:
         self.parts = parts
@@ -429,25 +435,36 @@ class ResourceSampler:
         self.header = {"rank": parts.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
         self._series: dict[str, Series] = {}
         self._step = 0
-        self._stop = threading.Event()
+        self._handle: list | None = None
+        self._shared: _Probes | None = None
+        self._info: dict[str, Any] = {}
+        self._failed = False  # the probes could not be built: nothing more is sampled
         self.errors: list[str] = []
-        self._thread = threading.Thread(target=self._loop, name="labbook-resources", daemon=True)
 
     def start(self) -> None:
-        self._thread.start()
+        shared = _shared.get(self._key())  # a run after the first: its first sample is due soon
+        first = 0.0 if shared is None else max(0.0, FIRST_SAMPLE_DELAY - (time.monotonic() - shared.primed))
+        self._handle = self.parts.writer.every(self.interval, self._tick, first=first)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        if self._handle is not None:
+            self.parts.writer.cancel(self._handle)  # returns once no tick runs
+            self._handle = None
+        if self._step == 0 and not self._failed:  # a run shorter than the first delay still gets one sample
+            if self._ready():
+                self._sample_and_report()
         if self.errors:
             self.parts.writer.errors.extend(self.errors)
+
+    def _key(self) -> tuple[int, bool, str]:
+        return (os.getpid(), self.system, str(self.folder.path.parent))
 
     def _shared_probes(self) -> _Probes:
         """This process's probes (per volume, system or not): built and primed by its first
         run, reused by the next ones. A run then starts no probing of its own (importing
         psutil, reading cgroups, loading NVML, priming counters), and its first values measure
         from the last sample any run of the process took."""
-        key = (os.getpid(), self.system, str(self.folder.path.parent))
+        key = self._key()
         with _shared_lock:
             shared = _shared.get(key)
             if shared is None:
@@ -477,45 +494,56 @@ class ResourceSampler:
                 "gpus": gpu.devices, "unavailable": unavailable}
         return probes, gpu, info
 
-    def _loop(self) -> None:
-        try:
-            shared = self._shared_probes()
-        except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
-            self.errors.append(traceback.format_exc())
-            return
-        probes, gpu = shared.probes, shared.gpu
-        info = {**shared.info, "unavailable": dict(shared.info["unavailable"])}
-        process = next((p for p in probes if isinstance(p, ProcessProbe)), None)
-
-        def sample() -> dict[str, float]:
-            values: dict[str, float] = {}
-            with shared.lock:  # several runs of a process may sample at once
-                now = time.time()
-                for probe in probes:
-                    values.update(probe.sample(now))
-                if gpu.handles:
-                    values.update(gpu.sample(process.pids() if process else {os.getpid()}))
-                info["unavailable"].update(shared.info["unavailable"])
-            self._write(values, now)
-            return values
-
-        def sample_and_report() -> None:
+    def _ready(self) -> bool:
+        """Whether this process's probes are built (building them now if not)."""
+        if self._shared is None and not self._failed:
             try:
-                values = sample()
-            except Exception:  # noqa: BLE001 - reported at end(); the next sample may work
-                if len(self.errors) < 5:
-                    self.errors.append(traceback.format_exc())
-                return
-            if self._step == 1 and self.system:
-                info["series"] = sorted(values)
-                self.parts.writer.update_run(("merge", "system", {self.host: info}))
+                self._shared = shared = self._shared_probes()
+            except Exception:  # noqa: BLE001 - reported at end(); the run itself goes on
+                self.errors.append(traceback.format_exc())
+                self._failed = True
+                return False
+            self._info = {**shared.info, "unavailable": dict(shared.info["unavailable"])}
+        return self._shared is not None
 
-        wait = max(0.0, FIRST_SAMPLE_DELAY - (time.monotonic() - shared.primed))
-        while not self._stop.wait(wait):
-            wait = self.interval
-            sample_and_report()
-        if self._step == 0:  # a run shorter than the first delay still gets one sample
-            sample_and_report()
+    def _tick(self) -> float | None:
+        """One call on the flusher thread: the first builds the probes when this process has none
+        yet, and asks to be called again once they have been primed ``FIRST_SAMPLE_DELAY``."""
+        if self._shared is None:
+            if not self._ready():
+                return 3600.0 * 24  # nothing to sample with; stop() reports why
+            wait = FIRST_SAMPLE_DELAY - (time.monotonic() - self._shared.primed)  # type: ignore[union-attr]
+            if wait > 0:
+                return wait
+        self._sample_and_report()
+        return None
+
+    def _sample(self) -> dict[str, float]:
+        shared = self._shared
+        assert shared is not None
+        probes, gpu, info = shared.probes, shared.gpu, self._info
+        values: dict[str, float] = {}
+        with shared.lock:  # several runs of a process may sample at once
+            now = time.time()
+            for probe in probes:
+                values.update(probe.sample(now))
+            if gpu.handles:
+                process = next((p for p in probes if isinstance(p, ProcessProbe)), None)
+                values.update(gpu.sample(process.pids() if process else {os.getpid()}))
+            info["unavailable"].update(shared.info["unavailable"])
+        self._write(values, now)
+        return values
+
+    def _sample_and_report(self) -> None:
+        try:
+            values = self._sample()
+        except Exception:  # noqa: BLE001 - reported at end(); the next sample may work
+            if len(self.errors) < 5:
+                self.errors.append(traceback.format_exc())
+            return
+        if self._step == 1 and self.system:
+            self._info["series"] = sorted(values)
+            self.parts.writer.update_run(("merge", "system", {self.host: self._info}))
 
     def _write(self, values: dict[str, float], now: float) -> None:
         moment = round(now * 1e6)

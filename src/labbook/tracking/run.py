@@ -185,9 +185,10 @@ class Run(ArtifactMethods, MediaMethods):
         if settings is None:
             settings = loaded.with_overrides(explicit) if loaded is not None else Settings.load(explicit, home=home)
         self._settings = settings
-        from labbook.store.policy import check_template
+        if "{{" in (self._settings.artifact_path or ""):  # no template, nothing to check (nor to import)
+            from labbook.store.policy import check_template
 
-        check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
+            check_template(self._settings.artifact_path)  # an unknown {{name}} fails here, not at each log
         self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
         self._never_crash = bool(self._settings.never_crash)
         self._ended = False

@@ -29,14 +29,11 @@ from __future__ import annotations
 import errno
 import math
 import os
-import struct
 import threading
 import time
 import traceback
-from itertools import chain
-from operator import itemgetter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import orjson
 
@@ -45,16 +42,26 @@ from labbook.errors import InvalidValueError, LabbookError, PathEscapeError, Wri
 from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
 from labbook.store.runfile import Op, update_run_file, write_atomic
+from labbook.writer import flusher as _flushing
+from labbook.writer.columns import (  # the column packer (RECORD_WIDTH, _period: imported from here too)
+    _FOURTH,
+    _UNPACKABLE,
+    RECORD_WIDTH,
+    _group_columns,
+    _pack_position,
+    _packed,
+    _period,
+    _records,
+    _split_rows,
+    _summary_of,
+)
+from labbook.writer.flusher import _Flusher
 
-_SECOND, _THIRD, _FOURTH = (itemgetter(i) for i in range(1, 4))
-# What packing a column raises for a record the call site should have refused (see _packed).
-_UNPACKABLE = (struct.error, OverflowError, ValueError, TypeError)
 DEFAULT_FLUSH_INTERVAL = Settings.flush_interval  # the settings' defaults: config.py owns them
 DEFAULT_MAX_PENDING = Settings.max_pending
 # Queued metric points that start a drain before flush_interval is up (queue_full), and the
 # most records one encoding step takes: a queued point holds ~100 bytes, a written one 24.
 DRAIN_BATCH = 8192
-RECORD_WIDTH = 4  # queue entries per metric record (see _drain_metrics)
 # O_NOFOLLOW: a link planted where an event file goes is never written through.
 _O_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
@@ -171,7 +178,7 @@ class RunWriter:
         self._series: dict[tuple[str, str], Series] = {}
         self._by_id: list[Series] = []
         self._flusher: _Flusher | None = None
-        self._cond = _CONDITION  # shared with the process's flusher thread (see _Flusher)
+        self._cond = _flushing._CONDITION  # shared with the process's flusher thread (see _Flusher)
         self._start_lock = threading.Lock()
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
@@ -199,7 +206,7 @@ class RunWriter:
         with self._start_lock:
             if self._thread is not None:
                 return
-            flusher = _the_flusher()
+            flusher = _flushing.the_flusher()
             self._cond = flusher.cond
             self._next_flush = time.monotonic() + self.flush_interval
             flusher.add(self)
@@ -373,13 +380,16 @@ class RunWriter:
 
     # -- writer thread -------------------------------------------------------------------
 
-    def every(self, interval: float, function: Callable[[], None]) -> list:
-        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time one
-        interval from now, until ``cancel(handle)`` (what a heartbeat does, without a thread of
-        its own). It must be quick and must not wait for this writer."""
+    def every(self, interval: float, function: Callable[[], float | None],
+              first: float | None = None) -> list:
+        """Call ``function`` on the flusher thread every ``interval`` seconds, the first time
+        ``first`` seconds from now (one interval by default), until ``cancel(handle)`` (what a
+        heartbeat and the resource sampler do, without a thread of their own). A function that
+        returns a number of seconds is called next that many seconds from its return instead of
+        one interval from its start. It must be quick and must not wait for this writer."""
         if self._thread is None:
             self._start()
-        handle = [time.monotonic() + interval, float(interval), function]
+        handle = [time.monotonic() + (interval if first is None else first), float(interval), function]
         with self._cond:
             self._periodic.append(handle)
             self._cond.notify_all()
@@ -406,7 +416,9 @@ class RunWriter:
             if entry[0] <= now:
                 entry[0] = now + entry[1]
                 try:
-                    entry[2]()
+                    after = entry[2]()
+                    if after is not None:
+                        entry[0] = time.monotonic() + after
                 except Exception:  # noqa: BLE001 - reported at end(); the next call may work
                     self.errors.append(traceback.format_exc())
 
@@ -538,9 +550,12 @@ class RunWriter:
                         continue
                     steps, packed_steps, times, last_time, values = columns
                     width = len(ids_at)
+                    # The row's metrics share their steps and times: interleaved once, copied per metric.
+                    frame = None if packed_steps is None else _records(packed_steps, times, None)
                     for column, series_id in enumerate(ids_at):
                         self._write_metric_group(series_id, steps, packed_steps, times, last_time,
-                                                 values[column::width], floats[column::width], failed, touched)
+                                                 values[column::width], floats[column::width], failed, touched,
+                                                 frame)
                 return
         records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
@@ -560,18 +575,25 @@ class RunWriter:
 
     def _write_metric_group(self, series_id: int, steps: list, packed_steps: memoryview | None,
                             times: memoryview, last_time: int, values: memoryview, floats: list,
-                            failed: list, touched: set) -> None:
+                            failed: list, touched: set, frame: bytearray | None = None) -> None:
         """Queue and write one series' records: ``steps`` as logged (None where a point had no
         step), the columns packed by ``_packed`` (``packed_steps`` None when a step is missing),
-        the last time in µs and the values as floats (for the summary)."""
+        the last time in µs and the values as floats (for the summary). ``frame``: these steps
+        and times already interleaved as records (``_records`` without values), to copy."""
         series = self._by_id[series_id]
         if packed_steps is None:
             steps = self._fill_steps(series, list(steps))
             packed_steps = _packed("q", steps, len(steps))
+            frame = None
         last_step = steps[-1]
         series.next_step = last_step + 1
         stats = _summary_of(floats, last_step, last_time)
-        if self._queue(series, _records(packed_steps, times, values), len(floats), stats) and self._write(series, failed):
+        if frame is None:
+            records = _records(packed_steps, times, values)
+        else:
+            records = bytearray(frame)
+            memoryview(records).cast("q")[2::3] = values
+        if self._queue(series, records, len(floats), stats) and self._write(series, failed):
             touched.add(series)
 
     def _valid_metric_records(self, records: list[tuple]) -> list[tuple]:
@@ -721,177 +743,3 @@ class RunWriter:
             failed.append((path, error))
             return
         self._summaries_due = False
-
-
-_CONDITION = threading.Condition()  # every writer's and the flusher's: one lock, one wake-up
-
-
-class _Flusher:
-    """The one thread per process that drains every open ``RunWriter``: each at least every
-    ``flush_interval`` seconds, at once when asked (``wake``; ``flush`` drains on its caller's
-    thread, as ``queue_full`` writes a batch of metrics) or when its pending records pass half
-    of ``max_pending``. A run starts and stops no thread of its own; a
-    forked child gets its own flusher when one of its writers first starts."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.cond = _CONDITION
-        self.writers: set[RunWriter] = set()
-        self.thread = threading.Thread(target=self._loop, name="labbook-writer", daemon=True)
-        self.thread.start()
-
-    def add(self, writer: RunWriter) -> None:
-        with self.cond:
-            self.writers.add(writer)
-            self.cond.notify_all()
-
-    def _loop(self) -> None:
-        cond = self.cond
-        while True:
-            with cond:
-                while True:
-                    now = time.monotonic()
-                    free = [w for w in self.writers if not w._busy]  # busy: a flush() drains it
-                    ready = [w for w in free if w._due(now)]
-                    ticking = [w for w in free if w._periodic
-                               and min(entry[0] for entry in w._periodic) <= now]
-                    if ready or ticking:
-                        break
-                    soonest = min((w._next_time() for w in free), default=now + 0.05)
-                    cond.wait(max(0.0, min(soonest - now, 0.05)))
-                work = []
-                for writer in ready:
-                    work.append((writer, writer._requested))
-                    writer._busy = True
-                for writer in ticking:
-                    writer._busy = True
-            for writer in ticking:
-                try:
-                    writer._run_periodic(now)
-                finally:
-                    if writer not in ready:
-                        with cond:
-                            writer._busy = False
-                            cond.notify_all()
-            for writer, ticket in work:
-                try:
-                    writer._drain()
-                finally:
-                    writer._next_flush = time.monotonic() + writer.flush_interval
-                    with cond:
-                        writer._busy = False
-                        writer._completed = max(writer._completed, ticket)
-                        cond.notify_all()
-
-
-_flushers: list[_Flusher] = []
-_flusher_lock = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    """A forked child starts with no flusher and fresh locks (the parent's thread is not there,
-    and it may have held them at the fork); the writers it opens use these."""
-    global _CONDITION, _flusher_lock
-    _CONDITION = threading.Condition()
-    _flusher_lock = threading.Lock()
-    _flushers.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def _the_flusher() -> _Flusher:
-    with _flusher_lock:
-        if not _flushers or _flushers[0].pid != os.getpid() or not _flushers[0].thread.is_alive():
-            _flushers[:] = [_Flusher()]
-        return _flushers[0]
-
-
-def _split_rows(records: list[tuple]) -> list[tuple]:
-    """Queued records with each ``log_metrics`` row ``(ids, step, time, values)`` split into one
-    ``(id, step, time, value)`` record per metric, in the order they were logged."""
-    out: list[tuple] = []
-    for record in records:
-        ids = record[0]
-        if type(ids) is tuple:
-            _, step, moment, values = record
-            out.extend((series_id, step, moment, value) for series_id, value in zip(ids, values))
-        else:
-            out.append(record)
-    return out
-
-
-def _period(ids: list) -> int:
-    """After how many records the queued series repeat in the same order: 1 for one series or
-    one log_metrics row, n when the same n metrics are logged in turn (each series then stands
-    at every n-th record); 0 when they do not repeat so, or too few times to be worth it."""
-    count = len(ids)
-    if ids.count(ids[0]) == count:
-        return 1
-    period = len(set(ids))
-    if count < 4 * period:
-        return 0
-    head = ids[:period]
-    series = [x for ids_at in head for x in (ids_at if type(ids_at) is tuple else (ids_at,))]
-    if len(set(series)) != len(series):  # a series in two of the repeating records
-        return 0
-    return period if (head * (count // period + 1))[:count] == ids else 0
-
-
-def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tuple:
-    """The records at ``position``, ``position + period``, ... of a flat queue (see
-    ``_period``): ``(ids, (steps, packed steps or None, packed times, last time, packed
-    values), values as floats)``."""
-    at, stride = RECORD_WIDTH * position, RECORD_WIDTH * period
-    steps = queue[at + 1::stride]
-    count = len(steps)
-    times = queue[at + 2::stride]
-    floats = queue[at + 3::stride]
-    if type(ids_at) is tuple:
-        floats = list(chain.from_iterable(floats))
-        values = _packed("d", floats, count * len(ids_at))
-    else:
-        values = _packed("d", floats, count)
-    packed_steps = None if None in steps else _packed("q", steps, count)
-    return ids_at, (steps, packed_steps, _packed("q", times, count), times[-1], values), floats
-
-
-def _group_columns(group: list[tuple]) -> tuple:
-    """``(steps, packed steps or None, packed times, last time, packed values)`` of one
-    series' records ``(id, step, time µs, value)``."""
-    count = len(group)
-    steps = list(map(_SECOND, group))
-    return (steps, None if None in steps else _packed("q", steps, count),
-            _packed("q", map(_THIRD, group), count), group[-1][2], _packed("d", map(_FOURTH, group), count))
-
-
-def _summary_of(values: list, last_step: int, last_time: int) -> tuple:
-    """What records add to their series' summary: ``(count, min, max, last value, last step,
-    last time µs)``, min and max over the finite values (None without one)."""
-    try:
-        all_finite = math.isfinite(sum(values))  # NaN or inf anywhere makes the sum so
-    except OverflowError:
-        all_finite = False
-    finite = values if all_finite else [v for v in values if math.isfinite(v)]
-    low, high = (min(finite), max(finite)) if finite else (None, None)
-    return len(values), low, high, float(values[-1]), last_step, last_time
-
-
-def _packed(code: str, items: Iterable[Any], count: int) -> memoryview:
-    """``count`` items packed little-endian as int64 (``code`` "q") or float64 ("d"), viewed as
-    8-byte units so that columns of either kind interleave by plain copies. Raises
-    ``struct.error`` for an item that is not an int64 (None, a float time, a step past the
-    range), a number of items other than ``count``, or TypeError for a value that is no number."""
-    return memoryview(struct.pack(f"<{count}{code}", *items)).cast("q")
-
-
-def _records(steps: memoryview, times: memoryview, values: memoryview) -> bytearray:
-    """Packed columns (``_packed``) as the metric file's records: (step, time µs, value), 24
-    bytes each, little-endian (``labbook.store.format``'s ``metric_dtype``)."""
-    data = bytearray(24 * len(values))
-    records = memoryview(data).cast("q")
-    records[0::3] = steps
-    records[1::3] = times
-    records[2::3] = values
-    return data
