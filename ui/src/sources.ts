@@ -18,6 +18,8 @@ export interface SeriesSource {
   /** Identifies the runs, for caching. */
   key: string[];
   fetch: (name: string, range: SeriesRange, signal: AbortSignal) => Promise<ChartLine[]>;
+  /** Its lines do not pass through their buckets' extremes (a group's mean): bands at any count. */
+  bandsAlways?: boolean;
 }
 
 /** The query key of a chart's lines (a metric panel's, and its prefetch's). */

@@ -71,7 +71,8 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
       </div>
       {lines.isError ? <ErrorBox error={lines.error} /> : null}
       {!seen || lines.isPending ? <div className="chart-placeholder" /> : (
-        <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom} />
+        <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom}
+               bandsUpTo={source.bandsAlways ? Infinity : undefined} />
       )}
     </div>
   );

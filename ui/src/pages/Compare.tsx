@@ -27,6 +27,7 @@ export default function Compare() {
   const groupBy = search.get("group") ?? "";
   const source = useMemo<SeriesSource>(() => groupBy ? {
     key: [...rows.map((r) => r.uuid), `group:${groupBy}`],
+    bandsAlways: true, // the band is the group's only extreme
     fetch: async (name, range, signal) => {
       const answer = await groupBands(rows.map((r) => r.uuid), name, groupBy, range, signal);
       const groupColors = assignColors(answer.groups.map((g) => JSON.stringify(g.value)));
