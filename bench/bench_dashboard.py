@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright): how long until it shows.
 
-``.venv/bin/python bench/bench_dashboard.py [--backend sqlite|postgresql|both] [--repeat N]``
+``.venv/bin/python bench/bench_dashboard.py [--backend sqlite|postgresql|both] [--repeat N] [--only TEXT] [--timeline]``
 
 Uses the home that ``bench/seed_runs.py --home build/dashboard-scale`` builds (built here when
 missing; it takes minutes): project ``scale`` (100,000 runs x 20 params x 20 metrics, seeded
@@ -14,6 +14,10 @@ cached in the server or the browser), and is timed from ``page.goto`` to:
 * first painted row: the first runs-table row is in the DOM and a frame has been painted;
 * 1M-point chart: the chart reports its line drawn (``data-drawn``) and a frame has been painted;
 * compare 100 runs: the chart reports 100 lines drawn.
+
+With ``--timeline``, each load's requests (start, first byte, end, the server's ``Server-Timing``,
+bytes on the wire and unpacked), paints and main-thread tasks over 50 ms are printed, in page
+milliseconds: where a figure's time goes.
 
 It also prints the runs page's initial JavaScript, gzipped (the entry chunk, the runs page's
 chunk and what they import). MLflow's UI is not measured here (see docs/benchmarks.md).
