@@ -1,6 +1,6 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright): how long until it shows.
 
-``.venv/bin/python bench/bench_dashboard.py [--backend sqlite|postgresql|both] [--repeat N]``
+``.venv/bin/python bench/bench_dashboard.py [--backend sqlite|postgresql|both] [--repeat N] [--only TEXT] [--timeline]``
 
 Uses the home that ``bench/seed_runs.py --home build/dashboard-scale`` builds (built here when
 missing; it takes minutes): project ``scale`` (100,000 runs x 20 params x 20 metrics, seeded
@@ -14,6 +14,10 @@ cached in the server or the browser), and is timed from ``page.goto`` to:
 * first painted row: the first runs-table row is in the DOM and a frame has been painted;
 * 1M-point chart: the chart reports its line drawn (``data-drawn``) and a frame has been painted;
 * compare 100 runs: the chart reports 100 lines drawn.
+
+With ``--timeline``, each load's requests (start, first byte, end, the server's ``Server-Timing``,
+bytes on the wire and unpacked), paints and main-thread tasks over 50 ms are printed, in page
+milliseconds: where a figure's time goes.
 
 It also prints the runs page's initial JavaScript, gzipped (the entry chunk, the runs page's
 chunk and what they import). MLflow's UI is not measured here (see docs/benchmarks.md).
@@ -87,8 +91,40 @@ def server(home: Path, env: dict[str, str]):
         process.wait(timeout=20)
 
 
-def timed(base: str, path: str, ready: str) -> float:
-    """Seconds from goto(path) to ``ready`` (a JS predicate) holding and a frame painted, in a fresh profile."""
+# Registered before the page's own scripts: main-thread tasks over 50 ms, kept for the timeline.
+LONG_TASKS = ("window.__longTasks = []; new PerformanceObserver((list) => window.__longTasks.push("
+              "...list.getEntries().map((e) => [e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});")
+TIMELINE = """() => ({
+  nav: performance.getEntriesByType('navigation').map((e) => ({start: e.startTime, responseEnd: e.responseEnd,
+       domContentLoaded: e.domContentLoadedEventEnd})),
+  resources: performance.getEntriesByType('resource').map((e) => ({name: e.name, start: e.startTime,
+       requestStart: e.requestStart, responseStart: e.responseStart, end: e.responseEnd, wire: e.transferSize,
+       body: e.decodedBodySize, server: e.serverTiming.map((t) => t.duration)})),
+  paints: performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]),
+  longTasks: window.__longTasks || [],
+})"""
+
+
+def print_timeline(timeline: dict, ready_at: float) -> None:
+    """The page's cold load, in page milliseconds: requests (start, first byte, end; server time and
+    bytes), paints and main-thread tasks over 50 ms, then when the figure's condition held."""
+    for nav in timeline["nav"]:
+        print(f"    {0:7.0f} navigation: document at {nav['responseEnd']:.0f}, DOMContentLoaded {nav['domContentLoaded']:.0f}")
+    for r in sorted(timeline["resources"], key=lambda r: r["start"]):
+        name = r["name"].split("://", 1)[-1].split("/", 1)[-1][:90]
+        server = f" server {r['server'][0]:.0f} ms" if r["server"] else ""
+        print(f"    {r['start']:7.0f} -> {r['responseStart']:7.0f} -> {r['end']:7.0f}  /{name}  "
+              f"({r['wire']} B wire, {r['body']} B){server}")
+    for name, at in timeline["paints"]:
+        print(f"    {at:7.0f} {name}")
+    for at, duration in timeline["longTasks"]:
+        print(f"    {at:7.0f} long task {duration:.0f} ms")
+    print(f"    {ready_at:7.0f} ready and painted")
+
+
+def timed(base: str, path: str, ready: str, timeline: bool = False) -> float:
+    """Seconds from goto(path) to ``ready`` (a JS predicate) holding and a frame painted, in a fresh
+    profile; with ``timeline``, the page's load is printed too (``print_timeline``)."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
@@ -96,11 +132,15 @@ def timed(base: str, path: str, ready: str) -> float:
                                                                 args=ARGS, viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.set_default_timeout(120_000)
+        if timeline:
+            page.add_init_script(LONG_TASKS)
         start = time.perf_counter()
         page.goto(base + path)
         page.wait_for_function(ready, polling="raf")
-        page.evaluate(PAINTED)
+        painted_at = page.evaluate(PAINTED)
         seconds = time.perf_counter() - start
+        if timeline:
+            print_timeline(page.evaluate(TIMELINE), painted_at)
         context.close()
     return seconds
 
@@ -155,6 +195,8 @@ def main() -> int:
     parser.add_argument("--folder", default=str(ROOT / "build" / "dashboard-scale"))
     parser.add_argument("--json", help="Also write the figures here.")
     parser.add_argument("--only", help="Only the figures whose label holds this text, e.g. 'first row 100k'.")
+    parser.add_argument("--timeline", action="store_true",
+                        help="Print each cold load's requests, paints and long tasks (to see where the time goes).")
     args = parser.parse_args()
     made = seed_runs.scale_home(args.folder)
     home = Path(args.folder) / ".labbook"
@@ -181,7 +223,7 @@ def main() -> int:
                 times = []
                 for _ in range(args.repeat):
                     with server(home, env) as base:
-                        times.append(timed(base, path, ready))
+                        times.append(timed(base, path, ready, args.timeline))
                 median = statistics.median(times)
                 key = f"{name}: {label}, s"
                 figures[key] = round(median, 3)

@@ -384,6 +384,36 @@ def test_run_page_draws_metric_charts(page):
     assert_drawn(page)
 
 
+def test_the_first_charts_are_asked_for_by_the_route_once(page):
+    """Opened cold, the run and compare pages' routes ask for the first panels' series before the
+    page's code has run (sources.ts); the panels find those requests and do not repeat them: each
+    metric's series is asked for exactly once, at about the width its panel has."""
+    answer = page.request.get(page.base + "/api/v1/runs", params={"project": "demo", "order_by": "name", "limit": 3})
+    uuids = [r["uuid"] for r in answer.json()["runs"]]
+    assert len(uuids) == 3
+    seen: list = []
+    page.on("request", lambda r: seen.append(r) if "/series" in r.url else None)
+
+    page.goto("about:blank")
+    page.goto(page.base + f"/#/runs/{uuids[0]}")
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    asked = [re.search(r"name=([^&]+)", r.url).group(1) for r in seen if "/metrics/series" in r.url]
+    assert sorted(asked) == ["train%2Facc", "train%2Floss", "val%2Floss"], asked
+    width = page.locator(".panel").first.evaluate("p => p.clientWidth * devicePixelRatio")
+    points = [int(re.search(r"points=(\d+)", r.url).group(1)) for r in seen]
+    assert all(abs(p - width) <= 0.05 * width for p in points), (points, width)
+
+    seen.clear()
+    page.goto("about:blank")  # a cold load, not a change of the hash
+    page.goto(page.base + "/#/compare?" + "&".join(f"run={u}" for u in uuids))
+    page.locator(".panel canvas").nth(2).wait_for()
+    assert_drawn(page)
+    bodies = [r.post_data_json for r in seen if r.url.endswith("/series/query")]
+    assert sorted(m for b in bodies for m in b["metrics"]) == ["train/acc", "train/loss", "val/loss"], bodies
+    assert all(sorted(b["runs"]) == sorted(uuids) for b in bodies)
+
+
 def test_run_page_shows_system_charts_and_logs(page):
     page.goto(page.base + "/#/projects/demo?filter=name%20%3D%20%27run-00%27")
     page.get_by_role("link", name="run-00").click()

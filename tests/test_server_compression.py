@@ -169,3 +169,36 @@ def test_the_server_gzips_its_json_and_ships_the_compressed_dashboard(home, tmp_
         assert gzip.decompress((folder / f"{entry}.gz").read_bytes()) == (folder / entry).read_bytes()
         index = client.get("/", headers={"Accept-Encoding": "gzip, br"})
         assert index.headers["cache-control"] == "no-cache" and "<div id=\"root\">" in index.text
+
+
+def test_a_local_only_server_answers_its_own_machine_unpacked(home, tmp_path):
+    """labbook ui (local-only) sends JSON to a loopback browser as it is (packing it costs the CPU
+    the page waits for, moving it costs nothing); a remote client of the same app, and every client
+    of a team server, still gets it gzipped."""
+    from starlette.testclient import TestClient
+
+    from labbook.config import Settings
+    from labbook.server.app import create_app
+    from labbook.server.compression import loopback_peer
+
+    assert loopback_peer({"client": ("127.0.0.1", 5000)}) and loopback_peer({"client": ("::1", 5000)})
+    assert not loopback_peer({"client": ("10.0.0.7", 5000)}) and not loopback_peer({"client": ("testclient", 1)})
+    assert not loopback_peer({"client": None}) and not loopback_peer({})
+
+    make_project(home, tmp_path / "work")
+    token, _ = tokens.create_token("test", "read")
+    asked = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
+
+    def encoding(local_only: bool, peer: str) -> str | None:
+        app = create_app(Settings.load({"server_local_only": local_only}))
+        with TestClient(app, base_url="http://127.0.0.1", client=(peer, 5000)) as client:
+            with client.stream("GET", "/api/v1/runs", headers=asked) as answer:
+                raw = b"".join(answer.iter_raw())
+            assert answer.status_code == 200, raw
+            body = gzip.decompress(raw) if answer.headers.get("content-encoding") == "gzip" else raw
+            assert len(json.loads(body)["runs"]) >= 3 and len(body) >= 1024
+            return answer.headers.get("content-encoding")
+
+    assert encoding(True, "127.0.0.1") is None
+    assert encoding(True, "192.0.2.10") == "gzip"
+    assert encoding(False, "127.0.0.1") == "gzip"

@@ -10,6 +10,14 @@ export function formatNumber(value: number | null | undefined): string {
   return String(Number(value.toPrecision(5)));
 }
 
+/** A count with thousands separators ("100,000"), without Intl: a page's first
+ * `toLocaleString` loads the locale's number formats (tens of ms before the first rows show). */
+export function formatCount(value: number): string {
+  if (!Number.isInteger(value)) return String(value);
+  const digits = String(Math.abs(value)).replace(/\B(?=(\d{3})+$)/g, ",");
+  return value < 0 ? `-${digits}` : digits;
+}
+
 export function formatValue(value: Json | undefined): string {
   if (value === null || value === undefined) return "";
   if (typeof value === "number") return formatNumber(value);

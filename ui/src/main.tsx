@@ -3,7 +3,7 @@ import { createRoot } from "react-dom/client";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { createHashRouter, RouterProvider } from "react-router";
 import { Layout, RouteError } from "./components/Layout";
-import { prefetchRun, prefetchRuns } from "./prefetch";
+import { prefetchCompare, prefetchRun, prefetchRuns } from "./prefetch";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -30,9 +30,9 @@ const router = createHashRouter([
       { index: true, lazy: async () => ({ Component: (await import("./pages/Projects")).default }) },
       { path: "projects/:project", loader: prefetching((p, search) => prefetchRuns(queryClient, p.project ?? "", search)),
         lazy: async () => ({ Component: (await import("./pages/Runs")).default }) },
-      { path: "runs/:uuid", loader: prefetching((p) => prefetchRun(queryClient, p.uuid ?? "")),
+      { path: "runs/:uuid", loader: prefetching((p, search) => prefetchRun(queryClient, p.uuid ?? "", search)),
         lazy: async () => ({ Component: (await import("./pages/Run")).default }) },
-      { path: "compare", lazy: async () => ({ Component: (await import("./pages/Compare")).default }) },
+      { path: "compare", loader: prefetching((_p, search) => prefetchCompare(queryClient, search)), lazy: async () => ({ Component: (await import("./pages/Compare")).default }) },
       { path: "media", lazy: async () => ({ Component: (await import("./pages/Media")).default }) },
       { path: "projects/:project/artifacts", lazy: async () => ({ Component: (await import("./pages/Artifacts")).default }) },
       { path: "artifact", lazy: async () => ({ Component: (await import("./pages/ArtifactPage")).default }) },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatAgo, formatDuration, formatNumber, formatValue } from "../src/format";
+import { formatAgo, formatCount, formatDuration, formatNumber, formatValue } from "../src/format";
 
 describe("formatting", () => {
   it("keeps integers, rounds floats to five significant digits, uses exponents at the extremes", () => {
@@ -22,5 +22,14 @@ describe("formatting", () => {
     expect(formatValue({ a: [1, 2] })).toBe('{"a":[1,2]}');
     expect(formatValue(true)).toBe("true");
     expect(formatAgo("2026-01-01T00:00:00Z", Date.parse("2026-01-01T02:30:00Z"))).toBe("2 h ago");
+  });
+});
+
+describe("formatCount", () => {
+  it("writes counts with thousands separators, as toLocaleString('en') does", () => {
+    for (const n of [0, 7, 999, 1000, 12345, 100000, 1234567, 1000000000, -4500]) {
+      expect(formatCount(n)).toBe(n.toLocaleString("en"));
+    }
+    expect(formatCount(1234.5)).toBe("1234.5");
   });
 });

@@ -138,7 +138,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         origins = [o.strip() for o in settings.server_cors_origins.split(",") if o.strip()]
         app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["*"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(JsonGzip, minimum_size=JSON_GZIP_FROM)
+    # a local-only server (labbook ui) answers its own machine's browser unpacked (compression.py)
+    app.add_middleware(JsonGzip, minimum_size=JSON_GZIP_FROM, skip_loopback=settings.server_local_only)
     app.add_middleware(guards.SecurityHeaders)
     app.add_middleware(guards.BodyLimit, limit=settings.server_max_body)
     cors_hosts = {guards._hostname(o.split("://", 1)[-1]) for o in (settings.server_cors_origins or "").split(",") if o.strip()}

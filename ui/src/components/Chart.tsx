@@ -25,8 +25,13 @@ interface Props {
   smoothing: number;
   log: boolean;
   height?: number;
+  /** Draw the min-max bands up to this many lines (a group's band is its only extreme: always). */
+  bandsUpTo?: number;
   onZoom: (range: [number, number] | null) => void;
 }
+
+/** Charts of runs' lines with more lines than this draw no min-max bands (see below). */
+export const BANDS_UP_TO = 10;
 
 export function withAlpha(color: string, alpha: number): string {
   if (color.startsWith("#") && color.length === 7) return color + Math.round(alpha * 255).toString(16).padStart(2, "0");
@@ -47,7 +52,7 @@ function nearestDefined(values: (number | null | undefined)[], index: number): n
   return undefined;
 }
 
-export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZoom }: Props) {
+export default function Chart({ lines, xAxis, smoothing, log, height = 220, bandsUpTo = BANDS_UP_TO, onZoom }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const tip = useRef<HTMLDivElement>(null);
   const zoom = useRef(onZoom);
@@ -59,11 +64,15 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
     const data = chartData(lines.map((l) => l.line), { smoothing, log });
     const series: uPlot.Series[] = [{ label: xAxis }];
     const bands: uPlot.Band[] = [];
+    // Past BANDS_UP_TO lines the min-max bands are not drawn (their values stay in the data and the
+    // hover): a hundred overlapping bands are a grey wash that costs most of the drawing, and each
+    // line still passes through its buckets' min and max (series.ts), so no spike is lost.
+    const banded = lines.length <= bandsUpTo;
     lines.forEach((l, i) => {
       series.push({ label: l.label, stroke: l.color, width: 1.5, spanGaps: false });
-      series.push({ label: `${l.label} min`, stroke: withAlpha(l.color, 0.35), width: 0.5, points: { show: false } });
-      series.push({ label: `${l.label} max`, stroke: withAlpha(l.color, 0.35), width: 0.5, points: { show: false } });
-      bands.push({ series: [3 * i + 3, 3 * i + 2], fill: withAlpha(l.color, 0.18) });
+      series.push({ label: `${l.label} min`, stroke: withAlpha(l.color, 0.35), width: 0.5, points: { show: false }, show: banded });
+      series.push({ label: `${l.label} max`, stroke: withAlpha(l.color, 0.35), width: 0.5, points: { show: false }, show: banded });
+      if (banded) bands.push({ series: [3 * i + 3, 3 * i + 2], fill: withAlpha(l.color, 0.18) });
     });
     const marks = lines.map((l) => ({ color: l.color, xs: l.line.nonFinite }));
 
@@ -178,7 +187,7 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, onZo
       resize.disconnect();
       plot.destroy();
     };
-  }, [lines, xAxis, smoothing, log, height]);
+  }, [lines, xAxis, smoothing, log, height, bandsUpTo]);
 
   return (
     <div className="chart" data-series={lines.length}>

@@ -1,20 +1,26 @@
-import { lazy, Suspense, useEffect, useLayoutEffect, useRef, useState } from "react";
+import { lazy, Suspense, useEffect, type ComponentProps, useLayoutEffect, useRef, useState } from "react";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import type { XAxis } from "../api";
 import { groupByPrefix } from "../series";
+import { chartPoints, seriesKey, type SeriesSource } from "../sources";
 import { xAxisOptions, type ChartView } from "../url";
-import type { ChartLine } from "./Chart";
 import { ErrorBox } from "./Layout";
 
-export const loadChart = () => import("./Chart");
+let loaded: typeof import("./Chart") | null = null;
+export const loadChart = () => import("./Chart").then((module) => (loaded = module));
 const MARGIN_PX = 300; // a chart this near the viewport loads
-const Chart = lazy(loadChart);
+const LazyChart = lazy(loadChart);
 
-export interface SeriesSource {
-  /** Identifies the runs, for caching. */
-  key: string[];
-  fetch: (name: string, range: { x: XAxis; points: number; xMin: number | null; xMax: number | null }, signal: AbortSignal) => Promise<ChartLine[]>;
+/** The chart, drawn in the same commit as its lines once its code is in (the pages load it early):
+ * through React.lazy it would suspend once more, and React holds back the reveal of a suspended
+ * boundary for up to 300 ms after its fallback showed. */
+function Chart(props: ComponentProps<typeof LazyChart>) {
+  const Loaded = loaded?.default;
+  if (Loaded) return <Loaded {...props} />;
+  return <Suspense fallback={<div className="chart-placeholder" />}><LazyChart {...props} /></Suspense>;
 }
+
+export type { SeriesSource };
 
 /** True once the element has come near the viewport (charts load only when seen). */
 function useSeen<T extends Element>() {
@@ -42,10 +48,9 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
   const [zoom, setZoom] = useState<[number, number] | null>(null);
   useEffect(() => setZoom(null), [view.x]);
   const lines = useQuery({
-    queryKey: ["series", ...source.key, name, view.x, zoom],
+    queryKey: seriesKey(source, name, view.x, zoom), // the route may have asked already (sources.ts)
     queryFn: ({ signal }) => {
-      const width = ref.current?.clientWidth ?? 600;
-      const points = Math.max(200, Math.min(4000, Math.round(width * (window.devicePixelRatio || 1))));
+      const points = chartPoints(ref.current?.clientWidth ?? 600, window.devicePixelRatio);
       return source.fetch(name, { x: view.x, points, xMin: zoom?.[0] ?? null, xMax: zoom?.[1] ?? null }, signal);
     },
     enabled: seen,
@@ -66,9 +71,8 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
       </div>
       {lines.isError ? <ErrorBox error={lines.error} /> : null}
       {!seen || lines.isPending ? <div className="chart-placeholder" /> : (
-        <Suspense fallback={<div className="chart-placeholder" />}>
-          <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom} />
-        </Suspense>
+        <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom}
+               bandsUpTo={source.bandsAlways ? Infinity : undefined} />
       )}
     </div>
   );

@@ -1,36 +1,33 @@
 import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
-import { groupBands, querySeries, searchRuns, MAX_PAGE, type RunRow } from "../api";
+import { groupBands } from "../api";
 import { assignColors } from "../colors";
-import { differingParams, metricNames, uuidFilters } from "../compare";
+import { differingParams, metricNames } from "../compare";
 import { groupLabel, groupLine, type Attr } from "../compareViews";
 import { ParallelCoordinates, Scatter } from "../components/CompareViews";
 import "../extra.css";
 import { ChartControls, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
 import { formatValue } from "../format";
-import { seriesToLine } from "../series";
+import { compareRunsKey, compareUuids, fetchCompareRuns } from "../prefetch";
+import { compareColors, compareLabels, compareSource } from "../sources";
 import { decodeChartView, encodeChartView } from "../url";
-
-async function fetchRuns(uuids: string[], signal: AbortSignal): Promise<RunRow[]> {
-  const pages = await Promise.all(uuidFilters(uuids).map((filter) => searchRuns({ filter, limit: MAX_PAGE }, signal)));
-  const found = new Map(pages.flatMap((p) => p.runs).map((r) => [r.uuid, r]));
-  return uuids.map((u) => found.get(u.replace(/-/g, "").toLowerCase())).filter((r): r is RunRow => !!r);
-}
 
 export default function Compare() {
   const [search, setSearch] = useSearchParams();
-  const uuids = useMemo(() => [...new Set(search.getAll("run").filter(Boolean))], [search]);
+  const uuids = useMemo(() => compareUuids(search), [search]);
   const view = useMemo(() => decodeChartView(search), [search]);
   const [allParams, setAllParams] = useState(false);
-  const runs = useQuery({ queryKey: ["compare-runs", uuids], queryFn: ({ signal }) => fetchRuns(uuids, signal), enabled: uuids.length > 0 });
-  const colors = useMemo(() => assignColors(uuids.map((u) => u.replace(/-/g, "").toLowerCase())), [uuids]);
-  const rows = runs.data ?? [];
-  const labels = useMemo(() => new Map(rows.map((r) => [r.uuid, r.name ?? r.uuid.slice(0, 8)])), [rows]);
+  // the route asked for the runs and the first charts' lines already (prefetch.ts, sources.ts)
+  const runs = useQuery({ queryKey: compareRunsKey(uuids), queryFn: ({ signal }) => fetchCompareRuns(uuids, signal), enabled: uuids.length > 0 });
+  const colors = useMemo(() => compareColors(uuids), [uuids]);
+  const rows = useMemo(() => runs.data ?? [], [runs.data]);
+  const labels = useMemo(() => compareLabels(rows), [rows]);
   const groupBy = search.get("group") ?? "";
   const source = useMemo<SeriesSource>(() => groupBy ? {
     key: [...rows.map((r) => r.uuid), `group:${groupBy}`],
+    bandsAlways: true, // the band is the group's only extreme
     fetch: async (name, range, signal) => {
       const answer = await groupBands(rows.map((r) => r.uuid), name, groupBy, range, signal);
       const groupColors = assignColors(answer.groups.map((g) => JSON.stringify(g.value)));
@@ -39,15 +36,7 @@ export default function Compare() {
         color: groupColors.get(JSON.stringify(g.value)) ?? "#555", line: groupLine(g, answer.raw),
       }));
     },
-  } : {
-    key: rows.map((r) => r.uuid),
-    fetch: async (name, range, signal) => {
-      const series = await querySeries(rows.map((r) => r.uuid), [name], range, signal);
-      return series.map((s) => ({
-        key: s.run, label: labels.get(s.run) ?? s.run.slice(0, 8), color: colors.get(s.run) ?? "#555", line: seriesToLine(s),
-      }));
-    },
-  }, [rows, labels, colors, groupBy]);
+  } : compareSource(rows, labels, colors), [rows, labels, colors, groupBy]);
 
   if (uuids.length === 0) return <section className="page"><h1>Compare</h1><p className="empty">Select runs in a project's runs table, then press Compare.</p></section>;
   if (runs.isPending) return <Loading what="runs" />;

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams, useSearchParams } from "react-router";
 import { useIsFetching, useQuery } from "@tanstack/react-query";
-import { getRun, metricSeries, resourceSeries, type Json, type RunDetail } from "../api";
+import { getRun, resourceSeries, type Json, type RunDetail } from "../api";
 import { runColor } from "../colors";
 import { ChartControls, loadChart, MetricPanels, type SeriesSource } from "../components/MetricPanels";
 import { ErrorBox, Loading, StatusBadge } from "../components/Layout";
@@ -12,6 +12,7 @@ import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
 import { formatDuration, formatTime } from "../format";
 import { runKey } from "../prefetch";
 import { seriesToLine } from "../series";
+import { runMetricNames, runSource } from "../sources";
 import { decodeChartView, encodeChartView } from "../url";
 
 function commandLine(run: RunDetail): string {
@@ -83,13 +84,7 @@ export default function Run() {
     // a live run is re-read (status, summaries, new metric names); its charts re-read on change
     refetchInterval: (query) => (["running", "created"].includes(query.state.data?.status ?? "") ? 5000 : false),
   });
-  const source = useMemo<SeriesSource>(() => ({
-    key: [uuid],
-    fetch: async (name, range, signal) => {
-      const series = await metricSeries(uuid, name, range, signal);
-      return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
-    },
-  }), [uuid]);
+  const source = useMemo<SeriesSource>(() => runSource(uuid), [uuid]); // as the route's prefetch (sources.ts)
   const system = useMemo<SeriesSource>(() => ({
     key: [uuid, "resources"],
     fetch: async (name, range, signal) => {
@@ -97,12 +92,12 @@ export default function Run() {
       return [{ key: uuid, label: name, color: runColor(uuid), line: seriesToLine(series) }];
     },
   }), [uuid]);
-  const metricCount = run.data ? (run.data.events.metric ?? Object.keys(run.data.metrics)).length : 0;
+  const metricCount = run.data ? runMetricNames(run.data).length : 0;
   const later = useAfterCharts(!!run.data, metricCount > 0);
   if (run.isPending) return <Loading what="the run" />;
   if (run.isError) return <ErrorBox error={run.error} />;
   const data = run.data;
-  const metricNames = data.events.metric ?? Object.keys(data.metrics);
+  const metricNames = runMetricNames(data);
   const env = { ...data.env };
   return (
     <section className="page run-page">

@@ -7,6 +7,7 @@ import { namesOf, quoteName, type Names } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBox } from "../components/FilterBox";
 import { ErrorBox } from "../components/Layout";
+import { formatCount } from "../format";
 import { RunsTable } from "../components/RunsTable";
 import { TagsCell } from "../components/TagsCell";
 import { anyLive, defaultColumns } from "../runsDefaults";
@@ -149,11 +150,11 @@ export default function Runs() {
         <h1><Link to="/">Projects</Link> / {project}</h1>
         <Link to={`/projects/${encodeURIComponent(project)}/artifacts`}>Artifacts</Link>
         <div className="counts">
-          {runs.isPending ? "Loading runs…" : windowed ? `${matching!.toLocaleString("en")} runs` : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
+          {runs.isPending ? "Loading runs…" : windowed ? `${formatCount(matching!)} runs` : `${rows.length}${runs.hasNextPage ? "+" : ""} runs`}
           {matching !== undefined && !runs.isPending ? (
             <span className="run-total" aria-label="Matching runs">
-              {" · "}{view.filter ? `${matching.toLocaleString("en")} match` : `${matching.toLocaleString("en")} in all`}
-              {view.filter && total.data !== undefined ? ` of ${total.data.toLocaleString("en")}` : ""}
+              {" · "}{view.filter ? `${formatCount(matching)} match` : `${formatCount(matching)} in all`}
+              {view.filter && total.data !== undefined ? ` of ${formatCount(total.data)}` : ""}
             </span>
           ) : null}
         </div>
