@@ -208,3 +208,35 @@ def test_a_failure_inside_a_followed_stream_ends_it_with_the_error_shape(home):
         with contextlib.suppress(WriteError):  # its folder was removed on purpose
             run.end()
         server.stop()
+
+
+def test_a_wide_table_is_cut_to_1000_columns_and_a_huge_one_is_refused(home, tmp_path, monkeypatch):
+    from tests.conftest import require
+
+    require(__import__("importlib").util.find_spec("pyarrow") is not None, "pyarrow is not installed")
+    from labbook.tracking import Run
+
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(1005)) + "\n" + ",".join(str(i) for i in range(1005)) + "\n")
+    with Run(project="tables", **run_kwargs()) as run:
+        version = run.log_artifact(str(wide), name="wide", kind="dataset")
+        (run.path / "outputs").mkdir(exist_ok=True)
+        shutil.copy(wide, run.path / "outputs" / "wide-copy.csv")
+        (run.path / "outputs" / "huge.csv").write_bytes(b"a\n" + b"1\n" * (200 << 10))
+    token, _ = tokens.create_token("reader", "read")
+    server = ServerProcess(home)
+    try:
+        with server.client(token) as api:
+            page = api.get(f"/runs/{run.uuid}/table", params={"path": "outputs/wide-copy.csv"}).json()
+            assert page["truncated"] is True and len(page["columns"]) == 1000 and len(page["rows"][0]) == 1000
+            assert page["columns"][-1]["name"] == "c999" and page["rows"][0][-1] == 999
+            stats = api.get("/artifacts/stats", params={"uri": version.uri}).json()
+            assert stats["truncated"] is True and len(stats["columns"]) == 1000 and stats["rows"] == 1
+    finally:
+        server.stop()
+    import labbook.server.routes_media as media
+
+    monkeypatch.setattr(media, "MAX_TABLE_BYTES", 100 << 10)
+    with pytest.raises(media.ApiError) as refused:
+        media._read_table(run.path / "outputs" / "huge.csv", "csv", "path")
+    assert refused.value.status == 413 and refused.value.field == "path" and "Download" in refused.value.hint
