@@ -241,3 +241,69 @@ def test_ui_serves_the_local_home_without_a_token(home, tmp_path):
         process.terminate()
         process.wait(timeout=20)
         process.stdout.close()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def test_workers_serve_one_catalog_and_take_writes_for_one_run(home, postgres_url):
+    """``--workers 2``: two processes behind one port, on one PostgreSQL catalog; requests on
+    fresh connections (so either worker may take each) write one run and read it back whole."""
+    import httpx
+
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.tokens import create_token
+
+    catalog = Catalog(postgres_url, auto_migrate=True)
+    try:
+        token, _ = create_token(catalog, "workers", "write", None, None)
+    finally:
+        catalog.close()
+    server = ServerProcess(home, "--workers", "2", LABBOOK_CATALOG_URL=postgres_url)
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while len(_children(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(server.process.pid)
+        assert len(workers) >= 2, workers
+        run_id = uuid_module.uuid4().hex
+        headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        api = f"{server.url}/api/v1"
+        assert httpx.put(f"{api}/runs/{run_id}", json={"project": "workers"}, headers=headers).status_code == 201
+        for batch in range(20):
+            written = httpx.post(f"{api}/runs/{run_id}/metrics", headers=headers, json={"points": [
+                {"name": "loss", "value": float(batch * 10 + i), "step": batch * 10 + i} for i in range(10)]})
+            assert written.status_code == 200, written.text
+        assert httpx.post(f"{api}/runs/{run_id}/end", json={}, headers=headers).status_code == 200
+        for _ in range(6):  # every worker reads the same whole series
+            series = httpx.get(f"{api}/runs/{run_id}/metrics/series", params={"name": "loss", "points": 1000},
+                               headers=headers).json()
+            assert series["raw"] is True and series["x"] == list(range(200)), series
+            assert series["y"] == [float(v) for v in range(200)]
+        assert len(httpx.get(f"{api}/projects", headers=headers).json()["projects"]) == 1
+    finally:
+        server.stop()
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)], "a worker outlived its server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        from pathlib import Path
+
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"  # a zombie is gone
+    except FileNotFoundError:
+        return False
