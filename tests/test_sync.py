@@ -505,8 +505,6 @@ def test_the_curl_guide_of_the_docs_runs_as_written(home, tmp_path):
         server.stop()
 
 
-from tests.test_artifacts_s3 import s3_server  # noqa: E402,F401 - a fixture: moto on loopback
-from tests.test_store_chunks import s3_bucket  # noqa: E402,F401 - a fixture: a fresh bucket on moto
 
 
 def test_a_server_on_s3_and_postgresql_holds_every_synced_file_in_the_store(home, tmp_path, monkeypatch, s3_bucket,
