@@ -126,8 +126,12 @@ def test_revoked_and_expired_tokens_are_refused_and_none_is_stored_in_clear(home
             wrong_secret = live[:-4] + ("AAAA" if not live.endswith("AAAA") else "BBBB")
             assert status(wrong_secret).status_code == 401
             assert status("not-a-token").status_code == 401
-            in_url = api.get("/projects", params={"token": live})
-            assert in_url.status_code == 400 and in_url.json()["error"]["code"] == "token_in_url"
+            for params in ({"token": live}, {"Token": live}, {"t": live}, {"filter": f"name = '{live}'"}):
+                in_url = api.get("/projects", params=params)  # by its name or by its shape, on any route
+                assert in_url.status_code == 400 and in_url.json()["error"]["code"] == "token_in_url", params
+            with_header = api.get("/projects", params={"token": live}, headers={"Authorization": f"Bearer {live}"})
+            assert with_header.status_code == 400
+            assert api.get("/health", params={"access_token": live}).status_code == 400
             basic = api.get("/projects", headers={"Authorization": "Basic abc"})
             assert basic.status_code == 401
     finally:

@@ -237,3 +237,28 @@ def test_artifact_and_event_pages_follow_their_cursors(world):
         assert [e["step"] for e in first["events"] + second["events"]] == [5, 10] and second["next_cursor"] is None
         elsewhere = api.get("/runs", params={"project": PROJECT, "cursor": first["next_cursor"]})
         assert _is_error_shape(elsewhere, 400)["field"] == "cursor"
+
+
+def test_cors_is_off_unless_configured(world, tmp_path):
+    allowed = "http://app.example.org"
+    preflight = {"Origin": allowed, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}
+    with world["server"].client(world["token"]) as api:  # no LABBOOK_SERVER_CORS_ORIGINS
+        same_site = api.get("/projects", headers={"Origin": f"http://localhost:{world['server'].port}"})
+        assert same_site.status_code == 200 and "access-control-allow-origin" not in same_site.headers
+        assert _is_error_shape(api.options("/projects", headers=preflight), 403)["code"] == "bad_origin"
+    home = tmp_path / ".labbook"
+    token, _ = tokens.create_token("reader", "read", home=home)
+    server = ServerProcess(home, LABBOOK_SERVER_CORS_ORIGINS=allowed)
+    try:
+        with server.client(token) as api:
+            answer = api.options("/projects", headers=preflight)
+            assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == allowed
+            assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+            read = api.get("/projects", headers={"Origin": allowed})
+            assert read.status_code == 200 and read.headers["access-control-allow-origin"] == allowed
+            other = api.get("/projects", headers={"Origin": "http://evil.example"})
+            assert _is_error_shape(other, 403)["code"] == "bad_origin"
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        server.stop()
