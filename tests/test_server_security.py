@@ -262,3 +262,61 @@ def test_cors_is_off_unless_configured(world, tmp_path):
             assert "access-control-allow-origin" not in other.headers
     finally:
         server.stop()
+
+
+def _routes():
+    from tests.test_server_auth import api_routes
+
+    return api_routes()
+
+
+def test_every_write_route_bounds_its_body_declared_or_streamed(world):
+    """From the router table: every POST and PUT route refuses a body over the limit, whether it
+    says its length or streams without one (chunked), before the route reads it."""
+    writes = [(m, p) for m, p, _scope in _routes() if m in ("POST", "PUT")]
+    assert len(writes) >= 15, writes
+    run = world["files_run"]
+    with world["server"].client(world["token"]) as api:
+        for method, template in writes:
+            path = template.removeprefix("/api/v1").replace("{uuid}", run).replace("{sha256}", "a" * 64)
+            params = {"path": "events/text/x/0-1-abcdef.jsonl", "offset": 0, "size": MAX_BODY + 1}
+            declared = api.request(method, path, params=params, content=b"x" * (MAX_BODY + 1),
+                                   headers={"Content-Type": "application/json"})
+            assert _is_error_shape(declared, 413)["code"] == "body_too_large", (method, template)
+
+            def chunks():
+                for _ in range(5):
+                    yield b"y" * 1000
+
+            streamed = api.request(method, path, params=params, content=chunks(),
+                                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+            assert _is_error_shape(streamed, 413)["code"] == "body_too_large", (method, template)
+
+
+def test_no_path_or_file_parameter_of_any_route_escapes(world):
+    """From the router table: every route taking a file path (in its path or as path=) or a
+    blob hash refuses each traversal with a 4xx and never answers the target's bytes."""
+    run = world["files_run"]
+    taking = [(m, p) for m, p, _scope in _routes() if m == "GET" and ("{path" in p or "{sha256}" in p or p.endswith(
+        ("/table", "/bytes", "/artifacts/download")))]
+    assert len(taking) >= 5, taking
+    with world["server"].client(world["token"]) as api:
+        for method, template in taking:
+            for attack in TRAVERSALS:
+                if "{path" in template or "{sha256}" in template:
+                    status, body = _raw_get(world, template.replace("{uuid}", run).replace("{path:path}", attack)
+                                            .replace("{path}", attack).replace("{sha256}", attack))
+                else:
+                    params = {"path": attack, "uri": world["model_uri"], "start": 0}
+                    answer = api.get(template.removeprefix("/api/v1").replace("{uuid}", run), params=params)
+                    status, body = answer.status_code, answer.content
+                assert 400 <= status < 500, (template, attack, status, body[:200])
+                assert b"root:" not in body, (template, attack)
+
+
+def test_a_version_kept_outside_the_stores_is_never_read_by_any_route(world):
+    with world["server"].client(world["token"]) as api:
+        for path in ("/artifacts/download", "/artifacts/render", "/artifacts/stats", "/artifacts/files"):
+            answer = api.get(path, params={"uri": world["outside_uri"]})
+            assert 400 <= answer.status_code < 500 and "secret bytes" not in answer.text, (path, answer.text)
+            _is_error_shape(answer)
