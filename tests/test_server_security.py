@@ -198,6 +198,7 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
     with world["server"].client(world["token"]) as api:
         missing = _is_error_shape(api.get(f"/runs/{'0' * 32}"), 404)
         assert missing["code"] == "not_found" and "runs" in missing["message"]
+        assert missing["field"] == "uuid" and missing["hint"]
         bad_filter = _is_error_shape(api.get("/runs", params={"filter": "params.lr <"}), 400)
         assert bad_filter["field"] == "filter" and bad_filter["hint"]
         bad_uri = _is_error_shape(api.get("/lineage", params={"uri": "models/churn/clf"}), 422)
@@ -207,6 +208,9 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
         assert wrong_type["field"] == "points"
         no_metric = _is_error_shape(api.get(f"/runs/{run}/metrics/series", params={"name": "nope"}), 404)
         assert "loss" in no_metric["message"]  # names the metrics the run has
+        assert no_metric["field"] == "name" and no_metric["hint"]
+        no_version = _is_error_shape(api.get("/artifacts/version", params={"uri": "store://models/churn/nope"}), 404)
+        assert no_version["field"] == "uri" and no_version["hint"]
         assert _is_error_shape(api.delete("/projects"), 405)["code"] == "method_not_allowed"
         assert _is_error_shape(api.get("/nowhere"), 404)["hint"]
         broken = api.post(f"/runs/{run}/metrics", content=b"{not json", headers={"Content-Type": "application/json"})
@@ -284,7 +288,8 @@ def test_every_write_route_bounds_its_body_declared_or_streamed(world):
                                    headers={"Content-Type": "application/json"})
             assert _is_error_shape(declared, 413)["code"] == "body_too_large", (method, template)
 
-            def chunks():
+            def chunks():  # a well-formed start, so that a multipart parser reads on
+                yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
                 for _ in range(5):
                     yield b"y" * 1000
 
