@@ -132,7 +132,10 @@ def _log_line(handle, second: int) -> None:
     handle.flush()
 
 
-def _live_run_with_logs(home):
+@pytest.fixture
+def live_logs(home):
+    """A running run whose log file this test writes, and a read client of a real server:
+    (run, log file handle, client)."""
     from labbook.tracking import Run
 
     run = Run(project="logs", name="live", home=home, **run_kwargs())
@@ -142,7 +145,16 @@ def _live_run_with_logs(home):
     handle.write(b'{"format": "labbook.logs", "version": 1}\n')
     for second in range(3):
         _log_line(handle, second)
-    return run, handle
+    token, _ = tokens.create_token("reader", "read")
+    server = ServerProcess(home)
+    try:
+        with server.client(token) as api:
+            yield run, handle, api
+    finally:
+        handle.close()
+        with contextlib.suppress(WriteError):  # a test may have removed its folder on purpose
+            run.end()
+        server.stop()
 
 
 def _follow(api, uuid: str, got: list, **params) -> threading.Thread:
@@ -157,57 +169,41 @@ def _follow(api, uuid: str, got: list, **params) -> threading.Thread:
     return thread
 
 
-def test_logs_tail_and_follow_until_the_run_ends(home):
-    run, handle = _live_run_with_logs(home)
-    token, _ = tokens.create_token("reader", "read")
-    server = ServerProcess(home)
-    try:
-        with server.client(token) as api:
-            tail = api.get(f"/runs/{run.uuid}/logs", params={"tail": 2}).json()["lines"]
-            assert [line["message"] for line in tail] == ["line 1", "line 2"]
-            unknown = api.get(f"/runs/{'0' * 32}/logs", params={"follow": True})
-            assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
-            got: list = []
-            reader = _follow(api, run.uuid, got, tail=1)
-            time.sleep(1.5)
-            _log_line(handle, 3)
-            time.sleep(1.5)
-            _log_line(handle, 4)
-            run.end()
-            reader.join(30)
-            assert not reader.is_alive(), "the stream did not end with the run"
-            assert got[:2] == [200, "application/x-ndjson"]
-            assert [line["message"] for line in got[2:]] == ["line 2", "line 3", "line 4"]
-            short: list = []
-            started = time.monotonic()
-            _follow(api, run.uuid, short, tail=1, timeout=1).join(30)  # an ended run: one poll, then done
-            assert [line["message"] for line in short[2:]] == ["line 4"] and time.monotonic() - started < 10
-    finally:
-        handle.close()
-        server.stop()
+def test_logs_tail_and_follow_until_the_run_ends(live_logs):
+    run, handle, api = live_logs
+    tail = api.get(f"/runs/{run.uuid}/logs", params={"tail": 2}).json()["lines"]
+    assert [line["message"] for line in tail] == ["line 1", "line 2"]
+    unknown = api.get(f"/runs/{'0' * 32}/logs", params={"follow": True})
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    got: list = []
+    reader = _follow(api, run.uuid, got, tail=1)
+    time.sleep(1.5)
+    _log_line(handle, 3)
+    time.sleep(1.5)
+    _log_line(handle, 4)
+    run.end()
+    reader.join(30)
+    assert not reader.is_alive(), "the stream did not end with the run"
+    assert got[:2] == [200, "application/x-ndjson"]
+    assert [line["message"] for line in got[2:]] == ["line 2", "line 3", "line 4"]
+    short: list = []
+    started = time.monotonic()
+    _follow(api, run.uuid, short, tail=1, timeout=1).join(30)  # an ended run: one poll, then done
+    assert [line["message"] for line in short[2:]] == ["line 4"] and time.monotonic() - started < 10
 
 
-def test_a_failure_inside_a_followed_stream_ends_it_with_the_error_shape(home):
-    run, handle = _live_run_with_logs(home)
-    token, _ = tokens.create_token("reader", "read")
-    server = ServerProcess(home)
-    try:
-        with server.client(token) as api:
-            got: list = []
-            reader = _follow(api, run.uuid, got, tail=1, timeout=60)
-            time.sleep(1.5)
-            shutil.rmtree(run.path)  # the run's folder vanishes while it is followed
-            reader.join(30)
-            assert not reader.is_alive(), "the stream did not end when its run vanished"
-            assert got[0] == 200 and got[2]["message"] == "line 2"
-            last = got[-1]
-            assert set(last) == {"error"} and set(last["error"]) == {"code", "message", "field", "hint"}, last
-            assert "Traceback" not in orjson.dumps(last).decode()
-    finally:
-        handle.close()
-        with contextlib.suppress(WriteError):  # its folder was removed on purpose
-            run.end()
-        server.stop()
+def test_a_failure_inside_a_followed_stream_ends_it_with_the_error_shape(live_logs):
+    run, handle, api = live_logs
+    got: list = []
+    reader = _follow(api, run.uuid, got, tail=1, timeout=60)
+    time.sleep(1.5)
+    shutil.rmtree(run.path)  # the run's folder vanishes while it is followed
+    reader.join(30)
+    assert not reader.is_alive(), "the stream did not end when its run vanished"
+    assert got[0] == 200 and got[2]["message"] == "line 2"
+    last = got[-1]
+    assert set(last) == {"error"} and set(last["error"]) == {"code", "message", "field", "hint"}, last
+    assert "Traceback" not in orjson.dumps(last).decode()
 
 
 def test_a_wide_table_is_cut_to_1000_columns_and_a_huge_one_is_refused(home, tmp_path, monkeypatch):

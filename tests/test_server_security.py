@@ -306,7 +306,7 @@ def test_no_path_or_file_parameter_of_any_route_escapes(world):
         ("/table", "/bytes", "/artifacts/download")))]
     assert len(taking) >= 5, taking
     with world["server"].client(world["token"]) as api:
-        for method, template in taking:
+        for _method, template in taking:
             for attack in TRAVERSALS:
                 if "{path" in template or "{sha256}" in template:
                     status, body = _raw_get(world, template.replace("{uuid}", run).replace("{path:path}", attack)
