@@ -88,6 +88,17 @@ def test_the_api_reads_back_what_the_python_api_reads(home, tmp_path, backend):
                 at_seven = api.get(f"/runs/{uuid}/events",
                                    params={"kind": "image", "name": "sample", "step": 7}).json()
                 assert at_seven["exact"] is False and [e["step"] for e in at_seven["events"]] == [5]
+                exact = api.get(f"/runs/{uuid}/events", params={"kind": "image", "name": "sample", "step": 7,
+                                                                 "mode": "exact"}).json()
+                assert exact["exact"] is False and exact["events"] == []
+                before = api.get(f"/runs/{uuid}/events", params={"kind": "image", "name": "sample", "step": 4}).json()
+                assert before["events"] == []  # nothing at or before step 4
+                at_ten = api.get(f"/runs/{uuid}/events",
+                                 params={"kind": "image", "name": "sample", "step": 10, "mode": "exact"}).json()
+                assert at_ten["exact"] is True and [e["step"] for e in at_ten["events"]] == [10]
+                wall = api.get(f"/runs/{uuid}/metrics/series", params={"name": "loss", "x": "wall"}).json()
+                assert wall["x_axis"] == "wall" and len(wall["x"]) == len(loss.values)
+                assert all(1.7e9 < a <= b for a, b in zip(wall["x"], wall["x"][1:])), wall["x"][:3]
                 picture = api.get(f"/runs/{uuid}/files/{at_seven['events'][0]['file']}")
                 assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
                 assert picture.content == images[0].path.read_bytes()
