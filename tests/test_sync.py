@@ -386,6 +386,8 @@ def test_an_offline_run_is_pushed_later_and_pulled_back_byte_identical(home, tmp
     assert pulled == elsewhere / "artifacts" / PROJECT / run.uuid
     assert folder_hashes(pulled) == folder_hashes(run.path)
     assert labbook.get_run(run.uuid).metric("loss").values.tolist() == [0.5]  # indexed in that home
+    run.pull_remote_run(path=str(tmp_path / "pulled"))  # the Run method, into a folder of the caller's
+    assert folder_hashes(tmp_path / "pulled") == folder_hashes(run.path)
 
 
 def test_a_gap_or_changed_bytes_is_a_409_conflict_and_a_resend_is_a_no_op(home, tmp_path, server_env):
