@@ -146,6 +146,13 @@ def test_logged_html_and_svg_are_served_sandboxed(world):
             downloaded = api.get(f"/runs/{run.uuid}/files/{rel}", params={"download": True})
             assert downloaded.headers["content-disposition"].startswith("attachment")
             assert downloaded.headers["content-security-policy"] == "sandbox"
+        for key in ("page", "drawing"):  # the same logged as artifact versions, downloaded
+            version = labbook.get_artifact(f"store://artifacts/{PROJECT}/{key}", home=world["home"])
+            downloaded = api.get("/artifacts/download", params={"uri": version.uri})
+            assert downloaded.status_code == 200 and b"<script>" in downloaded.content
+            assert downloaded.headers["content-disposition"].startswith("attachment")
+            assert downloaded.headers["content-security-policy"] == "sandbox"
+            assert downloaded.headers["x-content-type-options"] == "nosniff"
         ranged = api.get(f"/runs/{run.uuid}/files/run.json", headers={"Range": "bytes=0-9"})
         assert ranged.status_code == 206 and len(ranged.content) == 10
         assert ranged.content == (run.path / "run.json").read_bytes()[:10]
