@@ -100,6 +100,15 @@ def test_every_route_declares_a_scope_and_refuses_callers_without_enough(home, t
             assert outsider.get("/runs", params={"project": PROJECT}).status_code == 404
             assert outsider.get("/runs").json()["runs"] == []
             assert outsider.get("/projects").json()["projects"] == []
+            assert outsider.get("/runs/count").json()["count"] == 0  # counts, names, windows: nothing of PROJECT
+            assert outsider.get("/runs/window").json()["runs"] == []
+            for kind in ("params", "metrics", "tags", "outputs"):
+                assert outsider.get("/names", params={"kind": kind}).json()["names"] == [], kind
+            assert outsider.get("/artifacts").json()["artifacts"] == []
+            assert outsider.get("/names", params={"kind": "params", "project": PROJECT}).status_code == 404
+            assert outsider.post("/series/groups", json={"runs": made["runs"], "metric": "loss",
+                                                         "group_by": "params.lr"}).status_code in (403, 404)
+            assert [t["name"] for t in outsider.get("/tokens").json()["tokens"]] == ["elsewhere"]
             assert reader.get(f"/runs/{made['runs'][0]}").status_code == 200
     finally:
         server.stop()

@@ -166,8 +166,9 @@ def list_tokens(data: Data, who: Who, limit: Limit = models.MAX_LIMIT,
                 cursor_: str | None = Query(None, alias="cursor", max_length=4096,
                                             description="next_cursor of the last page.")) -> models.TokenList:
     """Every token's public record (never a token), oldest first, one keyset page at a time.
-    Needs an admin token."""
-    held = sorted(data.list_tokens(), key=lambda t: (str(t["created_at"]), t["id"]))
+    Needs an admin token; one bound to a project sees only the tokens bound to that project."""
+    held = sorted((t for t in data.list_tokens() if who.project is None or t["project"] == who.project),
+                  key=lambda t: (str(t["created_at"]), t["id"]))
     page, next_cursor = cursor.page_of(held, lambda t: (str(t["created_at"]), t["id"]), limit, cursor_,
                                        cursor.fingerprint("tokens"))
     return models.TokenList(tokens=[models.TokenOut(**t) for t in page], next_cursor=next_cursor)
