@@ -134,3 +134,39 @@ def small_disk(tmp_path: Path):
         yield SmallDisk(mount_point)
     finally:
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
+
+
+# -- an S3-compatible server (moto) on loopback, for the object-store tests -------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """moto's S3 server on a free port of 127.0.0.1 (one per test module): its URL."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        require(False, "moto[server] is not installed (pip install 'labbook[test]')")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server, monkeypatch):
+    """A fresh bucket on the moto server, with the AWS_* variables pointing at it: the store's
+    URL (s3://<bucket>/store)."""
+    import uuid
+
+    require(__import__("importlib").util.find_spec("s3fs") is not None, "s3fs is not installed")
+    import s3fs
+
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server}.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    bucket = f"labbook-{uuid.uuid4().hex[:12]}"
+    s3fs.S3FileSystem().mkdir(bucket)
+    yield f"s3://{bucket}/store"
+    s3fs.S3FileSystem.clear_instance_cache()

@@ -10,38 +10,15 @@ import pandas as pd
 import pytest
 
 import labbook
-from tests.conftest import free_port, require
-
-
-@pytest.fixture(scope="module")
-def s3_server():
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        require(False, "moto[server] is not installed (pip install 'labbook[test]')")
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture
-def s3_store(s3_server, monkeypatch, request):
-    require(__import__("importlib").util.find_spec("s3fs") is not None, "s3fs is not installed")
+def s3_store(s3_bucket, monkeypatch):
+    """A fresh bucket on moto (tests/conftest.py) as the artifact store: (filesystem, root URL)."""
     import s3fs
 
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server}.items():
-        monkeypatch.setenv(name, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    bucket = f"labbook-{request.node.name.replace('_', '-')[:40].lower()}"
-    fs = s3fs.S3FileSystem()
-    fs.mkdir(bucket)
-    root = f"s3://{bucket}/store"
-    monkeypatch.setenv("LABBOOK_ARTIFACT_STORE", root)
-    yield fs, root
-    s3fs.S3FileSystem.clear_instance_cache()
+    monkeypatch.setenv("LABBOOK_ARTIFACT_STORE", s3_bucket)
+    return s3fs.S3FileSystem(), s3_bucket
 
 
 def test_end_to_end_with_an_s3_artifact_store(run_factory, s3_store, home):

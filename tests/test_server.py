@@ -88,6 +88,17 @@ def test_the_api_reads_back_what_the_python_api_reads(home, tmp_path, backend):
                 at_seven = api.get(f"/runs/{uuid}/events",
                                    params={"kind": "image", "name": "sample", "step": 7}).json()
                 assert at_seven["exact"] is False and [e["step"] for e in at_seven["events"]] == [5]
+                exact = api.get(f"/runs/{uuid}/events", params={"kind": "image", "name": "sample", "step": 7,
+                                                                 "mode": "exact"}).json()
+                assert exact["exact"] is False and exact["events"] == []
+                before = api.get(f"/runs/{uuid}/events", params={"kind": "image", "name": "sample", "step": 4}).json()
+                assert before["events"] == []  # nothing at or before step 4
+                at_ten = api.get(f"/runs/{uuid}/events",
+                                 params={"kind": "image", "name": "sample", "step": 10, "mode": "exact"}).json()
+                assert at_ten["exact"] is True and [e["step"] for e in at_ten["events"]] == [10]
+                wall = api.get(f"/runs/{uuid}/metrics/series", params={"name": "loss", "x": "wall"}).json()
+                assert wall["x_axis"] == "wall" and len(wall["x"]) == len(loss.values)
+                assert all(1.7e9 < a <= b for a, b in zip(wall["x"], wall["x"][1:])), wall["x"][:3]
                 picture = api.get(f"/runs/{uuid}/files/{at_seven['events'][0]['file']}")
                 assert picture.status_code == 200 and picture.headers["content-type"] == "image/png"
                 assert picture.content == images[0].path.read_bytes()
@@ -241,3 +252,69 @@ def test_ui_serves_the_local_home_without_a_token(home, tmp_path):
         process.terminate()
         process.wait(timeout=20)
         process.stdout.close()
+
+
+def _children(pid: int) -> list[int]:
+    from pathlib import Path
+
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [int(c) for c in children]
+    return found
+
+
+def test_workers_serve_one_catalog_and_take_writes_for_one_run(home, postgres_url):
+    """``--workers 2``: two processes behind one port, on one PostgreSQL catalog; requests on
+    fresh connections (so either worker may take each) write one run and read it back whole."""
+    import httpx
+
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.tokens import create_token
+
+    catalog = Catalog(postgres_url, auto_migrate=True)
+    try:
+        token, _ = create_token(catalog, "workers", "write", None, None)
+    finally:
+        catalog.close()
+    server = ServerProcess(home, "--workers", "2", LABBOOK_CATALOG_URL=postgres_url)
+    try:
+        import time
+
+        deadline = time.monotonic() + 60
+        while len(_children(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = _children(server.process.pid)
+        assert len(workers) >= 2, workers
+        run_id = uuid_module.uuid4().hex
+        headers = {"Authorization": f"Bearer {token}", "Connection": "close"}
+        api = f"{server.url}/api/v1"
+        assert httpx.put(f"{api}/runs/{run_id}", json={"project": "workers"}, headers=headers).status_code == 201
+        for batch in range(20):
+            written = httpx.post(f"{api}/runs/{run_id}/metrics", headers=headers, json={"points": [
+                {"name": "loss", "value": float(batch * 10 + i), "step": batch * 10 + i} for i in range(10)]})
+            assert written.status_code == 200, written.text
+        assert httpx.post(f"{api}/runs/{run_id}/end", json={}, headers=headers).status_code == 200
+        for _ in range(6):  # every worker reads the same whole series
+            series = httpx.get(f"{api}/runs/{run_id}/metrics/series", params={"name": "loss", "points": 1000},
+                               headers=headers).json()
+            assert series["raw"] is True and series["x"] == list(range(200)), series
+            assert series["y"] == [float(v) for v in range(200)]
+        assert len(httpx.get(f"{api}/projects", headers=headers).json()["projects"]) == 1
+    finally:
+        server.stop()
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+        time.sleep(0.2)
+    assert not [pid for pid in workers if _alive(pid)], "a worker outlived its server"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        from pathlib import Path
+
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"  # a zombie is gone
+    except FileNotFoundError:
+        return False

@@ -100,6 +100,15 @@ def test_every_route_declares_a_scope_and_refuses_callers_without_enough(home, t
             assert outsider.get("/runs", params={"project": PROJECT}).status_code == 404
             assert outsider.get("/runs").json()["runs"] == []
             assert outsider.get("/projects").json()["projects"] == []
+            assert outsider.get("/runs/count").json()["count"] == 0  # counts, names, windows: nothing of PROJECT
+            assert outsider.get("/runs/window").json()["runs"] == []
+            for kind in ("params", "metrics", "tags", "outputs"):
+                assert outsider.get("/names", params={"kind": kind}).json()["names"] == [], kind
+            assert outsider.get("/artifacts").json()["artifacts"] == []
+            assert outsider.get("/names", params={"kind": "params", "project": PROJECT}).status_code == 404
+            assert outsider.post("/series/groups", json={"runs": made["runs"], "metric": "loss",
+                                                         "group_by": "params.lr"}).status_code in (403, 404)
+            assert [t["name"] for t in outsider.get("/tokens").json()["tokens"]] == ["elsewhere"]
             assert reader.get(f"/runs/{made['runs'][0]}").status_code == 200
     finally:
         server.stop()
@@ -126,8 +135,12 @@ def test_revoked_and_expired_tokens_are_refused_and_none_is_stored_in_clear(home
             wrong_secret = live[:-4] + ("AAAA" if not live.endswith("AAAA") else "BBBB")
             assert status(wrong_secret).status_code == 401
             assert status("not-a-token").status_code == 401
-            in_url = api.get("/projects", params={"token": live})
-            assert in_url.status_code == 400 and in_url.json()["error"]["code"] == "token_in_url"
+            for params in ({"token": live}, {"Token": live}, {"t": live}, {"filter": f"name = '{live}'"}):
+                in_url = api.get("/projects", params=params)  # by its name or by its shape, on any route
+                assert in_url.status_code == 400 and in_url.json()["error"]["code"] == "token_in_url", params
+            with_header = api.get("/projects", params={"token": live}, headers={"Authorization": f"Bearer {live}"})
+            assert with_header.status_code == 400
+            assert api.get("/health", params={"access_token": live}).status_code == 400
             basic = api.get("/projects", headers={"Authorization": "Basic abc"})
             assert basic.status_code == 401
     finally:

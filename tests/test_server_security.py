@@ -146,6 +146,13 @@ def test_logged_html_and_svg_are_served_sandboxed(world):
             downloaded = api.get(f"/runs/{run.uuid}/files/{rel}", params={"download": True})
             assert downloaded.headers["content-disposition"].startswith("attachment")
             assert downloaded.headers["content-security-policy"] == "sandbox"
+        for key in ("page", "drawing"):  # the same logged as artifact versions, downloaded
+            version = labbook.get_artifact(f"store://artifacts/{PROJECT}/{key}", home=world["home"])
+            downloaded = api.get("/artifacts/download", params={"uri": version.uri})
+            assert downloaded.status_code == 200 and b"<script>" in downloaded.content
+            assert downloaded.headers["content-disposition"].startswith("attachment")
+            assert downloaded.headers["content-security-policy"] == "sandbox"
+            assert downloaded.headers["x-content-type-options"] == "nosniff"
         ranged = api.get(f"/runs/{run.uuid}/files/run.json", headers={"Range": "bytes=0-9"})
         assert ranged.status_code == 206 and len(ranged.content) == 10
         assert ranged.content == (run.path / "run.json").read_bytes()[:10]
@@ -198,6 +205,7 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
     with world["server"].client(world["token"]) as api:
         missing = _is_error_shape(api.get(f"/runs/{'0' * 32}"), 404)
         assert missing["code"] == "not_found" and "runs" in missing["message"]
+        assert missing["field"] == "uuid" and missing["hint"]
         bad_filter = _is_error_shape(api.get("/runs", params={"filter": "params.lr <"}), 400)
         assert bad_filter["field"] == "filter" and bad_filter["hint"]
         bad_uri = _is_error_shape(api.get("/lineage", params={"uri": "models/churn/clf"}), 422)
@@ -207,6 +215,9 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
         assert wrong_type["field"] == "points"
         no_metric = _is_error_shape(api.get(f"/runs/{run}/metrics/series", params={"name": "nope"}), 404)
         assert "loss" in no_metric["message"]  # names the metrics the run has
+        assert no_metric["field"] == "name" and no_metric["hint"]
+        no_version = _is_error_shape(api.get("/artifacts/version", params={"uri": "store://models/churn/nope"}), 404)
+        assert no_version["field"] == "uri" and no_version["hint"]
         assert _is_error_shape(api.delete("/projects"), 405)["code"] == "method_not_allowed"
         assert _is_error_shape(api.get("/nowhere"), 404)["hint"]
         broken = api.post(f"/runs/{run}/metrics", content=b"{not json", headers={"Content-Type": "application/json"})
@@ -237,3 +248,87 @@ def test_artifact_and_event_pages_follow_their_cursors(world):
         assert [e["step"] for e in first["events"] + second["events"]] == [5, 10] and second["next_cursor"] is None
         elsewhere = api.get("/runs", params={"project": PROJECT, "cursor": first["next_cursor"]})
         assert _is_error_shape(elsewhere, 400)["field"] == "cursor"
+
+
+def test_cors_is_off_unless_configured(world, tmp_path):
+    allowed = "http://app.example.org"
+    preflight = {"Origin": allowed, "Access-Control-Request-Method": "GET",
+                 "Access-Control-Request-Headers": "authorization"}
+    with world["server"].client(world["token"]) as api:  # no LABBOOK_SERVER_CORS_ORIGINS
+        same_site = api.get("/projects", headers={"Origin": f"http://localhost:{world['server'].port}"})
+        assert same_site.status_code == 200 and "access-control-allow-origin" not in same_site.headers
+        assert _is_error_shape(api.options("/projects", headers=preflight), 403)["code"] == "bad_origin"
+    home = tmp_path / ".labbook"
+    token, _ = tokens.create_token("reader", "read", home=home)
+    server = ServerProcess(home, LABBOOK_SERVER_CORS_ORIGINS=allowed)
+    try:
+        with server.client(token) as api:
+            answer = api.options("/projects", headers=preflight)
+            assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == allowed
+            assert "authorization" in answer.headers["access-control-allow-headers"].lower()
+            read = api.get("/projects", headers={"Origin": allowed})
+            assert read.status_code == 200 and read.headers["access-control-allow-origin"] == allowed
+            other = api.get("/projects", headers={"Origin": "http://evil.example"})
+            assert _is_error_shape(other, 403)["code"] == "bad_origin"
+            assert "access-control-allow-origin" not in other.headers
+    finally:
+        server.stop()
+
+
+def _routes():
+    from tests.test_server_auth import api_routes
+
+    return api_routes()
+
+
+def test_every_write_route_bounds_its_body_declared_or_streamed(world):
+    """From the router table: every POST and PUT route refuses a body over the limit, whether it
+    says its length or streams without one (chunked), before the route reads it."""
+    writes = [(m, p) for m, p, _scope in _routes() if m in ("POST", "PUT")]
+    assert len(writes) >= 15, writes
+    run = world["files_run"]
+    with world["server"].client(world["token"]) as api:
+        for method, template in writes:
+            path = template.removeprefix("/api/v1").replace("{uuid}", run).replace("{sha256}", "a" * 64)
+            params = {"path": "events/text/x/0-1-abcdef.jsonl", "offset": 0, "size": MAX_BODY + 1}
+            declared = api.request(method, path, params=params, content=b"x" * (MAX_BODY + 1),
+                                   headers={"Content-Type": "application/json"})
+            assert _is_error_shape(declared, 413)["code"] == "body_too_large", (method, template)
+
+            def chunks():  # a well-formed start, so that a multipart parser reads on
+                yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n\r\n'
+                for _ in range(5):
+                    yield b"y" * 1000
+
+            streamed = api.request(method, path, params=params, content=chunks(),
+                                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+            assert _is_error_shape(streamed, 413)["code"] == "body_too_large", (method, template)
+
+
+def test_no_path_or_file_parameter_of_any_route_escapes(world):
+    """From the router table: every route taking a file path (in its path or as path=) or a
+    blob hash refuses each traversal with a 4xx and never answers the target's bytes."""
+    run = world["files_run"]
+    taking = [(m, p) for m, p, _scope in _routes() if m == "GET" and ("{path" in p or "{sha256}" in p or p.endswith(
+        ("/table", "/bytes", "/artifacts/download")))]
+    assert len(taking) >= 5, taking
+    with world["server"].client(world["token"]) as api:
+        for _method, template in taking:
+            for attack in TRAVERSALS:
+                if "{path" in template or "{sha256}" in template:
+                    status, body = _raw_get(world, template.replace("{uuid}", run).replace("{path:path}", attack)
+                                            .replace("{path}", attack).replace("{sha256}", attack))
+                else:
+                    params = {"path": attack, "uri": world["model_uri"], "start": 0}
+                    answer = api.get(template.removeprefix("/api/v1").replace("{uuid}", run), params=params)
+                    status, body = answer.status_code, answer.content
+                assert 400 <= status < 500, (template, attack, status, body[:200])
+                assert b"root:" not in body, (template, attack)
+
+
+def test_a_version_kept_outside_the_stores_is_never_read_by_any_route(world):
+    with world["server"].client(world["token"]) as api:
+        for path in ("/artifacts/download", "/artifacts/render", "/artifacts/stats", "/artifacts/files"):
+            answer = api.get(path, params={"uri": world["outside_uri"]})
+            assert 400 <= answer.status_code < 500 and "secret bytes" not in answer.text, (path, answer.text)
+            _is_error_shape(answer)

@@ -11,27 +11,9 @@ import pytest
 from labbook.catalog.catalog import Catalog
 from labbook.catalog.chunks import ChunkedFiles
 from labbook.errors import AppendConflict, InvalidValueError
-from tests.conftest import require
-from tests.test_artifacts_s3 import s3_server  # noqa: F401 - a fixture: moto on loopback
 from tests.test_catalog import postgres_url  # noqa: F401 - a fixture: a fresh PostgreSQL database
 
 PATH = "events/metric/loss/0-1-abcdef.lbm"
-
-
-@pytest.fixture
-def s3_bucket(s3_server, monkeypatch):  # noqa: F811 - the fixture above
-    """A fresh bucket on the moto server: the store's URL (s3://bucket/store)."""
-    require(__import__("importlib").util.find_spec("s3fs") is not None, "s3fs is not installed")
-    import s3fs
-
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": s3_server}.items():
-        monkeypatch.setenv(name, value)
-    s3fs.S3FileSystem.clear_instance_cache()
-    bucket = f"labbook-{uuid.uuid4().hex[:12]}"
-    s3fs.S3FileSystem().mkdir(bucket)
-    yield f"s3://{bucket}/store"
-    s3fs.S3FileSystem.clear_instance_cache()
 
 
 @pytest.fixture(params=["local+sqlite", "s3+postgresql"])

@@ -28,9 +28,7 @@ from labbook.store.names import encode_name
 from labbook.writer import format as fmt
 from tests.conftest import PYTHON, python_env
 from tests.server_helpers import ServerProcess, run_kwargs
-from tests.test_artifacts_s3 import s3_server  # noqa: F401 - a fixture: moto on loopback
 from tests.test_catalog import postgres_url  # noqa: F401 - a fixture: a fresh PostgreSQL database
-from tests.test_store_chunks import s3_bucket  # noqa: F401 - a fixture: a fresh bucket
 
 
 def lbm_file(name: str, writer: str, rank: int, steps, values, times=None) -> bytes:

@@ -39,6 +39,20 @@ def server_env(request, tmp_path):
     return home, env
 
 
+@pytest.fixture
+def remote_server(server_env, monkeypatch):
+    """A server on its own home (each catalog of server_env), a write token for it, and this
+    process's LABBOOK_HOST and LABBOOK_TOKEN pointing at it: (server, token, server_home, env)."""
+    server_home, env = server_env
+    server = ServerProcess(server_home, **env)
+    try:
+        token = write_token(server_home, env)
+        remote(monkeypatch, server, token)
+        yield server, token, server_home, env
+    finally:
+        server.stop()
+
+
 def write_token(home: Path, env: dict, scope: str = "write") -> str:
     from labbook.catalog.catalog import Catalog
     from labbook.catalog.tokens import create_token
@@ -85,25 +99,19 @@ def sync_cli(*args: str, home: Path, host: str, token: str, timeout: float = 120
     return json.loads(done.stdout)
 
 
-def test_a_run_logged_with_labbook_host_is_byte_identical_on_the_server(home, tmp_path, monkeypatch, server_env):
-    server_home, env = server_env
-    server = ServerProcess(server_home, **env)
-    try:
-        token = write_token(server_home, env)
-        remote(monkeypatch, server, token)
-        from labbook.tracking import Run
+def test_a_run_logged_with_labbook_host_is_byte_identical_on_the_server(home, tmp_path, remote_server):
+    server, token, server_home, env = remote_server
+    from labbook.tracking import Run
 
-        with Run(project=PROJECT, name="remote", **run_kwargs()) as run:
-            run.log_inputs(lr=0.1)
-            for step in range(1000):
-                run.log_metric("loss", 1 / (step + 1), step=step)
-            run.log_image(np.zeros((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
-        local = run.path
-        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
-        assert folder_hashes(local) == folder_hashes(served)
-        assert len(folder_hashes(local)) >= 5
-    finally:
-        server.stop()
+    with Run(project=PROJECT, name="remote", **run_kwargs()) as run:
+        run.log_inputs(lr=0.1)
+        for step in range(1000):
+            run.log_metric("loss", 1 / (step + 1), step=step)
+        run.log_image(np.zeros((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
+    local = run.path
+    served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+    assert folder_hashes(local) == folder_hashes(served)
+    assert len(folder_hashes(local)) >= 5
 
 
 def test_a_server_stopped_10_s_mid_run_loses_nothing_and_a_second_sync_sends_no_bytes(
@@ -325,71 +333,61 @@ def _project_view(made: dict, home: Path) -> dict:
     return view
 
 
-def test_the_demo_project_logged_remotely_reads_back_equal_on_the_server(home, tmp_path, monkeypatch, server_env):
-    server_home, env = server_env
-    server = ServerProcess(server_home, **env)
-    token = write_token(server_home, env)
-    remote(monkeypatch, server, token)
+def test_the_demo_project_logged_remotely_reads_back_equal_on_the_server(home, tmp_path, monkeypatch, remote_server):
+    server, token, server_home, env = remote_server
     work = tmp_path / "work"
-    try:
-        made = make_project(home, work)
-        local = _project_view(made, home)
-        monkeypatch.delenv("LABBOOK_HOST")
-        with _server_catalog(env):
-            there = _project_view(made, server_home)
-        assert there["runs"] == local["runs"]
-        assert there["artifacts"] == local["artifacts"] and len(local["artifacts"]) == 3
-        assert there["lineage"] == local["lineage"] and local["lineage"][0]
-        with server.client(token) as api:  # and through the REST API
-            for uuid in made["runs"]:
-                detail = api.get(f"/runs/{uuid}").json()
-                assert detail["inputs"] == local["runs"][uuid]["inputs"]
-                assert sorted(detail["tags"]) == local["runs"][uuid]["tags"]
-                series = api.get(f"/runs/{uuid}/metrics/series", params={"name": "loss"}).json()
-                assert series["raw"] and series["y"] == local["runs"][uuid]["metrics"]["loss"][1]
-            lineage = api.get("/lineage", params={"uri": made["model_uri"], "direction": "both", "depth": 5}).json()
-            assert sorted((e["source"], e["target"], e["relation"]) for e in lineage["edges"]) == local["lineage"][0]
-    finally:
-        server.stop()
+    made = make_project(home, work)
+    local = _project_view(made, home)
+    monkeypatch.delenv("LABBOOK_HOST")
+    with _server_catalog(env):
+        there = _project_view(made, server_home)
+    assert there["runs"] == local["runs"]
+    assert there["artifacts"] == local["artifacts"] and len(local["artifacts"]) == 3
+    assert there["lineage"] == local["lineage"] and local["lineage"][0]
+    with server.client(token) as api:  # and through the REST API
+        for uuid in made["runs"]:
+            detail = api.get(f"/runs/{uuid}").json()
+            assert detail["inputs"] == local["runs"][uuid]["inputs"]
+            assert sorted(detail["tags"]) == local["runs"][uuid]["tags"]
+            series = api.get(f"/runs/{uuid}/metrics/series", params={"name": "loss"}).json()
+            assert series["raw"] and series["y"] == local["runs"][uuid]["metrics"]["loss"][1]
+        lineage = api.get("/lineage", params={"uri": made["model_uri"], "direction": "both", "depth": 5}).json()
+        assert sorted((e["source"], e["target"], e["relation"]) for e in lineage["edges"]) == local["lineage"][0]
 
 
-def test_an_offline_run_is_pushed_later_and_pulled_back_byte_identical(home, tmp_path, monkeypatch, server_env):
-    server_home, env = server_env
-    server = ServerProcess(server_home, **env)
-    token = write_token(server_home, env)
-    remote(monkeypatch, server, token)
+def test_an_offline_run_is_pushed_later_and_pulled_back_byte_identical(home, tmp_path, monkeypatch, remote_server):
+    server, token, server_home, env = remote_server
     from labbook.tracking import Run
 
-    try:
-        with Run(project=PROJECT, name="offline", is_offline=True, **run_kwargs()) as run:
-            run.log_metrics(step=1, loss=0.5, acc=0.1)
-            run.log_text("note", "written offline", step=1)
-            run.log_image(np.ones((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
-        with server.client(token) as api:
-            assert api.get(f"/sync/runs/{run.uuid}").status_code == 404  # nothing was sent
-        monkeypatch.setenv("LABBOOK_OFFLINE", "1")
-        with Run(project=PROJECT, name="offline-env", **run_kwargs()) as env_run:
-            env_run.log_metric("loss", 1.0)
-        with server.client(token) as api:
-            assert api.get(f"/sync/runs/{env_run.uuid}").status_code == 404
-        monkeypatch.delenv("LABBOOK_OFFLINE")
+    with Run(project=PROJECT, name="offline", is_offline=True, **run_kwargs()) as run:
+        run.log_metrics(step=1, loss=0.5, acc=0.1)
+        run.log_text("note", "written offline", step=1)
+        run.log_image(np.ones((4, 4, 3), dtype=np.uint8), name="img", step=1, dataformats="HWC")
+    with server.client(token) as api:
+        assert api.get(f"/sync/runs/{run.uuid}").status_code == 404  # nothing was sent
+    monkeypatch.setenv("LABBOOK_OFFLINE", "1")
+    with Run(project=PROJECT, name="offline-env", **run_kwargs()) as env_run:
+        env_run.log_metric("loss", 1.0)
+    with server.client(token) as api:
+        assert api.get(f"/sync/runs/{env_run.uuid}").status_code == 404
+    monkeypatch.delenv("LABBOOK_OFFLINE")
 
-        run.push_offline_run()
-        served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
-        assert folder_hashes(run.path) == folder_hashes(served)
+    run.push_offline_run()
+    served = Path(server_settings(server_home, env).artifacts_root) / PROJECT / run.uuid
+    assert folder_hashes(run.path) == folder_hashes(served)
 
-        elsewhere = tmp_path / "elsewhere" / ".labbook"
-        monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
-        labbook.tracking.pull_remote_run  # the module-level function exists too
-        from labbook.config import Settings
-        from labbook.sync.runs import pull_run
+    elsewhere = tmp_path / "elsewhere" / ".labbook"
+    monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+    labbook.tracking.pull_remote_run  # the module-level function exists too
+    from labbook.config import Settings
+    from labbook.sync.runs import pull_run
 
-        pulled = pull_run(run.uuid, Settings.load({}))
-        assert pulled == elsewhere / "artifacts" / PROJECT / run.uuid
-        assert folder_hashes(pulled) == folder_hashes(run.path)
-        assert labbook.get_run(run.uuid).metric("loss").values.tolist() == [0.5]  # indexed in that home
-    finally:
-        server.stop()
+    pulled = pull_run(run.uuid, Settings.load({}))
+    assert pulled == elsewhere / "artifacts" / PROJECT / run.uuid
+    assert folder_hashes(pulled) == folder_hashes(run.path)
+    assert labbook.get_run(run.uuid).metric("loss").values.tolist() == [0.5]  # indexed in that home
+    run.pull_remote_run(path=str(tmp_path / "pulled"))  # the Run method, into a folder of the caller's
+    assert folder_hashes(tmp_path / "pulled") == folder_hashes(run.path)
 
 
 def test_a_gap_or_changed_bytes_is_a_409_conflict_and_a_resend_is_a_no_op(home, tmp_path, server_env):
@@ -437,41 +435,35 @@ def test_a_gap_or_changed_bytes_is_a_409_conflict_and_a_resend_is_a_no_op(home, 
         server.stop()
 
 
-def test_the_read_api_and_cli_read_a_server_with_labbook_host_set(home, tmp_path, monkeypatch, server_env):
-    server_home, env = server_env
-    server = ServerProcess(server_home, **env)
-    token = write_token(server_home, env)
-    remote(monkeypatch, server, token)
-    try:
-        made = make_project(home, tmp_path / "work")
-        monkeypatch.setenv("LABBOOK_OFFLINE", "1")  # this home's own copies, read locally
-        expected = {u: labbook.get_run(u) for u in made["runs"]}
-        local_rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
-        assert all(type(r) is labbook.runs.RunRow for r in local_rows)
-        monkeypatch.delenv("LABBOOK_OFFLINE")
-        elsewhere = tmp_path / "elsewhere" / ".labbook"  # a machine that logged none of them
-        monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
-        rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
-        assert [r.uuid for r in rows] == [r.uuid for r in local_rows] and len(rows) == 2
-        assert [r.inputs for r in rows] == [r.inputs for r in local_rows]
-        assert [r.summaries["loss"]["min"] for r in rows] == [r.summaries["loss"]["min"] for r in local_rows]
-        assert type(rows[0]) is labbook.runs.RemoteRunRow and isinstance(rows[0], labbook.runs.RunRow)
-        assert rows[0].status == "succeeded"
-        for uuid, mine in expected.items():
-            theirs = labbook.get_run(uuid)
-            assert type(theirs) is type(mine)
-            assert theirs.inputs == mine.inputs and theirs.tags == mine.tags and theirs.outputs == mine.outputs
-            assert theirs.metric("loss").values.tolist() == mine.metric("loss").values.tolist()
-            assert [e.value for e in theirs.events("text", "note")] == [e.value for e in mine.events("text", "note")]
-            assert folder_hashes(theirs.path) == folder_hashes(mine.path)
-        assert rows[0].metric("loss").values.tolist() == expected[rows[0].uuid].metric("loss").values.tolist()
-        shown = subprocess.run([PYTHON, "-m", "labbook.cli.main", "runs", "ls", "-p", PROJECT, "--json"],
-                               env=python_env(elsewhere, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
-                               capture_output=True, text=True, timeout=60)
-        assert shown.returncode == 0, shown.stderr
-        assert {r["uuid"] for r in json.loads(shown.stdout)} == set(made["runs"]) | {made["model_run"]}
-    finally:
-        server.stop()
+def test_the_read_api_and_cli_read_a_server_with_labbook_host_set(home, tmp_path, monkeypatch, remote_server):
+    server, token, server_home, env = remote_server
+    made = make_project(home, tmp_path / "work")
+    monkeypatch.setenv("LABBOOK_OFFLINE", "1")  # this home's own copies, read locally
+    expected = {u: labbook.get_run(u) for u in made["runs"]}
+    local_rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
+    assert all(type(r) is labbook.runs.RunRow for r in local_rows)
+    monkeypatch.delenv("LABBOOK_OFFLINE")
+    elsewhere = tmp_path / "elsewhere" / ".labbook"  # a machine that logged none of them
+    monkeypatch.setenv("LABBOOK_HOME", str(elsewhere))
+    rows = labbook.search_runs(PROJECT, filter="params.lr < 0.05", order_by=["metrics.loss.min"])
+    assert [r.uuid for r in rows] == [r.uuid for r in local_rows] and len(rows) == 2
+    assert [r.inputs for r in rows] == [r.inputs for r in local_rows]
+    assert [r.summaries["loss"]["min"] for r in rows] == [r.summaries["loss"]["min"] for r in local_rows]
+    assert type(rows[0]) is labbook.runs.RemoteRunRow and isinstance(rows[0], labbook.runs.RunRow)
+    assert rows[0].status == "succeeded"
+    for uuid, mine in expected.items():
+        theirs = labbook.get_run(uuid)
+        assert type(theirs) is type(mine)
+        assert theirs.inputs == mine.inputs and theirs.tags == mine.tags and theirs.outputs == mine.outputs
+        assert theirs.metric("loss").values.tolist() == mine.metric("loss").values.tolist()
+        assert [e.value for e in theirs.events("text", "note")] == [e.value for e in mine.events("text", "note")]
+        assert folder_hashes(theirs.path) == folder_hashes(mine.path)
+    assert rows[0].metric("loss").values.tolist() == expected[rows[0].uuid].metric("loss").values.tolist()
+    shown = subprocess.run([PYTHON, "-m", "labbook.cli.main", "runs", "ls", "-p", PROJECT, "--json"],
+                           env=python_env(elsewhere, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token),
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert {r["uuid"] for r in json.loads(shown.stdout)} == set(made["runs"]) | {made["model_run"]}
 
 
 def test_the_curl_guide_of_the_docs_runs_as_written(home, tmp_path):
@@ -505,8 +497,6 @@ def test_the_curl_guide_of_the_docs_runs_as_written(home, tmp_path):
         server.stop()
 
 
-from tests.test_artifacts_s3 import s3_server  # noqa: E402,F401 - a fixture: moto on loopback
-from tests.test_store_chunks import s3_bucket  # noqa: E402,F401 - a fixture: a fresh bucket on moto
 
 
 def test_a_server_on_s3_and_postgresql_holds_every_synced_file_in_the_store(home, tmp_path, monkeypatch, s3_bucket,

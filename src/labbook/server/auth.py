@@ -9,7 +9,10 @@ refused to everyone. Rules, in order:
 1. ``labbook ui`` (local-only mode) allows every request whose peer is a loopback address.
 2. ``--public-read`` allows ``read`` routes without a token.
 3. Otherwise the request needs ``Authorization: Bearer lbk_...`` naming a live token whose scope
-   covers the route's (read < write < admin). A token in the URL is refused.
+   covers the route's (read < write < admin).
+
+A token in the URL (a parameter named ``token``, ``access_token``... in any case, or any value
+shaped like a token) is refused with 400 on every route, before anything else.
 
 Per-object checks (a token bound to one project) happen in ``labbook.server.data``.
 """
@@ -17,6 +20,7 @@ Per-object checks (a token bound to one project) happen in ``labbook.server.data
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from fastapi import Request
 
@@ -26,6 +30,7 @@ from labbook.server.errors import ApiError
 SCOPE_KEY = "x-labbook-scope"
 PUBLIC = "public"  # declared by routes that return no data (the health check) only
 _URL_TOKEN_PARAMS = ("token", "access_token", "api_key", "apikey", "write_token")
+_TOKEN_SHAPE = re.compile(r"lbk_[0-9a-f]{12}_")
 
 
 def scope(name: str) -> dict:
@@ -41,19 +46,25 @@ def _loopback(host: str | None) -> bool:
         return False
 
 
+def _token_in_url(request: Request) -> bool:
+    """A query parameter named like a token, or any value holding one (``lbk_<12 hex>_``)."""
+    return any(name.lower() in _URL_TOKEN_PARAMS or _TOKEN_SHAPE.search(value)
+               for name, value in request.query_params.multi_items())
+
+
 def authorize(request: Request) -> Access:
     route = request.scope.get("route")
     needed = (getattr(route, "openapi_extra", None) or {}).get(SCOPE_KEY)
+    if _token_in_url(request):  # on every route, the open ones too: the URL is already in some log
+        raise ApiError(400, "Tokens are never accepted in URLs (they end up in logs and browser history).",
+                       code="token_in_url", field="token",
+                       hint="Send it as a header: Authorization: Bearer lbk_...; and revoke this one.")
     if needed == PUBLIC:
         request.state.access = Access("read", project="")  # sees no project
         return request.state.access
     if needed not in SCOPE_ORDER:
         raise ApiError(403, f"{request.url.path} declares no access scope, so nobody may call it.",
                        code="no_scope", hint="A route must declare read, write or admin.")
-    if any(p in request.query_params for p in _URL_TOKEN_PARAMS):
-        raise ApiError(400, "Tokens are never accepted in URLs (they end up in logs and browser history).",
-                       code="token_in_url", field="token",
-                       hint="Send it as a header: Authorization: Bearer lbk_...; and revoke this one.")
     settings = request.app.state.settings
     if settings.server_local_only and _loopback(request.client.host if request.client else None):
         access = FULL

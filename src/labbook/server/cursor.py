@@ -43,3 +43,19 @@ def decode(cursor: str | None, query: str = "") -> list[Any] | None:
         raise ApiError(400, f"cursor={cursor[:40]!r} is not a cursor this server made.", code="bad_cursor",
                        field="cursor", hint="Pass the next_cursor of the previous page unchanged, "
                                             "with the same query (filter, order, project).") from None
+
+
+def page_of(items: list[Any], key: Any, limit: int, token: str | None, query: str) -> tuple[list[Any], str | None]:
+    """One keyset page of ``items`` (already sorted by ``key``, a function giving a tuple of
+    scalars): the items after the cursor's key, at most ``limit``, and the next page's cursor
+    (None at the end). For lists a route holds whole in memory (projects, steps, files...)."""
+    after = decode(token, query)
+    if after is not None:
+        try:
+            items = [item for item in items if tuple(key(item)) > tuple(after)]
+        except TypeError:
+            raise ApiError(400, f"cursor={token[:40]!r} was made by another list.", code="bad_cursor",  # type: ignore[index]
+                           field="cursor", hint="Pass the next_cursor of the previous page unchanged.") from None
+    page = items[:limit]
+    next_cursor = encode(list(key(page[-1])), query) if len(items) > limit and page else None
+    return page, next_cursor

@@ -448,7 +448,9 @@ class ServerData:
         folder = self.sync_folder(access, uuid)
         if self._in_store(folder):
             return self.stored.read(folder.path.name, path, start)
-        target = folder.path.joinpath(*path.split("/"))
+        from labbook.store.layout import safe_join
+
+        target = safe_join(folder.path, path, "path")  # resolved: a symbolic link out is refused
         if not target.is_file():
             raise NotFoundError(f"Run {uuid} has no file {path!r} on this server.")
         with open(target, "rb") as handle:

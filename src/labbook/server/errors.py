@@ -39,7 +39,8 @@ _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404:
 
 # library error class -> (status, code, hint)
 _LIBRARY = (
-    (NotFoundError, 404, "not_found", None),
+    (NotFoundError, 404, "not_found", "Check the named value: GET /api/v1/projects, /api/v1/runs and "
+                                      "/api/v1/artifacts list what this server holds for your token."),
     (QueryError, 400, "bad_query", "See the filter language in docs/server.md (and labbook.catalog.query)."),
     (PathEscapeError, 403, "forbidden_path", "Paths must stay inside the run folder or the configured stores."),
     (InvalidNameError, 422, "invalid_name", None),
@@ -96,6 +97,15 @@ def _field(location: tuple) -> str | None:
     return ".".join(parts) or (str(location[-1]) if location else None)
 
 
+def _field_named(request: Request, message: str) -> str | None:
+    """The request's parameter whose value the library's message quotes (the run id, the metric's
+    name, the URI...): the field at fault, for errors raised below the routes."""
+    params = [(n, v) for n, v in (*request.query_params.items(), *request.path_params.items())
+              if isinstance(v, str) and len(v) >= 2]
+    quoted = [n for n, v in params if repr(v) in message]  # quoted first: 'name' over a run id in passing
+    return (quoted or [n for n, v in params if v in message] or [None])[0]
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, error: ApiError) -> JSONResponse:
@@ -103,7 +113,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LabbookError)
     async def _library(request: Request, error: LabbookError) -> JSONResponse:
-        api = library_error(error)
+        api = library_error(error, _field_named(request, str(error)))
         return error_response(api.status, api.message, api.code, api.field, api.hint)
 
     @app.exception_handler(RequestValidationError)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_LIMIT = 1000
+MAX_STEPS = 100_000  # a step slider's marks are small numbers: one page holds a long run's
 JsonDict = dict[str, Any]
 
 
@@ -39,6 +40,7 @@ class Project(BaseModel):
 
 class ProjectList(BaseModel):
     projects: list[Project]
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 class MetricSummary(BaseModel):
@@ -168,6 +170,7 @@ class StepList(BaseModel):
     kind: str
     name: str
     steps: list[int]
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 class LogLineOut(BaseModel):
@@ -231,6 +234,7 @@ class ArtifactFile(BaseModel):
 class ArtifactFiles(BaseModel):
     uri: str
     files: list[ArtifactFile]
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 class TagRequest(BaseModel):
@@ -350,6 +354,7 @@ class TokenOut(BaseModel):
 
 class TokenList(BaseModel):
     tokens: list[TokenOut]
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 # -- sync (labbook.sync's protocol) --------------------------------------------------------------

@@ -48,15 +48,24 @@ def list_artifacts(
         raise ApiError(422, "Pass key (exact) or q (contains), not both.", field="q")
     query = cursor.fingerprint(project, kind, key, q, tag, producer, created_after, created_before,
                                latest_only, *label)
-    after = cursor.decode(cursor_, query)
-    if after is not None:
-        if len(after) != 3 or not isinstance(after[1], int) or not isinstance(after[2], str) \
-                or not isinstance(after[0], datetime):
-            raise ApiError(400, "This cursor was not made by /artifacts.", code="bad_cursor", field="cursor")
-        after = tuple(after)
+    after = _artifact_after(cursor.decode(cursor_, query))
     versions = data.list_artifacts(who, project, kind=kind, key=f"~{q}" if q else key, labels=label, tag=tag,
                                    producer=producer, since=created_after, until=created_before,
                                    latest_only=latest_only, limit=limit + 1, after=after)
+    return _artifact_page(data, versions, limit, query, records)
+
+
+def _artifact_after(after: list | None) -> tuple | None:
+    """A versions page's keyset (created_at, version, uid), checked."""
+    if after is None:
+        return None
+    if len(after) != 3 or not isinstance(after[1], int) or not isinstance(after[2], str) \
+            or not isinstance(after[0], datetime):
+        raise ApiError(400, "This cursor was not made by /artifacts.", code="bad_cursor", field="cursor")
+    return tuple(after)
+
+
+def _artifact_page(data: Data, versions: list, limit: int, query: str, records: bool = False) -> models.ArtifactPage:
     page = versions[:limit]
     next_cursor = None
     if len(versions) > limit and page:
@@ -72,9 +81,17 @@ def get_artifact(uri: Uri, data: Data, who: Who) -> models.ArtifactOut:
 
 
 @router.get("/artifacts/versions", response_model=models.ArtifactPage, openapi_extra=scope("read"))
-def artifact_versions(uri: Uri, data: Data, who: Who, limit: Limit = 100) -> models.ArtifactPage:
-    """Every version of the artifact ``uri`` names, newest first."""
-    return models.ArtifactPage(artifacts=[_out(data, v) for v in data.artifact_versions(who, uri, limit)])
+def artifact_versions(uri: Uri, data: Data, who: Who, limit: Limit = 100,
+                      cursor_: str | None = Query(None, alias="cursor", max_length=4096,
+                                                  description="next_cursor of the last page.")) -> models.ArtifactPage:
+    """Every version of the artifact ``uri`` names, newest first, one keyset page at a time."""
+    version = data.get_artifact(who, uri)
+    query = cursor.fingerprint("versions", version.project, version.key)
+    after = _artifact_after(cursor.decode(cursor_, query))
+    versions = data.list_artifacts(who, version.project, kind=None, key=version.key, labels=None, tag=None,
+                                   producer=None, since=None, until=None, latest_only=False, limit=limit + 1,
+                                   after=after)
+    return _artifact_page(data, versions, limit, query)
 
 
 @router.get("/artifacts/download", openapi_extra=scope("read"),
@@ -94,11 +111,15 @@ def download_artifact(uri: Uri, data: Data, who: Who,
 
 
 @router.get("/artifacts/files", response_model=models.ArtifactFiles, openapi_extra=scope("read"))
-def artifact_files(uri: Uri, data: Data, who: Who) -> models.ArtifactFiles:
-    """The files of a directory artifact: each one's path inside it and size (download one with
-    /artifacts/download?path=)."""
-    return models.ArtifactFiles(uri=uri, files=[models.ArtifactFile(path=p, size=n)
-                                                for p, n in data.artifact_files(who, uri)])
+def artifact_files(uri: Uri, data: Data, who: Who, limit: Limit = models.MAX_LIMIT,
+                   cursor_: str | None = Query(None, alias="cursor", max_length=4096,
+                                               description="next_cursor of the last page.")) -> models.ArtifactFiles:
+    """The files of a directory artifact by path, one keyset page at a time: each one's path
+    inside it and size (download one with /artifacts/download?path=)."""
+    files = sorted(data.artifact_files(who, uri))
+    page, next_cursor = cursor.page_of(files, lambda f: (f[0],), limit, cursor_, cursor.fingerprint("files", uri))
+    return models.ArtifactFiles(uri=uri, files=[models.ArtifactFile(path=p, size=n) for p, n in page],
+                                next_cursor=next_cursor)
 
 
 @router.post("/artifacts/tags", response_model=models.ArtifactOut, openapi_extra=scope("write"))
@@ -141,6 +162,13 @@ def lineage(
 
 
 @router.get("/tokens", response_model=models.TokenList, openapi_extra=scope("admin"), tags=["server"])
-def list_tokens(data: Data, who: Who) -> models.TokenList:
-    """Every token's public record (never a token). Needs an admin token."""
-    return models.TokenList(tokens=[models.TokenOut(**t) for t in data.list_tokens()][-models.MAX_LIMIT:])
+def list_tokens(data: Data, who: Who, limit: Limit = models.MAX_LIMIT,
+                cursor_: str | None = Query(None, alias="cursor", max_length=4096,
+                                            description="next_cursor of the last page.")) -> models.TokenList:
+    """Every token's public record (never a token), oldest first, one keyset page at a time.
+    Needs an admin token; one bound to a project sees only the tokens bound to that project."""
+    held = sorted((t for t in data.list_tokens() if who.project is None or t["project"] == who.project),
+                  key=lambda t: (str(t["created_at"]), t["id"]))
+    page, next_cursor = cursor.page_of(held, lambda t: (str(t["created_at"]), t["id"]), limit, cursor_,
+                                       cursor.fingerprint("tokens"))
+    return models.TokenList(tokens=[models.TokenOut(**t) for t in page], next_cursor=next_cursor)

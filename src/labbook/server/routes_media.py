@@ -27,7 +27,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -159,9 +159,12 @@ class TablePage(BaseModel):
     rows: list[list[Any]]
     offset: int
     total: int
+    truncated: bool = Field(False, description="The table has more than 1000 columns: the first 1000 are sent.")
 
 
 TABLE_FORMATS = {".parquet": "parquet", ".csv": "csv"}
+MAX_TABLE_BYTES = 256 << 20  # a table is read whole to page it or describe it: larger ones are downloaded
+MAX_TABLE_COLUMNS = 1000
 
 
 @router.get("/runs/{uuid}/table", response_model=TablePage, openapi_extra=scope("read"))
@@ -174,15 +177,24 @@ def table_page(uuid: str, data: Data, who: Who,
     if kind is None:
         raise ApiError(422, f"{path!r} is not a table: the dashboard pages .csv and .parquet files.",
                        code="not_a_table", field="path")
-    table = _read_table(target, kind)
+    table = _read_table(target, kind, "path")
+    truncated = table.num_columns > MAX_TABLE_COLUMNS
+    table = table.select(range(min(table.num_columns, MAX_TABLE_COLUMNS)))
     rows = table.slice(offset, limit).to_pylist()
     names = table.column_names
     return TablePage(columns=[TableColumn(name=f.name, type=str(f.type)) for f in table.schema],
-                     rows=[[_cell(row[n]) for n in names] for row in rows], offset=offset, total=table.num_rows)
+                     rows=[[_cell(row[n]) for n in names] for row in rows], offset=offset, total=table.num_rows,
+                     truncated=truncated)
 
 
-def _read_table(path: Path, kind: str) -> Any:
+def _read_table(path: Path, kind: str, field: str) -> Any:
     from labbook._optional import need
+
+    size = path.stat().st_size
+    if size > MAX_TABLE_BYTES:
+        raise ApiError(413, f"This table is {size} bytes; the server pages and describes tables of at most "
+                            f"{MAX_TABLE_BYTES} bytes.", code="table_too_large", field=field,
+                       hint="Download it (GET /api/v1/runs/{uuid}/files/... or /api/v1/artifacts/download).")
 
     if kind == "parquet":
         return need("pyarrow.parquet", "Reading a Parquet table").read_table(path)
@@ -214,6 +226,7 @@ class ColumnStats(BaseModel):
 class TableStats(BaseModel):
     rows: int
     columns: list[ColumnStats]
+    truncated: bool = Field(False, description="The table has more than 1000 columns: the first 1000 are described.")
 
 
 STATS_BINS = 20
@@ -230,7 +243,9 @@ def artifact_stats(data: Data, who: Who, uri: str = Query(min_length=1, max_leng
     if kind is None:
         raise ApiError(422, f"{uri!r} is {version.format or 'not a table'}: statistics are computed for "
                             "CSV and Parquet tables.", code="not_a_table", field="uri")
-    table = _read_table(path, kind)
+    table = _read_table(path, kind, "uri")
+    truncated = table.num_columns > MAX_TABLE_COLUMNS
+    table = table.select(range(min(table.num_columns, MAX_TABLE_COLUMNS)))
     columns = []
     for field, column in zip(table.schema, table.columns):
         stats = ColumnStats(name=field.name, type=str(field.type), count=len(column), nulls=column.null_count)
@@ -248,4 +263,4 @@ def artifact_stats(data: Data, who: Who, uri: str = Query(min_length=1, max_leng
 
             stats = stats.model_copy(update=dict(distinct=int(pc.count_distinct(column).as_py())))
         columns.append(stats)
-    return TableStats(rows=table.num_rows, columns=columns)
+    return TableStats(rows=table.num_rows, columns=columns, truncated=truncated)

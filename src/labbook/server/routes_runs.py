@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import mimetypes
-from typing import Annotated
+import time
+from typing import Annotated, Any, AsyncIterator
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from labbook.errors import LabbookError, NotFoundError
 from labbook.server import cursor, models, views
 from labbook.server.auth import access_of, scope
 from labbook.server.data import Access, ServerData
-from labbook.server.errors import ApiError, library_error
+from labbook.server.errors import ApiError, error_body, library_error
 
 router = APIRouter()
+log = logging.getLogger("labbook.server")
 READ = scope("read")
 Limit = Annotated[int, Query(ge=1, le=models.MAX_LIMIT, description="Page size (at most 1000).")]
 Points = Annotated[int, Query(ge=2, le=10000, description="The pixel budget: at most this many buckets.")]
@@ -37,11 +43,15 @@ def health() -> models.Health:
 
 
 @router.get("/projects", response_model=models.ProjectList, openapi_extra=READ, tags=["runs"])
-def list_projects(data: Data, who: Who) -> models.ProjectList:
-    """Every project: its name, number of runs and last activity."""
+def list_projects(data: Data, who: Who, limit: Limit = models.MAX_LIMIT,
+                  cursor_: str | None = Query(None, alias="cursor", max_length=4096,
+                                              description="next_cursor of the last page.")) -> models.ProjectList:
+    """Projects by name, one keyset page at a time: each one's number of runs and last activity."""
+    projects = sorted(data.list_projects(who), key=lambda p: p.name)
+    page, next_cursor = cursor.page_of(projects, lambda p: (p.name,), limit, cursor_, cursor.fingerprint("projects"))
     return models.ProjectList(projects=[models.Project(name=p.name, run_count=p.run_count, created_at=p.created_at,
-                                                       last_activity=p.last_activity)
-                                        for p in data.list_projects(who)][: models.MAX_LIMIT])
+                                                       last_activity=p.last_activity) for p in page],
+                              next_cursor=next_cursor)
 
 
 @router.get("/runs", response_model=models.RunPage, openapi_extra=READ, tags=["runs"])
@@ -171,14 +181,21 @@ def _event_key(event: object) -> tuple:
     return (event.timestamp.isoformat(), -1 if event.step is None else event.step)
 
 
+StepLimit = Annotated[int, Query(ge=1, le=models.MAX_STEPS, description="Page size (at most 100,000 steps).")]
+
+
 @router.get("/runs/{uuid}/events/steps", response_model=models.StepList, openapi_extra=READ, tags=["events"])
 def event_steps(
     uuid: str, data: Data, who: Who,
     kind: str = Query(min_length=1, max_length=64), name: str = Query(min_length=1, max_length=1024),
+    limit: StepLimit = models.MAX_STEPS,
+    cursor_: str | None = Query(None, alias="cursor", max_length=4096, description="next_cursor of the last page."),
 ) -> models.StepList:
-    """Every step that holds an event of (kind, name): the marks of a step slider."""
+    """Every step that holds an event of (kind, name), ascending: the marks of a step slider
+    (one keyset page of at most ``limit``)."""
     steps = sorted({e.step for e in data.events(who, uuid, kind, name) if e.step is not None})
-    return models.StepList(run=uuid, kind=kind, name=name, steps=steps)
+    page, next_cursor = cursor.page_of(steps, lambda s: (s,), limit, cursor_, cursor.fingerprint("steps", uuid, kind, name))
+    return models.StepList(run=uuid, kind=kind, name=name, steps=page, next_cursor=next_cursor)
 
 
 SANDBOX = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff",
@@ -197,11 +214,62 @@ def run_file(uuid: str, path: str, data: Data, who: Who,
                         content_disposition_type="attachment" if download else "inline")
 
 
-@router.get("/runs/{uuid}/logs", response_model=models.LogList, openapi_extra=READ, tags=["runs"])
-def logs(uuid: str, data: Data, who: Who, tail: Limit = 1000) -> models.LogList:
-    """The last ``tail`` captured lines of stdout, stderr and logging, in time order."""
+FOLLOW_POLL = 0.5  # seconds between two reads of a followed run's log files
+
+
+def _log_line(line: Any) -> models.LogLineOut:
+    return models.LogLineOut(timestamp=line.timestamp, stream=line.stream, message=line.message,
+                             level=line.level, logger=line.logger, rank=line.rank)
+
+
+@router.get("/runs/{uuid}/logs", response_model=models.LogList, openapi_extra=READ, tags=["runs"],
+            responses={200: {"content": {"application/x-ndjson": {}},
+                             "description": "With follow=true: one JSON object per line, as written."}})
+def logs(uuid: str, data: Data, who: Who, tail: Limit = 1000,
+         follow: bool = Query(False, description="Keep the answer open and stream new lines (NDJSON) "
+                                                 "until the run ends or `timeout` passes."),
+         timeout: float = Query(300, gt=0, le=3600, description="With follow: the longest the stream stays "
+                                                                "open, in seconds (at most 3600).")) -> Any:
+    """The last ``tail`` captured lines of stdout, stderr and logging, in time order; with
+    ``follow=true``, those lines and then every new one, streamed as JSON lines."""
+    if follow:
+        run = data.get_run(who, uuid)  # an unknown run is a 404 before the stream starts
+        return StreamingResponse(_follow(data, who, run, tail, timeout), media_type="application/x-ndjson",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
     lines = data.logs(who, uuid, tail)
-    return models.LogList(run=uuid, lines=[models.LogLineOut(timestamp=line.timestamp, stream=line.stream,
-                                                             message=line.message, level=line.level,
-                                                             logger=line.logger, rank=line.rank)
-                                           for line in lines[-tail:]])
+    return models.LogList(run=uuid, lines=[_log_line(line) for line in lines[-tail:]])
+
+
+async def _follow(data: ServerData, who: Access, run: Any, tail: int, timeout: float) -> AsyncIterator[bytes]:
+    """Lines of a followed run as NDJSON, until one poll after the run ends or the timeout. The
+    reads run in the thread pool and the waits are async, so a client that goes away ends the
+    stream at once. A failure after the answer has started cannot change its status: it is sent
+    as the stream's last line, in the one error shape."""
+    from labbook.store.logs import LogFollower
+    from labbook.store.runfile import FINAL_STATUSES
+
+    deadline = time.monotonic() + timeout
+
+    def ended() -> bool:  # reading the run again also refreshes a store-backed server's copy
+        return time.monotonic() >= deadline or data.get_run(who, run.uuid).status in FINAL_STATUSES
+
+    follower = LogFollower(run.path)
+    try:
+        batch = await run_in_threadpool(follower.start, tail)
+        finished_before = False
+        while True:
+            for line in batch:
+                yield orjson.dumps(_log_line(line).model_dump(mode="json")) + b"\n"
+            if finished_before:
+                return
+            await asyncio.sleep(FOLLOW_POLL)
+            finished_before = await run_in_threadpool(ended)
+            batch = await run_in_threadpool(follower.poll)
+    except Exception as error:  # noqa: BLE001 - the status line is gone: the error goes in the stream
+        if isinstance(error, LabbookError):
+            api = library_error(error)
+        else:
+            log.exception("the log stream of run %s failed", run.uuid)
+            api = ApiError(500, f"The server failed while following this run's logs ({type(error).__name__}).",
+                           hint="This is a bug in labbook; the server's log has the details.")
+        yield orjson.dumps(error_body(api.status, api.message, api.code, api.field, api.hint)) + b"\n"

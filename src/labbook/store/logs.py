@@ -28,7 +28,7 @@ LOG_FORMAT = "labbook.logs"
 LOG_FORMAT_VERSION = 1
 _MAX_PARTIAL = 1 << 16
 
-__all__ = ["LOG_DIR", "LOG_FORMAT", "LOG_FORMAT_VERSION", "LogLine", "follow_logs", "log_files", "read_logs"]
+__all__ = ["LOG_DIR", "LOG_FORMAT", "LOG_FORMAT_VERSION", "LogFollower", "LogLine", "follow_logs", "log_files", "read_logs"]
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,35 @@ def read_logs(run_path: str | os.PathLike[str], tail: int | None = None,
     return lines[-tail:] if tail is not None and tail > 0 else ([] if tail == 0 else lines)
 
 
+class LogFollower:
+    """Reads a run's captured lines as they come: ``start(tail)`` gives the last ``tail`` lines,
+    each ``poll()`` the complete lines written since (every process's file, merged in time
+    order). A caller that must not block between polls (the server's streamed follow) drives
+    it itself; ``follow_logs`` is the blocking loop over it."""
+
+    def __init__(self, run_path: str | os.PathLike[str], rank: int | None = None) -> None:
+        self.run_path = run_path
+        self.rank = rank
+        self.offsets: dict[Path, int] = {}
+
+    def start(self, tail: int | None = None) -> list[LogLine]:
+        lines = read_logs(self.run_path, tail=tail, rank=self.rank)
+        for path in log_files(self.run_path):
+            self.offsets[path] = path.stat().st_size - len(_torn_tail(path))
+        return lines
+
+    def poll(self) -> list[LogLine]:
+        fresh: list[dict[str, Any]] = []
+        for path in log_files(self.run_path):
+            start = self.offsets.get(path, 0)
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = _complete_part(handle.read())
+            self.offsets[path] = start + len(data)
+            fresh.extend(_parse_lines(data))
+        return _merge(fresh, self.rank)
+
+
 def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, rank: int | None = None,
                 poll: float = 0.5, until: Callable[[], bool] | None = None,
                 max_polls: int | None = None) -> Iterator[LogLine]:
@@ -124,22 +153,12 @@ def follow_logs(run_path: str | os.PathLike[str], *, tail: int | None = None, ra
     running; the extra poll picks up the last lines a process writes while it ends), or after
     ``max_polls``.
     """
-    offsets: dict[Path, int] = {}
-    yield from read_logs(run_path, tail=tail, rank=rank)
-    for path in log_files(run_path):
-        offsets[path] = path.stat().st_size - len(_torn_tail(path))
+    follower = LogFollower(run_path, rank)
+    yield from follower.start(tail)
     polls, finished_before = 0, False
     while True:
         finished = finished_before or (until() if until is not None else False)
-        fresh: list[dict[str, Any]] = []
-        for path in log_files(run_path):
-            start = offsets.get(path, 0)
-            with open(path, "rb") as handle:
-                handle.seek(start)
-                data = _complete_part(handle.read())
-            offsets[path] = start + len(data)
-            fresh.extend(_parse_lines(data))
-        yield from _merge(fresh, rank)
+        yield from follower.poll()
         polls += 1
         if finished_before or (max_polls is not None and polls >= max_polls):
             return
