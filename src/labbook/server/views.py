@@ -148,7 +148,7 @@ def run_detail(run: Any) -> models.RunDetail:
 
 def x_values(series: Any, axis: str) -> np.ndarray:
     if axis == "step":
-        return np.asarray(series.steps, dtype=np.float64)
+        return np.asarray(series.steps)  # integers: downsample compares them as such (no float copy)
     wall = series.timestamps.astype("datetime64[us]").astype(np.int64) / 1e6
     if axis == "relative":
         return wall - (wall.min() if len(wall) else 0.0)
@@ -181,7 +181,8 @@ def series_model(run: str, series: Any, axis: str, points: int, x_min: float | N
     else:
         x, y = x_values(series, axis), series.values
         tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
-    result = downsample(x, y, points, x_min, x_max, tiles=tiles)
+    # a series is in step order (labbook.store.events.merge_metric_parts; compacted: as written)
+    result = downsample(x, y, points, x_min, x_max, tiles=tiles, x_sorted=x_series is None and axis == "step")
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
