@@ -555,11 +555,15 @@ def _split_by_id(conditions: list[Any], run_uuid: Any) -> tuple[list[Any], list[
     test ``run_uuid`` (another table's copy of the run's id) instead, and the others, as they are."""
     runs = schema.runs
     by_id, on_row = [], []
+
+    def to_run_uuid(element: Any, **kw: Any) -> Any:
+        return run_uuid if element is runs.c.uuid else None
+
     for condition in conditions:
         columns = {e for e in sa.sql.visitors.iterate(condition) if isinstance(e, sa.Column) and e.table is runs}
         if columns <= {runs.c.uuid}:
-            by_id.append(sa.sql.visitors.replacement_traverse(
-                condition, {}, lambda e: run_uuid if e is runs.c.uuid else None))
+            element: sa.ColumnElement[Any] = condition
+            by_id.append(sa.sql.visitors.replacement_traverse(element, dict[str, Any](), to_run_uuid))
         else:
             on_row.append(condition)
     return by_id, on_row
