@@ -25,7 +25,12 @@ Target (docs/server.md): full range <= 50 ms server-side, cold and warm.
 **catalog**: 100,000 runs (three params, two metric summaries each, ``peers.run_data``) written
 straight into a fresh PostgreSQL catalog's tables (setup, not a figure), then the first page of
 ``GET /runs?filter=params.lr < 0.01 and metrics.loss < 0.5&order_by=-metrics.loss&limit=100``,
-and the 100th page through the keyset cursor. Target: <= 20 ms server-side. MLflow: the same runs
+and the 100th page through the keyset cursor. Target: <= 20 ms server-side. Also reported: the
+CPU time per warm request of the server process and of its PostgreSQL connections (``/proc``),
+which the machine's load stretches less than the elapsed time. The load ends with ``VACUUM
+(ANALYZE)``, as autovacuum leaves a catalog. ``--catalog URL`` reuses a database an earlier run
+filled (e.g. ``fill_labbook_catalog`` alone); ``--server-src PATH`` runs the server from another
+checkout's ``src``, so two versions answer the same runs (A/B). MLflow: the same runs
 written straight into ``mlflow server``'s PostgreSQL tables (runs, params, latest_metrics), then
 ``POST /api/2.0/mlflow/runs/search`` with the same filter (``params.lr LIKE '0.00%'`` selects the
 same runs: MLflow params are strings) ordered by ``metrics.loss DESC``, 100 results. MLflow sends no
@@ -49,7 +54,7 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
@@ -104,15 +109,19 @@ def wait_ready(url: str, process: subprocess.Popen, what: str) -> None:
 
 
 @contextmanager
-def labbook_server(env: dict[str, str], extra: tuple[str, ...] = (), log: Path | None = None) -> Iterator[str]:
+def labbook_server(env: dict[str, str], extra: tuple[str, ...] = (), log: Path | None = None,
+                   started: list[subprocess.Popen] | None = None) -> Iterator[str]:
     """A ``labbook server`` process on a free loopback port; yields its API base URL.
 
-    ``extra``: more options (``("--workers", "2")``); ``log``: a file for its output (else ours)."""
+    ``extra``: more options (``("--workers", "2")``); ``log``: a file for its output (else ours);
+    ``started``: a list the process is appended to (to read its CPU time)."""
     port = free_port()
     output = open(log, "wb") if log else None
     process = subprocess.Popen([sys.executable, "-m", "labbook.cli.main", "server", "--port", str(port),
                                 "--log-level", "warning", *extra], env=env, stdout=output,
                                stderr=subprocess.STDOUT if output else None)
+    if started is not None:
+        started.append(process)
     try:
         wait_ready(f"http://127.0.0.1:{port}/api/v1/health", process, "labbook server")
         yield f"http://127.0.0.1:{port}/api/v1"
@@ -158,6 +167,29 @@ def timed(client, method: str, path: str, **kwargs) -> tuple[Any, float, float |
     answer.raise_for_status()
     server = answer.headers.get("server-timing")
     return answer, wall, float(server.split("dur=")[1]) if server else None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def database_backends(url: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to the database of ``url`` (this
+    question's own excepted): their CPU is the SQL's."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                             "AND pid <> pg_backend_pid()")).scalars())
+    finally:
+        engine.dispose()
 
 
 def p95(values: list[float]) -> float:
@@ -325,7 +357,10 @@ def fill_labbook_catalog(url: str, count: int) -> float:
             if len(batch["runs"]) >= 5000:
                 flush(conn)
         flush(conn)
-        conn.execute(sa.text("ANALYZE"))
+    # as autovacuum leaves a catalog soon after a bulk load: statistics, and the visibility map
+    # (without it, an index-only walk of a summary's index reads each entry's table row too)
+    with catalog.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM (ANALYZE)"))
     catalog.close()
     return time.perf_counter() - started
 
@@ -339,20 +374,29 @@ def catalog_figures(args, quick: bool) -> None:
     expected = expected_matches(count)
     query = {"project": "bench", "filter": "params.lr < 0.01 and metrics.loss < 0.5",
              "order_by": "-metrics.loss", "limit": 100}
-    with tempfile.TemporaryDirectory(prefix="labbook-bench-catalog-") as tmp, fresh_database(args.postgres) as url:
+    with tempfile.TemporaryDirectory(prefix="labbook-bench-catalog-") as tmp, \
+            (nullcontext(args.catalog) if args.catalog else fresh_database(args.postgres)) as url:
         home = Path(tmp) / ".labbook"
         env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "LABBOOK_HOME": str(home), "LABBOOK_CATALOG_URL": url}
         os.environ.update({k: env[k] for k in ("LABBOOK_HOME", "LABBOOK_CATALOG_URL")})
-        setup = fill_labbook_catalog(url, count)
-        record(f"catalog: write {count:,} runs into PostgreSQL (setup)", setup, "s")
+        if args.server_src:  # the server from another checkout (A/B against the same runs)
+            env["PYTHONPATH"] = str(Path(args.server_src).resolve())
+        if not args.catalog:
+            setup = fill_labbook_catalog(url, count)
+            record(f"catalog: write {count:,} runs into PostgreSQL (setup)", setup, "s")
         from labbook import tokens
 
         token, _ = tokens.create_token("bench", "read")
-        with labbook_server(env) as base:
+        started: list[subprocess.Popen] = []
+        with labbook_server(env, started=started) as base:
             client = httpx.Client(base_url=base, timeout=120, headers={"Authorization": f"Bearer {token}"})
             client.get("/health").raise_for_status()
             server_ms, wall_ms, cold = [], [], None
+            cpu = sql_cpu = 0.0
             for index in range(requests + 1):
+                if index == 1:  # the warm requests' CPU: the server process's, and its connections' in PostgreSQL
+                    backends = database_backends(url)
+                    cpu, sql_cpu = cpu_seconds(started[0].pid), sum(cpu_seconds(pid) for pid in backends)
                 answer, wall, server = timed(client, "GET", "/runs", params=query)
                 page = answer.json()["runs"]
                 losses = [r["metrics"]["loss"]["last"] for r in page]
@@ -362,11 +406,14 @@ def catalog_figures(args, quick: bool) -> None:
                     continue
                 server_ms.append(server)
                 wall_ms.append(wall)
+            cpu = (cpu_seconds(started[0].pid) - cpu) / requests * 1000
+            sql_cpu = (sum(cpu_seconds(pid) for pid in backends) - sql_cpu) / requests * 1000
             figure = f"catalog {count:,} runs: first page (filter on a param and a metric, ordered by a metric), labbook"
             record(figure, statistics.median(server_ms), "ms", cold=cold, p95=p95(server_ms),
-                   wall=statistics.median(wall_ms), n=requests, matches=expected)
+                   wall=statistics.median(wall_ms), n=requests, matches=expected, cpu=cpu, sql_cpu=sql_cpu)
             print(f"{figure}: cold {cold:.1f} ms, warm median {statistics.median(server_ms):.1f} ms, "
-                  f"wall {statistics.median(wall_ms):.1f} ms ({expected:,} runs match)", flush=True)
+                  f"wall {statistics.median(wall_ms):.1f} ms ({expected:,} runs match); CPU per request: "
+                  f"server {cpu:.1f} ms, PostgreSQL {sql_cpu:.1f} ms", flush=True)
             # deep down: page 100 through the keyset cursor (the pages before are read to get there)
             params, seen, deep = dict(query), 0, []
             for page_number in range(1, 101):
@@ -471,6 +518,10 @@ def main() -> int:
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--store", default=None, help="the object store for the series figure (default: a folder)")
     parser.add_argument("--no-mlflow", action="store_true")
+    parser.add_argument("--catalog", default=None,
+                        help="catalog figure: a PostgreSQL URL already filled by an earlier run (kept; no setup)")
+    parser.add_argument("--server-src", default=None,
+                        help="catalog figure: run the server from this src folder (another checkout, for A/B)")
     parser.add_argument("--no-install", action="store_true", help="use MLflow's environment (peers.py) only if it exists")
     parser.add_argument("--figure", default=None, help=argparse.SUPPRESS)  # one figure, in this process
     parser.add_argument("--json", default=None, help="write the figures to this JSON file")

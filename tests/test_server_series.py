@@ -37,6 +37,25 @@ def test_any_one_point_spike_survives_downsampling(n, points, spike_at, spike, n
         assert x_last - x_first == count - 1  # consecutive steps: buckets are contiguous, none lost
 
 
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 3000), points=st.integers(2, 300), gaps=st.integers(0, 3), offset=st.integers(-10**6, 10**6),
+       x_min=st.one_of(st.none(), st.floats(-2e6, 2e6)), x_max=st.one_of(st.none(), st.floats(-2e6, 2e6)),
+       big=st.booleans(), tiled=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_integer_steps_bucket_as_their_float_values(n, points, gaps, offset, x_min, x_max, big, tiled, seed):
+    """Steps are searched as integers (no float copy of a million steps); the answer is the one their
+    float values give: repeated steps, gaps, fractional bounds, steps beyond 2**53, tiles or not."""
+    from labbook.server.downsample import Tiles
+
+    rng = np.random.default_rng(seed)
+    steps = np.cumsum(rng.integers(0, gaps + 1, n)) + offset + (2**60 if big else 0)
+    y = rng.normal(size=n)
+    y[rng.integers(0, n)] = 1e9
+    tiles = Tiles.of(y, 64) if tiled else None
+    as_ints = downsample(steps, y, points, x_min, x_max, tiles=tiles, x_sorted=True)
+    as_floats = downsample(steps.astype(np.float64), y, points, x_min, x_max, tiles=tiles)
+    assert as_ints == as_floats
+
+
 def test_a_zoom_with_few_points_is_served_raw():
     x = np.arange(1_000_000)
     y = np.zeros(len(x))

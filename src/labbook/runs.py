@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from labbook._time import parse_time
 from labbook.config import Settings
@@ -30,6 +29,28 @@ from labbook.store.events import Event, EventList, MetricSeries, read_events, re
 from labbook.store.layout import RunFolder
 from labbook.store.liveness import reported_status
 from labbook.store.record import read_run_record
+
+if TYPE_CHECKING:
+    from functools import cached_property
+else:
+    class cached_property:
+        """``functools.cached_property`` without the lock Python 3.11's takes on every first read
+        (Python 3.12 dropped it): a page of 100 ``RunRow`` reads some 1,600 fields once each."""
+
+        def __init__(self, func):
+            self.func = func
+            self.name = func.__name__
+            self.__doc__ = func.__doc__
+
+        def __set_name__(self, owner, name):
+            self.name = name
+
+        def __get__(self, instance, owner=None):
+            if instance is None:
+                return self
+            value = instance.__dict__[self.name] = self.func(instance)
+            return value
+
 
 T = TypeVar("T")
 

@@ -339,7 +339,7 @@ class Catalog:
                 if after is not None:
                     select = select.where(after_key(keys, after))
                 rows = _fetch(conn, select.limit(limit).offset(offset or None), keys)
-            uuids = [row["uuid"] for row in rows]
+            uuids = [row["uuid"] for row in rows if "metrics" not in row]  # none on PostgreSQL (_fetch)
             metrics: dict[str, list[tuple]] = {uuid: [] for uuid in uuids}
             tags: dict[str, list[str]] = {uuid: [] for uuid in uuids}
             m, t = schema.metrics, schema.tags
@@ -352,8 +352,9 @@ class Catalog:
                                               .where(_one_of(conn, t.c.run_uuid, some))).all():
                     tags[uuid].append(tag)
         for row in rows:
-            row["metrics"] = metrics[row["uuid"]]
-            row["tags"] = tags[row["uuid"]]
+            if "metrics" not in row:
+                row["metrics"] = metrics[row["uuid"]]
+                row["tags"] = tags[row["uuid"]]
         return rows
 
     @staticmethod
@@ -387,19 +388,43 @@ class Catalog:
             in_index = [m.c.name == field.key, value.is_not(None), *bounds]
             start = [] if after is None else after_value(value, descending, uuid, after)
             in_order = value.desc() if descending else value.asc()
+            edge_of = None
             if limit is not None:
                 window = max(WALK_WINDOW, 2 * limit)
-                edge = conn.execute(sa.select(value).where(*in_index, *start[:1]).order_by(in_order)
-                                    .offset(window - 1).limit(1)).scalar()
-            if edge is not None:
-                in_index.append(value >= edge if descending else value <= edge)
-            select = (sa.select(*columns).select_from(m.join(runs, runs.c.uuid == m.c.run_uuid))
-                      .where(*in_project, *others, *in_index, *start)
-                      # no NULL among them: plain ASC/DESC, the order an index scan gives either way
-                      .order_by(in_order, uuid.asc()))
-            rows = _fetch(conn, select.limit(limit), [(value, descending), (runs.c.uuid, False)])
+                # the edge: the window's last value, from the same index (its own alias)
+                e = schema.metrics.alias("edge_m")
+                edge_value = e.c[field.attr]
+                edge_of = (sa.select(edge_value)
+                           .where(e.c.name == field.key, edge_value.is_not(None),
+                                  *metric_bounds(conjuncts, field, edge_value)[0],
+                                  *([] if after is None else after_value(edge_value, descending, e.c.run_uuid,
+                                                                         after)[:1]))
+                           .order_by(edge_value.desc() if descending else edge_value.asc())
+                           .offset(window - 1).limit(1))
+                # in the page's statement (PostgreSQL runs it once, first, as an InitPlan): when the
+                # index holds fewer values than the window, the walk reads them all (NULL -> the
+                # value no summary passes: -Infinity descending; NaN, the greatest, ascending)
+                unbounded = float("-inf") if descending else (
+                    float("nan") if conn.dialect.name == "postgresql" else float("inf"))
+                bound = sa.func.coalesce(edge_of.scalar_subquery(), sa.literal(unbounded, sa.Float))
+                in_index.append(value >= bound if descending else value <= bound)
+            # The walk: the index, and the filter's tests of a run's id alone (a param, a metric, a
+            # tag: ``runs.uuid IN (...)``, asked of the summary's run_uuid), in a subquery the planner
+            # keeps as it is (OFFSET 0): a run's row is read only for the runs that pass them (the
+            # planner would read it for every index entry walked, before the param's test).
+            by_id, on_row = _split_by_id(others, m.c.run_uuid)
+            walk = (sa.select(uuid.label("run_uuid"), value.label("value")).where(*in_index, *start, *by_id)
+                    # no NULL among them: plain ASC/DESC, the order an index scan gives either way
+                    .order_by(in_order, uuid.asc()).offset(0).subquery("walk"))
+            walked = walk.c.value
+            select = (sa.select(*columns).select_from(walk.join(runs, runs.c.uuid == walk.c.run_uuid))
+                      .where(*in_project, *on_row)
+                      .order_by(walked.desc() if descending else walked.asc(), walk.c.run_uuid.asc()))
+            rows = _fetch(conn, select.limit(limit), [(walked, descending), (walk.c.run_uuid, False)])
             if limit is not None and len(rows) >= limit:
                 return rows
+            if edge_of is not None:  # the page is short: what the walk stopped at decides what is left
+                edge = conn.execute(edge_of).scalar()
         if edge is None and bounds:  # every value was walked, and a bound excludes runs without one
             return rows
         select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
@@ -499,17 +524,73 @@ def _search_columns() -> list[Any]:
 
 
 def _fetch(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, bool]]) -> list[dict[str, Any]]:
-    """The rows of ``select`` as dicts, each with ``sort_key``: its values of ``keys``."""
+    """The rows of ``select`` as dicts, each with ``sort_key``: its values of ``keys``.
+
+    On PostgreSQL each row also gets its ``metrics`` and ``tags`` from the same statement (the
+    page is a subquery; each of its runs' summaries and tags come as arrays from a lateral join,
+    so a page is one round trip, not three); elsewhere ``search`` reads them by the page's ids."""
     select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
+    children = conn.dialect.name == "postgresql"
+    if children:
+        select = _with_children(select, keys)
     result = conn.execute(select)
-    width = len(result.keys()) - len(keys)
-    names = list(result.keys())[:width]
+    names = list(result.keys())
+    width = names.index("_sort_0")
+    end = width + len(keys)
     rows = []
     for found in result.all():  # one fetchall, not a fetch per row
-        row = dict(zip(names, found))
-        row["sort_key"] = list(found[width:])
+        row = dict(zip(names[:width], found))
+        row["sort_key"] = list(found[width:end])
+        if children:
+            uuid, metric_names, tags = row["uuid"], found[end], found[end + 7]
+            row["metrics"] = [] if metric_names is None else [
+                (uuid, *summary) for summary in zip(metric_names, *found[end + 1:end + 7])]
+            row["tags"] = tags or []
         rows.append(row)
     return rows
+
+
+def _split_by_id(conditions: list[Any], run_uuid: Any) -> tuple[list[Any], list[Any]]:
+    """``conditions`` in two: those that read no column of ``runs`` but its ``uuid``, rewritten to
+    test ``run_uuid`` (another table's copy of the run's id) instead, and the others, as they are."""
+    runs = schema.runs
+    by_id, on_row = [], []
+
+    def to_run_uuid(element: Any, **kw: Any) -> Any:
+        return run_uuid if element is runs.c.uuid else None
+
+    for condition in conditions:
+        columns = {e for e in sa.sql.visitors.iterate(condition) if isinstance(e, sa.Column) and e.table is runs}
+        if columns <= {runs.c.uuid}:
+            element: sa.ColumnElement[Any] = condition
+            by_id.append(sa.sql.visitors.replacement_traverse(element, dict[str, Any](), to_run_uuid))
+        else:
+            on_row.append(condition)
+    return by_id, on_row
+
+
+_SUMMARY_COLUMNS = ("name", "last", "min", "max", "count", "last_step", "last_timestamp")
+
+
+def _with_children(select: sa.Select, keys: list[tuple[Any, bool]]) -> sa.Select:
+    """PostgreSQL: ``select`` (with its ``_sort_<i>`` columns) as the page, and beside each of its
+    rows the run's metric summaries (one array per column, by name) and tags (by tag), in the
+    page's order. The lateral subqueries run for the page's rows only (after its LIMIT)."""
+    from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+    page = select.subquery("page")
+    m, t = schema.metrics, schema.tags
+    raw = sa.types.NullType()  # the arrays as psycopg returns them: no SQLAlchemy pass over each item
+    summaries = (sa.select(*(sa.func.array_agg(aggregate_order_by(m.c[name], m.c.name), type_=raw)
+                             .label(f"_m_{name}") for name in _SUMMARY_COLUMNS))
+                 .where(m.c.run_uuid == page.c.uuid).lateral("page_m"))
+    tags = (sa.select(sa.func.array_agg(aggregate_order_by(t.c.tag, t.c.tag), type_=raw)
+                      .label("_tags")).where(t.c.run_uuid == page.c.uuid).lateral("page_t"))
+    order = [page.c[f"_sort_{i}"].desc().nulls_last() if descending else page.c[f"_sort_{i}"].asc().nulls_last()
+             for i, (_, descending) in enumerate(keys)]
+    return (sa.select(page, summaries, tags)
+            .select_from(page.outerjoin(summaries, sa.true()).outerjoin(tags, sa.true()))
+            .order_by(*order))
 
 
 def _one_of(conn: sa.Connection, column: Any, values: list[str]) -> sa.ColumnElement[bool]:

@@ -37,27 +37,41 @@ def _list(values: np.ndarray) -> list[Any]:
     return [v if ok else None for v, ok in zip(values.tolist(), finite.tolist())]
 
 
+EXACT = 2 ** 53  # integers up to this size are exact as float64: compared as integers, same answer
+
+
 def downsample(x: np.ndarray, y: np.ndarray, points: int, x_min: float | None = None,
-               x_max: float | None = None, tiles: Tiles | None = None) -> Downsampled:
+               x_max: float | None = None, tiles: Tiles | None = None, x_sorted: bool = False) -> Downsampled:
     """Bucket ``(x, y)`` (any order; sorted here by x) into at most ``points`` buckets.
 
     ``tiles`` (min and max of every ``size`` consecutive points of ``y`` as given) answers each
     bucket's min and max from whole tiles plus the few points at its edges, with the same result
-    as reading every point; they are used only when ``x`` needs no sorting."""
-    x = np.asarray(x, dtype=np.float64)
+    as reading every point; they are used only when ``x`` needs no sorting. ``x_sorted``: the
+    caller knows ``x`` is in order (a metric's steps), so it is not checked.
+
+    Integer ``x`` (steps) is searched as integers, the bounds and bucket edges rounded to the
+    integers that select the same points (``x >= e`` is ``x >= ceil(e)``), so a million steps are
+    not copied to floats first; the answer is the same as over their float values."""
+    x = np.asarray(x)
     y = np.asarray(y, dtype=np.float64)
-    if len(x) > 1 and np.any(x[1:] < x[:-1]):
+    if x.dtype.kind not in "iu":
+        x = x.astype(np.float64, copy=False)
+    if not x_sorted and len(x) > 1 and np.any(x[1:] < x[:-1]):
         order = np.argsort(x, kind="stable")
         x, y = x[order], y[order]
         tiles = None  # they describe the points in their stored order
-    lo = 0 if x_min is None else int(np.searchsorted(x, x_min, side="left"))
-    hi = len(x) if x_max is None else int(np.searchsorted(x, x_max, side="right"))
+    if x.dtype.kind in "iu" and len(x) and not (-EXACT < int(x[0]) and int(x[-1]) < EXACT):
+        x = x.astype(np.float64)  # beyond float64's exact integers: compare as the floats they become
+    lo = 0 if x_min is None else int(np.searchsorted(x, _bound(x, x_min, np.ceil), side="left"))
+    hi = len(x) if x_max is None else int(np.searchsorted(x, _bound(x, x_max, np.floor), side="right"))
     total = hi - lo
     if total <= points:
         return Downsampled(True, total, _list(x[lo:hi]), _list(y[lo:hi]), [], [], [], [], [], [])
-    start = x[lo] if x_min is None else max(x_min, x[lo])
-    stop = x[hi - 1] if x_max is None else min(x_max, x[hi - 1])
+    start = float(x[lo]) if x_min is None else max(x_min, float(x[lo]))
+    stop = float(x[hi - 1]) if x_max is None else min(x_max, float(x[hi - 1]))
     edges = np.linspace(start, stop, points + 1)[1:-1]
+    if x.dtype.kind in "iu":
+        edges = np.ceil(edges).astype(x.dtype)  # within x's range: start and stop are two of its values
     starts = np.clip(np.concatenate(([lo], np.searchsorted(x, edges, side="left"))), lo, hi)
     # empty buckets share a start: drop them (the starts are sorted; np.unique would sort them
     # again, and its first call imports numpy.ma, 40-100 ms of a cold server's first chart)
@@ -71,6 +85,15 @@ def downsample(x: np.ndarray, y: np.ndarray, points: int, x_min: float | None = 
         low, high = tiles.extremes(y, starts, ends)
     return Downsampled(False, total, _list(x[starts]), [], _list(x[ends - 1]), _list(y[starts]),
                        _list(low), _list(high), _list(y[ends - 1]), (ends - starts).tolist())
+
+
+def _bound(x: np.ndarray, value: float, to_integer: Any) -> Any:
+    """``value`` as ``x`` is searched: for integer ``x`` (within EXACT), the integer ``to_integer``
+    (``np.ceil`` for a lower bound, ``np.floor`` for an upper one) rounds it to, held within
+    EXACT (so it fits the integer type and selects the same points); NaN selects nothing beyond."""
+    if x.dtype.kind not in "iu" or value != value:
+        return value
+    return x.dtype.type(min(max(to_integer(value), -EXACT), EXACT))
 
 
 @dataclass

@@ -161,7 +161,7 @@ def group_bands(query: GroupQuery, data: Data, who: Who) -> Groups:
         if x_series is not None:
             x, y = views.align_by_step(points.steps, points.values, x_series.steps, x_series.values)
         else:
-            x = views.x_values(points, query.x)
+            x = np.asarray(views.x_values(points, query.x), dtype=np.float64)
             y = np.asarray(points.values, dtype=np.float64)
         keep = np.ones(len(x), dtype=bool)
         if query.x_min is not None:
