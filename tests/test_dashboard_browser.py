@@ -641,8 +641,12 @@ def test_demo_flow_tags_in_place_groups_and_views(page):
     page.get_by_label("Group by").select_option("batch_size")
     page.wait_for_url("**group=batch_size*")
     page.wait_for_function("() => document.querySelector(\".panel[data-metric='train/loss'] .chart\")?.dataset.series === '2'")
-    page.locator(".panel[data-metric='train/loss']").scroll_into_view_if_needed()
+    legend = page.get_by_role("list", name="Groups")
+    expect(legend.locator("li")).to_have_count(2)
+    assert legend.locator("li").all_inner_texts() == ["batch_size = 32 · 2 runs", "batch_size = 64 · 1 run"]
+    assert len(set(legend.locator("i").evaluate_all("is => is.map(i => i.style.background)"))) == 2
     assert_drawn(page)
+    page.get_by_label("Group by").evaluate("el => el.scrollIntoView({block: 'start'})")
     shot(page, "compare-grouped")
 
     # the groups over another metric as x: each group's mean of train/acc sits at train/loss of the
@@ -751,3 +755,4 @@ def test_runs_table_shows_crashed_and_running_runs_update_live(page):
     finally:
         child.terminate()
         child.wait(timeout=30)
+        child.stdout.close()
