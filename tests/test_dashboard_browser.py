@@ -10,6 +10,7 @@ the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -129,6 +130,12 @@ child = subprocess.Popen([sys.executable, "-c", (
 assert child.stdout.readline().strip() == "ready"
 child.kill()
 child.wait()
+# project "wide": 1,500 param names; the 400 used by one run only are past the 1,000 most used
+for i in range(3):
+    run = Run(project="wide", name=f"wide-{i}", install_handlers=False, track_env=False, track_code=False,
+              track_logs=False, collect_resources=False)
+    run.log_inputs(**{f"p{k:04d}": k for k in range(1500 if i == 0 else 1100)})
+    run.end()
 for i in range(MANY):
     run = Run(project="many", name=f"many-{i:04d}", install_handlers=False, track_env=False, track_code=False,
               track_logs=False, collect_resources=False)
@@ -306,7 +313,7 @@ def test_projects_page_lists_projects_and_opens_runs(page):
     page.goto(page.base + "/")
     table = page.locator("table.projects")
     table.wait_for()
-    assert table.locator("tbody td a").all_inner_texts() == ["demo", "live", "many", "other"]
+    assert table.locator("tbody td a").all_inner_texts() == ["demo", "live", "many", "other", "wide"]
     demo = table.locator("tr", has_text="demo")
     assert demo.locator("td.num").inner_text() == "12"
     assert re.fullmatch(r"just now|\d+ min ago", demo.locator("td").nth(2).inner_text())  # last activity
@@ -677,6 +684,9 @@ def test_run_page_code_readme_diff_environment_and_logs(page):
     text = overview.inner_text()
     assert "https://example.com/team/model.git" in text and "(dirty)" in text
     assert "train.py --lr 0.05 --note 'two words'" in text
+    assert re.search(r"Duration\s+\d+(\.\d+)? m?s", text), text
+    history = page.get_by_label("Status history").locator("li").all_inner_texts()
+    assert [h.split()[0] for h in history] == ["running", "succeeded"], history
     # the readme as Markdown, built as elements
     readme = page.locator(".readme")
     expect(readme.get_by_role("heading", name="Sweep notes")).to_be_visible()
@@ -717,7 +727,7 @@ import sys, time
 from labbook.tracking import Run
 run = Run(project="live", name="live-run", install_handlers=False, track_env=False, track_code=False,
           track_logs=False, collect_resources=False, flush_interval=0.1)
-for step in range(600):
+for step in range(1200):
     run.log_metrics(step=step, loss=float(step))
     if step == 5:
         run.flush()
@@ -743,16 +753,36 @@ def test_runs_table_shows_crashed_and_running_runs_update_live(page):
         expect(live.locator("[data-col='status']")).to_have_text("running", timeout=30_000)
         page.evaluate("() => { window.notReloaded = true; }")
         value = live.locator("[data-col='metrics.loss.last']")
-        expect(value).to_have_text(re.compile(r"\d"), timeout=20_000)  # the summary reaches the catalog after the run
+        # the summaries reach the catalog every few seconds (later on a loaded machine)
+        expect(value).to_have_text(re.compile(r"\d"), timeout=45_000)
         first = float(value.inner_text())
         # the table re-reads its rows every 3 s while a loaded run is live: the value grows in place
         page.wait_for_function(
             "(first) => [...document.querySelectorAll('.rt-row[data-uuid]')].some(r => r.textContent.includes('live-run')"
             " && Number(r.querySelector(\"[data-col='metrics.loss.last']\")?.textContent) > first + 5)",
-            arg=first, timeout=20_000)
+            arg=first, timeout=45_000)
         assert page.evaluate("() => window.notReloaded") is True
         shot(page, "runs-live")
     finally:
         child.terminate()
         child.wait(timeout=30)
         child.stdout.close()
+
+
+def test_column_chooser_finds_a_name_past_the_first_thousand(page):
+    listed = json.loads(_get(page.base + "/api/v1/names?kind=params&project=wide")[1])
+    assert listed["truncated"] and "p1499" not in {n["name"] for n in listed["names"]}
+    page.goto(page.base + "/#/projects/wide?sort=name")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    page.get_by_role("button", name="Columns").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(".more")).to_contain_text("more: refine the search")  # thousands listed, 200 shown
+    page.get_by_label("Search columns").fill("p1499")
+    box = dialog.get_by_role("checkbox")
+    expect(box).to_have_count(1)  # asked of the server (/names?q=): not among the 1,000 most used names
+    box.click()
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("columnheader", name="p1499").wait_for()
+    assert "col=params.p1499" in page.url
+    cells = page.locator(".rt-row[data-uuid] [data-col='params.p1499']").all_inner_texts()
+    assert sorted(cells) == ["", "", "1499"]

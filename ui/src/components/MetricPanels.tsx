@@ -64,7 +64,7 @@ function MetricPanel({ name, source, view, unit }: { name: string; source: Serie
       <div className="panel-head">
         <span className="panel-title" title={name}>{name}</span>
         <span className="panel-info">
-          {drawn.length === 1 ? `${drawn[0].line.total} points${raw ? "" : ", min/max per bucket"}` : ""}
+          {drawn.length === 1 ? `${drawn[0].line.total} point${drawn[0].line.total === 1 ? "" : "s"}${raw ? "" : ", min/max per bucket"}` : ""}
           {nonFinite ? <span className="nonfinite" title="NaN or ±inf values, marked in red under the axis"> · {nonFinite} non-finite</span> : null}
           {zoom ? <button className="link" onClick={() => setZoom(null)}>reset zoom</button> : null}
         </span>
