@@ -10,6 +10,7 @@ the folder ``LABBOOK_TEST_SCREENSHOTS`` names (docs/screenshots to refresh the d
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shlex
@@ -81,6 +82,60 @@ for i in range(12):
     make("demo", i)
 for i in range(2):
     make("other", 100 + i, steps=10)
+
+# run-code: its code in a git repository (a branch, a remote, an uncommitted change), a command
+# line, a readme in Markdown, and output on both streams at several levels
+import logging, os, subprocess, sys
+repo = os.path.abspath("repo")
+os.makedirs(repo)
+git = lambda *a: subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *a], cwd=repo,
+                                check=True, capture_output=True)
+git("init", "-q", "-b", "main")
+with open(os.path.join(repo, "train.py"), "w") as f:
+    f.write("lr = 0.1\nepochs = 3\n")
+git("add", "train.py")
+git("commit", "-q", "-m", "first")
+git("checkout", "-q", "-b", "feature/lr-sweep")
+git("remote", "add", "origin", "https://example.com/team/model.git")
+with open(os.path.join(repo, "train.py"), "w") as f:
+    f.write("lr = 0.05\nepochs = 3\n")
+here, argv = os.getcwd(), sys.argv
+os.chdir(repo)
+sys.argv = ["train.py", "--lr", "0.05", "--note", "two words"]
+run = Run(project="other", name="run-code", install_handlers=False, track_env=True, track_code=True,
+          track_logs=True, collect_resources=False)
+run.set_readme("# Sweep notes\n\nThe **lower** rate won.\n\n- first point\n- second point\n\n"
+               "```\npython train.py --lr 0.05\n```\n\nSee [the paper](https://example.com/paper).\n", async_req=False)
+print("epoch 1 done", flush=True)
+print("a warning on stderr", file=sys.stderr, flush=True)
+logging.basicConfig(level=logging.INFO)
+logging.getLogger("train").info("info from logging")
+logging.getLogger("train").error("an error from logging")
+run.log_metrics(step=0, loss=1.0)
+run.end()
+sys.argv = argv  # the code and the environment are captured beside the run's start, not in it
+os.chdir(here)
+
+# project "live": a run whose process was killed (its heartbeat stopped: the server reads it as
+# crashed after LABBOOK_CRASH_TIMEOUT)
+child = subprocess.Popen([sys.executable, "-c", (
+    "import sys, time\n"
+    "from labbook.tracking import Run\n"
+    "run = Run(project='live', name='killed-run', install_handlers=False, track_env=False, track_code=False,"
+    " track_logs=False, collect_resources=False, flush_interval=0.1)\n"
+    "run.log_metrics(step=0, loss=1.0)\n"
+    "time.sleep(1.0)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(60)\n")], env={**os.environ, "LABBOOK_HEARTBEAT_INTERVAL": "0.2"}, stdout=subprocess.PIPE, text=True)
+assert child.stdout.readline().strip() == "ready"
+child.kill()
+child.wait()
+# project "wide": 1,500 param names; the 400 used by one run only are past the 1,000 most used
+for i in range(3):
+    run = Run(project="wide", name=f"wide-{i}", install_handlers=False, track_env=False, track_code=False,
+              track_logs=False, collect_resources=False)
+    run.log_inputs(**{f"p{k:04d}": k for k in range(1500 if i == 0 else 1100)})
+    run.end()
 for i in range(MANY):
     run = Run(project="many", name=f"many-{i:04d}", install_handlers=False, track_env=False, track_code=False,
               track_logs=False, collect_resources=False)
@@ -163,14 +218,29 @@ def catalog_env(backend: str, home: Path):
         yield python_env(home, LABBOOK_CATALOG_URL=url)
 
 
+# the server's: a running run whose heartbeat is older reads as crashed. The catalog's copy of a
+# heartbeat comes with the run's summaries, every few seconds (5 s seen on a loaded machine): less
+# than 20 s would read a live run as crashed now and then, and stop the table's live re-reads
+CRASH_TIMEOUT = 20
+
+
+class Served(str):
+    """The server's base URL, with the environment of a child process logging into its home."""
+
+    env: dict[str, str]
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory: pytest.TempPathFactory):
     home = tmp_path_factory.mktemp(f"dashboard-{request.param}") / ".labbook"
     home.mkdir(parents=True)
     with catalog_env(request.param, home) as env:
         subprocess.run([sys.executable, "-c", SEED], env=env, check=True, timeout=180, cwd=home.parent)
-        with serve(home, env) as base:
-            yield base
+        # the timeout is at least 3 heartbeat intervals, the reader's where the catalog holds none
+        with serve(home, {**env, "LABBOOK_CRASH_TIMEOUT": str(CRASH_TIMEOUT), "LABBOOK_HEARTBEAT_INTERVAL": "1"}) as base:
+            served = Served(base)
+            served.env = env
+            yield served
 
 
 def start_server(home: Path):
@@ -246,9 +316,10 @@ def test_projects_page_lists_projects_and_opens_runs(page):
     page.goto(page.base + "/")
     table = page.locator("table.projects")
     table.wait_for()
-    assert table.locator("tbody td a").all_inner_texts() == ["demo", "many", "other"]
+    assert table.locator("tbody td a").all_inner_texts() == ["demo", "live", "many", "other", "wide"]
     demo = table.locator("tr", has_text="demo")
     assert demo.locator("td.num").inner_text() == "12"
+    assert re.fullmatch(r"just now|\d+ min ago", demo.locator("td").nth(2).inner_text())  # last activity
     shot(page, "projects")
     demo.locator("a").click()
     page.wait_for_url("**/#/projects/demo*")
@@ -344,7 +415,11 @@ def test_runs_filter_sort_completion_and_errors(page):
     page.get_by_label("Select run-03").click()
     page.get_by_label("Select run-04").click()
     page.get_by_role("button", name="Compare (2)").wait_for()
+    assert page.url.count("run=") == 2  # the selection is in the URL too
     shot(page, "runs")
+    page.reload()
+    expect(page.get_by_label("Select run-03")).to_be_checked()
+    page.get_by_role("button", name="Compare (2)").wait_for()
 
 
 def test_run_page_draws_metric_charts(page):
@@ -355,6 +430,10 @@ def test_run_page_draws_metric_charts(page):
     assert page.locator(".overview").inner_text().count("learning-rate sweep") == 1
     panels = page.locator(".panel")
     assert sorted(panels.evaluate_all("ps => ps.map(p => p.dataset.metric)")) == ["train/acc", "train/loss", "val/loss"]
+    # a group per prefix before the first '/'
+    groups = page.locator(".metric-group > summary").all_inner_texts()
+    assert [g.split()[0] for g in groups[:2]] == ["train", "val"]
+    assert page.locator(".metric-group").first.locator(".panel").count() == 2
     page.locator(".panel canvas").nth(2).wait_for()
     assert_drawn(page)
     # the NaN and the inf of val/loss are reported, not dropped
@@ -364,6 +443,21 @@ def test_run_page_draws_metric_charts(page):
     assert page.locator(".tree table").first.inner_text().count("momentum") == 1
     page.get_by_label("Search params").fill("")
     shot(page, "run", full_page=True)
+
+    # hovering a chart shows the value at the cursor
+    loss = page.locator(".panel[data-metric='train/loss']")
+    loss.scroll_into_view_if_needed()
+    box = loss.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    expect(loss.locator(".chart-tip")).to_be_visible()
+    assert re.search(r"\d\.\d", loss.locator(".chart-tip").inner_text())
+
+    # smoothing and wall-clock time go into the URL and redraw
+    page.get_by_label("smoothing").fill("0.6")
+    page.wait_for_url("**smooth=0.6*")
+    page.get_by_label("x-axis").select_option("wall")
+    page.wait_for_url("**x=wall*")
+    assert_drawn(page)
 
     # other x-axes and a log scale redraw from the server's data; the view goes into the URL
     page.get_by_label("x-axis").select_option("relative")
@@ -422,10 +516,24 @@ def test_run_page_shows_system_charts_and_logs(page):
     system = page.locator(".metric-groups").nth(1)
     system.locator(".panel").first.scroll_into_view_if_needed()  # charts load when seen
     system.locator(".panel canvas").first.wait_for()
-    assert system.locator(".panel").count() >= 1
+    names = set(system.locator(".panel").evaluate_all("ps => ps.map(p => p.dataset.metric)"))
+    # CPU, memory, disk and network of the machine (GPU charts come with NVML and a GPU)
+    assert {"cpu.percent", "memory.used", "disk.used", "network.sent_rate"} <= names, names
+    # grouped by the part before the first dot, and written in their units
+    groups = [g.split()[0] for g in system.locator(".metric-group > summary").all_inner_texts()]
+    assert {"cpu", "disk", "memory", "network"} <= set(groups), groups
+    memory = system.locator(".panel[data-metric='memory.used']")
+    memory.scroll_into_view_if_needed()
+    memory.locator("canvas").first.wait_for()
+    box = memory.locator(".u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.99, box["y"] + box["height"] / 2)
+    expect(memory.locator(".chart-tip")).to_contain_text(re.compile(r"\d [kMGT]?B\b"))
     assert_drawn(page)
     page.locator(".logs-section summary").click()
     expect(page.get_by_label("Logs")).to_contain_text("hello from run-00")
+    page.get_by_role("heading", name="System").evaluate("h => h.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(500)  # the charts coming into view draw
+    shot(page, "run-system")
 
 
 def test_zoom_rereads_full_resolution(page):
@@ -543,8 +651,12 @@ def test_demo_flow_tags_in_place_groups_and_views(page):
     page.get_by_label("Group by").select_option("batch_size")
     page.wait_for_url("**group=batch_size*")
     page.wait_for_function("() => document.querySelector(\".panel[data-metric='train/loss'] .chart\")?.dataset.series === '2'")
-    page.locator(".panel[data-metric='train/loss']").scroll_into_view_if_needed()
+    legend = page.get_by_role("list", name="Groups")
+    expect(legend.locator("li")).to_have_count(2)
+    assert legend.locator("li").all_inner_texts() == ["batch_size = 32 · 2 runs", "batch_size = 64 · 1 run"]
+    assert len(set(legend.locator("i").evaluate_all("is => is.map(i => i.style.background)"))) == 2
     assert_drawn(page)
+    page.get_by_label("Group by").evaluate("el => el.scrollIntoView({block: 'start'})")
     shot(page, "compare-grouped")
 
     # the groups over another metric as x: each group's mean of train/acc sits at train/loss of the
@@ -564,3 +676,116 @@ def test_demo_flow_tags_in_place_groups_and_views(page):
         assert len(points) >= 60 and all(abs(m - (1 - x / 3)) < 1e-9 for x, m in points)
     page.wait_for_function("() => document.querySelector(\".panel[data-metric='train/acc'] .chart\")?.dataset.series === '2'")
     assert_drawn(page)
+
+
+def test_run_page_code_readme_diff_environment_and_logs(page):
+    page.goto(page.base + "/#/projects/other?filter=name%20%3D%20%27run-code%27")
+    page.get_by_role("link", name="run-code").click()
+    page.wait_for_url("**/#/runs/*")
+    overview = page.locator(".overview")
+    expect(overview).to_contain_text("feature/lr-sweep")
+    text = overview.inner_text()
+    assert "https://example.com/team/model.git" in text and "(dirty)" in text
+    assert "train.py --lr 0.05 --note 'two words'" in text
+    assert re.search(r"Duration\s+\d+(\.\d+)? m?s", text), text
+    history = page.get_by_label("Status history").locator("li").all_inner_texts()
+    assert [h.split()[0] for h in history] == ["running", "succeeded"], history
+    # the readme as Markdown, built as elements
+    readme = page.locator(".readme")
+    expect(readme.get_by_role("heading", name="Sweep notes")).to_be_visible()
+    assert readme.locator("strong").inner_text() == "lower"
+    assert readme.locator("li").all_inner_texts() == ["first point", "second point"]
+    assert "python train.py --lr 0.05" in readme.locator("pre").inner_text()
+    assert readme.get_by_role("link", name="the paper").get_attribute("href") == "https://example.com/paper"
+    # the uncommitted change, coloured
+    page.locator(".code-diff summary").click()
+    expect(page.locator(".diff .add")).to_contain_text("lr = 0.05")
+    expect(page.locator(".diff .del")).to_contain_text("lr = 0.1")
+    page.locator(".environment summary").click()
+    expect(page.locator(".environment")).to_contain_text("python")
+    page.locator(".environment summary").click()  # closed again: hundreds of packages
+    # logs: search, stream and level filters
+    page.locator(".logs-section summary").click()
+    logs = page.get_by_label("Logs")
+    expect(logs).to_contain_text("an error from logging")
+    assert "epoch 1 done" in logs.inner_text()
+    lines = logs.locator(":scope > div")
+    page.get_by_label("Find in output").fill("warning on")
+    expect(lines).to_have_count(1)
+    assert "a warning on stderr" in lines.first.inner_text()
+    page.get_by_label("Find in output").fill("")
+    page.get_by_label("Stream").select_option("stderr")
+    expect(logs).not_to_contain_text("epoch 1 done")
+    assert "a warning on stderr" in logs.inner_text()
+    page.get_by_label("Stream").select_option("")
+    page.get_by_label("Level").select_option("ERROR")
+    expect(logs).not_to_contain_text("epoch 1 done")
+    assert all("an error from logging" in line for line in lines.all_inner_texts()) and lines.count() >= 1
+    page.get_by_label("Level").select_option("")
+    shot(page, "run-code", full_page=True)
+
+
+LIVE_RUN = """
+import sys, time
+from labbook.tracking import Run
+run = Run(project="live", name="live-run", install_handlers=False, track_env=False, track_code=False,
+          track_logs=False, collect_resources=False, flush_interval=0.1)
+for step in range(1200):
+    run.log_metrics(step=step, loss=float(step))
+    if step == 5:
+        run.flush()
+        print("ready", flush=True)
+    time.sleep(0.1)
+run.end()
+"""
+
+
+def test_runs_table_shows_crashed_and_running_runs_update_live(page):
+    env = {**page.base.env, "LABBOOK_HEARTBEAT_INTERVAL": "0.5"}
+    child = subprocess.Popen([sys.executable, "-c", LIVE_RUN], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 30  # the catalog lists the run (it indexes the folder beside the run)
+        while '"live-run"' not in _get(page.base + "/api/v1/runs?project=live&filter=status%20%3D%20%27running%27")[1]:
+            assert time.monotonic() < deadline, "the live run did not reach the catalog within 30 s"
+            time.sleep(0.2)
+        page.goto(page.base + "/#/projects/live?sort=name&col=name&col=status&col=metrics.loss.last")
+        killed = page.locator(".rt-row[data-uuid]", has_text="killed-run")
+        expect(killed.locator("[data-col='status']")).to_have_text("crashed", timeout=45_000)
+        live = page.locator(".rt-row[data-uuid]", has_text="live-run")
+        expect(live.locator("[data-col='status']")).to_have_text("running", timeout=30_000)
+        page.evaluate("() => { window.notReloaded = true; }")
+        value = live.locator("[data-col='metrics.loss.last']")
+        # the summaries reach the catalog every few seconds (later on a loaded machine)
+        expect(value).to_have_text(re.compile(r"\d"), timeout=45_000)
+        first = float(value.inner_text())
+        # the table re-reads its rows every 3 s while a loaded run is live: the value grows in place
+        page.wait_for_function(
+            "(first) => [...document.querySelectorAll('.rt-row[data-uuid]')].some(r => r.textContent.includes('live-run')"
+            " && Number(r.querySelector(\"[data-col='metrics.loss.last']\")?.textContent) > first + 5)",
+            arg=first, timeout=45_000)
+        assert page.evaluate("() => window.notReloaded") is True
+        shot(page, "runs-live")
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        child.stdout.close()
+
+
+def test_column_chooser_finds_a_name_past_the_first_thousand(page):
+    listed = json.loads(_get(page.base + "/api/v1/names?kind=params&project=wide")[1])
+    assert listed["truncated"] and "p1499" not in {n["name"] for n in listed["names"]}
+    page.goto(page.base + "/#/projects/wide?sort=name")
+    page.locator(".rt-row[data-uuid]").first.wait_for()
+    page.get_by_role("button", name="Columns").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.locator(".more")).to_contain_text("more: refine the search")  # thousands listed, 200 shown
+    page.get_by_label("Search columns").fill("p1499")
+    box = dialog.get_by_role("checkbox")
+    expect(box).to_have_count(1)  # asked of the server (/names?q=): not among the 1,000 most used names
+    box.click()
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("columnheader", name="p1499").wait_for()
+    assert "col=params.p1499" in page.url
+    cells = page.locator(".rt-row[data-uuid] [data-col='params.p1499']").all_inner_texts()
+    assert sorted(cells) == ["", "", "1499"]

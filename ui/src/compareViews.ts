@@ -5,6 +5,7 @@
  */
 import type { GroupBand, Json, MetricSummary, RunRow } from "./api";
 import type { Line } from "./series";
+import { paramValue } from "./compare";
 
 export type Attr = "last" | "min" | "max";
 
@@ -21,7 +22,7 @@ export interface Axis {
 }
 
 function param(run: RunRow, key: string): Json | undefined {
-  return run.inputs[key];
+  return paramValue(run.inputs, key);
 }
 
 export function metricValue(run: RunRow, metric: string, attr: Attr): number | null {
@@ -79,7 +80,7 @@ export function scatterPoints(runs: RunRow[], key: string, metric: string, attr:
     const at = axis.at(run);
     const y = metricValue(run, metric, attr);
     if (at === null || y === null) continue;
-    points.push({ run: run.uuid, x: axis.numeric ? (run.inputs[key] as number) : axis.categories.indexOf(label(param(run, key))), y });
+    points.push({ run: run.uuid, x: axis.numeric ? (param(run, key) as number) : axis.categories.indexOf(label(param(run, key))), y });
   }
   return { points, axis };
 }

@@ -55,3 +55,48 @@ export function formatAgo(iso: string | null | undefined, now = Date.now()): str
   if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
   return `${Math.floor(seconds / 86400)} d ago`;
 }
+
+/** The unit of a resource series (labbook.capture.resources names them): bytes, bytes per
+ * second, percent, °C, W, or none. */
+export function resourceUnit(name: string): string {
+  if (/_rate$/.test(name)) return "B/s";
+  if (/percent$/.test(name)) return "%";
+  if (/(^|\.)(memory|rss|used|total)$/.test(name)) return "B";
+  if (/\.temperature$/.test(name)) return "°C";
+  if (/\.power$/.test(name)) return "W";
+  return "";
+}
+
+const PREFIXES: [number, string][] = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"], [1, ""]];
+
+function byteScale(magnitude: number): [number, string] {
+  return PREFIXES.find(([scale]) => magnitude >= scale) ?? [1, ""];
+}
+
+function withUnit(text: string, unit: string, prefix = ""): string {
+  return unit === "%" ? `${text}%` : `${text} ${prefix}${unit}`;
+}
+
+/** Axis ticks in `unit` (none: as formatNumber writes them); bytes scaled to kB, MB, GB, TB by
+ * the largest tick, with as many decimals as the step between ticks needs to tell them apart. */
+export function formatTicks(ticks: number[], unit: string): string[] {
+  if (!unit) return ticks.map((t) => formatNumber(t));
+  const bytes = unit.startsWith("B");
+  const [scale, prefix] = bytes ? byteScale(Math.max(...ticks.map(Math.abs))) : [1, ""];
+  let step = Infinity;
+  for (let i = 1; i < ticks.length; i++) step = Math.min(step, Math.abs(ticks[i] - ticks[i - 1]));
+  const decimals = Number.isFinite(step) && step > 0 ? Math.min(6, Math.max(0, Math.ceil(-Math.log10(step / scale) - 1e-9))) : 2;
+  return ticks.map((t) => {
+    if (t === 0) return withUnit("0", unit);
+    return withUnit((t / scale).toFixed(decimals), unit, prefix); // the same decimals on every tick
+  });
+}
+
+/** One value in `unit`, for the chart's hover: bytes scaled as above, four significant digits. */
+export function formatWithUnit(value: number | null | undefined, unit: string): string {
+  if (value === null || value === undefined) return "";
+  if (!unit || !Number.isFinite(value)) return formatNumber(value);
+  if (!unit.startsWith("B")) return withUnit(formatNumber(value), unit);
+  const [scale, prefix] = byteScale(Math.abs(value));
+  return withUnit(String(Number((value / scale).toPrecision(4))), unit, prefix);
+}

@@ -154,10 +154,10 @@ export function chartData(lines: Line[], options: ChartOptions): Value[][] {
 }
 
 /** The metric panels' groups: names split at their first "/" ("train/loss" -> "train"). */
-export function groupByPrefix(names: string[]): [string, string[]][] {
+export function groupByPrefix(names: string[], separator = "/"): [string, string[]][] {
   const groups = new Map<string, string[]>();
   for (const name of [...names].sort()) {
-    const cut = name.indexOf("/");
+    const cut = name.indexOf(separator);
     const group = cut > 0 ? name.slice(0, cut) : "";
     if (!groups.has(group)) groups.set(group, []);
     groups.get(group)!.push(name);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonDict } from "../src/api";
 import { applyCompletion, complete, namesOf, quoteName } from "../src/completion";
 import { availableColumns, columnValue, parseColumn, splitColumn } from "../src/columns";
-import { differingParams, uuidFilters } from "../src/compare";
+import { differingParams, groupColors, paramGroups, paramValue, uuidFilters } from "../src/compare";
 
 const names = { params: ["lr", "batch size", "optimizer"], outputs: ["accuracy"], metrics: ["loss", "train/acc", "val.loss"] };
 
@@ -74,7 +74,33 @@ describe("compare", () => {
   it("shows only the params that differ", () => {
     const runs: { inputs: JsonDict }[] = [{ inputs: { lr: 0.1, seed: 1, opt: { name: "adam", b: [1, 2] } } }, { inputs: { lr: 0.2, seed: 1, opt: { b: [1, 2], name: "adam" } } }, { inputs: { lr: 0.1, seed: 1, extra: true, opt: { name: "adam", b: [1, 2] } } }];
     expect(differingParams(runs)).toEqual(["extra", "lr"]);
-    expect(differingParams(runs, true)).toEqual(["extra", "lr", "opt", "seed"]);
+    expect(differingParams(runs, true)).toEqual(["extra", "lr", "opt.b", "opt.name", "seed"]);
+  });
+
+  it("opens nested params into their leaves, so only the leaf that differs is shown", () => {
+    const runs: { inputs: JsonDict }[] = [
+      { inputs: { lr: 0.1, optimizer: { name: "sgd", momentum: 0.9, betas: [0.9, 0.999] } } },
+      { inputs: { lr: 0.1, optimizer: { name: "adam", momentum: 0.9, betas: [0.9, 0.999] } } },
+      { inputs: { lr: 0.1, optimizer: { name: "adam", momentum: 0.9, betas: [0.9, 0.99] } } },
+    ];
+    expect(differingParams(runs)).toEqual(["optimizer.betas", "optimizer.name"]);
+    expect(paramValue(runs[0].inputs, "optimizer.name")).toBe("sgd");
+    expect(paramValue(runs[2].inputs, "optimizer.betas")).toEqual([0.9, 0.99]);
+    // a key that holds a dot itself is read whole first, as the server's group_by reads it
+    expect(paramValue({ "a.b": 1, a: { b: 2 } }, "a.b")).toBe(1);
+    expect(paramValue({ a: 1 }, "a.b")).toBeUndefined();
+    // an empty dict is a value, not a folder
+    expect(differingParams([{ inputs: { o: {} } }, { inputs: { o: { k: 1 } } }])).toEqual(["o", "o.k"]);
+  });
+
+  it("lists the groups of a param with one colour each, in the order the charts colour them", () => {
+    const runs: { inputs: JsonDict }[] = [{ inputs: { bs: 64 } }, { inputs: { bs: 32 } }, { inputs: { bs: 64 } }, { inputs: {} }];
+    const groups = paramGroups(runs, "bs");
+    expect(groups.map((g) => [g.value, g.runs])).toEqual([[32, 1], [64, 2], [null, 1]]);
+    expect(new Set(groups.map((g) => g.color)).size).toBe(3);
+    const again = paramGroups([...runs].reverse(), "bs");
+    expect(again.map((g) => g.color)).toEqual(groups.map((g) => g.color));
+    expect(groupColors([64, 32, null])).toEqual(new Map(groups.map((g) => [JSON.stringify(g.value), g.color])));
   });
 
   it("selects runs by uuid in filters the API accepts, without a cap", () => {

@@ -9,7 +9,7 @@ import { useEffect, useRef } from "react";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { XAxis } from "../api";
-import { formatDuration, formatNumber } from "../format";
+import { formatDuration, formatNumber, formatTicks, formatWithUnit } from "../format";
 import { chartData, type Line, type Value } from "../series";
 
 export interface ChartLine {
@@ -27,6 +27,8 @@ interface Props {
   height?: number;
   /** Draw the min-max bands up to this many lines (a group's band is its only extreme: always). */
   bandsUpTo?: number;
+  /** The y values' unit (resourceUnit): ticks and hover values are written in it. */
+  unit?: string;
   onZoom: (range: [number, number] | null) => void;
 }
 
@@ -52,7 +54,7 @@ function nearestDefined(values: (number | null | undefined)[], index: number): n
   return undefined;
 }
 
-export default function Chart({ lines, xAxis, smoothing, log, height = 220, bandsUpTo = BANDS_UP_TO, onZoom }: Props) {
+export default function Chart({ lines, xAxis, smoothing, log, height = 220, bandsUpTo = BANDS_UP_TO, unit = "", onZoom }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const tip = useRef<HTMLDivElement>(null);
   const zoom = useRef(onZoom);
@@ -100,10 +102,10 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, band
         const swatch = document.createElement("i");
         swatch.style.background = l.color;
         const value = document.createElement("b");
-        value.textContent = y === null ? "NaN/inf" : y === undefined ? "–" : formatNumber(y);
+        value.textContent = y === null ? "NaN/inf" : y === undefined ? "–" : formatWithUnit(y, unit);
         const band = document.createElement("span");
         band.className = "band";
-        if (typeof lo === "number" && typeof hi === "number" && lo !== hi) band.textContent = ` [${formatNumber(lo)} … ${formatNumber(hi)}]`;
+        if (typeof lo === "number" && typeof hi === "number" && lo !== hi) band.textContent = ` [${formatWithUnit(lo, unit)} … ${formatWithUnit(hi, unit)}]`;
         return line("", swatch, `${l.label}: `, value, band);
       });
       if (lines.length > 20) rows.push(line("", `… ${lines.length - 20} more`));
@@ -129,7 +131,7 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, band
         {
           // wide enough for the longest tick label (1000000 must not lose its first digit)
           size: (_u, values) => Math.max(44, 18 + 8.5 * Math.max(0, ...(values ?? []).map((v) => String(v).length))),
-          values: (_u, ticks) => ticks.map((t) => formatNumber(t)),
+          values: (_u, ticks) => formatTicks(ticks, unit),
         },
       ],
       cursor: { drag: { x: true, y: false, setScale: false }, points: { show: false } },
@@ -187,7 +189,7 @@ export default function Chart({ lines, xAxis, smoothing, log, height = 220, band
       resize.disconnect();
       plot.destroy();
     };
-  }, [lines, xAxis, smoothing, log, height, bandsUpTo]);
+  }, [lines, xAxis, smoothing, log, height, bandsUpTo, unit]);
 
   return (
     <div className="chart" data-series={lines.length}>

@@ -15,6 +15,10 @@ interface Common {
   attr: Attr;
 }
 
+function clip(text: string, chars: number): string {
+  return text.length > chars ? `${text.slice(0, Math.max(1, chars - 1))}…` : text;
+}
+
 export function ParallelCoordinates({ runs, colors, labels, metric, attr, params }: Common & { params: string[] }) {
   const axes = parallelAxes(runs, params, metric, attr);
   if (axes.length < 2) return <p className="empty">Parallel coordinates need at least two params or a param and a metric.</p>;
@@ -44,12 +48,13 @@ export function ParallelCoordinates({ runs, colors, labels, metric, attr, params
         const px = PAD.left + i * step;
         const ticks = a.numeric ? [0, 0.5, 1].map((t) => [t, formatNumber(a.lo + t * (a.hi - a.lo))] as const)
           : a.categories.map((c, j) => [a.categories.length <= 1 ? 0.5 : j / (a.categories.length - 1), c] as const);
+        const room = Math.max(6, Math.floor((i === axes.length - 1 ? right : step) / 6.5)); // characters that fit before the next axis
         return (
           <g key={a.key} className="axis">
             <line x1={px} x2={px} y1={y(0)} y2={y(1)} />
-            <text x={px} y={14} textAnchor="middle" fontWeight={600}>{a.label}</text>
+            <text x={px} y={14} textAnchor="middle" fontWeight={600}>{clip(a.label, Math.floor(step / 7))}<title>{a.label}</title></text>
             {ticks.slice(0, 12).map(([t, text]) => (
-              <text key={`${t}-${text}`} x={px + 4} y={y(t) + 4}>{text.length > 14 ? `${text.slice(0, 13)}…` : text}</text>
+              <text key={`${t}-${text}`} x={px + 4} y={y(t) + 4}>{clip(text, room)}<title>{text}</title></text>
             ))}
           </g>
         );
@@ -69,9 +74,11 @@ export function Scatter({ runs, colors, labels, metric, attr, param }: Common & 
   const [y0, y1] = pad(Math.min(...ys), Math.max(...ys));
   const sx = (v: number) => PAD.left + ((v - x0) / (x1 - x0)) * (W - PAD.left - PAD.right);
   const sy = (v: number) => PAD.top + (1 - (v - y0) / (y1 - y0)) * (H - PAD.top - PAD.bottom);
-  const xTicks = axis.numeric ? [0, 0.25, 0.5, 0.75, 1].map((t) => [x0 + t * (x1 - x0), formatNumber(x0 + t * (x1 - x0))] as const)
+  // ticks over the values' own range (the plot is padded around it): 32 … 64, not 30.4 … 65.6
+  const between = (lo: number, hi: number) => (hi === lo ? [lo] : [0, 0.25, 0.5, 0.75, 1].map((t) => lo + t * (hi - lo)));
+  const xTicks = axis.numeric ? between(Math.min(...xs), Math.max(...xs)).map((v) => [v, formatNumber(v)] as const)
     : axis.categories.map((c, i) => [i, c] as const);
-  const yTicks = [0, 0.25, 0.5, 0.75, 1].map((t) => y0 + t * (y1 - y0));
+  const yTicks = between(Math.min(...ys), Math.max(...ys));
   return (
     <svg className="scatter" role="img" aria-label="Scatter" width={W} height={H} viewBox={`0 0 ${W} ${H}`}>
       <g className="axis">

@@ -43,7 +43,7 @@ function useSeen<T extends Element>() {
   return [ref, seen] as const;
 }
 
-function MetricPanel({ name, source, view }: { name: string; source: SeriesSource; view: ChartView }) {
+function MetricPanel({ name, source, view, unit }: { name: string; source: SeriesSource; view: ChartView; unit: string }) {
   const [ref, seen] = useSeen<HTMLDivElement>();
   const [zoom, setZoom] = useState<[number, number] | null>(null);
   useEffect(() => setZoom(null), [view.x]);
@@ -64,22 +64,25 @@ function MetricPanel({ name, source, view }: { name: string; source: SeriesSourc
       <div className="panel-head">
         <span className="panel-title" title={name}>{name}</span>
         <span className="panel-info">
-          {drawn.length === 1 ? `${drawn[0].line.total} points${raw ? "" : ", min/max per bucket"}` : ""}
+          {drawn.length === 1 ? `${drawn[0].line.total} point${drawn[0].line.total === 1 ? "" : "s"}${raw ? "" : ", min/max per bucket"}` : ""}
           {nonFinite ? <span className="nonfinite" title="NaN or ±inf values, marked in red under the axis"> · {nonFinite} non-finite</span> : null}
           {zoom ? <button className="link" onClick={() => setZoom(null)}>reset zoom</button> : null}
         </span>
       </div>
       {lines.isError ? <ErrorBox error={lines.error} /> : null}
       {!seen || lines.isPending ? <div className="chart-placeholder" /> : (
-        <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} onZoom={setZoom}
+        <Chart lines={drawn} xAxis={view.x} smoothing={view.smoothing} log={view.log} unit={unit} onZoom={setZoom}
                bandsUpTo={source.bandsAlways ? Infinity : undefined} />
       )}
     </div>
   );
 }
 
-/** A panel per metric, grouped by the part of the name before the first "/". */
-export function MetricPanels({ names, source, view }: { names: string[]; source: SeriesSource; view: ChartView }) {
+/** A panel per metric, grouped by the part of the name before the first `separator` ("/"; the
+ * system series use "."); `unit` names each series' unit (none by default). */
+export function MetricPanels({ names, source, view, separator = "/", unit }: {
+  names: string[]; source: SeriesSource; view: ChartView; separator?: string; unit?: (name: string) => string;
+}) {
   useEffect(() => void loadChart(), []); // the chart's code loads while the series are asked for
   const words = view.search.toLowerCase().split(/\s+/).filter(Boolean);
   const shown = names.filter((n) => words.every((w) => n.toLowerCase().includes(w)));
@@ -87,11 +90,11 @@ export function MetricPanels({ names, source, view }: { names: string[]; source:
   return (
     <div className="metric-groups">
       {shown.length === 0 ? <p className="empty">No metric matches “{view.search}”.</p> : null}
-      {groupByPrefix(shown).map(([group, members]) => (
+      {groupByPrefix(shown, separator).map(([group, members]) => (
         <details key={group || "(root)"} open className="metric-group">
           <summary>{group || "metrics"} <span className="count">{members.length}</span></summary>
           <div className="panels">
-            {members.map((name) => <MetricPanel key={name} name={name} source={source} view={view} />)}
+            {members.map((name) => <MetricPanel key={name} name={name} source={source} view={view} unit={unit?.(name) ?? ""} />)}
           </div>
         </details>
       ))}

@@ -2,8 +2,7 @@ import { useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { groupBands } from "../api";
-import { assignColors } from "../colors";
-import { differingParams, metricNames } from "../compare";
+import { differingParams, groupColors, metricNames, paramGroups, paramValue } from "../compare";
 import { groupLabel, groupLine, type Attr } from "../compareViews";
 import { ParallelCoordinates, Scatter } from "../components/CompareViews";
 import "../extra.css";
@@ -30,10 +29,10 @@ export default function Compare() {
     bandsAlways: true, // the band is the group's only extreme
     fetch: async (name, range, signal) => {
       const answer = await groupBands(rows.map((r) => r.uuid), name, groupBy, range, signal);
-      const groupColors = assignColors(answer.groups.map((g) => JSON.stringify(g.value)));
+      const colorOf = groupColors(answer.groups.map((g) => g.value)); // as the legend (paramGroups) colours them
       return answer.groups.map((g) => ({
         key: JSON.stringify(g.value), label: groupLabel(groupBy, g.value, g.runs.length),
-        color: groupColors.get(JSON.stringify(g.value)) ?? "#555", line: groupLine(g, answer.raw),
+        color: colorOf.get(JSON.stringify(g.value)) ?? "#555", line: groupLine(g, answer.raw),
       }));
     },
   } : compareSource(rows, labels, colors), [rows, labels, colors, groupBy]);
@@ -89,7 +88,7 @@ export default function Compare() {
             </thead>
             <tbody>
               {params.map((k) => (
-                <tr key={k}><td>{k}</td>{rows.map((r) => <td key={r.uuid} className="value">{formatValue(r.inputs[k])}</td>)}</tr>
+                <tr key={k}><td>{k}</td>{rows.map((r) => <td key={r.uuid} className="value">{formatValue(paramValue(r.inputs, k))}</td>)}</tr>
               ))}
             </tbody>
           </table>
@@ -107,6 +106,13 @@ export default function Compare() {
         </label>
         {groupBy ? <span className="hint">Each line is a group's mean; the band spans its runs' min and max (computed on the server).</span> : null}
       </div>
+      {groupBy ? (
+        <ul className="legend group-legend" aria-label="Groups">
+          {paramGroups(rows, groupBy).map((g) => (
+            <li key={JSON.stringify(g.value)}><i style={{ background: g.color }} />{groupLabel(groupBy, g.value, g.runs)}</li>
+          ))}
+        </ul>
+      ) : null}
       <MetricPanels names={metrics} source={source} view={view} />
       <h2>Params and a metric</h2>
       <div className="chart-controls">

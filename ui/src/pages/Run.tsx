@@ -9,7 +9,7 @@ import { CodeDiff, Logs, Readme, StatusHistory } from "../components/RunExtras";
 import { Tree } from "../components/Tree";
 import { Markdown } from "../markdown";
 import { RunArtifacts, RunLinks } from "../components/panels/RunArtifacts";
-import { formatDuration, formatTime } from "../format";
+import { formatDuration, formatTime, resourceUnit } from "../format";
 import { runKey } from "../prefetch";
 import { seriesToLine } from "../series";
 import { runMetricNames, runSource } from "../sources";
@@ -128,7 +128,7 @@ export default function Run() {
         <>
           <h2>System <span className="count">{data.resources.length}</span></h2>
           {/* resources are sampled in time, not in steps */}
-          <MetricPanels names={data.resources} source={system} view={{ ...view, x: view.x === "step" || view.x.startsWith("metric:") ? "relative" : view.x }} />
+          <MetricPanels names={data.resources} source={system} separator="." unit={resourceUnit} view={{ ...view, x: view.x === "step" || view.x.startsWith("metric:") ? "relative" : view.x }} />
         </>
       ) : null}
       <details className="logs-section" onToggle={(e) => setLogsOpen(e.currentTarget.open)}>

@@ -7,11 +7,11 @@ import { getLineage, type LineageNode } from "../../api2";
 export function RunLinks({ run }: { run: RunDetail }) {
   const media = Object.keys(run.events).some((k) => k !== "metric");
   return (
-    <span className="run-links">
-      {media ? <Link to={`/media?run=${run.uuid}`}>Media</Link> : null}{" "}
-      <Link to={`/lineage?run=${run.uuid}`}>Lineage</Link>{" "}
+    <nav className="run-links" aria-label="Run links">
+      {media ? <Link to={`/media?run=${run.uuid}`}>Media</Link> : null}
+      <Link to={`/lineage?run=${run.uuid}`}>Lineage</Link>
       <Link to={`/projects/${encodeURIComponent(run.project)}/artifacts`}>Artifacts</Link>
-    </span>
+    </nav>
   );
 }
 
