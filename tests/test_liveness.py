@@ -110,3 +110,41 @@ def test_the_newest_heartbeat_file_wins_over_an_older_record(tmp_path):
     record = {"status": "running", "path": str(tmp_path), "heartbeat_at": _ago(1000)}
     assert last_heartbeat(record) == pytest.approx(beat.stat().st_mtime)
     assert crash_timeout({"liveness": {"heartbeat_interval": 100}}, Settings.load({})) == 300
+
+
+def test_a_killed_runs_last_values_reach_the_listing_once_its_writer_is_gone(tmp_path, home, monkeypatch):
+    # The run's own indexer writes its row at start and then at most every index interval; a
+    # process killed within that interval never writes the row again. The listing catches up.
+    script = tmp_path / "killed.py"
+    script.write_text(textwrap.dedent("""
+        import os, signal, time
+        from labbook import tracking
+        run = tracking.init(project="killed", track_env=False, track_code=False, track_logs=False)
+        time.sleep(1.0)  # its first row is written meanwhile
+        for step in range(100):
+            tracking.log_metrics(step=step, loss=1.0 / (step + 1))
+        run.flush()
+        print("RUN", run.uuid, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+    """))
+    env = python_env(home, LABBOOK_HEARTBEAT_INTERVAL="0.2", LABBOOK_INDEX_INTERVAL="600")
+    child = subprocess.run([PYTHON, str(script)], env=env, capture_output=True, text=True, cwd=tmp_path,
+                           timeout=60)
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    uuid = child.stdout.split()[1]
+    monkeypatch.setenv("LABBOOK_HEARTBEAT_INTERVAL", "0.2")
+    time.sleep(1.0)  # more than 3 heartbeat intervals: the writer is gone
+    [row] = labbook.search_runs("killed")
+    assert row.uuid == uuid
+    assert row.summaries["loss"]["last"] == pytest.approx(0.01)
+    assert row.summaries["loss"]["count"] == 100
+
+
+def test_an_ended_run_leaves_no_live_marker(home):
+    run = Run(project="ended", install_handlers=False, track_env=False, track_code=False,
+              track_logs=False, collect_resources=False)
+    live = home / ".catalog.db.live"
+    assert [p.name for p in live.iterdir()] == [run.uuid]  # its row may lag its folder meanwhile
+    run.log_metric("loss", 0.5, step=0)
+    run.end()
+    assert list(live.iterdir()) == []  # the last row is written: current from now on

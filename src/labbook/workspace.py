@@ -97,7 +97,7 @@ class Workspace:
         catalog = self.catalog
         from labbook.catalog.indexer import index_pending
 
-        index_pending(catalog)
+        index_pending(catalog, self.settings.heartbeat_interval)
         return catalog
 
     @property

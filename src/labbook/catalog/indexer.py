@@ -44,13 +44,21 @@ def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
 # folder (a small file holding the path where links cannot be made), made before ``init()``
 # returns and removed by whoever writes the row. A reader (``Workspace``) indexes the runs it
 # finds marked before it reads, so a run killed a moment after it started is still listed.
+#
+# A run's later rows lag its folder by up to an index interval, so a process killed within one
+# leaves a row without its last values. A second marker, ``.<catalog file>.live/<uuid>``, is kept
+# from ``init()`` to the run's last row (``end()``); a reader indexes and unmarks a run marked
+# live whose writer is gone (no heartbeat for ``MISSED_BEATS`` heartbeat intervals: killed, or its
+# machine lost), so the listing shows everything the run flushed. A live run's row is its own
+# writer's to keep: the reader only reads a few heartbeat files' times.
 
-def pending_folder(catalog_url: str) -> Path | None:
+def pending_folder(catalog_url: str, kind: str = "pending") -> Path | None:
     """Where the runs of a SQLite catalog file leave their markers: ``.<file name>.pending``
-    beside it, hidden (None for other catalogs)."""
+    (no row yet) or ``.<file name>.live`` (``kind="live"``: its last row not written yet) beside
+    it, hidden (None for other catalogs)."""
     if catalog_url.startswith("sqlite:///") and not catalog_url.endswith(":memory:"):
         path = Path(catalog_url[len("sqlite:///"):])
-        return path.with_name(f".{path.name}.pending")
+        return path.with_name(f".{path.name}.{kind}")
     return None
 
 
@@ -93,33 +101,57 @@ def _marked_path(marker: Path) -> Path | None:
             return None
 
 
-def index_pending(catalog: Catalog) -> int:
-    """Index the runs marked as not (or not yet fully) indexed, as a reader does before it
-    reads; returns how many. A row indexed from a newer run.json is left as it is."""
-    folder = pending_folder(catalog.url)
-    if folder is None or catalog.read_only:
-        return 0
+def _markers(folder: Path) -> Iterator[tuple[str, Path | None]]:
     try:
         names = os.listdir(folder)
     except OSError:
-        return 0  # none, the usual case
-    done = 0
+        return  # none, the usual case
     for name in names:
-        if name.startswith("."):
-            continue  # a marker being written
-        marker = folder / name
-        path = _marked_path(marker)
-        if path is None:
-            continue
-        if (path / RUN_FILE).is_file():
-            try:
-                index_run(catalog, path, newer_only=True)
-                done += 1
-            except CatalogDamagedError:
-                raise
-            except (LabbookError, ValueError, KeyError, TypeError, OSError):
-                pass  # a damaged run.json: 'labbook index' reports it; nothing to retry here
-        unmark_pending(folder, name)
+        if not name.startswith("."):  # else a marker being written
+            yield name, _marked_path(folder / name)
+
+
+def _writer_gone(path: Path, heartbeat_interval: float) -> bool:
+    """No process beats run ``path``'s heartbeat any more: its newest heartbeat file is older than
+    ``MISSED_BEATS`` intervals (the crashed-run rule's floor), or it has none."""
+    from labbook.store.liveness import MISSED_BEATS, last_heartbeat
+
+    last = last_heartbeat({"path": str(path)})
+    return last is None or time.time() - last > MISSED_BEATS * heartbeat_interval
+
+
+def _index_marked(catalog: Catalog, path: Path) -> bool:
+    if not (path / RUN_FILE).is_file():
+        return False
+    try:
+        index_run(catalog, path, newer_only=True)
+        return True
+    except CatalogDamagedError:
+        raise
+    except (LabbookError, ValueError, KeyError, TypeError, OSError):
+        return False  # a damaged run.json: 'labbook index' reports it; nothing to retry here
+
+
+def index_pending(catalog: Catalog, heartbeat_interval: float = 10.0) -> int:
+    """Index the marked runs a reader must not read stale, before it reads; returns how many:
+    those with no row yet, and those whose last row is not written and whose writer is gone
+    (``_writer_gone`` with ``heartbeat_interval``). A row indexed from a newer run.json is left
+    as it is."""
+    if catalog.read_only:
+        return 0
+    done = 0
+    pending = pending_folder(catalog.url)
+    if pending is not None:
+        for name, path in _markers(pending):
+            if path is not None:
+                done += _index_marked(catalog, path)
+                unmark_pending(pending, name)
+    live = pending_folder(catalog.url, "live")
+    if live is not None:
+        for name, path in _markers(live):
+            if path is not None and _writer_gone(path, heartbeat_interval):
+                done += _index_marked(catalog, path)
+                unmark_pending(live, name)
     return done
 
 
@@ -366,7 +398,8 @@ class RunIndexer:
     a reader indexes it from its folder, so it is listed at once, even if killed a moment
     later), and its first row is written by the process's one indexer thread (``_Keeper``)
     ``interval`` seconds later, or at once in a process that has not opened the catalog yet
-    (opening it, or creating it in a new home, then happens beside the run). In between, the
+    (opening it, or creating it in a new home, then happens beside the run); it is also marked
+    live until its last row (a reader indexes it once its writer is gone). In between, the
     thread re-indexes the run at most every ``interval`` seconds after a change, and
     ``close()`` writes the last row itself, synchronously, so an ended run is always current
     (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
@@ -394,13 +427,15 @@ class RunIndexer:
         self._index: SqliteIndex | None = None
         self._index_open = False  # run_index() asked (on the indexer thread)
         self._pending = pending_folder(catalog_url)  # None: the run is not marked
+        self._live = pending_folder(catalog_url, "live")  # None: not marked live
         keeper = _the_keeper()
-        if self._pending is not None:
+        if self._pending is not None and self._live is not None:
             try:
                 mark_pending(self._pending, self.uuid, self.path)
+                mark_pending(self._live, self.uuid, self.path)
             except OSError as error:  # a catalog folder this process cannot write to
                 self.errors.append(f"{type(error).__name__}: {error}")
-                self._pending = None
+                self._pending = self._live = None
         if self._pending is None:
             keeper.request(self, 0.0)
         else:
@@ -452,6 +487,9 @@ class RunIndexer:
                 if self._pending is not None:
                     unmark_pending(self._pending, self.uuid)  # listed without it from now on
                     self._pending = None
+                if self._closing and self._live is not None:
+                    unmark_pending(self._live, self.uuid)  # the last row: current from now on
+                    self._live = None
             except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
                 self.errors.append(f"{type(error).__name__}: {error}")
             self._last = time.monotonic()
