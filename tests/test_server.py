@@ -106,6 +106,12 @@ def test_the_api_reads_back_what_the_python_api_reads(home, tmp_path, backend):
             many = api.post("/series/query", json={"runs": made["runs"], "metrics": ["loss", "nope"],
                                                    "points": 5}).json()
             assert len(many["series"]) == 3 and len(many["missing"]) == 3
+            unknown = "0" * 32
+            with_unknown = api.post("/series/query", json={"runs": [*made["runs"], unknown], "metrics": ["loss", "nope"],
+                                                           "points": 5}).json()
+            assert with_unknown["series"] == many["series"]
+            assert with_unknown["missing"] == [*many["missing"], {"run": unknown, "name": "loss"},
+                                               {"run": unknown, "name": "nope"}]
             for item in many["series"]:
                 values = labbook.get_run(item["run"]).metric("loss").values
                 assert item["raw"] is False and sum(item["count"]) == len(values)

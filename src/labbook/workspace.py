@@ -128,11 +128,12 @@ class Workspace:
 
     # -- runs ----------------------------------------------------------------------------------
 
-    def run_path(self, uuid: str) -> Path:
-        """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough)."""
+    def run_path(self, uuid: str, known: dict[str, str] | None = None) -> Path:
+        """The folder of run ``uuid`` (a unique prefix of at least 4 characters is enough);
+        ``known``: folders already looked up (``Catalog.run_paths``)."""
         uuid = uuid.replace("-", "").lower()
-        catalog = self.current_catalog()
-        path = catalog.run_path(uuid)
+        catalog = self.current_catalog() if known is None else self.catalog
+        path = known.get(uuid) if known is not None else catalog.run_path(uuid)
         if path is None and 4 <= len(uuid) < 32:
             matches = catalog.find_runs_by_prefix(uuid)
             if len(matches) > 1:
@@ -152,6 +153,18 @@ class Workspace:
     def get_run(self, uuid: str) -> RunRecord:
         """The run ``uuid`` (or a unique prefix), read from its folder (current even mid-run)."""
         return RunRecord(read_run_record(self.run_path(uuid)), self.settings)
+
+    def get_runs(self, uuids: list[str]) -> dict[str, RunRecord | NotFoundError]:
+        """Several runs, as ``get_run`` reads each (their folders looked up in one query): for
+        each id, its run or the ``NotFoundError`` that ``get_run`` would raise."""
+        known = self.current_catalog().run_paths([u.replace("-", "").lower() for u in uuids])
+        runs: dict[str, RunRecord | NotFoundError] = {}
+        for uuid in uuids:
+            try:
+                runs[uuid] = RunRecord(read_run_record(self.run_path(uuid, known)), self.settings)
+            except NotFoundError as error:
+                runs[uuid] = error
+        return runs
 
     def status_of(self, record: dict[str, Any]) -> str:
         """The status to show for run.json's ``record``: the crashed-run rule, with this home's settings."""

@@ -272,10 +272,15 @@ class Catalog:
     # -- reading ---------------------------------------------------------------------------
 
     def run_path(self, uuid: str) -> str | None:
+        return self.run_paths([uuid]).get(uuid)
+
+    def run_paths(self, uuids: list[str]) -> dict[str, str]:
+        """The folders of the runs ``uuids`` the catalog holds, in one query (uuid -> path)."""
         with self.engine.connect() as conn:
-            return conn.execute(
-                sa.select(schema.runs.c.path).where(schema.runs.c.uuid == uuid)
-            ).scalar()
+            rows = conn.execute(
+                sa.select(schema.runs.c.uuid, schema.runs.c.path).where(schema.runs.c.uuid.in_(uuids))
+            ).all()
+        return {uuid: path for uuid, path in rows}
 
     def find_runs_by_prefix(self, prefix: str, limit: int = 2) -> list[str]:
         with self.engine.connect() as conn:

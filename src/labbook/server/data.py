@@ -173,6 +173,24 @@ class ServerData:
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
         return run
 
+    def get_runs(self, access: Access, uuids: list[str]) -> dict[str, Any]:
+        """Several runs as ``get_run`` reads each, their folders looked up in one catalog query:
+        for each id as given, its run or the ``NotFoundError`` ``get_run`` would raise."""
+        if self.stored is not None:  # each run's folder is refreshed from the store first
+            runs: dict[str, Any] = {}
+            for uuid in uuids:
+                try:
+                    runs[uuid] = self.get_run(access, uuid)
+                except NotFoundError as error:
+                    runs[uuid] = error
+            return runs
+        ids = {uuid: check_uuid(uuid) for uuid in uuids}
+        found = self.workspace.get_runs(list(dict.fromkeys(ids.values())))
+        unknown = "No run {!r} on this server. List runs with GET /api/v1/runs."
+        return {uuid: run if not isinstance(run, NotFoundError) and access.sees(run.project)
+                else NotFoundError(unknown.format(uuid))
+                for uuid, run in ((uuid, found[ids[uuid]]) for uuid in uuids)}
+
     @property
     def store(self) -> Any:
         """The object store of run files (``LABBOOK_STORE``), or None when the server has none."""
@@ -221,16 +239,18 @@ class ServerData:
         return self._cached_series(("store", uuid, name), version,
                                    lambda: compact.read_series(self.store, uuid, name, files))
 
-    def metric_series(self, access: Access, uuid: str, name: str) -> Any:
+    def metric_series(self, access: Access, uuid: str, name: str, run: Any = None) -> Any:
         """A metric's points. Series are append-only, so a series read before whose summary
         (count, last step, last time) has not changed since is the same: it is served from a
         small in-process cache (a zoom re-reads nothing). The run folder stays the record;
-        with an object store (``LABBOOK_STORE``), series it holds are read from it."""
+        with an object store (``LABBOOK_STORE``), series it holds are read from it. ``run``: the
+        run as ``get_run(access, uuid)`` returned it, when the caller has it already."""
         if self.store is not None:
             stored = self.store_series(access, uuid, name)
             if stored is not None:
                 return stored
-        run = self.get_run(access, uuid)
+        if run is None:
+            run = self.get_run(access, uuid)
         summary = (run.summaries or {}).get(name)
         if summary is None:
             return run.metric(name)  # raises NotFoundError naming the run's metrics
