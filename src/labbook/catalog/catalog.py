@@ -639,19 +639,19 @@ def _fetch_sqlite(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, 
     converters = {index: convert for index, column in enumerate(select.selected_columns)
                   if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None}
     on_row = [(names[index], convert) for index, convert in converters.items() if index < width]
-    on_key = [converters.get(index) for index in range(width, width + len(keys))]
+    on_key = [(index - width, convert) for index, convert in converters.items() if index >= width]
     try:
         found = result.cursor.fetchall()  # the DB-API cursor's plain tuples
     except sqlite3.DatabaseError as error:
         raise translate(error, where) or error from None
     finally:
         result.close()
-    rows = []
-    for values in found:
-        row = dict(zip(names, values))
-        row["sort_key"] = [value if convert is None else convert(value)
-                           for value, convert in zip(values[width:], on_key)]
+    rows = [dict(zip(names, values)) for values in found]
+    for row, values in zip(rows, found):
+        key = list(values[width:])
+        for index, convert in on_key:
+            key[index] = convert(key[index])
+        row["sort_key"] = key
         for name, convert in on_row:
             row[name] = convert(row[name])
-        rows.append(row)
     return rows
