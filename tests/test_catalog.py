@@ -420,6 +420,7 @@ def test_ordering_by_a_metric_walks_its_index_with_the_same_rows(catalog_url, mo
     ("params.lr < 0.05 and 'even' in tags", ["-params.lr", "started_at"]),
     ("metrics.loss < 0.35", ["metrics.loss"]),
     ("created_at > '2026-01-02T03:00:20+00:00'", ["-metrics.acc"]),
+    ("status = 'finished'", ["-metrics.loss", "-created_at"]),
 ])
 def test_sqlite_reads_with_sqlite3_the_rows_sqlalchemy_reads(home, monkeypatch, filter_, order_by):
     """On SQLite, ``search`` reads the page and its runs' summaries and tags with sqlite3 itself

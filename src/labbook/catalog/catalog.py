@@ -627,31 +627,36 @@ def _fetch_sqlite(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, 
                   where: Path) -> list[dict[str, Any]]:
     """``_fetch`` on SQLite, at the cost of the SQL: the statement built, compiled (once: the
     engine's cache) and bound by SQLAlchemy, its rows read as the sqlite3 cursor returns them (no
-    row object per run), and a column's value converted only where SQLAlchemy's type converts it
-    (a time in the sort key, text on SQLite, becomes a datetime): the same dicts as ``_fetch``.
+    row object per run), and a value converted only where SQLAlchemy's type converts it (a time
+    in the sort key, text on SQLite, becomes a datetime): the same dicts as ``_fetch``. A sort
+    key's run column (``created_at``, ``uuid``...) is read once, from the row's own column.
     A damaged catalog file (``where``) raises its ``CatalogError``, as through SQLAlchemy."""
-    select = select.add_columns(*(column.label(f"_sort_{i}") for i, (column, _) in enumerate(keys)))
-    result = conn.execute(select)
-    names = list(result.keys())
-    width = len(names) - len(keys)
-    names = names[:width]
+    names = [column.name for column in select.selected_columns]
     dialect = conn.dialect
-    converters = {index: convert for index, column in enumerate(select.selected_columns)
-                  if (convert := column.type.dialect_impl(dialect).result_processor(dialect, None)) is not None}
-    on_row = [(names[index], convert) for index, convert in converters.items() if index < width]
-    on_key = [(index - width, convert) for index, convert in converters.items() if index >= width]
+    at, extra = [], []  # each key's index in the statement's columns; the keys it must add
+    for column, _ in keys:
+        if getattr(column, "table", None) is schema.runs and column.name in names:
+            at.append(names.index(column.name))
+        else:
+            at.append(len(names) + len(extra))
+            extra.append(column.label(f"_sort_{len(at) - 1}"))
+    result = conn.execute(select.add_columns(*extra))
+    convert = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column, _ in keys]
+    on_key = [(index, at[index], function) for index, function in enumerate(convert) if function is not None]
+    plain = [(index, at[index]) for index, function in enumerate(convert) if function is None]
     try:
         found = result.cursor.fetchall()  # the DB-API cursor's plain tuples
     except sqlite3.DatabaseError as error:
         raise translate(error, where) or error from None
     finally:
         result.close()
-    rows = [dict(zip(names, values)) for values in found]
+    rows = [dict(zip(names, values)) for values in found]  # zip stops at the sort keys added
+    width = len(keys)
     for row, values in zip(rows, found):
-        key = list(values[width:])
-        for index, convert in on_key:
-            key[index] = convert(key[index])
+        key: list[Any] = [None] * width
+        for index, position in plain:
+            key[index] = values[position]
+        for index, position, function in on_key:
+            key[index] = function(values[position])
         row["sort_key"] = key
-        for name, convert in on_row:
-            row[name] = convert(row[name])
     return rows
