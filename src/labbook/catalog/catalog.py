@@ -633,7 +633,8 @@ def _fetch_sqlite(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, 
     A damaged catalog file (``where``) raises its ``CatalogError``, as through SQLAlchemy."""
     names = [column.name for column in select.selected_columns]
     dialect = conn.dialect
-    at, extra = [], []  # each key's index in the statement's columns; the keys it must add
+    at: list[int] = []  # each key's index in the statement's columns
+    extra: list[Any] = []  # the keys it must add (not a run column)
     for column, _ in keys:
         if getattr(column, "table", None) is schema.runs and column.name in names:
             at.append(names.index(column.name))
