@@ -344,7 +344,8 @@ class Catalog:
             metrics: dict[str, list[tuple]] = {uuid: [] for uuid in uuids}
             tags: dict[str, list[str]] = {uuid: [] for uuid in uuids}
             if self.path is not None:  # SQLite: the same statements, read with sqlite3 itself
-                assert isinstance(raw := conn.connection.driver_connection, sqlite3.Connection)
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, sqlite3.Connection)
                 page_summaries(raw, uuids, metrics, tags, self.path)
             m, t = schema.metrics, schema.tags
             metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
