@@ -414,6 +414,60 @@ def test_ordering_by_a_metric_walks_its_index_with_the_same_rows(catalog_url, mo
     catalog.close()
 
 
+@pytest.mark.parametrize("filter_, order_by", [
+    (None, None),
+    (None, ["name"]),
+    ("params.lr < 0.05 and 'even' in tags", ["-params.lr", "started_at"]),
+    ("metrics.loss < 0.35", ["metrics.loss"]),
+    ("created_at > '2026-01-02T03:00:20+00:00'", ["-metrics.acc"]),
+    ("status = 'finished'", ["-metrics.loss", "-created_at"]),
+])
+def test_sqlite_reads_with_sqlite3_the_rows_sqlalchemy_reads(home, monkeypatch, filter_, order_by):
+    """On SQLite, ``search`` reads the page and its runs' summaries and tags with sqlite3 itself
+    (``_fetch_sqlite``, ``page_summaries``): the same rows, values and value types, sort keys
+    (times converted to datetimes) and keyset pages as SQLAlchemy's reading of the same
+    statements (the PostgreSQL path, taken here by a catalog without a file path)."""
+    import labbook.catalog.catalog as catalog_module
+
+    url = f"sqlite:///{home / 'catalog.db'}"
+    _index_runs_for_ordering(url)
+    catalog = Catalog(url)
+    read: list[str] = []
+    real = catalog_module.page_summaries
+
+    def counted(*args, **kwargs):
+        read.append("sqlite3")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(catalog_module, "page_summaries", counted)
+
+    def typed(rows):
+        return [{key: ([(type(v), v) for v in value] if key == "sort_key" else
+                       [tuple(m) for m in value] if key == "metrics" else (type(value), value))
+                 for key, value in row.items()} for row in rows]
+
+    def pages(size):
+        found, after = [], None
+        while True:
+            page = catalog.search("order", filter_, order_by, limit=size, after=after)
+            found += page
+            if len(page) < size:
+                return found
+            after = page[-1]["sort_key"]
+
+    fast = catalog.search("order", filter_, order_by, limit=None)
+    fast_pages = pages(7)
+    assert read, "the sqlite3 reading was never taken"
+    with monkeypatch.context() as patched:
+        patched.setattr(catalog, "path", None)
+        slow = catalog.search("order", filter_, order_by, limit=None)
+        slow_pages = pages(7)
+    assert fast and typed(fast) == typed(slow)
+    assert typed(fast_pages) == typed(slow_pages) == typed(slow)
+    assert any(row["metrics"] for row in fast) and any(row["tags"] for row in fast)
+    catalog.close()
+
+
 def test_ordering_walk_refuses_a_cursor_of_another_ordering(catalog_url):
     _index_runs_for_ordering(catalog_url)
     catalog = Catalog(catalog_url)

@@ -35,7 +35,7 @@ from labbook.catalog.query import (
     parse_filter,
     parse_filter_parts,
 )
-from labbook.catalog.sqlite_index import SqliteIndex, creation_lock, process_lock, run_rows, translate
+from labbook.catalog.sqlite_index import SqliteIndex, creation_lock, page_summaries, process_lock, run_rows, translate
 from labbook.catalog.sqlite_index import utc_naive as _utc
 from labbook.errors import CatalogDamagedError, CatalogError
 
@@ -343,14 +343,19 @@ class Catalog:
                 select, keys = ordering(sa.select(*columns).select_from(runs).where(*where), order_by)
                 if after is not None:
                     select = select.where(after_key(keys, after))
-                rows = _fetch(conn, select.limit(limit).offset(offset or None), keys)
+                page = select.limit(limit).offset(offset or None)
+                rows = _fetch(conn, page, keys) if self.path is None else _fetch_sqlite(conn, page, keys, self.path)
             uuids = [row["uuid"] for row in rows if "metrics" not in row]  # none on PostgreSQL (_fetch)
             metrics: dict[str, list[tuple]] = {uuid: [] for uuid in uuids}
             tags: dict[str, list[str]] = {uuid: [] for uuid in uuids}
+            if self.path is not None:  # SQLite: the same statements, read with sqlite3 itself
+                raw = conn.connection.driver_connection
+                assert isinstance(raw, sqlite3.Connection)
+                page_summaries(raw, uuids, metrics, tags, self.path)
             m, t = schema.metrics, schema.tags
             metric_columns = (m.c.run_uuid, m.c.name, m.c.last, m.c.min, m.c.max, m.c.count,
                               m.c.last_step, sa.type_coerce(m.c.last_timestamp, sa.Text))
-            for some in _chunks(uuids, 500):  # the page's runs by id: the search is not run again
+            for some in _chunks(uuids, 500) if self.path is None else ():  # the page's runs by id
                 for r in conn.execute(sa.select(*metric_columns).where(_one_of(conn, m.c.run_uuid, some))).all():
                     metrics[r[0]].append(r)  # (run_uuid, name, last, ...): RunRow skips the uuid
                 for uuid, tag in conn.execute(sa.select(t.c.run_uuid, t.c.tag)
@@ -622,3 +627,43 @@ def _json_loads(text: str | bytes) -> Any:
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _fetch_sqlite(conn: sa.Connection, select: sa.Select, keys: list[tuple[Any, bool]],
+                  where: Path) -> list[dict[str, Any]]:
+    """``_fetch`` on SQLite, at the cost of the SQL: the statement built, compiled (once: the
+    engine's cache) and bound by SQLAlchemy, its rows read as the sqlite3 cursor returns them (no
+    row object per run), and a value converted only where SQLAlchemy's type converts it (a time
+    in the sort key, text on SQLite, becomes a datetime): the same dicts as ``_fetch``. A sort
+    key's run column (``created_at``, ``uuid``...) is read once, from the row's own column.
+    A damaged catalog file (``where``) raises its ``CatalogError``, as through SQLAlchemy."""
+    names = [column.name for column in select.selected_columns]
+    dialect = conn.dialect
+    at: list[int] = []  # each key's index in the statement's columns
+    extra: list[Any] = []  # the keys it must add (not a run column)
+    for column, _ in keys:
+        if getattr(column, "table", None) is schema.runs and column.name in names:
+            at.append(names.index(column.name))
+        else:
+            at.append(len(names) + len(extra))
+            extra.append(column.label(f"_sort_{len(at) - 1}"))
+    result = conn.execute(select.add_columns(*extra))
+    convert = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column, _ in keys]
+    on_key = [(index, at[index], function) for index, function in enumerate(convert) if function is not None]
+    plain = [(index, at[index]) for index, function in enumerate(convert) if function is None]
+    try:
+        found = result.cursor.fetchall()  # the DB-API cursor's plain tuples
+    except sqlite3.DatabaseError as error:
+        raise translate(error, where) or error from None
+    finally:
+        result.close()
+    rows = [dict(zip(names, values)) for values in found]  # zip stops at the sort keys added
+    width = len(keys)
+    for row, values in zip(rows, found):
+        key: list[Any] = [None] * width
+        for index, position in plain:
+            key[index] = values[position]
+        for index, position, function in on_key:
+            key[index] = function(values[position])
+        row["sort_key"] = key
+    return rows

@@ -211,6 +211,32 @@ def translate(error: sqlite3.DatabaseError, where: Any) -> CatalogError | None:
     return None
 
 
+_SUMMARIES = ("SELECT run_uuid, name, last, min, max, count, last_step, last_timestamp FROM metrics "
+              "WHERE run_uuid IN ({})")
+_TAGS = "SELECT run_uuid, tag FROM tags WHERE run_uuid IN ({})"
+
+
+def page_summaries(connection: sqlite3.Connection, uuids: list[str], metrics: dict[str, list[tuple]],
+                   tags: dict[str, list[str]], where: Any) -> None:
+    """Add the metric summaries and tags of the runs ``uuids`` (a page ``Catalog.search`` found)
+    to ``metrics[uuid]`` (rows ``(run_uuid, name, last, min, max, count, last_step,
+    last_timestamp)``, the time as stored: text) and ``tags[uuid]``, in the order SQLite returns
+    them, as the same statements through SQLAlchemy did. Read with ``connection`` (the search's
+    own, so in its transaction), 500 runs a statement: no SQLAlchemy statement of 500 bound
+    parameters to build and compile at every listing, no result row objects. A damaged catalog
+    raises the ``CatalogError`` that names ``where``."""
+    try:
+        for start in range(0, len(uuids), 500):
+            some = uuids[start:start + 500]
+            marks = ",".join("?" * len(some))
+            for row in connection.execute(_SUMMARIES.format(marks), some).fetchall():
+                metrics[row[0]].append(row)
+            for uuid, tag in connection.execute(_TAGS.format(marks), some).fetchall():
+                tags[uuid].append(tag)
+    except sqlite3.DatabaseError as error:
+        raise translate(error, where) or error from None
+
+
 @contextlib.contextmanager
 def creation_lock(path: Path) -> Iterator[None]:
     """One creator or migrator of the SQLite file at ``path`` at a time, across threads and
