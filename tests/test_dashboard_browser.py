@@ -772,6 +772,58 @@ def test_runs_table_shows_crashed_and_running_runs_update_live(page):
         child.stdout.close()
 
 
+FOLLOWED_RUN = """
+import time
+from labbook.tracking import Run
+run = Run(project="live", name="followed-run", install_handlers=False, track_env=False, track_code=False,
+          track_logs=True, collect_resources=False, flush_interval=0.1)
+for step in range(600):
+    print(f"followed line {step}", flush=True)
+    run.log_metrics(step=step, loss=float(step))
+    if step == 3:
+        run.flush()
+        print("ready", flush=True)
+    time.sleep(0.1)
+run.end()
+"""
+
+
+def test_run_page_logs_follow_a_live_run(page):
+    env = {**page.base.env, "LABBOOK_HEARTBEAT_INTERVAL": "0.5"}
+    child = subprocess.Popen([sys.executable, "-c", FOLLOWED_RUN], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        while child.stdout.readline().strip() != "ready":
+            assert child.poll() is None, "the followed run ended before it was ready"
+        deadline = time.monotonic() + 30
+        while '"followed-run"' not in _get(page.base + "/api/v1/runs?project=live&filter=status%20%3D%20%27running%27")[1]:
+            assert time.monotonic() < deadline, "the live run did not reach the catalog within 30 s"
+            time.sleep(0.2)
+        page.goto(page.base + "/#/projects/live?sort=name&col=name&col=status")
+        page.get_by_role("link", name="followed-run").click()
+        page.locator(".logs-section summary").click()
+        logs = page.get_by_label("Logs")
+        expect(logs).to_contain_text("followed line", timeout=30_000)
+        assert page.get_by_label("follow").is_checked()  # a live run's logs are followed by default
+        page.evaluate("() => { window.notReloaded = true; }")
+
+        def last_line() -> int:
+            return max(int(n) for n in re.findall(r"followed line (\d+)", logs.inner_text()))
+
+        first = last_line()
+        # new lines arrive while the page stays open (the section re-reads a live run's logs)
+        page.wait_for_function(
+            "(first) => Math.max(...[...document.querySelectorAll('[aria-label=Logs] > div')]"
+            ".map(d => Number((d.textContent.match(/followed line (\\d+)/) || [0, -1])[1]))) > first + 5",
+            arg=first, timeout=45_000)
+        assert last_line() > first + 5
+        assert page.evaluate("() => window.notReloaded") is True
+        shot(page, "run-logs-follow")
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        child.stdout.close()
+
+
 def test_column_chooser_finds_a_name_past_the_first_thousand(page):
     listed = json.loads(_get(page.base + "/api/v1/names?kind=params&project=wide")[1])
     assert listed["truncated"] and "p1499" not in {n["name"] for n in listed["names"]}
