@@ -526,3 +526,18 @@ def test_a_forked_child_migrates_though_a_parent_thread_held_the_lock_at_the_for
     result = subprocess.run([sys.executable, str(script), postgres_url], capture_output=True, text=True,
                             timeout=60, env={**os.environ, "PYTHONPATH": str(Path(labbook.__file__).parents[1])})
     assert result.returncode == 0, result.stderr
+
+
+def test_postgresql_lists_a_projects_newest_runs_from_an_index(postgres_url):
+    """The runs table's default order (newest first, the run id breaking ties, as the search
+    writes it) is read from ix_runs_project_newest on PostgreSQL, not by sorting every run."""
+    catalog = Catalog(postgres_url)
+    try:
+        with catalog.engine.connect() as conn:
+            conn.execute(sa.text("SET enable_sort = off"))
+            plan = "\n".join(conn.execute(sa.text(
+                "EXPLAIN SELECT uuid FROM runs WHERE project = 'p' "
+                "ORDER BY created_at DESC NULLS LAST, uuid ASC NULLS LAST LIMIT 50")).scalars())
+    finally:
+        catalog.close()
+    assert "ix_runs_project_newest" in plan and "Sort" not in plan, plan

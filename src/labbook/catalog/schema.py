@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0007"
 
 metadata = sa.MetaData()
 
@@ -44,6 +44,7 @@ runs = sa.Table(
     sa.Column("meta", sa.JSON, nullable=True),
     sa.Index("ix_runs_project_created", "project", "created_at"),
     sa.Index("ix_runs_project_status", "project", "status"),
+    # on PostgreSQL also ix_runs_project_newest (project, created_at DESC NULLS LAST, uuid): revision 0007
 )
 
 # Inputs and outputs, one row per key, so filters and sorting run in SQL.
