@@ -2,7 +2,7 @@
 
 A peer is never installed into labbook's environment: its dependencies would change what labbook
 imports and how fast. ``peer_python("mlflow")`` creates ``<cache>/mlflow`` with
-``python -m venv`` and ``pip install mlflow psycopg2-binary`` the first time (about a minute), then reuses it.
+``python -m venv`` and ``pip install mlflow psycopg[binary]`` the first time (about a minute), then reuses it.
 The cache folder is ``$LABBOOK_BENCH_ENVS``, else ``$XDG_CACHE_HOME/labbook-bench/envs`` (by
 default ``~/.cache/labbook-bench/envs``); peers: ``mlflow``, ``tensorboardx``, ``dvclive``.
 ``run_worker`` runs a worker script with that interpreter and streams its JSON lines back::
@@ -31,7 +31,7 @@ ENVS = Path(os.environ.get("LABBOOK_BENCH_ENVS") or Path(
     os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labbook-bench" / "envs")
 REQUIREMENTS = {name: os.environ.get(f"LABBOOK_BENCH_{name.upper()}_SPEC", package)
                 # MLflow's server needs a PostgreSQL driver for the 100k-run catalog figure.
-                for name, package in (("mlflow", "mlflow psycopg2-binary"), ("tensorboardx", "tensorboardX"),
+                for name, package in (("mlflow", "mlflow psycopg[binary]"), ("tensorboardx", "tensorboardX"),
                                       ("dvclive", "dvclive"))}
 READY = ".installed"  # written last, so an interrupted install is redone
 
