@@ -73,6 +73,7 @@ TRAVERSALS = [
     "/etc/passwd", "%2fetc%2fpasswd", "assets/../../../../etc/passwd", "run.json%00.png",
     "outputs/link.txt", "file:///etc/passwd", "%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
     "outputs/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "0" * 300, "outputs/" + "x" * 256 + ".csv",  # names no file system holds (over 255 bytes)
 ]
 
 

@@ -37,7 +37,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from labbook.errors import PathEscapeError
-from labbook.store.names import check_component, check_extension, check_name, decode_name, encode_name
+from labbook.store.names import NAME_MAX, check_component, check_extension, check_name, decode_name, encode_name
 
 RUN_FILE = "run.json"
 LINEAGE_FILE = "lineage.jsonl"
@@ -59,6 +59,12 @@ def safe_join(root: Path, rel_path: str | os.PathLike[str], what: str = "rel_pat
         raise PathEscapeError(
             f"The {what} {text!r} would leave {root}. "
             "Pass a path relative to it, without '..' or a leading '/'."
+        )
+    too_long = next((part for part in pure.parts if len(part) > 63 and len(part.encode()) > NAME_MAX), None)
+    if too_long is not None:  # the file system would answer ENAMETOOLONG: no such file can exist
+        raise PathEscapeError(
+            f"The {what} {text[:80]!r}... has a part of {len(too_long.encode())} bytes; file names hold at "
+            f"most {NAME_MAX}. Pass the path of a file inside the folder."
         )
     target = root.joinpath(*pure.parts) if pure.parts else root
     resolved_root = root.resolve()

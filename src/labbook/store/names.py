@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote
 from labbook.errors import ConfigError, InvalidNameError, PathEscapeError
 
 MAX_NAME_LENGTH = 1024
+NAME_MAX = 255  # bytes in one file name, on every file system labbook writes to
 _MAX_COMPONENT = 180  # bytes; leaves room for a writer id and extension under the 255-byte limit
 _SAFE = string.ascii_letters + string.digits + "_.-"
 _HASHED_MARK = "~"
@@ -111,7 +112,7 @@ def _check_extension(text: str, what: str) -> str:
 def check_component(component: str, what: str = "path component") -> str:
     """``component`` if it is one safe path component (what ``encode_name`` makes), else raise."""
     if (not isinstance(component, str) or component in ("", ".", "..") or _SEPARATOR.search(component)
-            or (len(component) > 63 and len(component.encode()) > 255)):
+            or (len(component) > 63 and len(component.encode()) > NAME_MAX)):
         raise PathEscapeError(
             f"The {what} {str(component)[:80]!r} is not one path component inside its folder. "
             "Use a plain name (it is encoded safely when logged through labbook)."
