@@ -231,6 +231,17 @@ def test_bad_requests_get_one_error_shape_naming_the_field_and_the_fix(world):
         assert "exploded" in bad_status["message"]
 
 
+def test_a_read_past_the_end_of_a_file_is_empty_at_any_offset(world):
+    """Found by schemathesis: a start beyond the largest file the disk allows was an OSError (500)."""
+    run = world["files_run"]
+    with world["server"].client(world["token"]) as api:
+        whole = api.get(f"/sync/runs/{run}/bytes", params={"path": "run.json"})
+        assert whole.status_code == 200 and whole.content.startswith(b"{")
+        for start in (len(whole.content), len(whole.content) + 1, 2**40, 121645100408831999, 2**63 - 1):
+            past = api.get(f"/sync/runs/{run}/bytes", params={"path": "run.json", "start": start})
+            assert past.status_code == 200 and past.content == b"", (start, past.text[:200])
+
+
 def test_artifact_and_event_pages_follow_their_cursors(world):
     home = world["home"]
     with world["server"].client(world["token"]) as api:

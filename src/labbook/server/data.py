@@ -14,6 +14,7 @@ this is only a cache of open files, the run folder stays the record.
 
 from __future__ import annotations
 
+import os
 import re
 import tempfile
 import threading
@@ -481,6 +482,8 @@ class ServerData:
         if not target.is_file():
             raise NotFoundError(f"Run {uuid} has no file {path!r} on this server.")
         with open(target, "rb") as handle:
+            if start >= os.fstat(handle.fileno()).st_size:
+                return b""  # past the end (a seek past the largest file a disk holds is an OSError)
             handle.seek(start)
             return handle.read()
 
