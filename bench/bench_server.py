@@ -29,8 +29,9 @@ and the 100th page through the keyset cursor. Target: <= 20 ms server-side. Also
 CPU time per warm request of the server process and of its PostgreSQL connections (``/proc``),
 which the machine's load stretches less than the elapsed time. The load ends with ``VACUUM
 (ANALYZE)``, as autovacuum leaves a catalog. ``--catalog URL`` reuses a database an earlier run
-filled (e.g. ``fill_labbook_catalog`` alone); ``--server-src PATH`` runs the server from another
-checkout's ``src``, so two versions answer the same runs (A/B). MLflow: the same runs
+filled (e.g. ``fill_labbook_catalog`` alone); ``--server-src PATH`` runs the server (and the
+figure's own catalog calls) from another checkout's ``src``, so two versions answer the same runs
+(A/B; a copy of the database, ``CREATE DATABASE b TEMPLATE a``, where their schema revisions differ). MLflow: the same runs
 written straight into ``mlflow server``'s PostgreSQL tables (runs, params, latest_metrics), then
 ``POST /api/2.0/mlflow/runs/search`` with the same filter (``params.lr LIKE '0.00%'`` selects the
 same runs: MLflow params are strings) ordered by ``metrics.loss DESC``, 100 results. MLflow sends no
@@ -507,6 +508,20 @@ def fill_mlflow_tables(url: str, experiment: str, count: int) -> float:
 # -- main --------------------------------------------------------------------------------------------
 
 
+def figure_command(args: argparse.Namespace, name: str, quick: bool) -> tuple[list[str], Path]:
+    """The command that measures figure group ``name`` in a fresh process, with every option given
+    to this one, and the ``src`` folder it imports labbook from: with ``--server-src``, that
+    checkout's (the figure's own catalog calls, its token and a fill, use it too: a catalog at
+    another schema revision refuses the other version)."""
+    command = [sys.executable, __file__, "--figure", name, "--requests", str(args.requests), "--cold",
+               str(args.cold), "--runs", str(args.runs), "--postgres", args.postgres] + (["--quick"] if quick else []) \
+        + (["--store", args.store] if args.store else []) + (["--no-mlflow"] if args.no_mlflow else []) \
+        + (["--no-install"] if args.no_install else []) \
+        + (["--catalog", args.catalog] if args.catalog else []) \
+        + (["--server-src", args.server_src] if args.server_src else [])
+    return command, Path(args.server_src).resolve() if args.server_src else ROOT / "src"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100k points, 10k runs, 10 requests")
@@ -537,13 +552,9 @@ def main() -> int:
     figures: list[dict[str, Any]] = []
     for name in [n.strip() for n in args.only.split(",") if n.strip()]:
         # each group in a fresh process: no cache, import or connection carried from the one before
-        command = [sys.executable, __file__, "--figure", name, "--requests", str(args.requests), "--cold",
-                   str(args.cold), "--runs",
-                   str(args.runs), "--postgres", args.postgres] + (["--quick"] if quick else []) \
-            + (["--store", args.store] if args.store else []) + (["--no-mlflow"] if args.no_mlflow else []) \
-            + (["--no-install"] if args.no_install else [])
+        command, source = figure_command(args, name, quick)
         done = subprocess.run(command, capture_output=True, text=True, timeout=3600,
-                              env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+                              env={**os.environ, "PYTHONPATH": str(source)})
         sys.stdout.write("".join(line + "\n" for line in done.stdout.splitlines() if not line.startswith("FIGURES ")))
         if done.returncode != 0:
             sys.stdout.write(done.stderr[-4000:])

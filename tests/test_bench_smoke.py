@@ -114,3 +114,28 @@ def test_fresh_process_benchmark_measures_every_workload(tmp_path: Path) -> None
     table = subprocess.run([sys.executable, str(BENCH / "bench_fresh.py"), "--table", str(out)],
                            capture_output=True, text=True, timeout=60, env=python_env(tmp_path / ".labbook"))
     assert "| Target |" in table.stdout
+
+
+def test_server_bench_gives_the_figure_process_its_catalog_and_server_source(tmp_path):
+    """``bench_server.py --catalog URL --server-src PATH`` measures in a fresh process per figure
+    group: that process gets both options (a filled database reused, the server from another
+    checkout, for A/B) and imports labbook from PATH, not from this checkout."""
+    import argparse
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_server_under_test", BENCH / "bench_server.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    other = tmp_path / "other" / "src"
+    args = argparse.Namespace(requests=30, cold=3, runs=100_000, postgres="postgresql://pg/admin", store=None,
+                              no_mlflow=True, no_install=False, catalog="postgresql://pg/filled",
+                              server_src=str(other))
+    command, source = bench.figure_command(args, "catalog", False)
+    assert command[command.index("--catalog") + 1] == "postgresql://pg/filled"
+    assert command[command.index("--server-src") + 1] == str(other)
+    assert source == other.resolve()
+    command, source = bench.figure_command(argparse.Namespace(**{**vars(args), "catalog": None,
+                                                                 "server_src": None}), "catalog", False)
+    assert "--catalog" not in command and "--server-src" not in command
+    assert source == BENCH.parent / "src"

@@ -414,6 +414,75 @@ def test_ordering_by_a_metric_walks_its_index_with_the_same_rows(catalog_url, mo
     catalog.close()
 
 
+@pytest.mark.parametrize("filter_, order", [
+    pytest.param("params.lr < 0.05 and metrics.loss < 0.5", "-metrics.loss", id="param-and-metric"),
+    pytest.param(None, "metrics.loss.min", id="unfiltered"),
+    pytest.param("'even' in tags", "-metrics.loss.max", id="tag"),
+])
+def test_postgresql_first_page_run_again_is_the_general_querys_rows(postgres_url, monkeypatch, filter_, order):
+    """On PostgreSQL a first page ordered by a metric runs the statement built for the same
+    arguments before: every value of every row (summaries by name, tags, sort keys) equals the
+    general query's, the first time and from the kept statement, and a page that is short now
+    (its runs deleted) is read again the whole way."""
+    import labbook.catalog.catalog as catalog_module
+
+    monkeypatch.setenv("LABBOOK_CATALOG_URL", postgres_url)
+    _index_runs_for_ordering(postgres_url)
+    catalog = Catalog(postgres_url)
+
+    def general(limit):
+        with monkeypatch.context() as patched:  # join every run, sort them all
+            patched.setattr(catalog_module, "metric_order", lambda _order_by: None)
+            return catalog.search("order", filter_, [order], limit=limit)
+
+    try:
+        expected = general(4)
+        first = catalog.search("order", filter_, [order], limit=4)
+        assert len(catalog._first_pages) == 1, "the full first page's statement is kept"
+        again = catalog.search("order", filter_, [order], limit=4)
+        assert len(expected) == 4
+        assert repr(first) == repr(expected) and repr(again) == repr(expected)  # repr: NaN equals NaN
+        for row in again:
+            assert [m[1] for m in row["metrics"]] == sorted(m[1] for m in row["metrics"])
+            assert row["tags"] == sorted(row["tags"])
+        everything = general(None)  # kept: the first run and the last two, far down the index (or without a value)
+        catalog.delete_runs([r["uuid"] for r in everything[1:-2]])
+        short = catalog.search("order", filter_, [order], limit=4)
+        assert repr(short) == repr(general(4)) and len(short) == 3
+    finally:
+        catalog.close()
+
+
+def test_postgresql_kept_first_page_follows_the_crash_cutoff_of_a_status_filter(postgres_url, monkeypatch):
+    """A filter on status compares heartbeats with the crash cutoff, which moves with the clock:
+    the kept first page is not reused under another cutoff."""
+    from datetime import datetime, timezone
+
+    monkeypatch.setenv("LABBOOK_CATALOG_URL", postgres_url)
+    catalog = Catalog(postgres_url)
+    try:
+        for i in range(3):
+            catalog.upsert_run({
+                "uuid": f"{i + 1:032x}", "project": "p", "name": f"r{i}", "status": "running",
+                "created_at": "2026-01-02T03:00:00+00:00", "heartbeat_at": f"2026-01-02T03:0{i}:00+00:00",
+                "path": f"/nowhere/{i}", "inputs": {}, "outputs": {}, "meta": {}, "tags": [],
+                "metrics": {"loss": {"last": i / 10, "min": 0.0, "max": 1.0, "count": 1, "last_step": 0,
+                                     "last_timestamp": "2026-01-02T03:04:05+00:00"}}})
+
+        def crashed(cutoff_minute):
+            cutoff = datetime(2026, 1, 2, 3, cutoff_minute, 30, tzinfo=timezone.utc)
+            rows = catalog.search("p", "status = 'crashed'", ["-metrics.loss"], limit=1, crashed_before=cutoff)
+            return [r["name"] for r in rows]
+
+        assert crashed(2) == ["r2"]  # every heartbeat is older: all crashed, the page is full
+        assert crashed(1) == ["r1"]
+        assert crashed(0) == ["r0"]
+        assert catalog.search("p", "status = 'crashed'", ["-metrics.loss"], limit=1,
+                              crashed_before=datetime(2026, 1, 2, 2, 0, tzinfo=timezone.utc)) == []
+    finally:
+        catalog.close()
+
+
 @pytest.mark.parametrize("filter_, order_by", [
     (None, None),
     (None, ["name"]),
@@ -528,16 +597,30 @@ def test_a_forked_child_migrates_though_a_parent_thread_held_the_lock_at_the_for
     assert result.returncode == 0, result.stderr
 
 
-def test_postgresql_lists_a_projects_newest_runs_from_an_index(postgres_url):
-    """The runs table's default order (newest first, the run id breaking ties, as the search
-    writes it) is read from ix_runs_project_newest on PostgreSQL, not by sorting every run."""
-    catalog = Catalog(postgres_url)
+def test_postgresql_walks_a_metric_from_its_greatest_value_in_the_pages_order(postgres_url):
+    """A search ordered by ``-metrics.<name>`` walks the summaries as ``last DESC, run_uuid``
+    (ties by run id, as the keyset pages): PostgreSQL reads them in that order from
+    ix_metrics_name_last_desc_run (revision 0008) and stops at the page's end, sorting nothing."""
+    plan = _sortless_plan(postgres_url, "SELECT run_uuid, last FROM metrics WHERE name = 'loss' AND last IS NOT NULL "
+                                        "AND last < 0.5 ORDER BY last DESC, run_uuid ASC LIMIT 101")
+    assert "ix_metrics_name_last_desc_run" in plan and "Sort" not in plan, plan
+
+
+def _sortless_plan(url: str, statement: str) -> str:
+    """PostgreSQL's plan for ``statement`` on a catalog at the head revision, sorting discouraged
+    (``enable_sort = off``): an index that gives the order is then used if there is one."""
+    catalog = Catalog(url)
     try:
         with catalog.engine.connect() as conn:
             conn.execute(sa.text("SET enable_sort = off"))
-            plan = "\n".join(conn.execute(sa.text(
-                "EXPLAIN SELECT uuid FROM runs WHERE project = 'p' "
-                "ORDER BY created_at DESC NULLS LAST, uuid ASC NULLS LAST LIMIT 50")).scalars())
+            return "\n".join(conn.execute(sa.text(f"EXPLAIN {statement}")).scalars())
     finally:
         catalog.close()
+
+
+def test_postgresql_lists_a_projects_newest_runs_from_an_index(postgres_url):
+    """The runs table's default order (newest first, the run id breaking ties, as the search
+    writes it) is read from ix_runs_project_newest on PostgreSQL, not by sorting every run."""
+    plan = _sortless_plan(postgres_url, "SELECT uuid FROM runs WHERE project = 'p' "
+                                        "ORDER BY created_at DESC NULLS LAST, uuid ASC NULLS LAST LIMIT 50")
     assert "ix_runs_project_newest" in plan and "Sort" not in plan, plan

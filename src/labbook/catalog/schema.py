@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-HEAD_REVISION = "0007"
+HEAD_REVISION = "0008"
 
 metadata = sa.MetaData()
 
@@ -75,6 +75,7 @@ metrics = sa.Table(
     sa.Index("ix_metrics_name_last_run", "name", "last", "run_uuid"),
     sa.Index("ix_metrics_name_min_run", "name", "min", "run_uuid"),
     sa.Index("ix_metrics_name_max_run", "name", "max", "run_uuid"),
+    # on PostgreSQL also ix_metrics_name_last_desc_run (name, last DESC, run_uuid): revision 0008
 )
 
 tags = sa.Table(

@@ -35,7 +35,7 @@ from typing import Any, Iterator
 from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
 from labbook.store.files import file_lock
 
-HEAD_REVISION = "0007"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
+HEAD_REVISION = "0008"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
 _PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py takes it through process_lock())
 # SQLite result codes (sqlite3 names them from Python 3.11 only)
 _SQLITE_READONLY, _SQLITE_CORRUPT, _SQLITE_NOTADB = 8, 11, 26

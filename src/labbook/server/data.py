@@ -120,9 +120,11 @@ class ServerData:
         views.warm_up()
         # a first list of runs: SQLAlchemy compiles (and caches) the page's statements, for a filter
         # on a param and a metric ordered by a metric and for the default order, and the page's JSON
-        # is made once; the project does not exist, so nothing is read
+        # is made once; the project does not exist, so nothing is read. Float bounds, as a filter
+        # on a metric has: a bound's type is part of SQLAlchemy's cache key (an int compiles anew)
         nowhere = "labbook/warm-up"  # no project is named so: a project name holds no slash
-        for filter, order_by in (("params.warm_up < 0 and metrics.warm_up < 0", ["-metrics.warm_up"]), (None, None)):
+        for filter, order_by in (("params.warm_up < 0.5 and metrics.warm_up < 0.5", ["-metrics.warm_up"]),
+                                 (None, None)):
             rows = self.workspace.search_runs(nowhere, filter=filter, order_by=order_by, limit=2)
             views.run_page_json(rows, [], False, None)
         if self.settings.store:
