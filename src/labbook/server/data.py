@@ -255,7 +255,15 @@ class ServerData:
         if summary is None:
             return run.metric(name)  # raises NotFoundError naming the run's metrics
         version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
-        return self._cached_series((run.uuid, name), version, lambda: run.metric(name))
+        return self._cached_series((run.uuid, name), version, lambda: self._run_folder_series(run, name))
+
+    def _run_folder_series(self, run: Any, name: str) -> Any:
+        """A run folder's metric, its tiles cached in the home (``labbook.store.tiles``): a
+        chart of a series read before, in any process, reads its tiles rather than its points."""
+        from labbook.store.events import read_metric_tiled
+        from labbook.store.layout import RunFolder
+
+        return read_metric_tiled(RunFolder(Path(run.path)), name, Path(self.home) / "cache" / "tiles")
 
     def resource_series(self, access: Access, uuid: str, name: str) -> Any:
         return self.get_run(access, uuid).resource(name)

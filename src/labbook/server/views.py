@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from labbook.server import models
-from labbook.server.downsample import downsample
+from labbook.server.downsample import downsample, downsample_tiled
 from labbook.server.errors import ApiError
 
 _METRIC_ATTRS = ("last", "min", "max", "count", "last_step")
@@ -175,14 +175,18 @@ def align_by_step(steps: Any, values: Any, x_steps: Any, x_metric: Any) -> tuple
 def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
                  x_max: float | None, x_series: Any = None) -> models.Series:
     """``series`` downsampled over ``axis``; for ``metric:<name>``, ``x_series`` is that metric."""
-    if x_series is not None:
-        x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
-        tiles = None  # a compacted series' tiles are over its own steps, not another metric's values
-    else:
-        x, y = x_values(series, axis), series.values
-        tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
-    # a series is in step order (labbook.store.events.merge_metric_parts; compacted: as written)
-    result = downsample(x, y, points, x_min, x_max, tiles=tiles, x_sorted=x_series is None and axis == "step")
+    tiled = getattr(series, "tiled", None)  # a run folder's series with current tiles: points unread
+    result = downsample_tiled(tiled, points, x_min, x_max) if tiled is not None and x_series is None \
+        and axis == "step" else None
+    if result is None:
+        if x_series is not None:
+            x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
+            tiles = None  # a compacted series' tiles are over its own steps, not another metric's values
+        else:
+            x, y = x_values(series, axis), series.values
+            tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
+        # a series is in step order (labbook.store.events.merge_metric_parts; compacted: as written)
+        result = downsample(x, y, points, x_min, x_max, tiles=tiles, x_sorted=x_series is None and axis == "step")
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
