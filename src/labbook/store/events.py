@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labbook._optional import need
 from labbook.errors import NotFoundError
@@ -95,10 +96,13 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     return merge_metric_parts(name, parts, ranks, skipped)
 
 
-def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path) -> MetricSeries:
+def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path,
+                      later: Callable[[Callable[[], Any]], Any] | None = None) -> MetricSeries:
     """``read_metric(folder, name)``, with its tiles kept in ``cache_root`` (``labbook.store.tiles``):
     a series whose tiles are cached and current comes as a ``TiledSeries`` (its points read when
-    first used); otherwise it is read whole, and its tiles are written for the next reader."""
+    first used); otherwise it is read whole, and its tiles are written for the next reader, by
+    ``later`` when given (a function that runs its argument after this read returns, e.g. on
+    another thread), else now."""
     from labbook.store import tiles
 
     series_dir = folder.series_dir("metric", name)
@@ -117,7 +121,11 @@ def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path) -> MetricS
         return read_metric(folder, name)
     records, skipped = fmt.parse_metric_records(data)
     if not skipped:
-        tiles.write_tiles(target, path, stat, data, records)
+        write = partial(tiles.write_tiles, target, path, stat, data, records)
+        if later is None:
+            write()
+        else:
+            later(write)
     return _one_file_series(name, path, records, skipped)
 
 
