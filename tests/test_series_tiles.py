@@ -197,3 +197,14 @@ def test_a_server_process_charts_a_series_read_before_from_its_tiles(home):
     for answer in answers[1]:
         assert answer["source"] == "run_folder"
         assert max(answer["y"] if answer["raw"] else answer["max"]) == 1e6
+
+
+def test_a_file_replaced_under_a_tiled_series_is_not_read_as_its_records(tmp_path):
+    folder, path, target = _tiles_file(tmp_path)
+    series = tiled_read(folder, target.parents[2])
+    assert isinstance(series, TiledSeries)
+    other = path.with_name("other.tmp")
+    other.write_bytes(path.read_bytes()[:-24 * 100] + bytes(24 * 100))  # same length, other records
+    os.replace(other, path)
+    with pytest.raises(OSError, match="replaced"):
+        downsample_tiled(series.tiled, 100)

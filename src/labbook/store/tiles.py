@@ -112,8 +112,10 @@ class TiledMetric:
     """A metric file's records as its tiles plus the records of the tiles asked for: ``count``
     records, ``tile`` to a tile, ``step_last``/``min``/``max`` per tile (see the module)."""
 
-    def __init__(self, source: Path, offset: int, count: int, tile: int, step_last: Any, low: Any, high: Any) -> None:
+    def __init__(self, source: Path, offset: int, count: int, tile: int, step_last: Any, low: Any, high: Any,
+                 identity: tuple[int, int] = (0, 0)) -> None:
         self.source = source
+        self.identity = identity  # (device, inode) of the file the tiles were checked against
         self.offset = offset
         self.count = count
         self.tile = tile
@@ -148,6 +150,9 @@ class TiledMetric:
         end = self.offset + self.count * fmt.RECORD_SIZE
         with open(self.source, "rb") as handle:
             fd = handle.fileno()
+            opened = os.fstat(fd)
+            if self.identity != (0, 0) and (opened.st_dev, opened.st_ino) != self.identity:
+                raise OSError(f"{self.source} was replaced since its tiles were read; read the series again.")
             for first, stop in zip(run_starts.tolist(), run_ends.tolist()):
                 start = self.offset + int(wanted[first]) * record
                 size = min((stop - first) * record, end - start)
@@ -229,4 +234,5 @@ def read_tiles(target: Path, source: Path) -> TiledMetric | None:
         return None
     arrays = np.frombuffer(payload, dtype="<f8")
     step_last = np.frombuffer(payload, dtype="<i8", count=tiles)
-    return TiledMetric(source, offset, count, tile, step_last, arrays[tiles:2 * tiles], arrays[2 * tiles:])
+    return TiledMetric(source, offset, count, tile, step_last, arrays[tiles:2 * tiles], arrays[2 * tiles:],
+                       (stat.st_dev, stat.st_ino))
