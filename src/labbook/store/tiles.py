@@ -148,6 +148,8 @@ class TiledMetric:
         run_starts = np.concatenate(([0], breaks)) if len(wanted) else breaks
         run_ends = np.concatenate((breaks, [len(wanted)])) if len(wanted) else breaks
         end = self.offset + self.count * fmt.RECORD_SIZE
+        if not len(wanted):
+            return TileBlock(self, wanted, np.frombuffer(buffer, dtype=fmt.metric_dtype()))
         with open(self.source, "rb") as handle:
             fd = handle.fileno()
             opened = os.fstat(fd)
