@@ -149,7 +149,7 @@ def test_tiles_of_a_replaced_file_are_ignored(tmp_path):
     assert tiles.read_tiles(target, path) is None
 
 
-def test_no_tiles_for_records_out_of_step_order_or_several_writers(tmp_path):
+def test_no_tiles_for_records_out_of_step_order(tmp_path):
     folder, cache = RunFolder(tmp_path / RUN), tmp_path / "cache"
     write_series(folder, [3, 1, 2], [1.0, 2.0, 3.0])
     for _ in range(2):
