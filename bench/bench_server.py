@@ -6,7 +6,9 @@ against a ``labbook server`` (or ``mlflow server``) process started fresh for it
 **series**: a 1M-point metric with one spike, ``GET .../metrics/series?points=2000`` (full range),
 a 10% zoom and a 1,000-point zoom (served raw), read three ways:
 
-- ``run folder``: the series logged into a local home, read from its ``.lbm`` file;
+- ``run folder``: the series logged into a local home, read from its ``.lbm`` file (the first
+  cold server reads it whole and keeps its tiles in the home's cache, ``labbook.store.tiles``;
+  the later ones, like any server after the series' first chart, read its tiles);
 - ``store chunks``: the same file sent to the server's object store (``LABBOOK_STORE``, a folder
   here, or ``--store s3://...``) in 64 KiB appends, as a syncer sends a growing file, read back
   from its chunk objects (``labbook.catalog.chunks``);

@@ -93,6 +93,7 @@ class ServerData:
         self._series: OrderedDict[tuple[str, str], tuple[tuple, Any]] = OrderedDict()
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._background: Any = None  # a thread for work done after a request is answered (_later)
         self._stop = threading.Event()
         self._closer = threading.Thread(target=self._close_idle_loop, name="labbook-server-runs", daemon=True)
         self._closer.start()
@@ -258,7 +259,28 @@ class ServerData:
         if summary is None:
             return run.metric(name)  # raises NotFoundError naming the run's metrics
         version = (summary.get("count"), summary.get("last_step"), str(summary.get("last_timestamp")))
-        return self._cached_series((run.uuid, name), version, lambda: run.metric(name))
+        return self._cached_series((run.uuid, name), version, lambda: self._run_folder_series(run, name))
+
+    def _run_folder_series(self, run: Any, name: str) -> Any:
+        """A run folder's metric, its tiles cached in the home (``labbook.store.tiles``): a
+        chart of a series read before, in any process, reads its tiles rather than its points."""
+        from labbook.store.events import read_metric, read_metric_tiled
+        from labbook.store.layout import RunFolder
+
+        folder = RunFolder(Path(run.path))
+        if not Path(self.home).is_dir():  # reading never creates a home (docs/configuration.md)
+            return read_metric(folder, name)
+        return read_metric_tiled(folder, name, Path(self.home) / "cache" / "tiles", self._later)
+
+    def _later(self, task: Any) -> None:
+        """Run ``task`` on the server's one background thread (a series' tiles are written there,
+        after the chart that read its points is answered); ``close`` waits for it."""
+        with self._lock:
+            if self._background is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labbook-server-tiles")
+            self._background.submit(task)
 
     def resource_series(self, access: Access, uuid: str, name: str) -> Any:
         return self.get_run(access, uuid).resource(name)
@@ -658,4 +680,6 @@ class ServerData:
         self._stop.set()
         for uuid in list(self._open):
             self._detach(uuid)
+        if self._background is not None:
+            self._background.shutdown(wait=True)
         self.workspace.close()

@@ -113,8 +113,11 @@ class Tiles:
         with np.errstate(invalid="ignore"):
             return cls(size, np.fmin.reduceat(y, starts), np.fmax.reduceat(y, starts))
 
-    def extremes(self, y: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(min, max) of ``y[starts[k]:ends[k]]`` for each k: whole tiles, then the edge points."""
+    def extremes(self, y: np.ndarray | None, starts: np.ndarray, ends: np.ndarray,
+                 points: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """(min, max) of ``y[starts[k]:ends[k]]`` for each k: whole tiles, then the edge points
+        (``points(ufunc, starts, ends)``, when given, reduces those instead of ``y``)."""
+        reduce = points or (lambda ufunc, s, e: _pairs(ufunc, y, s, e))
         size = self.size
         first_tile = -(-starts // size)
         end_tile = ends // size
@@ -130,8 +133,8 @@ class Tiles:
         for seg_start, seg_end in ((starts, head_end), (tail_start, ends)):
             some = seg_start < seg_end
             if some.any():
-                low[some] = np.fmin(low[some], _pairs(np.fmin, y, seg_start[some], seg_end[some]))
-                high[some] = np.fmax(high[some], _pairs(np.fmax, y, seg_start[some], seg_end[some]))
+                low[some] = np.fmin(low[some], reduce(np.fmin, seg_start[some], seg_end[some]))
+                high[some] = np.fmax(high[some], reduce(np.fmax, seg_start[some], seg_end[some]))
         return low, high
 
 
@@ -144,3 +147,76 @@ def _pairs(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray, ends: np.nda
         bounds = bounds[:-1]
     with np.errstate(invalid="ignore"):
         return ufunc.reduceat(values, bounds)[0::2]
+
+
+def downsample_tiled(tiled: Any, points: int, x_min: float | None = None,
+                     x_max: float | None = None) -> Downsampled | None:
+    """``downsample(steps, values, points, x_min, x_max, x_sorted=True)`` of a series known by its
+    tiles (``labbook.store.tiles.TiledMetric``: the last step and the min and max of every tile,
+    and the records of the tiles asked for), reading only the tiles where a bound or a bucket edge
+    falls: the same answer. None when this way does not apply (steps beyond 2^53, a NaN bound):
+    the caller reads the points."""
+    n, size = tiled.count, tiled.tile
+    if not n or (x_min is not None and x_min != x_min) or (x_max is not None and x_max != x_max):
+        return None
+    ends_steps, _ = tiled.points(np.array([0, n - 1]))  # the first and last steps
+    if not (-EXACT < int(ends_steps[0]) and int(ends_steps[1]) < EXACT):
+        return None
+    with tiled.lock:  # the tiles it holds are read and added to under its lock
+        return _downsample_tiled(tiled, points, x_min, x_max, n, size)
+
+
+def _downsample_tiled(tiled: Any, points: int, x_min: float | None, x_max: float | None, n: int,
+                      size: int) -> Downsampled:
+    step_last = tiled.step_last
+    steps_type = np.empty(0, dtype=np.int64)
+    bounds = [np.array([_bound(steps_type, b, round_to)]) for b, round_to in ((x_min, np.ceil), (x_max, np.floor))
+              if b is not None]
+    # the tiles where a bound or (below) a bucket edge falls, read at once; a tile found missing
+    # later (the one before an edge, when the edge is a tile's first record) is read then
+    block = tiled.held
+    block.ensure(np.concatenate([[0, len(step_last) - 1]] + [np.searchsorted(step_last, b) for b in bounds])
+                 .clip(0, len(step_last) - 1))
+
+    def search(values: np.ndarray, side: str) -> np.ndarray:
+        """``np.searchsorted(steps, values, side)``: the tile from the tiles' last steps, then
+        the place in that tile from its records."""
+        tile = np.searchsorted(step_last, values, side=side)
+        found = np.full(len(values), n, dtype=np.int64)
+        inside = tile < len(step_last)
+        if inside.any():
+            index = tile[inside, None] * size + np.arange(size)
+            steps, _ = block.points(np.minimum(index, n - 1))
+            steps = np.where(index < n, steps, np.iinfo(np.int64).max)  # past the end: after any bound
+            wanted = values[inside, None]
+            found[inside] = tile[inside] * size + (steps < wanted if side == "left" else steps <= wanted).sum(axis=1)
+        return found
+
+    lo = 0 if x_min is None else int(search(np.array([_bound(steps_type, x_min, np.ceil)]), "left")[0])
+    hi = n if x_max is None else int(search(np.array([_bound(steps_type, x_max, np.floor)]), "right")[0])
+    total = hi - lo
+    if total <= points:
+        x, y = tiled.points(np.arange(lo, max(lo, hi)))
+        return Downsampled(True, total, _list(x), _list(y), [], [], [], [], [], [])
+    (first, last), _ = block.points(np.array([lo, hi - 1]))
+    start = float(first) if x_min is None else max(x_min, float(first))
+    stop = float(last) if x_max is None else min(x_max, float(last))
+    edges = np.ceil(np.linspace(start, stop, points + 1)[1:-1]).astype(np.int64)
+    edge_tiles = np.searchsorted(step_last, edges)
+    block.ensure(np.concatenate((edge_tiles, [lo // size, (hi - 1) // size])).clip(0, len(step_last) - 1))
+    starts = np.clip(np.concatenate(([lo], search(edges, "left"))), lo, hi)
+    starts = starts[np.concatenate(([True], starts[1:] != starts[:-1]))]
+    ends = np.concatenate((starts[1:], [hi]))
+
+    def edge_points(ufunc: np.ufunc, seg_start: np.ndarray, seg_end: np.ndarray) -> np.ndarray:
+        """``ufunc.reduce`` of each ``[seg_start, seg_end)`` from the block's records: each lies in
+        one tile or two consecutive ones, which are adjacent in the block as in the file."""
+        block.ensure(np.concatenate((seg_start // size, (seg_end - 1) // size)))
+        at = block.position(seg_start)
+        return _pairs(ufunc, block.values, at, at + (seg_end - seg_start))
+
+    low, high = Tiles(size, tiled.min, tiled.max).extremes(None, starts, ends, edge_points)
+    x_first, y_first = block.points(starts)
+    x_last, y_last = block.points(ends - 1)
+    return Downsampled(False, total, _list(x_first), [], _list(x_last), _list(y_first),
+                       _list(low), _list(high), _list(y_last), (ends - starts).tolist())

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from labbook.server import models
-from labbook.server.downsample import downsample
+from labbook.server.downsample import downsample, downsample_tiled
 from labbook.server.errors import ApiError
 
 _METRIC_ATTRS = ("last", "min", "max", "count", "last_step")
@@ -175,14 +175,18 @@ def align_by_step(steps: Any, values: Any, x_steps: Any, x_metric: Any) -> tuple
 def series_model(run: str, series: Any, axis: str, points: int, x_min: float | None,
                  x_max: float | None, x_series: Any = None) -> models.Series:
     """``series`` downsampled over ``axis``; for ``metric:<name>``, ``x_series`` is that metric."""
-    if x_series is not None:
-        x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
-        tiles = None  # a compacted series' tiles are over its own steps, not another metric's values
-    else:
-        x, y = x_values(series, axis), series.values
-        tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
-    # a series is in step order (labbook.store.events.merge_metric_parts; compacted: as written)
-    result = downsample(x, y, points, x_min, x_max, tiles=tiles, x_sorted=x_series is None and axis == "step")
+    tiled = getattr(series, "tiled", None)  # a run folder's series with current tiles: points unread
+    result = downsample_tiled(tiled, points, x_min, x_max) if tiled is not None and x_series is None \
+        and axis == "step" else None
+    if result is None:
+        if x_series is not None:
+            x, y = align_by_step(series.steps, series.values, x_series.steps, x_series.values)
+            tiles = None  # a compacted series' tiles are over its own steps, not another metric's values
+        else:
+            x, y = x_values(series, axis), series.values
+            tiles = getattr(series, "tiles", None)  # a compacted series' min/max tiles
+        # a series is in step order (labbook.store.events.merge_metric_parts; compacted: as written)
+        result = downsample(x, y, points, x_min, x_max, tiles=tiles, x_sorted=x_series is None and axis == "step")
     return models.Series.model_construct(
         run=run, name=series.name, x_axis=axis, raw=result.raw, total=result.total, x=result.x, y=result.y,
         x_last=result.x_last, first=result.first, min=result.min, max=result.max, last=result.last,
@@ -205,6 +209,28 @@ def warm_up() -> None:
         for axis in ("step", "wall"):
             model = series_model("0" * 32, series, axis, 100, None, None)
             models.Series.model_validate(model.model_dump()).model_dump_json()
+    _warm_up_tiles(records)
+
+
+def _warm_up_tiles(records: np.ndarray) -> None:
+    """A run folder's series read twice in a scratch folder (its tiles written, then read and
+    charted): the first chart of a series read before pays for its tiles only."""
+    import tempfile
+    from pathlib import Path
+
+    from labbook.store import format as fmt
+    from labbook.store.events import read_metric_tiled
+    from labbook.store.layout import RunFolder
+
+    with tempfile.TemporaryDirectory(prefix="labbook-warm-up-") as scratch:
+        folder = RunFolder(Path(scratch) / ("0" * 32))
+        path = folder.series_file("metric", "warm-up", "0-0-0")
+        path.parent.mkdir(parents=True)
+        path.write_bytes(fmt.header_bytes("metric", "warm-up", "0-0-0") + records.tobytes())
+        for _ in range(2):
+            series = read_metric_tiled(folder, "warm-up", Path(scratch) / "cache")
+        for x_min, x_max in ((None, None), (10.5, 4000.0), (10.0, 20.0)):
+            series_model("0" * 32, series, "step", 100, x_min, x_max)
 
 
 def _source(series: Any) -> str:

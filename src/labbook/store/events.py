@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from labbook._optional import need
 from labbook.errors import NotFoundError
@@ -95,6 +96,82 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
     return merge_metric_parts(name, parts, ranks, skipped)
 
 
+def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path,
+                      later: Callable[[Callable[[], Any]], Any] | None = None) -> MetricSeries:
+    """``read_metric(folder, name)``, with its tiles kept in ``cache_root`` (``labbook.store.tiles``):
+    a series whose tiles are cached and current comes as a ``TiledSeries`` (its points read when
+    first used); otherwise it is read whole, and its tiles are written for the next reader, by
+    ``later`` when given (a function that runs its argument after this read returns, e.g. on
+    another thread), else now."""
+    from labbook.store import tiles
+
+    series_dir = folder.series_dir("metric", name)
+    files = sorted(series_dir.glob("*.lbm")) if series_dir.is_dir() else []
+    if len(files) != 1:  # none (read_metric names the run's metrics), or several writers to merge
+        return read_metric(folder, name)
+    path = files[0]
+    target = tiles.tiles_path(cache_root, folder.path.name, path)
+    tiled = tiles.read_tiles(target, path)
+    if tiled is not None:
+        return TiledSeries(name, tiled)
+    try:
+        stat = path.stat()
+        data = path.read_bytes()
+    except OSError:
+        return read_metric(folder, name)
+    records, skipped = fmt.parse_metric_records(data)
+    if not skipped:
+        write = partial(tiles.write_tiles, target, path, stat, data, records)
+        if later is None:
+            write()
+        else:
+            later(write)
+    return _one_file_series(name, path, records, skipped)
+
+
+def _one_file_series(name: str, path: Path, records: Any, skipped: int) -> MetricSeries:
+    import numpy as np
+
+    return merge_metric_parts(name, [records], [np.broadcast_to(np.int32(_header_rank(path)), len(records))], skipped)
+
+
+class TiledSeries(MetricSeries):
+    """A one-file metric series with current tiles (``tiled``, a ``labbook.store.tiles.TiledMetric``):
+    its ``steps``, ``values`` and ``timestamps`` are read when first used, as many records as
+    the tiles describe (a series that grew since keeps the length it had)."""
+
+    def __init__(self, name: str, tiled: Any) -> None:  # noqa: D107 - the points are read lazily
+        self.name = name
+        self.tiled = tiled
+        self.ranks = None
+        self.skipped = 0
+        self._whole: MetricSeries | None = None
+
+    def _points(self) -> MetricSeries:
+        if self._whole is None:
+            tiled = self.tiled
+            with open(tiled.source, "rb") as handle:
+                data = handle.read(tiled.offset + tiled.count * fmt.RECORD_SIZE)
+            records, skipped = fmt.parse_metric_records(data)
+            self._whole = _one_file_series(self.name, tiled.source, records, skipped)
+        return self._whole
+
+    @property
+    def steps(self) -> Any:
+        return self._points().steps
+
+    @property
+    def values(self) -> Any:
+        return self._points().values
+
+    @property
+    def timestamps(self) -> Any:
+        return self._points().timestamps
+
+    def __len__(self) -> int:
+        return self.tiled.count
+
+
 def merge_metric_parts(name: str, parts: list[Any], ranks: list[Any], skipped: int = 0) -> MetricSeries:
     """One series from the records of each of its files (``ranks``: one array per part, the
     rank of each record): sorted by step, then time, stably, whichever writers logged them."""
@@ -124,17 +201,9 @@ def merge_metric_parts(name: str, parts: list[Any], ranks: list[Any], skipped: i
 def _in_step_order(steps: Any, records: Any) -> bool:
     """Whether ``records`` (whose steps are ``steps``) are already sorted by step, then
     timestamp (the usual case: one writer logging steps forward), so the sort can be skipped."""
-    import numpy as np
+    from labbook.store.tiles import in_step_order
 
-    if len(steps) < 2:
-        return True
-    if (steps[1:] > steps[:-1]).all():  # one pass in the usual case: steps strictly increasing
-        return True
-    step_diff = np.diff(steps)
-    if (step_diff < 0).any():
-        return False
-    ties = step_diff == 0
-    return not (np.diff(records["timestamp"])[ties] < 0).any()
+    return in_step_order(steps, records["timestamp"])
 
 
 class EventList(list):
