@@ -450,7 +450,11 @@ class _Reader:
                 with capture._lock:
                     stream = capture._by_fd.get(fd)
                     if stream is not None:
-                        got_output = capture._read(stream, now) or got_output
+                        try:
+                            got_output = capture._read(stream, now) or got_output
+                        except OSError:  # closed under us (a double close elsewhere): this pipe
+                            capture.errors.append(traceback.format_exc())  # is lost, not the others
+                            capture._by_fd.pop(fd, None)
                     if fd not in capture._by_fd:  # at its end (here or in stop()): never polled again
                         poller.unregister(fd)
                         del owners[fd]
