@@ -1,5 +1,6 @@
 """Capture without threads of its own per run: resource samples are taken on the process's writer
-thread, and a run's end records its logs without waiting for the reader thread."""
+thread, logs are read by the process's one reader thread, and a run's end records its logs without
+waiting for that thread."""
 
 from __future__ import annotations
 
@@ -45,3 +46,21 @@ def test_end_records_the_last_line_left_in_the_pipe(run_factory):
     run.end()
     messages = [line.message for line in labbook.get_run(run.uuid).logs()]
     assert "the last words" in messages
+
+
+def test_runs_capturing_logs_share_one_reader_thread(run_factory):
+    """The log reader is one thread per process, started by the first capture and kept for the
+    next runs: no thread is started or stopped per run, and every run still records its lines."""
+    readers = []
+    uuids = []
+    for index in range(3):
+        run = run_factory(track_logs=True)
+        os.write(1, f"line of run {index}\n".encode())
+        readers.append({t.ident for t in threading.enumerate() if t.name == "labbook-logs"})
+        run.end()
+        uuids.append(run.uuid)
+    assert all(len(idents) == 1 for idents in readers), readers
+    assert readers[0] == readers[1] == readers[2]
+    assert [t.is_alive() for t in threading.enumerate() if t.name == "labbook-logs"] == [True]
+    for index, uuid in enumerate(uuids):
+        assert f"line of run {index}" in [line.message for line in labbook.get_run(uuid).logs()]

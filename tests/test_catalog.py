@@ -288,6 +288,51 @@ def test_the_logging_side_creates_the_schema_alembic_creates(tmp_path):
     assert Catalog(f"sqlite:///{tmp_path / 'fast.db'}").revision() == schema.HEAD_REVISION
 
 
+def test_logging_and_reading_processes_creating_one_catalog_at_once_agree(home, tmp_path):
+    """Logging processes build a new catalog aside and link it into place whole; with readers
+    (Alembic) creating the same file at the same moment, every process opens one catalog at the
+    newest revision, in WAL mode, and nothing built aside is left behind."""
+    import sqlite3
+    import subprocess
+
+    from tests.conftest import PYTHON, python_env
+
+    path = tmp_path / "fresh.db"
+    logging_side = (f"from labbook.catalog.sqlite_index import SqliteIndex, HEAD_REVISION; "
+                    f"SqliteIndex({str(path)!r}).close(); print(HEAD_REVISION)")
+    reading_side = f"from labbook.catalog.catalog import Catalog; print(Catalog({'sqlite:///' + str(path)!r}).revision())"
+    children = [subprocess.Popen([PYTHON, "-c", code], env=python_env(home), stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+                for code in (logging_side, logging_side, reading_side, logging_side)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0, 0, 0, 0], outputs
+    assert {out.strip() for out, _ in outputs} == {schema.HEAD_REVISION}
+    connection = sqlite3.connect(path)
+    try:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.HEAD_REVISION,)]
+    finally:
+        connection.close()
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name] == []
+
+
+def test_a_catalog_file_left_empty_is_created_in_place(tmp_path):
+    """A file another process made empty (it connected first) is not replaced: the schema goes
+    into it, so that process's connection sees the catalog too."""
+    import sqlite3
+
+    from labbook.catalog.sqlite_index import SqliteIndex
+
+    path = tmp_path / "catalog.db"
+    first = sqlite3.connect(path)  # makes the empty file
+    first.execute("PRAGMA journal_mode=WAL")
+    SqliteIndex(path).close()
+    try:
+        assert first.execute("SELECT version_num FROM alembic_version").fetchall() == [(schema.HEAD_REVISION,)]
+    finally:
+        first.close()
+
+
 def test_rows_written_without_sqlalchemy_read_back_alike(home, tmp_path):
     """The same record indexed by SqliteIndex and through SQLAlchemy's tables gives the same rows."""
     from labbook.catalog.sqlite_index import SqliteIndex

@@ -213,6 +213,38 @@ def test_a_run_killed_before_its_first_row_is_listed_from_its_marker(home, tmp_p
     assert labbook.get_run(uuid).name == "killed"
 
 
+def test_a_run_marker_is_a_small_file_holding_its_folder(home):
+    """The markers a run leaves are plain files holding its folder's path, not symbolic links:
+    a link to a path this long takes a disk block, and freeing it when the marker goes costs a
+    trim of that block, at every run's end, on a file system mounted with ``discard``."""
+    project = "a-project-name-long-enough-that-no-link-fits-in-its-inode"
+    run = Run(project=project, home=str(home), **QUIET)
+    try:
+        for kind in ("pending", "live"):
+            marker = home / f".catalog.db.{kind}" / run.uuid
+            assert not marker.is_symlink()
+            assert marker.read_bytes() == os.fsencode(run.path)
+    finally:
+        run.end()
+    assert list((home / ".catalog.db.live").iterdir()) == []
+
+
+def test_a_marker_left_as_a_symbolic_link_by_an_older_version_is_still_read(home):
+    """Homes written by earlier versions hold markers that are symbolic links to the run folder."""
+    run = Run(project="p", home=str(home), **QUIET)
+    run.end()
+    close_run_indexes()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{home / 'catalog.db'}{suffix}").unlink(missing_ok=True)
+    Run(project="other", home=str(home), **QUIET).end()  # a new catalog without the first run
+    close_run_indexes()
+    pending = home / ".catalog.db.pending"
+    pending.mkdir(exist_ok=True)
+    (pending / run.uuid).symlink_to(run.path)
+    assert run.uuid in {row.uuid for row in labbook.search_runs("p", home=home)}
+    assert list(pending.iterdir()) == []
+
+
 def test_a_reader_never_indexes_over_a_newer_row(home):
     """The reader's row from a marker is written only if the catalog's row is not from a newer
     run.json: a reader that read the folder before the run ended cannot undo its last row."""

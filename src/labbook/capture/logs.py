@@ -2,8 +2,9 @@
 
 While a run is open (``track_logs=True``, the default), file descriptors 1 and 2 point at pipes
 (pseudo-terminals when they were terminals, so programs keep their colours and progress bars).
-A reader thread copies every byte to the original descriptors at once, so the console shows
-what it always did, and records each line. Output from C extensions, CUDA and child processes
+The process's one reader thread (started by its first capture, shared by every run after it:
+no thread is started or stopped per run) copies every byte to the original descriptors at once,
+so the console shows what it always did, and records each line. Output from C extensions, CUDA and child processes
 goes through the same descriptors and is kept too. Python ``logging`` records are noticed through
 the log-record factory (no handler is added, so ``logging.basicConfig`` and the console behave as
 before): a line that a handler printed is tagged with the record's level and logger, and a record
@@ -117,7 +118,7 @@ class LogCapture:
         self._pid = os.getpid()
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
         self._file = None
-        self._thread: threading.Thread | None = None
+        self._started = False  # start() succeeded and stop() has not run yet
 
     # -- start and stop (caller's thread) ------------------------------------------------
 
@@ -126,6 +127,7 @@ class LogCapture:
 
         if not hasattr(select, "poll"):
             raise OSError("file-descriptor log capture needs select.poll (not on Windows)")
+        reader = _the_reader()  # before anything is opened: it may fail (no threads left)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(self.path, "ab")
         if self._file.tell() == 0:
@@ -134,8 +136,6 @@ class LogCapture:
                 "rank": self.rank, "pid": os.getpid(), "host": socket.gethostname(),
             }) + b"\n")
             self._file.flush()
-        self._wake_r, self._wake_w = os.pipe()
-        self._wake_inode = os.fstat(self._wake_w).st_ino
         prepared: list[tuple[_Stream, int]] = []
         try:  # everything that can fail happens before fd 1 or 2 is touched
             for stream in self._streams:
@@ -163,13 +163,8 @@ class LogCapture:
         self._recording = True
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._record_factory)
-        self._thread = threading.Thread(target=self._loop, name="labbook-logs", daemon=True)
-        try:
-            self._thread.start()
-        except RuntimeError as error:  # no threads left: put everything back as it was
-            self._thread = None
-            self._restore()
-            raise OSError(f"cannot start the log reader thread: {error}") from None
+        self._started = True
+        reader.add(self)
         # A run never ended (no process hooks) must still hand the console back before exit,
         # or Python's last flush of stdout would go into a pipe nobody reads any more.
         atexit.register(self.stop)
@@ -193,9 +188,9 @@ class LogCapture:
         """Restore fds 1 and 2, record what is still in the pipes, then ``closing_lines``
         (``(stream, level, text)``: the run's traceback, for one). Output written after this by
         children that outlive the run still reaches the console, unrecorded."""
-        if self._thread is None:
+        if not self._started:
             return
-        self._thread = None  # a signal handler ending the run meanwhile finds it stopped
+        self._started = False  # a signal handler ending the run meanwhile finds it stopped
         atexit.unregister(self.stop)
         self._restore()
         if os.getpid() != self._pid:  # a forked child ending its copy: the reader is the parent's
@@ -211,7 +206,7 @@ class LogCapture:
                 for line in text.rstrip("\n").split("\n"):
                     self._file.write(self._encode(moment, stream_name, line, level, "labbook"))
             self._file.close()
-        self._wake(b"x")  # the reader sees the pipes' ends (or goes on forwarding a child's output)
+        _the_reader().wake(b"x")  # it sees the pipes' ends (or goes on forwarding a child's output)
 
     def _record_factory(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._previous_factory(*args, **kwargs)
@@ -236,61 +231,36 @@ class LogCapture:
             first = not self._pending
             self._pending.append(entry)
         if first:  # the reader sleeps (up to IDLE_TICK) while nothing waits: wake it
-            self._wake(b"l")
+            _the_reader().wake(b"l")
 
-    def _wake(self, byte: bytes) -> None:
-        """Wake the reader through our pipe, unless that fd number is no longer our pipe: some
-        library closed it by mistake (a double close) and it may be another file now."""
-        try:
-            if os.fstat(self._wake_w).st_ino == self._wake_inode:
-                os.write(self._wake_w, byte)
-        except OSError:
-            pass
+    # -- on the reader thread (see _Reader) ------------------------------------------------
 
-    # -- the reader thread -----------------------------------------------------------------
+    def _waiting(self) -> bool:
+        """A logging record or an unfinished line has a deadline: the reader may not sleep long."""
+        return self._recording and bool(self._pending or any(st.partial for st in self._streams))
 
-    def _loop(self) -> None:
-        import select
-
-        poller = select.poll()
-        for fd in self._by_fd:
-            poller.register(fd, select.POLLIN)
-        poller.register(self._wake_r, select.POLLIN)
-        while self._by_fd or self._recording:
+    def _tend(self, now: float) -> bool:
+        """The reader's pass over this capture after its reads (holding ``_lock``): expire and
+        flush while recording; True once it is finished (stopped, every pipe at its end)."""
+        if self._recording:
             try:
-                # Sleep until output arrives, unless a record or a partial line has a deadline:
-                # an idle reader never takes the GIL from the training loop.
-                waiting = self._recording and (self._pending or any(st.partial for st in self._streams))
-                events = poller.poll(250 if waiting else IDLE_TICK)
-            except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
-                continue
-            got_output = False
-            with self._lock:
-                now = time.time()
-                for fd, _ in events:
-                    if fd == self._wake_r:
-                        _read_quietly(fd)
-                        continue
-                    stream = self._by_fd.get(fd)
-                    if stream is None:  # its end was read by stop()
-                        poller.unregister(fd)
-                        continue
-                    got_output = self._read(stream, now) or got_output
-                if self._recording:
-                    try:
-                        self._expire(time.monotonic(), now, final=False)
-                        self._file.flush()
-                    except Exception:  # noqa: BLE001 - the thread must keep forwarding output
-                        self.errors.append(traceback.format_exc())
-            if got_output and self._recording:  # let a few more lines arrive: fewer GIL hand-offs
-                time.sleep(COALESCE)
+                self._expire(time.monotonic(), now, final=False)
+                self._file.flush()
+            except Exception:  # noqa: BLE001 - the thread must keep forwarding output
+                self.errors.append(traceback.format_exc())
+            return False
+        return not (self._started or self._by_fd)
+
+    def _read_fds(self) -> list[int]:
+        return [stream.read_fd for stream in self._streams if stream.read_fd is not None]
+
+    def _close(self) -> None:
+        """The reader is done with this capture (no longer polling its pipes): close them."""
         for stream in self._streams:
             for fd in (stream.read_fd, stream.saved):
                 if fd is not None:
                     _close_quietly(fd)
-        if _same_file(self._wake_w, self._wake_inode):  # else the number is someone else's now
-            _close_quietly(self._wake_r)
-            _close_quietly(self._wake_w)
+            stream.read_fd = stream.saved = None
 
     def _read(self, stream: _Stream, now: float) -> bool:
         """Forward what the pipe holds, and record it while recording (holding ``_lock``);
@@ -409,11 +379,121 @@ class LogCapture:
                              "rank": self.rank, "message": text}) + b"\n"
 
 
-def _same_file(fd: int, inode: int) -> bool:
-    try:
-        return os.fstat(fd).st_ino == inode
-    except OSError:
-        return False
+class _Reader:
+    """The one thread per process that reads every capture's pipes: the first capture starts it,
+    and it outlives each run (no thread is started or stopped per run). It forwards every byte
+    to the console at once and records it for the capture that owns the pipe, holding that
+    capture's lock; a capture leaves it once stopped and every pipe of it reached its end
+    (children that outlive a run keep theirs open). It sleeps in ``poll`` while nothing has a
+    deadline, so an idle reader never takes the interpreter lock from the training loop."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.captures: list[LogCapture] = []
+        self.changed = False
+        self.wake_r, self.wake_w = os.pipe()
+        self.wake_inode = os.fstat(self.wake_w).st_ino
+        self.thread = threading.Thread(target=self._loop, name="labbook-logs", daemon=True)
+        try:
+            self.thread.start()
+        except RuntimeError as error:  # no threads left
+            for fd in (self.wake_r, self.wake_w):
+                os.close(fd)
+            raise OSError(f"cannot start the log reader thread: {error}") from None
+
+    def add(self, capture: LogCapture) -> None:
+        with self.lock:
+            self.captures.append(capture)
+            self.changed = True
+        self.wake(b"a")
+
+    def wake(self, byte: bytes) -> None:
+        """Wake the reader through its pipe, unless that fd number is no longer its pipe: some
+        library closed it by mistake (a double close) and it may be another file now."""
+        try:
+            if os.fstat(self.wake_w).st_ino == self.wake_inode:
+                os.write(self.wake_w, byte)
+        except OSError:
+            pass
+
+    def _loop(self) -> None:
+        import select
+
+        poller = select.poll()
+        poller.register(self.wake_r, select.POLLIN)
+        owners: dict[int, LogCapture] = {}  # read fd -> the capture whose pipe it is
+        captures: list[LogCapture] = []
+        while True:
+            with self.lock:
+                if self.changed:
+                    self.changed = False
+                    captures = list(self.captures)
+                    for capture in captures:
+                        for fd in list(capture._by_fd):
+                            if fd not in owners:
+                                owners[fd] = capture
+                                poller.register(fd, select.POLLIN)
+            try:
+                events = poller.poll(250 if any(c._waiting() for c in captures) else IDLE_TICK)
+            except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
+                continue
+            got_output = False
+            now = time.time()
+            for fd, _ in events:
+                if fd == self.wake_r:
+                    _read_quietly(fd)
+                    continue
+                capture = owners.get(fd)
+                if capture is None:  # pragma: no cover - unregistered below as it left
+                    continue
+                with capture._lock:
+                    stream = capture._by_fd.get(fd)
+                    if stream is not None:
+                        try:
+                            got_output = capture._read(stream, now) or got_output
+                        except OSError:  # closed under us (a double close elsewhere): this pipe
+                            capture.errors.append(traceback.format_exc())  # is lost, not the others
+                            capture._by_fd.pop(fd, None)
+                    if fd not in capture._by_fd:  # at its end (here or in stop()): never polled again
+                        poller.unregister(fd)
+                        del owners[fd]
+            finished = []
+            for capture in captures:
+                with capture._lock:
+                    if capture._tend(now):
+                        finished.append(capture)
+                        for fd in capture._read_fds():  # polled no more before their numbers go
+                            if owners.get(fd) is capture:
+                                poller.unregister(fd)
+                                del owners[fd]
+                        capture._close()
+            if finished:
+                with self.lock:
+                    self.captures = [c for c in self.captures if c not in finished]
+                    captures = [c for c in captures if c not in finished]
+            if got_output and any(c._recording for c in captures):  # a few more lines: fewer GIL hand-offs
+                time.sleep(COALESCE)
+
+
+_reader: list[_Reader] = []
+_reader_lock = threading.Lock()
+
+
+def _the_reader() -> _Reader:
+    with _reader_lock:
+        if not _reader or _reader[0].pid != os.getpid():  # a forked child starts its own
+            _reader[:] = [_Reader()]
+        return _reader[0]
+
+
+def _forked_child() -> None:
+    global _reader_lock
+    _reader_lock = threading.Lock()  # the parent's thread, not in the child, may have held it
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked_child)
 
 
 def _read_quietly(fd: int) -> None:

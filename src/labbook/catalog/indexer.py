@@ -40,8 +40,8 @@ def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
 #
 # A logging process writes a run's first row off the caller's path (the indexer thread below), so
 # a run starts without waiting for the catalog (nor, in a new home, for its creation). Until that
-# row is written, the run is marked: ``.<catalog file>.pending/<uuid>``, a symbolic link to its
-# folder (a small file holding the path where links cannot be made), made before ``init()``
+# row is written, the run is marked: ``.<catalog file>.pending/<uuid>``, a small file holding its
+# folder's path (older versions left a symbolic link to it; both are read), made before ``init()``
 # returns and removed by whoever writes the row. A reader (``Workspace``) indexes the runs it
 # finds marked before it reads, so a run killed a moment after it started is still listed.
 #
@@ -63,23 +63,14 @@ def pending_folder(catalog_url: str, kind: str = "pending") -> Path | None:
 
 
 def mark_pending(folder: Path, uuid: str, run_path: Path) -> None:
-    """Leave run ``uuid``'s marker (OSError when the folder cannot be written)."""
-    marker = folder / uuid
-    for attempt in (1, 2):
-        try:
-            os.symlink(run_path, marker)
-            return
-        except FileExistsError:
-            return
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-            folder.mkdir(parents=True, exist_ok=True)
-        except (OSError, NotImplementedError):  # no symbolic links here (Windows without the right)
-            from labbook.store.files import write_atomic
+    """Leave run ``uuid``'s marker (OSError when the folder cannot be written): a small file
+    holding the run folder's path. Not a symbolic link: a link to a path longer than its inode
+    holds (60 bytes on ext4) takes a disk block at once, and freeing that block when the marker
+    goes (a file system mounted with ``discard`` trims it there and then) costs milliseconds;
+    a file removed before the system writes it back never takes a block."""
+    from labbook.store.files import write_atomic
 
-            write_atomic(marker, os.fsencode(run_path), durable=False)
-            return
+    write_atomic(folder / uuid, os.fsencode(run_path), durable=False)  # its folder made if need be
 
 
 def unmark_pending(folder: Path, uuid: str) -> None:
@@ -90,11 +81,13 @@ def unmark_pending(folder: Path, uuid: str) -> None:
 
 
 def _marked_path(marker: Path) -> Path | None:
+    """The run folder a marker names (a file holding its path, or, left by an older version, a
+    symbolic link to it); None when the marker is gone meanwhile (indexed by its writer)."""
     try:
         return Path(os.readlink(marker))
     except FileNotFoundError:
-        return None  # removed meanwhile: indexed by its writer
-    except OSError:  # a file holding the path
+        return None
+    except OSError:  # not a link: a file holding the path
         try:
             return Path(os.fsdecode(marker.read_bytes()))
         except OSError:

@@ -10,7 +10,7 @@ module does the same writes with ``sqlite3``:
   ``synchronous=NORMAL``: a commit appends to the WAL without an fsync). A file that does not
   exist yet is created from ``SCHEMA``, the exact statements Alembic's migrations leave in
   ``sqlite_master`` at ``HEAD_REVISION`` (a test checks they agree), under the same file lock as
-  a migration. A catalog at another revision raises ``NeedsCatalog``: the caller falls back to
+  a migration, built aside and linked into place whole (``create_aside``: one fsync). A catalog at another revision raises ``NeedsCatalog``: the caller falls back to
   ``labbook.catalog.catalog.Catalog``, which migrates it.
 * ``upsert_run`` writes a run record's rows in one transaction, with the values stored as
   SQLAlchemy stores them (times as ``YYYY-MM-DD HH:MM:SS.ffffff`` naive UTC, JSON as
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from labbook.errors import CatalogDamagedError, CatalogError, LabbookError
-from labbook.store.files import file_lock
+from labbook.store.files import file_lock, temporary_name
 
 HEAD_REVISION = "0008"  # labbook.catalog.schema.HEAD_REVISION; a test checks they agree
 _PROCESS_LOCK = threading.Lock()  # one creator or migrator per process (catalog.py takes it through process_lock())
@@ -245,6 +245,49 @@ def creation_lock(path: Path) -> Iterator[None]:
         yield
 
 
+def create_aside(path: Path) -> None:
+    """Create a new catalog file at ``path``: built under a temporary name, then linked into
+    place whole (nothing if another process made ``path`` meanwhile).
+
+    Made in place, a new SQLite file in WAL mode costs six fsyncs and a rollback journal created
+    and removed (turning the empty file to WAL goes through one); on a busy machine each fsync
+    waits for every other process's pending writes, tens of milliseconds, and the first run in a
+    new home waits for its catalog at ``end()``. Built aside, the file needs no journal (nobody
+    else sees it until it is complete) and one fsync, before the link that makes it visible.
+    A crash leaves a hidden temporary file, never a half-made catalog. Where hard links cannot be
+    made the caller creates the file in place (``SqliteIndex._open``)."""
+    with creation_lock(path):
+        if path.exists():
+            return
+        tmp = temporary_name(path)
+        try:
+            connection = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                for pragma in ("journal_mode=OFF", "synchronous=OFF"):  # nobody reads it yet
+                    connection.execute(f"PRAGMA {pragma}")
+                connection.execute("BEGIN")
+                for statement in SCHEMA:
+                    connection.execute(statement)
+                connection.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (HEAD_REVISION,))
+                connection.execute("COMMIT")
+                connection.execute("PRAGMA journal_mode=WAL")  # a file property: kept once linked
+            finally:
+                connection.close()
+            fd = os.open(tmp, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(FileExistsError):  # made meanwhile without the lock: it stands
+                os.link(tmp, path)
+        except (OSError, sqlite3.Error):
+            pass  # no hard links here, say: SqliteIndex._open creates it in place
+        finally:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                with contextlib.suppress(OSError):
+                    os.unlink(f"{tmp}{suffix}")
+
+
 class SqliteIndex:
     """Writes run rows into the SQLite catalog at ``path`` (see the module docstring)."""
 
@@ -262,6 +305,8 @@ class SqliteIndex:
 
     def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not self.path.exists():
+            create_aside(self.path)
         connection = sqlite3.connect(self.path, timeout=60, isolation_level=None,
                                      check_same_thread=False)
         for pragma in ("journal_mode=WAL", "busy_timeout=60000", "foreign_keys=ON", "synchronous=NORMAL"):
