@@ -280,3 +280,19 @@ def test_the_listing_functions_reopen_a_catalog_file_that_was_replaced(home):
     second.end()
     assert [r.uuid for r in labbook.search_runs("p", home=home)] == [second.uuid]
     assert [p.name for p in labbook.list_projects(home=home)] == ["p"]
+
+
+def test_a_change_in_the_same_clock_tick_as_the_last_index_is_not_missed(home):
+    """A file's time stamp moves by the kernel's clock tick (milliseconds), so run.json can change
+    after it was indexed and keep the same mtime: an incremental reindex must still read it."""
+    run = Run(project="p", home=str(home), **QUIET)
+    run.log_metric("loss", 0.5, step=0)
+    run.end()
+    run_file = run.path / "run.json"
+    indexed = run_file.stat().st_mtime_ns
+    update_run_file(run_file, [("set", "status", "failed")])
+    os.utime(run_file, ns=(indexed, indexed))  # the same tick as the write the row was made from
+    with Workspace(home=home) as workspace:
+        workspace.reindex(full=False)
+        assert workspace.search_runs("p")[0].status == "failed"
+        assert workspace.get_run(run.uuid).status == "failed"

@@ -27,12 +27,22 @@ class RunRows(Protocol):
                    newer_only: bool = False) -> None: ...
 
 
+RACY_SECONDS = 2.0  # a run.json this recent may change within its time stamp's tick (2 s on some file systems)
+RACY_MARK = 1e-5  # seconds taken off a recent run.json's mtime in its row (several float steps at today's times)
+
+
 def index_run(catalog: RunRows, path: Path, newer_only: bool = False) -> None:
     """Write the run folder's row. ``newer_only``: leave a row indexed from a newer run.json
     alone (two indexers of one run, a reader and the logging process, may race)."""
     folder = RunFolder(Path(path))
     mtime = folder.run_file.stat().st_mtime  # before reading: the row never claims a newer file
     record = read_run_record(folder.path)
+    if time.time() - mtime < RACY_SECONDS:
+        # A file's time stamp moves by the clock's tick, so run.json may change again after this
+        # read and keep this mtime. Kept a little lower, the row reads as older than the file, and
+        # the next incremental reindex (``rebuild``) reads the run again; newer_only's comparison
+        # between two indexers is unchanged (both sides lowered alike).
+        mtime -= RACY_MARK
     catalog.upsert_run(record, run_file_mtime=mtime, newer_only=newer_only)
 
 
