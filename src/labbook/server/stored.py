@@ -41,6 +41,7 @@ from labbook.catalog import schema
 from labbook.errors import NotFoundError, SyncConflictError
 from labbook.store.files import write_atomic
 from labbook.store.layout import RUN_FILE
+from labbook.store.runfile import replace_run_file
 from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, iter_files, sha256_bytes, sha256_file
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -48,6 +49,15 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _write_cached(target: Path, path: str, data: bytes) -> None:
+    """Write a record into a cached run folder; run.json under its lock (``replace_run_file``):
+    a run this server keeps open may be applying an update to it (its heartbeat) meanwhile."""
+    if path == RUN_FILE:
+        replace_run_file(target, data)
+    else:
+        write_atomic(target, data, durable=False)
 
 
 class StoredRuns:
@@ -148,7 +158,7 @@ class StoredRuns:
 
     def replace(self, project: str, uuid: str, path: str, data: bytes) -> None:
         self._store_record(project, uuid, path, data)
-        write_atomic(self.local(project, uuid, path), data, durable=False)
+        _write_cached(self.local(project, uuid, path), path, data)
 
     def _store_record(self, project: str, uuid: str, path: str, data: bytes) -> str:
         sha = sha256_bytes(data)
@@ -213,7 +223,7 @@ class StoredRuns:
         if target.is_file() and target.stat().st_size == row["size"] and sha256_file(target) == row["sha256"]:
             return
         try:
-            write_atomic(target, self.chunks.get_object(row["object"]), durable=False)
+            _write_cached(target, path, self.chunks.get_object(row["object"]))
         except FileNotFoundError:  # replaced meanwhile: the next call takes the new version
             pass
 
@@ -248,7 +258,7 @@ class StoredRuns:
                 data = held.read_bytes() if held is not None and held.is_file() else self.chunks.get_object(row["object"])
             except FileNotFoundError:  # replaced meanwhile: the next read takes the new version
                 continue
-            write_atomic(self.local(project, uuid, path), data, durable=False)
+            _write_cached(self.local(project, uuid, path), path, data)
         return self.root / project / uuid
 
     # -- runs written by this server (the JSON write routes) ---------------------------------------
@@ -292,7 +302,7 @@ class StoredRuns:
         refresh: the cache then holds exactly what the store committed plus this server's writes."""
         folder = self.root / project / uuid
         rows, committed = self.rows(uuid), self.chunks.files(uuid)
-        run_file = None
+        run_file, tails = None, {}
         for rel, path, mode in iter_files(folder):
             if mode == APPEND:
                 done = committed.get(rel, 0)
@@ -300,12 +310,12 @@ class StoredRuns:
                 if size > done:
                     with open(path, "rb") as handle:
                         handle.seek(done)
-                        data = handle.read(size - done)
-                    self.chunks.append(uuid, rel, done, data)
+                        tails[rel] = (done, handle.read(size - done))
             elif rel == RUN_FILE:
                 run_file = path
             else:
                 self._push_whole(project, uuid, rel, path, mode, rows.get(rel))
+        self.chunks.append_tails(uuid, tails)  # one transaction for every file's new tail
         if run_file is not None:
             self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
             self._pushed[uuid] = self._hash(run_file)
