@@ -119,3 +119,37 @@ def test_without_a_store_the_json_routes_write_the_run_folder_alone(tmp_path):
             catalog.close()
     finally:
         server.stop()
+
+
+def test_a_json_run_on_sqlite_and_a_folder_store_outlives_its_cache_and_is_compacted(tmp_path):
+    """One server on SQLite (its write lock is a file lock): the cache folder may go at any time,
+    and ending the run queues the compaction of its series, as a synced run's final run.json does."""
+    import shutil
+    import subprocess
+
+    from tests.conftest import PYTHON, python_env
+
+    home = tmp_path / "a" / ".labbook"
+    env = {"LABBOOK_STORE": str(tmp_path / "objects")}
+    server = ServerProcess(home, **env)
+    token = write_token(home, {})
+    run_id = uuid_module.uuid4().hex
+    try:
+        with server.client(token) as api:
+            assert api.put(f"/runs/{run_id}", json={"project": PROJECT, "inputs": {"lr": 0.1}}).status_code == 201
+            points = [{"name": "loss", "value": 1.0 / (step + 1), "step": step} for step in range(500)]
+            assert api.post(f"/runs/{run_id}/metrics", json={"points": points}).status_code == 200
+            assert api.post(f"/runs/{run_id}/end", json={}).status_code == 200
+            shutil.rmtree(home / "artifacts" / PROJECT / run_id)  # only a cache
+            run = api.get(f"/runs/{run_id}").json()
+            assert run["status"] == "succeeded" and run["inputs"] == {"lr": 0.1}
+            before = api.get(f"/runs/{run_id}/metrics/series", params={"name": "loss", "points": 50}).json()
+            assert before["total"] == 500 and before["source"] == "chunks"
+            done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "server", "--role", "worker", "--once"],
+                                  env=python_env(home, **env), capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            after = api.get(f"/runs/{run_id}/metrics/series", params={"name": "loss", "points": 50}).json()
+            assert after["source"] == "compacted", (done.stdout, done.stderr)
+            assert (after["min"], after["max"], after["count"]) == (before["min"], before["max"], before["count"])
+    finally:
+        server.stop()

@@ -397,6 +397,8 @@ class ServerData:
                     self._detach(record.uuid)
                 if self.stored is not None:  # the folder is a cache: what was written goes to the store
                     self.stored.push(record.project, record.uuid)
+            if self.stored is not None and (end or self.is_final(run.status)):
+                self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
             if index and not end:
                 self.workspace.index_run(Path(record.path))
         return self.workspace.get_run(record.uuid)
