@@ -80,6 +80,8 @@ def test_two_replicas_taking_turns_at_json_writes_to_one_run_lose_and_duplicate_
                 assert sorted(e["value"] for e in notes["events"]) == ["from a", "from b"]
                 artifacts = ok(api.get("/artifacts", params={"project": PROJECT, "key": "report"}))
                 assert len(artifacts["artifacts"]) == 1
+                download = api.get("/artifacts/download", params={"uri": f"store://artifacts/{PROJECT}/report"})
+                assert download.status_code == 200 and download.content == b"written on a\n", download.text
         held = _store_hashes(store_url, postgres_url, run_id)
         held.pop("run.json")  # read above through each server; a run still open on one beats into its copy
         for home in homes:  # every cache, once read, holds what the store holds (blobs fetched on read)

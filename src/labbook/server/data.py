@@ -640,7 +640,8 @@ class ServerData:
                 return entry[0]
         from labbook.tracking import Run
 
-        run = Run(project=project, run_uuid=uuid, home=self.home, attach=True, install_handlers=False,
+        # the server's settings: with LABBOOK_STORE its artifact versions go to <store>/artifacts
+        run = Run(project=project, run_uuid=uuid, settings=self.settings, attach=True, install_handlers=False,
                   track_code=False, track_env=False, track_logs=False, collect_resources=False,
                   no_op=False, **create)
         with self._lock:
@@ -670,4 +671,6 @@ class ServerData:
         self._stop.set()
         for uuid in list(self._open):
             self._detach(uuid)
+        if self._stored is not None:
+            self._stored.close()
         self.workspace.close()

@@ -287,6 +287,11 @@ class StoredRuns:
         finally:
             os.close(fd)
 
+    def close(self) -> None:
+        """Close the connections the write locks hold open (at the server's shutdown)."""
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
     def written_elsewhere(self, uuid: str) -> bool:
         """Whether the run.json the store holds is not the one this process stored last (another
         server wrote the run since, or this process never did): a run kept open here then holds
