@@ -107,6 +107,14 @@ class ChunkedFiles:
             self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(key, data)
 
+    def put_objects(self, objects: dict[str, bytes]) -> None:
+        """Write several objects (at once on an object store: fsspec sends them concurrently)."""
+        if self.local:
+            for key in objects:
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        if objects:
+            self.fs.pipe(objects)
+
     def get_object(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
         return self.fs.cat_file(key, start=start, end=end)
 
@@ -215,8 +223,7 @@ class ChunkedFiles:
             return
         keys = {path: self.object_path("chunks", run_uuid, path, f"{at:020d}-{at + len(data):020d}."
                                        f"{secrets.token_hex(6)}") for path, (at, data) in tails.items()}
-        for path, (_at, data) in tails.items():
-            self.put_object(keys[path], data)
+        self.put_objects({keys[path]: data for path, (_at, data) in tails.items()})
         try:
             with self.engine.begin() as conn:
                 for path, (at, data) in tails.items():
