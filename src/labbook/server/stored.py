@@ -45,6 +45,7 @@ from labbook.store.runfile import replace_run_file
 from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, iter_files, sha256_bytes, sha256_file
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_HASHES_KEPT = 200_000  # hashes of pushed files remembered (about 60 MB at most)
 
 
 def _now() -> datetime:
@@ -322,18 +323,18 @@ class StoredRuns:
                 self._push_whole(project, uuid, rel, path, mode, rows.get(rel))
         self.chunks.append_tails(uuid, tails)  # one transaction for every file's new tail
         if run_file is not None:
-            self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
-            self._pushed[uuid] = self._hash(run_file)
+            self._pushed[uuid] = self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
 
-    def _push_whole(self, project: str, uuid: str, rel: str, path: Path, mode: str, row: dict | None) -> None:
+    def _push_whole(self, project: str, uuid: str, rel: str, path: Path, mode: str, row: dict | None) -> str:
+        """Store a record or an immutable file unless the store holds these bytes; their SHA-256."""
         sha = self._hash(path)
         if row is not None and row["mode"] == mode and row["sha256"] == sha:
-            return
-        if mode == REPLACE:
-            self._store_record(project, uuid, rel, path.read_bytes())
-        else:
-            self.put_blob(sha, path)
-            self._put_row(uuid, project, rel, BLOB, path.stat().st_size, sha, self.blob_key(sha))
+            return sha
+        if mode == REPLACE:  # its bytes as read now (a heartbeat may have rewritten it since the hash)
+            return self._store_record(project, uuid, rel, path.read_bytes())
+        self.put_blob(sha, path)
+        self._put_row(uuid, project, rel, BLOB, path.stat().st_size, sha, self.blob_key(sha))
+        return sha
 
     def _hash(self, path: Path) -> str:
         """A local file's SHA-256, hashed again only when its size or modification time changed."""
@@ -342,5 +343,7 @@ class StoredRuns:
         if known is not None and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
             return known[3]
         sha = sha256_file(path)
+        if len(self._hashes) >= _HASHES_KEPT:  # a bound on memory: forgetting costs one hash again
+            self._hashes.clear()
         self._hashes[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
         return sha
