@@ -121,3 +121,19 @@ def test_two_processes_appending_to_one_file_serialise(files, store):
         assert mine == [f"{writer.decode()}:{i:05d}\n".encode()[:8] for i in range(40)]
     chunks = files.chunks(run, PATH)
     assert [o for o, _, _ in chunks] == list(range(0, 640, 8))  # contiguous, no overlap, nothing twice
+
+
+def test_tails_of_several_files_commit_together_and_a_moved_file_takes_the_usual_rules(files):
+    run = uuid.uuid4().hex
+    other = "events/text/note/0-1-abcdef.jsonl"
+    files.append(run, PATH, 0, b"head")
+    files.append_tails(run, {PATH: (4, b"-tail"), other: (0, b"first\n")})
+    assert files.files(run) == {PATH: 9, other: 6}
+    assert files.read(run, PATH) == b"head-tail" and files.read(run, other) == b"first\n"
+    files.append(run, other, 6, b"second\n")  # another writer moves the file before this batch commits
+    files.append_tails(run, {PATH: (9, b"!"), other: (6, b"second\n")})  # the same bytes: a resend
+    assert files.read(run, PATH) == b"head-tail!" and files.read(run, other) == b"first\nsecond\n"
+    assert [(o, n) for o, n, _ in files.chunks(run, other)] == [(0, 6), (6, 7)]  # nothing stored twice
+    with pytest.raises(AppendConflict):
+        files.append_tails(run, {other: (6, b"changed")})
+    assert files.read(run, other) == b"first\nsecond\n"

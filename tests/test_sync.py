@@ -898,9 +898,6 @@ def test_series_bytes_reaching_a_replica_after_the_final_run_json_reached_anothe
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.xfail(strict=True, reason="Open defect: the JSON write routes (PUT /runs/{uuid}, POST .../metrics, "
-                   "/events, /outputs, /files, /end) write only the server's local run folder, so with "
-                   "LABBOOK_STORE another replica (or this one, once its cache folder is gone) does not hold the run")
 def test_a_run_written_with_the_json_routes_is_kept_in_the_store(tmp_path, postgres_url):
     """With LABBOOK_STORE, what the curl guide's requests write lands in the object store like a
     synced run's files: a second server with an empty home reads the run and its series back."""

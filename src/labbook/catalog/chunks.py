@@ -107,6 +107,14 @@ class ChunkedFiles:
             self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
         self.fs.pipe_file(key, data)
 
+    def put_objects(self, objects: dict[str, bytes]) -> None:
+        """Write several objects (at once on an object store: fsspec sends them concurrently)."""
+        if self.local:
+            for key in objects:
+                self.fs.makedirs(key.rsplit("/", 1)[0], exist_ok=True)
+        if objects:
+            self.fs.pipe(objects)
+
     def get_object(self, key: str, start: int | None = None, end: int | None = None) -> bytes:
         return self.fs.cat_file(key, start=start, end=end)
 
@@ -204,20 +212,45 @@ class ChunkedFiles:
             return at + len(new)
         raise AppendConflict(run_uuid, path, offset, offset + len(data), self.committed(run_uuid, path), "busy")
 
+    def append_tails(self, run_uuid: str, tails: dict[str, tuple[int, bytes]]) -> None:
+        """Commit several files' new bytes, each ``path -> (offset, data)`` at the file's committed
+        length as its writer last read it, in one transaction (what a server that holds the run's
+        write lock sends after a write). When another writer moved one of the files meanwhile,
+        nothing of it is kept, and each file goes through ``append`` (its usual checks) instead."""
+        run_uuid = check_run(run_uuid)
+        tails = {check_file_path(path): (at, bytes(data)) for path, (at, data) in tails.items() if data}
+        if not tails:
+            return
+        keys = {path: self.object_path("chunks", run_uuid, path, f"{at:020d}-{at + len(data):020d}."
+                                       f"{secrets.token_hex(6)}") for path, (at, data) in tails.items()}
+        self.put_objects({keys[path]: data for path, (_at, data) in tails.items()})
+        try:
+            with self.engine.begin() as conn:
+                for path, (at, data) in tails.items():
+                    self._commit_in(conn, run_uuid, path, at, len(data), keys[path])
+        except _Lost:
+            for path, (at, data) in tails.items():
+                self.delete_object(keys[path])
+                self.append(run_uuid, path, at, data)
+
     def _commit(self, run_uuid: str, path: str, at: int, length: int, key: str) -> None:
+        with self.engine.begin() as conn:
+            self._commit_in(conn, run_uuid, path, at, length, key)
+
+    @staticmethod
+    def _commit_in(conn: sa.Connection, run_uuid: str, path: str, at: int, length: int, key: str) -> None:
         S, C = schema.stream_files, schema.file_chunks
         now = _now()
         try:
-            with self.engine.begin() as conn:
-                if at == 0:
-                    conn.execute(S.insert().values(run_uuid=run_uuid, path=path, committed=length, updated_at=now))
-                else:
-                    moved = conn.execute(S.update().where(S.c.run_uuid == run_uuid, S.c.path == path,
-                                                          S.c.committed == at)
-                                         .values(committed=at + length, updated_at=now)).rowcount
-                    if moved != 1:
-                        raise _Lost()
-                conn.execute(C.insert().values(run_uuid=run_uuid, path=path, offset=at, length=length,
-                                               object=key, created_at=now))
+            if at == 0:
+                conn.execute(S.insert().values(run_uuid=run_uuid, path=path, committed=length, updated_at=now))
+            else:
+                moved = conn.execute(S.update().where(S.c.run_uuid == run_uuid, S.c.path == path,
+                                                      S.c.committed == at)
+                                     .values(committed=at + length, updated_at=now)).rowcount
+                if moved != 1:
+                    raise _Lost()
+            conn.execute(C.insert().values(run_uuid=run_uuid, path=path, offset=at, length=length,
+                                           object=key, created_at=now))
         except sa.exc.IntegrityError:
             raise _Lost() from None

@@ -165,10 +165,10 @@ class ServerData:
                                         "of the previous page unchanged.") from None
             raise
 
-    def get_run(self, access: Access, uuid: str) -> Any:
+    def get_run(self, access: Access, uuid: str, *, blobs: bool = True) -> Any:
         uuid = check_uuid(uuid)
         if self.stored is not None:  # this server's folder is a cache of the store: bring it up to date
-            self.stored.refresh(uuid)
+            self.stored.refresh(uuid, blobs=blobs)
         try:
             run = self.workspace.get_run(uuid)
         except NotFoundError:
@@ -386,9 +386,9 @@ class ServerData:
         uuid = check_uuid(uuid)
         if not access.sees(project):
             raise NotFoundError(f"This token cannot write to project {project!r}.")
-        with self._run_lock(uuid):
+        with self._run_lock(uuid), self._writing(uuid):
             try:
-                existing = self.workspace.get_run(uuid)
+                existing = self.get_run(FULL, uuid, blobs=False)
             except NotFoundError:
                 existing = None
             if existing is not None:
@@ -396,16 +396,23 @@ class ServerData:
                     raise NotFoundError(f"This token cannot write to run {uuid!r}.")
                 return existing, False
             run = self._open_run(uuid, project, name=name, description=description, tags=tags or None)
-            if inputs:
-                run.log_inputs(**inputs)
-            run.flush()
+            try:
+                if inputs:
+                    run.log_inputs(**inputs)
+            finally:
+                run.flush()
+                if self.stored is not None:
+                    self.stored.push(run.project, uuid)
         return self.workspace.get_run(uuid), True
 
     def write(self, access: Access, uuid: str, action: Any, *, end: bool = False, index: bool = False) -> Any:
         """Run ``action(run)`` on run ``uuid`` opened for writing, flush, and return the run as read;
         ``index``: also update the run's catalog row now (lists and filters see the change at once)."""
-        record = self.get_run(access, uuid)
-        with self._run_lock(record.uuid):
+        uuid = check_uuid(uuid)
+        with self._run_lock(uuid), self._writing(uuid):
+            if self.stored is not None and self.stored.written_elsewhere(uuid):
+                self._detach(uuid)  # a run kept open here holds an older run.json in memory
+            record = self.get_run(access, uuid, blobs=False)
             run = self._open_run(record.uuid, record.project)
             try:
                 action(run)
@@ -413,9 +420,19 @@ class ServerData:
                 run.flush()
                 if end:
                     self._detach(record.uuid)
+                if self.stored is not None:  # the folder is a cache: what was written goes to the store
+                    self.stored.push(record.project, record.uuid)
+            if self.stored is not None and (end or self.is_final(run.status)):
+                self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
             if index and not end:
                 self.workspace.index_run(Path(record.path))
         return self.workspace.get_run(record.uuid)
+
+    def _writing(self, uuid: str) -> Any:
+        """With an object store, run ``uuid``'s writing lock across servers (``StoredRuns.write_lock``)."""
+        import contextlib
+
+        return self.stored.write_lock(uuid) if self.stored is not None else contextlib.nullcontext()
 
     @staticmethod
     def is_final(status: str) -> bool:
@@ -650,7 +667,8 @@ class ServerData:
                 return entry[0]
         from labbook.tracking import Run
 
-        run = Run(project=project, run_uuid=uuid, home=self.home, attach=True, install_handlers=False,
+        # the server's settings: with LABBOOK_STORE its artifact versions go to <store>/artifacts
+        run = Run(project=project, run_uuid=uuid, settings=self.settings, attach=True, install_handlers=False,
                   track_code=False, track_env=False, track_logs=False, collect_resources=False,
                   no_op=False, **create)
         with self._lock:
@@ -682,4 +700,6 @@ class ServerData:
             self._detach(uuid)
         if self._background is not None:
             self._background.shutdown(wait=True)
+        if self._stored is not None:
+            self._stored.close()
         self.workspace.close()

@@ -15,12 +15,22 @@ run is only a cache, rebuilt from the store whenever it is read (delete it at an
 So two servers on one catalog and one bucket, with no shared folder, serve the same runs: a
 read on either asks the catalog what is committed (two queries), and fetches only the bytes its
 cache lacks: the tail of an append-only file, a record whose hash changed, a blob not held.
+
+Runs written through the JSON routes (``PUT /runs/{uuid}``, ``POST .../metrics``, ...) are kept
+the same way: the server writes its cached folder with ``labbook.tracking.Run``, then ``push``
+copies what the folder holds beyond the store into it (the new tail of each append-only file as
+a chunk, changed records whole, new immutable files as blobs). Each such write holds the run's
+``write_lock`` across every server on the catalog (PostgreSQL: an advisory lock; SQLite: a file
+lock beside its database) from the refresh of the cache to the end of the push, so two replicas
+writing one run take turns, and each starts from what the other committed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -31,13 +41,24 @@ from labbook.catalog import schema
 from labbook.errors import NotFoundError, SyncConflictError
 from labbook.store.files import write_atomic
 from labbook.store.layout import RUN_FILE
-from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, sha256_bytes, sha256_file
+from labbook.store.runfile import replace_run_file
+from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, iter_files, sha256_bytes, sha256_file
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_HASHES_KEPT = 200_000  # hashes of pushed files remembered (about 60 MB at most)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _write_cached(target: Path, path: str, data: bytes) -> None:
+    """Write a record into a cached run folder; run.json under its lock (``replace_run_file``):
+    a run this server keeps open may be applying an update to it (its heartbeat) meanwhile."""
+    if path == RUN_FILE:
+        replace_run_file(target, data)
+    else:
+        write_atomic(target, data, durable=False)
 
 
 class StoredRuns:
@@ -49,6 +70,10 @@ class StoredRuns:
         self.engine: sa.Engine = chunks.engine
         self.root = Path(root)
         self.local_blob = local_blob  # sha256 -> a local path that may hold the blob (the upload area)
+        self._lock_engine: sa.Engine | None = None
+        self._hashes: dict[str, tuple[int, int, int, str]] = {}  # local file -> (size, mtime_ns, inode, sha256)
+        self._pushed: dict[str, str] = {}  # run -> sha256 of the run.json this process last stored
+        self._guard = threading.Lock()
 
     # -- the catalog's rows --------------------------------------------------------------------
 
@@ -133,13 +158,17 @@ class StoredRuns:
         return committed
 
     def replace(self, project: str, uuid: str, path: str, data: bytes) -> None:
+        self._store_record(project, uuid, path, data)
+        _write_cached(self.local(project, uuid, path), path, data)
+
+    def _store_record(self, project: str, uuid: str, path: str, data: bytes) -> str:
         sha = sha256_bytes(data)
         key = self.chunks.object_path("records", uuid, path, sha)
         self.chunks.put_object(key, data)
         old = self._put_row(uuid, project, path, REPLACE, len(data), sha, key)
         if old is not None and old != key:
             self.chunks.delete_object(old)
-        write_atomic(self.local(project, uuid, path), data, durable=False)
+        return sha
 
     def link(self, project: str, uuid: str, path: str, sha256: str, local_blob: Path | None) -> bool:
         """Make ``path`` the blob ``sha256``; False when the store does not hold that blob."""
@@ -195,7 +224,7 @@ class StoredRuns:
         if target.is_file() and target.stat().st_size == row["size"] and sha256_file(target) == row["sha256"]:
             return
         try:
-            write_atomic(target, self.chunks.get_object(row["object"]), durable=False)
+            _write_cached(target, path, self.chunks.get_object(row["object"]))
         except FileNotFoundError:  # replaced meanwhile: the next call takes the new version
             pass
 
@@ -230,5 +259,91 @@ class StoredRuns:
                 data = held.read_bytes() if held is not None and held.is_file() else self.chunks.get_object(row["object"])
             except FileNotFoundError:  # replaced meanwhile: the next read takes the new version
                 continue
-            write_atomic(self.local(project, uuid, path), data, durable=False)
+            _write_cached(self.local(project, uuid, path), path, data)
         return self.root / project / uuid
+
+    # -- runs written by this server (the JSON write routes) ---------------------------------------
+
+    @contextlib.contextmanager
+    def write_lock(self, uuid: str) -> Any:
+        """Hold run ``uuid``'s writing lock across every server on this catalog (see the module
+        docstring); threads of one process take turns on it too."""
+        if self.engine.dialect.name == "postgresql":
+            with self._guard:
+                if self._lock_engine is None:  # its own pool: a holder never waits on the catalog's
+                    self._lock_engine = sa.create_engine(self.engine.url, pool_size=4, max_overflow=60,
+                                                         pool_pre_ping=True)
+            key = int(uuid[:15], 16)  # 60 bits: a bigint; the transaction's end releases it, whatever happens
+            with self._lock_engine.begin() as conn:
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+                yield
+            return
+        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        folder = Path(f"{database}.locks") if database and database != ":memory:" else self.root / ".sync" / "locks"
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{uuid}.lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        """Close the connections the write locks hold open (at the server's shutdown)."""
+        if self._lock_engine is not None:
+            self._lock_engine.dispose()
+
+    def written_elsewhere(self, uuid: str) -> bool:
+        """Whether the run.json the store holds is not the one this process stored last (another
+        server wrote the run since, or this process never did): a run kept open here then holds
+        an old copy of it in memory."""
+        row = self.rows(uuid, RUN_FILE).get(RUN_FILE)
+        return row is not None and self._pushed.get(uuid) != row["sha256"]
+
+    def push(self, project: str, uuid: str) -> None:
+        """Copy into the store what this server's cached folder of run ``uuid`` holds beyond it:
+        the new tail of each append-only file (a chunk at the committed offset), each record
+        whose bytes differ (run.json last, so a reader that sees it sees what it names), each
+        immutable file not stored yet or changed. Call it holding ``write_lock(uuid)``, after a
+        refresh: the cache then holds exactly what the store committed plus this server's writes."""
+        folder = self.root / project / uuid
+        rows, committed = self.rows(uuid), self.chunks.files(uuid)
+        run_file, tails = None, {}
+        for rel, path, mode in iter_files(folder):
+            if mode == APPEND:
+                done = committed.get(rel, 0)
+                size = path.stat().st_size
+                if size > done:
+                    with open(path, "rb") as handle:
+                        handle.seek(done)
+                        tails[rel] = (done, handle.read(size - done))
+            elif rel == RUN_FILE:
+                run_file = path
+            else:
+                self._push_whole(project, uuid, rel, path, mode, rows.get(rel))
+        self.chunks.append_tails(uuid, tails)  # one transaction for every file's new tail
+        if run_file is not None:
+            self._pushed[uuid] = self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
+
+    def _push_whole(self, project: str, uuid: str, rel: str, path: Path, mode: str, row: dict | None) -> str:
+        """Store a record or an immutable file unless the store holds these bytes; their SHA-256."""
+        sha = self._hash(path)
+        if row is not None and row["mode"] == mode and row["sha256"] == sha:
+            return sha
+        if mode == REPLACE:  # its bytes as read now (a heartbeat may have rewritten it since the hash)
+            return self._store_record(project, uuid, rel, path.read_bytes())
+        self.put_blob(sha, path)
+        self._put_row(uuid, project, rel, BLOB, path.stat().st_size, sha, self.blob_key(sha))
+        return sha
+
+    def _hash(self, path: Path) -> str:
+        """A local file's SHA-256, hashed again only when its size or modification time changed."""
+        stat = path.stat()
+        known = self._hashes.get(str(path))
+        if known is not None and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+            return known[3]
+        sha = sha256_file(path)
+        if len(self._hashes) >= _HASHES_KEPT:  # a bound on memory: forgetting costs one hash again
+            self._hashes.clear()
+        self._hashes[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
+        return sha

@@ -108,6 +108,14 @@ def apply_ops(data: dict[str, Any], ops: Iterable[Op]) -> dict[str, Any]:
     return data
 
 
+def replace_run_file(path: Path, content: bytes) -> None:
+    """Replace run.json whole with ``content`` (a copy kept elsewhere: the server's object store)
+    under the lock ``update_run_file`` takes, so an update of a writer in this folder lands
+    before or after it, never on the copy it replaces."""
+    with _locked(path):
+        write_atomic(path, content)
+
+
 def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = None) -> dict:
     """Apply ``ops`` to run.json under the lock; create it from ``initial`` if absent."""
     with _locked(path):

@@ -21,7 +21,7 @@ from labbook.config import Settings
 from labbook.errors import ConfigError, LabbookError, NotFoundError
 from labbook.store.layout import RUN_FILE
 from labbook.sync.client import SyncClient, SyncUnavailableError
-from labbook.sync.protocol import APPEND, BLOB, check_rel_path, sha256_file
+from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_rel_path, sha256_file
 from labbook.sync.push import PushResult, RunPusher
 
 
@@ -209,10 +209,13 @@ class Syncer:
 
 
 def pull_run(uuid: str, settings: Settings, dest: str | os.PathLike[str] | None = None,
-             client: SyncClient | None = None, index: bool = True) -> Path:
+             client: SyncClient | None = None, index: bool = True, artifacts: bool = True) -> Path:
     """Rebuild run ``uuid`` from the server into ``dest`` (default: its folder under
     ``settings.artifacts_root``), byte for byte, fetching only what the local folder lacks (an
-    append-only file the local copy holds more of is left alone); then index it (``index``)."""
+    append-only file the local copy holds more of is left alone); then index it (``index``).
+    ``artifacts=False`` fetches the run's records alone (run.json, ``summaries/``,
+    ``heartbeat/``: its metadata and metric summaries), not its events, logs, lineage, assets,
+    outputs or code; a later pull with ``artifacts=True`` fetches the rest."""
     from labbook.store.files import write_atomic
 
     own = client is None
@@ -223,6 +226,8 @@ def pull_run(uuid: str, settings: Settings, dest: str | os.PathLike[str] | None 
         folder.mkdir(parents=True, exist_ok=True)
         for rel, held in sorted(manifest["files"].items(), key=lambda item: item[0] == RUN_FILE):
             check_rel_path(rel)
+            if not artifacts and held["mode"] != REPLACE:
+                continue
             path = folder.joinpath(*rel.split("/"))
             size = path.stat().st_size if path.is_file() else -1
             if held["mode"] == APPEND and size >= 0:

@@ -747,10 +747,13 @@ class Run(ArtifactMethods, MediaMethods):
 
     def pull_remote_run(self, path: str | None = None, download_artifacts: bool = True) -> None:
         """Rebuild this run's folder from the server of ``LABBOOK_HOST``, byte for byte: into
-        ``path``, or into its place in this home (only the bytes it lacks are fetched)."""
+        ``path``, or into its place in this home (only the bytes it lacks are fetched).
+        ``download_artifacts=False`` fetches its metadata alone (run.json and the metric
+        summaries), not its events, logs, lineage, assets or output files."""
+        check_flag("pull_remote_run", "download_artifacts", download_artifacts)
         from labbook.sync.runs import pull_run
 
-        pull_run(self.uuid, self._settings, dest=path)
+        pull_run(self.uuid, self._settings, dest=path, artifacts=download_artifacts)
 
     def __enter__(self) -> Run:
         return self
