@@ -13,7 +13,8 @@ a 10% zoom and a 1,000-point zoom (served raw), read three ways:
   here, or ``--store s3://...``) in 64 KiB appends, as a syncer sends a growing file, read back
   from its chunk objects (``labbook.catalog.chunks``);
 - ``store compacted``: after ``labbook server --role worker --once`` compacted it into Parquet
-  points and min/max tiles (``labbook.server.compact``), whose seconds are reported too.
+  points, min/max tiles and step/value records (``labbook.server.compact``; a chart over steps
+  reads the tiles and the records of the tiles where an edge falls), whose seconds are reported too.
 
 Reported per request: the median and p95 of N requests to one server (warm: the series is in the
 server's cache), from the ``Server-Timing`` header (from the request's arrival until its response

@@ -21,7 +21,7 @@ from labbook.catalog.catalog import Catalog
 from labbook.catalog.chunks import ChunkedFiles
 from labbook.runs import read_metric
 from labbook.server import compact
-from labbook.server.downsample import downsample
+from labbook.server.downsample import downsample, downsample_tiled
 from labbook.server.worker import Worker, enqueue_compaction
 from labbook.store.layout import RunFolder
 from labbook.store.names import encode_name
@@ -97,6 +97,73 @@ def test_compaction_gives_the_same_series_and_charts_as_the_chunks(local, tmp_pa
         assert after == before
 
 
+def as_format_1(store: ChunkedFiles, run: str, name: str) -> None:
+    """Make the series' compaction what the previous version wrote (format 1): the same Parquet
+    points and tiles, no records object, no format in the catalog's row."""
+    T = schema.series_compactions
+    where = (T.c.run_uuid == run, T.c.kind == "metric", T.c.name == name)
+    with store.engine.begin() as conn:
+        covers = dict(conn.execute(sa.select(T.c.covers).where(*where)).scalar())
+        store.delete_object(covers.pop("records_object"))
+        assert covers.pop("format") == 2
+        conn.execute(T.update().where(*where).values(covers=covers))
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 3000), writers=st.integers(1, 2), points=st.integers(2, 300), gaps=st.integers(0, 3),
+       x_min=st.one_of(st.none(), st.floats(-100, 7000)), x_max=st.one_of(st.none(), st.floats(-100, 7000)),
+       nans=st.booleans(), old=st.booleans(), seed=st.integers(0, 2**32 - 1))
+def test_a_compacted_chart_from_tiles_and_edge_records_is_the_chart_from_every_point(
+        local, n, writers, points, gaps, x_min, x_max, nans, old, seed):
+    from labbook.server.views import series_model
+
+    rng = np.random.default_rng(seed)
+    steps = np.cumsum(rng.integers(0, gaps + 1, n))
+    values = rng.normal(size=n)
+    if nans:
+        values[rng.integers(0, n, size=max(1, n // 10))] = np.nan
+    spike = int(rng.integers(0, n))
+    values[spike] = 1e9
+    run, name = uuid.uuid4().hex, "loss"
+    for rank in range(writers):  # ranks interleave: the compacted series is their merge
+        data = lbm_file(name, f"{rank}-1-abcdef", rank, steps[rank::writers], values[rank::writers],
+                        times=list(range(rank, n, writers)))
+        put_file(local, run, f"events/metric/{name}/{rank}-1-abcdef.lbm", data, [len(data) // 2])
+    compact.compact_series(local, run, name)
+    if old:
+        as_format_1(local, run, name)  # a store compacted by the previous version charts the same
+    series = compact.read_series(local, run, name)
+    raw = compact.read_raw(local, run, name)
+    assert series.compacted and (getattr(series, "tiled", None) is None) == old
+    got = series_model(run, series, "step", points, x_min, x_max)
+    expected = downsample(raw.steps, raw.values, points, x_min, x_max, x_sorted=True)
+    assert (got.raw, got.total, got.x, got.y, got.x_last, got.first, got.min, got.max, got.last, got.count) == \
+        (expected.raw, expected.total, expected.x, expected.y, expected.x_last, expected.first, expected.min,
+         expected.max, expected.last, expected.count)
+    assert got.source == "compacted"
+    if not old:
+        assert series._whole is None  # charted from tiles and edge records: the Parquet points not decoded
+    same_series(series, raw)  # and its points, decoded when asked, are the chunks' points
+
+
+def test_a_compacted_million_point_chart_reads_the_edge_tiles_only(local):
+    run, name, n = uuid.uuid4().hex, "loss", 1_000_000
+    steps = np.arange(n)
+    values = np.where(steps == 654_321, 1e6, 1.0 / (1 + steps))
+    data = lbm_file(name, "0-1-abcdef", 0, steps, values)
+    put_file(local, run, f"events/metric/{name}/0-1-abcdef.lbm", data, list(range(0, len(data), 4_000_000)))
+    record = compact.compact_series(local, run, name)
+    assert local.fs.size(record["covers"]["records_object"]) == 16 * n
+    series = compact.read_series(local, run, name)
+    for x_min, x_max in ((None, None), (600_000, 700_000), (654_000, 655_000), (0.5, 654_321.5)):
+        got = downsample_tiled(series.tiled, 2000, x_min, x_max)
+        assert got == downsample(steps, values, 2000, x_min, x_max, x_sorted=True)
+        assert max(got.y if got.raw else got.max) == 1e6
+    assert len(series.tiled.held.tiles) < n // 64 // 2 and series._whole is None
+    again = compact.compact_series(local, run, name)  # a new generation: every old object goes
+    assert not local.fs.exists(record["covers"]["records_object"]) and local.fs.exists(again["covers"]["records_object"])
+
+
 def test_a_series_that_grew_after_compaction_is_read_from_its_chunks_until_compacted_again(local):
     run, name = uuid.uuid4().hex, "loss"
     path = f"events/metric/{name}/0-1-abcdef.lbm"
@@ -133,6 +200,11 @@ def test_compaction_on_s3_and_postgresql(s3_bucket, postgres_url):  # noqa: F811
     same_series(compacted, raw)
     chart = downsample(compacted.steps.astype(float), compacted.values, 2000, tiles=compacted.tiles)
     assert max(chart.max) == 1e6 and chart == downsample(raw.steps.astype(float), raw.values, 2000)
+    fresh = compact.read_series(store, run, "acc")  # its chart from tiles and ranged reads of the records
+    for x_min, x_max in ((None, None), (100_000, 150_000), (123_000, 124_000)):
+        assert downsample_tiled(fresh.tiled, 2000, x_min, x_max) == downsample(raw.steps, raw.values, 2000, x_min,
+                                                                              x_max, x_sorted=True)
+    assert fresh._whole is None
     catalog.close()
 
 

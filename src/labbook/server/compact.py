@@ -5,22 +5,31 @@ A metric series of a run held by ``ChunkedFiles`` is the set of its ``.lbm`` fil
 many chunk objects. Reading it raw means fetching every chunk, parsing and merging the writers.
 
 Compaction (``compact_series``, run by ``labbook server --role worker``) writes the merged series
-once, sorted by step then time, as two objects:
+once, sorted by step then time, as three objects (format 2; format 1 had the first two):
 
 - ``<gen>.points.parquet``: columns ``step``, ``timestamp`` (µs since the epoch), ``value`` (and
   ``rank`` when several ranks wrote), in row groups of 65,536 points, LZ4, integers delta-coded;
 - ``<gen>.tiles.parquet``: for tiles of 64 and 4,096 consecutive points, each tile's first and
-  last step and time, first, min, max and last value and count (min/max skip NaN).
+  last step and time, first, min, max and last value and count (min/max skip NaN);
+- ``<gen>.records``: every point's step and value as fixed-width records (``RECORDS_DTYPE``:
+  int64 and float64, little-endian, 16 bytes), so a chart reads the records of a few tiles by
+  ranged reads rather than decoding the Parquet columns.
 
 and records them in ``series_compactions`` with the committed length of each file it was built
-from. A reader uses the compacted form only while those lengths are still the files' committed
-lengths, so it answers exactly what the raw chunks would (``read_series``); chart buckets take
-their min and max from the tiles (``labbook.server.downsample.Tiles``).
+from (``covers``: ``{"files": {path: length}, "format": 2, "records_object": key}``). A reader
+uses the compacted form only while those lengths are still the files' committed lengths, so it
+answers exactly what the raw chunks would (``read_series``). A format-2 series charts over steps
+from its 64-point tiles plus the records of the tiles where a bound or a bucket edge falls
+(``CompactedRecords`` for ``labbook.server.downsample.downsample_tiled``); its Parquet points
+are decoded only when a caller asks for them. A format-1 series (no ``format`` in ``covers``)
+is read whole from its Parquet, its buckets' min and max from the tiles
+(``labbook.server.downsample.Tiles``).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import secrets
 from datetime import datetime, timezone
 from typing import Any
@@ -33,9 +42,12 @@ from labbook.errors import NotFoundError
 from labbook.store import format as fmt
 from labbook.store.events import MetricSeries, merge_metric_parts
 from labbook.store.names import decode_name, encode_name
+from labbook.store.tiles import TiledRecords
 
 TILE_SIZES = (64, 4096)
 ROW_GROUP = 65_536
+FORMAT = 2  # 1: Parquet points and tiles; 2: and the fixed-width records object
+RECORDS_DTYPE = [("step", "<i8"), ("value", "<f8")]
 
 
 class StoredSeries(MetricSeries):
@@ -165,26 +177,31 @@ def compact_series(store: ChunkedFiles, run_uuid: str, name: str) -> dict[str, A
     points = points.replace_schema_metadata({"labbook.skipped": str(series.skipped), "labbook.name": name})
     generation = secrets.token_hex(6)
     base = store.object_path("compacted", run_uuid, "metric", encode_name(name), generation)
-    points_key, tiles_key = f"{base}.points.parquet", f"{base}.tiles.parquet"
+    points_key, tiles_key, records_key = f"{base}.points.parquet", f"{base}.tiles.parquet", f"{base}.records"
+    records = np.empty(len(series), dtype=RECORDS_DTYPE)
+    records["step"], records["value"] = series.steps, series.values
     store.put_object(points_key, _parquet(points))
     store.put_object(tiles_key, _parquet(_tiles_table(series)))
+    store.put_object(records_key, records.tobytes())
     record = {"run_uuid": run_uuid, "kind": "metric", "name": name, "points_object": points_key,
-              "tiles_object": tiles_key, "points": len(series), "covers": {"files": dict(series.version)},
+              "tiles_object": tiles_key, "points": len(series),
+              "covers": {"files": dict(series.version), "format": FORMAT, "records_object": records_key},
               "created_at": datetime.now(timezone.utc).replace(tzinfo=None)}
     T = schema.series_compactions
     where = (T.c.run_uuid == run_uuid, T.c.kind == "metric", T.c.name == name)
     with store.engine.begin() as conn:
-        old = conn.execute(sa.select(T.c.points_object, T.c.tiles_object).where(*where)).first()
+        old = conn.execute(sa.select(T.c.points_object, T.c.tiles_object, T.c.covers).where(*where)).first()
         conn.execute(T.delete().where(*where))
         conn.execute(T.insert().values(**record))
     if old is not None:  # a reader holding the old names falls back to the chunks (see read_series)
-        for key in old:
-            store.delete_object(key)
+        for key in (old.points_object, old.tiles_object, (old.covers or {}).get("records_object")):
+            if key:
+                store.delete_object(key)
     return record
 
 
 def read_compacted(store: ChunkedFiles, run_uuid: str, name: str,
-                   files: dict[str, int] | None = None) -> StoredSeries | None:
+                   files: dict[str, int] | None = None) -> StoredSeries | TiledStoredSeries | None:
     """The compacted series, or None when there is none or the series grew since."""
     import pyarrow.parquet as pq
 
@@ -199,24 +216,113 @@ def read_compacted(store: ChunkedFiles, run_uuid: str, name: str,
     current = series_files(store.files(run_uuid) if files is None else files, name)
     if dict(row.covers.get("files", {})) != current:
         return None
+    version = tuple(sorted(current.items()))
     try:
         # ParquetFile rather than read_table: no dataset machinery (which imports pyarrow.compute)
-        parquet = pq.ParquetFile(io.BytesIO(store.get_object(row.points_object)))
-        tiles = pq.ParquetFile(io.BytesIO(store.get_object(row.tiles_object))).read(columns=["size", "min", "max"])
-    except FileNotFoundError:  # replaced by a newer compaction while we read
+        tiles = pq.ParquetFile(io.BytesIO(store.get_object(row.tiles_object))).read(
+            columns=["size", "step_last", "min", "max"])
+        finest = _numpy(tiles, "size") == TILE_SIZES[0]
+        records_key = row.covers.get("records_object") if row.covers.get("format", 1) >= 2 else None
+        if records_key:
+            tiled = CompactedRecords(store, records_key, int(row.points), TILE_SIZES[0],
+                                     _numpy(tiles, "step_last")[finest], _numpy(tiles, "min")[finest],
+                                     _numpy(tiles, "max")[finest])
+            return TiledStoredSeries(name, tiled, lambda: _parquet_series(store, row.points_object, name), version)
+        series = _parquet_series(store, row.points_object, name)
+    except (FileNotFoundError, ValueError):  # replaced by a newer compaction while we read; damaged tiles
         return None
+    series.tiles = Tiles(TILE_SIZES[0], _numpy(tiles, "min")[finest], _numpy(tiles, "max")[finest])
+    series.version = version
+    return series
+
+
+def _parquet_series(store: ChunkedFiles, key: str, name: str) -> StoredSeries:
+    """The series in the compacted points object ``key``, its timestamps decoded when first used."""
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(io.BytesIO(store.get_object(key)))
     names = parquet.schema_arrow.names
     points = parquet.read(columns=[c for c in ("step", "value", "rank") if c in names])
-    finest = _numpy(tiles, "size") == TILE_SIZES[0]
     meta = parquet.schema_arrow.metadata or {}
     ranks = _numpy(points, "rank") if "rank" in names else None
     series = StoredSeries(name, _numpy(points, "step"), _numpy(points, "value"), None, ranks,
                           int(meta.get(b"labbook.skipped", b"0")))
     series._read_timestamps = lambda: _numpy(parquet.read(columns=["timestamp"]), "timestamp").view("datetime64[us]")
-    series.tiles = Tiles(TILE_SIZES[0], _numpy(tiles, "min")[finest], _numpy(tiles, "max")[finest])
-    series.version = tuple(sorted(current.items()))
     series.compacted = True
     return series
+
+
+class CompactedRecords(TiledRecords):
+    """A format-2 compacted series' records object (``RECORDS_DTYPE``) as ``labbook.store.tiles.
+    TiledRecords``: its 64-point tiles from the tiles object, the records of the tiles a chart
+    asks for by ranged reads of one open object (on an object store, its read-ahead joins
+    nearby ranges into a few requests)."""
+
+    def __init__(self, store: ChunkedFiles, key: str, count: int, tile: int, step_last: Any, low: Any,
+                 high: Any) -> None:
+        import numpy as np
+
+        self.store = store
+        self.key = key
+        if not (len(step_last) == len(low) == len(high) == -(-count // tile)):
+            raise ValueError(f"Compacted tiles {key!r} hold {len(step_last)} tiles for {count} points; "
+                             "compact the series again (labbook server --role worker).")
+        super().__init__(count, tile, np.ascontiguousarray(step_last, dtype=np.int64), low, high,
+                         np.dtype(RECORDS_DTYPE))
+
+    def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
+        if self.store.local:  # a folder: each span read straight into the buffer
+            with open(self.key, "rb") as handle:
+                fd = handle.fileno()
+                got = [os.preadv(fd, [buffer[at:at + size]], start) for start, size, at in spans]
+        else:
+            got = []
+            with self.store.fs.open(self.key, "rb") as handle:
+                for start, size, at in spans:
+                    handle.seek(start)
+                    data = handle.read(size)
+                    buffer[at:at + len(data)] = data
+                    got.append(len(data))
+        for (start, size, _), read in zip(spans, got):
+            if read != size:
+                raise OSError(f"Compacted records {self.key!r}: {read} of {size} bytes at {start}; "
+                              "compact the series again (labbook server --role worker).")
+
+
+class TiledStoredSeries:
+    """A format-2 compacted series: ``tiled`` (``CompactedRecords``) for charts over steps, its
+    points (``steps``, ``values``, ``timestamps``, ``ranks``, ``skipped``) decoded from the
+    Parquet object when first used (``load``)."""
+
+    compacted = True
+
+    def __init__(self, name: str, tiled: CompactedRecords, load: Any, version: tuple) -> None:
+        from labbook.server.downsample import Tiles
+
+        self.name = name
+        self.tiled = tiled
+        self.tiles = Tiles(tiled.tile, tiled.min, tiled.max)
+        self.version = version
+        self._load = load
+        self._whole: StoredSeries | None = None
+
+    def _points(self) -> StoredSeries:
+        with self.tiled.lock:
+            if self._whole is None:
+                self._whole = self._load()
+            return self._whole
+
+    steps = property(lambda self: self._points().steps)
+    values = property(lambda self: self._points().values)
+    timestamps = property(lambda self: self._points().timestamps)
+    ranks = property(lambda self: self._points().ranks)
+    skipped = property(lambda self: self._points().skipped)
+
+    def __len__(self) -> int:
+        return self.tiled.count
+
+    def to_pandas(self) -> Any:
+        return self._points().to_pandas()
 
 
 def warm_up(store: ChunkedFiles) -> None:

@@ -152,7 +152,7 @@ def _pairs(ufunc: np.ufunc, values: np.ndarray, starts: np.ndarray, ends: np.nda
 def downsample_tiled(tiled: Any, points: int, x_min: float | None = None,
                      x_max: float | None = None) -> Downsampled | None:
     """``downsample(steps, values, points, x_min, x_max, x_sorted=True)`` of a series known by its
-    tiles (``labbook.store.tiles.TiledMetric``: the last step and the min and max of every tile,
+    tiles (``labbook.store.tiles.TiledRecords``: the last step and the min and max of every tile,
     and the records of the tiles asked for), reading only the tiles where a bound or a bucket edge
     falls: the same answer. None when this way does not apply (steps beyond 2^53, a NaN bound):
     the caller reads the points."""

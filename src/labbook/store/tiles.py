@@ -108,20 +108,19 @@ def write_tiles(target: Path, source: Path, stat: os.stat_result, data: bytes, r
     return True
 
 
-class TiledMetric:
-    """A metric file's records as its tiles plus the records of the tiles asked for: ``count``
-    records, ``tile`` to a tile, ``step_last``/``min``/``max`` per tile (see the module)."""
+class TiledRecords:
+    """A series' records as its tiles plus the records of the tiles asked for: ``count`` records
+    of ``dtype`` (fields ``step`` and ``value`` at least), ``tile`` to a tile, ``step_last``/
+    ``min``/``max`` per tile (what ``labbook.server.downsample.downsample_tiled`` reads). Where
+    the records are is the subclass's: ``read_spans`` reads byte ranges of them."""
 
-    def __init__(self, source: Path, offset: int, count: int, tile: int, step_last: Any, low: Any, high: Any,
-                 identity: tuple[int, int] = (0, 0)) -> None:
-        self.source = source
-        self.identity = identity  # (device, inode) of the file the tiles were checked against
-        self.offset = offset
+    def __init__(self, count: int, tile: int, step_last: Any, low: Any, high: Any, dtype: Any) -> None:
         self.count = count
         self.tile = tile
         self.step_last = step_last
         self.min = low
         self.max = high
+        self.dtype = dtype
         # the tiles read so far, kept: a chart asked again reads nothing (``lock``: one reader at a time)
         self.lock = threading.RLock()
         self.held = self.block([])
@@ -135,40 +134,59 @@ class TiledMetric:
 
     def block(self, tiles: Any) -> TileBlock:
         """The records of ``tiles`` (tile numbers, any order, repeats allowed), read now, each run
-        of consecutive tiles in one read."""
+        of consecutive tiles in one read, in increasing order."""
         import numpy as np
 
         wanted = np.sort(np.asarray(tiles, dtype=np.int64).ravel())
         if len(wanted):
             wanted = wanted[np.concatenate(([True], wanted[1:] != wanted[:-1]))]
-        record = fmt.RECORD_SIZE * self.tile
+        record = self.dtype.itemsize * self.tile
         buffer = bytearray(len(wanted) * record)
-        view = memoryview(buffer)
-        breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
-        run_starts = np.concatenate(([0], breaks)) if len(wanted) else breaks
-        run_ends = np.concatenate((breaks, [len(wanted)])) if len(wanted) else breaks
-        end = self.offset + self.count * fmt.RECORD_SIZE
-        if not len(wanted):
-            return TileBlock(self, wanted, np.frombuffer(buffer, dtype=fmt.metric_dtype()))
+        if len(wanted):
+            breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
+            run_starts, run_ends = np.concatenate(([0], breaks)), np.concatenate((breaks, [len(wanted)]))
+            end = self.count * self.dtype.itemsize
+            spans = []  # (where in the records, how many bytes, where in the buffer)
+            for first, stop in zip(run_starts.tolist(), run_ends.tolist()):
+                start = int(wanted[first]) * record
+                spans.append((start, min((stop - first) * record, end - start), first * record))
+            self.read_spans(spans, memoryview(buffer))
+        return TileBlock(self, wanted, np.frombuffer(buffer, dtype=self.dtype))
+
+    def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
+        """Read each ``(start, size, at)`` of ``spans`` (bytes from the first record, in
+        increasing order) into ``buffer[at:at + size]``; OSError when they are not all there."""
+        raise NotImplementedError
+
+
+class TiledMetric(TiledRecords):
+    """A metric file's records as its tiles plus the records of the tiles asked for (see the module)."""
+
+    def __init__(self, source: Path, offset: int, count: int, tile: int, step_last: Any, low: Any, high: Any,
+                 identity: tuple[int, int] = (0, 0)) -> None:
+        self.source = source
+        self.identity = identity  # (device, inode) of the file the tiles were checked against
+        self.offset = offset
+        super().__init__(count, tile, step_last, low, high, fmt.metric_dtype())
+
+    def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
         with open(self.source, "rb") as handle:
             fd = handle.fileno()
             opened = os.fstat(fd)
             if self.identity != (0, 0) and (opened.st_dev, opened.st_ino) != self.identity:
                 raise OSError(f"{self.source} was replaced since its tiles were read; read the series again.")
-            for first, stop in zip(run_starts.tolist(), run_ends.tolist()):
-                start = self.offset + int(wanted[first]) * record
-                size = min((stop - first) * record, end - start)
-                got = os.preadv(fd, [view[first * record:first * record + size]], start)
+            for start, size, at in spans:
+                got = os.preadv(fd, [buffer[at:at + size]], self.offset + start)
                 if got != size:
-                    raise OSError(f"{self.source}: {got} of {size} bytes read at {start}; the file shrank")
-        return TileBlock(self, wanted, np.frombuffer(buffer, dtype=fmt.metric_dtype()))
+                    raise OSError(f"{self.source}: {got} of {size} bytes read at {self.offset + start}; "
+                                  "the file shrank")
 
 
 class TileBlock:
-    """The records of some tiles of a ``TiledMetric``, one after another in tile order (``tiles``:
+    """The records of some tiles of a ``TiledRecords``, one after another in tile order (``tiles``:
     their numbers, sorted), as ``steps`` and ``values``: consecutive tiles are adjacent here too."""
 
-    def __init__(self, source: TiledMetric, tiles: Any, records: Any) -> None:
+    def __init__(self, source: TiledRecords, tiles: Any, records: Any) -> None:
         import numpy as np
 
         self.source = source
