@@ -376,11 +376,13 @@ def test_artifacts_filter_by_kind_labels_tag_and_time(page, world):
     page.get_by_label("Tag").fill("")
     page.wait_for_function("() => document.querySelectorAll('table.artifacts tbody tr').length === 1")
     assert _row_keys(page) == ["evaluation-report:v1"]
-    # a created range: from the report's creation on, only it; up to a second before it, nothing
+    # a created range: from the second after the newest dataset on, no dataset (the inputs hold
+    # whole seconds, in the browser's local time); from an hour before, all four
     import labbook
     report = labbook.get_artifact("store://artifacts/churn-demo/evaluation-report", home=world["home"])
-    created = report.created_at.astimezone()  # the inputs take the browser's local time
-    page.goto(page.base + f"/#/projects/churn-demo/artifacts?tab=datasets&from={quote(created.strftime('%Y-%m-%dT%H:%M:%S'))}")
+    newest = max(v.created_at for v in labbook.list_artifacts("churn-demo", kind="dataset", home=world["home"]))
+    after = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(int(newest.timestamp()) + 1))
+    page.goto(page.base + f"/#/projects/churn-demo/artifacts?tab=datasets&from={quote(after)}")
     page.locator(".empty, table.artifacts").first.wait_for()
     assert page.locator("table.artifacts").count() == 0  # every dataset is older than the report
     before = (report.created_at.timestamp() - 3600)
