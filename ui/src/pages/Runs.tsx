@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError, countRuns, listNames, searchRuns, type NameCount, type NameKind } from "../api";
 import { availableColumns, parseColumn, SUMMARY_ATTRS } from "../columns";
-import { namesOf, quoteName, type Names } from "../completion";
+import { namesOf, quoteName, quoteParam, type Names } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBox } from "../components/FilterBox";
 import { ErrorBox } from "../components/Layout";
@@ -108,7 +108,7 @@ export default function Runs() {
   const available = useMemo(() => availableColumns(names), [names]);
   const lookup = useCallback(async (q: string, signal: AbortSignal) => {
     const [p, o, m] = await Promise.all((["params", "outputs", "metrics"] as NameKind[]).map((k) => listNames(k, project, q, 200, signal)));
-    return [...p.names.map((n) => `params.${quoteName(n.name)}`), ...o.names.map((n) => `outputs.${quoteName(n.name)}`),
+    return [...p.names.map((n) => `params.${quoteParam(n.name)}`), ...o.names.map((n) => `outputs.${quoteParam(n.name)}`),
       ...m.names.flatMap((n) => SUMMARY_ATTRS.map((a) => `metrics.${quoteName(n.name)}.${a}`))];
   }, [project]);
   const selected = useMemo(() => new Set(view.selected), [view.selected]);
