@@ -96,7 +96,11 @@ def server(home: Path, env: dict[str, str]):
 
 # Registered before the page's own scripts: main-thread tasks over 50 ms, kept for the timeline.
 LONG_TASKS = ("window.__longTasks = []; new PerformanceObserver((list) => window.__longTasks.push("
-              "...list.getEntries().map((e) => [e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});")
+              "...list.getEntries().map((e) => [e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});"
+              # and when the first runs-table row entered the DOM (before its frame was painted)
+              "new MutationObserver((_, observer) => { if (document.querySelector('.rt-row[data-uuid]')) {"
+              " window.__firstRow = performance.now(); observer.disconnect(); } })"
+              ".observe(document, {childList: true, subtree: true});")
 TIMELINE = """() => ({
   nav: performance.getEntriesByType('navigation').map((e) => ({start: e.startTime, responseEnd: e.responseEnd,
        domContentLoaded: e.domContentLoadedEventEnd})),
@@ -105,6 +109,7 @@ TIMELINE = """() => ({
        body: e.decodedBodySize, server: e.serverTiming.map((t) => t.duration)})),
   paints: performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]),
   longTasks: window.__longTasks || [],
+  firstRow: window.__firstRow ?? null,
 })"""
 
 
@@ -122,6 +127,8 @@ def print_timeline(timeline: dict, ready_at: float) -> None:
         print(f"    {at:7.0f} {name}")
     for at, duration in timeline["longTasks"]:
         print(f"    {at:7.0f} long task {duration:.0f} ms")
+    if timeline.get("firstRow") is not None:
+        print(f"    {timeline['firstRow']:7.0f} first runs-table row in the DOM")
     print(f"    {ready_at:7.0f} ready and painted")
 
 

@@ -35,7 +35,8 @@ export default function Runs() {
   const { project = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   // The names (default columns, completion, the chooser) are asked for once the first rows are
-  // in: they would compete with them for a cold server, and the first rows need none of them.
+  // in and painted: they would compete with them for a cold server (and, on a machine it shares,
+  // for the CPU the browser paints with), and the first rows need none of them.
   const [firstIn, setFirstIn] = useState(false);
   const params = useNames(project, "params", firstIn);
   const outputs = useNames(project, "outputs", firstIn);
@@ -71,8 +72,11 @@ export default function Runs() {
   });
   const settled = runs.data !== undefined || runs.isError;
   useEffect(() => {
-    if (settled) setFirstIn(true);
-  }, [settled]);
+    if (!settled || firstIn) return;
+    let timer = 0;
+    const frame = requestAnimationFrame(() => { timer = window.setTimeout(() => setFirstIn(true)); }); // after that frame
+    return () => { cancelAnimationFrame(frame); clearTimeout(timer); };
+  }, [settled, firstIn]);
   const dataColumns = useMemo(() => JSON.stringify(view.columns.filter((c) => parseColumn(c).kind !== "run").sort()), [view.columns]);
   const readColumns = useRef(dataColumns);
   const { refetch } = runs;
@@ -113,9 +117,13 @@ export default function Runs() {
   }, [project]);
   const selected = useMemo(() => new Set(view.selected), [view.selected]);
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = runs;
+  // The next page waits for the count: past WINDOW_FROM runs the table reads windows where it
+  // is scrolled to instead, and a 200-row page asked for beside the first one's paint only
+  // slows that paint (the first page fills the screen).
+  const countKnown = counted !== undefined || count.isError;
   const needMore = useCallback(() => {
-    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
-  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+    if (hasNextPage && !isFetchingNextPage && countKnown) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage, countKnown]);
 
   const toggle = (uuid: string) =>
     update({ selected: selected.has(uuid) ? view.selected.filter((u) => u !== uuid) : [...view.selected, uuid] }, true);
