@@ -32,6 +32,14 @@
   var count = new URLSearchParams();
   count.append("project", project);
   if (filter) count.append("filter", filter);
+  // the runs page's code (named in index.html at build time), fetched beside the entry's
+  var chunks = document.querySelector('meta[name="labbook-runs-chunks"]');
+  ((chunks && chunks.getAttribute("content")) || "").split(" ").filter(Boolean).forEach(function (file) {
+    var link = document.createElement("link");
+    link.rel = "modulepreload";
+    link.href = "./" + file;
+    document.head.appendChild(link);
+  });
   var meta = document.querySelector('meta[name="labbook-api"]');
   var base = ((meta && meta.getAttribute("content")) || "/api/v1").replace(/\/$/, "");
   var headers = { Accept: "application/json" };

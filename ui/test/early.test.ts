@@ -8,10 +8,16 @@ import { DEFAULT_COLUMNS } from "../src/url";
 const EARLY = readFileSync(new URL("../public/early.js", import.meta.url), "utf8");
 
 /** The URLs public/early.js asks for when the page opens at `hash`. */
-function earlyRequests(hash: string, token: string | null = null): { url: string; headers: Record<string, string> }[] {
+function earlyRequests(hash: string, token: string | null = null, preloaded: { rel: string; href: string }[] = []):
+    { url: string; headers: Record<string, string> }[] {
   const calls: { url: string; headers: Record<string, string> }[] = [];
   vi.stubGlobal("location", { hash });
-  vi.stubGlobal("document", { querySelector: () => null });
+  const chunks = { getAttribute: () => "assets/Runs-abc.js assets/useInfiniteQuery-def.js" };
+  vi.stubGlobal("document", {
+    querySelector: (selector: string) => (selector.includes("labbook-runs-chunks") ? chunks : null),
+    createElement: () => ({ rel: "", href: "" }),
+    head: { appendChild: (link: { rel: string; href: string }) => preloaded.push(link) },
+  });
   vi.stubGlobal("localStorage", { getItem: () => token });
   vi.stubGlobal("window", globalThis);
   vi.stubGlobal("fetch", (url: string, init: RequestInit) => {
@@ -56,8 +62,17 @@ describe("the runs page's early requests (public/early.js)", () => {
 
   it("asks for nothing on other pages", () => {
     for (const hash of ["", "#/", "#/runs/abc", "#/projects/demo/artifacts", "#/compare?run=a"]) {
-      expect(earlyRequests(hash)).toEqual([]);
+      const preloaded: unknown[] = [];
+      expect(earlyRequests(hash, null, preloaded as never)).toEqual([]);
+      expect(preloaded).toEqual([]);
     }
+  });
+
+  it("preloads the runs page's chunks that index.html names", () => {
+    const preloaded: { rel: string; href: string }[] = [];
+    earlyRequests("#/projects/demo", null, preloaded);
+    expect(preloaded).toEqual([{ rel: "modulepreload", href: "./assets/Runs-abc.js" },
+                               { rel: "modulepreload", href: "./assets/useInfiniteQuery-def.js" }]);
   });
 
   it("sends the stored token, and its answer is taken once by the same request", async () => {
