@@ -487,7 +487,7 @@ class Catalog:
             found = [(r.name, r.runs) for r in conn.execute(select)]
             sampled = conn.execute(sa.select(sa.func.count()).select_from(runs_of)).scalar_one()
             if table is schema.params and found:
-                found = _nested_leaves(conn, where[0], newest.limit(NESTED_SAMPLE).subquery(), found)
+                found = _nested_leaves(conn, where[0], newest.limit(NESTED_SAMPLE), found)
         return found, sampled
 
     def close(self) -> None:
@@ -505,12 +505,15 @@ def _nested_leaves(conn: sa.Connection, section: Any, newest: Any,
     a sweep's nested params have one shape); a leaf named like a listed param is listed once. (Not
     a column of the grouped query: that one reads only the index of names, and this few rows.)"""
     p = schema.params
-    select = (sa.select(p.c.key, p.c.value_json).select_from(p.join(newest, p.c.run_uuid == newest.c.uuid))
-              .where(section, p.c.key.in_([name for name, _ in found]), p.c.value_num.is_(None),
-                     p.c.value_text.is_(None)))
+    # the runs' uuids first, then their params by primary key: given the join, SQLite walked the
+    # index of names over every run instead (17 s at 100,000 runs)
+    uuids = list(conn.execute(newest).scalars())
+    select = (sa.select(p.c.key, p.c.value_json)
+              .where(p.c.run_uuid.in_(uuids), section, p.c.value_num.is_(None), p.c.value_text.is_(None)))
+    names = {name for name, _ in found}
     leaves: dict[str, dict[str, None]] = {}
     for key, value in conn.execute(select):
-        if isinstance(value, dict) and value:
+        if key in names and isinstance(value, dict) and value:
             leaves.setdefault(key, {}).update(dict.fromkeys(_leaves(value, key + ".")))
     listed = {name for name, _ in found}
     out: list[tuple[str, int]] = []
