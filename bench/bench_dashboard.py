@@ -6,7 +6,9 @@ Uses the home that ``bench/seed_runs.py --home build/dashboard-scale`` builds (b
 missing; it takes minutes): project ``scale`` (100,000 runs x 20 params x 20 metrics, seeded
 through the catalog), ``scale-10k`` (10,000 such runs, added here when missing) and ``charts``
 (a 1,000,000-point metric with one spike; 100 runs x 10,000 points). For PostgreSQL it makes a
-fresh database, indexes the run folders and seeds the same rows into it, and drops it at the end.
+fresh database, indexes the run folders and seeds the same rows into it, and drops it at the end;
+with ``--database NAME`` it uses that database instead, made and seeded on the first run only and
+kept (drop it yourself when done), so repeated measurements skip the minutes of seeding.
 
 Each figure starts its own ``labbook ui`` process and a fresh browser profile (cold: nothing
 cached in the server or the browser), and is timed from ``page.goto`` to:
@@ -30,6 +32,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -93,7 +96,11 @@ def server(home: Path, env: dict[str, str]):
 
 # Registered before the page's own scripts: main-thread tasks over 50 ms, kept for the timeline.
 LONG_TASKS = ("window.__longTasks = []; new PerformanceObserver((list) => window.__longTasks.push("
-              "...list.getEntries().map((e) => [e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});")
+              "...list.getEntries().map((e) => [e.startTime, e.duration]))).observe({type: 'longtask', buffered: true});"
+              # and when the first runs-table row entered the DOM (before its frame was painted)
+              "new MutationObserver((_, observer) => { if (document.querySelector('.rt-row[data-uuid]')) {"
+              " window.__firstRow = performance.now(); observer.disconnect(); } })"
+              ".observe(document, {childList: true, subtree: true});")
 TIMELINE = """() => ({
   nav: performance.getEntriesByType('navigation').map((e) => ({start: e.startTime, responseEnd: e.responseEnd,
        domContentLoaded: e.domContentLoadedEventEnd})),
@@ -102,6 +109,7 @@ TIMELINE = """() => ({
        body: e.decodedBodySize, server: e.serverTiming.map((t) => t.duration)})),
   paints: performance.getEntriesByType('paint').map((e) => [e.name, e.startTime]),
   longTasks: window.__longTasks || [],
+  firstRow: window.__firstRow ?? null,
 })"""
 
 
@@ -119,6 +127,8 @@ def print_timeline(timeline: dict, ready_at: float) -> None:
         print(f"    {at:7.0f} {name}")
     for at, duration in timeline["longTasks"]:
         print(f"    {at:7.0f} long task {duration:.0f} ms")
+    if timeline.get("firstRow") is not None:
+        print(f"    {timeline['firstRow']:7.0f} first runs-table row in the DOM")
     print(f"    {ready_at:7.0f} ready and painted")
 
 
@@ -160,7 +170,9 @@ def initial_js_kb() -> float:
 
 
 @contextlib.contextmanager
-def backend(name: str, home: Path):
+def backend(name: str, home: Path, database: str | None = None):
+    """The servers' environment for ``name``; on PostgreSQL a seeded database: a fresh one dropped
+    at the end, or ``database``, kept, and seeded only when it does not exist yet."""
     if name == "sqlite":
         yield child_env(home, None)
         return
@@ -168,10 +180,23 @@ def backend(name: str, home: Path):
 
     admin_url = os.environ.get("LABBOOK_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    db = f"labbook_bench_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f"CREATE DATABASE {db}"))
+    db = database or f"labbook_bench_{secrets.token_hex(4)}"
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", db):
+        raise SystemExit(f"--database {db!r}: use lower-case letters, digits and underscores, e.g. labbook_bench_kept.")
     url = admin_url.rsplit("/", 1)[0] + f"/{db}"
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :db"), {"db": db}).first()
+        if exists and database:
+            print(f"  (postgresql: reusing the seeded database {db})")
+            try:
+                yield child_env(home, url)
+            finally:
+                admin.dispose()
+            return
+        if exists:
+            raise SystemExit(f"Database {db} exists already; drop it or pass --database {db} to reuse it.")
+        conn.execute(sa.text(f"CREATE DATABASE {db}"))
+    seeded = False  # a kept database is dropped still when its seeding failed half-way
     try:
         env = child_env(home, url)
         code = ("import sys; sys.path.insert(0, sys.argv[1]); import seed_runs, labbook.catalog.indexer as i; "
@@ -185,10 +210,12 @@ def backend(name: str, home: Path):
         with sa.create_engine(url, isolation_level="AUTOCOMMIT").connect() as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
         print(f"  (postgresql: indexed, seeded and vacuumed in {time.perf_counter() - began:.0f} s)")
+        seeded = True
         yield env
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        if not (database and seeded):
+            with admin.connect() as conn:
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
         admin.dispose()
 
 
@@ -198,6 +225,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="Cold runs per figure (the median is reported).")
     parser.add_argument("--folder", default=str(ROOT / "build" / "dashboard-scale"))
     parser.add_argument("--json", help="Also write the figures here.")
+    parser.add_argument("--database", help="PostgreSQL: this database, seeded on first use and kept (no reseeding).")
     parser.add_argument("--only", help="Only the figures whose label holds this text, e.g. 'first row 100k'.")
     parser.add_argument("--timeline", action="store_true",
                         help="Print each cold load's requests, paints and long tasks (to see where the time goes).")
@@ -222,7 +250,7 @@ def main() -> int:
     cases = [case for case in cases if not args.only or args.only in case[0]]
     names = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     for name in names:
-        with backend(name, home) as env:
+        with backend(name, home, args.database) as env:
             for label, path, ready in cases:
                 times = []
                 for _ in range(args.repeat):

@@ -675,3 +675,38 @@ def test_postgresql_lists_a_projects_newest_runs_from_an_index(postgres_url):
     plan = _sortless_plan(postgres_url, "SELECT uuid FROM runs WHERE project = 'p' "
                                         "ORDER BY created_at DESC NULLS LAST, uuid ASC NULLS LAST LIMIT 50")
     assert "ix_runs_project_newest" in plan and "Sort" not in plan, plan
+
+
+def test_nested_params_filter_sort_and_are_named_by_leaf(catalog_url):
+    """``params.optimizer.name`` reads inside a nested param (as the dashboard's columns and
+    ``group_by`` do): filters, ordering (paged by cursor) and the names listed for columns."""
+    import orjson
+
+    optimizers = {"n0": {"name": "sgd", "momentum": 0.9}, "n1": {"name": "adam", "momentum": 0.5},
+                  "n2": {"name": "sgd", "momentum": 0.1, "betas": {"b1": 0.8}}, "n3": "plain", "n4": None}
+    for name, optimizer in optimizers.items():
+        with Run(project="nested", name=name, install_handlers=False, track_env=False, track_code=False) as run:
+            run.log_inputs(**({"optimizer": optimizer} if optimizer is not None else {}), lr=0.1)
+    assert _names(labbook.search_runs("nested", filter="params.optimizer.name = 'sgd'", order_by=["name"])) == ["n0", "n2"]
+    assert _names(labbook.search_runs("nested", filter="params.`optimizer.name` = 'adam'")) == ["n1"]
+    assert _names(labbook.search_runs("nested", filter="params.optimizer.momentum > 0.3", order_by=["name"])) == ["n0", "n1"]
+    assert _names(labbook.search_runs("nested", filter="params.optimizer.betas.b1 >= 0.8")) == ["n2"]
+    assert _names(labbook.search_runs("nested", filter="params.optimizer.momentum is null", order_by=["name"])) == ["n3", "n4"]
+    # a leaf holding text in some runs and numbers in others compares as either, never failing the query
+    assert _names(labbook.search_runs("nested", filter="params.optimizer.name > 1")) == []
+    by_momentum = ["n2", "n1", "n0", "n3", "n4"]
+    assert _names(labbook.search_runs("nested", order_by=["params.optimizer.momentum", "name"])) == by_momentum
+    assert _names(labbook.search_runs("nested", order_by=["-params.optimizer.name", "name"])) == ["n0", "n2", "n1", "n3", "n4"]
+    with contextlib.closing(Catalog(catalog_url)) as catalog:
+        paged, after = [], None
+        while True:
+            page = catalog.search("nested", None, ["params.optimizer.momentum", "name"], limit=2, after=after)
+            paged += [r["name"] for r in page]
+            if len(page) < 2:
+                break
+            after = orjson.loads(orjson.dumps(page[-1]["sort_key"]))
+        assert paged == by_momentum
+        names, _ = catalog.name_counts("params", "nested")
+        # the dict's leaves in its place (of every shape the newest runs give it), never the dict itself
+        assert names[0] == ("lr", 5)
+        assert sorted(names[1:]) == [("optimizer.betas.b1", 4), ("optimizer.momentum", 4), ("optimizer.name", 4)]

@@ -407,11 +407,11 @@ def test_runs_filter_sort_completion_and_errors(page):
     page.get_by_role("columnheader", name="train/loss (min)").wait_for()
     assert page.locator("[aria-sort=descending]").count() == 1
 
-    columns = ["name", "status", "created_at", "duration", "params.lr", "params.batch_size", "params.optimizer",
+    columns = ["name", "status", "created_at", "duration", "params.lr", "params.batch_size", "params.optimizer.name",
                "metrics.train/loss.min", "metrics.val/loss.last", "outputs.accuracy", "tags"]
     view = "&".join(f"col={c}" for c in columns)
     page.goto(page.base + f"/#/projects/demo?sort=metrics.train/loss.min&{view}")
-    page.get_by_role("columnheader", name="optimizer").wait_for()
+    page.get_by_role("columnheader", name="optimizer.name").wait_for()
     page.get_by_label("Select run-03").click()
     page.get_by_label("Select run-04").click()
     page.get_by_role("button", name="Compare (2)").wait_for()
@@ -420,6 +420,45 @@ def test_runs_filter_sort_completion_and_errors(page):
     page.reload()
     expect(page.get_by_label("Select run-03")).to_be_checked()
     page.get_by_role("button", name="Compare (2)").wait_for()
+
+
+def test_runs_table_opens_nested_params_into_leaves(page):
+    """A dict-valued param (optimizer) is offered, shown, filtered and sorted by its leaves
+    (optimizer.name), never as one column of JSON."""
+    page.goto(page.base + "/#/projects/demo")
+    leaf = page.get_by_role("columnheader", name="optimizer.name")
+    leaf.wait_for()  # among the default columns (the project's most used params)
+    headers = page.locator("[role=columnheader]").all_inner_texts()
+    assert not [h for h in headers if h.strip().endswith("optimizer")], headers
+    cells = page.locator(".rt-row[data-uuid] [data-col='params.optimizer.name']")
+    expect(cells).to_have_count(12)
+    assert sorted(set(cells.all_inner_texts())) == ["adam", "sgd"]
+    assert not any("{" in t for t in page.locator(".rt-row[data-uuid] .rt-cell").all_inner_texts())
+
+    leaf.click()  # ordered on the server by the value inside the param
+    page.wait_for_url("**sort=params.optimizer.name*")
+    expect(leaf).to_have_attribute("aria-sort", "ascending")
+    expect(cells).to_have_text(["adam"] * 8 + ["sgd"] * 4)  # (newest first before: sgd at rows 3, 6, 9 and 12)
+
+    box = page.get_by_label("Filter runs")
+    box.fill("params.optimizer.na")
+    expect(page.get_by_role("option").first).to_have_text("params.optimizer.name")  # completion by leaf
+    box.fill("params.optimizer.name = 'sgd'")
+    box.press("Enter")
+    expect(page.locator(".rt-row[data-uuid]")).to_have_count(4)
+    assert sorted(rows(page)) == ["run-00", "run-03", "run-06", "run-09"]
+    page.locator(".runs-table").evaluate("(table) => { table.scrollLeft = 0; }")
+    shot(page, "runs-nested-params")
+
+    page.get_by_role("button", name="Columns").click()
+    page.get_by_label("Search columns").fill("momentum")
+    box = page.get_by_role("dialog").get_by_role("checkbox")
+    expect(box).to_have_count(1)
+    box.click()
+    page.get_by_role("button", name="Done").click()
+    page.get_by_role("columnheader", name="optimizer.momentum").wait_for()
+    assert "col=params.optimizer.momentum" in page.url
+    expect(page.locator(".rt-row[data-uuid] [data-col='params.optimizer.momentum']").first).to_have_text("0.9")
 
 
 def test_run_page_draws_metric_charts(page):
@@ -725,6 +764,26 @@ def test_run_page_code_readme_diff_environment_and_logs(page):
     shot(page, "run-code", full_page=True)
 
 
+@contextlib.contextmanager
+def live_run(base, script: str, name: str):
+    """A run logging in a child process (``script`` prints "ready" once it has flushed), listed by the
+    server as running before the body starts; the child is stopped at the end."""
+    env = {**base.env, "LABBOOK_HEARTBEAT_INTERVAL": "0.5"}
+    child = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        while child.stdout.readline().strip() != "ready":
+            assert child.poll() is None, f"the live run {name} ended before it was ready"
+        deadline = time.monotonic() + 30  # the catalog lists the run (it indexes the folder beside the run)
+        while f'"{name}"' not in _get(base + "/api/v1/runs?project=live&filter=status%20%3D%20%27running%27")[1]:
+            assert time.monotonic() < deadline, f"the live run {name} did not reach the catalog within 30 s"
+            time.sleep(0.2)
+        yield child
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+        child.stdout.close()
+
+
 LIVE_RUN = """
 import sys, time
 from labbook.tracking import Run
@@ -741,14 +800,7 @@ run.end()
 
 
 def test_runs_table_shows_crashed_and_running_runs_update_live(page):
-    env = {**page.base.env, "LABBOOK_HEARTBEAT_INTERVAL": "0.5"}
-    child = subprocess.Popen([sys.executable, "-c", LIVE_RUN], env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        assert child.stdout.readline().strip() == "ready"
-        deadline = time.monotonic() + 30  # the catalog lists the run (it indexes the folder beside the run)
-        while '"live-run"' not in _get(page.base + "/api/v1/runs?project=live&filter=status%20%3D%20%27running%27")[1]:
-            assert time.monotonic() < deadline, "the live run did not reach the catalog within 30 s"
-            time.sleep(0.2)
+    with live_run(page.base, LIVE_RUN, "live-run"):
         page.goto(page.base + "/#/projects/live?sort=name&col=name&col=status&col=metrics.loss.last")
         killed = page.locator(".rt-row[data-uuid]", has_text="killed-run")
         expect(killed.locator("[data-col='status']")).to_have_text("crashed", timeout=45_000)
@@ -766,10 +818,6 @@ def test_runs_table_shows_crashed_and_running_runs_update_live(page):
             arg=first, timeout=45_000)
         assert page.evaluate("() => window.notReloaded") is True
         shot(page, "runs-live")
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
-        child.stdout.close()
 
 
 FOLLOWED_RUN = """
@@ -789,15 +837,7 @@ run.end()
 
 
 def test_run_page_logs_follow_a_live_run(page):
-    env = {**page.base.env, "LABBOOK_HEARTBEAT_INTERVAL": "0.5"}
-    child = subprocess.Popen([sys.executable, "-c", FOLLOWED_RUN], env=env, stdout=subprocess.PIPE, text=True)
-    try:
-        while child.stdout.readline().strip() != "ready":
-            assert child.poll() is None, "the followed run ended before it was ready"
-        deadline = time.monotonic() + 30
-        while '"followed-run"' not in _get(page.base + "/api/v1/runs?project=live&filter=status%20%3D%20%27running%27")[1]:
-            assert time.monotonic() < deadline, "the live run did not reach the catalog within 30 s"
-            time.sleep(0.2)
+    with live_run(page.base, FOLLOWED_RUN, "followed-run"):
         page.goto(page.base + "/#/projects/live?sort=name&col=name&col=status")
         page.get_by_role("link", name="followed-run").click()
         page.locator(".logs-section summary").click()
@@ -818,10 +858,6 @@ def test_run_page_logs_follow_a_live_run(page):
         assert last_line() > first + 5
         assert page.evaluate("() => window.notReloaded") is True
         shot(page, "run-logs-follow")
-    finally:
-        child.terminate()
-        child.wait(timeout=30)
-        child.stdout.close()
 
 
 def test_column_chooser_finds_a_name_past_the_first_thousand(page):

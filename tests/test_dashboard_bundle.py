@@ -27,6 +27,13 @@ def test_index_references_only_files_in_the_bundle():
             continue
         assert not re.match(r"^(https?:)?//", reference), f"index.html loads {reference} from the network"
         assert (folder / reference).is_file(), f"index.html names {reference}, which the bundle lacks"
+    # the runs page's chunks, which early.js preloads on the runs route: the page's own, then its imports
+    chunks = re.search(r'<meta name="labbook-runs-chunks" content="([^"]*)"', index)
+    assert chunks, "index.html does not name the runs page's chunks (ui/vite.config.ts, runsChunks)"
+    files = chunks.group(1).split()
+    manifest = json.loads((folder / ".vite" / "manifest.json").read_text())
+    assert files and files[0] == manifest["src/pages/Runs.tsx"]["file"]
+    assert all((folder / f).is_file() for f in files), files
 
 
 def test_nothing_is_loaded_from_another_origin_at_run_time():

@@ -166,10 +166,21 @@ export function queryString(params: Query): string {
   return text ? `?${text}` : "";
 }
 
+/** The answer public/early.js asked for on this path before this code loaded (the runs page's
+ * first rows and count), taken once; undefined when there is none. */
+function takeEarly(path: string): Promise<Response> | undefined {
+  const early = (globalThis as { labbookEarly?: { until: number; requests: Record<string, Promise<Response> | undefined> } }).labbookEarly;
+  if (!early || Date.now() > early.until) return undefined;
+  const response = early.requests[path];
+  early.requests[path] = undefined;
+  return response;
+}
+
 async function request<T>(path: string, init: RequestInit = {}, signal?: AbortSignal): Promise<T> {
   const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   if (init.body) headers["Content-Type"] = "application/json";
-  const response = await fetch(`${apiBase()}${path}`, { ...init, headers, signal });
+  const early = init.method === undefined && init.body === undefined ? takeEarly(path) : undefined;
+  const response = await (early ?? fetch(`${apiBase()}${path}`, { ...init, headers, signal }));
   const text = await response.text();
   let body: unknown = null;
   try {

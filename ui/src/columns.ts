@@ -4,7 +4,8 @@
  * metrics.<name>.<last|min|max|count|last_step> (backticks quote a name with dots or spaces).
  */
 import type { Json, RunRow } from "./api";
-import { quoteName, type Names } from "./completion";
+import { paramValue } from "./compare";
+import { quoteName, quoteParam, type Names } from "./completion";
 import { formatDuration, formatTime, formatValue } from "./format";
 
 export const RUN_COLUMNS = ["name", "status", "created_at", "started_at", "finished_at", "duration", "tags", "user", "host", "git_commit", "description", "uuid"];
@@ -38,8 +39,9 @@ export function parseColumn(id: string): ColumnRef {
 
 export function columnValue(row: RunRow, id: string): Json | undefined {
   const ref = parseColumn(id);
-  if (ref.kind === "params") return row.inputs[ref.key];
-  if (ref.kind === "outputs") return row.outputs[ref.key];
+  // a dotted key is the param of that name, or else a leaf of a nested param (`optimizer.name`)
+  if (ref.kind === "params") return paramValue(row.inputs, ref.key);
+  if (ref.kind === "outputs") return paramValue(row.outputs, ref.key);
   if (ref.kind === "metrics") {
     const summary = row.metrics[ref.key] as unknown as Record<string, Json> | undefined;
     return summary?.[ref.attr];
@@ -82,8 +84,8 @@ export function isNumeric(id: string): boolean {
 export function availableColumns(names: Names): string[] {
   return [
     ...RUN_COLUMNS,
-    ...names.params.map((k) => `params.${quoteName(k)}`),
-    ...names.outputs.map((k) => `outputs.${quoteName(k)}`),
+    ...names.params.map((k) => `params.${quoteParam(k)}`),
+    ...names.outputs.map((k) => `outputs.${quoteParam(k)}`),
     ...names.metrics.flatMap((k) => SUMMARY_ATTRS.map((a) => `metrics.${quoteName(k)}.${a}`)),
   ];
 }

@@ -4,6 +4,8 @@
  * .count|.last_step]) and keywords. Names with characters the language cannot read bare are
  * quoted with backticks, as the language wants: metrics.`val acc`.max.
  */
+import type { JsonDict } from "./api";
+import { paramKeys } from "./compare";
 
 export const RUN_FIELDS = [
   "status", "name", "uuid", "project", "user", "host", "description", "git_commit",
@@ -29,11 +31,18 @@ export function quoteName(name: string): string {
   return /^[A-Za-z_][\w/-]*$/.test(name) ? name : `\`${name}\``;
 }
 
+/** A param's or output's name: a dotted one by its parts (`params.optimizer.name`: the param of that
+ * name, or else a leaf of a nested param, as the server reads either form). */
+export function quoteParam(name: string): string {
+  const parts = name.split(".");
+  return parts.every((p) => p !== "") ? parts.map(quoteName).join(".") : quoteName(name);
+}
+
 /** Every field the names allow, in the order they are offered. */
 export function allFields(names: Names): string[] {
   const fields = [...RUN_FIELDS];
-  names.params.forEach((k) => fields.push(`params.${quoteName(k)}`));
-  names.outputs.forEach((k) => fields.push(`outputs.${quoteName(k)}`));
+  names.params.forEach((k) => fields.push(`params.${quoteParam(k)}`));
+  names.outputs.forEach((k) => fields.push(`outputs.${quoteParam(k)}`));
   names.metrics.forEach((k) => {
     const q = quoteName(k);
     fields.push(`metrics.${q}`);
@@ -77,14 +86,15 @@ export function applyCompletion(text: string, completion: Completion, item: stri
   return { text: out, cursor: completion.from + item.length };
 }
 
-/** The names found in a set of runs' params, outputs and metrics, sorted. */
+/** The names found in a set of runs' params (nested ones by leaf), outputs and metrics, sorted. */
 export function namesOf(runs: { inputs: object; outputs: object; metrics: object }[]): Names {
   const params = new Set<string>();
   const outputs = new Set<string>();
   const metrics = new Set<string>();
   for (const run of runs) {
-    Object.keys(run.inputs).forEach((k) => params.add(k));
-    Object.keys(run.outputs).forEach((k) => outputs.add(k));
+    // nested params by leaf (`optimizer.name`), as the table's columns and the filter name them
+    paramKeys(run.inputs as JsonDict).forEach((k) => params.add(k));
+    paramKeys(run.outputs as JsonDict).forEach((k) => outputs.add(k));
     Object.keys(run.metrics).forEach((k) => metrics.add(k));
   }
   const sorted = (s: Set<string>) => [...s].sort();

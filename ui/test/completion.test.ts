@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { JsonDict } from "../src/api";
-import { applyCompletion, complete, namesOf, quoteName } from "../src/completion";
+import { applyCompletion, complete, namesOf, quoteName, quoteParam } from "../src/completion";
 import { availableColumns, columnValue, parseColumn, splitColumn } from "../src/columns";
 import { differingParams, groupColors, paramGroups, paramValue, uuidFilters } from "../src/compare";
 
@@ -63,6 +63,21 @@ describe("names and columns", () => {
     expect(columnValue(run, "outputs.acc")).toBe(0.9);
     expect(splitColumn("metrics.`val acc`.max")).toEqual(["metrics", "val acc", "max"]);
     expect(parseColumn("name")).toEqual({ kind: "run", key: "name", attr: "" });
+  });
+
+  it("opens nested params into their leaves: names, columns, values", () => {
+    const nested = { inputs: { lr: 0.1, optimizer: { name: "sgd", betas: { b1: 0.9 } } }, outputs: {}, metrics: {} };
+    const seen = namesOf([nested]);
+    expect(seen.params).toEqual(["lr", "optimizer.betas.b1", "optimizer.name"]); // never the dict itself
+    expect(availableColumns(seen)).toEqual(expect.arrayContaining(["params.optimizer.name", "params.optimizer.betas.b1"]));
+    expect(availableColumns(seen)).not.toContain("params.optimizer");
+    const run = { ...nested, uuid: "u", name: "n" } as never;
+    expect(columnValue(run, "params.optimizer.name")).toBe("sgd");
+    expect(columnValue(run, "params.`optimizer.name`")).toBe("sgd");
+    expect(columnValue(run, "params.optimizer.betas.b1")).toBe(0.9);
+    expect(quoteParam("optimizer.name")).toBe("optimizer.name");
+    expect(quoteParam("model.batch size")).toBe("model.`batch size`");
+    expect(quoteParam("a..b")).toBe("`a..b`");
   });
 
   it("offers last, min and max of every metric", () => {

@@ -8,7 +8,9 @@ Grammar (case-insensitive keywords)::
     not_expr  := "not" not_expr | atom
     atom      := "(" expr ")" | field op value | field "in" "(" values ")" | field "not" "in" ...
                | field "is" ["not"] "null" | value "in" "tags" | "tags" ("contains"|"=") value
-    field     := params.<key> | inputs.<key> | outputs.<key>
+    field     := params.<key>[.<key>...] | inputs.<key>... | outputs.<key>...
+                 (a dotted name, quoted or not, is the param of that name, or else a value
+                 inside a nested param: params.optimizer.name reads {"optimizer": {"name": ...}})
                | metrics.<name>[.last|.min|.max|.count|.last_step]
                | meta.<key>[.<key>...]   (a value inside the run's meta, e.g. meta.imported_from.run_id)
                | status | name | uuid | project | user | host | description | git_commit
@@ -28,6 +30,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from labbook.catalog import schema
 from labbook.errors import QueryError
@@ -348,19 +352,61 @@ def _condition(field: Field, op: str, value: Any) -> sa.ColumnElement[bool]:
         inner = _compare(m.c[field.attr], op, value)
         return runs.c.uuid.in_(sa.select(m.c.run_uuid).where(m.c.name == field.key, inner))
     p = schema.params
-    base = (p.c.section == field.attr, p.c.key == field.key)
-    if op == "is_null":
-        return runs.c.uuid.not_in(sa.select(p.c.run_uuid).where(*base))
     sample = value[0] if isinstance(value, list) and value else value
+    numeric = isinstance(sample, (bool, int, float))
     if isinstance(sample, bool):
         value = [float(v) for v in value] if isinstance(value, list) else float(value)
-        column = p.c.value_num
-    elif isinstance(sample, (int, float)):
-        column = p.c.value_num
-    else:
-        column = p.c.value_text
-    inner = _compare(column, op, value)
-    return runs.c.uuid.in_(sa.select(p.c.run_uuid).where(*base, inner))
+    # the param of that name; for a dotted name also a value inside a nested param (one row per
+    # top-level param: the leaf is read from its JSON)
+    matches = [sa.and_(p.c.key == field.key, p.c.value_num.is_not(None) if op == "is_null"
+                       else _compare(p.c.value_num if numeric else p.c.value_text, op, value))]
+    for key, inside in _nested_splits(field):
+        leaf = p.c.value_json[list(inside)].as_string()
+        matches.append(sa.and_(p.c.key == key, leaf.is_not(None) if op == "is_null"
+                               else _compare(_json_number(p.c.value_json, inside) if numeric else leaf, op, value)))
+    if op == "is_null":
+        matches[0] = p.c.key == field.key  # a param of that name, whatever its value, is not null
+        return runs.c.uuid.not_in(sa.select(p.c.run_uuid).where(p.c.section == field.attr, sa.or_(*matches)))
+    return runs.c.uuid.in_(sa.select(p.c.run_uuid).where(p.c.section == field.attr, sa.or_(*matches)))
+
+
+class _JsonNumber(FunctionElement):
+    """The number at ``path`` inside a JSON column, or NULL where the value there is not a number
+    (text, a dict, nothing): a nested param may hold "sgd" in one run and 0.9 in another, and
+    PostgreSQL's cast of the text would fail the whole query."""
+
+    type = sa.Float()
+    inherit_cache = True
+    name = "json_number"
+
+
+@compiles(_JsonNumber, "sqlite")
+def _json_number_sqlite(element: _JsonNumber, compiler: Any, **kw: Any) -> str:
+    clauses = list(element.clauses)
+    column, path = compiler.process(clauses[0], **kw), compiler.process(clauses[1], **kw)
+    return f"(CASE WHEN json_type({column}, {path}) IN ('integer', 'real') THEN json_extract({column}, {path}) END)"
+
+
+@compiles(_JsonNumber, "postgresql")
+def _json_number_postgresql(element: _JsonNumber, compiler: Any, **kw: Any) -> str:
+    clauses = list(element.clauses)
+    column, keys = compiler.process(clauses[0], **kw), compiler.process(clauses[2], **kw)
+    return f"(CASE WHEN json_typeof({column} #> {keys}) = 'number' THEN CAST({column} #>> {keys} AS DOUBLE PRECISION) END)"
+
+
+def _json_number(column: Any, path: tuple[str, ...]) -> _JsonNumber:
+    """``_JsonNumber`` of ``column`` at ``path``; both forms of the path are bound parameters (part
+    of no cached statement): SQLite's ``$."a"."b"`` and PostgreSQL's text array."""
+    sqlite_path = "$" + "".join('."' + key.replace('"', '""') + '"' for key in path)
+    return _JsonNumber(column, sa.literal(sqlite_path), sa.literal(list(path), type_=sa.ARRAY(sa.Text)))
+
+
+def _nested_splits(field: Field) -> list[tuple[str, tuple[str, ...]]]:
+    """(top-level param key, keys inside its value) for each way a dotted param name can point
+    into a nested param: ``a.b.c`` -> ("a", ("b", "c")), ("a.b", ("c",)). Quoted or not, as the
+    server's columns and ``group_by`` read a dotted name (``views.param_value``)."""
+    parts = tuple(field.key.split("."))
+    return [(".".join(parts[:i]), parts[i:]) for i in range(1, len(parts))]
 
 
 def parse_filter(text: str | None, crashed_before: datetime | None = None) -> sa.ColumnElement[bool] | None:
@@ -387,6 +433,7 @@ def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Se
     """``order_clauses``, plus the sort key: (column, descending) pairs, ending with the uuid."""
     keys: list[tuple[Any, bool]] = []
     for index, (field, descending, text) in enumerate(order_fields(order_by)):
+        column: Any
         if field.table == "runs":
             column = schema.runs.c[field.attr]
         elif field.table == "metrics":
@@ -397,13 +444,24 @@ def ordering(select: sa.Select, order_by: list[str] | str | None) -> tuple[sa.Se
             column = alias.c[field.attr]
         elif field.table == "params":
             alias = schema.params.alias(f"order_p{index}")
+            splits = _nested_splits(field)
+            if splits:  # a dotted name: the param of that name, or else the value inside a nested one
+                nested = schema.params.alias(f"order_n{index}")
+                key, inside = splits[0]
+                select = select.outerjoin(
+                    nested, sa.and_(nested.c.run_uuid == schema.runs.c.uuid, nested.c.section == field.attr,
+                                    nested.c.key == key))
             select = select.outerjoin(
                 alias,
                 sa.and_(alias.c.run_uuid == schema.runs.c.uuid, alias.c.section == field.attr,
                         alias.c.key == field.key),
             )
-            keys.append((alias.c.value_num, descending))
-            column = alias.c.value_text
+            if splits:
+                keys.append((sa.func.coalesce(alias.c.value_num, _json_number(nested.c.value_json, inside)), descending))
+                column = sa.func.coalesce(alias.c.value_text, nested.c.value_json[list(inside)].as_string())
+            else:
+                keys.append((alias.c.value_num, descending))
+                column = alias.c.value_text
         else:
             raise QueryError(f"Runs cannot be ordered by {text!r}: use params., metrics. or a run field.")
         keys.append((column, descending))

@@ -128,18 +128,6 @@ def run_window(data: Data, who: Who,
     return models.RunPage(runs=[views.run_row(r, columns, only_columns) for r in rows], next_cursor=None)
 
 
-def _param(inputs: dict, name: str) -> Any:
-    """``inputs[name]``, or the nested value a dotted name points at (optimizer.name)."""
-    if name in inputs:
-        return inputs[name]
-    value: Any = inputs
-    for part in name.split("."):
-        if not isinstance(value, dict) or part not in value:
-            return None
-        value = value[part]
-    return value
-
-
 @router.post("/series/groups", response_model=Groups, openapi_extra=READ, tags=["series"])
 def group_bands(query: GroupQuery, data: Data, who: Who) -> Groups:
     """Runs grouped by a param's value: per group, over one x grid shared by every run, the mean
@@ -168,7 +156,7 @@ def group_bands(query: GroupQuery, data: Data, who: Who) -> Groups:
             keep &= x >= query.x_min
         if query.x_max is not None:
             keep &= x <= query.x_max
-        value = _param(run.inputs, query.group_by)
+        value = views.param_value(run.inputs, query.group_by)
         series.append((run.uuid, value if isinstance(value, (str, int, float, bool)) or value is None else str(value),
                        x[keep], y[keep]))
     all_x = np.unique(np.concatenate([s[2] for s in series])) if series else np.array([])

@@ -37,9 +37,9 @@ def column_value(row: Any, column: str) -> Any:
     if len(parts) == 1 and head == "tags":
         return list(row.tags)
     if head in ("params", "inputs") and len(parts) > 1:
-        return row.inputs.get(".".join(parts[1:]))
+        return param_value(row.inputs, ".".join(parts[1:]))
     if head == "outputs" and len(parts) > 1:
-        return row.outputs.get(".".join(parts[1:]))
+        return param_value(row.outputs, ".".join(parts[1:]))
     if head == "metrics" and len(parts) > 1:
         attr = "last"
         rest = parts[1:]
@@ -47,6 +47,19 @@ def column_value(row: Any, column: str) -> Any:
             attr, rest = rest[-1], rest[:-1]
         return (row.summaries.get(".".join(rest)) or {}).get(attr)
     raise _unknown_column(column)
+
+
+def param_value(params: dict[str, Any], name: str) -> Any:
+    """``params[name]``, or the nested value a dotted name points at (``optimizer.name``), as the
+    filter language reads a dotted param name."""
+    if name in params:
+        return params[name]
+    value: Any = params
+    for part in name.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
 
 
 def _unknown_column(column: str) -> ApiError:
@@ -123,6 +136,8 @@ def _column_keys(columns: list[str]) -> dict[str, set[str]]:
             head = "params"
         if head in keys and rest:
             keys[head].add(".".join(rest))
+            if head != "metrics" and len(rest) > 1:
+                keys[head].add(rest[0])  # a nested param's leaf: the row carries the param it is in
         elif not (len(parts) == 1 and (head in _RUN_COLUMNS or head == "tags")):
             raise _unknown_column(column)
     return keys

@@ -3,7 +3,7 @@ import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { ApiError, countRuns, listNames, searchRuns, type NameCount, type NameKind } from "../api";
 import { availableColumns, parseColumn, SUMMARY_ATTRS } from "../columns";
-import { namesOf, quoteName, type Names } from "../completion";
+import { namesOf, quoteName, quoteParam, type Names } from "../completion";
 import { ColumnChooser } from "../components/ColumnChooser";
 import { FilterBox } from "../components/FilterBox";
 import { ErrorBox } from "../components/Layout";
@@ -35,7 +35,8 @@ export default function Runs() {
   const { project = "" } = useParams();
   const [search, setSearch] = useSearchParams();
   // The names (default columns, completion, the chooser) are asked for once the first rows are
-  // in: they would compete with them for a cold server, and the first rows need none of them.
+  // in and painted: they would compete with them for a cold server (and, on a machine it shares,
+  // for the CPU the browser paints with), and the first rows need none of them.
   const [firstIn, setFirstIn] = useState(false);
   const params = useNames(project, "params", firstIn);
   const outputs = useNames(project, "outputs", firstIn);
@@ -71,8 +72,11 @@ export default function Runs() {
   });
   const settled = runs.data !== undefined || runs.isError;
   useEffect(() => {
-    if (settled) setFirstIn(true);
-  }, [settled]);
+    if (!settled || firstIn) return;
+    let timer = 0;
+    const frame = requestAnimationFrame(() => { timer = window.setTimeout(() => setFirstIn(true)); }); // after that frame
+    return () => { cancelAnimationFrame(frame); clearTimeout(timer); };
+  }, [settled, firstIn]);
   const dataColumns = useMemo(() => JSON.stringify(view.columns.filter((c) => parseColumn(c).kind !== "run").sort()), [view.columns]);
   const readColumns = useRef(dataColumns);
   const { refetch } = runs;
@@ -108,14 +112,18 @@ export default function Runs() {
   const available = useMemo(() => availableColumns(names), [names]);
   const lookup = useCallback(async (q: string, signal: AbortSignal) => {
     const [p, o, m] = await Promise.all((["params", "outputs", "metrics"] as NameKind[]).map((k) => listNames(k, project, q, 200, signal)));
-    return [...p.names.map((n) => `params.${quoteName(n.name)}`), ...o.names.map((n) => `outputs.${quoteName(n.name)}`),
+    return [...p.names.map((n) => `params.${quoteParam(n.name)}`), ...o.names.map((n) => `outputs.${quoteParam(n.name)}`),
       ...m.names.flatMap((n) => SUMMARY_ATTRS.map((a) => `metrics.${quoteName(n.name)}.${a}`))];
   }, [project]);
   const selected = useMemo(() => new Set(view.selected), [view.selected]);
   const { hasNextPage, isFetchingNextPage, fetchNextPage } = runs;
+  // The next page waits for the count: past WINDOW_FROM runs the table reads windows where it
+  // is scrolled to instead, and a 200-row page asked for beside the first one's paint only
+  // slows that paint (the first page fills the screen).
+  const countKnown = counted !== undefined || count.isError;
   const needMore = useCallback(() => {
-    if (hasNextPage && !isFetchingNextPage) void fetchNextPage();
-  }, [hasNextPage, isFetchingNextPage, fetchNextPage]);
+    if (hasNextPage && !isFetchingNextPage && countKnown) void fetchNextPage();
+  }, [hasNextPage, isFetchingNextPage, fetchNextPage, countKnown]);
 
   const toggle = (uuid: string) =>
     update({ selected: selected.has(uuid) ? view.selected.filter((u) => u !== uuid) : [...view.selected, uuid] }, true);
