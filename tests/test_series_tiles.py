@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from labbook.errors import EventFileError
 from labbook.server.downsample import downsample, downsample_tiled
 from labbook.store import format as fmt
 from labbook.store import tiles
@@ -206,5 +207,5 @@ def test_a_file_replaced_under_a_tiled_series_is_not_read_as_its_records(tmp_pat
     other = path.with_name("other.tmp")
     other.write_bytes(path.read_bytes()[:-24 * 100] + bytes(24 * 100))  # same length, other records
     os.replace(other, path)
-    with pytest.raises(OSError, match="replaced"):
+    with pytest.raises(EventFileError, match="replaced"):
         downsample_tiled(series.tiled, 100)

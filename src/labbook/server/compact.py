@@ -38,7 +38,7 @@ import sqlalchemy as sa
 
 from labbook.catalog import schema
 from labbook.catalog.chunks import ChunkedFiles, check_run
-from labbook.errors import NotFoundError
+from labbook.errors import EventFileError, NotFoundError
 from labbook.store import format as fmt
 from labbook.store.events import MetricSeries, merge_metric_parts
 from labbook.store.names import decode_name, encode_name
@@ -265,7 +265,7 @@ class CompactedRecords(TiledRecords):
         self.store = store
         self.key = key
         if not (len(step_last) == len(low) == len(high) == -(-count // tile)):
-            raise ValueError(f"Compacted tiles {key!r} hold {len(step_last)} tiles for {count} points; "
+            raise EventFileError(f"Compacted tiles {key!r} hold {len(step_last)} tiles for {count} points; "
                              "compact the series again (labbook server --role worker).")
         super().__init__(count, tile, np.ascontiguousarray(step_last, dtype=np.int64), low, high,
                          np.dtype(RECORDS_DTYPE))
@@ -285,7 +285,7 @@ class CompactedRecords(TiledRecords):
                     got.append(len(data))
         for (start, size, _), read in zip(spans, got):
             if read != size:
-                raise OSError(f"Compacted records {self.key!r}: {read} of {size} bytes at {start}; "
+                raise EventFileError(f"Compacted records {self.key!r}: {read} of {size} bytes at {start}; "
                               "compact the series again (labbook server --role worker).")
 
 

@@ -31,6 +31,7 @@ bytes, ``H`` that of the metric file's first ``O`` bytes.
 
 from __future__ import annotations
 
+import abc
 import os
 import threading
 import zlib
@@ -39,6 +40,7 @@ from typing import Any
 
 import orjson
 
+from labbook.errors import EventFileError
 from labbook.store import format as fmt
 
 TILE = 64
@@ -108,7 +110,7 @@ def write_tiles(target: Path, source: Path, stat: os.stat_result, data: bytes, r
     return True
 
 
-class TiledRecords:
+class TiledRecords(abc.ABC):
     """A series' records as its tiles plus the records of the tiles asked for: ``count`` records
     of ``dtype`` (fields ``step`` and ``value`` at least), ``tile`` to a tile, ``step_last``/
     ``min``/``max`` per tile (what ``labbook.server.downsample.downsample_tiled`` reads). Where
@@ -153,10 +155,10 @@ class TiledRecords:
             self.read_spans(spans, memoryview(buffer))
         return TileBlock(self, wanted, np.frombuffer(buffer, dtype=self.dtype))
 
+    @abc.abstractmethod
     def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
         """Read each ``(start, size, at)`` of ``spans`` (bytes from the first record, in
-        increasing order) into ``buffer[at:at + size]``; OSError when they are not all there."""
-        raise NotImplementedError
+        increasing order) into ``buffer[at:at + size]``; EventFileError when they are not all there."""
 
 
 class TiledMetric(TiledRecords):
@@ -174,11 +176,11 @@ class TiledMetric(TiledRecords):
             fd = handle.fileno()
             opened = os.fstat(fd)
             if self.identity != (0, 0) and (opened.st_dev, opened.st_ino) != self.identity:
-                raise OSError(f"{self.source} was replaced since its tiles were read; read the series again.")
+                raise EventFileError(f"{self.source} was replaced since its tiles were read; read the series again.")
             for start, size, at in spans:
                 got = os.preadv(fd, [buffer[at:at + size]], self.offset + start)
                 if got != size:
-                    raise OSError(f"{self.source}: {got} of {size} bytes read at {self.offset + start}; "
+                    raise EventFileError(f"{self.source}: {got} of {size} bytes read at {self.offset + start}; "
                                   "the file shrank")
 
 
