@@ -977,3 +977,30 @@ def test_a_tag_added_on_the_server_survives_the_owner_syncing_the_run_again(home
     assert held == hashlib.sha256(local_run_json.read_bytes()).hexdigest()
     again = sync_cli(run.uuid, home=home, host=server.url, token=token)
     assert again["runs"][0]["data_bytes"] == 0, again
+
+
+def test_a_tag_added_on_the_server_while_the_run_runs_is_kept_and_reaches_the_run_folder(
+        home, tmp_path, edited_server):
+    """The run's own syncer sends run.json again and again while it runs (status, heartbeat):
+    an edit made on the server meanwhile stays, and the run folder takes it, its writer's own
+    changes included."""
+    server, token = edited_server
+    from labbook.tracking import Run
+
+    with Run(project=PROJECT, name="live", **run_kwargs()) as run:
+        run.log_metric("loss", 0.5, step=1)
+        with server.client(token) as api:
+            waited = time.monotonic()
+            while api.get(f"/sync/runs/{run.uuid}").status_code != 200:  # its syncer made it there
+                assert time.monotonic() - waited < 60, "the run never reached the server"
+                time.sleep(0.2)
+            assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
+        run.log_tags(["best"])
+        run.log_metric("loss", 0.4, step=2)
+    with server.client(token) as api:
+        served = api.get(f"/runs/{run.uuid}").json()
+        held = api.get(f"/sync/runs/{run.uuid}").json()["files"]["run.json"]["sha256"]
+    assert sorted(served["tags"]) == ["best", "reviewed"], f"server tags after the run: {served['tags']}"
+    assert served["status"] == "succeeded"
+    assert sorted(json.loads((run.path / "run.json").read_bytes())["tags"]) == ["best", "reviewed"]
+    assert held == folder_hashes(run.path)["run.json"]

@@ -583,13 +583,15 @@ class ServerData:
             current: bytes | None = folder.run_file.read_bytes()
         except FileNotFoundError:
             current = None
-        result = merge_run_json(keeper.read_base(uuid), current, data)
+        base = keeper.read_base(uuid)
+        result = merge_run_json(base, current, data)
         if result != current:
             if stored:
                 self.stored.replace(project, uuid, "run.json", result)
             else:
                 self.ingest.replace(folder, "run.json", result)
-        keeper.write_base(uuid, data)
+        if base != data:
+            keeper.write_base(uuid, data)
         return result if result != data else None
 
     def _compact_if_ended(self, folder: Any) -> None:
