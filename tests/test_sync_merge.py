@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 
 from labbook.store.runfile import dump_run_record
@@ -68,3 +69,20 @@ def test_merge_run_json_keeps_the_clients_bytes_unless_the_server_edited_since_t
     assert merge_run_json(client, merged, client) is merged
     assert merge_run_json(merged, merged, merged) is merged
     assert merge_run_json(base, b"{not json", client) is client
+
+
+def test_the_run_folder_takes_the_merged_run_json_only_while_it_holds_what_was_sent(tmp_path):
+    from labbook.store.runfile import replace_run_file, update_run_file
+
+    run_file = tmp_path / "run.json"
+    sent = dump_run_record(BASE)
+    run_file.write_bytes(sent)
+    update_run_file(run_file, [("set", "heartbeat_at", "t1")])  # its writer, after the pass read it
+    merged = dump_run_record(edited(tags=["mine", "reviewed"]))
+    assert not replace_run_file(run_file, merged, expected=sent)
+    assert run_file.read_bytes() == dump_run_record(edited(heartbeat_at="t1"))  # the writer's change kept
+    current = run_file.read_bytes()
+    assert replace_run_file(run_file, merged, expected=current)
+    assert run_file.read_bytes() == merged
+    update_run_file(run_file, [("tags_add", "tags", ["best"])])  # the writer goes on from the merged one
+    assert orjson.loads(run_file.read_bytes())["tags"] == ["mine", "reviewed", "best"]
