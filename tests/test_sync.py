@@ -930,3 +930,77 @@ def test_a_run_written_with_the_json_routes_is_kept_in_the_store(tmp_path, postg
     finally:
         first.stop()
         second.stop()
+
+
+@pytest.fixture(params=[pytest.param("sqlite", id="sqlite"), pytest.param("store", id="postgresql-folder-store")])
+def edited_server(request, tmp_path, monkeypatch):
+    """A server (SQLite and a run folder; or PostgreSQL and a folder object store) with this
+    process's LABBOOK_HOST pointing at it: (server, token)."""
+    server_home = tmp_path / "server" / ".labbook"
+    env = {}
+    if request.param == "store":
+        env = {"LABBOOK_CATALOG_URL": request.getfixturevalue("postgres_url"),
+               "LABBOOK_STORE": str(tmp_path / "objects")}
+    server = ServerProcess(server_home, **env)
+    try:
+        token = write_token(server_home, env)
+        remote(monkeypatch, server, token)
+        yield server, token
+    finally:
+        server.stop()
+
+
+def test_a_tag_added_on_the_server_survives_the_owner_syncing_the_run_again(home, tmp_path, edited_server):
+    """run.json edited on the server (the dashboard's tag edit, a rename) and then sent again by
+    its client is merged field by field: the server's edits stay, the client learns them, and a
+    third sync sends nothing."""
+    server, token = edited_server
+    from labbook.tracking import Run
+
+    with Run(project=PROJECT, name="owned", tags=["mine"], **run_kwargs()) as run:
+        run.log_metric("loss", 0.5, step=1)
+    with server.client(token) as api:
+        assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
+    local_run_json = run.path / "run.json"
+    data = json.loads(local_run_json.read_bytes())
+    data["outputs"] = {"accuracy": 0.9}  # the owner changed a field too (as a resumed run would)
+    local_run_json.write_bytes(json.dumps(data, indent=2).encode())
+
+    sync_cli(run.uuid, home=home, host=server.url, token=token)
+    with server.client(token) as api:
+        served = api.get(f"/runs/{run.uuid}").json()
+        assert sorted(served["tags"]) == ["mine", "reviewed"], f"server tags after sync: {served['tags']}"
+        assert served["name"] == "owned" and served["outputs"] == {"accuracy": 0.9}
+        held = api.get(f"/sync/runs/{run.uuid}").json()["files"]["run.json"]["sha256"]
+    local = json.loads(local_run_json.read_bytes())
+    assert sorted(local["tags"]) == ["mine", "reviewed"]  # the client learnt the merged record
+    assert held == hashlib.sha256(local_run_json.read_bytes()).hexdigest()
+    again = sync_cli(run.uuid, home=home, host=server.url, token=token)
+    assert again["runs"][0]["data_bytes"] == 0, again
+
+
+def test_a_tag_added_on_the_server_while_the_run_runs_is_kept_and_reaches_the_run_folder(
+        home, tmp_path, edited_server):
+    """The run's own syncer sends run.json again and again while it runs (status, heartbeat):
+    an edit made on the server meanwhile stays, and the run folder takes it, its writer's own
+    changes included."""
+    server, token = edited_server
+    from labbook.tracking import Run
+
+    with Run(project=PROJECT, name="live", **run_kwargs()) as run:
+        run.log_metric("loss", 0.5, step=1)
+        with server.client(token) as api:
+            waited = time.monotonic()
+            while api.get(f"/sync/runs/{run.uuid}").status_code != 200:  # its syncer made it there
+                assert time.monotonic() - waited < 60, "the run never reached the server"
+                time.sleep(0.2)
+            assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
+        run.log_tags(["best"])
+        run.log_metric("loss", 0.4, step=2)
+    with server.client(token) as api:
+        served = api.get(f"/runs/{run.uuid}").json()
+        held = api.get(f"/sync/runs/{run.uuid}").json()["files"]["run.json"]["sha256"]
+    assert sorted(served["tags"]) == ["best", "reviewed"], f"server tags after the run: {served['tags']}"
+    assert served["status"] == "succeeded"
+    assert sorted(json.loads((run.path / "run.json").read_bytes())["tags"]) == ["best", "reviewed"]
+    assert held == folder_hashes(run.path)["run.json"]

@@ -62,6 +62,7 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
                     for name in COUNTS:
                         total[name] += result[name]
                     total["conflicts"] = result["conflicts"]
+                    total["merged"] = total["merged"] or result["merged"]
                 if not follow or finished:
                     break
                 time.sleep(max(settings.sync_interval, 0.5))
@@ -77,6 +78,9 @@ def sync_cmd(ctx: click.Context, runs: tuple[str, ...], all_runs: bool, follow: 
                     click.echo(f"Run {shown(entry['run'])}: sent {entry['data_bytes']} bytes in "
                                f"{entry['requests']} requests ({entry['files']} files, "
                                f"{entry['versions']} artifact versions){shown(conflicts)}")
+                    if entry["merged"]:
+                        click.echo(f"Run {shown(entry['run'])}: run.json was edited on the server; this "
+                                   "run folder now holds both sides' changes (merged).")
     finally:
         client.close()
     if as_json:

@@ -498,6 +498,8 @@ class ServerData:
             created = True
         else:
             folder, created = self.ingest.create(project, uuid, run_json)
+        if created:
+            (self.stored or self.ingest).write_base(uuid, run_json)
         self._index_synced(folder, run=True)
         return folder, created
 
@@ -541,15 +543,21 @@ class ServerData:
             self._index_synced(folder, lineage=True)
         return committed
 
-    def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> None:
+    def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> bytes | None:
+        """Replace a record of run ``uuid`` with the client's bytes. run.json edited on the server
+        since its client last sent one is merged with it instead (``labbook.sync.merge``): then
+        the merged run.json is returned (the client takes it), else None."""
         folder = self.sync_folder(access, uuid)
         stored = self._in_store(folder)
-        if stored:
+        merged = None
+        if path == "run.json":
             from labbook.server.ingest import _check_run_json
 
+            _check_run_json(data, folder.path.name, folder.path.parent.name)
+            with self._run_lock(folder.path.name), self._writing(folder.path.name):
+                merged = self._merge_run_json(folder, stored, data)
+        elif stored:
             _check_mode(path, "replace")
-            if path == "run.json":
-                _check_run_json(data, folder.path.name, folder.path.parent.name)
             self.stored.replace(folder.path.parent.name, folder.path.name, path, data)
         else:
             self.ingest.replace(folder, path, data)
@@ -559,6 +567,32 @@ class ServerData:
             self._index_synced(folder, run=True)
         if path == "run.json" and stored:
             self._compact_if_ended(folder)
+        return merged
+
+    def _merge_run_json(self, folder: Any, stored: bool, data: bytes) -> bytes | None:
+        """Write the client's run.json ``data``, merged with the server's edits since the run.json
+        the client sent before (the base, kept beside the run's files), and make ``data`` the
+        base. The merged bytes when they differ from ``data``, else None."""
+        from labbook.sync.merge import merge_run_json
+
+        project, uuid = folder.path.parent.name, folder.path.name
+        keeper = self.stored if stored else self.ingest
+        if stored:
+            self.stored.refresh_record(uuid, "run.json")  # another replica's edit is the current one
+        try:
+            current: bytes | None = folder.run_file.read_bytes()
+        except FileNotFoundError:
+            current = None
+        base = keeper.read_base(uuid)
+        result = merge_run_json(base, current, data)
+        if result != current:
+            if stored:
+                self.stored.replace(project, uuid, "run.json", result)
+            else:
+                self.ingest.replace(folder, "run.json", result)
+        if base != data:
+            keeper.write_base(uuid, data)
+        return result if result != data else None
 
     def _compact_if_ended(self, folder: Any) -> None:
         """Queue the compaction of an ended run's series (the worker role does it; a job

@@ -46,6 +46,19 @@ class RunIngest:
         self.root = Path(root)
         self.blobs = self.root / SYNC_DIR / "blobs"
         self.parts = self.root / SYNC_DIR / "parts"
+        self.bases = self.root / SYNC_DIR / "bases"
+
+    # -- the run.json each client last sent (labbook.sync.merge) ----------------------------
+
+    def read_base(self, uuid: str) -> bytes | None:
+        try:
+            return (self.bases / uuid).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def write_base(self, uuid: str, data: bytes) -> None:
+        self.bases.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.bases / uuid, data, durable=False)
 
     # -- runs -------------------------------------------------------------------------------
 

@@ -380,6 +380,8 @@ class SyncCreate(BaseModel):
 class SyncCommitted(BaseModel):
     path: str
     committed: int = Field(description="Bytes of the file the server holds now.")
+    merged: str | None = Field(None, description="run.json only: the run.json the server holds now when it "
+                               "merged the one sent with edits made on the server (the client takes it).")
 
 
 class SyncLink(BaseModel):

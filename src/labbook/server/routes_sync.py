@@ -83,10 +83,14 @@ async def append(uuid: str, path: Path_, request: Request, data: Data, who: Who,
 
 @router.put("/runs/{uuid}/file", response_model=models.SyncCommitted, openapi_extra=WRITE)
 async def replace(uuid: str, path: Path_, request: Request, data: Data, who: Who) -> models.SyncCommitted:
-    """Replace a small record of the run folder whole (run.json, summaries/, heartbeat/)."""
+    """Replace a small record of the run folder whole (run.json, summaries/, heartbeat/). A
+    run.json edited on the server since its client last sent one is merged with what is sent
+    (field by field, docs/server.md): ``merged`` is then what the server holds."""
     check_rel_path(path)
     body = await _body(request)
-    await _thread(data.sync_replace, who, uuid, path, body)
+    merged = await _thread(data.sync_replace, who, uuid, path, body)
+    if merged is not None:
+        return models.SyncCommitted(path=path, committed=len(merged), merged=merged.decode())
     return models.SyncCommitted(path=path, committed=len(body))
 
 

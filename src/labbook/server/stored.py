@@ -170,6 +170,16 @@ class StoredRuns:
             self.chunks.delete_object(old)
         return sha
 
+    def read_base(self, uuid: str) -> bytes | None:
+        """The run.json run ``uuid``'s client last sent (``labbook.sync.merge``), or None."""
+        try:
+            return bytes(self.chunks.get_object(self.chunks.object_path("bases", uuid)))
+        except FileNotFoundError:
+            return None
+
+    def write_base(self, uuid: str, data: bytes) -> None:
+        self.chunks.put_object(self.chunks.object_path("bases", uuid), data)
+
     def link(self, project: str, uuid: str, path: str, sha256: str, local_blob: Path | None) -> bool:
         """Make ``path`` the blob ``sha256``; False when the store does not hold that blob."""
         if local_blob is not None and local_blob.is_file():

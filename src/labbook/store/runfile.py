@@ -35,6 +35,11 @@ FINAL_STATUSES = frozenset({"succeeded", "failed", "stopped", "skipped", "upstre
 Op = tuple[str, str, Any]
 
 
+def dump_run_record(data: dict[str, Any]) -> bytes:
+    """run.json's bytes for a run record, as every writer of it writes them."""
+    return _dumps(data)
+
+
 def _dumps(data: Any) -> bytes:
     return orjson.dumps(
         data, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
@@ -108,12 +113,20 @@ def apply_ops(data: dict[str, Any], ops: Iterable[Op]) -> dict[str, Any]:
     return data
 
 
-def replace_run_file(path: Path, content: bytes) -> None:
+def replace_run_file(path: Path, content: bytes, expected: bytes | None = None) -> bool:
     """Replace run.json whole with ``content`` (a copy kept elsewhere: the server's object store)
     under the lock ``update_run_file`` takes, so an update of a writer in this folder lands
-    before or after it, never on the copy it replaces."""
+    before or after it, never on the copy it replaces. With ``expected``, only while run.json
+    holds exactly those bytes (else nothing is written, and False is returned)."""
     with _locked(path):
+        if expected is not None:
+            try:
+                if path.read_bytes() != expected:
+                    return False
+            except FileNotFoundError:
+                return False
         write_atomic(path, content)
+    return True
 
 
 def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = None) -> dict:

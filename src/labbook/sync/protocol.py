@@ -6,7 +6,9 @@ A run folder (docs/format.md) holds three kinds of files, and each travels its o
   ``lineage.jsonl``): sent by offset. The server reports how many bytes it has committed;
   resending bytes it holds is a no-op, a gap or different bytes is a conflict.
 * **replaced whole** (``run.json``, ``summaries/*.json``, ``heartbeat/*.json``): small records
-  rewritten in place by the writer; sent as data when their hash changes.
+  rewritten in place by the writer; sent as data when their hash changes. A run.json edited on
+  the server since its client last sent one is merged with it there, field by field
+  (``labbook.sync.merge``), and the client takes the merged one.
 * **immutable by content** (``assets/``, ``outputs/``, ``code/``, anything else): sent once per
   content hash. The server keeps blobs by SHA-256; bytes it holds are never sent again, a file
   is linked to a blob it already has.

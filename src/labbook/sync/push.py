@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from labbook.errors import LabbookError, SyncConflictError
 from labbook.store.layout import LINEAGE_FILE, RUN_FILE
+from labbook.store.runfile import replace_run_file
 from labbook.sync.client import SyncClient
 from labbook.sync.protocol import APPEND, BLOB, PART_SIZE, REPLACE, iter_files, sha256_bytes, sha256_file
 
@@ -37,10 +38,12 @@ class PushResult:
     files: list[str] = field(default_factory=list)
     versions: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
+    merged: bool = False  # run.json came back merged with edits made on the server
 
     def as_dict(self) -> dict[str, Any]:
         return {"run": self.uuid, "data_bytes": self.data_bytes, "requests": self.requests,
-                "files": len(self.files), "versions": len(self.versions), "conflicts": self.conflicts}
+                "files": len(self.files), "versions": len(self.versions), "conflicts": self.conflicts,
+                "merged": self.merged}
 
 
 class RunPusher:
@@ -117,9 +120,24 @@ class RunPusher:
             digest = sha256_bytes(data)
             held = server.get(rel)
             if held is None or held.get("sha256") != digest:
-                self.client.call("PUT", f"{run_url}/file", params={"path": rel}, data=data, deadline=deadline)
+                answer = self.client.call("PUT", f"{run_url}/file", params={"path": rel}, data=data,
+                                          deadline=deadline)
                 server[rel] = {"mode": REPLACE, "size": len(data), "sha256": digest}
                 result.files.append(rel)
+                if rel == RUN_FILE and answer.get("merged") is not None:
+                    self._take_merged(answer["merged"].encode(), data, result, deadline)
+
+    def _take_merged(self, merged: bytes, sent: bytes, result: PushResult, deadline: float | None) -> None:
+        """The server merged the run.json sent with edits made there (``labbook.sync.merge``):
+        the run folder takes the merged one, unless its writer changed run.json meanwhile (then
+        the next pass sends that, and the server merges again). Sent back once, it becomes the
+        server's base, so what the client changes next is measured from it."""
+        digest = sha256_bytes(merged)
+        self._server[RUN_FILE] = {"mode": REPLACE, "size": len(merged), "sha256": digest}
+        if replace_run_file(self.folder / RUN_FILE, merged, expected=sent):
+            self.client.call("PUT", f"/sync/runs/{self.uuid}/file", params={"path": RUN_FILE}, data=merged,
+                             deadline=deadline)
+            result.merged = True
 
     def _append(self, rel: str, path: Path, held: dict | None, result: PushResult, deadline: float | None) -> None:
         committed = held["size"] if held else 0
