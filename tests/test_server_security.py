@@ -242,6 +242,23 @@ def test_a_read_past_the_end_of_a_file_is_empty_at_any_offset(world):
             assert past.status_code == 200 and past.content == b"", (start, past.text[:200])
 
 
+def test_a_synced_run_json_with_a_time_that_is_no_time_is_refused_naming_the_field(world):
+    """A run.json whose heartbeat_at (or any time) does not parse was a 500 from the catalog."""
+    import json
+    import uuid as uuid_module
+
+    run_id = uuid_module.uuid4().hex
+    record = {"format": "labbook.run", "uuid": run_id, "project": PROJECT, "status": "running",
+              "created_at": "2026-12-01T00:00:00+00:00"}
+    with world["server"].client(world["token"]) as api:
+        for field, value in (("heartbeat_at", "yesterday"), ("created_at", "noon"), ("finished_at", 5)):
+            body = {"project": PROJECT, "run_json": json.dumps({**record, field: value})}
+            refused = _is_error_shape(api.put(f"/sync/runs/{run_id}", json=body), 422)
+            assert field in refused["message"] and repr(value) in refused["message"], refused
+        assert api.put(f"/sync/runs/{run_id}", json={"project": PROJECT, "run_json": json.dumps(record)}
+                       ).status_code == 201  # nothing was left half-made by the refusals
+
+
 def test_artifact_and_event_pages_follow_their_cursors(world):
     home = world["home"]
     with world["server"].client(world["token"]) as api:

@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from labbook._time import parse_time
 from labbook.errors import AppendConflict, InvalidValueError, NotFoundError, PathEscapeError, SyncConflictError
 from labbook.store.files import temporary_name, write_atomic
 from labbook.store.layout import RUN_FILE, RunFolder
@@ -233,6 +234,9 @@ def _sha256_fd(fd: int, size: int) -> str:
     return digest.hexdigest()
 
 
+_RUN_TIMES = ("created_at", "started_at", "finished_at", "heartbeat_at")
+
+
 def _check_run_json(data: bytes, uuid: str, project: str) -> dict[str, Any]:
     from labbook.store.runfile import RUN_FORMAT
 
@@ -245,6 +249,14 @@ def _check_run_json(data: bytes, uuid: str, project: str) -> dict[str, Any]:
                                 "Send the run folder's run.json as it is.")
     if not isinstance(record.get("created_at"), str):
         raise InvalidValueError("run_json has no created_at time; send the run folder's run.json as it is.")
+    for field in _RUN_TIMES:  # the catalog reads them as times: one that is none would fail it later
+        value = record.get(field)
+        try:
+            if value is not None and (not isinstance(value, str) or parse_time(value) is None):
+                raise ValueError(field)
+        except ValueError:
+            raise InvalidValueError(f"run_json.{field} is {value!r}, not an ISO 8601 time "
+                                    "(2026-12-01T09:30:00+00:00). Send the run folder's run.json as it is.") from None
     if record.get("uuid") != uuid or record.get("project") != project:
         raise InvalidValueError(f"run_json names run {record.get('uuid')!r} of project {record.get('project')!r}, "
                                 f"not {uuid!r} of {project!r}. Send this run's own run.json.")
