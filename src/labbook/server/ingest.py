@@ -237,6 +237,13 @@ def _sha256_fd(fd: int, size: int) -> str:
 _RUN_TIMES = ("created_at", "started_at", "finished_at", "heartbeat_at")
 
 
+def _is_time(value: Any) -> bool:
+    try:
+        return isinstance(value, str) and parse_time(value) is not None
+    except ValueError:
+        return False
+
+
 def _check_run_json(data: bytes, uuid: str, project: str) -> dict[str, Any]:
     from labbook.store.runfile import RUN_FORMAT
 
@@ -251,12 +258,9 @@ def _check_run_json(data: bytes, uuid: str, project: str) -> dict[str, Any]:
         raise InvalidValueError("run_json has no created_at time; send the run folder's run.json as it is.")
     for field in _RUN_TIMES:  # the catalog reads them as times: one that is none would fail it later
         value = record.get(field)
-        try:
-            if value is not None and (not isinstance(value, str) or parse_time(value) is None):
-                raise ValueError(field)
-        except ValueError:
+        if value is not None and not _is_time(value):
             raise InvalidValueError(f"run_json.{field} is {value!r}, not an ISO 8601 time "
-                                    "(2026-12-01T09:30:00+00:00). Send the run folder's run.json as it is.") from None
+                                    "(2026-12-01T09:30:00+00:00). Send the run folder's run.json as it is.")
     if record.get("uuid") != uuid or record.get("project") != project:
         raise InvalidValueError(f"run_json names run {record.get('uuid')!r} of project {record.get('project')!r}, "
                                 f"not {uuid!r} of {project!r}. Send this run's own run.json.")
