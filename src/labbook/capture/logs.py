@@ -119,6 +119,7 @@ class LogCapture:
         self._previous_factory: Callable[..., logging.LogRecord] | None = None
         self._file = None
         self._started = False  # start() succeeded and stop() has not run yet
+        self._reader: _Reader | None = None  # the process's reader, once started
 
     # -- start and stop (caller's thread) ------------------------------------------------
 
@@ -164,6 +165,7 @@ class LogCapture:
         self._previous_factory = logging.getLogRecordFactory()
         logging.setLogRecordFactory(self._record_factory)
         self._started = True
+        self._reader = reader
         reader.add(self)
         # A run never ended (no process hooks) must still hand the console back before exit,
         # or Python's last flush of stdout would go into a pipe nobody reads any more.
@@ -206,7 +208,7 @@ class LogCapture:
                 for line in text.rstrip("\n").split("\n"):
                     self._file.write(self._encode(moment, stream_name, line, level, "labbook"))
             self._file.close()
-        _the_reader().wake(b"x")  # it sees the pipes' ends (or goes on forwarding a child's output)
+        self._reader.wake(b"x")  # it sees the pipes' ends (or goes on forwarding a child's output)
 
     def _record_factory(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
         record = self._previous_factory(*args, **kwargs)
@@ -231,7 +233,7 @@ class LogCapture:
             first = not self._pending
             self._pending.append(entry)
         if first:  # the reader sleeps (up to IDLE_TICK) while nothing waits: wake it
-            _the_reader().wake(b"l")
+            self._reader.wake(b"l")  # its own reader: no lock on the logging call's path
 
     # -- on the reader thread (see _Reader) ------------------------------------------------
 
