@@ -108,12 +108,17 @@ class SyncData:
         self._index_synced(folder, run=True)
         return folder, created
 
-    def sync_manifest(self, access: Access, uuid: str) -> tuple[Any, dict[str, dict[str, Any]]]:
-        """(folder, what the server holds of run ``uuid``: path -> {mode, size, sha256})."""
+    def sync_manifest(self, access: Access, uuid: str, after: str | None = None,
+                      limit: int | None = None) -> tuple[Any, list[tuple[str, dict[str, Any]]]]:
+        """(folder, what the server holds of run ``uuid``: (path, {mode, size, sha256}) by path).
+        One keyset page: the files after path ``after``, at most ``limit`` (None: all); only
+        those of the page are hashed (a run folder's records and blobs)."""
         folder = self.sync_folder(access, uuid)
         if self._in_store(folder):
-            return folder, self.stored.manifest(folder.path.name)
-        return folder, self.ingest.manifest(folder)
+            held = sorted(self.stored.manifest(folder.path.name).items())
+            files = [item for item in held if after is None or item[0] > after][:limit]
+            return folder, files
+        return folder, self.ingest.manifest(folder, after, limit)
 
     def _in_store(self, folder: Any) -> bool:
         """Whether the run is kept in the object store (every run synced since it was set)."""
