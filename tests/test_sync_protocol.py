@@ -71,3 +71,40 @@ def test_a_run_with_more_files_than_a_manifest_page_syncs_and_pulls_byte_identic
     assert folder_hashes(pulled) == folder_hashes(run.path)
     assert hashlib.sha256((pulled / "outputs" / "f0000.txt").read_bytes()).hexdigest() == \
         hashlib.sha256(b"file 0\n").hexdigest()
+
+
+def _base_files(tmp_path, uuid: str) -> list:
+    """The merge bases the server keeps for run ``uuid`` (run folders' root or folder store)."""
+    return [p for p in tmp_path.glob(f"server/.labbook/**/.sync/bases/{uuid}")] + \
+        [p for p in tmp_path.glob(f"objects/**/bases/{uuid}")]
+
+
+def test_a_run_synced_before_bases_were_kept_keeps_a_server_edit_when_sent_again(home, tmp_path, edited_server):
+    """A run with no base (synced before the merge existed) edited on the server: the edit
+    saves the run.json as it was (what its client last sent) as the base first, so the client's
+    next run.json is merged with the edit rather than replacing it."""
+    import json
+
+    from tests.test_sync import sync_cli
+
+    server, token = edited_server
+    from labbook.tracking import Run
+
+    with Run(project=PROJECT, name="old", tags=["mine"], **run_kwargs()) as run:
+        run.log_metric("loss", 0.5, step=1)
+    bases = _base_files(tmp_path, run.uuid)
+    assert len(bases) == 1
+    bases[0].unlink()  # as a server older than bases left it
+    with server.client(token) as api:
+        assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
+    local_run_json = run.path / "run.json"
+    data = json.loads(local_run_json.read_bytes())
+    data["outputs"] = {"accuracy": 0.9}
+    local_run_json.write_bytes(json.dumps(data, indent=2).encode())
+
+    sync_cli(run.uuid, home=home, host=server.url, token=token)
+    with server.client(token) as api:
+        served = api.get(f"/runs/{run.uuid}").json()
+    assert sorted(served["tags"]) == ["mine", "reviewed"], served["tags"]
+    assert served["outputs"] == {"accuracy": 0.9}
+    assert sorted(json.loads(local_run_json.read_bytes())["tags"]) == ["mine", "reviewed"]

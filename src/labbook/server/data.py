@@ -402,6 +402,7 @@ class ServerData(SyncData):
             if self.stored is not None and self.stored.written_elsewhere(uuid):
                 self._detach(uuid)  # a run kept open here holds an older run.json in memory
             record = self.get_run(access, uuid, blobs=False)
+            before = self._run_json_bytes(record.project, record.uuid)
             run = self._open_run(record.uuid, record.project)
             try:
                 action(run)
@@ -409,6 +410,7 @@ class ServerData(SyncData):
                 run.flush()
                 if end:
                     self._detach(record.uuid)
+                self._keep_base(record.project, record.uuid, before)
                 if self.stored is not None:  # the folder is a cache: what was written goes to the store
                     self.stored.push(record.project, record.uuid)
             if self.stored is not None and (end or self.is_final(run.status)):

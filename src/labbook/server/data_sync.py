@@ -204,6 +204,25 @@ class SyncData:
             keeper.write_base(uuid, data)
         return result if result != data else None
 
+    def _run_json_bytes(self, project: str, uuid: str) -> bytes | None:
+        """The run.json of run ``uuid`` as this server's folder holds it (None when it has none)."""
+        try:
+            return self.ingest.folder(project, uuid).run_file.read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def _keep_base(self, project: str, uuid: str, before: bytes | None) -> None:
+        """After a server-side write of run ``uuid`` (the JSON write routes), whose run.json was
+        ``before`` it: when the write changed run.json and the run has no base (it was synced
+        before bases were kept, or its base was dropped once it ended), ``before`` becomes the
+        base: it is what the run's client last sent, so the client's next run.json is merged
+        with this edit instead of replacing it. Call it holding the run's locks."""
+        if before is None or self._run_json_bytes(project, uuid) == before:
+            return
+        keeper = self.stored if self._in_store(self.ingest.folder(project, uuid)) else self.ingest
+        if keeper.read_base(uuid) is None:
+            keeper.write_base(uuid, before)
+
     def _compact_if_ended(self, folder: Any) -> None:
         """Queue the compaction of an ended run's series (the worker role does it; a job
         already pending is not queued twice, and one done is queued again when bytes arrive)."""
