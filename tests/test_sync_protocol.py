@@ -108,3 +108,133 @@ def test_a_run_synced_before_bases_were_kept_keeps_a_server_edit_when_sent_again
     assert sorted(served["tags"]) == ["mine", "reviewed"], served["tags"]
     assert served["outputs"] == {"accuracy": 0.9}
     assert sorted(json.loads(local_run_json.read_bytes())["tags"]) == ["mine", "reviewed"]
+
+
+def test_a_removed_lock_file_is_never_held_twice_and_idle_free_ones_are_swept(tmp_path):
+    """A lock file removed by its holder while another waits on it: the waiter starts over on
+    the new file, so two holders never overlap; the sweep removes idle files whose lock is free
+    and leaves a held one."""
+    import os
+    import threading
+    import time
+
+    from labbook.server.run_locks import FileLocks
+
+    locks = FileLocks(tmp_path / "db.locks")
+    uuid = "a" * 32
+    inside, overlaps, order = [0], [], []
+    guard = threading.Lock()
+
+    def take(name: str, remove: bool) -> None:
+        with locks.hold(uuid):
+            with guard:
+                inside[0] += 1
+                overlaps.append(inside[0])
+            order.append(name)
+            time.sleep(0.2)
+            if remove:
+                locks.remove(uuid)
+            with guard:
+                inside[0] -= 1
+
+    threads = [threading.Thread(target=take, args=(f"t{i}", i % 2 == 0)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+        time.sleep(0.02)
+    for thread in threads:
+        thread.join(10)
+    assert len(order) == 6 and max(overlaps) == 1, overlaps
+
+    for name in ("b", "c"):
+        with locks.hold(name * 32):
+            pass
+    old = time.time() - 7200
+    for name in ("b", "c"):
+        os.utime(locks.path(name * 32), (old, old))
+    with locks.hold("c" * 32):  # in use: stays
+        os.utime(locks.path("c" * 32), (old, old))
+        assert locks.sweep(older_than=3600) == 1
+    assert not locks.path("b" * 32).exists() and locks.path("c" * 32).exists()
+    assert locks.sweep(older_than=10**6) == 0  # recent ones stay
+
+
+def test_sqlite_lock_files_go_when_a_run_ends_and_the_worker_sweeps_the_rest(tmp_path):
+    """On a SQLite catalog with an object store, a run written through the JSON routes leaves no
+    lock file once it ends; one left by a run that never ended (its client gone, a server
+    killed) is removed by the worker's garbage collection once idle, with the merge bases of
+    runs the store no longer holds."""
+    import os
+    import time
+    import uuid as uuid_module
+
+    from labbook.catalog.catalog import Catalog
+    from labbook.catalog.chunks import ChunkedFiles
+    from labbook.server.worker import Worker
+    from tests.server_helpers import ServerProcess
+    from tests.test_sync import server_settings, write_token
+
+    store = str(tmp_path / "objects")
+    env = {"LABBOOK_STORE": store}
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home, **env)
+    token = write_token(server_home, {})
+    run_id = uuid_module.uuid4().hex
+    try:
+        with server.client(token) as api:
+            assert api.put(f"/runs/{run_id}", json={"project": PROJECT, "name": "locked"}).status_code == 201
+            assert api.post(f"/runs/{run_id}/metrics", json={"points": [
+                {"name": "loss", "value": 0.9, "step": 0}]}).json()["written"] == 1
+            lock_files = list(server_home.rglob(f"*.locks/{run_id}.lock"))
+            assert len(lock_files) == 1, list(server_home.rglob("*.lock"))
+            assert api.post(f"/runs/{run_id}/end", json={"status": "succeeded"}).status_code == 200
+            assert not lock_files[0].exists()
+            assert api.post(f"/runs/{run_id}/tags", json={"tags": ["late"]}).status_code == 200
+            assert not lock_files[0].exists()  # a write to an ended run drops it again
+    finally:
+        server.stop()
+
+    settings = server_settings(server_home, {})
+    catalog = Catalog(settings.catalog_url)
+    try:
+        files = ChunkedFiles(store, catalog)
+        files.put_object(files.object_path("bases", "d" * 32), b"{}")  # a deleted run's base
+        files.put_object(files.object_path("bases", run_id), b"{}")  # a run the store holds
+        lock_files[0].touch()  # as a run written and never ended leaves it
+        worker = Worker(files)
+        assert worker.collect_garbage() == {"lock_files": 0, "bases": 1}  # the lock file is recent
+        old = time.time() - 7200
+        os.utime(lock_files[0], (old, old))
+        assert worker.collect_garbage() == {"lock_files": 1, "bases": 0}
+        assert not lock_files[0].exists()
+        assert files.fs.exists(files.object_path("bases", run_id))
+        assert not files.fs.exists(files.object_path("bases", "d" * 32))
+    finally:
+        catalog.close()
+
+
+def test_a_base_goes_when_the_run_has_ended_and_both_sides_hold_one_run_json(home, tmp_path, edited_server):
+    """A live run's bases are dropped once its final run.json is the server's too; a later edit
+    on the server brings one back (the run.json it replaced), the owner's next sync merges with
+    it, and then it goes again."""
+    import json
+
+    from tests.test_sync import sync_cli
+
+    server, token = edited_server
+    from labbook.tracking import Run
+
+    with Run(project=PROJECT, name="ended", tags=["mine"], **run_kwargs()) as run:
+        run.log_metric("loss", 0.5, step=1)
+    assert _base_files(tmp_path, run.uuid) == []
+    with server.client(token) as api:
+        assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
+    assert len(_base_files(tmp_path, run.uuid)) == 1
+    local_run_json = run.path / "run.json"
+    data = json.loads(local_run_json.read_bytes())
+    data["description"] = "written after the end"
+    local_run_json.write_bytes(json.dumps(data, indent=2).encode())
+    sync_cli(run.uuid, home=home, host=server.url, token=token)
+    with server.client(token) as api:
+        served = api.get(f"/runs/{run.uuid}").json()
+    assert sorted(served["tags"]) == ["mine", "reviewed"] and served["description"] == "written after the end"
+    assert _base_files(tmp_path, run.uuid) == []

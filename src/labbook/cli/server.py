@@ -56,6 +56,9 @@ def _work(home: str | None, once: bool, poll: float, log_level: str) -> None:
         if once:
             for job in worker.run_until_idle():
                 click.echo(f"{job.id} {job.kind} {job.run_uuid} {job.target}")
+            removed = worker.collect_garbage()
+            if any(removed.values()):
+                click.echo(f"garbage: {removed['lock_files']} lock files, {removed['bases']} merge bases removed")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

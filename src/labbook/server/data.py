@@ -415,6 +415,7 @@ class ServerData(SyncData):
                     self.stored.push(record.project, record.uuid)
             if self.stored is not None and (end or self.is_final(run.status)):
                 self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
+                self.stored.drop_lock(record.uuid)  # the run ended: its lock file goes (held now)
             if index and not end:
                 self.workspace.index_run(Path(record.path))
         return self.workspace.get_run(record.uuid)

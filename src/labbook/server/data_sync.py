@@ -103,7 +103,7 @@ class SyncData:
             created = True
         else:
             folder, created = self.ingest.create(project, uuid, run_json)
-        if created:
+        if created and not self._is_final_record(run_json):  # an ended run sent whole needs none
             (self.stored or self.ingest).write_base(uuid, run_json)
         self._index_synced(folder, run=True)
         return folder, created
@@ -200,9 +200,25 @@ class SyncData:
                 self.stored.replace(project, uuid, "run.json", result)
             else:
                 self.ingest.replace(folder, "run.json", result)
-        if base != data:
+        if result == data and self._is_final_record(data):
+            # both sides hold the same ended record: nothing is left to merge (a later edit on the
+            # server saves a base again, _keep_base), so the base and the lock file go
+            if base is not None:
+                keeper.delete_base(uuid)
+            if stored:
+                self.stored.drop_lock(uuid)
+        elif base != data:
             keeper.write_base(uuid, data)
         return result if result != data else None
+
+    def _is_final_record(self, run_json: bytes) -> bool:
+        """Whether a run.json's status is a final one (the run ended)."""
+        import json
+
+        try:
+            return self.is_final(str(json.loads(run_json).get("status")))
+        except (ValueError, AttributeError):
+            return False
 
     def _run_json_bytes(self, project: str, uuid: str) -> bytes | None:
         """The run.json of run ``uuid`` as this server's folder holds it (None when it has none)."""
@@ -226,15 +242,13 @@ class SyncData:
     def _compact_if_ended(self, folder: Any) -> None:
         """Queue the compaction of an ended run's series (the worker role does it; a job
         already pending is not queued twice, and one done is queued again when bytes arrive)."""
-        import json
-
         if self.stored is not None:  # run.json may have reached another replica: its current version
             self.stored.refresh_record(folder.path.name, "run.json")
         try:
-            status = json.loads(folder.run_file.read_bytes()).get("status")
-        except (OSError, ValueError):
+            run_json = folder.run_file.read_bytes()
+        except OSError:
             return
-        if self.is_final(str(status)):
+        if self._is_final_record(run_json):
             from labbook.server.worker import enqueue_compaction
 
             enqueue_compaction(self.store, folder.path.name)

@@ -61,6 +61,9 @@ class RunIngest:
         self.bases.mkdir(parents=True, exist_ok=True)
         write_atomic(self.bases / uuid, data, durable=False)
 
+    def delete_base(self, uuid: str) -> None:
+        (self.bases / uuid).unlink(missing_ok=True)
+
     # -- runs -------------------------------------------------------------------------------
 
     def folder(self, project: str, uuid: str) -> RunFolder:
