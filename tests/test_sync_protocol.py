@@ -238,3 +238,67 @@ def test_a_base_goes_when_the_run_has_ended_and_both_sides_hold_one_run_json(hom
         served = api.get(f"/runs/{run.uuid}").json()
     assert sorted(served["tags"]) == ["mine", "reviewed"] and served["description"] == "written after the end"
     assert _base_files(tmp_path, run.uuid) == []
+
+
+@pytest.mark.parametrize("replicas", [pytest.param(1, id="sqlite-one-server"),
+                                      pytest.param(2, id="postgresql-store-two-replicas")])
+def test_json_writes_and_sync_appends_of_one_run_interleave_and_keep_everything_once(
+        home, tmp_path, monkeypatch, request, replicas):
+    """A live run syncs (appends of its metric file, run.json again and again) while the JSON
+    write routes log params and points of the same metric into the same run, from another
+    thread of one server (SQLite, run folders) or through another replica (PostgreSQL, object
+    store): the appends take no run lock (docs/server.md says why), and the end state holds
+    every point once and every param."""
+    import threading
+    import time
+
+    from labbook.tracking import Run
+    from tests.server_helpers import ServerProcess
+    from tests.test_sync import remote, write_token
+
+    env = {}
+    if replicas == 2:
+        env = {"LABBOOK_CATALOG_URL": request.getfixturevalue("postgres_url"),
+               "LABBOOK_STORE": str(tmp_path / "objects")}
+    first = ServerProcess(tmp_path / "a" / ".labbook", **env)
+    second = ServerProcess(tmp_path / "b" / ".labbook", **env) if replicas == 2 else first
+    token = write_token(tmp_path / "a" / ".labbook", env)
+    remote(monkeypatch, second, token)  # the run's syncer sends to the second replica
+    served, failures = 40, []
+    try:
+        with Run(project=PROJECT, name="both", **run_kwargs()) as run:
+            run.log_inputs(client=1)
+            run.log_metric("loss", 0.0, step=0)
+            with first.client(token) as api:
+                waited = time.monotonic()
+                while api.get(f"/sync/runs/{run.uuid}").status_code != 200:
+                    assert time.monotonic() - waited < 60, "the run never reached the server"
+                    time.sleep(0.1)
+
+            def json_writes() -> None:
+                with first.client(token) as api:
+                    for i in range(served):
+                        answers = [api.post(f"/runs/{run.uuid}/inputs", json={"values": {f"p{i}": i}}),
+                                   api.post(f"/runs/{run.uuid}/metrics", json={"points": [
+                                       {"name": "loss", "value": float(i), "step": 1000 + i}]})]
+                        failures.extend(a.text for a in answers if a.status_code != 200)
+
+            writer = threading.Thread(target=json_writes)
+            writer.start()
+            for step in range(1, 300):
+                run.log_metric("loss", float(step), step=step)
+                if step % 20 == 0:
+                    run.flush()
+                time.sleep(0.01)
+            writer.join(120)
+        assert not failures, failures[:3]
+        for replica in (first, second):
+            with replica.client(token) as api:
+                series = api.get(f"/runs/{run.uuid}/metrics/series", params={"name": "loss", "points": 10000}).json()
+                detail = api.get(f"/runs/{run.uuid}").json()
+            assert series["raw"] and sorted(series["x"]) == list(range(300)) + list(range(1000, 1000 + served))
+            assert detail["inputs"] == {"client": 1, **{f"p{i}": i for i in range(served)}}
+            assert detail["status"] == "succeeded"
+    finally:
+        first.stop()
+        second.stop()
