@@ -92,9 +92,8 @@ def test_a_run_synced_before_bases_were_kept_keeps_a_server_edit_when_sent_again
 
     with Run(project=PROJECT, name="old", tags=["mine"], **run_kwargs()) as run:
         run.log_metric("loss", 0.5, step=1)
-    bases = _base_files(tmp_path, run.uuid)
-    assert len(bases) == 1
-    bases[0].unlink()  # as a server older than bases left it
+    for base in _base_files(tmp_path, run.uuid):  # an ended run has none (as a server older than bases left it)
+        base.unlink()
     with server.client(token) as api:
         assert api.post(f"/runs/{run.uuid}/tags", json={"tags": ["reviewed"]}).status_code == 200
     local_run_json = run.path / "run.json"
