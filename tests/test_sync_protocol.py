@@ -301,3 +301,20 @@ def test_json_writes_and_sync_appends_of_one_run_interleave_and_keep_everything_
     finally:
         first.stop()
         second.stop()
+
+
+def test_iter_files_after_a_path_lists_exactly_the_files_sorting_after_it(tmp_path):
+    """A manifest page lists the files after the cursor's path without looking at the others:
+    the same files as filtering the whole list, for every cut point, with folders whose names
+    sort around their siblings' ('a' < 'a-b' < 'a.b' < 'a/x' as strings)."""
+    from labbook.sync.protocol import iter_files
+
+    for name in ["run.json", "a-b/x", "a.b/y", "a/x", "a/x-1", "a/y/z/w", "a/y/zz", "ab", "b/c/d/e", "outputs/f 1.txt"]:
+        path = tmp_path.joinpath(*name.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    every = sorted(rel for rel, _, _ in iter_files(tmp_path))
+    assert every == sorted(every) and "a/x" in every
+    for after in [None, "", "a", "a-b", "a-b/x", "a.b", "a/", "a/x", "a/x-", "a/y", "a/y/z", "a/yz", "ab", "b", "z", *every]:
+        assert sorted(rel for rel, _, _ in iter_files(tmp_path, after)) == \
+            [rel for rel in every if after is None or rel > after], after

@@ -86,7 +86,7 @@ class RunIngest:
         """What the server holds of a run, by path: (path, {mode, size, sha256 (not for
         appends)}), the paths after ``after`` only, at most ``limit`` (None: all); only the
         files of the page are hashed."""
-        found = sorted((rel, path, mode) for rel, path, mode in iter_files(folder.path) if after is None or rel > after)
+        found = sorted(iter_files(folder.path, after))
         return [(rel, {"mode": mode, "size": path.stat().st_size,
                        "sha256": None if mode == APPEND else sha256_file(path)})
                 for rel, path, mode in found[:limit]]
