@@ -318,3 +318,39 @@ def test_iter_files_after_a_path_lists_exactly_the_files_sorting_after_it(tmp_pa
     for after in [None, "", "a", "a-b", "a-b/x", "a.b", "a/", "a/x", "a/x-", "a/y", "a/y/z", "a/yz", "ab", "b", "z", *every]:
         assert sorted(rel for rel, _, _ in iter_files(tmp_path, after)) == \
             [rel for rel in every if after is None or rel > after], after
+
+
+@pytest.mark.parametrize("edited_server", ["sqlite"], indirect=True)
+def test_lineage_written_on_both_sides_is_a_conflict_and_nothing_is_overwritten(home, tmp_path, edited_server):
+    """lineage.jsonl is the one append-only file a client and the server may both write (an
+    artifact uploaded through /files to a synced run): the client's next append of it is then a
+    409 conflict, reported by labbook sync, and neither side's lines are overwritten (a known
+    limit, docs/server.md)."""
+    import json
+    import subprocess
+
+    from labbook.tracking import Run
+    from tests.conftest import PYTHON, python_env
+
+    server, token = edited_server
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    first.write_text("first")
+    second.write_text("second")
+    with Run(project=PROJECT, name="lineage", is_offline=True, **run_kwargs()) as run:
+        run.log_artifact(str(first), name="first")
+    run.push_offline_run()
+    with server.client(token) as api:
+        assert api.post(f"/runs/{run.uuid}/files", files={"file": ("c.txt", b"c")},
+                        data={"name": "server-side"}).status_code == 200
+    with Run(project=PROJECT, run_uuid=run.uuid, is_offline=True, **run_kwargs()) as again:
+        again.log_artifact(str(second), name="second")
+    done = subprocess.run([PYTHON, "-m", "labbook.cli.main", "sync", "--json", run.uuid], capture_output=True,
+                          env=python_env(home, LABBOOK_HOST=server.url, LABBOOK_TOKEN=token), text=True, timeout=120)
+    assert done.returncode != 0, done.stdout  # a conflict is reported as a failure
+    answer = json.loads(done.stdout)
+    assert [c.split(":")[0] for c in answer["runs"][0]["conflicts"]] == ["lineage.jsonl"], answer
+    with server.client(token) as api:
+        held = api.get(f"/sync/runs/{run.uuid}/bytes", params={"path": "lineage.jsonl"}).text
+    assert '"first"' in held and '"server-side"' in held and '"second"' not in held
+    local = (run.path / "lineage.jsonl").read_text()
+    assert '"first"' in local and '"second"' in local and '"server-side"' not in local
