@@ -64,10 +64,12 @@ class Heartbeat:
             "writer": self._parts.writer_id, "interval": self.interval,
         })
         try:
-            fd = os.open(self.path, _O_NEW, 0o644)
-        except FileNotFoundError:  # the run's first writer: no heartbeat folder yet
+            os.mkdir(self.path.parent)  # a new run's first writer: no heartbeat folder yet
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the run folder itself was removed: made again
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, _O_NEW, 0o644)
+        fd = os.open(self.path, _O_NEW, 0o644)
         try:
             os.write(fd, content)  # a few dozen bytes: one write (os.open: no buffered file object)
         finally:

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from labbook.errors import RunFileError, WriteError
-from labbook.store.files import file_lock
+from labbook.store.files import file_lock, read_bytes
 from labbook.store.files import write_atomic as _write_atomic
 
 RUN_FORMAT = "labbook.run"
@@ -49,7 +49,7 @@ def _dumps(data: Any) -> bytes:
 def read_run_file(path: Path) -> dict[str, Any]:
     """run.json as a dict; ``RunFileError`` naming the file when it is damaged or not a run file."""
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(read_bytes(path))
     except orjson.JSONDecodeError as error:
         raise RunFileError(_damaged(path, f"not valid JSON: {error}")) from None
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
@@ -126,7 +126,7 @@ def replace_run_file(path: Path, content: bytes, expected: bytes | None = None) 
             replaced = None
         if expected is not None:
             try:
-                if replaced is None or path.read_bytes() != expected:
+                if replaced is None or read_bytes(path) != expected:
                     return False
             except FileNotFoundError:
                 return False
