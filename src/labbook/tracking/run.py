@@ -192,6 +192,7 @@ class Run(ArtifactMethods, MediaMethods):
         self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
         self._never_crash = bool(self._settings.never_crash)
         self._ended = False
+        self._ending = False  # end() is writing the last changes: its indexer.close() indexes them
         # attach: this process is one writer among others and does not own the run's lifecycle
         # (the server writing for a remote client): opening an existing run leaves its status
         # alone, and end() flushes and detaches without finishing the run.
@@ -280,10 +281,7 @@ class Run(ArtifactMethods, MediaMethods):
             ) from None
         freeze_imports("run")  # what is imported by now is never walked by a full collection
 
-        from labbook.catalog.indexer import RunIndexer
-
-        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval,
-                                             self.uuid)
+        self._indexer = None  # made last (below); until then a drain asks it for nothing
         self._writer = RunWriter(
             self._folder,
             self.writer_id,
@@ -312,13 +310,21 @@ class Run(ArtifactMethods, MediaMethods):
             if track_env:
                 self._writer.submit(lambda: self._capture_env(entry))
             self._writer.wake()  # first drain now, without waiting for it
-        indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
                                    on_child=self._end_in_child)
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources,
                             liveness_recorded=liveness_recorded)
+        # The catalog entry last: in a process that has not opened this catalog yet, the indexer
+        # thread starts opening it (creating it, in a new home) now, beside the caller's code,
+        # rather than beside the rest of this __init__, which it would slow down by taking the
+        # interpreter lock from it (importing sqlite3, say) each time this thread waits on I/O.
+        from labbook.catalog.indexer import RunIndexer
+
+        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval,
+                                             self.uuid)
+        indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         offline = self._settings.offline if is_offline is None else bool(is_offline)
         if self._settings.host and not offline and not attach and self.rank == 0:
             # One syncer per run folder: rank 0's ships every writer's files (its run.json is the
@@ -681,6 +687,7 @@ class Run(ArtifactMethods, MediaMethods):
                     closer()
                 except Exception:  # noqa: BLE001 - ending must go on; reported in errors
                     self._writer.errors.append(traceback.format_exc())
+            self._ending = True
             self._writer.close()
             if self._indexer is not None:
                 self._indexer.close()
@@ -788,7 +795,7 @@ class Run(ArtifactMethods, MediaMethods):
     # -- background work (writer thread) ------------------------------------------------------
 
     def _after_flush(self, changed: bool) -> None:
-        if changed and self._indexer is not None:
+        if changed and self._indexer is not None and not self._ending:
             self._indexer.request()
 
     def _capture_code(self, entry: str | None = None) -> None:

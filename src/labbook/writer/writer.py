@@ -389,10 +389,12 @@ class RunWriter:
         one interval from its start. It must be quick and must not wait for this writer."""
         if self._thread is None:
             self._start()
-        handle = [time.monotonic() + (interval if first is None else first), float(interval), function]
+        delay = interval if first is None else first
+        handle = [time.monotonic() + delay, float(interval), function]
         with self._cond:
             self._periodic.append(handle)
-            self._cond.notify_all()
+            if delay < _flushing.POLL:  # else the thread's next look is soon enough
+                self._cond.notify_all()
         return handle
 
     def cancel(self, handle: list) -> None:
