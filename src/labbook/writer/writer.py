@@ -281,6 +281,14 @@ class RunWriter:
                         self._cond.notify_all()
         self._set_drain_mark()  # not again before one more batch, or a drain took these
 
+    def expect_points(self, points: int) -> None:
+        """Called when ``log_metrics`` first queues a row of ``points`` metrics: until a drain
+        has seen one, the batch that ``queue_full`` writes counts them (one row, ``points``
+        points), so a first batch is no larger than the next ones."""
+        if points > self._record_points:
+            self._record_points = points
+            self._set_drain_mark()
+
     def _set_drain_mark(self) -> None:
         # a batch counts points (a log_metrics record holds one per metric), within 4x: a drain
         # costs a write per series
