@@ -392,6 +392,8 @@ def test_no_op_mode_writes_nothing(home, monkeypatch, variable):
     monkeypatch.setenv(variable, "1")
     run = tracking.init(project="p")
     tracking.log_metric("m", 1.0)
+    tracking.log_metrics(step=1, m=1.0, n=2.0)  # the module function hands its dict to _log_metrics
+    tracking.log_metrics(2, None, m=1.0)
     tracking.log_inputs(a=1)
     assert tracking.get_artifacts_path() is None
     tracking.end()
