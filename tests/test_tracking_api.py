@@ -517,3 +517,20 @@ def test_a_first_log_metrics_batch_counts_points_not_calls(run_factory):
     writer = run._writer
     run.log_metrics(step=0, **{f"m{i}": 0.5 for i in range(10)})
     assert writer.drain_mark - len(writer.metrics) <= DRAIN_BATCH // 4 * RECORD_WIDTH
+
+
+def test_module_log_metrics_takes_step_and_timestamp_by_position_or_keyword(home):
+    """tracking.log_metrics takes ``*args, **metrics`` and pops step and timestamp from the
+    dict (no keyword compared with named parameters); by position it calls Run.log_metrics."""
+    run = tracking.init(project="p", install_handlers=False, track_code=False, track_env=False)
+    tracking.log_metrics(step=1, loss=0.5, _args=1.0)
+    tracking.log_metrics(2, loss=0.4)
+    tracking.log_metrics(3, "2024-01-01T00:00:00Z", loss=0.3)
+    tracking.log_metrics(loss=0.2, timestamp="2024-01-02T00:00:00Z")
+    with pytest.raises(TypeError, match="multiple values for argument 'step'"):
+        tracking.log_metrics(5, step=5, loss=0.1)
+    assert str(inspect.signature(tracking.log_metrics)) == "(step: 'int | None' = None, timestamp: 'Any' = None, **metrics: 'Any') -> 'None'"
+    tracking.end()
+    record = labbook.get_run(run.uuid)
+    assert record.metric("loss").steps.tolist() == [1, 2, 3, 4]
+    assert record.metric("_args").values.tolist() == [1.0]
