@@ -111,7 +111,8 @@ _AS_DICT = {"log_metrics": "_log_metrics"}
 
 def _forwarder(name: str) -> Callable[..., Any]:
     """A module function with exactly ``Run.<name>``'s signature (minus ``self``) that calls
-    the active run's method. Generated from the signature so no call pays for ``*args``."""
+    the active run's method. Generated from the signature so no call pays for ``*args`` (but
+    the ``_AS_DICT`` ones, whose ``*args`` is empty in the calls they are made for)."""
     method = getattr(Run, name)
     signature = inspect.signature(method)
     params = list(signature.parameters.values())[1:]
