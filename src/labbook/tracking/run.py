@@ -68,7 +68,6 @@ STATUSES = frozenset({
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _time_ns = time.time_ns
-_ONLY_FLOAT = frozenset((float,))
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -454,8 +453,11 @@ class Run(ArtifactMethods, MediaMethods):
                 return
             ids = self._new_metric_row(names)
         values = tuple(metrics.values())
-        if not _ONLY_FLOAT.issuperset(map(type, values)):  # one pass in C when all are floats
-            # all or nothing: a bad value raises here and logs none of them
+        try:  # one pass in C: floats, ints and bools add up to a float (the writer packs them as floats)
+            plain = type(sum(values, 0.0)) is float
+        except Exception:  # noqa: BLE001 - a value sum() refuses: metric_value names it below
+            plain = False
+        if not plain:  # numpy, torch, a bad value: all or nothing, a bad one raises and logs none
             values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
         self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
@@ -473,6 +475,7 @@ class Run(ArtifactMethods, MediaMethods):
             series = self._metric_series.get(name)
             ids.append(self._new_metric_series(name) if series is None else series)
         row = self._metric_rows[names] = tuple(ids)
+        self._writer.expect_points(len(row))  # the first batch to write counts points, not calls
         return row
 
     def _new_metric_series(self, name: str) -> int:
@@ -860,6 +863,9 @@ class NoOpRun(Run):
             if name in _PUBLIC_PROPERTIES:  # run_uuid, path, name, status, inputs, settings ...
                 return None
         return object.__getattribute__(self, name)
+
+    def _log_metrics(self, *args: Any) -> None:  # what tracking.log_metrics calls: nothing too
+        return None
 
     def __enter__(self) -> NoOpRun:
         return self
