@@ -118,7 +118,7 @@ def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int
         raise NotFoundError(f"Run {run_uuid} has no metric {name!r} in the store {store.root_url}.")
     parts, ranks, skipped = [], [], 0
     for path, length in sorted(paths.items()):
-        data = store.read(run_uuid, path, 0, length)
+        data = store.read_buffer(run_uuid, path, 0, length)
         records, damaged = fmt.parse_metric_records(data)
         if later is not None and len(paths) == 1 and not damaged:
             later(partial(keep_tiles, store, run_uuid, path, data.find(b"\n") + 1, length, records))
