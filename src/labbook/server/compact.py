@@ -28,7 +28,6 @@ is read whole from its Parquet, its buckets' min and max from the tiles
 
 from __future__ import annotations
 
-import bisect
 import io
 import os
 import secrets
@@ -487,33 +486,24 @@ class ChunkRecords(TiledRecords):
 
         self.store = store
         self.offset = offset
-        self.starts = [start for start, _, _ in chunks]
-        self.ends = [start + size for start, size, _ in chunks]
+        self.starts = np.array([start for start, _, _ in chunks], dtype=np.int64)
+        self.ends = self.starts + np.array([size for _, size, _ in chunks], dtype=np.int64)
         self.keys = [key for _, _, key in chunks]
         super().__init__(count, tiling.TILE, np.ascontiguousarray(step_last, dtype=np.int64), low, high,
                          fmt.metric_dtype())
 
     def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
-        pieces: dict[int, list[tuple[int, int, int]]] = {}  # chunk -> (where in it, how many bytes, where in buffer)
-        for start, size, at in spans:
-            low, high = self.offset + start, self.offset + start + size
-            chunk = bisect.bisect_right(self.ends, low)
-            while low < high:
-                if chunk >= len(self.keys) or self.starts[chunk] > low:
-                    raise EventFileError(f"No chunk holds byte {low} of {self.keys[0].rsplit('/', 1)[0]!r}; "
-                                         "read the series again.")
-                take = min(high, self.ends[chunk]) - low
-                pieces.setdefault(chunk, []).append((low - self.starts[chunk], take, at))
-                low, at, chunk = low + take, at + take, chunk + 1
-        if self.store.local:  # a folder: each piece read straight into the buffer
-            for chunk, items in pieces.items():
-                with open(self.keys[chunk], "rb") as handle:
-                    fd = handle.fileno()
-                    for start, size, at in items:
-                        if os.preadv(fd, [buffer[at:at + size]], start) != size:
-                            raise EventFileError(f"Chunk {self.keys[chunk]!r} is shorter than its index says; "
-                                                 "read the series again.")
+        pieces = self._pieces(spans)
+        if not self.store.local:  # an object store: one ranged request per chunk, the chunks concurrently
+            self._fetch_ranges(pieces, buffer)
             return
+        for chunk, items in pieces.items():  # a folder: each piece read straight into the buffer
+            with open(self.keys[chunk], "rb") as handle:
+                fd = handle.fileno()
+                if any(os.preadv(fd, [buffer[at:at + size]], start) != size for start, size, at in items):
+                    self._lost(chunk)
+
+    def _fetch_ranges(self, pieces: dict[int, list[tuple[int, int, int]]], buffer: memoryview) -> None:
         order = list(pieces)
         firsts = [pieces[c][0][0] for c in order]
         found = self.store.fs.cat_ranges([self.keys[c] for c in order], firsts,
@@ -521,9 +511,37 @@ class ChunkRecords(TiledRecords):
         for chunk, first, data in zip(order, firsts, found):
             for start, size, at in pieces[chunk]:
                 if len(data) < start - first + size:
-                    raise EventFileError(f"Chunk {self.keys[chunk]!r} is shorter than its index says; "
-                                         "read the series again.")
+                    self._lost(chunk)
                 buffer[at:at + size] = data[start - first:start - first + size]
+
+    def _lost(self, chunk: int) -> None:
+        raise EventFileError(f"Chunk {self.keys[chunk]!r} is shorter than the catalog's index says: the store "
+                             "lost part of it. Send the run again from where it was logged (labbook sync).")
+
+    def _pieces(self, spans: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
+        """Each chunk's pieces of ``spans`` (bytes from the first record): (where in the chunk, how
+        many bytes, where in the buffer), in order; a span across chunks is cut at their edges."""
+        import numpy as np
+
+        table = np.array(spans, dtype=np.int64).reshape(-1, 3)
+        low, at = table[:, 0] + self.offset, table[:, 2].copy()
+        high = low + table[:, 1]
+        chunk = np.searchsorted(self.ends, low, side="right")
+        rounds = []
+        while len(low):  # each round: the part of every span in its current chunk
+            if (chunk >= len(self.keys)).any() or (self.starts[np.minimum(chunk, len(self.keys) - 1)] > low).any():
+                raise EventFileError(f"No chunk holds bytes [{int(low[0])}, {int(high[-1])}) of "
+                                     f"{self.keys[0].rsplit('/', 1)[0]!r}; read the series again.")
+            take = np.minimum(high, self.ends[chunk]) - low
+            rounds.append(np.stack((chunk, low - self.starts[chunk], take, at), axis=1))
+            more = low + take < high
+            low, high, at, chunk = low[more] + take[more], high[more], at[more] + take[more], chunk[more] + 1
+        pieces = np.concatenate(rounds) if rounds else np.empty((0, 4), dtype=np.int64)
+        pieces = pieces[np.lexsort((pieces[:, 3], pieces[:, 0]))]
+        grouped: dict[int, list[tuple[int, int, int]]] = {}
+        for chunk_index, start, size, where in pieces.tolist():
+            grouped.setdefault(chunk_index, []).append((start, size, where))
+        return grouped
 
 
 def series_state(store: ChunkedFiles, run_uuid: str, name: str) -> tuple[str | None, tuple]:

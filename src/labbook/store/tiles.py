@@ -146,12 +146,10 @@ class TiledRecords(abc.ABC):
         if len(wanted):
             breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
             run_starts, run_ends = np.concatenate(([0], breaks)), np.concatenate((breaks, [len(wanted)]))
-            end = self.count * self.dtype.itemsize
-            spans = []  # (where in the records, how many bytes, where in the buffer)
-            for first, stop in zip(run_starts.tolist(), run_ends.tolist()):
-                start = int(wanted[first]) * record
-                spans.append((start, min((stop - first) * record, end - start), first * record))
-            self.read_spans(spans, memoryview(buffer))
+            starts = wanted[run_starts] * record  # (where in the records, how many bytes, where in the buffer)
+            sizes = np.minimum((run_ends - run_starts) * record, self.count * self.dtype.itemsize - starts)
+            self.read_spans(list(zip(starts.tolist(), sizes.tolist(), (run_starts * record).tolist())),
+                            memoryview(buffer))
         return TileBlock(self, wanted, np.frombuffer(buffer, dtype=self.dtype))
 
     @abc.abstractmethod
