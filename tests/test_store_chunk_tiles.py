@@ -14,15 +14,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from labbook import tokens
 from labbook.catalog.catalog import Catalog
 from labbook.catalog.chunks import ChunkedFiles
 from labbook.server import compact
 from labbook.server.downsample import downsample, downsample_tiled
 from labbook.store import tiles as tiling
-from tests.server_helpers import ServerProcess, run_kwargs
+from tests.server_helpers import ServerProcess
 from tests.test_catalog import postgres_url  # noqa: F401 - a fixture: a fresh PostgreSQL database
-from tests.test_store_compact import lbm_file, put_file, same_series
+from tests.test_store_compact import lbm_file, put_file, same_series, server_store_series
 
 NAME, PATH = "loss", "events/metric/loss/0-1-abcdef.lbm"
 
@@ -226,11 +225,8 @@ def test_tiles_of_a_file_sent_again_are_not_used(local):
 
 def test_chunk_tiles_on_s3_and_postgresql(s3_bucket, postgres_url):  # noqa: F811 - fixtures
     catalog = Catalog(postgres_url, auto_migrate=True)
-    store = ChunkedFiles(s3_bucket, catalog)
-    run = uuid.uuid4().hex
-    steps = np.arange(200_000)
-    values = np.where(steps == 123_456, 1e6, np.cos(steps / 1000.0))
-    data = lbm_file(NAME, "0-1-abcdef", 0, steps, values)
+    store, run, steps = ChunkedFiles(s3_bucket, catalog), uuid.uuid4().hex, np.arange(200_000)
+    data = lbm_file(NAME, "0-1-abcdef", 0, steps, np.where(steps == 123_456, 1e6, np.cos(steps / 1000.0)))
     grown = len(data) - 24 * 10_000  # tiles kept, then 10,000 more records: a tail read from two chunks
     put_file(store, run, PATH, data[:grown], list(range(0, grown, 300_001)))
     compact.read_series(store, run, NAME, later=now)
@@ -245,19 +241,7 @@ def test_chunk_tiles_on_s3_and_postgresql(s3_bucket, postgres_url):  # noqa: F81
 
 
 def test_the_server_charts_store_chunks_from_their_tiles_the_same(home, tmp_path):
-    from labbook.tracking import Run
-
-    with Run(project="big", home=home, **run_kwargs()) as run:  # the catalog row (as ingest makes it)
-        run.log_inputs(lr=0.1)
-    store_root = str(tmp_path / "objects")
-    catalog = Catalog(f"sqlite:///{home / 'catalog.db'}")
-    store = ChunkedFiles(store_root, catalog)
-    steps = np.arange(300_000)
-    data = lbm_file(NAME, "0-1-abcdef", 0, steps, np.where(steps == 222_222, 1e6, 1.0))
-    put_file(store, run.uuid, PATH, data, list(range(0, len(data), 1_000_000)))
-    token, _ = tokens.create_token("test", "read", home=home)
-    queries = [{"name": NAME, "points": 2000}, {"name": NAME, "points": 500, "x_min": 200_000, "x_max": 260_000},
-               {"name": NAME, "points": 2000, "x_min": 222_000, "x_max": 222_500}]
+    run, store_root, store, catalog, token, queries = server_store_series(home, tmp_path)
     answers = []
     for _ in range(2):  # the first server reads every chunk and keeps the tiles; the second reads them
         server = ServerProcess(home, LABBOOK_STORE=store_root)
