@@ -498,10 +498,13 @@ class ChunkRecords(TiledRecords):
             self._fetch_ranges(pieces, buffer)
             return
         for chunk, items in pieces.items():  # a folder: each piece read straight into the buffer
-            with open(self.keys[chunk], "rb") as handle:
-                fd = handle.fileno()
-                if any(os.preadv(fd, [buffer[at:at + size]], start) != size for start, size, at in items):
-                    self._lost(chunk)
+            fd = os.open(self.keys[chunk], os.O_RDONLY)  # no file object: hundreds of chunks a chart
+            try:
+                short = any(os.preadv(fd, [buffer[at:at + size]], start) != size for start, size, at in items)
+            finally:
+                os.close(fd)
+            if short:
+                self._lost(chunk)
 
     def _fetch_ranges(self, pieces: dict[int, list[tuple[int, int, int]]], buffer: memoryview) -> None:
         order = list(pieces)
