@@ -33,7 +33,7 @@ import os
 import secrets
 from datetime import datetime, timezone
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -96,7 +96,7 @@ def metric_names(files: dict[str, int]) -> list[str]:
     return sorted(names)
 
 
-def _rank(data: bytes) -> int:
+def _rank(data: bytes | bytearray) -> int:
     import orjson
 
     try:
@@ -118,7 +118,7 @@ def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int
     parts, ranks, skipped = [], [], 0
     for path, length in sorted(paths.items()):
         data = store.read_buffer(run_uuid, path, 0, length)
-        records, damaged = fmt.parse_metric_records(data)
+        records, damaged = fmt.parse_metric_records(cast(bytes, data))  # reads a bytearray alike
         if later is not None and len(paths) == 1 and not damaged:
             later(partial(keep_tiles, store, run_uuid, path, data.find(b"\n") + 1, length, records))
         parts.append(records)
