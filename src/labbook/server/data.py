@@ -230,7 +230,7 @@ class ServerData(SyncData):
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
         files = dict(part for part in version if isinstance(part, tuple))  # as series_state read them
         return self._cached_series(("store", uuid, name), version,
-                                   lambda: compact.read_series(self.store, uuid, name, files))
+                                   lambda: compact.read_series(self.store, uuid, name, files, self._later))
 
     def metric_series(self, access: Access, uuid: str, name: str, run: Any = None) -> Any:
         """A metric's points. Series are append-only, so a series read before whose summary
