@@ -11,9 +11,11 @@ a 10% zoom and a 1,000-point zoom (served raw), read three ways:
   the later ones, like any server after the series' first chart, read its tiles);
 - ``store chunks``: the same file sent to the server's object store (``LABBOOK_STORE``, a folder
   here, or ``--store s3://...``) in 64 KiB appends, as a syncer sends a growing file, read back
-  from its chunk objects (``labbook.catalog.chunks``): the first cold server reads every chunk
-  and keeps the series' tiles as an object in the store (``labbook.server.compact.keep_tiles``),
-  the later ones read that object and the records of the edge tiles from the chunks;
+  from its chunk objects (``labbook.catalog.chunks``). After each append that crosses a tiles
+  boundary, the setup runs what the server's sync route runs then on its background thread
+  (``labbook.server.compact.keep_growing_tiles``: the series' tiles kept as an object in the
+  store as it grows; its time is reported), so every cold server reads that object and the
+  records of the edge tiles from the chunks, as after a real sync;
 - ``store compacted``: after ``labbook server --role worker --once`` compacted it into Parquet
   points, min/max tiles and step/value records (``labbook.server.compact``; a chart over steps
   reads the tiles and the records of the tiles where an edge falls), whose seconds are reported too.
@@ -247,12 +249,19 @@ def series_figures(args, quick: bool) -> None:
             row.update(uuid=shadow, path=str(Path(tmp) / "nowhere" / shadow))
             conn.execute(schema.runs.insert().values(**row))
         data = source.read_bytes()
-        started = time.perf_counter()
+        from labbook.server import compact
+
+        started, tiling, memory = time.perf_counter(), 0.0, {}
         for at in range(0, len(data), CHUNK):
-            store.append(shadow, relative, at, data[at:at + CHUNK])
+            committed = store.append(shadow, relative, at, data[at:at + CHUNK])
+            if compact.tiles_due(at, committed):  # what the server's sync route then runs off the append's path
+                began = time.perf_counter()
+                compact.keep_growing_tiles(store, shadow, relative, memory)
+                tiling += time.perf_counter() - began
         chunks = len(store.chunks(shadow, relative))
         record("series: send the .lbm file to the store in 64 KiB appends (setup)", time.perf_counter() - started,
                "s", n=chunks, bytes=len(data))
+        record("series: of which keeping its tiles as it grows (the server's background work)", tiling, "s")
 
         cases = [
             ("full range, points=2000", {"points": 2000}),

@@ -256,3 +256,68 @@ def test_the_server_charts_store_chunks_from_their_tiles_the_same(home, tmp_path
     header = orjson.loads(store.get_object(compact.tiles_key(store, run.uuid, PATH)).split(b"\n")[0])
     assert header["records"] == 300_000 // 64 * 64 and header["source"] == "chunks"
     catalog.close()
+
+
+def test_tiles_are_kept_as_a_series_grows_and_a_bad_one_is_read_whole_only_as_it_doubles(local, monkeypatch):
+    """``keep_growing_tiles`` (what the server runs after appends, off their path): the tiles of a
+    growing file follow it; a file whose tiles cannot be kept is not read whole on every call."""
+    run = uuid.uuid4().hex
+    steps = np.arange(40_000)
+    data = lbm_file(NAME, "0-1-abcdef", 0, steps, np.cos(steps / 9.0))
+    body = data.index(b"\n") + 1
+    memory: dict = {}
+    put_file(local, run, PATH, data[:body + 24 * 10_000], list(range(0, body + 240_000, 65_536)))
+    compact.keep_growing_tiles(local, run, PATH, memory)
+    key = compact.tiles_key(local, run, PATH)
+    assert tiling.unpack_tiles(local.get_object(key))[0]["records"] == 10_000 // 64 * 64
+    put_file(local, run, PATH, data, list(range(body + 240_000, len(data), 65_536)))
+    compact.keep_growing_tiles(local, run, PATH, memory)  # from the kept tiles and the new records
+    assert tiling.unpack_tiles(local.get_object(key))[0]["records"] == 40_000 // 64 * 64
+    assert memory == {(run, PATH): body + 240_000}  # read whole once only: at first
+    series = compact.read_series(local, run, NAME)
+    assert isinstance(series, compact.TiledStoredSeries)
+    check_charts(series, compact.read_raw(local, run, NAME), [(None, None), (1000, 30_000.5)], 400)
+
+    other, backwards = uuid.uuid4().hex, np.arange(40_000)[::-1].copy()  # out of step order: no tiles
+    data = lbm_file(NAME, "0-1-abcdef", 0, backwards, np.ones(40_000))
+    reads = []
+    original = compact.read_raw
+    monkeypatch.setattr(compact, "read_raw", lambda *a, **k: reads.append(1) or original(*a, **k))
+    grown = 0
+    for end in range(body + 65_536, len(data), 65_536):  # as a syncer sends it, the tiles task after each piece
+        put_file(local, other, PATH, data[:end], [grown] if grown else [])
+        grown = end
+        compact.keep_growing_tiles(local, other, PATH, memory)
+    assert not local.fs.exists(compact.tiles_key(local, other, PATH))
+    assert len(reads) <= 5  # lengths doubling from 64 KiB to ~1 MiB: not one whole read per piece (14)
+
+
+def test_a_series_synced_to_a_store_has_its_tiles_before_its_first_chart(home, tmp_path, monkeypatch):
+    """The server keeps a growing series' tiles as its appends arrive (on its background thread):
+    the first chart of a run just synced reads the tiles, not every chunk."""
+    from labbook.tracking import Run
+    from tests.server_helpers import ServerProcess, run_kwargs
+    from tests.test_sync import sync_cli, write_token
+
+    store_root = str(tmp_path / "objects")
+    server_home = tmp_path / "server" / ".labbook"
+    server = ServerProcess(server_home, LABBOOK_STORE=store_root)
+    try:
+        token = write_token(server_home, {"LABBOOK_STORE": store_root})
+        with Run(project="tiles", **run_kwargs()) as run:
+            for step in range(30_000):
+                run.log_metric("loss", 1e6 if step == 12_345 else float(step % 7), step=step)
+        sync_cli(run.uuid, home=home, host=server.url, token=token)
+    finally:
+        server.stop()  # waits for the background thread
+    catalog = Catalog(f"sqlite:///{server_home / 'catalog.db'}")
+    try:
+        store = ChunkedFiles(store_root, catalog)
+        (path,) = compact.series_files(store.files(run.uuid), "loss")
+        assert store.fs.exists(compact.tiles_key(store, run.uuid, path))
+        series = compact.read_chunk_tiles(store, run.uuid, "loss", store.files(run.uuid))
+        assert series is not None and len(series) == 30_000
+        chart = downsample_tiled(series.tiled, 2000, None, None)
+        assert chart is not None and max(chart.max) == 1e6
+    finally:
+        catalog.close()

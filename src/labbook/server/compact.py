@@ -420,6 +420,44 @@ def _put_tiles(store: ChunkedFiles, run_uuid: str, path: str, offset: int, step_
     return True
 
 
+TILE_BYTES = TILES_REWRITE * tiling.TILE * fmt.RECORD_SIZE  # the growth after which a file's tiles are kept again
+
+
+def tiles_due(offset: int, committed: int) -> bool:
+    """Whether an append of a metric file from byte ``offset`` to ``committed`` crossed a multiple
+    of ``TILE_BYTES``: then its kept tiles are brought up to date (``keep_growing_tiles``), about
+    once per ``TILES_REWRITE`` new tiles, so a growing series' first chart finds them."""
+    return committed // TILE_BYTES > offset // TILE_BYTES
+
+
+def keep_growing_tiles(store: ChunkedFiles, run_uuid: str, path: str, read_whole_at: dict[tuple[str, str], int]) -> None:
+    """Bring the kept tiles of the one-file metric series ``path`` up to date after appends (on
+    the server's background thread, off the append's path): from its kept tiles and the records
+    committed since when they still describe it (``read_chunk_tiles``), else by reading it whole
+    (``read_raw``) and keeping them. ``read_whole_at``: the committed length at which each file
+    was last read whole; a file whose tiles cannot be kept (records out of order, damage) is read
+    whole again only once it has doubled, so a long series costs at most twice its bytes."""
+    parts = path.split("/")
+    name = decode_name(parts[2]) if len(parts) == 4 else None
+    if name is None:
+        return
+    files = store.files(run_uuid)
+    paths = series_files(files, name)
+    if list(paths) != [path]:
+        return  # several writers: merged by step when read, which tiles of each cannot answer
+    if read_chunk_tiles(store, run_uuid, name, files, _run_now) is not None:
+        return
+    key, length = (run_uuid, path), paths[path]
+    if 2 * read_whole_at.get(key, 0) > length:
+        return
+    read_whole_at[key] = length
+    read_raw(store, run_uuid, name, files, _run_now)
+
+
+def _run_now(task: Any) -> None:
+    task()
+
+
 def read_chunk_tiles(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int],
                      later: Any = None) -> TiledStoredSeries | None:
     """A one-file series from its kept tiles (one object) plus the records committed after them

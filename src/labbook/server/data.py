@@ -83,6 +83,8 @@ class ServerData(SyncData):
         self._locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._background: Any = None  # a thread for work done after a request is answered (_later)
+        self._tiling: set[tuple[str, str]] = set()
+        self._read_whole_at: dict[tuple[str, str], int] = {}
         self._stop = threading.Event()
         self._closer = threading.Thread(target=self._close_idle_loop, name="labbook-server-runs", daemon=True)
         self._closer.start()

@@ -10,6 +10,7 @@ with an object store, ``labbook.server.stored``; what arrives is indexed into th
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,11 @@ if TYPE_CHECKING:
     from labbook.server.data import Access
     from labbook.server.ingest import RunIngest
     from labbook.workspace import Workspace
+
+log = logging.getLogger(__name__)
+
+READ_WHOLE_MEMORY = 4096  # files whose last whole read (compact.keep_growing_tiles) is remembered
+
 
 def _is_series(path: str) -> bool:
     """Whether a synced file is a metric series file (what the worker compacts on a store)."""
@@ -43,6 +49,9 @@ class SyncData:
     settings: Settings
     workspace: Workspace
     ingest: RunIngest
+    _lock: threading.Lock
+    _tiling: set[tuple[str, str]]  # metric files whose tiles a background task is keeping now
+    _read_whole_at: dict[tuple[str, str], int]  # compact.keep_growing_tiles' memory
 
     if TYPE_CHECKING:  # provided by ServerData
         @property
@@ -54,6 +63,8 @@ class SyncData:
         def _run_lock(self, uuid: str) -> threading.Lock: ...
 
         def _writing(self, uuid: str) -> Any: ...
+
+        def _later(self, task: Any) -> None: ...
 
         @staticmethod
         def is_final(status: str) -> bool: ...
@@ -147,11 +158,40 @@ class SyncData:
             committed = self.stored.append(folder.path.parent.name, folder.path.name, path, offset, data)
             if _is_series(path):
                 self._compact_if_ended(folder)  # bytes that arrive after the final run.json
+                self._keep_tiles_later(folder.path.name, path, offset, committed)
         else:
             committed = self.ingest.append(folder, path, offset, data)
         if path == "lineage.jsonl":
             self._index_synced(folder, lineage=True)
         return committed
+
+    def _keep_tiles_later(self, uuid: str, path: str, offset: int, committed: int) -> None:
+        """After an append of a metric file in the store, keep its tiles up to date on the
+        background thread once it has grown enough (``compact.tiles_due``), so that the first
+        chart of a growing series reads its tiles rather than every chunk. One task per file at
+        a time; a failure costs only the tiles (the chart reads the chunks)."""
+        from labbook.server import compact
+
+        if not compact.tiles_due(offset, committed):
+            return
+        key = (uuid, path)
+        with self._lock:
+            if key in self._tiling:
+                return
+            self._tiling.add(key)
+
+        def keep() -> None:
+            try:
+                compact.keep_growing_tiles(self.store, uuid, path, self._read_whole_at)
+            except Exception:  # noqa: BLE001 - the tiles are a cache: a chart reads the chunks without them
+                log.warning("could not keep the tiles of %s in run %s", path, uuid, exc_info=True)
+            finally:
+                with self._lock:
+                    self._tiling.discard(key)
+                    while len(self._read_whole_at) > READ_WHOLE_MEMORY:
+                        del self._read_whole_at[next(iter(self._read_whole_at))]
+
+        self._later(keep)
 
     def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> bytes | None:
         """Replace a record of run ``uuid`` with the client's bytes. run.json edited on the server
