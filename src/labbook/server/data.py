@@ -421,7 +421,7 @@ class ServerData:
                 if end:
                     self._detach(record.uuid)
                 if self.stored is not None:  # the folder is a cache: what was written goes to the store
-                    self.stored.push(record.project, record.uuid)
+                    self.stored.push(record.project, record.uuid, run._writer.files_written())
             if self.stored is not None and (end or self.is_final(run.status)):
                 self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
             if index and not end:
