@@ -57,6 +57,7 @@ from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, file_mode
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _HASHES_KEPT = 200_000  # hashes of pushed files remembered (about 60 MB at most)
+_RUNS_HELD = 2_000  # runs whose cached append-only files' lengths are remembered (refresh)
 _SERIES_DIRS = ("events", "logs", "resources")  # append-only files only their writer names to a push
 
 
@@ -260,9 +261,15 @@ class StoredRuns:
             return False
         return stat.st_size == row["size"] and (row["mode"] == BLOB or self._hashes.sha256(target, stat) == row["sha256"])
 
+    def _held_now(self, uuid: str) -> dict[str, int]:
+        with self._guard:
+            return dict(self._held.get(uuid, ()))
+
     def _remember(self, uuid: str, held: Mapping[str, int]) -> None:
         """Note how far the cache holds append-only files of run ``uuid`` (never lowering a length)."""
         with self._guard:
+            if uuid not in self._held and len(self._held) >= _RUNS_HELD:  # the run noted first goes
+                self._held.pop(next(iter(self._held)))
             known = self._held.setdefault(uuid, {})
             for path, size in held.items():
                 if size > known.get(path, -1):
@@ -278,7 +285,7 @@ class StoredRuns:
             return None
         project = str(run_row["project"])
         # what the cache was seen to hold, unless its folder went (run.json is never missing otherwise)
-        cached = dict(self._held.get(uuid, ())) if (self.root / project / uuid / RUN_FILE).is_file() else {}
+        cached = self._held_now(uuid) if (self.root / project / uuid / RUN_FILE).is_file() else {}
         for path, committed in self.chunks.files(uuid).items():
             if cached.get(path, -1) >= committed:  # the cached copy holds it: not even a stat
                 continue
