@@ -232,3 +232,40 @@ def test_a_json_write_of_one_metric_to_a_run_of_2000_series_reads_only_what_it_c
         assert {k: v for k, v in after.items() if k != "run.json"} == {k: v for k, v in held.items() if k != "run.json"}
     finally:
         data.close()
+
+
+def test_what_a_server_stopped_between_a_write_and_its_push_left_in_its_cache_reaches_the_store(tmp_path):
+    """A run's first push in a server process walks its whole cached folder: points a previous
+    process wrote there but did not push (stopped between the write and the push) reach the store
+    with the next write, although that write's own writer never touched their file."""
+    from labbook.config import Settings
+    from labbook.server.data import FULL, ServerData
+    from labbook.tracking import Run
+
+    store = str(tmp_path / "objects")
+    settings = Settings.load({"store": store}, home=tmp_path / "server" / ".labbook")
+    run_id = uuid_module.uuid4().hex
+    first = ServerData(settings)
+    try:
+        first.create_run(FULL, run_id, PROJECT, "stopped", None, [], {})
+        first.write(FULL, run_id, lambda run: run.log_metric("loss", 1.0, step=0))
+    finally:
+        first.close()
+    # the stopped process's last write: in the cache folder, never pushed
+    left = Run(project=PROJECT, run_uuid=run_id, settings=settings, attach=True, install_handlers=False,
+               track_code=False, track_env=False, track_logs=False, collect_resources=False, no_op=False)
+    left.log_metric("loss", 0.5, step=1)
+    left.end()
+    folder = tmp_path / "server" / ".labbook" / "artifacts" / PROJECT / run_id
+    left_file = f"events/metric/loss/{left.writer_id}.lbm"
+    assert left_file not in _store_hashes(store, settings.catalog_url, run_id)
+
+    second = ServerData(settings)
+    try:
+        second.write(FULL, run_id, lambda run: run.log_metric("accuracy", 0.9, step=1))
+        held = _store_hashes(store, settings.catalog_url, run_id)
+        assert left_file in held
+        assert {k: v for k, v in held.items() if k != "run.json"} == \
+            {k: v for k, v in folder_hashes(folder).items() if k != "run.json"}
+    finally:
+        second.close()

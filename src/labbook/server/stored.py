@@ -23,8 +23,9 @@ a chunk, changed records whole, new immutable files as blobs). A write names the
 touched (``RunWriter.files_written``): its push reads those, run.json, ``lineage.jsonl`` and the
 small folders beside ``events/`` (``summaries/``, ``heartbeat/``, ``assets/``, ``outputs/``), and
 never lists nor stats the series files of ``events/`` it did not write, so a run of 10,000 series
-costs a write of one metric what that metric changed; the first push after one that failed walks
-the whole folder again. Each such write holds the run's
+costs a write of one metric what that metric changed. A run's first push in a process, and the
+first after one that failed, walk the whole folder (what a server stopped between a write and
+its push left in the cache reaches the store then). Each such write holds the run's
 ``write_lock`` across every server on the catalog (PostgreSQL: an advisory lock; SQLite: a file
 lock beside its database) from the refresh of the cache to the end of the push, so two replicas
 writing one run take turns, and each starts from what the other committed.
@@ -87,7 +88,7 @@ class StoredRuns:
         self._hashes = FileHashes(_HASHES_KEPT)
         self._pushed: dict[str, str] = {}  # run -> sha256 of the run.json this process last stored
         self._held: dict[str, dict[str, int]] = {}  # run -> append-only file -> bytes its cached copy holds
-        self._unsure: set[str] = set()  # runs whose last push did not finish: the next one walks the folder
+        self._trusted: set[str] = set()  # runs whose last push here finished: a write's push may be narrow
         self._guard = threading.Lock()
 
     # -- the catalog's rows --------------------------------------------------------------------
@@ -360,11 +361,12 @@ class StoredRuns:
         ``written``: the files the write touched, as its writer names them (``RunWriter.files_written``:
         path -> length of an append-only file, None for a record); the push then looks at those
         and at the folders beside ``events/``, not at every series file (see the module docstring).
-        Without it, or after a push of this run that did not finish, it walks the whole folder."""
+        Without it, at a run's first push in this process, or after one that did not finish, it
+        walks the whole folder (what a process stopped between a write and its push left behind)."""
         folder = self.root / project / uuid
         rows, committed = self.rows(uuid), self.chunks.files(uuid)
-        files = self._written(folder, written) if written is not None and uuid not in self._unsure else None
-        self._unsure.add(uuid)  # until the store holds all of it
+        files = self._written(folder, written) if written is not None and uuid in self._trusted else None
+        self._trusted.discard(uuid)  # until the store holds all of it
         run_file, tails = None, {}
         for rel, path, mode, size in files if files is not None else self._every_file(folder):
             if mode == APPEND:
@@ -386,7 +388,9 @@ class StoredRuns:
         self._remember(uuid, {rel: committed.get(rel, 0) + len(data) for rel, (_at, data) in tails.items()})
         if run_file is not None and run_file.is_file():
             self._pushed[uuid] = self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
-        self._unsure.discard(uuid)
+        if len(self._trusted) >= _RUNS_HELD:
+            self._trusted.clear()  # a bound on memory: each run's next push walks its folder once
+        self._trusted.add(uuid)
 
     @staticmethod
     def _every_file(folder: Path) -> Iterator[tuple[str, Path, str, int | None]]:
