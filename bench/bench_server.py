@@ -11,7 +11,9 @@ a 10% zoom and a 1,000-point zoom (served raw), read three ways:
   the later ones, like any server after the series' first chart, read its tiles);
 - ``store chunks``: the same file sent to the server's object store (``LABBOOK_STORE``, a folder
   here, or ``--store s3://...``) in 64 KiB appends, as a syncer sends a growing file, read back
-  from its chunk objects (``labbook.catalog.chunks``);
+  from its chunk objects (``labbook.catalog.chunks``): the first cold server reads every chunk
+  and keeps the series' tiles as an object in the store (``labbook.server.compact.keep_tiles``),
+  the later ones read that object and the records of the edge tiles from the chunks;
 - ``store compacted``: after ``labbook server --role worker --once`` compacted it into Parquet
   points, min/max tiles and step/value records (``labbook.server.compact``; a chart over steps
   reads the tiles and the records of the tiles where an edge falls), whose seconds are reported too.

@@ -185,3 +185,21 @@ def test_a_metric_file_with_a_header_written_mid_file_resyncs(run_factory):
     assert series.steps.tolist() == [0, 1, 2, 3]
     assert series.values.tolist() == [0.0, 1.0, 2.0, 3.0]
     assert series.skipped == 1
+
+
+def test_never_crash_counts_each_metric_of_a_module_log_metrics_call(home, monkeypatch, capsys):
+    """tracking.log_metrics hands its dict to the never-crash run's _log_metrics, guarded as
+    log_metrics is: a bad value counts one per metric of the call, none of them logged."""
+    from labbook import tracking
+
+    monkeypatch.setenv("LABBOOK_NEVER_CRASH", "1")
+    run = tracking.init(project="p", install_handlers=False, track_code=False, track_env=False,
+                        track_logs=False, collect_resources=False)
+    tracking.log_metrics(step=0, a=1.0, b=2.0)
+    tracking.log_metrics(step=1, a=1.0, b="x", c=3.0)
+    tracking.log_metrics(step=2, timestamp="yesterday", a=1.0)
+    tracking.end()
+    assert "invalid_value 4" in capsys.readouterr().err
+    record = labbook.get_run(run.uuid)
+    assert record.metric("a").values.tolist() == [1.0]
+    assert "c" not in record.metric_names()

@@ -120,6 +120,23 @@ def test_run_file_updates_merge_under_the_lock(tmp_path):
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 
+def test_each_run_file_update_has_a_newer_mtime_even_within_one_clock_tick(tmp_path):
+    """Catalog rows compare run.json's mtime to tell a newer reading from an older one, and a
+    new file's time stamp is the clock's coarse tick (milliseconds): updates made within one
+    tick (a run that starts and ends at once) must still leave strictly growing mtimes, apart
+    by more than a row's racy mark."""
+    from labbook.catalog.indexer import RACY_MARK
+
+    path = tmp_path / "run.json"
+    update_run_file(path, [], initial={"uuid": "u", "status": "running"})
+    stamps = [path.stat().st_mtime_ns]
+    for status in ("succeeded", "failed", "stopped", "succeeded"):
+        update_run_file(path, [("set", "status", status)])
+        stamps.append(path.stat().st_mtime_ns)
+    gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:])]
+    assert min(gaps) > RACY_MARK * 1e9, gaps
+
+
 def test_asset_paths_follow_the_layout(tmp_path):
     folder = RunFolder(tmp_path)
     assert folder.asset_path("image", "sample", 3, "png") == tmp_path / "assets/image/sample_3.png"

@@ -73,6 +73,10 @@ def test_every_list_route_has_a_hard_cap_and_a_keyset_cursor():
     assert {"/api/v1/projects", "/api/v1/runs", "/api/v1/artifacts", "/api/v1/artifacts/versions",
             "/api/v1/artifacts/files", "/api/v1/tokens", "/api/v1/runs/{uuid}/events",
             "/api/v1/runs/{uuid}/events/steps"} <= set(checked), checked
+    # the sync manifest (a map of files, not an array) is capped and keyset-paged the same way
+    manifest = {p["name"]: p for p in document["paths"]["/api/v1/sync/runs/{uuid}"]["get"]["parameters"]}
+    assert manifest["limit"]["schema"]["maximum"] == 1000 and "cursor" in manifest
+    assert "next_cursor" in document["components"]["schemas"]["SyncManifest"]["properties"]
 
 
 def _all_pages(api, path: str, field: str, **params) -> list:

@@ -10,7 +10,7 @@ import pytest
 
 from labbook.catalog.catalog import Catalog
 from labbook.catalog.chunks import ChunkedFiles
-from labbook.errors import AppendConflict, InvalidValueError
+from labbook.errors import AppendConflict, EventFileError, InvalidValueError
 from tests.test_catalog import postgres_url  # noqa: F401 - a fixture: a fresh PostgreSQL database
 
 PATH = "events/metric/loss/0-1-abcdef.lbm"
@@ -137,3 +137,31 @@ def test_tails_of_several_files_commit_together_and_a_moved_file_takes_the_usual
     with pytest.raises(AppendConflict):
         files.append_tails(run, {other: (6, b"changed")})
     assert files.read(run, other) == b"first\nsecond\n"
+
+
+def test_read_buffer_gives_the_bytes_read_gives(files):
+    run = uuid.uuid4().hex
+    data = bytes(range(256)) * 40
+    at = 0
+    for cut in (1, 2, 30, 31, 700, 4096, 9000, len(data)):  # chunks of 1 byte to several KiB
+        files.append(run, PATH, at, data[at:cut])
+        at = cut
+    assert files.read_buffer(uuid.uuid4().hex, PATH) == b""
+    for start, end in ((0, None), (0, 1), (1, 2), (5, 31), (29, 4097), (8999, None), (len(data), None), (3, 3)):
+        got = files.read_buffer(run, PATH, start, end)
+        assert isinstance(got, bytearray) and got == files.read(run, PATH, start, end) == data[start:end]
+    with pytest.raises(InvalidValueError, match="pass 0 <= start <= end"):
+        files.read_buffer(run, PATH, 5, 4)
+
+
+def test_read_buffer_names_a_chunk_that_lost_bytes(tmp_path):
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.db'}", auto_migrate=True)
+    files = ChunkedFiles(str(tmp_path / "store"), catalog)
+    run = uuid.uuid4().hex
+    files.append(run, PATH, 0, b"header\n0123456789")
+    ((_, _, key),) = files.chunks(run, PATH)
+    with open(key, "r+b") as handle:
+        handle.truncate(10)
+    with pytest.raises(EventFileError, match="labbook sync"):
+        files.read_buffer(run, PATH)
+    catalog.close()

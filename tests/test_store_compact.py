@@ -289,7 +289,9 @@ def test_the_worker_needs_a_store(home):
     assert done.returncode != 0 and "LABBOOK_STORE" in done.stderr
 
 
-def test_the_server_reads_store_series_the_same_before_and_after_compaction(home, tmp_path):
+def server_store_series(home, tmp_path):
+    """(run, store root, store, catalog, read token, chart queries): a run in the home's catalog whose
+    300,000-point metric 'loss' (a spike at step 222,222) only the store holds, as chunks."""
     from labbook.tracking import Run
 
     with Run(project="big", home=home, **run_kwargs()) as run:  # the catalog row (as ingest makes it)
@@ -303,6 +305,11 @@ def test_the_server_reads_store_series_the_same_before_and_after_compaction(home
     token, _ = tokens.create_token("test", "read", home=home)
     queries = [{"name": "loss", "points": 2000}, {"name": "loss", "points": 500, "x_min": 200_000, "x_max": 260_000},
                {"name": "loss", "points": 2000, "x_min": 222_000, "x_max": 222_500}]
+    return run, store_root, store, catalog, token, queries
+
+
+def test_the_server_reads_store_series_the_same_before_and_after_compaction(home, tmp_path):
+    run, store_root, store, catalog, token, queries = server_store_series(home, tmp_path)
     server = ServerProcess(home, LABBOOK_STORE=store_root)
     try:
         with server.client(token) as api:

@@ -392,6 +392,8 @@ def test_no_op_mode_writes_nothing(home, monkeypatch, variable):
     monkeypatch.setenv(variable, "1")
     run = tracking.init(project="p")
     tracking.log_metric("m", 1.0)
+    tracking.log_metrics(step=1, m=1.0, n=2.0)  # the module function hands its dict to _log_metrics
+    tracking.log_metrics(2, None, m=1.0)
     tracking.log_inputs(a=1)
     assert tracking.get_artifacts_path() is None
     tracking.end()
@@ -476,3 +478,59 @@ def test_an_object_store_url_as_run_root_is_refused_with_the_fix(home, monkeypat
     monkeypatch.setenv("LABBOOK_ARTIFACTS_ROOT", "s3://bucket/runs")
     with pytest.raises(ConfigError, match="LABBOOK_ARTIFACT_STORE"):
         Run(project="p", install_handlers=False)
+
+
+def test_log_metrics_stores_ints_bools_and_fractions_as_floats(run_factory):
+    """The common call's check is one sum() in C: ints, bools and fractions pass it, queued as
+    they are, and must still be written, and summarised, as float(value) (as metric_value)."""
+    import json
+    from fractions import Fraction
+
+    run = run_factory()
+    run.log_metrics(step=0, a=1.5, b=2.0)  # names checked once; the next calls take the sum() path
+    run.log_metrics(step=1, a=3, b=True)
+    run.log_metrics(step=2, a=Fraction(1, 4), b=-(2**60))
+    run.flush()
+    record = labbook.get_run(run.uuid)
+    assert record.metric("a").values.tolist() == [1.5, 3.0, 0.25]
+    assert record.metric("b").values.tolist() == [2.0, 1.0, float(-(2**60))]
+    summary = json.loads((run.path / "summaries" / f"{run.writer_id}.json").read_text())["metrics"]
+    assert summary["a"]["min"] == 0.25 and type(summary["a"]["max"]) is float and summary["a"]["max"] == 3.0
+    assert type(summary["b"]["min"]) is float and summary["b"]["min"] == float(-(2**60))
+
+
+def test_log_metrics_too_large_an_int_is_refused_at_the_call(run_factory):
+    run = run_factory()
+    run.log_metrics(step=0, a=1.0, b=2.0)
+    with pytest.raises(InvalidValueError, match="'b'.*too large"):
+        run.log_metrics(step=1, a=1.0, b=10**400)
+    run.flush()
+    assert labbook.get_run(run.uuid).metric("a").values.tolist() == [1.0]
+
+
+def test_a_first_log_metrics_batch_counts_points_not_calls(run_factory):
+    """Until a drain has seen a row, the batch a logging call writes is sized by the row's
+    width: a first batch of 10-metric rows is no larger than the later ones (no 8192 rows)."""
+    from labbook.writer.writer import DRAIN_BATCH, RECORD_WIDTH
+
+    run = run_factory()
+    writer = run._writer
+    run.log_metrics(step=0, **{f"m{i}": 0.5 for i in range(10)})
+    assert writer.drain_mark - len(writer.metrics) <= DRAIN_BATCH // 4 * RECORD_WIDTH
+
+
+def test_module_log_metrics_takes_step_and_timestamp_by_position_or_keyword(home):
+    """tracking.log_metrics takes ``*args, **metrics`` and pops step and timestamp from the
+    dict (no keyword compared with named parameters); by position it calls Run.log_metrics."""
+    run = tracking.init(project="p", install_handlers=False, track_code=False, track_env=False)
+    tracking.log_metrics(step=1, loss=0.5, _args=1.0)
+    tracking.log_metrics(2, loss=0.4)
+    tracking.log_metrics(3, "2024-01-01T00:00:00Z", loss=0.3)
+    tracking.log_metrics(loss=0.2, timestamp="2024-01-02T00:00:00Z")
+    with pytest.raises(TypeError, match="multiple values for argument 'step'"):
+        tracking.log_metrics(5, step=5, loss=0.1)
+    assert str(inspect.signature(tracking.log_metrics)) == "(step: 'int | None' = None, timestamp: 'Any' = None, **metrics: 'Any') -> 'None'"
+    tracking.end()
+    record = labbook.get_run(run.uuid)
+    assert record.metric("loss").steps.tolist() == [1, 2, 3, 4]
+    assert record.metric("_args").values.tolist() == [1.0]

@@ -149,3 +149,35 @@ def test_an_unpackable_record_takes_the_careful_path_and_only_it_is_left_out(run
     run.end()
     assert _series(run, "a") == (list(range(40)), [float(s) for s in range(40)])
     assert _series(run, "b") == (list(range(40)), [float(s) for s in range(40)])
+
+
+@pytest.mark.parametrize("how", ["task", "periodic"])
+def test_a_batch_is_written_while_the_flusher_runs_a_long_task(run_factory, how):
+    """A task or periodic function on the flusher thread (the environment capture or the first
+    resource probe at a run's start) does not hold the metrics back: the logging call that
+    completes a batch writes it meanwhile, and nothing is written twice or lost."""
+    run = run_factory(flush_interval=3600)
+    writer = run._writer
+    started, release = threading.Event(), threading.Event()
+
+    def long_task():
+        started.set()
+        release.wait(10)
+
+    if how == "task":
+        writer.submit(long_task)
+        writer.wake()
+    else:
+        handle = writer.every(3600, long_task, first=0)
+    assert started.wait(10)
+    steps = DRAIN_BATCH + 10
+    try:
+        for step in range(steps):
+            run.log_metric("loss", float(step), step=step)
+        assert len(writer.metrics) < DRAIN_BATCH * RECORD_WIDTH  # a batch was written meanwhile
+    finally:
+        release.set()
+    if how == "periodic":
+        writer.cancel(handle)
+    run.end()
+    assert _series(run, "loss") == (list(range(steps)), [float(s) for s in range(steps)])

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import sys
 import uuid as uuid_module
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 
 from labbook._time import utc_now_iso
@@ -139,7 +138,6 @@ def attach(parts: RunParts) -> None:
     parts.closers.append(record_outcome)
 
 
-@dataclass(frozen=True)
 class RankPolicy:
     """What one process of a distributed job may do to the run the job shares; ``Run`` consults it.
 
@@ -147,10 +145,27 @@ class RankPolicy:
     sets the status. Another rank's metrics are kept only with ``rank_metrics="all"``, and it
     changes the run's status only by failing (the message then names the rank); its own success
     or stop is recorded in run.json ``ranks``, and the run goes on under rank 0.
+
+    A plain class, not a dataclass: this module is imported by a process's first ``init()``,
+    and building a dataclass's methods would cost that call half a millisecond or more.
     """
 
-    rank: int = 0
-    keeps_metrics: bool = True
+    __slots__ = ("rank", "keeps_metrics")
+
+    def __init__(self, rank: int = 0, keeps_metrics: bool = True) -> None:
+        self.rank = rank
+        self.keeps_metrics = keeps_metrics
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, RankPolicy):
+            return NotImplemented
+        return (self.rank, self.keeps_metrics) == (other.rank, other.keeps_metrics)
+
+    def __hash__(self) -> int:
+        return hash((self.rank, self.keeps_metrics))
+
+    def __repr__(self) -> str:
+        return f"RankPolicy(rank={self.rank!r}, keeps_metrics={self.keeps_metrics!r})"
 
     @classmethod
     def for_rank(cls, rank: int, rank_metrics: str) -> RankPolicy:

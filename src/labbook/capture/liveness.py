@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from labbook.writer.surface import RunParts
 
 
+_O_NEW = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
+
+
 def hostname() -> str:
     """This machine's name, as ``socket.gethostname()`` gives it (without importing socket, a
     cost a run's start need not pay, where ``os.uname`` exists)."""
@@ -56,11 +59,21 @@ class Heartbeat:
     def start(self, recorded: bool = False) -> None:
         """Write the heartbeat file and start refreshing it; ``recorded``: run.json already
         holds this interval and a fresh ``heartbeat_at`` (else rank 0 records them now)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_bytes(orjson.dumps({
+        content = orjson.dumps({
             "pid": os.getpid(), "host": hostname(), "rank": self._parts.rank,
             "writer": self._parts.writer_id, "interval": self.interval,
-        }))
+        })
+        try:
+            os.mkdir(self.path.parent)  # a new run's first writer: no heartbeat folder yet
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # the run folder itself was removed: made again
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, _O_NEW, 0o644)
+        try:
+            os.write(fd, content)  # a few dozen bytes: one write (os.open: no buffered file object)
+        finally:
+            os.close(fd)
         if self._parts.rank == 0 and not recorded:
             self._parts.writer.update_run(
                 ("set", "liveness", {"heartbeat_interval": self.interval}), self._beat_op())

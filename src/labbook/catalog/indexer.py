@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import threading
 import time
@@ -81,6 +82,20 @@ def mark_pending(folder: Path, uuid: str, run_path: Path) -> None:
     from labbook.store.files import write_atomic
 
     write_atomic(folder / uuid, os.fsencode(run_path), durable=False)  # its folder made if need be
+
+
+def mark_live(pending: Path, live: Path, uuid: str, run_path: Path) -> None:
+    """Leave run ``uuid``'s live marker beside its pending one: the same file, hard-linked (one
+    system call rather than a second file written and renamed); written afresh where links
+    cannot be made or a marker of that name is already there (a resumed run's)."""
+    try:
+        try:
+            os.link(pending / uuid, live / uuid)
+        except FileNotFoundError:  # the home's first run: no live folder yet
+            live.mkdir(parents=True, exist_ok=True)
+            os.link(pending / uuid, live / uuid)
+    except OSError:
+        mark_pending(live, uuid, run_path)
 
 
 def unmark_pending(folder: Path, uuid: str) -> None:
@@ -323,7 +338,12 @@ class _Keeper:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.due: dict[RunIndexer, float] = {}
+        self.opening: list[str] = []  # catalogs to open (run_index) now
         self.cond = threading.Condition()
+        # When the thread's current wait ends (-inf while it is not waiting: it reads ``due``
+        # before it waits again). A request due no sooner needs no wake-up: a run that starts
+        # and ends within an interval costs the thread no switch.
+        self.wake_at = -math.inf
         self.thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
         self.thread.start()
 
@@ -332,6 +352,14 @@ class _Keeper:
             due = self.due.get(indexer)
             if due is None or at < due:
                 self.due[indexer] = at
+                if at < self.wake_at:
+                    self.cond.notify()
+
+    def open(self, url: str) -> None:
+        """Open this process's run index of ``url`` (``run_index``) on the thread, now."""
+        with self.cond:
+            if url not in self.opening:
+                self.opening.append(url)
                 self.cond.notify()
 
     def finish(self) -> None:
@@ -351,12 +379,20 @@ class _Keeper:
                 while True:
                     now = time.monotonic()
                     ready = [indexer for indexer, at in self.due.items() if at <= now]
-                    if ready:
+                    opening, self.opening = self.opening, []
+                    if ready or opening:
                         for indexer in ready:
                             del self.due[indexer]
                         break
-                    wait = min(self.due.values(), default=now + 60) - now
-                    self.cond.wait(max(wait, 0.001))
+                    wait = max(min(self.due.values(), default=now + 60) - now, 0.001)
+                    self.wake_at = now + wait
+                    self.cond.wait(wait)
+                    self.wake_at = -math.inf
+            for url in opening:
+                try:
+                    run_index(url)
+                except Exception:  # noqa: BLE001 - a run asking for it again records the error
+                    pass
             for indexer in ready:
                 indexer.index_now(background=True)
 
@@ -400,9 +436,9 @@ class RunIndexer:
     Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
     a reader indexes it from its folder, so it is listed at once, even if killed a moment
     later), and its first row is written by the process's one indexer thread (``_Keeper``)
-    ``interval`` seconds later, or at once in a process that has not opened the catalog yet
-    (opening it, or creating it in a new home, then happens beside the run); it is also marked
-    live until its last row (a reader indexes it once its writer is gone). In between, the
+    ``interval`` seconds later; in a process that has not opened the catalog yet, the thread
+    opens it (creates it, in a new home) at once, beside the run. It is also marked live until
+    its last row (a reader indexes it once its writer is gone). In between, the
     thread re-indexes the run at most every ``interval`` seconds after a change, and
     ``close()`` writes the last row itself, synchronously, so an ended run is always current
     (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
@@ -435,7 +471,7 @@ class RunIndexer:
         if self._pending is not None and self._live is not None:
             try:
                 mark_pending(self._pending, self.uuid, self.path)
-                mark_pending(self._live, self.uuid, self.path)
+                mark_live(self._pending, self._live, self.uuid, self.path)
             except OSError as error:  # a catalog folder this process cannot write to
                 self.errors.append(f"{type(error).__name__}: {error}")
                 self._pending = self._live = None
@@ -444,13 +480,15 @@ class RunIndexer:
         else:
             self._first_done.set()  # listed at once: a reader indexes the marked run
             # The first row waits one interval, as any change does (a run that ends before is
-            # indexed once, by close()), except in a process that has not opened this catalog
-            # yet: opening it (creating it, in a new home) then starts at once, beside the run.
-            opened = (os.getpid(), catalog_url) in _indexes
-            keeper.request(self, time.monotonic() + interval if opened else 0.0)
+            # indexed once, by close()). In a process that has not opened this catalog yet,
+            # opening it (creating it, in a new home) starts at once, beside the run.
+            if (os.getpid(), catalog_url) not in _indexes:
+                keeper.open(catalog_url)
+            keeper.request(self, time.monotonic() + interval)
 
     def request(self) -> None:
-        _the_keeper().request(self, self._last + self.interval)
+        if not self._closing:  # else close() writes the last row itself
+            _the_keeper().request(self, self._last + self.interval)
 
     def wait_first(self, timeout: float) -> bool:
         """Wait until the run is listed: at once for a SQLite catalog (the run is marked

@@ -56,6 +56,10 @@ def _work(home: str | None, once: bool, poll: float, log_level: str) -> None:
         if once:
             for job in worker.run_until_idle():
                 click.echo(f"{job.id} {job.kind} {job.run_uuid} {job.target}")
+            removed = worker.collect_garbage()
+            if any(removed.values()):
+                click.echo(f"garbage: {removed['lock_files']} lock files, {removed['bases']} merge bases removed",
+                           err=True)  # stdout lists the jobs run, one a line
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -89,7 +93,7 @@ def _allowed_hosts(host: str) -> dict[str, str]:
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--role", default="api", show_default=True, type=click.Choice(["api", "worker"]),
               help="api serves requests; worker does the background work (compaction) queued in the catalog.")
-@click.option("--once", is_flag=True, help="Worker: run the queued jobs, then exit.")
+@click.option("--once", is_flag=True, help="Worker: run the queued jobs, collect garbage, then exit.")
 @click.option("--poll", default=1.0, show_default=True, type=click.FloatRange(0.05, 3600),
               help="Worker: seconds between looks at an empty queue.")
 @click.pass_context

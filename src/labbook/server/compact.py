@@ -32,7 +32,8 @@ import io
 import os
 import secrets
 from datetime import datetime, timezone
-from typing import Any
+from functools import partial
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -40,6 +41,7 @@ from labbook.catalog import schema
 from labbook.catalog.chunks import ChunkedFiles, check_run
 from labbook.errors import EventFileError, NotFoundError
 from labbook.store import format as fmt
+from labbook.store import tiles as tiling
 from labbook.store.events import MetricSeries, merge_metric_parts
 from labbook.store.names import decode_name, encode_name
 from labbook.store.tiles import TiledRecords
@@ -94,7 +96,7 @@ def metric_names(files: dict[str, int]) -> list[str]:
     return sorted(names)
 
 
-def _rank(data: bytes) -> int:
+def _rank(data: bytes | bytearray) -> int:
     import orjson
 
     try:
@@ -103,9 +105,11 @@ def _rank(data: bytes) -> int:
         return 0
 
 
-def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None) -> StoredSeries:
+def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None,
+             later: Any = None) -> StoredSeries:
     """The series read from its chunks: what ``labbook.get_run(...).metric(name)`` gives for the
-    same files in a run folder."""
+    same files in a run folder. ``later``: when given, a function that runs its argument after
+    this read (or now), which then keeps the tiles of a one-file series (``keep_tiles``)."""
     import numpy as np
 
     paths = series_files(store.files(run_uuid) if files is None else files, name)
@@ -113,8 +117,10 @@ def read_raw(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int
         raise NotFoundError(f"Run {run_uuid} has no metric {name!r} in the store {store.root_url}.")
     parts, ranks, skipped = [], [], 0
     for path, length in sorted(paths.items()):
-        data = store.read(run_uuid, path, 0, length)
-        records, damaged = fmt.parse_metric_records(data)
+        data = store.read_buffer(run_uuid, path, 0, length)
+        records, damaged = fmt.parse_metric_records(cast(bytes, data))  # reads a bytearray alike
+        if later is not None and len(paths) == 1 and not damaged:
+            later(partial(keep_tiles, store, run_uuid, path, data.find(b"\n") + 1, length, records))
         parts.append(records)
         ranks.append(np.full(len(records), _rank(data), dtype=np.int32))
         skipped += damaged
@@ -290,15 +296,15 @@ class CompactedRecords(TiledRecords):
 
 
 class TiledStoredSeries:
-    """A format-2 compacted series: ``tiled`` (``CompactedRecords``) for charts over steps, its
-    points (``steps``, ``values``, ``timestamps``, ``ranks``, ``skipped``) decoded from the
-    Parquet object when first used (``load``)."""
+    """A series known by its tiles: ``tiled`` (``CompactedRecords`` for a format-2 compacted series,
+    ``ChunkRecords`` for one read from its chunks' tiles) for charts over steps, its points
+    (``steps``, ``values``, ``timestamps``, ``ranks``, ``skipped``) read when first used (``load``:
+    from the Parquet object, or the chunks)."""
 
-    compacted = True
-
-    def __init__(self, name: str, tiled: CompactedRecords, load: Any, version: tuple) -> None:
+    def __init__(self, name: str, tiled: TiledRecords, load: Any, version: tuple, compacted: bool = True) -> None:
         from labbook.server.downsample import Tiles
 
+        self.compacted = compacted
         self.name = name
         self.tiled = tiled
         self.tiles = Tiles(tiled.tile, tiled.min, tiled.max)
@@ -356,12 +362,189 @@ def _numpy(table, name: str):
     return np.frombuffer(column.buffers()[1], dtype=dtype, count=len(column), offset=column.offset * dtype.itemsize)
 
 
-def read_series(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None) -> StoredSeries:
-    """The series from its compacted form when current, else from its chunks: the same points.
-    ``files``: the run's files and committed lengths when known (``series_state`` read them)."""
+def read_series(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int] | None = None,
+                later: Any = None) -> StoredSeries | TiledStoredSeries:
+    """The series from its compacted form when current, else from its chunks' tiles when kept
+    (``read_chunk_tiles``), else from its chunks: the same points. ``files``: the run's files and
+    committed lengths when known (``series_state`` read them). ``later``: a function that runs its
+    argument after this read returns (the server's background thread), where the tiles of a series
+    read from its chunks are kept; None: kept now."""
     if files is None:
         files = store.files(check_run(run_uuid))
-    return read_compacted(store, run_uuid, name, files) or read_raw(store, run_uuid, name, files)
+    later = later or (lambda task: task())
+    return (read_compacted(store, run_uuid, name, files) or read_chunk_tiles(store, run_uuid, name, files, later)
+            or read_raw(store, run_uuid, name, files, later))
+
+
+# -- the tiles of a series read from its chunks ---------------------------------------------------
+
+TILES_REWRITE = 64  # new whole tiles past the kept ones after which a reader keeps the tiles again
+
+
+def tiles_key(store: ChunkedFiles, run_uuid: str, path: str) -> str:
+    """The object keeping the tiles of the run's file ``path`` (``labbook.store.tiles``' format)."""
+    return store.object_path("tiles", run_uuid, path + tiling.EXT)
+
+
+def keep_tiles(store: ChunkedFiles, run_uuid: str, path: str, offset: int, length: int, records: Any) -> bool:
+    """Write the tiles of the whole tiles among ``records`` (the file's records, the first at byte
+    ``offset``, read when ``length`` bytes of it were committed) to ``tiles_key``; False (nothing
+    written) when they are not plain 24-byte records from ``offset`` to ``length`` (a torn header
+    or last record, damaged records), not in step order, or fewer than a tile.
+
+    The object names the file's chunk holding its last tiled byte: committed bytes never change,
+    so tiles of a file's first records stay true while that chunk is the file's (see
+    ``read_chunk_tiles``)."""
+    if offset <= 0 or (length - offset) % fmt.RECORD_SIZE or len(records) != (length - offset) // fmt.RECORD_SIZE:
+        return False
+    count = len(records) // tiling.TILE * tiling.TILE
+    if not count or not tiling.in_step_order(records["step"], records["timestamp"]):
+        return False
+    step_last, low, high = tiling.tile_arrays(records["step"][:count], records["value"][:count])
+    return _put_tiles(store, run_uuid, path, offset, step_last, low, high, int(records["timestamp"][count - 1]))
+
+
+def _put_tiles(store: ChunkedFiles, run_uuid: str, path: str, offset: int, step_last: Any, low: Any, high: Any,
+               last_time: int, chunks: list[tuple[int, int, str]] | None = None) -> bool:
+    """Write whole tiles (``step_last``, ``low``, ``high``) of the file's first records, the last of
+    them logged at ``last_time`` (µs), as ``keep_tiles`` describes."""
+    count = len(step_last) * tiling.TILE
+    end = offset + count * fmt.RECORD_SIZE
+    holder = [key for start, size, key in (chunks or store.chunks(run_uuid, path, end - 1, end))
+              if start < end <= start + size]
+    if not count or not holder:
+        return False
+    store.put_object(tiles_key(store, run_uuid, path), tiling.pack_tiles(
+        {"source": "chunks", "offset": offset, "records": count, "chunk": holder[0], "last_timestamp": last_time},
+        step_last, low, high))
+    return True
+
+
+def read_chunk_tiles(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, int],
+                     later: Any = None) -> TiledStoredSeries | None:
+    """A one-file series from its kept tiles (one object) plus the records committed after them
+    (read from their chunks, and their tiles made): a ``TiledStoredSeries`` whose chart over steps
+    reads the records of the tiles where an edge falls, by ranged reads of the chunks. None (read
+    the chunks) when the series has several files, has no kept tiles or none that still describe
+    the file, or when its records are not plain records in step order (a torn last record, a
+    record out of order). ``later`` keeps the tiles again when many new ones were made."""
+    import numpy as np
+
+    paths = series_files(files, name)
+    if len(paths) != 1:
+        return None  # several writers: their records are merged by step, which tiles of each cannot answer
+    ((path, length),) = paths.items()
+    try:
+        unpacked = tiling.unpack_tiles(store.get_object(tiles_key(store, run_uuid, path)))
+    except FileNotFoundError:
+        return None
+    if unpacked is None:
+        return None
+    header, step_last, low, high = unpacked
+    try:
+        offset, kept, last_time = int(header["offset"]), header["records"], int(header["last_timestamp"])
+        holder = str(header["chunk"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    end = offset + kept * fmt.RECORD_SIZE
+    if (header["tile"] != tiling.TILE or not kept or kept % tiling.TILE or offset < 1 or end > length
+            or (length - offset) % fmt.RECORD_SIZE):
+        return None
+    chunks = store.chunks(run_uuid, path, 0, length)
+    if not any(start < end <= start + size and key == holder for start, size, key in chunks):
+        return None  # not tiles of this file (one of the same name, deleted and sent again)
+    count = (length - offset) // fmt.RECORD_SIZE
+    tiled = ChunkRecords(store, chunks, offset, count, step_last, low, high)
+    if count > kept:  # the records committed since: read, checked to follow in order, tiled
+        buffer = bytearray((count - kept) * fmt.RECORD_SIZE)
+        tiled.read_spans([(kept * fmt.RECORD_SIZE, len(buffer), 0)], memoryview(buffer))
+        tail = np.frombuffer(buffer, dtype=fmt.metric_dtype())
+        first = (int(tail["step"][0]), int(tail["timestamp"][0]))
+        if first < (int(step_last[-1]), last_time) or not tiling.in_step_order(tail["step"], tail["timestamp"]):
+            return None
+        more = tiling.tile_arrays(tail["step"], tail["value"])
+        tiled.step_last, tiled.min, tiled.max = (np.concatenate((a, b)) for a, b in zip((step_last, low, high), more))
+        tiled.held = tiled.block([])
+        whole = count // tiling.TILE
+        if later is not None and whole - len(step_last) >= TILES_REWRITE:  # keep them again, with these
+            later(partial(_put_tiles, store, run_uuid, path, offset, tiled.step_last[:whole], tiled.min[:whole],
+                          tiled.max[:whole], int(tail["timestamp"][whole * tiling.TILE - kept - 1]), chunks))
+    version = tuple(sorted(paths.items()))
+    return TiledStoredSeries(name, tiled, lambda: read_raw(store, run_uuid, name, dict(paths)), version,
+                             compacted=False)
+
+
+class ChunkRecords(TiledRecords):
+    """The records of a metric file held as chunks (each chunk ``(offset, length, object)``; the
+    first record at byte ``offset`` of the file) as ``labbook.store.tiles.TiledRecords``: the
+    records of the tiles a chart asks for are read by ranged reads of the chunks that hold them
+    (on an object store, each chunk's ranges as one request, the chunks concurrently)."""
+
+    def __init__(self, store: ChunkedFiles, chunks: list[tuple[int, int, str]], offset: int, count: int,
+                 step_last: Any, low: Any, high: Any) -> None:
+        import numpy as np
+
+        self.store = store
+        self.offset = offset
+        self.starts = np.array([start for start, _, _ in chunks], dtype=np.int64)
+        self.ends = self.starts + np.array([size for _, size, _ in chunks], dtype=np.int64)
+        self.keys = [key for _, _, key in chunks]
+        super().__init__(count, tiling.TILE, np.ascontiguousarray(step_last, dtype=np.int64), low, high,
+                         fmt.metric_dtype())
+
+    def read_spans(self, spans: list[tuple[int, int, int]], buffer: memoryview) -> None:
+        pieces = self._pieces(spans)
+        if not self.store.local:  # an object store: one ranged request per chunk, the chunks concurrently
+            self._fetch_ranges(pieces, buffer)
+            return
+        for chunk, items in pieces.items():  # a folder: each piece read straight into the buffer
+            fd = os.open(self.keys[chunk], os.O_RDONLY)  # no file object: hundreds of chunks a chart
+            try:
+                short = any(os.preadv(fd, [buffer[at:at + size]], start) != size for start, size, at in items)
+            finally:
+                os.close(fd)
+            if short:
+                self._lost(chunk)
+
+    def _fetch_ranges(self, pieces: dict[int, list[tuple[int, int, int]]], buffer: memoryview) -> None:
+        order = list(pieces)
+        firsts = [pieces[c][0][0] for c in order]
+        found = self.store.fs.cat_ranges([self.keys[c] for c in order], firsts,
+                                         [pieces[c][-1][0] + pieces[c][-1][1] for c in order], on_error="raise")
+        for chunk, first, data in zip(order, firsts, found):
+            for start, size, at in pieces[chunk]:
+                if len(data) < start - first + size:
+                    self._lost(chunk)
+                buffer[at:at + size] = data[start - first:start - first + size]
+
+    def _lost(self, chunk: int) -> None:
+        raise EventFileError(f"Chunk {self.keys[chunk]!r} is shorter than the catalog's index says: the store "
+                             "lost part of it. Send the run again from where it was logged (labbook sync).")
+
+    def _pieces(self, spans: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
+        """Each chunk's pieces of ``spans`` (bytes from the first record): (where in the chunk, how
+        many bytes, where in the buffer), in order; a span across chunks is cut at their edges."""
+        import numpy as np
+
+        table = np.array(spans, dtype=np.int64).reshape(-1, 3)
+        low, at = table[:, 0] + self.offset, table[:, 2].copy()
+        high = low + table[:, 1]
+        chunk = np.searchsorted(self.ends, low, side="right")
+        rounds = []
+        while len(low):  # each round: the part of every span in its current chunk
+            if (chunk >= len(self.keys)).any() or (self.starts[np.minimum(chunk, len(self.keys) - 1)] > low).any():
+                raise EventFileError(f"No chunk holds bytes [{int(low[0])}, {int(high[-1])}) of "
+                                     f"{self.keys[0].rsplit('/', 1)[0]!r}; read the series again.")
+            take = np.minimum(high, self.ends[chunk]) - low
+            rounds.append(np.stack((chunk, low - self.starts[chunk], take, at), axis=1))
+            more = low + take < high
+            low, high, at, chunk = low[more] + take[more], high[more], at[more] + take[more], chunk[more] + 1
+        pieces = np.concatenate(rounds) if rounds else np.empty((0, 4), dtype=np.int64)
+        pieces = pieces[np.lexsort((pieces[:, 3], pieces[:, 0]))]
+        grouped: dict[int, list[tuple[int, int, int]]] = {}
+        for chunk_index, start, size, where in pieces.tolist():
+            grouped.setdefault(chunk_index, []).append((start, size, where))
+        return grouped
 
 
 def series_state(store: ChunkedFiles, run_uuid: str, name: str) -> tuple[str | None, tuple]:

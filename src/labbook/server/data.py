@@ -14,7 +14,6 @@ this is only a cache of open files, the run folder stays the record.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import threading
@@ -27,6 +26,7 @@ from typing import Any, Iterable
 from labbook import tokens
 from labbook.config import Settings
 from labbook.errors import InvalidValueError, LabbookError, NotFoundError
+from labbook.server.data_sync import SyncData
 from labbook.workspace import Workspace
 
 SERIES_CACHE_POINTS = 8_000_000  # points kept in memory at most (about 200 MB), least recently used out
@@ -53,17 +53,6 @@ class Access:
 FULL = Access("admin")
 
 
-def _is_series(path: str) -> bool:
-    """Whether a synced file is a metric series file (what the worker compacts on a store)."""
-    return path.startswith("events/metric/") and path.endswith(".lbm")
-
-
-def _check_mode(path: str, mode: str) -> None:
-    from labbook.sync.protocol import file_mode
-
-    if file_mode(path) != mode:
-        raise InvalidValueError(f"path={path!r} is sent as {file_mode(path)!r}, not {mode!r}; "
-                                "see the sync protocol in docs/server.md.")
 
 
 def check_uuid(value: str, field: str = "uuid") -> str:
@@ -76,7 +65,7 @@ def check_uuid(value: str, field: str = "uuid") -> str:
     return value.replace("-", "").lower()
 
 
-class ServerData:
+class ServerData(SyncData):
     """Everything the API reads and writes, for one home (see the module docstring)."""
 
     def __init__(self, settings: Settings) -> None:
@@ -241,7 +230,7 @@ class ServerData:
             raise NotFoundError(f"No run {uuid!r} on this server. List runs with GET /api/v1/runs.")
         files = dict(part for part in version if isinstance(part, tuple))  # as series_state read them
         return self._cached_series(("store", uuid, name), version,
-                                   lambda: compact.read_series(self.store, uuid, name, files))
+                                   lambda: compact.read_series(self.store, uuid, name, files, self._later))
 
     def metric_series(self, access: Access, uuid: str, name: str, run: Any = None) -> Any:
         """A metric's points. Series are append-only, so a series read before whose summary
@@ -413,6 +402,7 @@ class ServerData:
             if self.stored is not None and self.stored.written_elsewhere(uuid):
                 self._detach(uuid)  # a run kept open here holds an older run.json in memory
             record = self.get_run(access, uuid, blobs=False)
+            before = self._run_json_bytes(record.project, record.uuid)
             run = self._open_run(record.uuid, record.project)
             try:
                 action(run)
@@ -420,10 +410,12 @@ class ServerData:
                 run.flush()
                 if end:
                     self._detach(record.uuid)
+                self._keep_base(record.project, record.uuid, before)
                 if self.stored is not None:  # the folder is a cache: what was written goes to the store
                     self.stored.push(record.project, record.uuid, run._writer.files_written())
             if self.stored is not None and (end or self.is_final(run.status)):
                 self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
+                self.stored.drop_lock(record.uuid)  # the run ended: its lock file goes (held now)
             if index and not end:
                 self.workspace.index_run(Path(record.path))
         return self.workspace.get_run(record.uuid)
@@ -454,240 +446,6 @@ class ServerData:
         import shutil
 
         shutil.rmtree(path.parent, ignore_errors=True)
-
-    # -- sync (the protocol of labbook.sync; labbook.server.ingest keeps the files) --------------
-
-    def sync_folder(self, access: Access, uuid: str) -> Any:
-        """The server's folder of run ``uuid`` (404 when it has none, or the token may not see it)."""
-        uuid = check_uuid(uuid)
-        path = self.workspace.catalog.run_path(uuid)
-        folder = None
-        project = self.stored.project_of(uuid) if self.stored is not None else None
-        if project is not None:
-            folder = self.ingest.folder(project, uuid)
-        elif path and (Path(path) / "run.json").is_file():
-            folder = self.ingest.folder(Path(path).parent.name, uuid)
-        else:
-            root = Path(self.settings.artifacts_root)
-            found = sorted(root.glob(f"*/{uuid}/run.json")) if root.is_dir() else []
-            folder = self.ingest.folder(found[0].parent.parent.name, uuid) if found else None
-        if folder is None or not access.sees(folder.path.parent.name):
-            raise NotFoundError(f"No run {uuid!r} on this server to sync into; create it with "
-                                f"PUT /api/v1/sync/runs/{uuid}.")
-        return folder
-
-    def sync_create(self, access: Access, uuid: str, project: str, run_json: bytes) -> tuple[Any, bool]:
-        """Create run ``uuid``'s folder from its run.json (idempotent): (folder, created)."""
-        uuid = check_uuid(uuid)
-        if not access.sees(project):
-            raise NotFoundError(f"This token cannot write to project {project!r}.")
-        try:
-            existing = self.sync_folder(FULL, uuid)
-        except NotFoundError:
-            existing = None
-        if existing is not None:
-            if not access.sees(existing.path.parent.name):
-                raise NotFoundError(f"This token cannot write to run {uuid!r}.")
-            return existing, False
-        if self.stored is not None:
-            from labbook.server.ingest import _check_run_json
-
-            _check_run_json(run_json, uuid, project)
-            folder = self.ingest.folder(project, uuid)
-            self.stored.replace(project, uuid, "run.json", run_json)
-            created = True
-        else:
-            folder, created = self.ingest.create(project, uuid, run_json)
-        if created:
-            (self.stored or self.ingest).write_base(uuid, run_json)
-        self._index_synced(folder, run=True)
-        return folder, created
-
-    def sync_manifest(self, access: Access, uuid: str) -> tuple[Any, dict[str, dict[str, Any]]]:
-        """(folder, what the server holds of run ``uuid``: path -> {mode, size, sha256})."""
-        folder = self.sync_folder(access, uuid)
-        if self._in_store(folder):
-            return folder, self.stored.manifest(folder.path.name)
-        return folder, self.ingest.manifest(folder)
-
-    def _in_store(self, folder: Any) -> bool:
-        """Whether the run is kept in the object store (every run synced since it was set)."""
-        return self.stored is not None and self.stored.project_of(folder.path.name) is not None
-
-    def sync_read(self, access: Access, uuid: str, path: str, start: int) -> bytes:
-        """The bytes of an append-only file from ``start`` (object store or run folder)."""
-        folder = self.sync_folder(access, uuid)
-        if self._in_store(folder):
-            return self.stored.read(folder.path.name, path, start)
-        from labbook.store.layout import safe_join
-
-        target = safe_join(folder.path, path, "path")  # resolved: a symbolic link out is refused
-        if not target.is_file():
-            raise NotFoundError(f"Run {uuid} has no file {path!r} on this server.")
-        with open(target, "rb") as handle:
-            if start >= os.fstat(handle.fileno()).st_size:
-                return b""  # past the end (a seek past the largest file a disk holds is an OSError)
-            handle.seek(start)
-            return handle.read()
-
-    def sync_append(self, access: Access, uuid: str, path: str, offset: int, data: bytes) -> int:
-        folder = self.sync_folder(access, uuid)
-        if self._in_store(folder):
-            _check_mode(path, "append")
-            committed = self.stored.append(folder.path.parent.name, folder.path.name, path, offset, data)
-            if _is_series(path):
-                self._compact_if_ended(folder)  # bytes that arrive after the final run.json
-        else:
-            committed = self.ingest.append(folder, path, offset, data)
-        if path == "lineage.jsonl":
-            self._index_synced(folder, lineage=True)
-        return committed
-
-    def sync_replace(self, access: Access, uuid: str, path: str, data: bytes) -> bytes | None:
-        """Replace a record of run ``uuid`` with the client's bytes. run.json edited on the server
-        since its client last sent one is merged with it instead (``labbook.sync.merge``): then
-        the merged run.json is returned (the client takes it), else None."""
-        folder = self.sync_folder(access, uuid)
-        stored = self._in_store(folder)
-        merged = None
-        if path == "run.json":
-            from labbook.server.ingest import _check_run_json
-
-            _check_run_json(data, folder.path.name, folder.path.parent.name)
-            with self._run_lock(folder.path.name), self._writing(folder.path.name):
-                merged = self._merge_run_json(folder, stored, data)
-        elif stored:
-            _check_mode(path, "replace")
-            self.stored.replace(folder.path.parent.name, folder.path.name, path, data)
-        else:
-            self.ingest.replace(folder, path, data)
-        if path == "run.json" or path.startswith("summaries/"):
-            if stored:  # what another server took of this run is in the store: the cache gets it first
-                self.stored.refresh(folder.path.name, blobs=False)
-            self._index_synced(folder, run=True)
-        if path == "run.json" and stored:
-            self._compact_if_ended(folder)
-        return merged
-
-    def _merge_run_json(self, folder: Any, stored: bool, data: bytes) -> bytes | None:
-        """Write the client's run.json ``data``, merged with the server's edits since the run.json
-        the client sent before (the base, kept beside the run's files), and make ``data`` the
-        base. The merged bytes when they differ from ``data``, else None."""
-        from labbook.sync.merge import merge_run_json
-
-        project, uuid = folder.path.parent.name, folder.path.name
-        keeper = self.stored if stored else self.ingest
-        if stored:
-            self.stored.refresh_record(uuid, "run.json")  # another replica's edit is the current one
-        try:
-            current: bytes | None = folder.run_file.read_bytes()
-        except FileNotFoundError:
-            current = None
-        base = keeper.read_base(uuid)
-        result = merge_run_json(base, current, data)
-        if result != current:
-            if stored:
-                self.stored.replace(project, uuid, "run.json", result)
-            else:
-                self.ingest.replace(folder, "run.json", result)
-        if base != data:
-            keeper.write_base(uuid, data)
-        return result if result != data else None
-
-    def _compact_if_ended(self, folder: Any) -> None:
-        """Queue the compaction of an ended run's series (the worker role does it; a job
-        already pending is not queued twice, and one done is queued again when bytes arrive)."""
-        import json
-
-        if self.stored is not None:  # run.json may have reached another replica: its current version
-            self.stored.refresh_record(folder.path.name, "run.json")
-        try:
-            status = json.loads(folder.run_file.read_bytes()).get("status")
-        except (OSError, ValueError):
-            return
-        if self.is_final(str(status)):
-            from labbook.server.worker import enqueue_compaction
-
-            enqueue_compaction(self.store, folder.path.name)
-
-    def sync_link(self, access: Access, uuid: str, files: dict[str, str]) -> list[str]:
-        """Link each path to its blob; returns the hashes the server does not hold yet."""
-        folder = self.sync_folder(access, uuid)
-        if self._in_store(folder):
-            missing = []
-            for path, sha in files.items():
-                _check_mode(path, "blob")
-                if not self.stored.link(folder.path.parent.name, folder.path.name, path, sha, self.ingest.blob_path(sha)):
-                    missing.append(sha)
-            return missing
-        return [sha for path, sha in files.items() if not self.ingest.link(folder, path, sha)]
-
-    def sync_missing(self, hashes: list[str]) -> list[str]:
-        """Of these blob hashes, those the server holds nowhere (its folder, or the object store)."""
-        missing = self.ingest.missing(hashes)
-        if self.stored is not None:
-            missing = [h for h in missing if not self.stored.has_blob(h)]
-        return missing
-
-    def sync_part_committed(self, sha256: str) -> int:
-        """Bytes of an unfinished upload held here; -1 when the blob is whole (here or in the store).
-        Parts are kept by the server that took them: an upload resumed on another replica starts over."""
-        committed = self.ingest.part_committed(sha256)
-        if committed >= 0 and self.stored is not None and self.stored.has_blob(sha256):
-            return -1
-        return committed
-
-    def sync_put_part(self, sha256: str, offset: int, size: int, data: bytes) -> tuple[int, bool]:
-        committed, complete = self.ingest.put_part(sha256, offset, size, data)
-        if complete and self.stored is not None:
-            self.stored.put_blob(sha256, self.ingest.blob_path(sha256))
-        return committed, complete
-
-    def sync_blob(self, sha256: str) -> Path:
-        """A local path to a blob's bytes (fetched from the object store when this server lacks it)."""
-        path = self.ingest.blob_path(sha256)
-        if not path.is_file() and self.stored is not None:
-            self.stored.fetch_blob(sha256, path)
-        return self.ingest.read_blob(sha256)
-
-    def sync_artifacts(self, access: Access, uuid: str, records: list[dict[str, Any]],
-                       dir_files: dict[str, dict[str, str]] | None = None) -> dict[str, list[str]]:
-        """Make each version record logged by run ``uuid`` on a client a version on this server
-        (same uid, so its ``store://…@uid`` URI resolves here; numbered by this server)."""
-        folder = self.sync_folder(access, uuid)
-        from labbook.server.ingest import import_versions
-
-        dir_files = dir_files or {}
-        if self.stored is not None:  # bytes another replica took are fetched from the store
-            for record in records:
-                if not isinstance(record, dict):
-                    continue
-                wanted = list(dir_files.get(str(record.get("uid")), {}).values()) if record.get("is_dir") \
-                    else [record.get("hash")]
-                for digest in wanted:
-                    if isinstance(digest, str) and not self.ingest.has_blob(digest):
-                        try:
-                            self.sync_blob(digest)
-                        except (NotFoundError, InvalidValueError):
-                            pass  # reported as missing by import_versions
-        return import_versions(self.settings, self.workspace.catalog, self.ingest, folder, records, dir_files)
-
-    def _index_synced(self, folder: Any, *, run: bool = False, lineage: bool = False) -> None:
-        from labbook.catalog.indexer import index_run
-
-        catalog = self.workspace.catalog
-        if run:
-            index_run(catalog, folder.path)
-        if lineage:
-            from labbook.catalog.artifacts import index_lineage, lineage_row
-            from labbook.store.record import read_lineage
-
-            project, uuid = folder.path.parent.name, folder.path.name
-            rows = [lineage_row(project, uuid, r) for r in read_lineage(folder.lineage_file) if r.get("id")]
-            try:
-                index_lineage(catalog, rows)
-            except Exception:  # noqa: BLE001 - another server inserted the same rows first: read again
-                index_lineage(catalog, rows)
 
     def _run_lock(self, uuid: str) -> threading.Lock:
         with self._lock:

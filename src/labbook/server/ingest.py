@@ -61,6 +61,9 @@ class RunIngest:
         self.bases.mkdir(parents=True, exist_ok=True)
         write_atomic(self.bases / uuid, data, durable=False)
 
+    def delete_base(self, uuid: str) -> None:
+        (self.bases / uuid).unlink(missing_ok=True)
+
     # -- runs -------------------------------------------------------------------------------
 
     def folder(self, project: str, uuid: str) -> RunFolder:
@@ -78,14 +81,15 @@ class RunIngest:
         created = write_atomic(folder.run_file, run_json, exclusive=True, durable=False)
         return folder, created
 
-    def manifest(self, folder: RunFolder) -> dict[str, dict[str, Any]]:
-        """What the server holds of a run: path -> {mode, size, sha256 (not for appends)}."""
-        files = {}
-        for rel, path, mode in iter_files(folder.path):
-            size = path.stat().st_size
-            files[rel] = {"mode": mode, "size": size,
-                          "sha256": None if mode == APPEND else sha256_file(path)}
-        return files
+    def manifest(self, folder: RunFolder, after: str | None = None,
+                 limit: int | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """What the server holds of a run, by path: (path, {mode, size, sha256 (not for
+        appends)}), the paths after ``after`` only, at most ``limit`` (None: all); only the
+        files of the page are hashed."""
+        found = sorted(iter_files(folder.path, after))
+        return [(rel, {"mode": mode, "size": path.stat().st_size,
+                       "sha256": None if mode == APPEND else sha256_file(path)})
+                for rel, path, mode in found[:limit]]
 
     def append(self, folder: RunFolder, rel_path: str, offset: int, data: bytes) -> int:
         """Append ``data`` at ``offset`` of an append-only file; returns the committed length.

@@ -369,7 +369,8 @@ class SyncFile(BaseModel):
 class SyncManifest(BaseModel):
     uuid: str
     project: str
-    files: dict[str, SyncFile]
+    files: dict[str, SyncFile] = Field(description="One page of the run's files, by path (at most limit=).")
+    next_cursor: str | None = Field(None, description="Pass as cursor= for the next page; null at the end.")
 
 
 class SyncCreate(BaseModel):

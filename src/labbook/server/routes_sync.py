@@ -14,10 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 
-from labbook.server import models
+from labbook.server import cursor, models
 from labbook.server.auth import scope
 from labbook.server.errors import ApiError
-from labbook.server.routes_runs import Data, Who
+from labbook.server.routes_runs import Data, Limit, Who
 from labbook.sync.protocol import PART_SIZE, check_rel_path
 
 router = APIRouter(prefix="/sync", tags=["sync"])
@@ -36,17 +36,28 @@ async def _body(request: Request) -> bytes:
     return data
 
 
-def _manifest(data, who, uuid: str) -> models.SyncManifest:
-    folder, files = data.sync_manifest(who, uuid)
+def _manifest(data, who, uuid: str, limit: int = models.MAX_LIMIT, token: str | None = None) -> models.SyncManifest:
+    """One keyset page of the manifest: the files after the cursor's path, by path."""
+    query = cursor.fingerprint("sync-manifest", uuid.replace("-", "").lower())
+    after = cursor.decode(token, query)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
+        raise ApiError(400, f"cursor={str(token)[:40]!r} was made by another list.", code="bad_cursor",
+                       field="cursor", hint="Pass the next_cursor of the previous page unchanged.")
+    folder, files = data.sync_manifest(who, uuid, after[0] if after else None, limit + 1)
+    page = files[:limit]
+    next_cursor = cursor.encode([page[-1][0]], query) if len(files) > limit else None
     return models.SyncManifest(uuid=folder.path.name, project=folder.path.parent.name,
-                               files={k: models.SyncFile(**v) for k, v in files.items()})
+                               files={k: models.SyncFile(**v) for k, v in page}, next_cursor=next_cursor)
 
 
 @router.get("/runs/{uuid}", response_model=models.SyncManifest, openapi_extra=READ)
-def manifest(uuid: str, data: Data, who: Who) -> models.SyncManifest:
-    """What the server holds of run ``uuid``: each file's mode, committed size and (for files
-    other than append-only ones) SHA-256. 404 when the server has no such run."""
-    return _manifest(data, who, uuid)
+def manifest(uuid: str, data: Data, who: Who, limit: Limit = models.MAX_LIMIT,
+             cursor_: str | None = Query(None, alias="cursor", max_length=4096,
+                                         description="next_cursor of the last page.")) -> models.SyncManifest:
+    """What the server holds of run ``uuid``, one keyset page at a time (by path, at most
+    ``limit`` files): each file's mode, committed size and (for files other than append-only
+    ones) SHA-256. 404 when the server has no such run."""
+    return _manifest(data, who, uuid, limit, cursor_)
 
 
 @router.get("/runs/{uuid}/bytes", openapi_extra=READ, response_class=Response,
@@ -63,7 +74,7 @@ def read_bytes(uuid: str, path: Path_, data: Data, who: Who,
             responses={201: {"model": models.SyncManifest, "description": "Created."}})
 def create(uuid: str, body: models.SyncCreate, data: Data, who: Who, response: Response) -> models.SyncManifest:
     """Create run ``uuid`` (client-made) from its run.json: 201, or 200 with what the server
-    holds when it exists (a retry is safe)."""
+    holds when it exists (a retry is safe): the manifest's first page, like ``GET``."""
     folder, created = data.sync_create(who, uuid, body.project, body.run_json.encode())
     response.status_code = 201 if created else 200
     return _manifest(data, who, folder.path.name)

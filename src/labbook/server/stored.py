@@ -196,6 +196,9 @@ class StoredRuns:
     def write_base(self, uuid: str, data: bytes) -> None:
         self.chunks.put_object(self.chunks.object_path("bases", uuid), data)
 
+    def delete_base(self, uuid: str) -> None:
+        self.chunks.delete_object(self.chunks.object_path("bases", uuid))
+
     def link(self, project: str, uuid: str, path: str, sha256: str, local_blob: Path | None) -> bool:
         """Make ``path`` the blob ``sha256``; False when the store does not hold that blob."""
         if local_blob is not None and local_blob.is_file():
@@ -329,15 +332,21 @@ class StoredRuns:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
                 yield
             return
-        database = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
-        folder = Path(f"{database}.locks") if database and database != ":memory:" else self.root / ".sync" / "locks"
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / f"{uuid}.lock", os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with self.file_locks().hold(uuid):
             yield
-        finally:
-            os.close(fd)
+
+    def file_locks(self) -> Any:
+        """On SQLite, the run lock files (``labbook.server.run_locks``); None on PostgreSQL."""
+        from labbook.server.run_locks import FileLocks, lock_folder
+
+        folder = lock_folder(self.engine, self.root)
+        return FileLocks(folder) if folder is not None else None
+
+    def drop_lock(self, uuid: str) -> None:
+        """Remove run ``uuid``'s lock file (SQLite; the run ended). Only holding ``write_lock``."""
+        locks = self.file_locks()
+        if locks is not None:
+            locks.remove(uuid)
 
     def close(self) -> None:
         """Close the connections the write locks hold open (at the server's shutdown)."""

@@ -12,6 +12,12 @@ ends (or its series grew a lot)::
 
     enqueue_compaction(store, run_uuid)           # every metric series of the run
     Worker(store).run_until_idle()                 # what `labbook server --role worker --once` does
+
+Garbage (``collect_garbage``, when a worker starts and every ``GARBAGE_EVERY`` seconds, and by
+``--once``): what no run needs any more. On a SQLite catalog, the run lock files
+(``labbook.server.run_locks``) not used for ``LOCK_IDLE`` seconds and free (a run's file goes
+when it ends; this takes those of runs written again after that); and the merge bases
+(``bases/<run>``) of runs the store no longer holds. Any number of workers may collect at once.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -30,6 +37,8 @@ from labbook.catalog import schema
 from labbook.catalog.chunks import ChunkedFiles, check_run
 
 LEASE = 600.0  # seconds before a running job whose worker went silent is claimed again
+GARBAGE_EVERY = 3600.0  # seconds between two garbage collections of a worker
+LOCK_IDLE = 3600.0  # a run lock file untouched this long, and free, is removed
 MAX_ATTEMPTS = 3
 log = logging.getLogger("labbook.worker")
 
@@ -133,6 +142,46 @@ class Worker:
         return done
 
     def run_forever(self, stop: threading.Event, poll: float = 1.0) -> None:
+        collected = None
         while not stop.is_set():
+            if collected is None or time.monotonic() - collected >= GARBAGE_EVERY:
+                self._collect_logged()
+                collected = time.monotonic()
             if self.run_one() is None:
                 stop.wait(poll)
+
+    def _collect_logged(self) -> None:
+        try:
+            removed = self.collect_garbage()
+        except Exception:  # noqa: BLE001 - garbage waits for the next round, jobs go on
+            log.exception("garbage collection failed")
+        else:
+            if any(removed.values()):
+                log.info("garbage: removed %s", removed)
+
+    def collect_garbage(self, lock_idle: float = LOCK_IDLE) -> dict[str, int]:
+        """Remove what no run needs any more (see the module docstring): how many of each."""
+        from labbook.server.run_locks import FileLocks, lock_folder
+
+        folder = lock_folder(self.engine)
+        return {"lock_files": FileLocks(folder).sweep(lock_idle) if folder is not None else 0,
+                "bases": self._sweep_bases()}
+
+    def _sweep_bases(self) -> int:
+        """Delete the merge bases of runs the store holds no file of (deleted runs)."""
+        try:
+            keys = self.store.fs.ls(self.store.object_path("bases"), detail=False, refresh=True)
+        except FileNotFoundError:
+            return 0
+        found = {str(key).rstrip("/").rsplit("/", 1)[-1]: str(key) for key in keys}
+        F = schema.stored_files
+        held: set[str] = set()
+        names = sorted(found)
+        with self.engine.connect() as conn:
+            for start in range(0, len(names), 500):
+                batch = names[start:start + 500]
+                held.update(conn.execute(sa.select(F.c.run_uuid).where(F.c.run_uuid.in_(batch)).distinct()).scalars())
+        gone = [uuid for uuid in names if uuid not in held]
+        for uuid in gone:
+            self.store.delete_object(found[uuid])
+        return len(gone)

@@ -22,7 +22,7 @@ from typing import Any, Iterable, Iterator
 import orjson
 
 from labbook.errors import RunFileError, WriteError
-from labbook.store.files import file_lock
+from labbook.store.files import file_lock, read_bytes
 from labbook.store.files import write_atomic as _write_atomic
 
 RUN_FORMAT = "labbook.run"
@@ -49,7 +49,7 @@ def _dumps(data: Any) -> bytes:
 def read_run_file(path: Path) -> dict[str, Any]:
     """run.json as a dict; ``RunFileError`` naming the file when it is damaged or not a run file."""
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(read_bytes(path))
     except orjson.JSONDecodeError as error:
         raise RunFileError(_damaged(path, f"not valid JSON: {error}")) from None
     if not isinstance(data, dict) or data.get("format") != RUN_FORMAT:
@@ -87,10 +87,11 @@ def _locked(path: Path) -> Iterator[None]:
         yield
 
 
-def write_atomic(path: Path, content: bytes) -> None:
+def write_atomic(path: Path, content: bytes, newer_than: int | None = None) -> None:
     """Replace ``path`` all at once (``labbook.store.files.write_atomic``, without the fsync:
-    this runs on the writer thread about once a second)."""
-    _write_atomic(path, content, durable=False)
+    this runs on the writer thread about once a second); ``newer_than``: the replaced file's
+    mtime (ns), which the new one's exceeds (``labbook.store.files.stamp_after``)."""
+    _write_atomic(path, content, durable=False, newer_than=newer_than)
 
 
 def apply_ops(data: dict[str, Any], ops: Iterable[Op]) -> dict[str, Any]:
@@ -119,20 +120,28 @@ def replace_run_file(path: Path, content: bytes, expected: bytes | None = None) 
     before or after it, never on the copy it replaces. With ``expected``, only while run.json
     holds exactly those bytes (else nothing is written, and False is returned)."""
     with _locked(path):
+        try:
+            replaced: int | None = os.stat(path).st_mtime_ns
+        except FileNotFoundError:
+            replaced = None
         if expected is not None:
             try:
-                if path.read_bytes() != expected:
+                if replaced is None or read_bytes(path) != expected:
                     return False
             except FileNotFoundError:
                 return False
-        write_atomic(path, content)
+        write_atomic(path, content, replaced)
     return True
 
 
 def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = None) -> dict:
     """Apply ``ops`` to run.json under the lock; create it from ``initial`` if absent."""
     with _locked(path):
-        if path.exists():
+        try:
+            replaced: int | None = os.stat(path).st_mtime_ns  # the new version's mtime exceeds it
+        except FileNotFoundError:
+            replaced = None
+        if replaced is not None:
             data = read_run_file(path)
         elif initial is not None:
             data = {"format": RUN_FORMAT, "version": RUN_FORMAT_VERSION, **initial}
@@ -141,5 +150,5 @@ def update_run_file(path: Path, ops: list[Op], initial: dict[str, Any] | None = 
             raise WriteError(f"{path} does not exist: the run folder was removed while the run was "
                              "open. Keep run folders in place until their run has ended.", path, missing)
         apply_ops(data, ops)
-        write_atomic(path, _dumps(data))
+        write_atomic(path, _dumps(data), replaced)
     return data

@@ -96,14 +96,13 @@ def write_tiles(target: Path, source: Path, stat: os.stat_result, data: bytes, r
     if not in_step_order(records["step"], records["timestamp"]):
         return False
     step_last, low, high = tile_arrays(records["step"], records["value"])
-    payload = step_last.astype("<i8").tobytes() + low.astype("<f8").tobytes() + high.astype("<f8").tobytes()
-    header = {"format": FORMAT, "version": VERSION, "tile": TILE, "source_size": stat.st_size,
-              "source_mtime_ns": stat.st_mtime_ns, "source_header_crc32": zlib.crc32(data[:offset]),
-              "offset": offset, "records": len(records), "tiles": len(step_last), "crc32": zlib.crc32(payload)}
+    content = pack_tiles({"source_size": stat.st_size, "source_mtime_ns": stat.st_mtime_ns,
+                          "source_header_crc32": zlib.crc32(data[:offset]), "offset": offset,
+                          "records": len(records)}, step_last, low, high)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        temporary.write_bytes(orjson.dumps(header) + b"\n" + payload)
+        temporary.write_bytes(content)
         os.replace(temporary, target)
     except OSError:
         return False  # a cache: a read-only or full disk only costs the next cold read its points
@@ -147,12 +146,10 @@ class TiledRecords(abc.ABC):
         if len(wanted):
             breaks = np.flatnonzero(np.diff(wanted) != 1) + 1
             run_starts, run_ends = np.concatenate(([0], breaks)), np.concatenate((breaks, [len(wanted)]))
-            end = self.count * self.dtype.itemsize
-            spans = []  # (where in the records, how many bytes, where in the buffer)
-            for first, stop in zip(run_starts.tolist(), run_ends.tolist()):
-                start = int(wanted[first]) * record
-                spans.append((start, min((stop - first) * record, end - start), first * record))
-            self.read_spans(spans, memoryview(buffer))
+            starts = wanted[run_starts] * record  # (where in the records, how many bytes, where in the buffer)
+            sizes = np.minimum((run_ends - run_starts) * record, self.count * self.dtype.itemsize - starts)
+            self.read_spans(list(zip(starts.tolist(), sizes.tolist(), (run_starts * record).tolist())),
+                            memoryview(buffer))
         return TileBlock(self, wanted, np.frombuffer(buffer, dtype=self.dtype))
 
     @abc.abstractmethod
@@ -233,28 +230,53 @@ class TileBlock:
 def read_tiles(target: Path, source: Path) -> TiledMetric | None:
     """The tiles cached at ``target`` for metric file ``source``, or None when there are none or
     they no longer describe the file (grown, replaced) or are damaged."""
-    import numpy as np
-
     try:
-        data = target.read_bytes()
-        stat = source.stat()
-        newline = data.index(b"\n")
-        header = orjson.loads(data[:newline])
-        if not (isinstance(header, dict) and header.get("format") == FORMAT and header.get("version") == VERSION):
+        unpacked = unpack_tiles(target.read_bytes())
+        if unpacked is None:
             return None
-        tile, count, tiles, offset = (int(header[k]) for k in ("tile", "records", "tiles", "offset"))
-        payload = data[newline + 1:]
-        if (tile < 1 or count < 0 or tiles != -(-count // tile) or len(payload) != 24 * tiles
-                or header["source_size"] != stat.st_size or header["source_mtime_ns"] != stat.st_mtime_ns
-                or offset < 1 or (stat.st_size - offset) // fmt.RECORD_SIZE != count
-                or zlib.crc32(payload) != header["crc32"]):
+        header, step_last, low, high = unpacked
+        stat = source.stat()
+        count, offset = header["records"], int(header["offset"])
+        if (header["source_size"] != stat.st_size or header["source_mtime_ns"] != stat.st_mtime_ns
+                or offset < 1 or (stat.st_size - offset) // fmt.RECORD_SIZE != count):
             return None
         with open(source, "rb") as handle:
             if zlib.crc32(handle.read(offset)) != header["source_header_crc32"]:
                 return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    return TiledMetric(source, offset, count, header["tile"], step_last, low, high, (stat.st_dev, stat.st_ino))
+
+
+def pack_tiles(header: dict[str, Any], step_last: Any, low: Any, high: Any, tile: int = TILE) -> bytes:
+    """The tiles format's bytes: ``header`` (``records`` and what the source needs to be checked
+    against) completed with the format, the tile size, the tile count and the arrays' CRC-32."""
+    import numpy as np
+
+    payload = (np.asarray(step_last).astype("<i8").tobytes() + np.asarray(low).astype("<f8").tobytes()
+               + np.asarray(high).astype("<f8").tobytes())
+    full = {"format": FORMAT, "version": VERSION, "tile": tile, **header, "tiles": len(step_last),
+            "crc32": zlib.crc32(payload)}
+    return orjson.dumps(full) + b"\n" + payload
+
+
+def unpack_tiles(data: bytes) -> tuple[dict[str, Any], Any, Any, Any] | None:
+    """(header, step_last, min, max) of tiles bytes (``pack_tiles``), or None when they are not
+    tiles of this version or are damaged (their sizes disagree, or the CRC-32 does not match)."""
+    import numpy as np
+
+    try:
+        newline = data.index(b"\n")
+        header = orjson.loads(data[:newline])
+        if not (isinstance(header, dict) and header.get("format") == FORMAT and header.get("version") == VERSION):
+            return None
+        tile, count, tiles = (int(header[k]) for k in ("tile", "records", "tiles"))
+        payload = data[newline + 1:]
+        if (tile < 1 or count < 0 or tiles != -(-count // tile) or len(payload) != 24 * tiles
+                or zlib.crc32(payload) != header["crc32"]):
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    header.update(tile=tile, records=count, tiles=tiles)
     arrays = np.frombuffer(payload, dtype="<f8")
-    step_last = np.frombuffer(payload, dtype="<i8", count=tiles)
-    return TiledMetric(source, offset, count, tile, step_last, arrays[tiles:2 * tiles], arrays[2 * tiles:],
-                       (stat.st_dev, stat.st_ino))
+    return header, np.frombuffer(payload, dtype="<i8", count=tiles), arrays[tiles:2 * tiles], arrays[2 * tiles:]

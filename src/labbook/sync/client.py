@@ -76,6 +76,21 @@ class SyncClient:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 5.0)
 
+    def manifest(self, uuid: str, *, deadline: float | None = None, first: dict[str, Any] | None = None,
+                 ok_missing: bool = False) -> dict[str, Any] | None:
+        """What the server holds of run ``uuid`` (``{uuid, project, files}``), every keyset page
+        of its manifest followed; ``first``: a first page answered already (by the run's
+        creation). With ``ok_missing``, None for a run the server does not have."""
+        url = f"/sync/runs/{uuid}"
+        answer = first if first is not None else self.call("GET", url, deadline=deadline, ok_missing=ok_missing)
+        if answer is None:
+            return None
+        files = dict(answer["files"])
+        while answer.get("next_cursor"):
+            answer = self.call("GET", url, deadline=deadline, params={"cursor": answer["next_cursor"]})
+            files.update(answer["files"])
+        return {**answer, "files": files, "next_cursor": None}
+
     def download(self, url: str, *, deadline: float | None = None) -> bytes:
         """The raw bytes of a GET (retried like ``call``)."""
         return self.call("GET", url, deadline=deadline, raw=True).content

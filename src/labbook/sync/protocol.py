@@ -79,17 +79,25 @@ def check_sha256(value: str) -> str:
     return value
 
 
-def iter_files(folder: Path) -> Iterator[tuple[str, Path, str]]:
+def iter_files(folder: Path, after: str | None = None) -> Iterator[tuple[str, Path, str]]:
     """(relative path, path, mode) of every file of a run folder that is synced; symbolic links
-    and anything that is not a plain file are skipped."""
+    and anything that is not a plain file are skipped. ``after``: only the files whose relative
+    path sorts after it (a page of the manifest): the others are not even looked at, nor the
+    folders whose every path sorts before it."""
     folder = Path(folder)
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d)))
+        prefix = Path(dirpath).relative_to(folder).as_posix() + "/"
+        prefix = "" if prefix == "./" else prefix
+        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))
+                             and not (after is not None and after > prefix + d + "/"
+                                      and not after.startswith(prefix + d + "/")))
         for name in sorted(filenames):
+            rel = prefix + name
+            if after is not None and rel <= after:
+                continue
             path = Path(dirpath) / name
             if path.is_symlink() or not path.is_file():
                 continue
-            rel = path.relative_to(folder).as_posix()
             mode = file_mode(rel)
             if mode is not None:
                 yield rel, path, mode

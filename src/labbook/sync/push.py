@@ -85,11 +85,12 @@ class RunPusher:
     def _push(self, result: PushResult, deadline: float | None) -> None:
         run_url = f"/sync/runs/{self.uuid}"
         if self._server is None:
-            answer = self.client.call("GET", run_url, deadline=deadline, ok_missing=True)
+            answer = self.client.manifest(self.uuid, deadline=deadline, ok_missing=True)
             if answer is None:
                 run_json = (self.folder / RUN_FILE).read_text()
-                answer = self.client.call("PUT", run_url, deadline=deadline,
-                                          json={"project": self.project, "run_json": run_json})
+                answer = self.client.manifest(self.uuid, deadline=deadline, first=self.client.call(
+                    "PUT", run_url, deadline=deadline, json={"project": self.project, "run_json": run_json}))
+            assert answer is not None  # a page given as first is never None
             self._server = dict(answer["files"])
         server = self._server
         # Records that describe the data (run.json, summaries) are read first and sent last: a

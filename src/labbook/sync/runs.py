@@ -221,9 +221,11 @@ def pull_run(uuid: str, settings: Settings, dest: str | os.PathLike[str] | None 
     own = client is None
     client = client or client_for(settings)
     try:
-        manifest = client.call("GET", f"/sync/runs/{uuid}")
+        manifest = client.manifest(uuid)
+        assert manifest is not None  # without ok_missing, an unknown run raises NotFoundError
         folder = Path(dest) if dest is not None else Path(settings.artifacts_root) / manifest["project"] / manifest["uuid"]
         folder.mkdir(parents=True, exist_ok=True)
+        fetched: dict[str, Path] = {}  # blobs written by this pull: sha256 -> a path holding them
         for rel, held in sorted(manifest["files"].items(), key=lambda item: item[0] == RUN_FILE):
             check_rel_path(rel)
             if not artifacts and held["mode"] != REPLACE:
@@ -237,7 +239,9 @@ def pull_run(uuid: str, settings: Settings, dest: str | os.PathLike[str] | None 
                 continue
             if size == held["size"] and held.get("sha256") and sha256_file(path) == held["sha256"]:
                 continue
-            if held["mode"] == BLOB:
+            if held["mode"] == BLOB and held["sha256"] in fetched:  # the same bytes at another path
+                data = fetched[held["sha256"]].read_bytes()
+            elif held["mode"] == BLOB:
                 data = client.download(f"/sync/blobs/{held['sha256']}")
             elif held["mode"] == APPEND:
                 data = _tail(client, manifest["uuid"], rel, 0)
@@ -245,6 +249,8 @@ def pull_run(uuid: str, settings: Settings, dest: str | os.PathLike[str] | None 
                 data = client.download(_file_url(manifest["uuid"], rel))
             path.parent.mkdir(parents=True, exist_ok=True)
             write_atomic(path, data, durable=False)
+            if held["mode"] == BLOB:
+                fetched[held["sha256"]] = path
         if dest is None and index:
             from labbook.catalog.catalog import Catalog
             from labbook.catalog.indexer import index_run

@@ -67,12 +67,18 @@ def _never_crash_class(cls: type[R]) -> type[R]:
     for name in dir(cls):
         if name.startswith("log_") and name not in _NOT_GUARDED:
             namespace[name] = _guarded(name, getattr(cls, name))
-    if "log_metrics" in namespace and hasattr(cls, "_log_metrics"):
-        # what tracking.log_metrics calls (its keyword dict as it is) goes through the guard too
-        guarded_metrics = namespace["log_metrics"]
-
+    queue_metrics = getattr(cls, "_log_metrics", None)
+    if "log_metrics" in namespace and queue_metrics is not None:
+        # what tracking.log_metrics calls (its keyword dict as it is) is guarded too, without
+        # packing the dict into keywords again
         def _log_metrics(self: Any, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
-            guarded_metrics(self, step, timestamp, **metrics)
+            try:
+                return queue_metrics(self, step, timestamp, metrics)
+            except RunStateError:
+                raise
+            except LabbookError as error:
+                _dropped(self, "log_metrics", error, len(metrics))
+                return None
 
         namespace["_log_metrics"] = _log_metrics
     return type(f"NeverCrash{cls.__name__}", (cls,), namespace)
@@ -88,8 +94,13 @@ def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         except LabbookError as error:
             count = 1
             if name == "log_metrics":  # one value per metric passed
-                count = max(1, len([k for k in kwargs if k not in ("step", "timestamp")]))
-            self._writer.drop(reason_of(error), count, f"{name}: {error}")
+                count = len([k for k in kwargs if k not in ("step", "timestamp")])
+            _dropped(self, name, error, count)
             return None
 
     return guarded
+
+
+def _dropped(run: RunSurface, name: str, error: LabbookError, count: int) -> None:
+    """Count what the ``name`` call that raised ``error`` left out: ``count`` values, at least one."""
+    run._writer.drop(reason_of(error), max(1, count), f"{name}: {error}")

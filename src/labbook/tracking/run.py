@@ -68,7 +68,6 @@ STATUSES = frozenset({
     "unschedulable", "upstream_failed", "retrying", "unknown", "done",
 })
 _time_ns = time.time_ns
-_ONLY_FLOAT = frozenset((float,))
 
 
 def split_owner(owner: str | None, project: str | None) -> tuple[str | None, str | None]:
@@ -192,6 +191,7 @@ class Run(ArtifactMethods, MediaMethods):
         self._owner_pid = os.getpid()  # the process whose run this is; forked children differ
         self._never_crash = bool(self._settings.never_crash)
         self._ended = False
+        self._ending = False  # end() is writing the last changes: its indexer.close() indexes them
         # attach: this process is one writer among others and does not own the run's lifecycle
         # (the server writing for a remote client): opening an existing run leaves its status
         # alone, and end() flushes and detaches without finishing the run.
@@ -280,10 +280,7 @@ class Run(ArtifactMethods, MediaMethods):
             ) from None
         freeze_imports("run")  # what is imported by now is never walked by a full collection
 
-        from labbook.catalog.indexer import RunIndexer
-
-        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval,
-                                             self.uuid)
+        self._indexer = None  # made last (below); until then a drain asks it for nothing
         self._writer = RunWriter(
             self._folder,
             self.writer_id,
@@ -312,13 +309,21 @@ class Run(ArtifactMethods, MediaMethods):
             if track_env:
                 self._writer.submit(lambda: self._capture_env(entry))
             self._writer.wake()  # first drain now, without waiting for it
-        indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
                                    on_child=self._end_in_child)
         if install_handlers:
             self._hooks.install()
         self._start_capture(track_logs=track_logs, collect_resources=collect_resources,
                             liveness_recorded=liveness_recorded)
+        # The catalog entry last: in a process that has not opened this catalog yet, the indexer
+        # thread starts opening it (creating it, in a new home) now, beside the caller's code,
+        # rather than beside the rest of this __init__, which it would slow down by taking the
+        # interpreter lock from it (importing sqlite3, say) each time this thread waits on I/O.
+        from labbook.catalog.indexer import RunIndexer
+
+        self._indexer = indexer = RunIndexer(self.path, self._settings.catalog_url, self._settings.index_interval,
+                                             self.uuid)
+        indexer.wait_first(timeout=10.0)  # listed at once, even if killed a moment later
         offline = self._settings.offline if is_offline is None else bool(is_offline)
         if self._settings.host and not offline and not attach and self.rank == 0:
             # One syncer per run folder: rank 0's ships every writer's files (its run.json is the
@@ -448,8 +453,11 @@ class Run(ArtifactMethods, MediaMethods):
                 return
             ids = self._new_metric_row(names)
         values = tuple(metrics.values())
-        if not _ONLY_FLOAT.issuperset(map(type, values)):  # one pass in C when all are floats
-            # all or nothing: a bad value raises here and logs none of them
+        try:  # one pass in C: floats, ints and bools add up to a float (the writer packs them as floats)
+            plain = type(sum(values, 0.0)) is float
+        except Exception:  # noqa: BLE001 - a value sum() refuses: metric_value names it below
+            plain = False
+        if not plain:  # numpy, torch, a bad value: all or nothing, a bad one raises and logs none
             values = tuple(v if type(v) is float else metric_value(n, v) for n, v in zip(names, values))
         self._metrics.extend((ids, step, _time_ns() // 1000 if timestamp is None else to_epoch_us(timestamp),
                               values))
@@ -467,6 +475,7 @@ class Run(ArtifactMethods, MediaMethods):
             series = self._metric_series.get(name)
             ids.append(self._new_metric_series(name) if series is None else series)
         row = self._metric_rows[names] = tuple(ids)
+        self._writer.expect_points(len(row))  # the first batch to write counts points, not calls
         return row
 
     def _new_metric_series(self, name: str) -> int:
@@ -681,6 +690,7 @@ class Run(ArtifactMethods, MediaMethods):
                     closer()
                 except Exception:  # noqa: BLE001 - ending must go on; reported in errors
                     self._writer.errors.append(traceback.format_exc())
+            self._ending = True
             self._writer.close()
             if self._indexer is not None:
                 self._indexer.close()
@@ -788,7 +798,7 @@ class Run(ArtifactMethods, MediaMethods):
     # -- background work (writer thread) ------------------------------------------------------
 
     def _after_flush(self, changed: bool) -> None:
-        if changed and self._indexer is not None:
+        if changed and self._indexer is not None and not self._ending:
             self._indexer.request()
 
     def _capture_code(self, entry: str | None = None) -> None:
@@ -853,6 +863,9 @@ class NoOpRun(Run):
             if name in _PUBLIC_PROPERTIES:  # run_uuid, path, name, status, inputs, settings ...
                 return None
         return object.__getattribute__(self, name)
+
+    def _log_metrics(self, *args: Any) -> None:  # what tracking.log_metrics calls: nothing too
+        return None
 
     def __enter__(self) -> NoOpRun:
         return self

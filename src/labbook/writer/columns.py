@@ -88,7 +88,7 @@ def _summary_of(values: list, last_step: int, last_time: int) -> tuple:
     except OverflowError:
         all_finite = False
     finite = values if all_finite else [v for v in values if math.isfinite(v)]
-    low, high = (min(finite), max(finite)) if finite else (None, None)
+    low, high = (float(min(finite)), float(max(finite))) if finite else (None, None)  # an int as a float
     return len(values), low, high, float(values[-1]), last_step, last_time
 
 

@@ -17,6 +17,10 @@ if TYPE_CHECKING:
     from labbook.writer.writer import RunWriter
 
 _CONDITION = threading.Condition()  # every writer's and the flusher's: one lock, one wake-up
+# The longest the thread waits before it looks at its writers again: a writer added, or a
+# periodic function registered, that is due later than this needs no wake-up (a run that starts
+# and ends then costs the thread no switch).
+POLL = 0.05
 
 
 class _Flusher:
@@ -36,7 +40,8 @@ class _Flusher:
     def add(self, writer: RunWriter) -> None:
         with self.cond:
             self.writers.add(writer)
-            self.cond.notify_all()
+            if writer.flush_interval < POLL:  # else the thread's next look (within POLL) is soon enough
+                self.cond.notify_all()
 
     def _loop(self) -> None:
         cond = self.cond
@@ -50,8 +55,8 @@ class _Flusher:
                                and min(entry[0] for entry in w._periodic) <= now]
                     if ready or ticking:
                         break
-                    soonest = min((w._next_time() for w in free), default=now + 0.05)
-                    cond.wait(max(0.0, min(soonest - now, 0.05)))
+                    soonest = min((w._next_time() for w in free), default=now + POLL)
+                    cond.wait(max(0.0, min(soonest - now, POLL)))
                 work = []
                 for writer in ready:
                     work.append((writer, writer._requested))

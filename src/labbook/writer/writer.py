@@ -182,6 +182,11 @@ class RunWriter:
         self._start_lock = threading.Lock()
         self._next_flush = 0.0
         self._busy = False  # being drained by the flusher thread
+        # The flusher runs tasks or periodic functions (a capture, a resource sample), not the
+        # queues: a logging call may write a batch of metrics meanwhile (queue_full), each
+        # metric drain holding _metrics_lock.
+        self._in_tasks = False
+        self._metrics_lock = threading.Lock()
         self._record_points = 1  # points per queued metric record, as the last drain found
         self._set_drain_mark()
         self._periodic: list[list] = []  # [next time, interval, function]: see every()
@@ -261,7 +266,9 @@ class RunWriter:
         """Called by the logging hot path when the metric queue is longer than ``drain_mark``
         (a batch, ``DRAIN_BATCH`` points, more than the last drain left): past ``max_pending``
         entries it waits (back-pressure); below, it writes the queued metrics itself, unless
-        the flusher is draining this writer now. A caller that logs a batch within one flush
+        the flusher is draining this writer now (while the flusher runs a task or a periodic
+        function, such as a run's environment capture or first resource probe, it does write
+        them: ``_metrics_lock`` keeps two metric drains apart). A caller that logs a batch within one flush
         interval is busy in Python: the flusher thread would take the same time from it under
         the interpreter lock, plus two thread switches per batch (each a scheduling delay on a
         busy machine), and the queue would grow meanwhile. A caller that logs less never gets
@@ -279,7 +286,17 @@ class RunWriter:
                     with self._cond:
                         self._busy = False
                         self._cond.notify_all()
+            elif self._in_tasks:  # the flusher runs a task (seconds of capture, say): write the batch
+                self._drain_batch(wait=False)
         self._set_drain_mark()  # not again before one more batch, or a drain took these
+
+    def expect_points(self, points: int) -> None:
+        """Called when ``log_metrics`` first queues a row of ``points`` metrics: until a drain
+        has seen one, the batch that ``queue_full`` writes counts them (one row, ``points``
+        points), so a first batch is no larger than the next ones."""
+        if points > self._record_points:
+            self._record_points = points
+            self._set_drain_mark()
 
     def _set_drain_mark(self) -> None:
         # a batch counts points (a log_metrics record holds one per metric), within 4x: a drain
@@ -399,10 +416,12 @@ class RunWriter:
         one interval from its start. It must be quick and must not wait for this writer."""
         if self._thread is None:
             self._start()
-        handle = [time.monotonic() + (interval if first is None else first), float(interval), function]
+        delay = interval if first is None else first
+        handle = [time.monotonic() + delay, float(interval), function]
         with self._cond:
             self._periodic.append(handle)
-            self._cond.notify_all()
+            if delay < _flushing.POLL:  # else the thread's next look is soon enough
+                self._cond.notify_all()
         return handle
 
     def cancel(self, handle: list) -> None:
@@ -422,6 +441,13 @@ class RunWriter:
         return min([self._next_flush, *(entry[0] for entry in self._periodic)])
 
     def _run_periodic(self, now: float) -> None:
+        self._in_tasks = True
+        try:
+            self._call_periodic(now)
+        finally:
+            self._in_tasks = False
+
+    def _call_periodic(self, now: float) -> None:
         for entry in list(self._periodic):
             if entry[0] <= now:
                 entry[0] = now + entry[1]
@@ -432,12 +458,13 @@ class RunWriter:
                 except Exception:  # noqa: BLE001 - reported at end(); the next call may work
                     self.errors.append(traceback.format_exc())
 
-    def _drain_batch(self) -> None:
+    def _drain_batch(self, wait: bool = True) -> None:
         """Write the queued metrics alone (``queue_full``). The rest (tasks, events, the
-        summaries file, run.json, the catalog) waits for the next whole drain."""
+        summaries file, run.json, the catalog) waits for the next whole drain. Without
+        ``wait``, nothing when another thread is writing metrics."""
         failed: list[tuple[Path, OSError]] = []
         try:
-            self._drain_metrics(failed)
+            self._drain_metrics(failed, wait)
         except Exception:  # noqa: BLE001 - the thread must survive to keep writing later records
             self.errors.append(traceback.format_exc())
         if failed or self.write_failure is not None:
@@ -446,7 +473,11 @@ class RunWriter:
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
         try:
-            self._drain_tasks(failed)
+            self._in_tasks = True
+            try:
+                self._drain_tasks(failed)
+            finally:
+                self._in_tasks = False
             touched = self._drain_metrics(failed)
             self._drain_events(failed)
             self._retry_backlog(failed)
@@ -517,7 +548,17 @@ class RunWriter:
                 if reason != "invalid_value":  # the disk: raised like any write that failed
                     failed.append((getattr(error, "filename", None) or self.folder.path, error))
 
-    def _drain_metrics(self, failed: list) -> set[Series]:
+    def _drain_metrics(self, failed: list, wait: bool = True) -> set[Series]:
+        """``_write_queued_metrics`` holding ``_metrics_lock`` (without ``wait``: nothing when
+        another thread holds it)."""
+        if not self._metrics_lock.acquire(blocking=wait):
+            return set()
+        try:
+            return self._write_queued_metrics(failed)
+        finally:
+            self._metrics_lock.release()
+
+    def _write_queued_metrics(self, failed: list) -> set[Series]:
         """Encode and write the queued metrics, a batch (``DRAIN_BATCH`` records, or an eighth
         of a longer queue) at a time so that what encoding holds stays small. The queue is flat: each call extends it by one
         record of four entries, ``series id, step or None, time in µs, value`` from
