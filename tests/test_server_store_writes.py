@@ -155,3 +155,117 @@ def test_a_json_run_on_sqlite_and_a_folder_store_outlives_its_cache_and_is_compa
             assert (after["min"], after["max"], after["count"]) == (before["min"], before["max"], before["count"])
     finally:
         server.stop()
+
+
+class _FileCalls:
+    """Every path the process stats, lists or opens while counting (os.stat, os.lstat,
+    os.scandir, os.open, open): what a write costs the file system, counted, not timed."""
+
+    def __init__(self, monkeypatch) -> None:
+        import builtins
+        import io
+        import os
+
+        self.paths: list[str] = []
+        self.on = False
+        for module, name in ((os, "stat"), (os, "lstat"), (os, "scandir"), (os, "open"), (builtins, "open"),
+                             (io, "open")):
+            monkeypatch.setattr(module, name, self._counted(getattr(module, name)))
+
+    def _counted(self, function):
+        import os
+
+        def counted(path=".", *args, **kwargs):
+            if self.on and isinstance(path, (str, bytes, os.PathLike)):
+                self.paths.append(os.fsdecode(path))
+            return function(path, *args, **kwargs)
+
+        return counted
+
+    def under(self, folder) -> set[str]:
+        return {p for p in self.paths if p.startswith(str(folder))}
+
+
+def test_a_json_write_of_one_metric_to_a_run_of_2000_series_reads_only_what_it_changed(
+        tmp_path, store_url, monkeypatch):
+    """A JSON write pushes what its writer touched (``RunWriter.files_written``), not the whole
+    run folder: one more point of one metric in a run of 2,000 series stats, lists and opens a
+    handful of the run's files, none of the 1,999 other series; and the store then holds what a
+    push of the whole folder would have put there, byte for byte."""
+    from labbook.config import Settings
+    from labbook.server.data import FULL, ServerData
+    from labbook.sync.protocol import iter_files
+
+    settings = Settings.load({"store": store_url}, home=tmp_path / "server" / ".labbook")
+    data = ServerData(settings)
+    run_id = uuid_module.uuid4().hex
+    try:
+        data.create_run(FULL, run_id, PROJECT, "many", None, [], {"lr": 0.1})
+
+        def many(run) -> None:
+            for i in range(2000):
+                run.log_metric(f"m{i:04d}", float(i), step=0)
+
+        data.write(FULL, run_id, many)
+        data.write(FULL, run_id, lambda run: run.log_metric("m0001", 0.5, step=1))
+        folder = tmp_path / "server" / ".labbook" / "artifacts" / PROJECT / run_id
+        series = {rel.rsplit("/", 1)[0] for rel, _path, _mode in iter_files(folder) if rel.startswith("events/")}
+        assert len(series) == 2000  # a slow store may see the run reopened (a second writer): files >= 2000
+
+        calls = _FileCalls(monkeypatch)
+        calls.on = True
+        data.write(FULL, run_id, lambda run: run.log_metric("m1234", 1.5, step=1))
+        calls.on = False
+        touched = calls.under(folder / "events")
+        assert touched and len(touched) <= 3, sorted(touched)  # the series written (its folder, its file)
+        assert all("m1234" in path for path in touched), sorted(touched)
+        assert len(calls.under(folder)) <= 20, sorted(calls.under(folder))
+
+        written = folder_hashes(folder)  # before the server's idle closer may detach the run (run.json)
+
+        stored = data.stored
+        held = _store_hashes(store_url, settings.catalog_url, run_id)
+        assert held == written  # the store holds the cache, the cache the store
+        with stored.write_lock(run_id):
+            stored.push(PROJECT, run_id)  # the whole folder: nothing more to send (but a later run.json)
+        after = _store_hashes(store_url, settings.catalog_url, run_id)
+        assert {k: v for k, v in after.items() if k != "run.json"} == {k: v for k, v in held.items() if k != "run.json"}
+    finally:
+        data.close()
+
+
+def test_what_a_server_stopped_between_a_write_and_its_push_left_in_its_cache_reaches_the_store(tmp_path):
+    """A run's first push in a server process walks its whole cached folder: points a previous
+    process wrote there but did not push (stopped between the write and the push) reach the store
+    with the next write, although that write's own writer never touched their file."""
+    from labbook.config import Settings
+    from labbook.server.data import FULL, ServerData
+    from labbook.tracking import Run
+
+    store = str(tmp_path / "objects")
+    settings = Settings.load({"store": store}, home=tmp_path / "server" / ".labbook")
+    run_id = uuid_module.uuid4().hex
+    first = ServerData(settings)
+    try:
+        first.create_run(FULL, run_id, PROJECT, "stopped", None, [], {})
+        first.write(FULL, run_id, lambda run: run.log_metric("loss", 1.0, step=0))
+    finally:
+        first.close()
+    # the stopped process's last write: in the cache folder, never pushed
+    left = Run(project=PROJECT, run_uuid=run_id, settings=settings, attach=True, install_handlers=False,
+               track_code=False, track_env=False, track_logs=False, collect_resources=False, no_op=False)
+    left.log_metric("loss", 0.5, step=1)
+    left.end()
+    folder = tmp_path / "server" / ".labbook" / "artifacts" / PROJECT / run_id
+    left_file = f"events/metric/loss/{left.writer_id}.lbm"
+    assert left_file not in _store_hashes(store, settings.catalog_url, run_id)
+
+    second = ServerData(settings)
+    try:
+        second.write(FULL, run_id, lambda run: run.log_metric("accuracy", 0.9, step=1))
+        held = _store_hashes(store, settings.catalog_url, run_id)
+        assert left_file in held
+        assert {k: v for k, v in held.items() if k != "run.json"} == \
+            {k: v for k, v in folder_hashes(folder).items() if k != "run.json"}
+    finally:
+        second.close()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 from labbook.errors import CatalogDamagedError, LabbookError
+from labbook.store.hashing import RACY_SECONDS  # a run.json this recent may change within its time stamp's tick
 from labbook.store.layout import RUN_FILE, RunFolder, RunStore
 from labbook.store.record import read_run_record
 
@@ -28,7 +29,6 @@ class RunRows(Protocol):
                    newer_only: bool = False) -> None: ...
 
 
-RACY_SECONDS = 2.0  # a run.json this recent may change within its time stamp's tick (2 s on some file systems)
 RACY_MARK = 1e-5  # seconds taken off a recent run.json's mtime in its row (several float steps at today's times)
 
 

@@ -19,10 +19,21 @@ cache lacks: the tail of an append-only file, a record whose hash changed, a blo
 Runs written through the JSON routes (``PUT /runs/{uuid}``, ``POST .../metrics``, ...) are kept
 the same way: the server writes its cached folder with ``labbook.tracking.Run``, then ``push``
 copies what the folder holds beyond the store into it (the new tail of each append-only file as
-a chunk, changed records whole, new immutable files as blobs). Each such write holds the run's
+a chunk, changed records whole, new immutable files as blobs). A write names the files its writer
+touched (``RunWriter.files_written``): its push reads those, run.json, ``lineage.jsonl`` and the
+small folders beside ``events/`` (``summaries/``, ``heartbeat/``, ``assets/``, ``outputs/``), and
+never lists nor stats the series files of ``events/`` it did not write, so a run of 10,000 series
+costs a write of one metric what that metric changed. A run's first push in a process, and the
+first after one that failed, walk the whole folder (what a server stopped between a write and
+its push left in the cache reaches the store then). Each such write holds the run's
 ``write_lock`` across every server on the catalog (PostgreSQL: an advisory lock; SQLite: a file
 lock beside its database) from the refresh of the cache to the end of the push, so two replicas
 writing one run take turns, and each starts from what the other committed.
+
+The cache remembers how far it holds each append-only file (``refresh`` fetches only the files
+whose committed length moved since), as long as its run.json is there: a run folder deleted
+from the cache is fetched whole again. Files are hashed through one ``FileHashes`` (by inode,
+size and mtime, never trusting a file modified within ``RACY_SECONDS`` of its hashing).
 """
 
 from __future__ import annotations
@@ -33,19 +44,22 @@ import os
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator, Mapping
 
 import sqlalchemy as sa
 
 from labbook.catalog import schema
 from labbook.errors import NotFoundError, SyncConflictError
 from labbook.store.files import write_atomic
+from labbook.store.hashing import FileHashes
 from labbook.store.layout import RUN_FILE
 from labbook.store.runfile import replace_run_file
-from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, iter_files, sha256_bytes, sha256_file
+from labbook.sync.protocol import APPEND, BLOB, REPLACE, check_sha256, file_mode, iter_files, sha256_bytes
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _HASHES_KEPT = 200_000  # hashes of pushed files remembered (about 60 MB at most)
+_RUNS_HELD = 2_000  # runs whose cached append-only files' lengths are remembered (refresh)
+_SERIES_DIRS = ("events", "logs", "resources")  # append-only files only their writer names to a push
 
 
 def _now() -> datetime:
@@ -71,8 +85,10 @@ class StoredRuns:
         self.root = Path(root)
         self.local_blob = local_blob  # sha256 -> a local path that may hold the blob (the upload area)
         self._lock_engine: sa.Engine | None = None
-        self._hashes: dict[str, tuple[int, int, int, str]] = {}  # local file -> (size, mtime_ns, inode, sha256)
+        self._hashes = FileHashes(_HASHES_KEPT)
         self._pushed: dict[str, str] = {}  # run -> sha256 of the run.json this process last stored
+        self._held: dict[str, dict[str, int]] = {}  # run -> append-only file -> bytes its cached copy holds
+        self._trusted: set[str] = set()  # runs whose last push here finished: a write's push may be narrow
         self._guard = threading.Lock()
 
     # -- the catalog's rows --------------------------------------------------------------------
@@ -234,12 +250,34 @@ class StoredRuns:
         if row is None:
             return
         target = self.local(str(row["project"]), uuid, path)
-        if target.is_file() and target.stat().st_size == row["size"] and sha256_file(target) == row["sha256"]:
+        if self._holds(target, row):
             return
         try:
             _write_cached(target, path, self.chunks.get_object(row["object"]))
         except FileNotFoundError:  # replaced meanwhile: the next call takes the new version
             pass
+
+    def _holds(self, target: Path, row: dict[str, Any]) -> bool:
+        """Whether the cached file ``target`` holds ``row``'s bytes (a blob: its size tells)."""
+        try:
+            stat = target.stat()
+        except FileNotFoundError:
+            return False
+        return stat.st_size == row["size"] and (row["mode"] == BLOB or self._hashes.sha256(target, stat) == row["sha256"])
+
+    def _held_now(self, uuid: str) -> dict[str, int]:
+        with self._guard:
+            return dict(self._held.get(uuid, ()))
+
+    def _remember(self, uuid: str, held: Mapping[str, int]) -> None:
+        """Note how far the cache holds append-only files of run ``uuid`` (never lowering a length)."""
+        with self._guard:
+            if uuid not in self._held and len(self._held) >= _RUNS_HELD:  # the run noted first goes
+                self._held.pop(next(iter(self._held)))
+            known = self._held.setdefault(uuid, {})
+            for path, size in held.items():
+                if size > known.get(path, -1):
+                    known[path] = size
 
     def refresh(self, uuid: str, *, blobs: bool = True) -> Path | None:
         """Bring the cached folder of run ``uuid`` up to what the store holds (only what it
@@ -250,20 +288,23 @@ class StoredRuns:
         if run_row is None:
             return None
         project = str(run_row["project"])
+        # what the cache was seen to hold, unless its folder went (run.json is never missing otherwise)
+        cached = self._held_now(uuid) if (self.root / project / uuid / RUN_FILE).is_file() else {}
         for path, committed in self.chunks.files(uuid).items():
+            if cached.get(path, -1) >= committed:  # the cached copy holds it: not even a stat
+                continue
             target = self.local(project, uuid, path)
             size = target.stat().st_size if target.is_file() else 0
             if size < committed:
                 self._mirror_append(project, uuid, path, size, b"", committed)
+            cached[path] = committed
+        self._remember(uuid, cached)
         fetch = []
         for path, row in rows.items():
             if row["mode"] == BLOB and not blobs:
                 continue
-            target = self.local(project, uuid, path)
-            if target.is_file() and target.stat().st_size == row["size"] and (
-                    row["mode"] == BLOB or sha256_file(target) == row["sha256"]):
-                continue
-            fetch.append((path, row))
+            if not self._holds(self.local(project, uuid, path), row):
+                fetch.append((path, row))
         # run.json last: a reader that sees the new run.json sees everything it names
         fetch.sort(key=lambda item: item[0] == RUN_FILE)
         for path, row in fetch:
@@ -319,50 +360,94 @@ class StoredRuns:
         row = self.rows(uuid, RUN_FILE).get(RUN_FILE)
         return row is not None and self._pushed.get(uuid) != row["sha256"]
 
-    def push(self, project: str, uuid: str) -> None:
+    def push(self, project: str, uuid: str, written: Mapping[Path, int | None] | None = None) -> None:
         """Copy into the store what this server's cached folder of run ``uuid`` holds beyond it:
         the new tail of each append-only file (a chunk at the committed offset), each record
         whose bytes differ (run.json last, so a reader that sees it sees what it names), each
         immutable file not stored yet or changed. Call it holding ``write_lock(uuid)``, after a
-        refresh: the cache then holds exactly what the store committed plus this server's writes."""
+        refresh: the cache then holds exactly what the store committed plus this server's writes.
+
+        ``written``: the files the write touched, as its writer names them (``RunWriter.files_written``:
+        path -> length of an append-only file, None for a record); the push then looks at those
+        and at the folders beside ``events/``, not at every series file (see the module docstring).
+        Without it, at a run's first push in this process, or after one that did not finish, it
+        walks the whole folder (what a process stopped between a write and its push left behind)."""
         folder = self.root / project / uuid
         rows, committed = self.rows(uuid), self.chunks.files(uuid)
+        files = self._written(folder, written) if written is not None and uuid in self._trusted else None
+        self._trusted.discard(uuid)  # until the store holds all of it
         run_file, tails = None, {}
-        for rel, path, mode in iter_files(folder):
+        for rel, path, mode, size in files if files is not None else self._every_file(folder):
             if mode == APPEND:
                 done = committed.get(rel, 0)
-                size = path.stat().st_size
+                if size is None:
+                    try:
+                        size = path.stat().st_size
+                    except FileNotFoundError:
+                        continue
                 if size > done:
                     with open(path, "rb") as handle:
                         handle.seek(done)
                         tails[rel] = (done, handle.read(size - done))
             elif rel == RUN_FILE:
                 run_file = path
-            else:
+            elif path.is_file():
                 self._push_whole(project, uuid, rel, path, mode, rows.get(rel))
         self.chunks.append_tails(uuid, tails)  # one transaction for every file's new tail
-        if run_file is not None:
+        self._remember(uuid, {rel: committed.get(rel, 0) + len(data) for rel, (_at, data) in tails.items()})
+        if run_file is not None and run_file.is_file():
             self._pushed[uuid] = self._push_whole(project, uuid, RUN_FILE, run_file, REPLACE, rows.get(RUN_FILE))
+        if len(self._trusted) >= _RUNS_HELD:
+            self._trusted.clear()  # a bound on memory: each run's next push walks its folder once
+        self._trusted.add(uuid)
+
+    @staticmethod
+    def _every_file(folder: Path) -> Iterator[tuple[str, Path, str, int | None]]:
+        for rel, path, mode in iter_files(folder):
+            yield rel, path, mode, None
+
+    @staticmethod
+    def _written(folder: Path, written: Mapping[Path, int | None]) -> list[tuple[str, Path, str, int | None]] | None:
+        """What a push after a write looks at: the files its writer names (append-only ones at
+        the length it wrote), ``lineage.jsonl``, run.json, and every file outside the series
+        folders (``events/``, ``logs/``, ``resources/``); None when a named file is not in ``folder``."""
+        files: dict[str, tuple[str, Path, str, int | None]] = {}
+        for path, size in written.items():
+            try:
+                rel = Path(path).relative_to(folder).as_posix()
+            except ValueError:
+                return None
+            mode = file_mode(rel)
+            if mode is not None:
+                files[rel] = (rel, Path(path), mode, size if mode == APPEND else None)
+        try:
+            top = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False))
+                   for entry in os.scandir(folder)]
+        except FileNotFoundError:
+            return None
+        for name, is_dir, is_file in top:
+            mode = file_mode(name) if is_file else None
+            if mode is not None:
+                files.setdefault(name, (name, folder / name, mode, None))
+            if not is_dir or name in _SERIES_DIRS:
+                continue
+            for dirpath, dirnames, filenames in os.walk(folder / name):
+                dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+                for filename in filenames:
+                    path = Path(dirpath, filename)
+                    rel = path.relative_to(folder).as_posix()
+                    mode = file_mode(rel)
+                    if mode is not None and rel not in files and not path.is_symlink():
+                        files[rel] = (rel, path, mode, None)
+        return list(files.values())
 
     def _push_whole(self, project: str, uuid: str, rel: str, path: Path, mode: str, row: dict | None) -> str:
         """Store a record or an immutable file unless the store holds these bytes; their SHA-256."""
-        sha = self._hash(path)
+        sha = self._hashes.sha256(path)
         if row is not None and row["mode"] == mode and row["sha256"] == sha:
             return sha
         if mode == REPLACE:  # its bytes as read now (a heartbeat may have rewritten it since the hash)
             return self._store_record(project, uuid, rel, path.read_bytes())
         self.put_blob(sha, path)
         self._put_row(uuid, project, rel, BLOB, path.stat().st_size, sha, self.blob_key(sha))
-        return sha
-
-    def _hash(self, path: Path) -> str:
-        """A local file's SHA-256, hashed again only when its size or modification time changed."""
-        stat = path.stat()
-        known = self._hashes.get(str(path))
-        if known is not None and known[:3] == (stat.st_size, stat.st_mtime_ns, stat.st_ino):
-            return known[3]
-        sha = sha256_file(path)
-        if len(self._hashes) >= _HASHES_KEPT:  # a bound on memory: forgetting costs one hash again
-            self._hashes.clear()
-        self._hashes[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ino, sha)
         return sha

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from labbook.errors import LabbookError, SyncConflictError
+from labbook.store.hashing import FileHashes
 from labbook.store.layout import LINEAGE_FILE, RUN_FILE
 from labbook.store.runfile import replace_run_file
 from labbook.sync.client import SyncClient
@@ -62,7 +63,7 @@ class RunPusher:
         self.project = self.folder.parent.name
         self.artifact_records = artifact_records
         self._server: dict[str, dict[str, Any]] | None = None  # path -> {mode, size, sha256}
-        self._hashes: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, sha256)
+        self._hashes = FileHashes()
         self._versions_sent: set[str] = set()
         self._lineage_seen = 0
 
@@ -109,7 +110,7 @@ class RunPusher:
             if mode == APPEND:
                 self._append(rel, path, held, result, deadline)
             elif mode == BLOB:
-                digest = self._hash(rel, path)
+                digest = self._hashes.sha256(path)
                 if held is None or held.get("sha256") != digest:
                     blobs[rel] = digest
         if blobs:
@@ -163,15 +164,6 @@ class RunPusher:
                 committed = answer["committed"]
                 self._server[rel] = {"mode": APPEND, "size": committed, "sha256": None}
         result.files.append(rel)
-
-    def _hash(self, rel: str, path: Path) -> str:
-        stat = path.stat()
-        cached = self._hashes.get(rel)
-        if cached is not None and cached[:2] == (stat.st_size, stat.st_mtime_ns):
-            return cached[2]
-        digest = sha256_file(path)
-        self._hashes[rel] = (stat.st_size, stat.st_mtime_ns, digest)
-        return digest
 
     def _send_blobs(self, files: dict[str, str], result: PushResult, deadline: float | None) -> None:
         """Upload the blobs the server lacks, then link each file to its blob."""

@@ -353,6 +353,16 @@ class RunWriter:
         if failure is not None:
             raise WriteError(str(failure), failure.path, failure.cause)
 
+    def files_written(self) -> dict[Path, int | None]:
+        """The files this writer writes in its run folder: each series file it appended to, with
+        its length (one writer per file, so all of it is this writer's), and run.json and its
+        summaries file (None: rewritten whole). What a copy of the folder kept elsewhere (a
+        server's object store) needs after this writer's flush, without walking the folder."""
+        files: dict[Path, int | None] = {s.path: s.size for s in list(self._by_id) if s.started}
+        files[self.folder.summaries / f"{self.writer_id}.json"] = None
+        files[self.folder.run_file] = None
+        return files
+
     def close(self) -> None:
         """Write everything, fsync, and stop. What still cannot be written is dropped, counted."""
         if self._closed:
