@@ -414,7 +414,9 @@ class ServerData(SyncData):
                     self._detach(record.uuid)
                 self._keep_base(record.project, record.uuid, before)
                 if self.stored is not None:  # the folder is a cache: what was written goes to the store
-                    self.stored.push(record.project, record.uuid, run._writer.files_written())
+                    from labbook.tracking.run import files_written
+
+                    self.stored.push(record.project, record.uuid, files_written(run))
             if self.stored is not None and (end or self.is_final(run.status)):
                 self._compact_if_ended(self.ingest.folder(record.project, record.uuid))
                 self.stored.drop_lock(record.uuid)  # the run ended: its lock file goes (held now)

@@ -904,6 +904,12 @@ class _Discarded(list[Any]):
 _active: list[Run] = []
 
 
+def files_written(run: Run) -> dict[Path, int | None]:
+    """The files ``run``'s writer writes in its run folder (``RunWriter.files_written``): what a
+    copy of the folder kept elsewhere (a server's object store) needs after the run's flush."""
+    return run._writer.files_written()
+
+
 def _forget_active(run: Run) -> None:
     if _active and _active[0] is run:
         _active.clear()
