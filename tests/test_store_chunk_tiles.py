@@ -266,14 +266,15 @@ def test_tiles_are_kept_as_a_series_grows_and_a_bad_one_is_read_whole_only_as_it
     data = lbm_file(NAME, "0-1-abcdef", 0, steps, np.cos(steps / 9.0))
     body = data.index(b"\n") + 1
     memory: dict = {}
-    put_file(local, run, PATH, data[:body + 24 * 10_000], list(range(0, body + 240_000, 65_536)))
+    torn = body + 24 * 10_000 + 7  # an append that ends inside a record, as a syncer's 64 KiB pieces do
+    put_file(local, run, PATH, data[:torn], list(range(0, torn, 65_536)))
     compact.keep_growing_tiles(local, run, PATH, memory)
     key = compact.tiles_key(local, run, PATH)
     assert tiling.unpack_tiles(local.get_object(key))[0]["records"] == 10_000 // 64 * 64
-    put_file(local, run, PATH, data, list(range(body + 240_000, len(data), 65_536)))
+    put_file(local, run, PATH, data, list(range(torn, len(data), 65_536)))
     compact.keep_growing_tiles(local, run, PATH, memory)  # from the kept tiles and the new records
     assert tiling.unpack_tiles(local.get_object(key))[0]["records"] == 40_000 // 64 * 64
-    assert memory == {(run, PATH): body + 240_000}  # read whole once only: at first
+    assert memory == {(run, PATH): torn}  # read whole once only: at first (its whole records)
     series = compact.read_series(local, run, NAME)
     assert isinstance(series, compact.TiledStoredSeries)
     check_charts(series, compact.read_raw(local, run, NAME), [(None, None), (1000, 30_000.5)], 400)

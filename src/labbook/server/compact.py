@@ -445,9 +445,16 @@ def keep_growing_tiles(store: ChunkedFiles, run_uuid: str, path: str, read_whole
     paths = series_files(files, name)
     if list(paths) != [path]:
         return  # several writers: merged by step when read, which tiles of each cannot answer
+    length = paths[path]
+    header = store.read(run_uuid, path, 0, min(length, 65_536)).find(b"\n") + 1
+    if not header:
+        return  # its header not all here yet
+    # A syncer's append ends anywhere, often inside a record: the tiles are kept of the whole
+    # records committed so far (the file as it was at a record's end: the same bytes).
+    files = {**files, path: header + (length - header) // fmt.RECORD_SIZE * fmt.RECORD_SIZE}
     if read_chunk_tiles(store, run_uuid, name, files, _run_now) is not None:
         return
-    key, length = (run_uuid, path), paths[path]
+    key = (run_uuid, path)
     if 2 * read_whole_at.get(key, 0) > length:
         return
     read_whole_at[key] = length
