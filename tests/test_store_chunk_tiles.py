@@ -274,7 +274,7 @@ def test_tiles_are_kept_as_a_series_grows_and_a_bad_one_is_read_whole_only_as_it
     put_file(local, run, PATH, data, list(range(torn, len(data), 65_536)))
     compact.keep_growing_tiles(local, run, PATH, memory)  # from the kept tiles and the new records
     assert tiling.unpack_tiles(local.get_object(key))[0]["records"] == 40_000 // 64 * 64
-    assert memory == {(run, PATH): torn}  # read whole once only: at first (its whole records)
+    assert memory == {(run, PATH): (len(data), torn)}  # read whole once only: at first (its whole records)
     series = compact.read_series(local, run, NAME)
     assert isinstance(series, compact.TiledStoredSeries)
     check_charts(series, compact.read_raw(local, run, NAME), [(None, None), (1000, 30_000.5)], 400)

@@ -430,13 +430,16 @@ def tiles_due(offset: int, committed: int) -> bool:
     return committed // TILE_BYTES > offset // TILE_BYTES
 
 
-def keep_growing_tiles(store: ChunkedFiles, run_uuid: str, path: str, read_whole_at: dict[tuple[str, str], int]) -> None:
+def keep_growing_tiles(store: ChunkedFiles, run_uuid: str, path: str,
+                       memory: dict[tuple[str, str], tuple[int, int]]) -> None:
     """Bring the kept tiles of the one-file metric series ``path`` up to date after appends (on
     the server's background thread, off the append's path): from its kept tiles and the records
     committed since when they still describe it (``read_chunk_tiles``), else by reading it whole
-    (``read_raw``) and keeping them. ``read_whole_at``: the committed length at which each file
-    was last read whole; a file whose tiles cannot be kept (records out of order, damage) is read
-    whole again only once it has doubled, so a long series costs at most twice its bytes."""
+    (``read_raw``) and keeping them. ``memory``: per file, the committed length when this last
+    ran and when it last read the file whole. It runs again once the file has grown by an eighth
+    (a chart then reads at most that eighth besides the tiles), so rewriting the tiles costs about
+    eight times the tiles' size over a file's life; a file whose tiles cannot be kept (records
+    out of order, damage) is read whole again only once it has doubled: at most twice its bytes."""
     parts = path.split("/")
     name = decode_name(parts[2]) if len(parts) == 4 else None
     if name is None:
@@ -445,19 +448,20 @@ def keep_growing_tiles(store: ChunkedFiles, run_uuid: str, path: str, read_whole
     paths = series_files(files, name)
     if list(paths) != [path]:
         return  # several writers: merged by step when read, which tiles of each cannot answer
-    length = paths[path]
+    key, length = (run_uuid, path), paths[path]
+    handled, whole_at = memory.get(key, (0, 0))
+    if 8 * length < 9 * handled:
+        return
     header = store.read(run_uuid, path, 0, min(length, 65_536)).find(b"\n") + 1
     if not header:
         return  # its header not all here yet
+    memory[key] = (length, whole_at)
     # A syncer's append ends anywhere, often inside a record: the tiles are kept of the whole
     # records committed so far (the file as it was at a record's end: the same bytes).
     files = {**files, path: header + (length - header) // fmt.RECORD_SIZE * fmt.RECORD_SIZE}
-    if read_chunk_tiles(store, run_uuid, name, files, _run_now) is not None:
+    if read_chunk_tiles(store, run_uuid, name, files, _run_now) is not None or 2 * whole_at > length:
         return
-    key = (run_uuid, path)
-    if 2 * read_whole_at.get(key, 0) > length:
-        return
-    read_whole_at[key] = length
+    memory[key] = (length, length)
     read_raw(store, run_uuid, name, files, _run_now)
 
 

@@ -84,7 +84,7 @@ class ServerData(SyncData):
         self._lock = threading.Lock()
         self._background: Any = None  # a thread for work done after a request is answered (_later)
         self._tiling: set[tuple[str, str]] = set()
-        self._read_whole_at: dict[tuple[str, str], int] = {}
+        self._tiles_memory: dict[tuple[str, str], tuple[int, int]] = {}
         self._stop = threading.Event()
         self._closer = threading.Thread(target=self._close_idle_loop, name="labbook-server-runs", daemon=True)
         self._closer.start()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READ_WHOLE_MEMORY = 4096  # files whose last whole read (compact.keep_growing_tiles) is remembered
+TILES_MEMORY = 4096  # files whose tiles' upkeep (compact.keep_growing_tiles) is remembered
 
 
 def _is_series(path: str) -> bool:
@@ -51,7 +51,7 @@ class SyncData:
     ingest: RunIngest
     _lock: threading.Lock
     _tiling: set[tuple[str, str]]  # metric files whose tiles a background task is keeping now
-    _read_whole_at: dict[tuple[str, str], int]  # compact.keep_growing_tiles' memory
+    _tiles_memory: dict[tuple[str, str], tuple[int, int]]  # compact.keep_growing_tiles' memory
 
     if TYPE_CHECKING:  # provided by ServerData
         @property
@@ -182,14 +182,14 @@ class SyncData:
 
         def keep() -> None:
             try:
-                compact.keep_growing_tiles(self.store, uuid, path, self._read_whole_at)
+                compact.keep_growing_tiles(self.store, uuid, path, self._tiles_memory)
             except Exception:  # noqa: BLE001 - the tiles are a cache: a chart reads the chunks without them
                 log.warning("could not keep the tiles of %s in run %s", path, uuid, exc_info=True)
             finally:
                 with self._lock:
                     self._tiling.discard(key)
-                    while len(self._read_whole_at) > READ_WHOLE_MEMORY:
-                        del self._read_whole_at[next(iter(self._read_whole_at))]
+                    while len(self._tiles_memory) > TILES_MEMORY:
+                        del self._tiles_memory[next(iter(self._tiles_memory))]
 
         self._later(keep)
 
