@@ -70,21 +70,18 @@ def _never_crash_class(cls: type[R]) -> type[R]:
     queue_metrics = getattr(cls, "_log_metrics", None)
     if "log_metrics" in namespace and queue_metrics is not None:
         # what tracking.log_metrics calls (its keyword dict as it is) is guarded too, without
-        # packing the dict into keywords again
-        def _log_metrics(self: Any, step: Any, timestamp: Any, metrics: dict[str, Any]) -> None:
-            try:
-                return queue_metrics(self, step, timestamp, metrics)
-            except RunStateError:
-                raise
-            except LabbookError as error:
-                _dropped(self, "log_metrics", error, len(metrics))
-                return None
-
-        namespace["_log_metrics"] = _log_metrics
+        # packing the dict into keywords again: ``(step, timestamp, metrics)``
+        namespace["_log_metrics"] = _guarded("log_metrics", queue_metrics, _metrics_in_dict)
     return type(f"NeverCrash{cls.__name__}", (cls,), namespace)
 
 
-def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+def _guarded(name: str, method: Callable[..., Any],
+             count: Callable[[tuple, dict], int] | None = None) -> Callable[..., Any]:
+    """``method`` counting what a call that raised left out instead of raising: ``count(args,
+    kwargs)`` values (one value per metric for ``log_metrics``, else one), at least one."""
+    if count is None:
+        count = _metrics_passed if name == "log_metrics" else _one
+
     @functools.wraps(method)
     def guarded(self: RunSurface, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -92,15 +89,21 @@ def _guarded(name: str, method: Callable[..., Any]) -> Callable[..., Any]:
         except RunStateError:
             raise
         except LabbookError as error:
-            count = 1
-            if name == "log_metrics":  # one value per metric passed
-                count = len([k for k in kwargs if k not in ("step", "timestamp")])
-            _dropped(self, name, error, count)
+            self._writer.drop(reason_of(error), max(1, count(args, kwargs)), f"{name}: {error}")
             return None
 
     return guarded
 
 
-def _dropped(run: RunSurface, name: str, error: LabbookError, count: int) -> None:
-    """Count what the ``name`` call that raised ``error`` left out: ``count`` values, at least one."""
-    run._writer.drop(reason_of(error), max(1, count), f"{name}: {error}")
+def _one(args: tuple, kwargs: dict) -> int:
+    return 1
+
+
+def _metrics_passed(args: tuple, kwargs: dict) -> int:
+    """``log_metrics(step=..., **metrics)``: one value per metric passed."""
+    return len([k for k in kwargs if k not in ("step", "timestamp")])
+
+
+def _metrics_in_dict(args: tuple, kwargs: dict) -> int:
+    """``_log_metrics(step, timestamp, metrics)``: one value per metric in the dict."""
+    return len(args[2]) if len(args) > 2 else 1

@@ -32,8 +32,9 @@ import os
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import orjson
 
@@ -440,23 +441,26 @@ class RunWriter:
     def _next_time(self) -> float:
         return min([self._next_flush, *(entry[0] for entry in self._periodic)])
 
-    def _run_periodic(self, now: float) -> None:
+    @contextmanager
+    def _running_tasks(self) -> Iterator[None]:
+        """The flusher runs tasks or periodic functions meanwhile: ``queue_full`` writes batches."""
         self._in_tasks = True
         try:
-            self._call_periodic(now)
+            yield
         finally:
             self._in_tasks = False
 
-    def _call_periodic(self, now: float) -> None:
-        for entry in list(self._periodic):
-            if entry[0] <= now:
-                entry[0] = now + entry[1]
-                try:
-                    after = entry[2]()
-                    if after is not None:
-                        entry[0] = time.monotonic() + after
-                except Exception:  # noqa: BLE001 - reported at end(); the next call may work
-                    self.errors.append(traceback.format_exc())
+    def _run_periodic(self, now: float) -> None:
+        with self._running_tasks():
+            for entry in list(self._periodic):
+                if entry[0] <= now:
+                    entry[0] = now + entry[1]
+                    try:
+                        after = entry[2]()
+                        if after is not None:
+                            entry[0] = time.monotonic() + after
+                    except Exception:  # noqa: BLE001 - reported at end(); the next call may work
+                        self.errors.append(traceback.format_exc())
 
     def _drain_batch(self, wait: bool = True) -> None:
         """Write the queued metrics alone (``queue_full``). The rest (tasks, events, the
@@ -473,11 +477,8 @@ class RunWriter:
     def _drain(self, fsync: bool = False, final: bool = False) -> None:
         failed: list[tuple[Path, OSError]] = []  # the writes that failed in this drain
         try:
-            self._in_tasks = True
-            try:
+            with self._running_tasks():
                 self._drain_tasks(failed)
-            finally:
-                self._in_tasks = False
             touched = self._drain_metrics(failed)
             self._drain_events(failed)
             self._retry_backlog(failed)
