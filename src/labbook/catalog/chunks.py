@@ -94,6 +94,12 @@ def _pieces(found: list[tuple[int, int, str]], start: int, end: int | None) -> A
         at += hi - lo
 
 
+def chunk_lost(key: str) -> EventFileError:
+    """The error for chunk object ``key`` holding fewer bytes than the catalog's index says."""
+    return EventFileError(f"Chunk {key!r} is shorter than the catalog's index says: the store lost part of it. "
+                          "Send the run again from where it was logged (labbook sync).")
+
+
 class _Lost(Exception):
     """Another writer committed first: read the state again."""
 
@@ -195,9 +201,7 @@ class ChunkedFiles:
         for key, lo, hi, at in pieces:
             with open(key, "rb", buffering=0) as handle:
                 if os.preadv(handle.fileno(), [view[at:at + hi - lo]], lo) != hi - lo:
-                    raise EventFileError(f"Chunk {key!r} of {path!r} holds fewer bytes than the catalog's index "
-                                       f"says ({hi - lo} from byte {lo}): the store lost part of it. Send the "
-                                       "run again from where it was logged (labbook sync).")
+                    raise chunk_lost(key)
         return buffer
 
     def _fetch(self, keys: list[str]) -> dict[str, bytes]:

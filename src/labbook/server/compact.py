@@ -38,7 +38,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from labbook.catalog import schema
-from labbook.catalog.chunks import ChunkedFiles, check_run
+from labbook.catalog.chunks import ChunkedFiles, check_run, chunk_lost
 from labbook.errors import EventFileError, NotFoundError
 from labbook.store import format as fmt
 from labbook.store import tiles as tiling
@@ -371,7 +371,7 @@ def read_series(store: ChunkedFiles, run_uuid: str, name: str, files: dict[str, 
     read from its chunks are kept; None: kept now."""
     if files is None:
         files = store.files(check_run(run_uuid))
-    later = later or (lambda task: task())
+    later = later or _run_now
     return (read_compacted(store, run_uuid, name, files) or read_chunk_tiles(store, run_uuid, name, files, later)
             or read_raw(store, run_uuid, name, files, later))
 
@@ -567,8 +567,7 @@ class ChunkRecords(TiledRecords):
                 buffer[at:at + size] = data[start - first:start - first + size]
 
     def _lost(self, chunk: int) -> None:
-        raise EventFileError(f"Chunk {self.keys[chunk]!r} is shorter than the catalog's index says: the store "
-                             "lost part of it. Send the run again from where it was logged (labbook sync).")
+        raise chunk_lost(self.keys[chunk])
 
     def _pieces(self, spans: list[tuple[int, int, int]]) -> dict[int, list[tuple[int, int, int]]]:
         """Each chunk's pieces of ``spans`` (bytes from the first record): (where in the chunk, how

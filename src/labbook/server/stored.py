@@ -420,25 +420,10 @@ class StoredRuns:
             mode = file_mode(rel)
             if mode is not None:
                 files[rel] = (rel, Path(path), mode, size if mode == APPEND else None)
-        try:
-            top = [(entry.name, entry.is_dir(follow_symlinks=False), entry.is_file(follow_symlinks=False))
-                   for entry in os.scandir(folder)]
-        except FileNotFoundError:
+        if not folder.is_dir():
             return None
-        for name, is_dir, is_file in top:
-            mode = file_mode(name) if is_file else None
-            if mode is not None:
-                files.setdefault(name, (name, folder / name, mode, None))
-            if not is_dir or name in _SERIES_DIRS:
-                continue
-            for dirpath, dirnames, filenames in os.walk(folder / name):
-                dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-                for filename in filenames:
-                    path = Path(dirpath, filename)
-                    rel = path.relative_to(folder).as_posix()
-                    mode = file_mode(rel)
-                    if mode is not None and rel not in files and not path.is_symlink():
-                        files[rel] = (rel, path, mode, None)
+        for rel, path, mode in iter_files(folder, skip=_SERIES_DIRS):
+            files.setdefault(rel, (rel, path, mode, None))
         return list(files.values())
 
     def _push_whole(self, project: str, uuid: str, rel: str, path: Path, mode: str, row: dict | None) -> str:

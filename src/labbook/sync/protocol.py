@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Collection, Iterator
 
 from labbook.errors import PathEscapeError
 from labbook.store.names import check_component
@@ -79,16 +79,17 @@ def check_sha256(value: str) -> str:
     return value
 
 
-def iter_files(folder: Path, after: str | None = None) -> Iterator[tuple[str, Path, str]]:
+def iter_files(folder: Path, after: str | None = None, skip: Collection[str] = ()) -> Iterator[tuple[str, Path, str]]:
     """(relative path, path, mode) of every file of a run folder that is synced; symbolic links
     and anything that is not a plain file are skipped. ``after``: only the files whose relative
     path sorts after it (a page of the manifest): the others are not even looked at, nor the
-    folders whose every path sorts before it."""
+    folders whose every path sorts before it. ``skip``: top-level folders not looked into."""
     folder = Path(folder)
     for dirpath, dirnames, filenames in os.walk(folder):
         prefix = Path(dirpath).relative_to(folder).as_posix() + "/"
         prefix = "" if prefix == "./" else prefix
-        dirnames[:] = sorted(d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))
+        dirnames[:] = sorted(d for d in dirnames if not (prefix == "" and d in skip)  # not even an lstat
+                             and not os.path.islink(os.path.join(dirpath, d))
                              and not (after is not None and after > prefix + d + "/"
                                       and not after.startswith(prefix + d + "/")))
         for name in sorted(filenames):
