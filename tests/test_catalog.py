@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import labbook
 from labbook.catalog import schema
 from labbook.catalog.catalog import Catalog
-from labbook.catalog.indexer import rebuild
+from labbook.catalog.indexer import finish_pending, rebuild
 from labbook.catalog.query import parse_field, parse_filter
 from labbook.config import Settings
 from labbook.errors import CatalogError, QueryError
@@ -88,6 +88,7 @@ def _log_runs(catalog_url: str):
         else:
             run.end()
         uuids[name] = run.uuid
+    finish_pending()  # the ended runs' last rows, due an index interval after end(), written now
     return uuids
 
 

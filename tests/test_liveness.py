@@ -12,6 +12,7 @@ import pytest
 
 import labbook
 from labbook.capture.liveness import crash_timeout, last_heartbeat, reported_status
+from labbook.catalog.indexer import finish_pending
 from labbook.config import Settings
 from labbook.tracking.run import Run
 from tests.conftest import PYTHON, python_env
@@ -147,4 +148,10 @@ def test_an_ended_run_leaves_no_live_marker(home):
     assert [p.name for p in live.iterdir()] == [run.uuid]  # its row may lag its folder meanwhile
     run.log_metric("loss", 0.5, step=0)
     run.end()
-    assert list(live.iterdir()) == []  # the last row is written: current from now on
+    # Its last row is due an index interval later, off end()'s path: meanwhile the run is marked
+    # pending, so a reader indexes it before it reads, and reads it ended.
+    assert [p.name for p in (home / ".catalog.db.pending").iterdir()] == [run.uuid]
+    finish_pending()  # what the indexer thread does then (or the process's exit)
+    assert list(live.iterdir()) == [] and list((home / ".catalog.db.pending").iterdir()) == []
+    row = labbook.search_runs("ended")[0]
+    assert row.status == "succeeded" and row.summaries["loss"]["last"] == 0.5  # current from now on

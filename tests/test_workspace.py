@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from datetime import datetime, timedelta, timezone
@@ -11,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 import labbook
-from labbook.catalog.indexer import close_run_indexes
+from labbook.catalog.indexer import close_run_indexes, finish_pending
 from labbook.store.runfile import read_run_file, update_run_file
 from labbook.tracking.run import Run
 from labbook.workspace import Workspace
@@ -192,7 +193,14 @@ def test_a_run_killed_before_its_first_row_is_listed_from_its_marker(home, tmp_p
     script.write_text(textwrap.dedent("""
         import os, signal
         from labbook import tracking
-        tracking.init(project="k", track_env=False, track_code=False, track_logs=False).end()
+        from labbook.catalog.indexer import finish_pending
+        first = tracking.init(project="k", track_env=False, track_code=False, track_logs=False)
+        first.end()
+        finish_pending()  # its last row written now, not an index interval later
+        print("FIRST", first.uuid, flush=True)
+        ended = tracking.init(project="k", name="ended", track_env=False, track_code=False, track_logs=False)
+        ended.end()
+        print("ENDED", ended.uuid, flush=True)
         run = tracking.init(project="k", name="killed", track_env=False, track_code=False, track_logs=False)
         print("RUN", run.uuid, flush=True)
         os.kill(os.getpid(), signal.SIGKILL)  # before the indexer thread's first row for it
@@ -200,16 +208,19 @@ def test_a_run_killed_before_its_first_row_is_listed_from_its_marker(home, tmp_p
     result = subprocess.run([PYTHON, str(script)], env=python_env(home), capture_output=True, text=True,
                             timeout=120, cwd=tmp_path)
     assert result.returncode == -signal.SIGKILL, result.stderr
-    uuid = next(line.split()[1] for line in result.stdout.splitlines() if line.startswith("RUN "))
+    printed = dict(line.split() for line in result.stdout.splitlines())
+    first, ended, uuid = printed["FIRST"], printed["ENDED"], printed["RUN"]
     pending = home / ".catalog.db.pending"
-    assert [p.name for p in pending.iterdir()] == [uuid]  # the marker the killed run left
+    # the killed run's marker, and the ended run's: its last row was due an index interval later
+    assert sorted(p.name for p in pending.iterdir()) == sorted([ended, uuid])
     with sa.create_engine(f"sqlite:///{home / 'catalog.db'}").connect() as conn:
         indexed = set(conn.execute(sa.text("SELECT uuid FROM runs")).scalars())
-    assert uuid not in indexed and len(indexed) == 1  # only the first run has its row
+    assert indexed == {first}  # only the first run has its row
 
     rows = {row.uuid: row for row in labbook.search_runs("k")}
     assert rows[uuid].name == "killed" and rows[uuid].status == "running"  # crashed once stale
-    assert list(pending.iterdir()) == []  # indexed by the reader, the marker is gone
+    assert rows[ended].name == "ended" and rows[ended].status == "succeeded"
+    assert list(pending.iterdir()) == []  # indexed by the reader, the markers are gone
     assert labbook.get_run(uuid).name == "killed"
 
 
@@ -226,6 +237,7 @@ def test_a_run_marker_is_a_small_file_holding_its_folder(home):
             assert marker.read_bytes() == os.fsencode(run.path)
     finally:
         run.end()
+    finish_pending()  # the last row, due an index interval after end(), written now
     assert list((home / ".catalog.db.live").iterdir()) == []
 
 
@@ -296,3 +308,115 @@ def test_a_change_in_the_same_clock_tick_as_the_last_index_is_not_missed(home):
         workspace.reindex(full=False)
         assert workspace.search_runs("p")[0].status == "failed"
         assert workspace.get_run(run.uuid).status == "failed"
+
+
+def _catalog_rows(home: Path) -> set[str]:
+    """The run rows in the catalog file itself, read with the standard library (no reader's
+    catching up with the marked runs first)."""
+    import sqlite3
+
+    path = home / "catalog.db"
+    if not path.exists():  # the indexer thread has not made it yet
+        return set()
+    connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)  # never creates it
+    try:
+        return {uuid for (uuid,) in connection.execute("SELECT uuid FROM runs")}
+    finally:
+        connection.close()
+
+
+def test_an_ended_runs_last_row_is_written_by_the_indexer_thread_within_an_interval(home, monkeypatch):
+    """end() leaves the last row to the process's indexer thread: no reader needed for it to
+    reach the catalog file, an index interval later, for every run ended meanwhile at once."""
+    monkeypatch.setenv("LABBOOK_INDEX_INTERVAL", "0.2")
+    runs = [Run(project="p", name=f"r{index}", home=str(home), **QUIET) for index in range(3)]
+    for run in runs:
+        run.end()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not {run.uuid for run in runs} <= _catalog_rows(home):
+        time.sleep(0.05)
+    assert {run.uuid for run in runs} <= _catalog_rows(home)
+    assert list((home / ".catalog.db.pending").iterdir()) == []
+    assert list((home / ".catalog.db.live").iterdir()) == []
+
+
+def test_a_process_that_exits_writes_its_ended_runs_rows(home, tmp_path):
+    """Runs ended just before a normal exit have their rows in the catalog file once the process
+    is gone, without any reader, and leave no marker."""
+    import subprocess
+    import textwrap
+
+    from tests.conftest import PYTHON, python_env
+
+    script = tmp_path / "ends.py"
+    script.write_text(textwrap.dedent("""
+        from labbook import tracking
+        for index in range(5):
+            run = tracking.init(project="x", name=f"r{index}", track_env=False, track_code=False, track_logs=False)
+            run.log_metric("loss", 1.0 / (index + 1), step=0)
+            run.end()
+            print("RUN", run.uuid, flush=True)
+    """))
+    result = subprocess.run([PYTHON, str(script)], env=python_env(home), capture_output=True, text=True,
+                            timeout=120, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    uuids = {line.split()[1] for line in result.stdout.splitlines() if line.startswith("RUN ")}
+    assert len(uuids) == 5 and _catalog_rows(home) == uuids
+    assert list((home / ".catalog.db.pending").iterdir()) == []
+    assert list((home / ".catalog.db.live").iterdir()) == []
+
+
+def test_runs_indexed_together_stay_marked_when_their_transaction_fails(home):
+    """The indexer thread writes the runs due in one transaction and removes their markers only
+    once it is committed: a commit that fails leaves every one of them marked, for readers."""
+    from labbook.catalog import indexer
+
+    runs = [Run(project="p", home=str(home), **QUIET) for _ in range(3)]
+    for run in runs:
+        run.end()
+    due = [run._indexer for run in runs]
+    rows = due[0].rows()
+    real = rows.transaction
+
+    @contextlib.contextmanager
+    def failing():
+        with real():
+            yield
+            raise OSError("the disk went away at the commit")
+
+    rows.transaction = failing
+    try:
+        indexer._index_together(due)
+    finally:
+        del rows.transaction
+    marked = {p.name for p in (home / ".catalog.db.pending").iterdir()}
+    assert marked == {run.uuid for run in runs}
+    assert not marked & _catalog_rows(home)  # rolled back: no row without its marker's removal
+    assert all("the disk went away" in error for item in due for error in item.errors)
+    assert {row.uuid for row in labbook.search_runs("p", home=home)} == marked  # a reader indexes them
+    assert list((home / ".catalog.db.pending").iterdir()) == []
+
+
+def test_a_run_whose_lock_is_taken_is_left_to_the_next_pass(home):
+    """A caller indexing its run holds the run's lock while it waits for the index; the thread's
+    transaction holds the index. So the thread skips a run whose lock is taken (no deadlock) and
+    asks for it again."""
+    import threading
+
+    from labbook.catalog import indexer
+
+    runs = [Run(project="p", home=str(home), **QUIET) for _ in range(2)]
+    for run in runs:
+        run.end()
+    busy, free = runs[0]._indexer, runs[1]._indexer
+    busy._lock.acquire()
+    try:
+        worker = threading.Thread(target=indexer._index_together, args=([busy, free],))
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive()
+        assert _catalog_rows(home) == {runs[1].uuid}
+    finally:
+        busy._lock.release()
+    finish_pending()  # the pass it was asked for again
+    assert _catalog_rows(home) == {run.uuid for run in runs}

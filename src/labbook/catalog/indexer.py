@@ -29,6 +29,7 @@ class RunRows(Protocol):
                    newer_only: bool = False) -> None: ...
 
 
+BATCH_RUNS = 500  # runs indexed in one transaction at most (other writers wait for its commit)
 RACY_MARK = 1e-5  # seconds taken off a recent run.json's mtime in its row (several float steps at today's times)
 
 
@@ -366,8 +367,7 @@ class _Keeper:
         """Index every run still due, now, on the calling thread (at exit)."""
         with self.cond:
             due, self.due = list(self.due), {}
-        for indexer in due:
-            indexer.index_now(background=True)
+        _index_together(due)
 
     def forget(self, indexer: RunIndexer) -> None:
         with self.cond:
@@ -393,8 +393,39 @@ class _Keeper:
                     run_index(url)
                 except Exception:  # noqa: BLE001 - a run asking for it again records the error
                     pass
-            for indexer in ready:
+            _index_together(ready)
+
+
+def _index_together(indexers: list[RunIndexer]) -> None:
+    """Index the runs due in one pass of the indexer thread: those writing to one ``SqliteIndex``
+    in one transaction (``SqliteIndex.transaction``), and their markers removed once it is
+    committed, so a run is never unmarked before its row is on disk."""
+    groups: dict[int, tuple[RunRows, list[RunIndexer]]] = {}
+    for indexer in indexers:
+        rows = indexer.rows()
+        groups.setdefault(id(rows), (rows, []))[1].append(indexer)
+    for rows, whole in groups.values():
+        transaction = getattr(rows, "transaction", None)
+        if transaction is None or len(whole) == 1:
+            for indexer in whole:
                 indexer.index_now(background=True)
+            continue
+        for start in range(0, len(whole), BATCH_RUNS):
+            _index_batch(transaction, whole[start:start + BATCH_RUNS])
+
+
+def _index_batch(transaction: Callable[[], Any], group: list[RunIndexer]) -> None:
+    unmark: list[Callable[[], None]] = []
+    try:
+        with transaction():
+            for indexer in group:
+                indexer.index_now(background=True, after=unmark)
+    except Exception as error:  # noqa: BLE001 - the markers stay: readers index those runs
+        for indexer in group:
+            indexer.errors.append(f"{type(error).__name__}: {error}")
+        return
+    for function in unmark:
+        function()
 
 
 _keeper: list[_Keeper] = []
@@ -510,7 +541,9 @@ class RunIndexer:
                 freeze_imports("catalog")  # SQLAlchemy's objects: never walked again by a full collection
             return self._catalog
 
-    def _rows(self) -> RunRows:
+    def rows(self) -> RunRows:
+        """What this run's rows are written with: this process's ``SqliteIndex`` of the
+        catalog, opened on first use, else the run's ``Catalog``."""
         if not self._index_open:
             self._index_open = True
             try:
@@ -519,36 +552,81 @@ class RunIndexer:
                 self.errors.append(f"{type(error).__name__}: {error}")
         return self._index or self.catalog
 
-    def index_now(self, background: bool = False) -> None:
-        with self._lock:  # the thread's pass and close()'s never interleave read and write
+    def index_now(self, background: bool = False, after: list[Callable[[], None]] | None = None) -> None:
+        """Write the run's row now. ``after``: the row is written inside a transaction that is
+        not committed yet, so the markers it makes stale are removed by the functions appended
+        there, called once it is (``_index_together``). The transaction holds the index's lock,
+        and a caller indexing this run (``sync_events_summaries``) holds this run's lock while it
+        waits for that one: so in a transaction the run is left to the next pass when its lock
+        is taken."""
+        # The thread's pass and close()'s never interleave read and write.
+        if not self._lock.acquire(blocking=after is None):
+            _the_keeper().request(self, time.monotonic())
+            return
+        try:
             if self._closed:
                 return  # the last row is written
             try:
-                index_run(self._rows(), self.path, newer_only=self._pending is not None)
+                index_run(self.rows(), self.path, newer_only=self._pending is not None)
                 if self._pending is not None:
-                    unmark_pending(self._pending, self.uuid)  # listed without it from now on
+                    self._unmark(self._pending, after)  # listed without it from now on
                     self._pending = None
                 if self._closing and self._live is not None:
-                    unmark_pending(self._live, self.uuid)  # the last row: current from now on
+                    self._unmark(self._live, after)  # the last row: current from now on
                     self._live = None
             except Exception as error:  # noqa: BLE001 - the folder is the record; the index can be rebuilt
                 self.errors.append(f"{type(error).__name__}: {error}")
             self._last = time.monotonic()
             if self._closing:
                 self._closed = True
+        finally:
+            self._lock.release()
         self._first_done.set()
         if self._closed:
             self.close_catalog()
 
+    def _unmark(self, folder: Path, after: list[Callable[[], None]] | None) -> None:
+        if after is None:
+            unmark_pending(folder, self.uuid)
+        else:
+            after.append(lambda: unmark_pending(folder, self.uuid))
+
     def close(self) -> None:
-        """The run ended: write its last row now, so an ended run is current in the catalog."""
+        """The run ended: its last row is due. Where the run is marked (a SQLite catalog), the
+        row is written off the caller's path: the run is marked pending again (``_remark``), so
+        a reader indexes it from its folder before it reads and an ended run always reads
+        current, and the indexer thread writes the row an index interval later, as it writes a change (the
+        runs due then share one transaction; at exit at the latest). Otherwise (a catalog
+        opened with SQLAlchemy, markers not writable) the row is written now."""
         with self._lock:
             if self._closing:
                 return
             self._closing = True
+            marked = self._remark()
+        if marked:
+            _the_keeper().request(self, time.monotonic() + self.interval)
+            return
         if _keeper:
             _keeper[0].forget(self)
         self.index_now()
+
+    def _remark(self) -> bool:
+        """Whether the run is marked pending for its last row: still, when its first row is not
+        written yet (a run shorter than an interval), else once more, by a hard link of its live
+        marker (one system call). Called holding ``_lock``."""
+        if self._pending is not None:
+            return True
+        pending = pending_folder(self.catalog_url)
+        if pending is None or self._live is None:
+            return False
+        try:
+            os.link(self._live / self.uuid, pending / self.uuid)
+        except FileExistsError:  # a reader's marker of an older version: the same path
+            pass
+        except OSError:
+            return False
+        self._pending = pending
+        return True
 
     def close_catalog(self) -> None:
         """Close the run's catalog, if it opened one (a later call opens it again)."""

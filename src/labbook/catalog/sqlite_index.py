@@ -296,7 +296,8 @@ class SqliteIndex:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # a transaction() holds it across its upserts
+        self._in_transaction = False
         self._connection: sqlite3.Connection | None = self._connect()
 
     def _connect(self) -> sqlite3.Connection:
@@ -356,14 +357,17 @@ class SqliteIndex:
             if self._connection is None:  # closed (the file was replaced): opened again
                 self._connection = self._connect()
             connection = self._connection
+            # Inside a transaction(), each run is a savepoint: a run that fails leaves the others.
+            begin, commit, rollback = (("SAVEPOINT run", "RELEASE run", "ROLLBACK TO run")
+                                       if self._in_transaction else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
             try:
-                connection.execute("BEGIN IMMEDIATE")
+                connection.execute(begin)
                 try:
                     if newer_only and run_file_mtime is not None:
                         found = connection.execute("SELECT run_file_mtime FROM runs WHERE uuid = ?",
                                                    (uuid,)).fetchone()
                         if found is not None and found[0] is not None and found[0] > run_file_mtime:
-                            connection.execute("ROLLBACK")
+                            connection.execute(commit)  # nothing written
                             return
                     if connection.execute("SELECT 1 FROM projects WHERE name = ?",
                                           (row["project"],)).fetchone() is None:
@@ -381,8 +385,33 @@ class SqliteIndex:
                         if rows:
                             connection.executemany(*_insert(table, rows))
                 except BaseException:
+                    connection.execute(rollback)
+                    if self._in_transaction:
+                        connection.execute(commit)  # the savepoint itself goes
+                    raise
+                connection.execute(commit)
+            except sqlite3.DatabaseError as error:
+                raise translate(error, self.path) or error from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction around several ``upsert_run`` calls (the indexer thread's pass over
+        the runs due): one commit, one append to the WAL, for all of them. Other threads' upserts
+        wait for it to end."""
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._connect()
+            connection = self._connection
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                self._in_transaction = True
+                try:
+                    yield
+                except BaseException:
+                    self._in_transaction = False
                     connection.execute("ROLLBACK")
                     raise
+                self._in_transaction = False
                 connection.execute("COMMIT")
             except sqlite3.DatabaseError as error:
                 raise translate(error, self.path) or error from None
