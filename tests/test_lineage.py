@@ -55,6 +55,10 @@ def test_lineage_walks_from_the_report_back_to_the_raw_data(run_factory):
     assert (f"run:{p['prepare'].uuid}", f"artifact:{p['train_set'].uid}", "output") in edges
     assert (raw, f"run:{p['prepare'].uuid}", "input") in edges
     assert graph.nodes[f"run:{p['train'].uuid}"].label == "train"
+    # runs ended a moment ago (their last catalog rows still due) read ended, in their project
+    for name in ("prepare", "train", "evaluate"):
+        data = graph.nodes[f"run:{p[name].uuid}"].data
+        assert (data["project"], data["status"]) == ("churn", "succeeded")
     assert graph.nodes[f"artifact:{p['model'].uid}"].data["uri"] == p["model"].uri
     # the model records what it was made from
     assert p["model"].sources == [{"uri": p["train_set"].uri}]

@@ -229,7 +229,10 @@ class Workspace:
 
     def get_lineage(self, uri_or_run: Any, direction: str = "both", depth: int | None = None) -> Any:
         """The lineage graph around an artifact version (a store URI) or a run (uuid or object):
-        ``direction`` ``"up"``, ``"down"`` or ``"both"``; ``depth`` limits the hops."""
+        ``direction`` ``"up"``, ``"down"`` or ``"both"``; ``depth`` limits the hops. Its run nodes
+        (project, name, status) come from the catalog, once the marked runs are indexed (a run
+        that ended a moment ago reads ended, and is in its project, as in the listings)."""
+        self.current_catalog()
         return self.artifacts.lineage(uri_or_run, direction, depth)
 
     def set_project_artifact_path(self, project: str, artifact_path: str | None) -> None:
