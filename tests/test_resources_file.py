@@ -148,3 +148,20 @@ def test_a_resources_file_of_a_newer_format_version_is_refused_with_advice(run_f
 ])
 def test_resources_files_are_synced_as_append_only_files(rel_path):
     assert file_mode(rel_path) == APPEND
+
+
+def test_a_link_planted_where_resources_go_is_not_written_through_and_the_sample_is_retried(run_factory, tmp_path):
+    run = run_factory()
+    sampler = _sampler(run)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run.path / "resources").symlink_to(elsewhere)
+    with pytest.raises(OSError, match="symbolic link"):  # reported at end(); the run goes on
+        _write(sampler, {"load.1m": 1.0})
+    assert list(elsewhere.iterdir()) == []
+
+    (run.path / "resources").unlink()
+    _write(sampler, {"load.1m": 2.0})
+    record = labbook.get_run(run.uuid)
+    assert record.resource("load.1m").steps.tolist() == [0]  # the failed sample took no step
+    assert [p.name for p in (run.path / "resources").iterdir()] == ["0-4242-a1b2c0.lbr"]
