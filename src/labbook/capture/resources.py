@@ -558,9 +558,8 @@ class ResourceSampler:
         columns = self._columns
         present = {name: float(value) for name, value in values.items() if value == value}  # NaN: absent
         if self._file is None or not columns.keys() >= present.keys():
-            columns = self._columns = {**columns, **{name: 0 for name in present if name not in columns}}
-            for index, name in enumerate(columns):
-                columns[name] = index
+            names = [*columns, *(name for name in present if name not in columns)]
+            columns = self._columns = {name: index for index, name in enumerate(names)}
             path = self.folder.resources_file(self.writer_id, self._segment)
             self._file = Series(fmt.RESOURCES_KIND, None, path, make_dirs=self.folder.make_dirs)
             self._file_header = {**self.header, "columns": list(columns)}
