@@ -23,16 +23,23 @@ BUSY_UNTIL_SAMPLED = """
     import time
     import numpy as np
     from labbook import tracking
+    from labbook.errors import NotFoundError
+    from labbook.store.events import read_resource
     from labbook.store.layout import RunFolder
-    from labbook.store.format import read_metric_file
     run = tracking.init(project="res", track_env=False, track_code=False, track_logs=False,
                         resources_interval=0.2)
     print("RUN", run.uuid, flush=True)
     folder = RunFolder(run.path)
-    target = folder.series_dir("metric", "{wait_for}", root=folder.resources)
+
+    def sampled():
+        try:
+            return len(read_resource(folder, "{wait_for}"))
+        except NotFoundError:
+            return 0
+
     deadline = time.monotonic() + 60
     matrix = np.random.default_rng(0).random((200, 200))
-    while time.monotonic() < deadline and not any(len(read_metric_file(p)) >= 2 for p in target.glob("*.lbm")):
+    while time.monotonic() < deadline and sampled() < 2:
         matrix = np.tanh(matrix @ matrix)
     tracking.end()
 """
@@ -65,9 +72,15 @@ def test_resources_are_series_read_like_metrics_and_the_first_cpu_value_is_real(
     assert record.metric_names() == []  # resources never mix with the user's metrics
     info = record.raw["system"][socket.gethostname()]
     assert info["interval"] == 0.2 and set(info["series"]) >= set(names) - {"disk.read_rate"}
-    header = read_header(next((record.path / "resources" / "metric" / "cpu.percent").glob("*.lbm")))
-    assert header["kind"] == "metric" and header["name"] == "cpu.percent"
-    assert header["rank"] == 0 and header["host"] == socket.gethostname()
+    # one file for every series of the process's samples (more only if a sample gained a name)
+    files = list((record.path / "resources").iterdir())
+    header = read_header(min(files, key=lambda p: len(p.name)))
+    writer = header["writer"]
+    assert {p.name for p in files} == {f"{writer}.lbr", *(f"{writer}.{n}.lbr" for n in range(1, len(files)))}
+    assert header["kind"] == "resources" and "name" not in header
+    assert "cpu.percent" in header["columns"]
+    assert set(names) == {name for path in files for name in read_header(path)["columns"]}
+    assert header["rank"] == 0 and header["local_rank"] == 0 and header["host"] == socket.gethostname()
 
     # GPUs: with one, every per-GPU series is there; without, the reason says why
     if info["gpus"]:

@@ -354,3 +354,35 @@ def test_lineage_written_on_both_sides_is_a_conflict_and_nothing_is_overwritten(
     assert '"first"' in held and '"server-side"' in held and '"second"' not in held
     local = (run.path / "lineage.jsonl").read_text()
     assert '"first"' in local and '"second"' in local and '"server-side"' not in local
+
+
+def test_a_runs_resources_file_is_sent_by_offset_and_read_on_the_server(home, tmp_path, edited_server):
+    """``resources/<writer>.lbr`` is an append-only file: a push after it grew sends only the new
+    records, and the server reads every series of it."""
+    from labbook.store import format as fmt
+    from labbook.tracking import Run
+
+    server, token = edited_server
+    with Run(project=PROJECT, name="sampled", is_offline=True, **run_kwargs(collect_resources=True)) as run:
+        pass  # ended before its first sample was due: it takes one at end()
+    run.push_offline_run()
+    [path] = (run.path / "resources").glob("*.lbr")
+    columns = fmt.read_header(path)["columns"]
+    with server.client(token) as api:
+        names = api.get(f"/runs/{run.uuid}/resources").json()["names"]
+        load = api.get(f"/runs/{run.uuid}/resources/series", params={"name": "load.1m"}).json()
+    assert names == sorted(columns) and "load.1m" in names
+    assert load["raw"] and len(load["y"]) == 1
+
+    sample = fmt.encode_resource_record(1, fmt.to_epoch_us(None), [1.0] * len(columns))
+    with open(path, "ab") as handle:  # one more sample, as a run resumed later would append it
+        handle.write(sample)
+    client = client_for(Settings.load({}))
+    try:
+        again = RunPusher(client, run.path).push()
+    finally:
+        client.close()
+    assert again.data_bytes == len(sample) and again.files == [f"resources/{path.name}"], again.as_dict()
+    with server.client(token) as api:
+        load = api.get(f"/runs/{run.uuid}/resources/series", params={"name": "load.1m"}).json()
+    assert len(load["y"]) == 2 and load["y"][1] == 1.0

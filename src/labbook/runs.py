@@ -25,7 +25,15 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 from labbook._time import parse_time
 from labbook.config import Settings
 from labbook.errors import NotFoundError
-from labbook.store.events import Event, EventList, MetricSeries, read_events, read_metric  # noqa: F401
+from labbook.store.events import (  # noqa: F401
+    Event,
+    EventList,
+    MetricSeries,
+    read_events,
+    read_metric,
+    read_resource,
+    resource_names,
+)
 from labbook.store.layout import RunFolder
 from labbook.store.liveness import reported_status
 from labbook.store.record import read_run_record
@@ -126,10 +134,10 @@ class RunRecord:
 
     def resource(self, name: str, rank: int | None = None) -> MetricSeries:
         """A sampled resource series (``"cpu.percent"``, ``"gpu.0.power"``...), like ``metric``."""
-        return read_metric(self.folder, name, rank, root=self.folder.resources)
+        return read_resource(self.folder, name, rank)
 
     def resource_names(self) -> list[str]:
-        return self.folder.series_names("metric", root=self.folder.resources)
+        return resource_names(self.folder)
 
     def file_path(self, rel_path: str) -> Path:
         """The file ``rel_path`` inside the run folder (an asset, an output...), checked to stay

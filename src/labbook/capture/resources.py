@@ -1,9 +1,10 @@
 """Resource sampling: CPU, memory, disk, network, load and NVIDIA GPUs, as time series.
 
 The process's writer thread (the one that drains every run) samples every ``resources_interval`` seconds (10 s by default,
-``LABBOOK_RESOURCES_INTERVAL`` or ``init(resources_interval=...)``) and appends each value to a
-metric series under the run folder's ``resources/`` folder, in the same binary format as logged
-metrics, so they read back through the same API::
+``LABBOOK_RESOURCES_INTERVAL`` or ``init(resources_interval=...)``) and appends each sample as one
+record to the writer's one resources file, ``resources/<writer id>.lbr`` (a column per series
+name, docs/format.md), so a run's first sample creates one file, not a folder and a file per
+name. Each series reads back as a metric series does::
 
     run = labbook.get_run("3f2c...")
     run.resource("cpu.percent").values      # numpy array, one value per sample
@@ -30,6 +31,7 @@ not support) is written to run.json under ``system.<host>.unavailable`` with the
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import socket
 import sys
@@ -417,7 +419,11 @@ def _text(value: Any) -> Any:
 
 
 class ResourceSampler:
-    """Samples every ``interval`` seconds and appends to ``resources/metric/<name>/<writer>.lbm``.
+    """Samples every ``interval`` seconds and appends each sample to ``resources/<writer>.lbr``.
+
+    The file's columns are the names of the first sample; a later sample that holds a name not
+    among them starts the writer's next file (``<writer>.1.lbr``, ...) with the columns so far and
+    the new ones, so a file's records all have its header's columns (NaN for a name a sample lacks).
 
     No thread of its own: the samples are taken on the process's flusher thread (``RunWriter.every``,
     as the heartbeat is), so a run starts and joins no sampler thread. The first call builds this
@@ -433,7 +439,10 @@ class ResourceSampler:
         self.writer_id = parts.writer_id
         self.host = socket.gethostname()
         self.header = {"rank": parts.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
-        self._series: dict[str, Series] = {}
+        self._file: Series | None = None  # the resources file being appended to
+        self._columns: dict[str, int] = {}  # its columns: name -> index
+        self._file_header: dict[str, Any] = {}
+        self._segment = 0  # the number of the next file to start
         self._step = 0
         self._handle: list | None = None
         self._shared: _Probes | None = None
@@ -546,12 +555,18 @@ class ResourceSampler:
             self.parts.writer.update_run(("merge", "system", {self.host: self._info}))
 
     def _write(self, values: dict[str, float], now: float) -> None:
-        moment = round(now * 1e6)
-        for name, value in values.items():
-            series = self._series.get(name)
-            if series is None:
-                path = self.folder.series_file("metric", name, self.writer_id, root=self.folder.resources)
-                series = self._series[name] = Series("metric", name, path)
-            series.append(fmt.encode_metric_record(self._step, moment, float(value)),
-                          self.writer_id, self.header)
+        columns = self._columns
+        present = {name: float(value) for name, value in values.items() if value == value}  # NaN: absent
+        if self._file is None or not columns.keys() >= present.keys():
+            names = [*columns, *(name for name in present if name not in columns)]
+            columns = self._columns = {name: index for index, name in enumerate(names)}
+            path = self.folder.resources_file(self.writer_id, self._segment)
+            self._file = Series(fmt.RESOURCES_KIND, None, path, make_dirs=self.folder.make_dirs)
+            self._file_header = {**self.header, "columns": list(columns)}
+            self._segment += 1
+        row = [math.nan] * len(columns)
+        for name, value in present.items():
+            row[columns[name]] = value
+        self._file.append(fmt.encode_resource_record(self._step, round(now * 1e6), row), self.writer_id,
+                          self._file_header)
         self._step += 1

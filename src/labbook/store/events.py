@@ -5,7 +5,8 @@
     from labbook.store.events import read_metric
     series = read_metric(RunFolder(path), "loss")   # numpy arrays: steps, values, timestamps
 
-``read_metric`` merges every writer's file of one metric (by step, then time); ``read_events``
+``read_metric`` merges every writer's file of one metric (by step, then time); ``read_resource``
+reads a sampled resource series the same way, from the writers' resources files; ``read_events``
 reads the JSON-lines kinds. Damaged records are left out and counted (``skipped``).
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from labbook._optional import need
 from labbook.errors import NotFoundError
@@ -72,8 +73,6 @@ def _header_rank(path: Path) -> int:
 
 def read_metric(folder: RunFolder, name: str, rank: int | None = None,
                 root: Path | None = None) -> MetricSeries:
-    import numpy as np
-
     series_dir = folder.series_dir("metric", name, root)
     files = sorted(series_dir.glob("*.lbm")) if series_dir.is_dir() else []
     if not files:
@@ -82,7 +81,18 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
             f"Run {folder.path.name} has no metric {name!r}. Its metrics: "
             f"{', '.join(repr(n) for n in known[:20]) or 'none'}."
         )
-    parts, ranks, skipped = [], [], 0
+    parts: list[Any] = []
+    ranks: list[Any] = []
+    skipped = _read_metric_files(files, rank, parts, ranks)
+    if not parts:
+        raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
+    return merge_metric_parts(name, parts, ranks, skipped)
+
+
+def _read_metric_files(files: list[Path], rank: int | None, parts: list[Any], ranks: list[Any]) -> int:
+    """Append the records of each ``.lbm`` file written by ``rank`` (any when None) to ``parts``
+    and their ranks to ``ranks``; the damaged records left out, counted."""
+    skipped = 0
     for path in files:
         file_rank = _header_rank(path)
         if rank is not None and file_rank != rank:
@@ -90,10 +100,67 @@ def read_metric(folder: RunFolder, name: str, rank: int | None = None,
         records, damaged = fmt.read_metric_records(path)
         skipped += damaged
         parts.append(records)
-        ranks.append(np.broadcast_to(np.int32(file_rank), len(records)))  # a view: no array of 1M ranks
+        ranks.append(_ranks(file_rank, len(records)))
+    return skipped
+
+
+def _ranks(rank: int, count: int) -> Any:
+    import numpy as np
+
+    return np.broadcast_to(np.int32(rank), count)  # a view: no array of 1M ranks
+
+
+def read_resource(folder: RunFolder, name: str, rank: int | None = None) -> MetricSeries:
+    """A sampled resource series (``"cpu.percent"``), like ``read_metric``: from every writer's
+    resources files (``resources/<writer id>[.<n>].lbr``, one column each per name) and from the
+    per-name files of the layout earlier versions wrote (``resources/metric/<name>/*.lbm``)."""
+    parts: list[Any] = []
+    ranks: list[Any] = []
+    found = False
+    for header, data in _resource_files(folder):
+        columns = header.get("columns") or []
+        if name not in columns:
+            continue
+        found = True
+        file_rank = int(header.get("rank", 0))
+        if rank is None or file_rank == rank:
+            parts.append(fmt.parse_resource_column(data, len(columns), columns.index(name)))
+            ranks.append(_ranks(file_rank, len(parts[-1])))
+    series_dir = folder.series_dir("metric", name, folder.resources)
+    files = sorted(series_dir.glob("*.lbm")) if series_dir.is_dir() else []
+    if not found and not files:
+        known = resource_names(folder)
+        raise NotFoundError(
+            f"Run {folder.path.name} has no resource {name!r}. Its resources: "
+            f"{', '.join(repr(n) for n in known[:20]) or 'none'}."
+        )
+    skipped = _read_metric_files(files, rank, parts, ranks)
     if not parts:
-        raise NotFoundError(f"Metric {name!r} has no points from rank {rank}.")
+        raise NotFoundError(f"Resource {name!r} has no points from rank {rank}.")
     return merge_metric_parts(name, parts, ranks, skipped)
+
+
+def resource_names(folder: RunFolder) -> list[str]:
+    """Names of a run's resource series, from every resources file's columns and the per-name
+    folders of the earlier layout, sorted."""
+    names = set(folder.series_names("metric", folder.resources))
+    for path in folder.resource_files():
+        with open(path, "rb") as handle:
+            line = handle.readline()
+        if line.endswith(b"\n"):  # else a header still being written: no sample yet
+            names.update(fmt.parse_header(line, path).get("columns") or [])
+    return sorted(names)
+
+
+def _resource_files(folder: RunFolder) -> Iterator[tuple[dict[str, Any], bytes]]:
+    """(header, bytes) of every resources file of ``folder``; a file whose header line is not
+    whole yet holds no sample and is passed over, one that is not labbook's (or of a newer
+    format version) is an ``EventFileError``."""
+    for path in folder.resource_files():
+        data = path.read_bytes()
+        end = data.find(b"\n") + 1
+        if end:
+            yield fmt.parse_header(data[:end], path), data
 
 
 def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path,
@@ -130,9 +197,7 @@ def read_metric_tiled(folder: RunFolder, name: str, cache_root: Path,
 
 
 def _one_file_series(name: str, path: Path, records: Any, skipped: int) -> MetricSeries:
-    import numpy as np
-
-    return merge_metric_parts(name, [records], [np.broadcast_to(np.int32(_header_rank(path)), len(records))], skipped)
+    return merge_metric_parts(name, [records], [_ranks(_header_rank(path), len(records))], skipped)
 
 
 class TiledSeries(MetricSeries):

@@ -10,6 +10,9 @@ Format version 1 (documented in docs/format.md):
 * Every other kind (``.jsonl``) continues with one JSON object per line,
   ``{"step": 3, "timestamp": "2026-11-23T04:38:50.123456+00:00", "value": ...}``.
   A last line without its newline is a torn write and is skipped.
+* ``resources`` files (``.lbr``, one per sampling writer) have no ``name`` but ``"columns":
+  [names...]`` in their header, and continue with fixed little-endian records ``(int64 step,
+  int64 timestamp in µs, float64 per column)``, NaN where a sample has no value for a column.
 
 Files are append-only and have exactly one writer each. Writers only ever leave whole records
 (a failed append is cut back), but readers still skip what they cannot parse, and count it: a
@@ -39,19 +42,29 @@ _HEADER_START = b'{"format":"labbook.events"'
 _UTC = timezone.utc
 
 
-def header_bytes(kind: str, name: str, writer_id: str, **extra: Any) -> bytes:
+def header_bytes(kind: str, name: str | None, writer_id: str, **extra: Any) -> bytes:
+    """A series file's header line; ``name`` None for a file of several series (``resources``)."""
     header = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "kind": kind, "name": name,
               "writer": writer_id, **extra}
+    if name is None:
+        del header["name"]
     return orjson.dumps(header) + b"\n"
 
 
 def read_header(path: Path) -> dict[str, Any]:
     with open(path, "rb") as handle:
-        line = handle.readline()
+        return parse_header(handle.readline(), path)
+
+
+def parse_header(line: bytes, path: Path) -> dict[str, Any]:
+    """The header of the file at ``path`` from its first line (``line``, newline included)."""
     if not line.endswith(b"\n"):
         raise EventFileError(f"{path} has no complete header line: the file is damaged or still being written.")
-    header = orjson.loads(line)
-    if header.get("format") != FORMAT_NAME:
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT_NAME:
         raise EventFileError(f"{path} is not a labbook event file (its header has no \"format\": {FORMAT_NAME!r}).")
     if header.get("version", 0) > FORMAT_VERSION:
         raise EventFileError(
@@ -195,6 +208,43 @@ def parse_metric_records(data: bytes) -> tuple[Any, int]:
         start = newline + 1
         found = data.find(_HEADER_START, start)
     return np.concatenate(parts), skipped
+
+
+# -- resources files -------------------------------------------------------------------------
+
+RESOURCES_KIND = "resources"
+
+
+def encode_resource_record(step: int, time_us: int, values: Sequence[float]) -> bytes:
+    """One record of a resources file: step, timestamp µs, then one float64 per column (NaN
+    where the sample has no value), with ``struct``: a sampling process needs no numpy."""
+    import struct
+
+    return struct.pack(f"<qq{len(values)}d", step, time_us, *values)
+
+
+def resource_record_size(columns: int) -> int:
+    return 16 + 8 * columns
+
+
+def parse_resource_column(data: bytes, columns: int, column: int) -> Any:
+    """The points of column ``column`` (of ``columns``) in a resources file's bytes (header line
+    included), as metric records (``metric_dtype``): the rows where it is NaN (no value in that
+    sample) are left out, and so is a torn tail."""
+    import numpy as np
+
+    start = data.find(b"\n") + 1
+    size = resource_record_size(columns)
+    if start == 0 or not 0 <= column < columns:
+        return np.empty(0, dtype=metric_dtype())
+    dtype = np.dtype({"names": ["step", "timestamp", "value"], "formats": ["<i8", "<i8", "<f8"],
+                      "offsets": [0, 8, 16 + 8 * column], "itemsize": size})
+    rows = np.frombuffer(data, dtype=dtype, count=(len(data) - start) // size, offset=start)
+    rows = rows[~np.isnan(rows["value"])]
+    records = np.empty(len(rows), dtype=metric_dtype())
+    for field in ("step", "timestamp", "value"):
+        records[field] = rows[field]
+    return records
 
 
 # -- JSON-lines files ------------------------------------------------------------------------

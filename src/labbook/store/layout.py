@@ -10,7 +10,8 @@
       summaries/<writer id>.json    per-writer metric summaries
       lineage.jsonl     artifact records produced or consumed by this run
       logs/             captured stdout/stderr
-      resources/        system samples
+      resources/<writer id>[.<n>].lbr   system samples, one file per sampling writer
+      resources/metric/<encoded name>/<writer id>.lbm   the same, as earlier versions wrote them
       heartbeat/<writer id>.json    one per live process (see labbook.store.liveness)
       code/             uncommitted git diff
 
@@ -47,6 +48,7 @@ CODE_DIR = "code"
 DIFF_FILE = "uncommitted.diff"
 METRIC_EXT = ".lbm"
 JSONL_EXT = ".jsonl"
+RESOURCES_EXT = ".lbr"
 
 
 def safe_join(root: Path, rel_path: str | os.PathLike[str], what: str = "rel_path") -> Path:
@@ -165,6 +167,21 @@ class RunFolder:
             return []
         return sorted(decode_name(p.name) or p.name for p in base.iterdir() if p.is_dir())
 
+    # -- resources ----------------------------------------------------------------------
+
+    def resources_file(self, writer_id: str, segment: int = 0) -> Path:
+        """``resources/<writer id>.lbr``, and ``<writer id>.<segment>.lbr`` for the files a writer
+        starts when its samples gain a series (segments 1, 2, ...)."""
+        stem = writer_id if segment == 0 else f"{writer_id}.{int(segment)}"
+        return self.resources / check_component(f"{stem}{RESOURCES_EXT}", "resources file name")
+
+    def resource_files(self) -> list[Path]:
+        """Every writer's resources files, each writer's segments in order (the older layout,
+        ``resources/metric/``, is read as metric series: ``series_dir(..., root=resources)``)."""
+        if not self.resources.is_dir():
+            return []
+        return sorted(self.resources.glob(f"*{RESOURCES_EXT}"), key=_segment_order)
+
     # -- assets and user paths ------------------------------------------------------------
 
     def asset_path(self, kind: str, name: str, step: int | None, ext: str | None) -> Path:
@@ -270,6 +287,11 @@ def _checked_makedirs(root: Path, parts: tuple[str, ...]) -> Path:  # pragma: no
         if current.is_symlink() or not current.is_dir():
             raise _link_error(current)
     return current
+
+
+def _segment_order(path: Path) -> tuple[str, int]:
+    writer, _, segment = path.name[: -len(RESOURCES_EXT)].partition(".")
+    return writer, int(segment) if segment.isdigit() else 0
 
 
 _RUN_DIR = re.compile(r"^[0-9a-f]{32}$")

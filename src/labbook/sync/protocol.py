@@ -2,9 +2,10 @@
 
 A run folder (docs/format.md) holds three kinds of files, and each travels its own way:
 
-* **append-only** (``events/**.lbm``, ``events/**.jsonl``, ``logs/``, ``resources/``,
-  ``lineage.jsonl``): sent by offset. The server reports how many bytes it has committed;
-  resending bytes it holds is a no-op, a gap or different bytes is a conflict.
+* **append-only** (``events/**.lbm``, ``events/**.jsonl``, ``logs/``, ``resources/*.lbr``,
+  ``resources/**.lbm`` of earlier versions, ``lineage.jsonl``): sent by offset. The server
+  reports how many bytes it has committed; resending bytes it holds is a no-op, a gap or
+  different bytes is a conflict.
 * **replaced whole** (``run.json``, ``summaries/*.json``, ``heartbeat/*.json``): small records
   rewritten in place by the writer; sent as data when their hash changes. A run.json edited on
   the server since its client last sent one is merged with it there, field by field
@@ -26,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Collection, Iterator
 
 from labbook.errors import PathEscapeError
+from labbook.store.layout import JSONL_EXT, METRIC_EXT, RESOURCES_EXT
 from labbook.store.names import check_component
 
 APPEND, REPLACE, BLOB = "append", "replace", "blob"
@@ -34,6 +36,7 @@ PART_SIZE = 8 * 1024 * 1024  # bytes per request for appends and blob parts
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _REPLACED_DIRS = ("summaries", "heartbeat")
 _APPEND_DIRS = ("events", "logs", "resources")
+_APPEND_EXTS = (METRIC_EXT, JSONL_EXT, RESOURCES_EXT)
 
 
 def file_mode(rel_path: str) -> str | None:
@@ -48,7 +51,7 @@ def file_mode(rel_path: str) -> str | None:
         return APPEND
     if len(parts) > 1 and parts[0] in _REPLACED_DIRS:
         return REPLACE
-    if len(parts) > 1 and parts[0] in _APPEND_DIRS and name.endswith((".lbm", ".jsonl")):
+    if len(parts) > 1 and parts[0] in _APPEND_DIRS and name.endswith(_APPEND_EXTS):
         return APPEND
     return BLOB
 

@@ -87,11 +87,11 @@ class Series:
     __slots__ = ("id", "kind", "name", "path", "started", "next_step", "summary", "size", "backlog",
                  "backlog_records", "backlog_stats", "make_dirs")
 
-    def __init__(self, kind: str, name: str, path: Path, id: int = -1,
+    def __init__(self, kind: str, name: str | None, path: Path, id: int = -1,
                  make_dirs: Callable[[Path], Any] | None = None) -> None:
         self.id = id  # index in the writer's series list; what queued metric records carry
         self.kind = kind
-        self.name = name
+        self.name = name  # None: a file of several series, its header has none (a resources file)
         self.path = path
         self.started = False
         self.next_step = 0
