@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import math
 import struct
-from itertools import chain
 from operator import itemgetter
 from typing import Any, Iterable
 
@@ -56,15 +55,20 @@ def _period(ids: list) -> int:
 def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tuple:
     """The records at ``position``, ``position + period``, ... of a flat queue (see
     ``_period``): ``(ids, (steps, packed steps or None, packed times, last time, packed
-    values), values as floats)``."""
+    values), values as floats)``. For a ``log_metrics`` row (``ids`` a tuple), the packed values
+    and the floats are lists with one entry per metric of the row: its column, transposed from
+    the rows in one ``zip`` (a column's values are then packed, summed and compared in C, with
+    no per-metric slicing of the rows)."""
     at, stride = RECORD_WIDTH * position, RECORD_WIDTH * period
     steps = queue[at + 1::stride]
     count = len(steps)
     times = queue[at + 2::stride]
     floats = queue[at + 3::stride]
     if type(ids_at) is tuple:
-        floats = list(chain.from_iterable(floats))
-        values = _packed("d", floats, count * len(ids_at))
+        floats = list(zip(*floats))
+        if len(floats) != len(ids_at):  # rows shorter than their names: the careful path
+            raise ValueError(f"{len(floats)} columns for {len(ids_at)} metrics")
+        values = [_packed("d", column, count) for column in floats]
     else:
         values = _packed("d", floats, count)
     packed_steps = None if None in steps else _packed("q", steps, count)

@@ -601,13 +601,11 @@ class RunWriter:
                         self._write_metric_group(ids_at, *columns, floats, failed, touched)
                         continue
                     steps, packed_steps, times, last_time, values = columns
-                    width = len(ids_at)
                     # The row's metrics share their steps and times: interleaved once, copied per metric.
                     frame = None if packed_steps is None else _records(packed_steps, times, None)
                     for column, series_id in enumerate(ids_at):
                         self._write_metric_group(series_id, steps, packed_steps, times, last_time,
-                                                 values[column::width], floats[column::width], failed, touched,
-                                                 frame)
+                                                 values[column], floats[column], failed, touched, frame)
                 return
         records = list(zip(*(queue[i::RECORD_WIDTH] for i in range(RECORD_WIDTH))))
         if tuple in set(map(type, ids)):  # log_metrics rows (mixed with log_metric records)
