@@ -339,7 +339,6 @@ class _Keeper:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.due: dict[RunIndexer, float] = {}
-        self.opening: list[str] = []  # catalogs to open (run_index) now
         self.cond = threading.Condition()
         # When the thread's current wait ends (-inf while it is not waiting: it reads ``due``
         # before it waits again). A request due no sooner needs no wake-up: a run that starts
@@ -355,13 +354,6 @@ class _Keeper:
                 self.due[indexer] = at
                 if at < self.wake_at:
                     self.cond.notify()
-
-    def open(self, url: str) -> None:
-        """Open this process's run index of ``url`` (``run_index``) on the thread, now."""
-        with self.cond:
-            if url not in self.opening:
-                self.opening.append(url)
-                self.cond.notify()
 
     def finish(self) -> None:
         """Index every run still due, now, on the calling thread (at exit)."""
@@ -379,8 +371,7 @@ class _Keeper:
                 while True:
                     now = time.monotonic()
                     ready = [indexer for indexer, at in self.due.items() if at <= now]
-                    opening, self.opening = self.opening, []
-                    if ready or opening:
+                    if ready:
                         for indexer in ready:
                             del self.due[indexer]
                         break
@@ -388,11 +379,6 @@ class _Keeper:
                     self.wake_at = now + wait
                     self.cond.wait(wait)
                     self.wake_at = -math.inf
-            for url in opening:
-                try:
-                    run_index(url)
-                except Exception:  # noqa: BLE001 - a run asking for it again records the error
-                    pass
             _index_together(ready)
 
 
@@ -467,12 +453,12 @@ class RunIndexer:
     Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
     a reader indexes it from its folder, so it is listed at once, even if killed a moment
     later), and its first row is written by the process's one indexer thread (``_Keeper``)
-    ``interval`` seconds later; in a process that has not opened the catalog yet, the thread
-    opens it (creates it, in a new home) at once, beside the run. It is also marked live until
-    its last row (a reader indexes it once its writer is gone). In between, the
-    thread re-indexes the run at most every ``interval`` seconds after a change, and
-    ``close()`` writes the last row itself, synchronously, so an ended run is always current
-    (a run that ends within the delay is indexed once). A catalog that needs SQLAlchemy
+    ``interval`` seconds later (in a process that has not opened the catalog yet, that pass
+    opens it, creating it in a new home: never during a run's first seconds of logging). It is
+    also marked live until its last row (a reader indexes it once its writer is gone). In
+    between, the thread re-indexes the run at most every ``interval`` seconds after a change;
+    ``close()`` marks the run pending again and leaves its last row to the thread (``close``).
+    A catalog that needs SQLAlchemy
     (PostgreSQL, or an older SQLite revision to migrate) is opened and first indexed on the
     thread, and ``wait_first`` waits for it there: the caller holds no interpreter lock
     meanwhile.
@@ -511,10 +497,9 @@ class RunIndexer:
         else:
             self._first_done.set()  # listed at once: a reader indexes the marked run
             # The first row waits one interval, as any change does (a run that ends before is
-            # indexed once, by close()). In a process that has not opened this catalog yet,
-            # opening it (creating it, in a new home) starts at once, beside the run.
-            if (os.getpid(), catalog_url) not in _indexes:
-                keeper.open(catalog_url)
+            # indexed then too, or at exit). The catalog is opened (created, in a new home) by
+            # that first pass, not at once: a run's first seconds of logging share the
+            # interpreter with nothing of the catalog's.
             keeper.request(self, time.monotonic() + interval)
 
     def request(self) -> None:

@@ -65,9 +65,7 @@ def _pack_position(queue: list, position: int, period: int, ids_at: Any) -> tupl
     times = queue[at + 2::stride]
     floats = queue[at + 3::stride]
     if type(ids_at) is tuple:
-        floats = list(zip(*floats))
-        if len(floats) != len(ids_at):  # rows shorter than their names: the careful path
-            raise ValueError(f"{len(floats)} columns for {len(ids_at)} metrics")
+        floats = list(zip(*floats))  # a row holds one value per name of ids_at: whole columns
         values = [_packed("d", column, count) for column in floats]
     else:
         values = _packed("d", floats, count)
