@@ -243,3 +243,28 @@ def test_nvml_without_a_driver_or_gpu_is_reported():
         probe = GpuProbe(True, unavailable, stand_in)
         assert probe.handles == [] and reason in unavailable["gpu"]
         assert probe.sample({1}) == {}
+
+
+def test_machine_wide_figures_are_measured_once_a_second_for_runs_started_back_to_back(tmp_path):
+    """Runs started one after the other in a process each take a sample; the machine-wide
+    figures (six /proc files and a statvfs) are measured once per ``SAMPLE_TTL`` and shared,
+    and the priming read (no rates yet) is never handed out as a sample."""
+    from labbook.capture.resources import SystemProbe
+
+    probe = SystemProbe(None, Cgroup(tmp_path / "no-cgroup"), tmp_path)
+    measured = []
+
+    def measure(now):
+        measured.append(now)
+        return {"load.1m": float(len(measured))}
+
+    probe._measure = measure
+    probe.prime(100.0)
+    assert probe.sample(100.1) == {"load.1m": 2.0}  # measured: the priming read is not a sample
+    assert probe.sample(100.9) == {"load.1m": 2.0}  # within the second: the same figures
+    first = probe.sample(100.95)
+    first["load.1m"] = -1.0  # a caller's copy: the kept figures stay as measured
+    assert probe.sample(101.0) == {"load.1m": 2.0}
+    assert probe.sample(101.2) == {"load.1m": 3.0}  # a second later: measured again
+    assert probe.sample(50.0) == {"load.1m": 4.0}  # the clock went back: measured again
+    assert measured == [100.0, 100.1, 101.2, 50.0]
