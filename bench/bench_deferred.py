@@ -31,6 +31,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE.parent / "src"
+sys.path.insert(0, str(HERE))
+from report import machine  # noqa: E402
 
 QUIET = "track_code=False, track_env=False, track_logs=False, collect_resources=False"
 SCRIPTS = {
@@ -52,7 +54,8 @@ def measure(script: str, src: Path, tmp: str) -> tuple[float, float | None]:
     the end: on this machine's ext4 (mounted with discard) folders deleted between measurements
     were seen to slow the next ones' file operations several times over."""
     root = tempfile.mkdtemp(dir=tmp)
-    env = dict(os.environ, LABBOOK_HOME=os.path.join(root, ".labbook"), PYTHONPATH=str(src))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABBOOK_")}  # the user's settings stay out
+    env.update(LABBOOK_HOME=os.path.join(root, ".labbook"), PYTHONPATH=str(src))
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                           timeout=600, cwd=root)
@@ -72,6 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.reps = 3
+    info = machine()
     trees = {"this": SRC}
     if args.base_src:
         trees["base"] = args.base_src.resolve()
@@ -104,7 +108,8 @@ def main() -> None:
               f"ms per run in the loop, {r['runs_total_ms_per_run']:.3f} ms per run in all "
               f"(the rest, the untimed first run and the exit: {r['runs_after_loop_ms']:.0f} ms)")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"reps": args.reps, "medians": result, "values": values}, indent=1))
+    args.json.write_text(json.dumps({"reps": args.reps, "machine": info, "trees": {t: str(p) for t, p in trees.items()},
+                                     "medians": result, "values": values}, indent=1))
     print(f"result written to {args.json}")
 
 
