@@ -420,3 +420,30 @@ def test_a_run_whose_lock_is_taken_is_left_to_the_next_pass(home):
         busy._lock.release()
     finish_pending()  # the pass it was asked for again
     assert _catalog_rows(home) == {run.uuid for run in runs}
+
+
+def test_finish_pending_waits_for_the_pass_the_thread_has_begun(home, monkeypatch):
+    """``finish_pending()`` promises the rows owed are written when it returns. A run the indexer
+    thread has already taken from the queue is not in it any more: finishing must wait for that
+    pass to commit, not return while its row is still being written."""
+    import threading
+
+    from labbook.catalog import indexer
+
+    real = indexer._index_together
+    taken = threading.Event()
+
+    def slow_on_the_thread(indexers):
+        if threading.current_thread().name == "labbook-indexer":
+            taken.set()
+            time.sleep(1.0)  # the thread's pass, in flight while the caller finishes
+        real(indexers)
+
+    monkeypatch.setattr(indexer, "_index_together", slow_on_the_thread)
+    from labbook.config import Settings
+
+    run = Run(project="p", settings=Settings.load({"index_interval": 0.1}, home=home), **QUIET)
+    run.end()
+    assert taken.wait(10)  # the thread has taken the ended run out of the queue
+    finish_pending()
+    assert _catalog_rows(home) == {run.uuid}

@@ -344,6 +344,9 @@ class _Keeper:
         # before it waits again). A request due no sooner needs no wake-up: a run that starts
         # and ends within an interval costs the thread no switch.
         self.wake_at = -math.inf
+        # Held through each pass, the thread's and finish()'s: a run the thread has taken from
+        # ``due`` is not there any more, so finish() waits for that pass to commit first.
+        self.passing = threading.Lock()
         self.thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
         self.thread.start()
 
@@ -356,10 +359,12 @@ class _Keeper:
                     self.cond.notify()
 
     def finish(self) -> None:
-        """Index every run still due, now, on the calling thread (at exit)."""
-        with self.cond:
-            due, self.due = list(self.due), {}
-        _index_together(due)
+        """Index every run still due, now, on the calling thread (at exit); returns once every
+        row owed so far is written, the thread's pass in flight included."""
+        with self.passing:
+            with self.cond:
+                due, self.due = list(self.due), {}
+            _index_together(due)
 
     def forget(self, indexer: RunIndexer) -> None:
         with self.cond:
@@ -368,18 +373,23 @@ class _Keeper:
     def _loop(self) -> None:
         while True:
             with self.cond:
-                while True:
+                while not self._ready():
                     now = time.monotonic()
-                    ready = [indexer for indexer, at in self.due.items() if at <= now]
-                    if ready:
-                        for indexer in ready:
-                            del self.due[indexer]
-                        break
                     wait = max(min(self.due.values(), default=now + 60) - now, 0.001)
                     self.wake_at = now + wait
                     self.cond.wait(wait)
                     self.wake_at = -math.inf
-            _index_together(ready)
+            with self.passing:  # the runs leave ``due`` only inside the pass that indexes them
+                with self.cond:
+                    now = time.monotonic()
+                    ready = [indexer for indexer, at in self.due.items() if at <= now]
+                    for indexer in ready:
+                        del self.due[indexer]
+                _index_together(ready)
+
+    def _ready(self) -> bool:
+        now = time.monotonic()
+        return any(at <= now for at in self.due.values())
 
 
 def _index_together(indexers: list[RunIndexer]) -> None:
