@@ -160,8 +160,19 @@ def test_code_version_of_the_scripts_repository(tmp_path, home):
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     (repo / "train.py").write_text(textwrap.dedent("""
         from labbook import tracking
+        from labbook.store.runfile import read_run_file
         run = tracking.init(project="code")
         print("RUN", run.uuid)
+        from labbook.writer.writer import RunWriter
+        tracking.end()
+        queued = []  # what is written to run.json after init()'s first write
+        update_run = RunWriter.update_run
+        RunWriter.update_run = lambda self, *ops: (queued.extend(op[1] for op in ops), update_run(self, *ops))
+        second = tracking.init(project="code")  # git is not asked again, nor are the packages listed:
+        second.flush()                          # init() writes them with its first write of run.json
+        first_write = read_run_file(second.path / "run.json")
+        print("SECOND", second.uuid, first_write["code"].get("commit"), len(first_write["env"]),
+              "code" in queued or "env" in queued)
     """))
     subprocess.run([*git, "add", "train.py"], check=True)
     subprocess.run([*git, "commit", "-qm", "first"], check=True)
@@ -185,3 +196,10 @@ def test_code_version_of_the_scripts_repository(tmp_path, home):
     assert "+# tuned" in diff
     assert record.env["cwd"] == str(elsewhere)
     assert record.env["packages"]["numpy"] == np.__version__
+    # the process's next run records the same code and environment with its first write
+    second_uuid, first_commit, env_keys, written_later = next(
+        line.split()[1:] for line in result.stdout.splitlines() if line.startswith("SECOND "))
+    assert first_commit == commit and int(env_keys) == len(record.env) and written_later == "False"
+    second = labbook.get_run(second_uuid)
+    assert second.code == code and (Path(second.path) / code["diff_path"]).read_text() == diff
+    assert {k: v for k, v in second.env.items() if k != "pid"} == {k: v for k, v in record.env.items() if k != "pid"}

@@ -58,6 +58,17 @@ def capture_code(start: Path | None = None, entry: str | None = None) -> tuple[d
         found = _captured.get(cwd)
         if found is None:
             found = _captured[cwd] = _capture(cwd)
+    return _copy(found)
+
+
+def captured_code(entry: str | None = None) -> tuple[dict[str, Any], str | None] | None:
+    """What ``capture_code(entry=entry)`` returns, if this process has asked git already
+    (then a run's start records it with its first write of run.json); None if not yet."""
+    found = _captured.get(script_dir(entry))
+    return None if found is None else _copy(found)
+
+
+def _copy(found: tuple[dict[str, Any], str | None]) -> tuple[dict[str, Any], str | None]:
     summary, diff = found
     return {**summary, "untracked": list(summary.get("untracked", []))} if summary else {}, diff
 

@@ -6,10 +6,11 @@ import getpass
 import os
 import platform
 import shutil
-import socket
 import subprocess
 import sys
 from typing import Any
+
+from labbook.capture.liveness import hostname
 
 
 def _user() -> str | None:
@@ -26,13 +27,17 @@ def installed_packages() -> dict[str, str]:
     """Every installed distribution's version, by name. Listed once per process and ``sys.path``
     (reading every METADATA file takes tens of milliseconds; a process's packages stay put),
     again when a folder on the path changed (something was installed meanwhile)."""
-    key = tuple((entry, _mtime(entry)) for entry in sys.path)
     cached = _cache.get("packages")
+    key = _packages_key()
     if cached is not None and cached[0] == key:
         return dict(cached[1])
     packages = _list_packages()
     _cache["packages"] = (key, packages)
     return dict(packages)
+
+
+def _packages_key() -> tuple:
+    return tuple((entry, _mtime(entry)) for entry in sys.path)
 
 
 def _mtime(path: str) -> float | None:
@@ -191,11 +196,22 @@ def _machine() -> dict[str, Any]:
     return _cache["machine"]
 
 
+def cached_env(entry: str | None = None) -> dict[str, Any] | None:
+    """``capture_env(entry=entry)`` where this process has captured its environment already
+    and nothing was installed since (microseconds: a run's start records it with its first
+    write of run.json); None otherwise (listing the packages takes tens of milliseconds, left
+    to the flusher thread)."""
+    listed = _cache.get("packages")
+    if "gpus" in _cache and "machine" in _cache and listed is not None and listed[0] == _packages_key():
+        return capture_env(entry=entry)
+    return None
+
+
 def capture_env(packages: bool = True, entry: str | None = None) -> dict[str, Any]:
     main_file = entry if entry is not None else entry_file()
     env: dict[str, Any] = {
         **_machine(),
-        "hostname": socket.gethostname(),
+        "hostname": hostname(),
         "user": _user(),
         "pid": os.getpid(),
         "cwd": os.getcwd(),

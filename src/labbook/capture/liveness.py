@@ -31,15 +31,23 @@ if TYPE_CHECKING:
 _O_NEW = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
 
 
-def hostname() -> str:
-    """This machine's name, as ``socket.gethostname()`` gives it (without importing socket, a
-    cost a run's start need not pay, where ``os.uname`` exists)."""
-    uname = getattr(os, "uname", None)
-    if uname is not None:
-        return uname().nodename
-    import socket
+_host: list[str] = []
 
-    return socket.gethostname()
+
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it, read once per process: a run
+    records it in its heartbeat, its log, its resource samples and its environment, and each
+    read is a system call that lets the process's other threads take the interpreter (without
+    importing socket, a cost a run's start need not pay, where ``os.uname`` exists)."""
+    if not _host:
+        uname = getattr(os, "uname", None)
+        if uname is not None:
+            _host.append(uname().nodename)
+        else:
+            import socket
+
+            _host.append(socket.gethostname())
+    return _host[0]
 
 
 def heartbeat_dir(run_path: str | os.PathLike[str]) -> Path:

@@ -35,10 +35,10 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import logging
 import os
 import re
-import socket
 import sys
 import threading
 import time
@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from labbook.capture.liveness import hostname
 from labbook.store.format import iso
 from labbook.store.logs import (  # noqa: F401 - the readers and the file format live in the store
     _MAX_PARTIAL,
@@ -91,11 +92,17 @@ def _flush_std_streams() -> None:
         except (AttributeError, OSError, ValueError, RuntimeError):  # RuntimeError: a signal
             pass  # handler ending the run while the main thread was inside print()
     try:  # C stdio buffers (printf from an extension) too
-        import ctypes
-
-        ctypes.CDLL(None).fflush(None)
+        _libc().fflush(None)
     except (OSError, AttributeError, TypeError):
         pass
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Any:
+    """The process's C library, loaded once (a handle per call cost a ``dlopen`` each time)."""
+    import ctypes
+
+    return ctypes.CDLL(None)
 
 
 class LogCapture:
@@ -134,7 +141,7 @@ class LogCapture:
         if self._file.tell() == 0:
             self._file.write(orjson.dumps({
                 "format": LOG_FORMAT, "version": LOG_FORMAT_VERSION, "writer": self.writer_id,
-                "rank": self.rank, "pid": os.getpid(), "host": socket.gethostname(),
+                "rank": self.rank, "pid": os.getpid(), "host": hostname(),
             }) + b"\n")
             self._file.flush()
         prepared: list[tuple[_Stream, int]] = []

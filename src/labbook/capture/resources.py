@@ -33,7 +33,6 @@ from __future__ import annotations
 import importlib.util
 import math
 import os
-import socket
 import sys
 import threading
 import time
@@ -41,6 +40,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from labbook.capture.liveness import hostname
 from labbook.store import format as fmt
 from labbook.store.layout import RunFolder
 from labbook.writer.writer import Series
@@ -451,7 +451,7 @@ class ResourceSampler:
         self.system = local_rank == 0
         self.folder: RunFolder = parts.folder
         self.writer_id = parts.writer_id
-        self.host = socket.gethostname()
+        self.host = hostname()
         self.header = {"rank": parts.rank, "local_rank": local_rank, "pid": os.getpid(), "host": self.host}
         self._file: Series | None = None  # the resources file being appended to
         self._columns: dict[str, int] = {}  # its columns: name -> index

@@ -23,6 +23,7 @@ shared run is its ``RankPolicy`` (``labbook.capture.distributed``). Under ``LABB
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import secrets
 import sys
@@ -271,6 +272,15 @@ class Run(ArtifactMethods, MediaMethods):
         liveness_recorded = self.rank == 0 and any(op[1] == "heartbeat_at" for op in ops)
         if liveness_recorded:
             ops.append(("set", "liveness", {"heartbeat_interval": float(self._settings.heartbeat_interval)}))
+        entry, capture_later = None, []
+        if track_env or (track_code and self.rank == 0):
+            from labbook.capture.env import entry_file
+
+            entry = entry_file()  # now: the background capture may run after the script has ended
+            if track_code and self.rank == 0:
+                capture_later += self._captured_now("code", entry, ops)
+            if track_env:
+                capture_later += self._captured_now("env", entry, ops)
         try:
             self._record = update_run_file(self._folder.run_file, ops, initial=record)
         except OSError as error:
@@ -300,14 +310,9 @@ class Run(ArtifactMethods, MediaMethods):
         self._max_pending = self._settings.max_pending
         self._metric_series: dict[str, int] = {}
         self._metric_rows: dict[tuple[str, ...], tuple[int, ...]] = {}  # log_metrics names -> ids
-        if track_env or (track_code and self.rank == 0):
-            from labbook.capture.env import entry_file
-
-            entry = entry_file()  # now: the background capture may run after the script has ended
-            if track_code and self.rank == 0:
-                self._writer.submit(lambda: self._capture_code(entry))
-            if track_env:
-                self._writer.submit(lambda: self._capture_env(entry))
+        for capture in capture_later:  # what this process captures for the first time
+            self._writer.submit(functools.partial(capture, entry))
+        if capture_later:
             self._writer.wake()  # first drain now, without waiting for it
         self._hooks = ProcessHooks(self.end, self._failed_by_exception, self._stopped_by_sigterm,
                                    on_child=self._end_in_child)
@@ -801,14 +806,38 @@ class Run(ArtifactMethods, MediaMethods):
         if changed and self._indexer is not None and not self._ending:
             self._indexer.request()
 
-    def _capture_code(self, entry: str | None = None) -> None:
-        from labbook.capture.code import capture_code
+    def _captured_now(self, what: str, entry: str | None, ops: list) -> list[Callable[[str | None], None]]:
+        """The code or environment (``what``) as this process captured them for an earlier run,
+        added to ``ops`` (the run's first write of run.json); where there is none yet, the
+        capture to leave to the flusher thread (git, the installed packages: tens of ms)."""
+        if what == "code":
+            from labbook.capture.code import captured_code
 
-        summary, diff = capture_code(entry=entry)
+            found = captured_code(entry)
+            if found is None:
+                return [self._capture_code]
+            ops.append(("set", "code", self._code_summary(*found)))
+        else:
+            from labbook.capture.env import cached_env
+
+            env = cached_env(entry)
+            if env is None:
+                return [self._capture_env]
+            ops.append(("set", "env", env))
+        return []
+
+    def _code_summary(self, summary: dict[str, Any], diff: str | None) -> dict[str, Any]:
+        """The code summary to record, the uncommitted diff written beside it."""
         if diff:
             self._folder.code.mkdir(parents=True, exist_ok=True)
             (self._folder.code / "uncommitted.diff").write_text(diff)
             summary["diff_path"] = "code/uncommitted.diff"
+        return summary
+
+    def _capture_code(self, entry: str | None = None) -> None:
+        from labbook.capture.code import capture_code
+
+        summary = self._code_summary(*capture_code(entry=entry))
         self._record["code"] = summary
         self._writer.update_run(("set", "code", summary))
 
