@@ -369,7 +369,7 @@ def test_a_process_that_exits_writes_its_ended_runs_rows(home, tmp_path):
 def test_runs_indexed_together_stay_marked_when_their_transaction_fails(home):
     """The indexer thread writes the runs due in one transaction and removes their markers only
     once it is committed: a commit that fails leaves every one of them marked, for readers."""
-    from labbook.catalog import indexer
+    from labbook.catalog import keeper
 
     runs = [Run(project="p", home=str(home), **QUIET) for _ in range(3)]
     for run in runs:
@@ -386,7 +386,7 @@ def test_runs_indexed_together_stay_marked_when_their_transaction_fails(home):
 
     rows.transaction = failing
     try:
-        indexer._index_together(due)
+        keeper.index_together(due)
     finally:
         del rows.transaction
     marked = {p.name for p in (home / ".catalog.db.pending").iterdir()}
@@ -403,7 +403,7 @@ def test_a_run_whose_lock_is_taken_is_left_to_the_next_pass(home):
     asks for it again."""
     import threading
 
-    from labbook.catalog import indexer
+    from labbook.catalog import keeper
 
     runs = [Run(project="p", home=str(home), **QUIET) for _ in range(2)]
     for run in runs:
@@ -411,7 +411,7 @@ def test_a_run_whose_lock_is_taken_is_left_to_the_next_pass(home):
     busy, free = runs[0]._indexer, runs[1]._indexer
     busy._lock.acquire()
     try:
-        worker = threading.Thread(target=indexer._index_together, args=([busy, free],))
+        worker = threading.Thread(target=keeper.index_together, args=([busy, free],))
         worker.start()
         worker.join(10)
         assert not worker.is_alive()
@@ -428,9 +428,9 @@ def test_finish_pending_waits_for_the_pass_the_thread_has_begun(home, monkeypatc
     pass to commit, not return while its row is still being written."""
     import threading
 
-    from labbook.catalog import indexer
+    from labbook.catalog import keeper
 
-    real = indexer._index_together
+    real = keeper.index_together
     taken = threading.Event()
 
     def slow_on_the_thread(indexers):
@@ -439,7 +439,7 @@ def test_finish_pending_waits_for_the_pass_the_thread_has_begun(home, monkeypatc
             time.sleep(1.0)  # the thread's pass, in flight while the caller finishes
         real(indexers)
 
-    monkeypatch.setattr(indexer, "_index_together", slow_on_the_thread)
+    monkeypatch.setattr(keeper, "index_together", slow_on_the_thread)
     from labbook.config import Settings
 
     run = Run(project="p", settings=Settings.load({"index_interval": 0.1}, home=home), **QUIET)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import threading
 import time
@@ -11,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
+from labbook.catalog.keeper import Keeper, finish_pending, forget, the_keeper
 from labbook.errors import CatalogDamagedError, LabbookError
 from labbook.store.hashing import RACY_SECONDS  # a run.json this recent may change within its time stamp's tick
 from labbook.store.layout import RUN_FILE, RunFolder, RunStore
@@ -29,7 +29,6 @@ class RunRows(Protocol):
                    newer_only: bool = False) -> None: ...
 
 
-BATCH_RUNS = 500  # runs indexed in one transaction at most (other writers wait for its commit)
 RACY_MARK = 1e-5  # seconds taken off a recent run.json's mtime in its row (several float steps at today's times)
 
 
@@ -331,128 +330,24 @@ _open_lock = threading.Lock()
 _exit_hook: list[Any] = []
 
 
-class _Keeper:
-    """The one thread per process that keeps live runs' catalog entries current: each run asks
-    (``RunIndexer.request``) and is indexed at most every ``interval`` seconds; requests within
-    the interval are folded into the next pass. No thread is started or stopped per run."""
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.due: dict[RunIndexer, float] = {}
-        self.cond = threading.Condition()
-        # When the thread's current wait ends (-inf while it is not waiting: it reads ``due``
-        # before it waits again). A request due no sooner needs no wake-up: a run that starts
-        # and ends within an interval costs the thread no switch.
-        self.wake_at = -math.inf
-        # Held through each pass, the thread's and finish()'s: a run the thread has taken from
-        # ``due`` is not there any more, so finish() waits for that pass to commit first.
-        self.passing = threading.Lock()
-        self.thread = threading.Thread(target=self._loop, name="labbook-indexer", daemon=True)
-        self.thread.start()
-
-    def request(self, indexer: RunIndexer, at: float) -> None:
-        with self.cond:
-            due = self.due.get(indexer)
-            if due is None or at < due:
-                self.due[indexer] = at
-                if at < self.wake_at:
-                    self.cond.notify()
-
-    def finish(self) -> None:
-        """Index every run still due, now, on the calling thread (at exit); returns once every
-        row owed so far is written, the thread's pass in flight included."""
-        with self.passing:
-            with self.cond:
-                due, self.due = list(self.due), {}
-            _index_together(due)
-
-    def forget(self, indexer: RunIndexer) -> None:
-        with self.cond:
-            self.due.pop(indexer, None)
-
-    def _loop(self) -> None:
-        while True:
-            with self.cond:
-                while not self._ready():
-                    now = time.monotonic()
-                    wait = max(min(self.due.values(), default=now + 60) - now, 0.001)
-                    self.wake_at = now + wait
-                    self.cond.wait(wait)
-                    self.wake_at = -math.inf
-            with self.passing:  # the runs leave ``due`` only inside the pass that indexes them
-                with self.cond:
-                    now = time.monotonic()
-                    ready = [indexer for indexer, at in self.due.items() if at <= now]
-                    for indexer in ready:
-                        del self.due[indexer]
-                _index_together(ready)
-
-    def _ready(self) -> bool:
-        now = time.monotonic()
-        return any(at <= now for at in self.due.values())
+def _register_exit() -> None:
+    if not _exit_hook:  # registered before any run's own exit hook, so it runs after them
+        _exit_hook.append(atexit.register(close_run_indexes))
 
 
-def _index_together(indexers: list[RunIndexer]) -> None:
-    """Index the runs due in one pass of the indexer thread: those writing to one ``SqliteIndex``
-    in one transaction (``SqliteIndex.transaction``), and their markers removed once it is
-    committed, so a run is never unmarked before its row is on disk."""
-    groups: dict[int, tuple[RunRows, list[RunIndexer]]] = {}
-    for indexer in indexers:
-        rows = indexer.rows()
-        groups.setdefault(id(rows), (rows, []))[1].append(indexer)
-    for rows, whole in groups.values():
-        transaction = getattr(rows, "transaction", None)
-        if transaction is None or len(whole) == 1:
-            for indexer in whole:
-                indexer.index_now(background=True)
-            continue
-        for start in range(0, len(whole), BATCH_RUNS):
-            _index_batch(transaction, whole[start:start + BATCH_RUNS])
-
-
-def _index_batch(transaction: Callable[[], Any], group: list[RunIndexer]) -> None:
-    unmark: list[Callable[[], None]] = []
-    try:
-        with transaction():
-            for indexer in group:
-                indexer.index_now(background=True, after=unmark)
-    except Exception as error:  # noqa: BLE001 - the markers stay: readers index those runs
-        for indexer in group:
-            indexer.errors.append(f"{type(error).__name__}: {error}")
-        return
-    for function in unmark:
-        function()
-
-
-_keeper: list[_Keeper] = []
-_keeper_lock = threading.Lock()
+def _the_keeper() -> Keeper:
+    return the_keeper(_register_exit)
 
 
 def _forked_child() -> None:
-    """A forked child gets fresh locks: the parent's indexer thread, which is not in the child,
-    may have held one at the fork (creating a catalog, say)."""
-    global _open_lock, _keeper_lock
+    """A forked child gets a fresh lock: the parent's indexer thread, which is not in the child,
+    may have held it at the fork (creating a catalog, say)."""
+    global _open_lock
     _open_lock = threading.Lock()
-    _keeper_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked_child)
-
-
-def _the_keeper() -> _Keeper:
-    with _keeper_lock:  # not _open_lock, which the thread may hold while it creates a catalog
-        if not _keeper or _keeper[0].pid != os.getpid():  # a forked child starts its own
-            _keeper[:] = [_Keeper()]
-            if not _exit_hook:  # registered before any run's own exit hook, so it runs after them
-                _exit_hook.append(atexit.register(close_run_indexes))
-        return _keeper[0]
-
-
-def finish_pending() -> None:
-    """Write the rows this process still owes the catalog (its runs' last changes), now."""
-    if _keeper and _keeper[0].pid == os.getpid():
-        _keeper[0].finish()
 
 
 class RunIndexer:
@@ -462,7 +357,7 @@ class RunIndexer:
     the run's rows are written with the standard library (``run_index``: no SQLAlchemy, no
     Alembic in a logging process). The run is marked pending when it starts (``mark_pending``:
     a reader indexes it from its folder, so it is listed at once, even if killed a moment
-    later), and its first row is written by the process's one indexer thread (``_Keeper``)
+    later), and its first row is written by the process's one indexer thread (``keeper.Keeper``)
     ``interval`` seconds later (in a process that has not opened the catalog yet, that pass
     opens it, creating it in a new home: never during a run's first seconds of logging). It is
     also marked live until its last row (a reader indexes it once its writer is gone). In
@@ -550,7 +445,7 @@ class RunIndexer:
     def index_now(self, background: bool = False, after: list[Callable[[], None]] | None = None) -> None:
         """Write the run's row now. ``after``: the row is written inside a transaction that is
         not committed yet, so the markers it makes stale are removed by the functions appended
-        there, called once it is (``_index_together``). The transaction holds the index's lock,
+        there, called once it is (``keeper.index_together``). The transaction holds the index's lock,
         and a caller indexing this run (``sync_events_summaries``) holds this run's lock while it
         waits for that one: so in a transaction the run is left to the next pass when its lock
         is taken."""
@@ -601,8 +496,7 @@ class RunIndexer:
         if marked:
             _the_keeper().request(self, time.monotonic() + self.interval)
             return
-        if _keeper:
-            _keeper[0].forget(self)
+        forget(self)
         self.index_now()
 
     def _remark(self) -> bool:
