@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import textwrap
@@ -203,3 +204,26 @@ def test_code_version_of_the_scripts_repository(tmp_path, home):
     second = labbook.get_run(second_uuid)
     assert second.code == code and (Path(second.path) / code["diff_path"]).read_text() == diff
     assert {k: v for k, v in second.env.items() if k != "pid"} == {k: v for k, v in record.env.items() if k != "pid"}
+
+
+def test_a_run_starts_when_its_environment_cannot_be_read(home, monkeypatch, capsys):
+    """A run after the first records the environment with its first write of run.json; where
+    that fails (the working directory deleted under the process), ``init()`` still starts the
+    run and the flusher thread's capture reports the failure at ``end()``, as it always has."""
+
+    quiet = dict(track_code=False, track_logs=False, collect_resources=False, install_handlers=False)
+    first = Run(project="env", home=str(home), **quiet)
+    first.end()
+    assert labbook.get_run(first.uuid).env["cwd"] == os.getcwd()
+
+    def gone():
+        raise FileNotFoundError(2, "No such file or directory")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "getcwd", gone)
+        second = Run(project="env", home=str(home), **quiet)  # started all the same
+        second.log_metric("loss", 0.5, step=0)
+        second.end()
+    assert "writer error(s); first: FileNotFoundError" in capsys.readouterr().err
+    record = labbook.get_run(second.uuid)
+    assert record.status == "succeeded" and len(record.metric("loss")) == 1 and record.env == {}

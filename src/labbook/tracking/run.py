@@ -808,22 +808,27 @@ class Run(ArtifactMethods, MediaMethods):
 
     def _captured_now(self, what: str, entry: str | None, ops: list) -> list[Callable[[str | None], None]]:
         """The code or environment (``what``) as this process captured them for an earlier run,
-        added to ``ops`` (the run's first write of run.json); where there is none yet, the
-        capture to leave to the flusher thread (git, the installed packages: tens of ms)."""
-        if what == "code":
-            from labbook.capture.code import captured_code
+        added to ``ops`` (the run's first write of run.json); where there is none yet, or it
+        cannot be read now (a deleted working directory, a diff that cannot be written), the
+        capture to leave to the flusher thread (git, the installed packages: tens of ms), which
+        records a failure in the run's errors as it always has, never failing ``init()``."""
+        later = self._capture_code if what == "code" else self._capture_env
+        try:
+            if what == "code":
+                from labbook.capture.code import captured_code
 
-            found = captured_code(entry)
-            if found is None:
-                return [self._capture_code]
-            ops.append(("set", "code", self._code_summary(*found)))
-        else:
-            from labbook.capture.env import cached_env
+                found = captured_code(entry)
+                op = None if found is None else ("set", "code", self._code_summary(*found))
+            else:
+                from labbook.capture.env import cached_env
 
-            env = cached_env(entry)
-            if env is None:
-                return [self._capture_env]
-            ops.append(("set", "env", env))
+                env = cached_env(entry)
+                op = None if env is None else ("set", "env", env)
+        except Exception:  # noqa: BLE001 - the thread tries again and reports what fails
+            op = None
+        if op is None:
+            return [later]
+        ops.append(op)
         return []
 
     def _code_summary(self, summary: dict[str, Any], diff: str | None) -> dict[str, Any]:
