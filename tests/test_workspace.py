@@ -447,3 +447,38 @@ def test_finish_pending_waits_for_the_pass_the_thread_has_begun(home, monkeypatc
     assert taken.wait(10)  # the thread has taken the ended run out of the queue
     finish_pending()
     assert _catalog_rows(home) == {run.uuid}
+
+
+def test_the_indexer_thread_outlives_a_pass_that_fails(home, monkeypatch):
+    """A pass whose catalog cannot be opened (a full disk while the thread creates it, say) is
+    reported in the run's errors and leaves the run marked for readers; the process's one indexer
+    thread goes on, and indexes the runs that end after it."""
+    import threading
+
+    from labbook.catalog import keeper
+    from labbook.catalog.indexer import RunIndexer
+    from labbook.config import Settings
+
+    settings = Settings.load({"index_interval": 0.1}, home=home)
+    real_rows = RunIndexer.rows
+    failed = threading.Event()
+
+    def rows_once_failing(self):
+        if not failed.is_set():
+            failed.set()
+            raise OSError(28, "No space left on device")
+        return real_rows(self)
+
+    monkeypatch.setattr(RunIndexer, "rows", rows_once_failing)
+    first = Run(project="p", settings=settings, **QUIET)
+    first.end()
+    assert failed.wait(10)
+    second = Run(project="p", settings=settings, **QUIET)
+    second.end()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and second.uuid not in _catalog_rows(home):
+        time.sleep(0.05)
+    assert second.uuid in _catalog_rows(home)  # written by the thread: it is still there
+    assert keeper._keeper[0].thread.is_alive()
+    assert any("No space left on device" in error for error in first._indexer.errors)
+    assert first.uuid in {run.uuid for run in labbook.search_runs("p")}  # a reader indexes it from its marker

@@ -83,7 +83,11 @@ class Keeper:
                     ready = [indexer for indexer, at in self.due.items() if at <= now]
                     for indexer in ready:
                         del self.due[indexer]
-                index_together(ready)
+                try:
+                    index_together(ready)
+                except Exception as error:  # noqa: BLE001 - the one thread of the process never dies:
+                    for indexer in ready:  # those runs stay marked, and readers index them
+                        indexer.errors.append(f"{type(error).__name__}: {error}")
 
     def _ready(self) -> bool:
         now = time.monotonic()
@@ -96,7 +100,12 @@ def index_together(indexers: list[Indexed]) -> None:
     committed, so a run is never unmarked before its row is on disk."""
     groups: dict[int, tuple[Any, list[Indexed]]] = {}
     for indexer in indexers:
-        rows = indexer.rows()
+        try:
+            rows = indexer.rows()
+        except Exception as error:  # noqa: BLE001 - no catalog to write to (a full disk, say):
+            indexer.errors.append(f"{type(error).__name__}: {error}")  # reported, the run marked,
+            indexer.index_now(background=True)  # and tried once more alone
+            continue
         groups.setdefault(id(rows), (rows, []))[1].append(indexer)
     for rows, whole in groups.values():
         transaction = getattr(rows, "transaction", None)
