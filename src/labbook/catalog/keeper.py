@@ -16,6 +16,9 @@ import threading
 import time
 from typing import Any, Callable, Protocol
 
+# Seconds finish() waits for the thread's pass in flight; past it, that pass's runs stay marked
+# (readers index them from their folders) and what is still due is written without it.
+FINISH_WAIT = 5.0
 BATCH_RUNS = 500  # runs indexed in one transaction at most (other writers wait for its commit)
 
 
@@ -59,10 +62,14 @@ class Keeper:
     def finish(self) -> None:
         """Index every run still due, now, on the calling thread (at exit); returns once every
         row owed so far is written, the thread's pass in flight included."""
-        with self.passing:
+        waited = self.passing.acquire(timeout=FINISH_WAIT)  # bounded: an exit never hangs on the index
+        try:
             with self.cond:
                 due, self.due = list(self.due), {}
             index_together(due)
+        finally:
+            if waited:
+                self.passing.release()
 
     def forget(self, indexer: Indexed) -> None:
         with self.cond:
