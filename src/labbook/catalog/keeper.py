@@ -61,7 +61,8 @@ class Keeper:
 
     def finish(self) -> None:
         """Index every run still due, now, on the calling thread (at exit); returns once every
-        row owed so far is written, the thread's pass in flight included."""
+        row owed so far is written, the thread's pass in flight included, waiting at most
+        ``FINISH_WAIT`` seconds for that pass (past it, its runs stay marked for readers)."""
         waited = self.passing.acquire(timeout=FINISH_WAIT)  # bounded: an exit never hangs on the index
         try:
             with self.cond:
